@@ -1,0 +1,37 @@
+# Two entry points: `make run` (the main job) and `make test` (lint, types, tests).
+# Both build and reuse a local virtual environment in .venv.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SEED   ?= 42
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/replisim run demo --seed $(SEED)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# mypy resolves modules from paths, and this repository's root *is* the `replisim` package,
+# so give it a directory in which the root is reachable under that name.
+typecheck: $(STAMP)
+	@mkdir -p $(VENV)/typecheck && ln -sfn "$(CURDIR)" $(VENV)/typecheck/replisim
+	cd $(VENV)/typecheck && MYPYPATH=. ../bin/mypy --config-file "$(CURDIR)/pyproject.toml" -p replisim
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_kernel.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from replisim.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""Cinder's exception family, as drivers and actors raise it.
+
+Expected failures are ``CinderException`` subclasses; anything else a driver raises is a driver
+bug that the volume manager contains. ``message`` is a template filled from keyword arguments,
+and ``code`` is the HTTP status the API answers with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CinderException(Exception):
+    """Base of every expected failure."""
+
+    message = "An unknown exception occurred."
+    code = 500
+
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.message % kwargs
+            except (KeyError, TypeError, ValueError):
+                message = f"{self.message} ({kwargs})" if kwargs else self.message
+        self.msg = message
+        super().__init__(message)
+
+
+class Invalid(CinderException):
+    message = "Unacceptable parameters."
+    code = 400
+
+
+class InvalidInput(Invalid):
+    message = "Invalid input received: %(reason)s"
+
+
+class InvalidVolume(Invalid):
+    message = "Invalid volume: %(reason)s"
+
+
+class InvalidVolumeType(Invalid):
+    message = "Invalid volume type: %(reason)s"
+
+
+class InvalidReplicationTarget(Invalid):
+    message = "Invalid replication target: %(reason)s"
+
+
+class InvalidConfigurationValue(Invalid):
+    message = 'Value "%(value)s" is not valid for configuration option "%(option)s"'
+
+
+class NotAuthorized(CinderException):
+    message = "Not authorized."
+    code = 403
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    message = "Policy doesn't allow %(action)s to be performed."
+
+
+class NotFound(CinderException):
+    message = "Resource could not be found."
+    code = 404
+
+
+class VolumeNotFound(NotFound):
+    message = "Volume %(volume_id)s could not be found."
+
+
+class VolumeTypeNotFound(NotFound):
+    message = "Volume type %(volume_type_id)s could not be found."
+
+
+class ServiceNotFound(NotFound):
+    message = "Service %(service_id)s could not be found."
+
+
+class NoValidHost(CinderException):
+    message = "No valid host was found. %(reason)s"
+
+
+class VolumeBackendAPIException(CinderException):
+    message = "Bad or unexpected response from the storage volume backend API: %(data)s"
+
+
+class VolumeDriverException(CinderException):
+    message = "Volume driver reported an error: %(message)s"
+
+
+class UnableToFailOver(VolumeDriverException):
+    message = "Unable to failover to replication target: %(reason)s"
+
+
+class DBUnavailable(CinderException):
+    message = "The database is unavailable: %(reason)s"
+    code = 503
+
+
+class ConfigError(CinderException):
+    """A configuration file is wrong; the message names the file, section, option and text."""
+
+    message = "%(reason)s"
+    code = 400
