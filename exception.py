@@ -104,3 +104,13 @@ class ConfigError(CinderException):
 
     message = "%(reason)s"
     code = 400
+
+
+class UnsupportedVersion(CinderException):
+    """An RPC message asks for an API version this endpoint does not implement."""
+
+    message = "Endpoint does not support RPC version %(version)s (supports up to %(supported)s)"
+
+
+class DriverNotInitialized(VolumeDriverException):
+    message = "Volume driver not ready: %(reason)s"

@@ -1,0 +1,1 @@
+"""The actors of the control plane (API, scheduler, volume managers) and the database they share."""

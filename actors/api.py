@@ -1,0 +1,255 @@
+"""The API actor: policy, validation and state checks, then the transitional status and the RPC.
+
+It speaks in Cinder's exceptions: ``PolicyNotAuthorized`` (403), ``VolumeNotFound`` (404) and
+``InvalidVolume``/``InvalidInput`` (400). Callers over the bus receive them as the cause of a
+``RemoteError``; the REST layer and the clients turn them into status codes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from replisim import exception
+from replisim.sim import Actor, Draw, KernelError, MessagingTimeout, Now, RemoteError
+
+from . import rpcapi
+from .context import RequestContext
+from .db import Repository
+from .filters import wants_replication
+from .policy import Policy
+from .status import (
+    AVAILABLE,
+    CREATING,
+    DELETING,
+    DISABLE,
+    ENABLE,
+    ERROR_DELETING,
+    FAILOVER,
+    REPLICATION_STATUSES,
+    TRANSITIONAL,
+    VOLUME_ERROR,
+    VOLUME_TOPIC,
+    AdminAction,
+    backend_host,
+)
+
+Gen = Generator[Any, Any, Any]
+# Replication statuses in which a volume may be deleted: none of the in-progress ones.
+NOT_BUSY: tuple[str | None, ...] = (*sorted(REPLICATION_STATUSES - TRANSITIONAL), None)
+
+
+def _listing(values: list[str]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+class VolumeAPI(Actor):
+    """Serves ``cinder-api.<name>``: every handler takes the caller's ``context`` first."""
+
+    def __init__(self, db: Repository, policy: Policy | None = None, *, service_down_time: float = 60.0):
+        self.db = db
+        self.policy = policy or Policy()
+        self.service_down_time = service_down_time
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _authorize(self, context: Mapping[str, Any], action: str,
+                   target: Mapping[str, Any] | None = None) -> RequestContext:
+        ctx = RequestContext.from_dict(context)
+        self.policy.enforce(action, ctx.credentials(), target or {"project_id": ctx.project_id})
+        return ctx
+
+    def _get(self, ctx: RequestContext, volume_id: str) -> dict[str, Any]:
+        """The volume, or 404 also when it belongs to a project the caller cannot see."""
+        volume = self.db.volume_get(volume_id)
+        if not ctx.is_admin and volume["project_id"] != ctx.project_id:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return volume
+
+    def _new_id(self) -> Gen:
+        bits = yield Draw("ids", "getrandbits", (128,))
+        return str(uuid.UUID(int=bits, version=4))
+
+    # -- volumes ----------------------------------------------------------------------------------
+
+    def create_volume(self, context: Mapping[str, Any], size: int, name: str | None = None,
+                      volume_type: str | None = None) -> Gen:
+        ctx = self._authorize(context, "volume:create")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise exception.InvalidInput(reason=f"size must be a whole number of GiB >= 1, got {size!r}")
+        type_id = None
+        if volume_type:
+            try:
+                type_id = self.db.volume_type_get(volume_type)["id"]
+            except exception.VolumeTypeNotFound:
+                type_id = self.db.volume_type_get_by_name(volume_type)["id"]
+        volume_id = yield from self._new_id()
+        volume = self.db.volume_create({
+            "id": volume_id, "project_id": ctx.project_id, "user_id": ctx.user_id, "display_name": name,
+            "size": size, "status": CREATING, "volume_type_id": type_id, "replication_status": "disabled"})
+        yield rpcapi.schedule_create_volume(context, volume_id)
+        return volume
+
+    def get_volume(self, context: Mapping[str, Any], volume_id: str) -> dict[str, Any]:
+        ctx = self._authorize(context, "volume:get")
+        return self._get(ctx, volume_id)
+
+    def list_volumes(self, context: Mapping[str, Any], all_tenants: bool = True) -> list[dict[str, Any]]:
+        ctx = self._authorize(context, "volume:get_all")
+        if ctx.is_admin and all_tenants:
+            return self.db.volume_get_all()
+        return self.db.volume_get_all(project_id=ctx.project_id)
+
+    def delete_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:delete", volume)
+        deletable = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING)
+        if volume["status"] not in deletable or volume["replication_status"] in TRANSITIONAL:
+            raise exception.InvalidVolume(
+                reason=f"volume {volume_id} cannot be deleted while its status is {volume['status']!r} "
+                       f"and its replication status is {volume['replication_status']!r}; the status must "
+                       f"be one of {_listing(list(deletable))} and replication must not be in progress.")
+        claimed = self.db.volume_conditional_update(
+            volume_id, {"status": deletable, "replication_status": NOT_BUSY},
+            {"status": DELETING})
+        if claimed is None:
+            raise exception.InvalidVolume(reason=f"volume {volume_id} changed state; try again")
+        if not volume["host"]:
+            self.db.volume_destroy(volume_id)
+            return None
+        yield rpcapi.delete_volume(context, volume)
+        return None
+
+    # -- volume types ------------------------------------------------------------------------------
+
+    def create_volume_type(self, context: Mapping[str, Any], name: str,
+                           extra_specs: Mapping[str, str] | None = None,
+                           description: str | None = None) -> Gen:
+        self._authorize(context, "volume_extension:types_manage")
+        if not isinstance(name, str) or not name.strip():
+            raise exception.InvalidInput(reason="a volume type needs a non-empty name")
+        _check_specs(extra_specs or {})
+        type_id = yield from self._new_id()
+        return self.db.volume_type_create(type_id, name, dict(extra_specs or {}), description)
+
+    def list_volume_types(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self.db.volume_type_get_all()
+
+    def get_volume_type(self, context: Mapping[str, Any], type_id: str) -> dict[str, Any]:
+        return self.db.volume_type_get(type_id)
+
+    def delete_volume_type(self, context: Mapping[str, Any], type_id: str) -> None:
+        self._authorize(context, "volume_extension:types_manage")
+        in_use = [v["id"] for v in self.db.volume_get_all() if v["volume_type_id"] == type_id]
+        if in_use:
+            raise exception.InvalidVolumeType(reason=f"type {type_id} is used by {len(in_use)} volume(s)")
+        self.db.volume_type_delete(type_id)
+
+    def set_extra_specs(self, context: Mapping[str, Any], type_id: str,
+                        extra_specs: Mapping[str, str]) -> dict[str, str]:
+        self._authorize(context, "volume_extension:types_extra_specs")
+        _check_specs(extra_specs)
+        return self.db.volume_type_extra_specs_update(type_id, dict(extra_specs))
+
+    def unset_extra_spec(self, context: Mapping[str, Any], type_id: str, key: str) -> None:
+        self._authorize(context, "volume_extension:types_extra_specs")
+        self.db.volume_type_extra_specs_delete(type_id, key)
+
+    # -- services -----------------------------------------------------------------------------------
+
+    def list_services(self, context: Mapping[str, Any]) -> Gen:
+        self._authorize(context, "volume_extension:services:index")
+        now = yield Now()
+        return [{**s, "state": "up" if now - s["updated_at"] <= self.service_down_time else "down"}
+                for s in self.db.service_get_all()]
+
+    # -- replication: the seed's four admin actions --------------------------------------------------
+
+    def enable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        volume, previous = self._begin(context, volume_id, ENABLE)
+        yield from self._send(volume, previous, ENABLE, rpcapi.enable_replication(context, volume))
+
+    def disable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        volume, previous = self._begin(context, volume_id, DISABLE)
+        yield from self._send(volume, previous, DISABLE, rpcapi.disable_replication(context, volume))
+
+    def failover_replication(self, context: Mapping[str, Any], volume_id: str,
+                             secondary: str | None = None) -> Gen:
+        if secondary is not None and not isinstance(secondary, str):
+            raise exception.InvalidInput(reason=f"secondary must be a string, got {secondary!r}")
+        volume, previous = self._begin(context, volume_id, FAILOVER)
+        yield from self._send(volume, previous, FAILOVER,
+                              rpcapi.failover_replication(context, volume, secondary))
+
+    def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        ctx = self._authorize(context, "volume:list_replication_targets")
+        volume = self._get(ctx, volume_id)
+        if not volume["host"]:
+            raise exception.InvalidVolume(reason=f"volume {volume_id} has no host yet")
+        try:
+            return (yield rpcapi.list_replication_targets(context, volume))
+        except RemoteError as err:  # the manager's own exception, not the transport's
+            raise err.cause from None
+        except MessagingTimeout:
+            raise exception.VolumeBackendAPIException(
+                data=f"{backend_host(volume['host'])} did not answer in time.") from None
+
+    def _begin(self, context: Mapping[str, Any], volume_id: str,
+               action: AdminAction) -> tuple[dict[str, Any], str | None]:
+        """Policy, existence, capability and state checks; then the transitional status, atomically.
+
+        Returns the updated volume and the replication status it had before."""
+        ctx = self._authorize(context, action.policy)
+        volume = self._get(ctx, volume_id)
+        self._check_replicable(volume, action)
+        valid = list(action.valid)
+        allowed: tuple[Any, ...] = (*valid, None) if action.when_absent in valid else tuple(valid)
+        claimed = self.db.volume_conditional_update(
+            volume_id, {"replication_status": allowed}, {"replication_status": action.transitional})
+        if claimed is None:
+            current = self.db.volume_get(volume_id)["replication_status"] or action.when_absent
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume_id} while its replication status is "
+                       f"{current!r}; the valid states are {_listing(valid)}.")
+        return claimed, volume["replication_status"]
+
+    def _send(self, volume: Mapping[str, Any], previous: str | None, action: AdminAction, cast: Any) -> Gen:
+        """Cast to the manager; if no manager serves the host, undo the transitional status."""
+        try:
+            yield cast
+        except KernelError as exc:
+            self.db.volume_conditional_update(volume["id"], {"replication_status": action.transitional},
+                                              {"replication_status": previous})
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume['id']}: {exc}") from None
+
+    def _check_replicable(self, volume: Mapping[str, Any], action: AdminAction) -> None:
+        """Beyond the seed: the type must ask for replication and the backend must offer it."""
+        volume_id = volume["id"]
+        if not volume["host"]:
+            raise exception.InvalidVolume(reason=f"Cannot {action.verb} for volume {volume_id}: "
+                                                 "it has not been placed on a backend yet.")
+        specs = (self.db.volume_type_get(volume["volume_type_id"])["extra_specs"]
+                 if volume["volume_type_id"] else {})
+        if not wants_replication(specs):
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume_id}: its volume type does not ask for "
+                       "replication (extra spec 'replication' = 'enabled').")
+        host = backend_host(volume["host"])
+        try:
+            capabilities = self.db.service_get(host, VOLUME_TOPIC)["capabilities"] or {}
+        except exception.ServiceNotFound:
+            capabilities = {}
+        if capabilities.get("replication_enabled") is not True:
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume_id}: its backend {host} does not "
+                       "report replication_enabled.")
+
+
+def _check_specs(specs: Mapping[str, Any]) -> None:
+    for key, value in specs.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise exception.InvalidInput(
+                reason=f"extra specs map non-empty strings to strings; {key!r}: {value!r} is not")

@@ -1,0 +1,734 @@
+"""The database: the state every actor shares, as Cinder's services share theirs.
+
+One ``Repository`` interface, two implementations: ``MemoryRepository`` (plain dicts, fast and
+deterministic for the simulator) and ``SqlRepository`` (SQLAlchemy Core on any URL, SQLite by
+default, for live runs). Rows are plain dicts with Cinder's field names and are always copies.
+Time comes only from the injected ``clock``, so a simulated run stamps simulated time.
+Both backends validate values with the same code, so they store, and answer, the same things.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from .. import exception
+
+Row = dict[str, Any]
+Clock = Callable[[], float]
+
+_NONE = type(None)
+_TEXT: tuple[type, ...] = (str, _NONE)
+_TIME: tuple[type, ...] = (float, int)
+
+# Field name -> accepted Python types; the order is the public field order.
+_VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "project_id": _TEXT,
+    "user_id": _TEXT,
+    "display_name": _TEXT,
+    "size": (int, _NONE),
+    "host": _TEXT,
+    "status": _TEXT,
+    "volume_type_id": _TEXT,
+    "replication_status": _TEXT,
+    "replication_driver_data": _TEXT,
+    "replication_extended_status": _TEXT,
+    "provider_location": _TEXT,
+    "status_reason": _TEXT,  # why a volume is in `error` (no valid host, driver failure)
+    "created_at": _TIME,
+    "updated_at": _TIME,
+    "deleted_at": (*_TIME, _NONE),
+    "deleted": (bool,),
+}
+VOLUME_FIELDS = tuple(_VOLUME_SCHEMA)
+# The repository owns identity, timestamps and soft deletion; callers write the rest.
+_VOLUME_WRITABLE = frozenset(VOLUME_FIELDS) - {
+    "id", "created_at", "updated_at", "deleted_at", "deleted",
+}
+_VOLUME_DEFAULTS: Row = {"status": "creating", "replication_status": "disabled", "deleted": False}
+
+_SERVICE_SCHEMA: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "host": (str,),
+    "binary": (str,),
+    "topic": _TEXT,
+    "disabled": (bool,),
+    "disabled_reason": _TEXT,
+    "report_count": (int,),
+    "capabilities": (dict, _NONE),
+    "created_at": _TIME,
+    "updated_at": _TIME,
+}
+SERVICE_FIELDS = tuple(_SERVICE_SCHEMA)
+_SERVICE_DEFAULTS: Row = {
+    "topic": None, "disabled": False, "disabled_reason": None, "report_count": 0,
+    "capabilities": None,
+}
+_SERVICE_WRITABLE = frozenset(_SERVICE_DEFAULTS)
+
+_MULTI = (tuple, list, set, frozenset)
+
+
+class Repository(Protocol):
+    """What actors may ask of the database; both backends answer identically."""
+
+    available: bool
+
+    def volume_create(self, values: Mapping[str, Any]) -> Row: ...
+    def volume_get(self, volume_id: str) -> Row: ...
+    def volume_get_all(
+        self,
+        *,
+        project_id: str | None = None,
+        host: str | None = None,
+        statuses: Collection[str] | None = None,
+        replication_statuses: Collection[str] | None = None,
+    ) -> list[Row]: ...
+    def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row: ...
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None: ...
+    def volume_destroy(self, volume_id: str) -> None: ...
+    def volume_type_create(
+        self,
+        type_id: str,
+        name: str,
+        extra_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> Row: ...
+    def volume_type_get(self, type_id: str) -> Row: ...
+    def volume_type_get_by_name(self, name: str) -> Row: ...
+    def volume_type_get_all(self) -> list[Row]: ...
+    def volume_type_delete(self, type_id: str) -> None: ...
+    def volume_type_extra_specs_update(
+        self, type_id: str, specs: Mapping[str, str]
+    ) -> dict[str, str]: ...
+    def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None: ...
+    def service_update_or_create(
+        self, host: str, binary: str, values: Mapping[str, Any]
+    ) -> Row: ...
+    def service_get_all(self, *, binary: str | None = None) -> list[Row]: ...
+    def service_get(self, host: str, binary: str) -> Row: ...
+    def close(self) -> None: ...
+
+
+def make_repository(url: str | None, clock: Clock) -> Repository:
+    """Pick the backend from configuration: None or "memory" for dicts, else an SQLAlchemy URL."""
+    if url is None or url == "memory":
+        return MemoryRepository(clock=clock)
+    return SqlRepository(url, clock=clock)
+
+
+# --- validation shared by both backends --------------------------------------------------------
+
+
+def _check_type(what: str, key: str, value: Any, types: tuple[type, ...]) -> None:
+    """Reject values the other backend would coerce (bool for int, '1' for 1) so both agree."""
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise exception.Invalid(f"{what} field {key!r} cannot be {value!r}.")
+
+
+def _checked(
+    what: str,
+    values: Mapping[str, Any],
+    schema: Mapping[str, tuple[type, ...]],
+    writable: Collection[str],
+) -> Row:
+    """Return a validated copy of ``values``: unknown, read-only or mistyped keys are Invalid."""
+    out: Row = {}
+    for key, value in values.items():
+        if key not in schema:
+            raise exception.Invalid(f"Unknown {what} field {key!r}.")
+        if key not in writable:
+            raise exception.Invalid(f"The {what} field {key!r} is read-only.")
+        _check_type(what, key, value, schema[key])
+        out[key] = _json_copy(value) if key == "capabilities" else value
+    return out
+
+
+def _json_copy(value: Any) -> Any:
+    """Deep-copy through JSON, so memory holds exactly what an SQL JSON column would give back."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise exception.Invalid(f"Not JSON-serialisable: {exc}") from exc
+
+
+def _new_volume(values: Mapping[str, Any], now: float) -> Row:
+    """Build a complete row from the caller's values, the defaults and the clock."""
+    if "id" not in values:
+        raise exception.Invalid("A volume needs an 'id'.")
+    volume_id = values["id"]
+    _check_type("volume", "id", volume_id, (str,))
+    row: Row = dict.fromkeys(VOLUME_FIELDS)
+    row.update(_VOLUME_DEFAULTS)
+    row.update(_checked("volume", {k: v for k, v in values.items() if k != "id"},
+                        _VOLUME_SCHEMA, _VOLUME_WRITABLE))
+    row.update(id=volume_id, created_at=now, updated_at=now)
+    return row
+
+
+def _expectations(expected: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Normalise compare-and-swap conditions to field -> list of allowed values (None allowed)."""
+    out: dict[str, list[Any]] = {}
+    for key, want in expected.items():
+        if key not in _VOLUME_SCHEMA:
+            raise exception.Invalid(f"Unknown volume field {key!r}.")
+        allowed = list(want) if isinstance(want, _MULTI) else [want]
+        for value in allowed:
+            _check_type("volume", key, value, (*_VOLUME_SCHEMA[key], _NONE))
+        out[key] = allowed
+    return out
+
+
+def _filters(statuses: Collection[str] | None, replication_statuses: Collection[str] | None) -> Row:
+    """Turn volume_get_all's status filters into expectations (a bare string is one status)."""
+    raw: Row = {}
+    for key, wanted in (("status", statuses), ("replication_status", replication_statuses)):
+        if wanted is not None:
+            raw[key] = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+    return _expectations(raw)
+
+
+def _check_specs(specs: Mapping[str, str]) -> dict[str, str]:
+    for key, value in specs.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise exception.Invalid(f"Extra specs map str to str, not {key!r}: {value!r}.")
+    return dict(specs)
+
+
+def _check_type_args(type_id: str, name: str, description: str | None) -> None:
+    _check_type("volume type", "id", type_id, (str,))
+    _check_type("volume type", "name", name, (str,))
+    _check_type("volume type", "description", description, _TEXT)
+
+
+def _no_spec(type_id: str, key: str) -> exception.NotFound:
+    return exception.NotFound(f"Volume type {type_id} has no extra spec {key!r}.")
+
+
+def _require(available: bool) -> None:
+    """Model an outage: fail before touching anything, so nothing is half-written."""
+    if not available:
+        raise exception.DBUnavailable(reason="database is unavailable")
+
+
+# --- in memory ----------------------------------------------------------------------------------
+
+
+class MemoryRepository:
+    """Plain dicts under one lock: fast and deterministic for the simulator, safe for threads."""
+
+    def __init__(self, *, clock: Clock):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.available = True
+        self._volumes: dict[str, Row] = {}
+        self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
+        self._services: dict[int, Row] = {}
+
+    @contextmanager
+    def _tx(self) -> Iterator[float]:
+        """One atomic step; yields the time. Methods validate before they mutate."""
+        _require(self.available)
+        with self._lock:
+            yield float(self._clock())
+
+    def close(self) -> None:
+        """Nothing to release; present so both backends close alike."""
+
+    # volumes
+
+    def _live(self, volume_id: str) -> Row:
+        row = self._volumes.get(volume_id)
+        if row is None or row["deleted"]:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return row
+
+    def volume_create(self, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            row = _new_volume(values, now)
+            if row["id"] in self._volumes:
+                raise exception.Invalid(f"Volume {row['id']} already exists.")
+            self._volumes[row["id"]] = row
+            return dict(row)
+
+    def volume_get(self, volume_id: str) -> Row:
+        with self._tx():
+            return dict(self._live(volume_id))
+
+    def volume_get_all(
+        self,
+        *,
+        project_id: str | None = None,
+        host: str | None = None,
+        statuses: Collection[str] | None = None,
+        replication_statuses: Collection[str] | None = None,
+    ) -> list[Row]:
+        with self._tx():
+            wanted = _filters(statuses, replication_statuses)
+            rows = [
+                dict(row) for row in self._volumes.values()
+                if not row["deleted"]
+                and (project_id is None or row["project_id"] == project_id)
+                and (host is None or row["host"] == host
+                     or (row["host"] is not None and row["host"].startswith(host + "#")))
+                and _matches(row, wanted)
+            ]
+            return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
+
+    def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+            row = self._live(volume_id)
+            row.update(changes, updated_at=now)
+            return dict(row)
+
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        with self._tx() as now:
+            wanted = _expectations(expected)
+            changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+            row = self._live(volume_id)
+            if not _matches(row, wanted):
+                return None
+            row.update(changes, updated_at=now)
+            return dict(row)
+
+    def volume_destroy(self, volume_id: str) -> None:
+        with self._tx() as now:
+            row = self._live(volume_id)
+            row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
+
+    # volume types
+
+    def _type(self, type_id: str) -> Row:
+        row = self._types.get(type_id)
+        if row is None:
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+        return row
+
+    def volume_type_create(
+        self,
+        type_id: str,
+        name: str,
+        extra_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> Row:
+        with self._tx() as now:
+            _check_type_args(type_id, name, description)
+            specs = _check_specs(extra_specs or {})
+            if type_id in self._types:
+                raise exception.Invalid(f"Volume type {type_id} already exists.")
+            if any(row["name"] == name for row in self._types.values()):
+                raise exception.Invalid(f"A volume type named {name!r} already exists.")
+            row = {"id": type_id, "name": name, "description": description,
+                   "extra_specs": dict(sorted(specs.items())), "created_at": now, "updated_at": now}
+            self._types[type_id] = row
+            return copy.deepcopy(row)
+
+    def volume_type_get(self, type_id: str) -> Row:
+        with self._tx():
+            return copy.deepcopy(self._type(type_id))
+
+    def volume_type_get_by_name(self, name: str) -> Row:
+        with self._tx():
+            for row in self._types.values():
+                if row["name"] == name:
+                    return copy.deepcopy(row)
+            raise exception.VolumeTypeNotFound(volume_type_id=name)
+
+    def volume_type_get_all(self) -> list[Row]:
+        with self._tx():
+            rows = sorted(self._types.values(), key=lambda row: row["name"])
+            return [copy.deepcopy(row) for row in rows]
+
+    def volume_type_delete(self, type_id: str) -> None:
+        with self._tx():
+            self._type(type_id)
+            del self._types[type_id]
+
+    def volume_type_extra_specs_update(
+        self, type_id: str, specs: Mapping[str, str]
+    ) -> dict[str, str]:
+        with self._tx() as now:
+            changes = _check_specs(specs)
+            row = self._type(type_id)
+            row["extra_specs"] = dict(sorted({**row["extra_specs"], **changes}.items()))
+            row["updated_at"] = now
+            return dict(row["extra_specs"])
+
+    def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None:
+        with self._tx() as now:
+            row = self._type(type_id)
+            if key not in row["extra_specs"]:
+                raise _no_spec(type_id, key)
+            del row["extra_specs"][key]
+            row["updated_at"] = now
+
+    # services
+
+    def service_update_or_create(self, host: str, binary: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            _check_type("service", "host", host, (str,))
+            _check_type("service", "binary", binary, (str,))
+            changes = _checked("service", values, _SERVICE_SCHEMA, _SERVICE_WRITABLE)
+            row = self._find_service(host, binary)
+            if row is None:
+                service_id = len(self._services) + 1
+                row = {"id": service_id, "host": host, "binary": binary, **_SERVICE_DEFAULTS,
+                       "created_at": now}
+                self._services[service_id] = row
+            row.update(changes, updated_at=now)
+            return copy.deepcopy(row)
+
+    def _find_service(self, host: str, binary: str) -> Row | None:
+        found = (r for r in self._services.values() if (r["host"], r["binary"]) == (host, binary))
+        return next(found, None)
+
+    def service_get_all(self, *, binary: str | None = None) -> list[Row]:
+        with self._tx():
+            return [copy.deepcopy(row) for row in self._services.values()
+                    if binary is None or row["binary"] == binary]
+
+    def service_get(self, host: str, binary: str) -> Row:
+        with self._tx():
+            row = self._find_service(host, binary)
+            if row is None:
+                raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
+            return copy.deepcopy(row)
+
+
+def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
+    return all(row[key] in allowed for key, allowed in wanted.items())
+
+
+# --- SQL ------------------------------------------------------------------------------------------
+
+_META = sa.MetaData()
+_VOLUMES = sa.Table(
+    "volumes", _META,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("project_id", sa.String(255)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("display_name", sa.String(255)),
+    sa.Column("size", sa.Integer),
+    sa.Column("host", sa.String(255)),
+    sa.Column("status", sa.String(255)),
+    sa.Column("volume_type_id", sa.String(255)),
+    sa.Column("replication_status", sa.String(255)),
+    sa.Column("replication_driver_data", sa.Text),
+    sa.Column("replication_extended_status", sa.Text),
+    sa.Column("provider_location", sa.Text),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("deleted_at", sa.Double),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+)
+_TYPES = sa.Table(
+    "volume_types", _META,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+_SPECS = sa.Table(
+    "volume_type_extra_specs", _META,
+    sa.Column("volume_type_id", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+_SERVICES = sa.Table(
+    "services", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("binary", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255)),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.String(255)),
+    sa.Column("report_count", sa.Integer, nullable=False),
+    sa.Column("capabilities", sa.JSON(none_as_null=True)),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("host", "binary"),
+)
+
+
+def _where(table: sa.Table, wanted: Mapping[str, list[Any]]) -> list[sa.ColumnElement[bool]]:
+    """The SQL twin of ``_matches``: ``col IN (...)``, or ``col IS NULL`` when None is allowed."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    for key, allowed in wanted.items():
+        column = table.c[key]
+        values = [value for value in allowed if value is not None]
+        parts: list[sa.ColumnElement[bool]] = [column.in_(values)] if values else []
+        if any(value is None for value in allowed):
+            parts.append(column.is_(None))
+        clauses.append(sa.or_(*parts) if parts else sa.false())
+    return clauses
+
+
+def _sqlite_setup(engine: sa.Engine, *, wal: bool) -> None:
+    """Let SQLite wait for, rather than fail on, concurrent writers from other threads or processes.
+
+    pysqlite's own transaction handling is switched off and every transaction starts with
+    ``BEGIN IMMEDIATE``: it takes the write lock up front, so read-then-write transactions never
+    hit an unretryable lock upgrade (the SQLAlchemy-documented recipe).
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlRepository:
+    """SQLAlchemy Core on any URL; each public method is one transaction."""
+
+    def __init__(self, url: str = "sqlite://", *, clock: Clock):
+        self._clock = clock
+        self.available = True
+        parsed = sa.make_url(url)
+        sqlite = parsed.get_backend_name() == "sqlite"
+        in_memory = sqlite and parsed.database in (None, "", ":memory:")
+        options: dict[str, Any] = {}
+        if sqlite:
+            options["connect_args"] = {"check_same_thread": False}
+        if in_memory:
+            options["poolclass"] = StaticPool  # one connection, so every thread sees the same DB
+        self._engine = sa.create_engine(parsed, **options)
+        if sqlite:
+            _sqlite_setup(self._engine, wal=not in_memory)
+        # The single in-memory connection cannot hold two transactions: take turns.
+        self._serial: AbstractContextManager[Any] = threading.Lock() if in_memory else nullcontext()
+        _META.create_all(self._engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[tuple[sa.Connection, float]]:
+        """One transaction; yields the connection and the time. Driver failures become ours."""
+        _require(self.available)
+        try:
+            with self._serial, self._engine.begin() as conn:
+                yield conn, float(self._clock())
+        except sa.exc.IntegrityError as exc:  # a uniqueness race the pre-checks could not see
+            raise exception.Invalid(f"Integrity error: {exc.orig}") from exc
+        except sa.exc.OperationalError as exc:
+            raise exception.DBUnavailable(reason=str(exc.orig)) from exc
+
+    def close(self) -> None:
+        """Release the connection pool (and with it an in-memory database)."""
+        self._engine.dispose()
+
+    # volumes
+
+    @staticmethod
+    def _volume(conn: sa.Connection, volume_id: str) -> Row:
+        row = conn.execute(
+            sa.select(_VOLUMES).where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
+        ).mappings().first()
+        if row is None:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return dict(row)
+
+    def volume_create(self, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            row = _new_volume(values, now)
+            if conn.execute(sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == row["id"])).first():
+                raise exception.Invalid(f"Volume {row['id']} already exists.")
+            conn.execute(sa.insert(_VOLUMES).values(**row))
+            return row
+
+    def volume_get(self, volume_id: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._volume(conn, volume_id)
+
+    def volume_get_all(
+        self,
+        *,
+        project_id: str | None = None,
+        host: str | None = None,
+        statuses: Collection[str] | None = None,
+        replication_statuses: Collection[str] | None = None,
+    ) -> list[Row]:
+        with self._tx() as (conn, _now):
+            v = _VOLUMES.c
+            query = sa.select(_VOLUMES).where(
+                ~v.deleted, *_where(_VOLUMES, _filters(statuses, replication_statuses))
+            )
+            if project_id is not None:
+                query = query.where(v.project_id == project_id)
+            if host is not None:
+                # substr, not LIKE: LIKE treats '_' as a wildcard and ignores case on SQLite.
+                pool_prefix = sa.func.substr(v.host, 1, len(host) + 1) == host + "#"
+                query = query.where(sa.or_(v.host == host, pool_prefix))
+            rows = conn.execute(query.order_by(v.created_at, v.id)).mappings()
+            return [dict(row) for row in rows]
+
+    def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+            result = conn.execute(
+                sa.update(_VOLUMES)
+                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
+                .values(**changes, updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise exception.VolumeNotFound(volume_id=volume_id)
+            return self._volume(conn, volume_id)
+
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        with self._tx() as (conn, now):
+            wanted = _expectations(expected)
+            changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+            # The check and the write are one statement, so two racers cannot both win.
+            result = conn.execute(
+                sa.update(_VOLUMES)
+                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted, *_where(_VOLUMES, wanted))
+                .values(**changes, updated_at=now)
+            )
+            row = self._volume(conn, volume_id)  # raises VolumeNotFound when there is no row
+            return row if result.rowcount == 1 else None
+
+    def volume_destroy(self, volume_id: str) -> None:
+        with self._tx() as (conn, now):
+            result = conn.execute(
+                sa.update(_VOLUMES)
+                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
+                .values(deleted=True, deleted_at=now, status="deleted", updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise exception.VolumeNotFound(volume_id=volume_id)
+
+    # volume types
+
+    @staticmethod
+    def _specs(conn: sa.Connection, type_id: str) -> dict[str, str]:
+        rows = conn.execute(
+            sa.select(_SPECS.c.key, _SPECS.c.value)
+            .where(_SPECS.c.volume_type_id == type_id)
+            .order_by(_SPECS.c.key)
+        )
+        return {key: value for key, value in rows}
+
+    def _type(self, conn: sa.Connection, *where: sa.ColumnElement[bool], missing: str) -> Row:
+        row = conn.execute(sa.select(_TYPES).where(*where)).mappings().first()
+        if row is None:
+            raise exception.VolumeTypeNotFound(volume_type_id=missing)
+        return {**row, "extra_specs": self._specs(conn, row["id"])}
+
+    def volume_type_create(
+        self,
+        type_id: str,
+        name: str,
+        extra_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> Row:
+        with self._tx() as (conn, now):
+            _check_type_args(type_id, name, description)
+            specs = _check_specs(extra_specs or {})
+            if conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.id == type_id)).first():
+                raise exception.Invalid(f"Volume type {type_id} already exists.")
+            if conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == name)).first():
+                raise exception.Invalid(f"A volume type named {name!r} already exists.")
+            conn.execute(sa.insert(_TYPES).values(
+                id=type_id, name=name, description=description, created_at=now, updated_at=now))
+            if specs:
+                conn.execute(sa.insert(_SPECS), [
+                    {"volume_type_id": type_id, "key": k, "value": v} for k, v in specs.items()])
+            return self._type(conn, _TYPES.c.id == type_id, missing=type_id)
+
+    def volume_type_get(self, type_id: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._type(conn, _TYPES.c.id == type_id, missing=type_id)
+
+    def volume_type_get_by_name(self, name: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._type(conn, _TYPES.c.name == name, missing=name)
+
+    def volume_type_get_all(self) -> list[Row]:
+        with self._tx() as (conn, _now):
+            types = conn.execute(sa.select(_TYPES).order_by(_TYPES.c.name)).mappings().all()
+            return [{**row, "extra_specs": self._specs(conn, row["id"])} for row in types]
+
+    def volume_type_delete(self, type_id: str) -> None:
+        with self._tx() as (conn, _now):
+            if conn.execute(sa.delete(_TYPES).where(_TYPES.c.id == type_id)).rowcount != 1:
+                raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+            conn.execute(sa.delete(_SPECS).where(_SPECS.c.volume_type_id == type_id))
+
+    def _touch_type(self, conn: sa.Connection, type_id: str, now: float) -> None:
+        query = sa.update(_TYPES).where(_TYPES.c.id == type_id).values(updated_at=now)
+        if conn.execute(query).rowcount != 1:
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+
+    def volume_type_extra_specs_update(
+        self, type_id: str, specs: Mapping[str, str]
+    ) -> dict[str, str]:
+        with self._tx() as (conn, now):
+            changes = _check_specs(specs)
+            self._touch_type(conn, type_id, now)
+            if changes:
+                conn.execute(sa.delete(_SPECS).where(
+                    _SPECS.c.volume_type_id == type_id, _SPECS.c.key.in_(list(changes))))
+                conn.execute(sa.insert(_SPECS), [
+                    {"volume_type_id": type_id, "key": k, "value": v} for k, v in changes.items()])
+            return self._specs(conn, type_id)
+
+    def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None:
+        with self._tx() as (conn, now):
+            self._touch_type(conn, type_id, now)
+            gone = conn.execute(sa.delete(_SPECS).where(
+                _SPECS.c.volume_type_id == type_id, _SPECS.c.key == key))
+            if gone.rowcount != 1:
+                raise _no_spec(type_id, key)
+
+    # services
+
+    def service_update_or_create(self, host: str, binary: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            _check_type("service", "host", host, (str,))
+            _check_type("service", "binary", binary, (str,))
+            changes = _checked("service", values, _SERVICE_SCHEMA, _SERVICE_WRITABLE)
+            key = (_SERVICES.c.host == host, _SERVICES.c.binary == binary)
+            update = sa.update(_SERVICES).where(*key).values(**changes, updated_at=now)
+            if conn.execute(update).rowcount != 1:
+                conn.execute(sa.insert(_SERVICES).values({
+                    **_SERVICE_DEFAULTS, **changes,
+                    "host": host, "binary": binary, "created_at": now, "updated_at": now,
+                }))
+            return dict(conn.execute(sa.select(_SERVICES).where(*key)).mappings().one())
+
+    def service_get_all(self, *, binary: str | None = None) -> list[Row]:
+        with self._tx() as (conn, _now):
+            query = sa.select(_SERVICES).order_by(_SERVICES.c.id)
+            if binary is not None:
+                query = query.where(_SERVICES.c.binary == binary)
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def service_get(self, host: str, binary: str) -> Row:
+        with self._tx() as (conn, _now):
+            row = conn.execute(sa.select(_SERVICES).where(
+                _SERVICES.c.host == host, _SERVICES.c.binary == binary)).mappings().first()
+            if row is None:
+                raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
+            return dict(row)

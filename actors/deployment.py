@@ -1,0 +1,88 @@
+"""Deploy a cinder.conf onto a runtime: scheduler, API, and per backend a driver host and a manager.
+
+Also the ``Client``, which calls the API actor as one user and raises what the API raised, the way
+a REST client sees status codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from replisim.sim import Address, Call, Message, RemoteError, Runtime
+
+from . import rpcapi
+from .api import VolumeAPI
+from .config import CinderConfig, load_class
+from .context import RequestContext
+from .db import Repository
+from .driverhost import DriverHost
+from .manager import VolumeManager
+from .policy import Policy
+from .scheduler import Scheduler
+from .status import API_TOPIC, RPC_VERSION, SCHEDULER_TOPIC
+
+API = Address(API_TOPIC, "api")
+
+
+@dataclass
+class Deployment:
+    """What ``deploy`` started, for tests, reports and fault injection to reach into."""
+
+    runtime: Runtime
+    config: CinderConfig
+    db: Repository
+    api: VolumeAPI
+    scheduler: Scheduler
+    managers: dict[str, VolumeManager] = field(default_factory=dict)
+    drivers: dict[str, Any] = field(default_factory=dict)
+
+
+def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Policy | None = None, *,
+           report_interval: float = 10.0, driver_timeout: float = 30.0,
+           drivers: Mapping[str, Any] | None = None) -> Deployment:
+    """Spawn the control plane for every enabled backend of ``config``.
+
+    ``drivers`` maps backend names to ready driver objects; otherwise each backend's
+    ``volume_driver`` class is built with ``(configuration=..., host=...)`` per the driver contract.
+    """
+    scheduler = Scheduler(db, service_down_time=max(60.0, 6 * report_interval))
+    api = VolumeAPI(db, policy, service_down_time=max(60.0, 6 * report_interval))
+    runtime.spawn(scheduler, Address(SCHEDULER_TOPIC, "scheduler"))
+    runtime.spawn(api, API)
+    deployment = Deployment(runtime, config, db, api, scheduler)
+    for name, backend in config.backends.items():
+        if drivers and name in drivers:
+            driver = drivers[name]
+        else:
+            driver = load_class(backend.volume_driver)(configuration=backend.driver_configuration(),
+                                                       host=backend.host)
+        manager = VolumeManager(backend.host, db, report_interval=report_interval,
+                                driver_timeout=driver_timeout)
+        runtime.spawn(DriverHost(driver), rpcapi.driver_address(backend.host))
+        runtime.spawn(manager, rpcapi.manager_address(backend.host))
+        deployment.managers[backend.host] = manager
+        deployment.drivers[backend.host] = driver
+    return deployment
+
+
+def api_call(context: RequestContext, method: str, timeout: float = 30.0, **args: Any) -> Call:
+    """The effect a workload handler yields to call the API actor."""
+    return Call(API, Message(method, {"context": context.to_dict(), **args}, RPC_VERSION), timeout)
+
+
+class Client:
+    """Calls the API actor from outside the actors, as one user."""
+
+    def __init__(self, runtime: Runtime, context: RequestContext, timeout: float = 30.0):
+        self.runtime = runtime
+        self.context = context
+        self.timeout = timeout
+
+    def __call__(self, method: str, **args: Any) -> Any:
+        call = api_call(self.context, method, self.timeout, **args)
+        try:
+            return self.runtime.call(call.target, call.message, call.timeout)
+        except RemoteError as err:
+            raise err.cause from None

@@ -1,0 +1,313 @@
+"""The volume-manager actor: one per backend host, the replication state machine's owner.
+
+For each admin action it re-reads the volume, requires the transitional status the API wrote,
+calls the driver through its driver host, applies what the driver returns and writes the final
+status. Unlike the seed, no failure leaves a volume stuck in a transitional status: driver errors
+(expected or not), timeouts and malformed returns all end in ``error``, with the reason recorded
+in ``replication_extended_status``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from replisim import exception
+from replisim.sim import Actor, Message, Now, Sleep
+from replisim.sim.actor import Handler
+from replisim.sim.errors import MessagingTimeout, RemoteError
+
+from . import rpcapi
+from .context import admin_context
+from .db import Repository
+from .status import (
+    AVAILABLE,
+    CREATING,
+    DELETING,
+    DISABLED,
+    DISABLING,
+    ENABLED,
+    ENABLING,
+    ENABLING_SECONDARY,
+    ERROR,
+    ERROR_DELETING,
+    FAILED_OVER,
+    RPC_VERSION,
+    TRANSITIONAL,
+    VOLUME_ERROR,
+    VOLUME_TOPIC,
+    is_valid_host,
+)
+
+LOG = logging.getLogger("replisim.manager")
+Gen = Generator[Any, Any, Any]
+
+# Keys of a driver's model update that the manager writes; anything else is ignored (and logged).
+MODEL_UPDATE_KEYS = frozenset({"provider_location", "replication_driver_data", "replication_extended_status",
+                               "replication_status", "status"})
+
+
+def _as_text(value: Any) -> str | None:
+    """The DB keeps driver data as text; drivers may hand back any JSON-able value."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _supported(version: str | None) -> bool:
+    if version is None:
+        return False
+    major, _, minor = version.partition(".")
+    s_major, _, s_minor = RPC_VERSION.partition(".")
+    return major == s_major and minor.isdigit() and int(minor) <= int(s_minor)
+
+
+class VolumeManager(Actor):
+    """Serves ``cinder-volume.<host@backend>``."""
+
+    def __init__(self, host: str, db: Repository, *, report_interval: float = 10.0,
+                 driver_timeout: float = 30.0):
+        self.host = host
+        self.db = db
+        self.report_interval = report_interval
+        self.driver_timeout = driver_timeout
+        self.initialized = False
+        self.reports = 0
+        self.last_stats: dict[str, Any] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def handler_for(self, message: Message) -> Handler:
+        if not _supported(message.version):
+            raise exception.UnsupportedVersion(version=message.version, supported=RPC_VERSION)
+        if not self.initialized and message.method != "list_replication_targets":
+            raise exception.DriverNotInitialized(reason=f"{self.host} has not finished do_setup")
+        return super().handler_for(message)
+
+    def _driver(self, operation: str, **args: Any) -> Gen:
+        """Run a driver method on this backend's driver host; raise what the driver raised."""
+        try:
+            return (yield rpcapi.driver_call(self.host, operation, self.driver_timeout, **args))
+        except RemoteError as err:
+            raise err.cause from None
+
+    def _driver_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]:
+        """The volume as a driver sees it: Cinder's fields plus the type's extra specs."""
+        specs: dict[str, str] = {}
+        if volume.get("volume_type_id"):
+            try:
+                specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
+            except exception.VolumeTypeNotFound:
+                specs = {}
+        return {**volume, "extra_specs": specs}
+
+    @staticmethod
+    def _describe(exc: BaseException) -> str:
+        if isinstance(exc, exception.CinderException):
+            return f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, MessagingTimeout):
+            return f"driver timed out: {exc}"
+        return f"driver bug, unexpected {type(exc).__name__}: {exc}"
+
+    def _fail(self, volume_id: str, expected: str, action: str, exc: BaseException) -> None:
+        reason = f"{action} failed: {self._describe(exc)}"
+        LOG.error("%s: volume %s: %s", self.host, volume_id, reason)
+        self.db.volume_conditional_update(volume_id, {"replication_status": expected},
+                                          {"replication_status": ERROR,
+                                           "replication_extended_status": reason})
+
+    def _volume_in(self, volume_id: str, expected: str, action: str) -> dict[str, Any]:
+        volume = self.db.volume_get(volume_id)
+        if volume["replication_status"] != expected:
+            raise exception.InvalidVolume(
+                reason=f"cannot {action} for volume {volume_id}: its replication status is "
+                       f"{volume['replication_status']!r}, expected {expected!r}")
+        return volume
+
+    # -- replication: the seed's three casts and one call ------------------------------------------
+
+    def enable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        yield from self._toggle(context, volume_id, (ENABLING, ENABLED), "replication_enable",
+                                "enable replication")
+
+    def disable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        yield from self._toggle(context, volume_id, (DISABLING, DISABLED), "replication_disable",
+                                "disable replication")
+
+    def _toggle(self, context: Mapping[str, Any], volume_id: str, states: tuple[str, str],
+                operation: str, action: str) -> Gen:
+        expected, final = states
+        volume = self._volume_in(volume_id, expected, action)
+        try:
+            update = yield from self._driver(operation, context=context, volume=self._driver_volume(volume))
+            values: dict[str, Any] = {"replication_status": final, "replication_extended_status": None}
+            if update:
+                if not isinstance(update, Mapping):
+                    raise exception.VolumeDriverException(
+                        message=f"{operation} returned {type(update).__name__}, expected a dict or None")
+                if "replication_driver_data" in update:
+                    values["replication_driver_data"] = _as_text(update["replication_driver_data"])
+        except Exception as exc:
+            self._fail(volume_id, expected, action, exc)
+            return
+        self.db.volume_conditional_update(volume_id, {"replication_status": expected}, values)
+
+    def failover_replication(self, context: Mapping[str, Any], volume_id: str,
+                             secondary: str | None = None) -> Gen:
+        action = "failover replication"
+        volume = self._volume_in(volume_id, ENABLING_SECONDARY, action)
+        try:
+            result = yield from self._driver("replication_failover", context=context,
+                                             volume=self._driver_volume(volume), secondary=secondary)
+            values = self._failover_values(result)
+        except Exception as exc:
+            self._fail(volume_id, ENABLING_SECONDARY, action, exc)
+            return
+        self.db.volume_conditional_update(volume_id, {"replication_status": ENABLING_SECONDARY}, values)
+
+    @staticmethod
+    def _failover_values(result: Any) -> dict[str, Any]:
+        """The DB update for a failover result; a malformed result is the driver's error."""
+        if not isinstance(result, Mapping):
+            raise exception.VolumeDriverException(
+                message=f"replication_failover returned {type(result).__name__}, expected a dict")
+        values: dict[str, Any] = {}
+        model = result.get("model_update") or {}
+        if not isinstance(model, Mapping):
+            raise exception.VolumeDriverException(message="replication_failover's model_update is not a dict")
+        for key, value in model.items():
+            if key in MODEL_UPDATE_KEYS and key not in ("replication_status", "status"):
+                values[key] = _as_text(value)
+            else:
+                LOG.warning("ignoring model_update key %r from replication_failover", key)
+        if result.get("replication_driver_data") is not None:
+            values["replication_driver_data"] = _as_text(result["replication_driver_data"])
+        host = result.get("host")
+        if host is not None:
+            if not is_valid_host(host):
+                raise exception.VolumeDriverException(
+                    message=f"replication_failover returned host {host!r}, not a 'host@backend#pool' string")
+            values["host"] = host
+        values["replication_status"] = FAILED_OVER
+        values["replication_extended_status"] = None
+        return values
+
+    def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        volume = self.db.volume_get(volume_id)
+        try:
+            return (yield from self._driver("list_replication_targets", context=context,
+                                            volume=self._driver_volume(volume)))
+        except Exception as exc:
+            LOG.error("%s: get replication targets failed: %s", self.host, self._describe(exc))
+            raise exception.VolumeBackendAPIException(data="Get replication targets failed.") from None
+
+    # -- volume lifecycle -------------------------------------------------------------------------
+
+    def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        volume = self.db.volume_get(volume_id)
+        if volume["status"] != CREATING:
+            raise exception.InvalidVolume(reason=f"volume {volume_id} is {volume['status']}, not creating")
+        try:
+            update = yield from self._driver("create_volume", volume=self._driver_volume(volume))
+            values: dict[str, Any] = {"status": AVAILABLE}
+            if update:
+                if not isinstance(update, Mapping):
+                    raise exception.VolumeDriverException(
+                        message=f"create_volume returned {type(update).__name__}, expected a dict or None")
+                for key, value in update.items():
+                    if key in MODEL_UPDATE_KEYS and key != "status":
+                        values[key] = _as_text(value)
+        except Exception as exc:
+            self.db.volume_update(volume_id, {"status": VOLUME_ERROR,
+                                              "status_reason": f"create failed: {self._describe(exc)}"})
+            return
+        self.db.volume_conditional_update(volume_id, {"status": CREATING}, values)
+
+    def delete_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        volume = self.db.volume_get(volume_id)
+        try:
+            yield from self._driver("delete_volume", volume=self._driver_volume(volume))
+        except Exception as exc:
+            self.db.volume_update(volume_id, {"status": ERROR_DELETING,
+                                              "status_reason": f"delete failed: {self._describe(exc)}"})
+            return
+        self.db.volume_destroy(volume_id)
+
+    # -- start-up and the periodic task ------------------------------------------------------------
+
+    def on_start(self) -> Gen:
+        context = admin_context().to_dict()
+        try:
+            yield from self._driver("do_setup", context=context)
+            yield from self._driver("check_for_setup_error")
+        except Exception as exc:
+            LOG.error("%s: driver set-up failed: %s", self.host, self._describe(exc))
+            self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
+                "topic": VOLUME_TOPIC, "disabled": True,
+                "disabled_reason": f"driver set-up failed: {self._describe(exc)}"})
+            return
+        self.reconcile()
+        self.initialized = True
+        while True:
+            try:
+                yield from self.report_stats()
+            except Exception as exc:  # the loop must outlive any one bad report
+                LOG.error("%s: periodic stats failed: %s", self.host, self._describe(exc))
+            yield Sleep(self.report_interval)
+
+    def reconcile(self) -> list[str]:
+        """Volumes a crash left mid-operation go to ``error``, saying why; returns their ids."""
+        fixed = []
+        for volume in self.db.volume_get_all(host=self.host):
+            status = volume["replication_status"]
+            if status in TRANSITIONAL:
+                reason = f"{self.host} restarted while the volume was {status}; outcome unknown"
+                if self.db.volume_conditional_update(volume["id"], {"replication_status": status}, {
+                        "replication_status": ERROR, "replication_extended_status": reason}):
+                    fixed.append(volume["id"])
+            if volume["status"] in (CREATING, DELETING):
+                new = VOLUME_ERROR if volume["status"] == CREATING else ERROR_DELETING
+                self.db.volume_conditional_update(volume["id"], {"status": volume["status"]}, {
+                    "status": new, "status_reason": f"{self.host} restarted during {volume['status']}"})
+                fixed.append(volume["id"])
+        return fixed
+
+    def report_stats(self) -> Gen:
+        """Report stats to the scheduler and the services table; apply replication updates."""
+        stats = yield from self._driver("get_volume_stats", refresh=True)
+        now = yield Now()
+        self.reports += 1
+        self.last_stats = dict(stats)
+        self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
+            "topic": VOLUME_TOPIC, "report_count": self.reports, "capabilities": dict(stats),
+            "disabled": False, "disabled_reason": None})
+        yield rpcapi.report_capabilities(self.host, {**stats, "timestamp": now})
+        if stats.get("replication_enabled"):
+            updates = yield from self._driver("get_replication_updates", context=admin_context().to_dict())
+            for update in updates or ():
+                try:
+                    self.apply_replication_update(update)
+                except exception.VolumeNotFound:
+                    LOG.warning("%s: replication update for unknown volume %r", self.host, update)
+
+    def apply_replication_update(self, update: Mapping[str, Any]) -> None:
+        """The seed left this loop empty: an error moves a replicated volume to ``error``, an ok
+        report after an error moves it back to ``enabled``."""
+        volume_id = update.get("volid")
+        status = update.get("status")
+        if not isinstance(volume_id, str) or status not in ("ok", "error"):
+            LOG.warning("%s: ignoring malformed replication update %r", self.host, update)
+            return
+        details = {k: v for k, v in update.items() if k not in ("volid", "status")}
+        if status == "error":
+            reason = "replication error reported by the driver: " + (
+                json.dumps(details, sort_keys=True, default=str) if details else "no details")
+            self.db.volume_conditional_update(volume_id, {"replication_status": (ENABLED, FAILED_OVER)},
+                                              {"replication_status": ERROR,
+                                               "replication_extended_status": reason})
+        else:
+            self.db.volume_conditional_update(volume_id, {"replication_status": ERROR},
+                                              {"replication_status": ENABLED,
+                                               "replication_extended_status": None})

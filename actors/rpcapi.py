@@ -1,0 +1,76 @@
+"""The RPC client layer: what to send to whom, and with which version.
+
+Every function returns an effect for a handler to yield, so routing (``host@backend#pool`` to the
+``host@backend`` manager) and versioning live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from replisim.sim import Address, Call, Cast, Message
+
+from .status import DRIVER_TOPIC, RPC_VERSION, SCHEDULER_TOPIC, VOLUME_TOPIC, backend_host
+
+LIST_TARGETS_TIMEOUT = 60.0
+
+
+def manager_address(host: str) -> Address:
+    return Address(VOLUME_TOPIC, backend_host(host))
+
+
+def driver_address(host: str) -> Address:
+    return Address(DRIVER_TOPIC, backend_host(host))
+
+
+def _to_manager(volume: Mapping[str, Any], method: str, context: Mapping[str, Any],
+                **args: Any) -> tuple[Address, Message]:
+    host = volume.get("host")
+    if not host:
+        raise ValueError(f"volume {volume.get('id')} has no host to send {method!r} to")
+    message = Message(method, {"context": dict(context), "volume_id": volume["id"], **args}, RPC_VERSION)
+    return manager_address(host), message
+
+
+def enable_replication(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
+    return Cast(*_to_manager(volume, "enable_replication", context))
+
+
+def disable_replication(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
+    return Cast(*_to_manager(volume, "disable_replication", context))
+
+
+def failover_replication(context: Mapping[str, Any], volume: Mapping[str, Any],
+                         secondary: str | None = None) -> Cast:
+    return Cast(*_to_manager(volume, "failover_replication", context, secondary=secondary))
+
+
+def list_replication_targets(context: Mapping[str, Any], volume: Mapping[str, Any],
+                             timeout: float = LIST_TARGETS_TIMEOUT) -> Call:
+    return Call(*_to_manager(volume, "list_replication_targets", context), timeout=timeout)
+
+
+def delete_volume(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
+    return Cast(*_to_manager(volume, "delete_volume", context))
+
+
+def create_volume(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
+    return Cast(*_to_manager(volume, "create_volume", context))
+
+
+def schedule_create_volume(context: Mapping[str, Any], volume_id: str) -> Cast:
+    return Cast(Address(SCHEDULER_TOPIC),
+                Message("create_volume", {"context": dict(context), "volume_id": volume_id}, RPC_VERSION))
+
+
+def report_capabilities(host: str, capabilities: Mapping[str, Any]) -> Cast:
+    """A manager's periodic stats report, fanned to the scheduler."""
+    return Cast(Address(SCHEDULER_TOPIC),
+                Message("update_service_capabilities",
+                        {"host": host, "capabilities": dict(capabilities)}, RPC_VERSION))
+
+
+def driver_call(host: str, operation: str, timeout: float, **args: Any) -> Call:
+    """Ask the driver host of ``host`` to run one driver method."""
+    return Call(driver_address(host), Message("invoke", {"operation": operation, "args": args}), timeout)

@@ -1,0 +1,96 @@
+"""The scheduler actor: places new volumes with Cinder's filter scheduler, in miniature.
+
+Filters: the backend's stats are fresh, it has room, and it meets the type's extra specs. Weigher:
+most free capacity; ties go to the lexically first host, so placement is deterministic. The
+scheduler subtracts what it has placed since a backend's last report, as Cinder's host state does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from replisim.sim import Actor, Now
+
+from . import rpcapi
+from .db import Repository
+from .filters import unmet_specs
+from .status import VOLUME_ERROR
+
+LOG = logging.getLogger("replisim.scheduler")
+Gen = Generator[Any, Any, Any]
+
+
+@dataclass
+class HostState:
+    """What the scheduler believes about one backend."""
+
+    host: str
+    capabilities: dict[str, Any]
+    updated: float
+    placed_gb: float = 0.0
+
+    def free_gb(self) -> float:
+        free = self.capabilities.get("free_capacity_gb", 0)
+        if free in ("infinite", "unknown"):
+            return math.inf
+        try:
+            return float(free) - self.placed_gb
+        except (TypeError, ValueError):
+            return 0.0
+
+    def pool(self) -> str:
+        return str(self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name")
+                   or "pool")
+
+
+class Scheduler(Actor):
+    """Serves ``cinder-scheduler.<name>``."""
+
+    def __init__(self, db: Repository, *, service_down_time: float = 60.0):
+        self.db = db
+        self.service_down_time = service_down_time
+        self.hosts: dict[str, HostState] = {}
+
+    def update_service_capabilities(self, host: str, capabilities: Mapping[str, Any]) -> Gen:
+        now = yield Now()
+        self.hosts[host] = HostState(host, dict(capabilities), now)
+
+    def rejections(self, state: HostState, size: float, specs: Mapping[str, str], now: float) -> list[str]:
+        """Why ``state`` cannot take a volume of ``size`` GiB with ``specs`` (empty: it can)."""
+        reasons = []
+        if now - state.updated > self.service_down_time:
+            reasons.append(f"no stats for {now - state.updated:.0f} s (service down)")
+        if state.free_gb() < size:
+            reasons.append(f"free {state.free_gb():.0f} GiB < {size} GiB")
+        reasons.extend(unmet_specs(state.capabilities, specs))
+        return reasons
+
+    def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+        now = yield Now()
+        volume = self.db.volume_get(volume_id)
+        specs: dict[str, str] = {}
+        if volume.get("volume_type_id"):
+            specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
+        size = float(volume["size"] or 0)
+        passed, why = [], []
+        for host in sorted(self.hosts):
+            state = self.hosts[host]
+            reasons = self.rejections(state, size, specs, now)
+            if reasons:
+                why.append(f"{host}: {'; '.join(reasons)}")
+            else:
+                passed.append(state)
+        if not passed:
+            reason = "No valid host was found. " + (" | ".join(why) if why else "No backend has reported.")
+            LOG.warning("volume %s: %s", volume_id, reason)
+            self.db.volume_update(volume_id, {"status": VOLUME_ERROR, "status_reason": reason})
+            return None
+        best = min(passed, key=lambda s: (-s.free_gb(), s.host))
+        best.placed_gb += size
+        placed = self.db.volume_update(volume_id, {"host": f"{best.host}#{best.pool()}"})
+        yield rpcapi.create_volume(context, placed)
+        return best.host

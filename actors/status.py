@@ -1,0 +1,76 @@
+"""Cinder's names in one place: replication statuses, what each admin action accepts, the RPC version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RPC_VERSION = "1.27"  # the volume RPC API version that added Replication V2
+
+VOLUME_TOPIC = "cinder-volume"
+SCHEDULER_TOPIC = "cinder-scheduler"
+API_TOPIC = "cinder-api"
+DRIVER_TOPIC = "cinder-driver"
+
+DISABLED = "disabled"
+ENABLING = "enabling"
+ENABLED = "enabled"
+DISABLING = "disabling"
+ENABLING_SECONDARY = "enabling_secondary"
+FAILED_OVER = "failed-over"
+ERROR = "error"
+
+REPLICATION_STATUSES = frozenset(
+    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR})
+TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY})
+
+# Volume statuses this project uses (Cinder's names).
+CREATING, AVAILABLE, DELETING, VOLUME_ERROR, ERROR_DELETING = (
+    "creating", "available", "deleting", "error", "error_deleting")
+TERMINAL_VOLUME_STATUSES = frozenset({AVAILABLE, VOLUME_ERROR, "in-use", "deleted"})
+
+
+@dataclass(frozen=True)
+class AdminAction:
+    """What an admin replication action accepts and what it writes before its RPC cast."""
+
+    verb: str            # as the error message says it: "enable replication"
+    policy: str          # the policy rule guarding it
+    valid: tuple[str, ...]
+    transitional: str
+    when_absent: str     # the status the seed assumes when a volume has none recorded
+
+
+ENABLE = AdminAction("enable replication", "volume:enable_replication", (DISABLED,), ENABLING, DISABLED)
+DISABLE = AdminAction("disable replication", "volume:disable_replication", (DISABLED, ENABLED), DISABLING,
+                      DISABLED)
+# The seed accepts failover only from `enabled`, yet its documentation asks that failover act as a
+# toggle (fail over, then back). We also accept `failed-over`, so a second failover switches back.
+FAILOVER = AdminAction("failover replication", "volume:failover_replication", (ENABLED, FAILED_OVER),
+                       ENABLING_SECONDARY, "na")
+
+# Every replication_status change the control plane may make: (from, to). The invariant checker
+# and the state-machine tests hold the system to this table.
+ALLOWED_TRANSITIONS = frozenset({
+    (DISABLED, ENABLING), (ENABLING, ENABLED), (ENABLING, ERROR),
+    (DISABLED, DISABLING), (ENABLED, DISABLING), (DISABLING, DISABLED), (DISABLING, ERROR),
+    (ENABLED, ENABLING_SECONDARY), (FAILED_OVER, ENABLING_SECONDARY),
+    (ENABLING_SECONDARY, FAILED_OVER), (ENABLING_SECONDARY, ERROR),
+    # periodic replication updates from the driver
+    (ENABLED, ERROR), (ERROR, ENABLED), (FAILED_OVER, ERROR),
+    # a create whose driver model update turns replication on
+    (DISABLED, ENABLED),
+})
+
+
+def backend_host(host: str) -> str:
+    """``'host@backend#pool'`` -> ``'host@backend'``: the volume manager that serves it."""
+    return host.partition("#")[0]
+
+
+def is_valid_host(host: object) -> bool:
+    """A Cinder host string: ``host@backend`` with an optional ``#pool``, no blanks."""
+    if not isinstance(host, str) or any(c.isspace() for c in host):
+        return False
+    service, _, pool = host.partition("#")
+    name, at, backend = service.partition("@")
+    return bool(name and at and backend and "@" not in backend and ("#" not in host or pool))
