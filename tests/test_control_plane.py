@@ -216,3 +216,23 @@ def test_delete_removes_from_db_and_array(cluster: Cluster) -> None:
     cluster.wait_for(lambda: volume["id"] not in memdriver.ARRAYS["gamma"], "array delete")
     with pytest.raises(exception.VolumeNotFound):
         cluster.wait_for(lambda: cluster.volume(volume["id"]) and False, "db delete", reports=5)
+
+
+@pytest.mark.parametrize("runtime_kind", ["sim", "live"])
+def test_restart_reconciles_volumes_a_crash_left_mid_operation(runtime_kind: str, tmp_path: object) -> None:
+    from replisim.actors.db import SqlRepository
+
+    url = f"sqlite:///{tmp_path}/cinder.db"
+    first = Cluster(make_runtime(runtime_kind), SqlRepository(url, clock=lambda: 0.0))
+    first.replicated_type()
+    vid = first.available_volume(first.alice, "gold")["id"]
+    first.db.volume_update(vid, {"replication_status": "enabling_secondary"})  # the crash point
+    first.stop()
+
+    runtime = make_runtime(runtime_kind, seed=2)
+    second = Cluster(runtime, SqlRepository(url, clock=lambda: runtime.now))
+    try:
+        volume = second.wait_status(vid, "replication_status", "error")
+        assert "restarted while the volume was enabling_secondary" in volume["replication_extended_status"]
+    finally:
+        second.stop()
