@@ -1,0 +1,41 @@
+"""The wheel installs under the one import root `replisim`, with its console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_has_a_single_import_root_and_the_console_script(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("replisim-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"replisim", next(t for t in tops if t.endswith(".dist-info"))}
+    assert "replisim/sim/simruntime.py" in names and "replisim/actors/manager.py" in names
+    assert not any(n.startswith("replisim/tests/") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "replisim = replisim.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_cli_version_and_help_on_every_verb() -> None:
+    exe = Path(sys.executable).with_name("replisim")
+    assert "replisim, version" in subprocess.run([exe, "--version"], capture_output=True, text=True,
+                                                 check=True).stdout
+    help_text = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    verbs = [line.split()[0] for line in help_text.split("Commands:")[1].splitlines() if line.strip()]
+    assert verbs
+    for verb in verbs:
+        out = subprocess.run([exe, verb, "--help"], capture_output=True, text=True, check=True).stdout
+        assert f"Usage: replisim {verb}" in out
+
+
+def test_unknown_scenario_is_bad_input_with_exit_2() -> None:
+    exe = Path(sys.executable).with_name("replisim")
+    done = subprocess.run([exe, "run", "no-such-scenario"], capture_output=True, text=True)
+    assert done.returncode == 2 and "unknown scenario 'no-such-scenario'" in done.stderr
