@@ -37,5 +37,5 @@ def test_cli_version_and_help_on_every_verb() -> None:
 
 def test_unknown_scenario_is_bad_input_with_exit_2() -> None:
     exe = Path(sys.executable).with_name("replisim")
-    done = subprocess.run([exe, "run", "no-such-scenario"], capture_output=True, text=True)
+    done = subprocess.run([exe, "run", "no-such-scenario"], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "unknown scenario 'no-such-scenario'" in done.stderr
