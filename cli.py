@@ -16,7 +16,9 @@ def main() -> None:
 @main.command()
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's, else 1).")
-def run(scenario: str, seed: int | None) -> None:
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the kernel trace here, one JSON object per line.")
+def run(scenario: str, seed: int | None, trace_path: str | None) -> None:
     """Run one SCENARIO in simulated time and print what happened.
 
     SCENARIO is a shipped scenario name; `demo` is a small gossiping cluster on a lossy bus.
@@ -31,4 +33,7 @@ def run(scenario: str, seed: int | None) -> None:
     click.echo(f"  bus:   {dict(sorted(result.events.items()))}")
     click.echo(f"  time:  {result.simulated_seconds:.1f} s simulated in {result.wall_seconds:.2f} s wall"
                f" ({result.simulated_seconds / result.wall_seconds:.0f}x)")
-    click.echo(f"  trace sha256: {result.trace_digest[:16]}  (same seed, same digest)")
+    click.echo(f"  trace sha256: {result.trace.digest()[:16]}  (same seed, same digest)")
+    if trace_path:
+        result.trace.write(trace_path)
+        click.echo(f"  trace written to {trace_path} ({len(result.trace.records)} records)")

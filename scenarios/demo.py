@@ -23,6 +23,7 @@ from replisim.sim import (
     RemoteError,
     SimRuntime,
     Sleep,
+    Trace,
 )
 
 Gen = Generator[Any, Any, Any]
@@ -64,7 +65,7 @@ class DemoResult:
     outcomes: Counter[str]
     simulated_seconds: float
     wall_seconds: float
-    trace_digest: str
+    trace: Trace
 
 
 def run_demo(seed: int, polls: int = 2000) -> DemoResult:
@@ -77,4 +78,4 @@ def run_demo(seed: int, polls: int = 2000) -> DemoResult:
     rt.spawn(poller, Address("client", "poller"))
     rt.run()
     return DemoResult(seed, Counter(r["ev"] for r in rt.trace.records), poller.outcomes, rt.now,
-                      time.perf_counter() - started, rt.trace.digest())
+                      time.perf_counter() - started, rt.trace)
