@@ -70,7 +70,7 @@ def line_with(text: str, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in the test's config text")
 
 
-def config_error(
+def expect_config_error(
     tmp_path: Path,
     text: str,
     *,
@@ -406,7 +406,7 @@ def test_lookup_errors_name_valid_choices() -> None:
 
 def test_error_unterminated_quote_on_a_continuation_line(tmp_path: Path) -> None:
     text = UNMANAGED.replace("'url'='https://array.example:8443/api/v1'}", "'url'='https://x }")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "'url'="),
@@ -426,7 +426,7 @@ def test_error_line_skips_comments_and_counts_blank_lines(tmp_path: Path) -> Non
         + "    {'backend_id'='r3'}\n"
         + "volume_backend_name = after\n"
     )
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "'r2'"),
@@ -449,7 +449,7 @@ def test_error_line_skips_comments_and_counts_blank_lines(tmp_path: Path) -> Non
 )
 def test_error_malformed_entry(tmp_path: Path, value: str, reason: str) -> None:
     text = UNMANAGED.partition("replication_devices")[0] + f"replication_devices = {value}\n"
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -461,7 +461,7 @@ def test_error_malformed_entry(tmp_path: Path, value: str, reason: str) -> None:
 
 def test_error_target_not_configured(tmp_path: Path) -> None:
     text = MANAGED.replace("replication_devices = backend-b", "replication_devices = backend-z")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -473,7 +473,7 @@ def test_error_target_not_configured(tmp_path: Path) -> None:
 
 def test_error_target_section_not_enabled(tmp_path: Path) -> None:
     text = MANAGED.replace("enabled_backends = backend-a, backend-b", "enabled_backends = backend-a")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -485,7 +485,7 @@ def test_error_target_section_not_enabled(tmp_path: Path) -> None:
 
 def test_error_target_twice(tmp_path: Path) -> None:
     text = MANAGED.replace("replication_devices = backend-b", "replication_devices = backend-b,\n    silver")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "    silver"),
@@ -502,7 +502,7 @@ def test_error_ambiguous_volume_backend_name(tmp_path: Path) -> None:
         ).replace("replication_devices = backend-b", "replication_devices = silver")
         + f"\n[backend-c]\nvolume_driver = {DRIVER}\nvolume_backend_name = silver\n"
     )
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -514,7 +514,7 @@ def test_error_ambiguous_volume_backend_name(tmp_path: Path) -> None:
 
 def test_error_backend_targets_itself(tmp_path: Path) -> None:
     text = MANAGED.replace("replication_devices = backend-b", "replication_devices = gold")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -538,7 +538,7 @@ def test_error_mixing_managed_and_unmanaged(tmp_path: Path, managed: str, value:
         "replication_devices = backend-b",
         f"managed_replication_target = {managed}\nreplication_devices = {value}",
     )
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "replication_devices"),
@@ -550,7 +550,7 @@ def test_error_mixing_managed_and_unmanaged(tmp_path: Path, managed: str, value:
 
 def test_error_managed_flag_not_boolean(tmp_path: Path) -> None:
     text = MANAGED.replace("volume_backend_name = silver", "managed_replication_target = maybe")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "managed_replication_target"),
@@ -562,7 +562,7 @@ def test_error_managed_flag_not_boolean(tmp_path: Path) -> None:
 
 def test_error_enabled_backends_missing(tmp_path: Path) -> None:
     text = MANAGED.replace("enabled_backends = backend-a, backend-b\n", "")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "[DEFAULT]"),
@@ -574,7 +574,7 @@ def test_error_enabled_backends_missing(tmp_path: Path) -> None:
 
 def test_error_enabled_backends_missing_without_default_section(tmp_path: Path) -> None:
     text = MANAGED.replace("[DEFAULT]\nenabled_backends = backend-a, backend-b\nhost = node1\n", "")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=None,
@@ -586,7 +586,7 @@ def test_error_enabled_backends_missing_without_default_section(tmp_path: Path) 
 
 def test_error_enabled_backends_empty(tmp_path: Path) -> None:
     text = MANAGED.replace("enabled_backends = backend-a, backend-b", "enabled_backends =  ")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "enabled_backends"),
@@ -607,7 +607,7 @@ def test_error_enabled_backends_empty(tmp_path: Path) -> None:
 )
 def test_error_enabled_backends_malformed(tmp_path: Path, value: str, reason: str) -> None:
     text = MANAGED.replace("enabled_backends = backend-a, backend-b", f"enabled_backends = {value}")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "enabled_backends"),
@@ -622,7 +622,7 @@ def test_error_missing_section(tmp_path: Path) -> None:
         "enabled_backends = backend-a, backend-b",
         "enabled_backends = backend-a,\n    backend-b,\n    backend-c",
     )
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "backend-c"),
@@ -634,7 +634,7 @@ def test_error_missing_section(tmp_path: Path) -> None:
 
 def test_error_missing_volume_driver(tmp_path: Path) -> None:
     text = MANAGED.replace(f"[backend-b]\nvolume_driver = {DRIVER}\n", "[backend-b]\n")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "[backend-b]"),
@@ -648,7 +648,7 @@ def test_error_unknown_driver(tmp_path: Path) -> None:
     text = MANAGED.replace(
         f"[backend-b]\nvolume_driver = {DRIVER}", "[backend-b]\nvolume_driver = nosuchpkg_q.Driver"
     )
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "nosuchpkg_q"),
@@ -660,7 +660,7 @@ def test_error_unknown_driver(tmp_path: Path) -> None:
 
 def test_error_invalid_host(tmp_path: Path) -> None:
     text = MANAGED.replace("host = node1", "host = node1@x")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "host = "),
@@ -674,7 +674,7 @@ def test_error_duplicate_section(tmp_path: Path) -> None:
     text = MANAGED + f"\n[backend-a]\nvolume_driver = {DRIVER}\n"
     lines = text.split("\n")
     second = len(lines) - lines[::-1].index("[backend-a]")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=second,
@@ -686,7 +686,7 @@ def test_error_duplicate_section(tmp_path: Path) -> None:
 
 def test_error_duplicate_option(tmp_path: Path) -> None:
     text = MANAGED.replace("san_ip = 10.0.0.1", "san_ip = 10.0.0.1\nSAN_IP = 10.0.0.2")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "SAN_IP"),
@@ -698,7 +698,7 @@ def test_error_duplicate_option(tmp_path: Path) -> None:
 
 def test_error_missing_section_header(tmp_path: Path) -> None:
     text = "# comment\nenabled_backends = backend-a\n" + MANAGED
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=2,
@@ -710,7 +710,7 @@ def test_error_missing_section_header(tmp_path: Path) -> None:
 
 def test_error_unparsable_line(tmp_path: Path) -> None:
     text = MANAGED.replace("san_ip = 10.0.0.1", "this line has no delimiter")
-    config_error(
+    expect_config_error(
         tmp_path,
         text,
         line=line_with(text, "no delimiter"),
