@@ -26,7 +26,7 @@ def test_every_acknowledged_write_survives_sigkill_and_restart(start_array: Star
     array = start_array("a")
     client = array.client()
     client.create_volume("vol-1", 2)
-    acknowledged = {}
+    acknowledged: dict[int, bytes] = {}
     for i in range(40):  # overlapping writes too: the last write to a range is what must be read back
         offset = (i * 7919 * 512) % (2 * GIB - 4096)
         data = f"write {i:03d} ".encode() * 8
