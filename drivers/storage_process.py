@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-import weakref
 from pathlib import Path
 from typing import IO, Any
 
 from .storage_client import ArrayClient, ArrayError
 
-_RUNNING: weakref.WeakSet[StorageProcess] = weakref.WeakSet()
+_RUNNING: set[StorageProcess] = set()  # strong references: a forgotten handle must still be killed
 
 
 class StorageProcessError(RuntimeError):

@@ -186,11 +186,12 @@ class Replicator:
         a peer that holds the volume at a newer epoch fences this one (it demotes itself)."""
         try:
             client = self.peers.client(peer)
-            self.links.cross(peer, nbytes)
-            result = request(client)
         except ReplicationFailed as exc:
             self._peer_errors[peer] = str(exc)
             raise
+        self.links.cross(peer, nbytes)  # a cut link is the link's state, not an error of the peer
+        try:
+            result = request(client)
         except ArrayError as exc:
             if exc.status in (404, 409):
                 self._peer_errors.pop(peer, None)
@@ -498,7 +499,9 @@ class Replicator:
             try:
                 self.links.cross(peer, 0)
                 self.peers.client(peer).health()
-            except (ReplicationFailed, ArrayError) as exc:
+            except ReplicationFailed:
+                continue  # the link is cut: its state says so already
+            except ArrayError as exc:
                 self._peer_errors[peer] = str(exc)
             else:
                 self._peer_errors.pop(peer, None)

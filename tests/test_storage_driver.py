@@ -205,6 +205,7 @@ def test_replication_updates_follow_the_link_and_the_lag(start_array: StartArray
     assert alpha.get_replication_updates(CTX) == []
 
     a.cut_link(b)
+    time.sleep(1.2)  # long enough for the shipper to probe the idle link while it is cut
     (cut,) = alpha.get_replication_updates(CTX)
     assert cut["volid"] == "vol-0" and cut["status"] == "error" and cut["link"] == "down"
     assert "link to" in cut["reason"] and "cut" in cut["reason"]
