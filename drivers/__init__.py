@@ -1,1 +1,1 @@
-"""Drivers and the arrays behind them: what the volume manager's driver host runs."""
+"""Drivers: the emulated array and its driver (sim), and real drivers for live storage processes."""
