@@ -1,55 +1,62 @@
 """Live faults on storage array processes, named as the fault catalog names them.
 
-An array is named by its array name and a link by ``"source->target"``; ``inject`` starts a fault
-and ``heal`` ends it. Only the kinds a real process can suffer are here; the simulator interprets
-the rest of the catalog.
+The faults are ``replisim.sim.faults.Fault`` values: an array is named by its array name and a link
+by ``"source->target"``; ``inject`` begins a fault and ``heal`` ends it. Only the kinds a real
+process can suffer are here; the simulator interprets the rest of the catalog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from replisim.sim.faults import Fault
+
+from .link import mbps_to_kib_s
 from .storage_process import StorageProcess
 
+# array.pause (SIGSTOP) is live-only: the simulator's nearest kind is manager.pause.
 LIVE_KINDS = ("array.crash", "array.pause", "link.down", "link.throttle")
 
 
 class ArrayFaults:
-    """Injects and heals faults on a set of running arrays, keyed by array name."""
+    """Begins and ends faults on a set of running arrays, keyed by array name."""
 
     def __init__(self, arrays: Mapping[str, StorageProcess]):
         self.arrays = dict(arrays)
 
-    def inject(self, kind: str, target: str, params: Mapping[str, Any] | None = None) -> None:
+    def inject(self, fault: Fault) -> None:
         """``array.crash``: SIGKILL; ``array.pause``: SIGSTOP; ``link.down``: cut the source's link to
         the target; ``link.throttle``: cap it at ``bandwidth_mbps`` and add ``delay`` seconds."""
-        params = params or {}
-        if kind == "array.crash":
-            self._array(target).kill()
-        elif kind == "array.pause":
-            self._array(target).pause()
-        elif kind == "link.down":
-            source, peer = self._link(target)
+        if fault.kind == "array.crash":
+            self._array(fault.target).kill()
+        elif fault.kind == "array.pause":
+            self._array(fault.target).pause()
+        elif fault.kind == "link.down":
+            source, peer = self._link(fault.target)
             source.cut_link(peer)
-        elif kind == "link.throttle":
-            source, peer = self._link(target)
-            mbps = float(params.get("bandwidth_mbps", 0.0))
-            source.slow_link(peer, delay=float(params.get("delay", 0.0)), bandwidth=int(mbps * 1_000_000 / 8))
+        elif fault.kind == "link.throttle":
+            source, peer = self._link(fault.target)
+            bandwidth = int(mbps_to_kib_s(float(fault.param("bandwidth_mbps"))) * 1024)
+            source.slow_link(peer, delay=float(fault.params.get("delay", 0.0)), bandwidth=bandwidth)
         else:
-            raise ValueError(f"fault kind {kind!r} has no live form; live kinds: {', '.join(LIVE_KINDS)}")
+            raise self._unsupported(fault)
 
-    def heal(self, kind: str, target: str) -> None:
+    def heal(self, fault: Fault) -> None:
         """End a fault: a crashed array restarts with its data, a paused one resumes, a link is restored."""
-        if kind == "array.crash":
-            self._array(target).start()
-        elif kind == "array.pause":
-            self._array(target).resume()
-        elif kind in ("link.down", "link.throttle"):
-            source, peer = self._link(target)
+        if fault.kind == "array.crash":
+            self._array(fault.target).start()
+        elif fault.kind == "array.pause":
+            self._array(fault.target).resume()
+        elif fault.kind in ("link.down", "link.throttle"):
+            source, peer = self._link(fault.target)
             source.restore_link(peer)
         else:
-            raise ValueError(f"fault kind {kind!r} has no live form; live kinds: {', '.join(LIVE_KINDS)}")
+            raise self._unsupported(fault)
+
+    @staticmethod
+    def _unsupported(fault: Fault) -> ValueError:
+        return ValueError(f"fault kind {fault.kind!r} has no live form on storage arrays; "
+                          f"live kinds: {', '.join(LIVE_KINDS)}")
 
     def _array(self, name: str) -> StorageProcess:
         try:

@@ -457,11 +457,18 @@ class Replicator:
         with volume.lock:
             volume.update(generation=_int(body.get("generation"), "generation"), complete=True)
 
-    def receive_drop(self, volume_id: str, epoch: Any) -> None:
+    def receive_drop(self, volume_id: str, epoch: int) -> None:
+        """The primary at ``epoch`` deleted the volume: drop our copy, be it a replica or an old
+        primary that a failover fenced (but never a primary as new as the sender)."""
         volume = self.store.find(volume_id)
-        if volume is not None:
-            self._replica(volume_id, epoch)
-            self.store.delete(volume_id)
+        if volume is None:
+            return
+        with volume.lock:
+            if volume.epoch > epoch or (volume.role == PRIMARY and volume.epoch == epoch):
+                raise StorageError(409, f"volume {volume_id} is {volume.role} at epoch {volume.epoch} here; "
+                                        f"a primary at epoch {epoch} cannot drop it",
+                                   role=volume.role, epoch=volume.epoch)
+        self.store.delete(volume_id)
 
     # -- the background shipper
 

@@ -12,6 +12,7 @@ import pytest
 from replisim.drivers.storage_client import ArrayClient, ArrayError
 from replisim.drivers.storage_faults import ArrayFaults
 from replisim.drivers.storage_process import StorageProcess
+from replisim.sim.faults import Fault
 
 pytestmark = pytest.mark.live
 
@@ -148,30 +149,50 @@ def test_an_old_primary_that_comes_back_after_failover_is_fenced(start_array: St
     assert client_a.read("v", 0, 18) == b"new primary writes"
 
 
+def test_a_newer_primary_can_drop_the_fenced_old_primarys_copy(start_array: StartArray) -> None:
+    """Deleting a volume just after its failover drops the peer's copy even if the peer has not
+    been demoted yet: a primary at an older epoch is fenced; one at the sender's epoch is not."""
+    a, b, client_a = pair(start_array, "async")
+    b.cut_link(a)  # b cannot rebuild a's copy, so a is still a primary at epoch 0
+    assert b.client().promote("v")["epoch"] == 1
+    assert client_a.volume("v")["role"] == "primary"
+    with pytest.raises(ArrayError) as refused:
+        client_a.drop_replica("v", epoch=0)
+    assert refused.value.status == 409 and client_a.volumes()
+    client_a.drop_replica("v", epoch=1)
+    assert client_a.volumes() == []
+
+
 def test_live_fault_kinds_drive_the_processes(start_array: StartArray) -> None:
     primary, secondary, client = pair(start_array, "async")
     faults = ArrayFaults({"primary": primary, "secondary": secondary})
+    link_faults = [Fault("link.throttle", "primary->secondary", 0.0, params={"bandwidth_mbps": 0.08,
+                                                                             "delay": 0.05}),
+                   Fault("link.down", "primary->secondary", 1.0)]
 
-    faults.inject("link.throttle", "primary->secondary", {"bandwidth_mbps": 0.08, "delay": 0.05})
+    faults.inject(link_faults[0])
     assert client.links() == {secondary.address: {"down": False, "delay": 0.05, "bandwidth": 10_000}}
-    faults.inject("link.down", "primary->secondary")
+    faults.inject(link_faults[1])
     assert client.links()[secondary.address]["down"] is True
-    faults.heal("link.down", "primary->secondary")
+    for fault in link_faults:
+        faults.heal(fault)
     assert client.links() == {}
 
-    faults.inject("array.pause", "secondary")
+    pause = Fault("array.pause", "secondary", 0.0)
+    faults.inject(pause)
     with pytest.raises(ArrayError):
         secondary.client(timeout=0.3).health()
-    faults.heal("array.pause", "secondary")
+    faults.heal(pause)
     assert secondary.client().health()["status"] == "ok"
 
-    faults.inject("array.crash", "primary")
+    crash = Fault("array.crash", "primary", 0.0)
+    faults.inject(crash)
     assert not primary.running
-    faults.heal("array.crash", "primary")
+    faults.heal(crash)
     assert client.read("v", 0, 26) == b"written before replication"
 
-    for kind, target, problem in (("disk.melt", "primary", "no live form"),
-                                  ("array.crash", "gamma", "no array named 'gamma'"),
-                                  ("link.down", "primary", "must be 'source->target'")):
+    for fault, problem in ((Fault("bus.loss", "*", 0.0), "no live form on storage arrays"),
+                           (Fault("array.crash", "gamma", 0.0), "no array named 'gamma'"),
+                           (Fault("link.down", "primary", 0.0), "must be 'source->target'")):
         with pytest.raises(ValueError, match=problem):
-            faults.inject(kind, target)
+            faults.inject(fault)
