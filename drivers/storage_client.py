@@ -132,6 +132,10 @@ class ArrayClient:
     def promote(self, volume_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/volumes/{quote(volume_id)}/promote", {}))
 
+    def demote(self, volume_id: str) -> dict[str, Any]:
+        """Hand over: ship every pending write to the peer and stop taking writes."""
+        return dict(self.request("POST", f"/volumes/{quote(volume_id)}/demote", {}))
+
     # -- link control, for live faults
 
     def links(self) -> dict[str, Any]:

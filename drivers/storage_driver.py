@@ -25,6 +25,7 @@ volume, which holds its replica, and how writes travel.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from replisim.actors.config import is_secret_option, parse_device_entries
 
 from .storage_client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
 
+LOG = logging.getLogger("replisim.drivers.storage")
 T = TypeVar("T")
 MODES = ("async", "sync")
 MASK = "***"
@@ -310,7 +312,11 @@ class StorageDriver:
     def replication_failover(self, context: Any, volume: Mapping[str, Any],
                              secondary: str | None = None) -> dict[str, Any]:
         """Promote the replica on ``secondary`` (default: the volume's peer). A managed target's
-        backend takes the volume over (``host``); an unmanaged device is served from here."""
+        backend takes the volume over (``host``); an unmanaged device is served from here.
+
+        When the serving array still answers, it first ships its last writes and steps down (a
+        planned failover, nothing lost); when it does not, the unshipped writes are lost (the RPO).
+        """
         site = self._serving(volume)
         volume_id = str(volume["id"])
         data = self._driver_data(volume)
@@ -323,18 +329,18 @@ class StorageDriver:
                        f"known: {', '.join(self._targets) or 'none'}")
         if target.name == site.name:
             raise exception.InvalidReplicationTarget(reason=f"volume {volume_id} is already active on {name}")
+        self._take_over(target, volume_id, "check")
+        planned = self._step_down(site, volume_id)
         try:
-            status = target.client().promote(volume_id)
-        except ArrayUnreachable as exc:
-            raise exception.UnableToFailOver(reason=f"target {target.name} ({target.address}) is "
-                                                    f"unreachable: {exc.message}") from None
-        except ArrayError as exc:
-            if exc.status == 404:
-                raise exception.InvalidReplicationTarget(
-                    reason=f"{target.name} ({target.address}) holds no replica of volume {volume_id}"
-                ) from None
-            raise exception.UnableToFailOver(
-                reason=f"{target.name} refused to take over: {exc.message}") from None
+            status = self._take_over(target, volume_id, "promote")
+        except exception.CinderException:
+            if planned:  # put the old primary back rather than leave the volume without a writer
+                try:
+                    self._take_over(site, volume_id, "promote")
+                except exception.CinderException as exc:
+                    LOG.error("volume %s has no writable copy: %s did not take it back: %s",
+                              volume_id, site.name, exc)
+            raise
         mode = (status.get("replication") or {}).get("mode") or data.get("mode") or self.mode
         result: dict[str, Any] = {
             "model_update": {"provider_location": self._location(target, volume_id)},
@@ -348,6 +354,36 @@ class StorageDriver:
             else:
                 self._active[volume_id] = target.name
         return result
+
+    def _take_over(self, target: Site, volume_id: str, step: str) -> dict[str, Any]:
+        """``check`` that ``target`` holds a replica it could promote, or ``promote`` it."""
+        try:
+            client = target.client()
+            status = client.promote(volume_id) if step == "promote" else client.volume(volume_id)
+        except ArrayUnreachable as exc:
+            raise exception.UnableToFailOver(reason=f"target {target.name} ({target.address}) is "
+                                                    f"unreachable: {exc.message}") from None
+        except ArrayError as exc:
+            if exc.status == 404:
+                raise exception.InvalidReplicationTarget(
+                    reason=f"{target.name} ({target.address}) holds no replica of volume {volume_id}"
+                ) from None
+            raise exception.UnableToFailOver(
+                reason=f"{target.name} refused to take over: {exc.message}") from None
+        if step == "check" and status["role"] == "replica" and not status.get("complete"):
+            raise exception.UnableToFailOver(
+                reason=f"the replica of {volume_id} on {target.name} has not completed its initial copy")
+        return status
+
+    def _step_down(self, site: Site, volume_id: str) -> bool:
+        """Ask the serving array to ship its last writes and turn replica; False if it cannot."""
+        try:
+            site.client().demote(volume_id)
+        except ArrayError as exc:  # unreachable, link down, or nothing in sync: an unplanned failover
+            LOG.warning("volume %s: unplanned failover, %s could not hand over: %s", volume_id,
+                        site.name, exc)
+            return False
+        return True
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
         site = self._serving(volume)

@@ -294,24 +294,27 @@ class Replicator:
     def ship(self, volume: Volume, until: int | None = None) -> None:
         """Send journaled writes (up to generation ``until``) to the peer, oldest first."""
         with volume.ship_lock:
+            self._ship(volume, until)
+
+    def _ship(self, volume: Volume, until: int | None) -> None:
+        with volume.lock:
+            replication = volume.replication
+            if volume.role != PRIMARY or not replication or not replication["in_sync"]:
+                return
+            entries = [entry for entry in volume.pending if until is None or entry.generation <= until]
+        peer = replication["peer"]
+        while entries:
+            batch: list[dict[str, Any]] = []
+            size = 0
+            while entries and (not batch or size + len(entries[0].data) <= CHUNK):
+                entry = entries.pop(0)
+                batch.append({"generation": entry.generation, "offset": entry.offset,
+                              "data": encode(entry.data)})
+                size += len(entry.data)
+            held = self._call(volume, peer, size, partial(ArrayClient.apply, volume_id=volume.id,
+                                                          epoch=volume.epoch, entries=batch))
             with volume.lock:
-                replication = volume.replication
-                if volume.role != PRIMARY or not replication or not replication["in_sync"]:
-                    return
-                entries = [entry for entry in volume.pending if until is None or entry.generation <= until]
-            peer = replication["peer"]
-            while entries:
-                batch: list[dict[str, Any]] = []
-                size = 0
-                while entries and (not batch or size + len(entries[0].data) <= CHUNK):
-                    entry = entries.pop(0)
-                    batch.append({"generation": entry.generation, "offset": entry.offset,
-                                  "data": encode(entry.data)})
-                    size += len(entry.data)
-                held = self._call(volume, peer, size, partial(ArrayClient.apply, volume_id=volume.id,
-                                                              epoch=volume.epoch, entries=batch))
-                with volume.lock:
-                    volume.mark_shipped(held)
+                volume.mark_shipped(held)
 
     def resync(self, volume: Volume) -> None:
         """Make a replica whole again (after a promotion, or when the peer lost its copy)."""
@@ -324,6 +327,26 @@ class Replicator:
             volume.update(replication={**replication, "shipped": generation, "in_sync": True, "since": None})
         LOG.info("volume %s: copy to %s complete at generation %s", volume.id, replication["peer"],
                  generation)
+
+    def demote(self, volume: Volume) -> None:
+        """A planned failover's first half: refuse new writes, ship every pending one, and become
+        the peer's replica, so promoting the peer loses nothing even in async mode."""
+        with volume.ship_lock, volume.lock:  # the lock order of ship(); writers wait, then find a replica
+            replication = volume.replication
+            if volume.role != PRIMARY:
+                return
+            if not replication or not replication["in_sync"]:
+                raise StorageError(409, f"volume {volume.id} has no replica in sync to hand over to",
+                                   role=volume.role, epoch=volume.epoch)
+            try:
+                self._ship(volume, None)
+            except ReplicationFailed as exc:
+                raise StorageError(503, f"volume {volume.id} stays primary: its last writes cannot reach "
+                                        f"{replication['peer']}: {exc}") from None
+            volume.clear_journal()
+            volume.update(role=REPLICA, replication=None, complete=True,
+                          source={"address": replication["peer"], "mode": replication["mode"]})
+        LOG.info("volume %s demoted: every write is on %s", volume.id, replication["peer"])
 
     def promote(self, volume: Volume) -> None:
         """Make a replica the writable primary. It replicates back to its old primary, which a full

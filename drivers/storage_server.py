@@ -15,6 +15,7 @@ POST/DEL  /volumes/{id}/replication        enable ``{"peer", "login", "password"
 GET       /volumes/{id}/replication        status: link, generations, unshipped writes, lag
 GET       /replication                     the status of every volume
 POST      /volumes/{id}/promote            failover: this replica becomes the writable primary
+POST      /volumes/{id}/demote             planned failover: ship every write, then turn replica
 GET       /links, PUT/DEL /links/{peer}    link faults ``{"down", "delay", "bandwidth"}``; restore
 POST      /replicas/{id}/begin|apply|commit, DEL /replicas/{id}: the protocol between arrays
 ========  ===============================  ====================================================
@@ -192,6 +193,12 @@ def _promote(request: Request) -> Reply:
     return 200, request.server.replicator.status(volume)
 
 
+def _demote(request: Request) -> Reply:
+    volume = request.volume
+    request.server.replicator.demote(volume)
+    return 200, request.server.replicator.status(volume)
+
+
 def _links(request: Request) -> Reply:
     return 200, {"links": request.server.links.snapshot()}
 
@@ -250,6 +257,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
         ("GET", f"/volumes/{_ID}/replication", _status),
         ("GET", "/replication", _overview),
         ("POST", f"/volumes/{_ID}/promote", _promote),
+        ("POST", f"/volumes/{_ID}/demote", _demote),
         ("GET", "/links", _links),
         ("PUT", "/links/(?P<peer>[^/]+)", _set_link),
         ("DELETE", "/links/(?P<peer>[^/]+)", _restore_link),
