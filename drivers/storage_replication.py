@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from .storage_client import ArrayClient, ArrayError, parse_address
 from .storage_volumes import (
@@ -193,15 +193,15 @@ class Replicator:
         try:
             result = request(client)
         except ArrayError as exc:
-            if exc.status in (404, 409):
-                self._peer_errors.pop(peer, None)
-                self._conflict(volume, peer, exc)
-            self._peer_errors[peer] = str(exc)
-            raise ReplicationFailed(str(exc)) from None
+            if exc.status not in (404, 409):
+                self._peer_errors[peer] = str(exc)
+                raise ReplicationFailed(str(exc)) from None
+            self._peer_errors.pop(peer, None)  # the peer answers: the link works, the pair does not
+            self._conflict(volume, peer, exc)
         self._peer_errors.pop(peer, None)
         return result
 
-    def _conflict(self, volume: Volume, peer: str, exc: ArrayError) -> None:
+    def _conflict(self, volume: Volume, peer: str, exc: ArrayError) -> NoReturn:
         epoch = exc.details.get("epoch")
         with volume.lock:
             replication = volume.replication
@@ -370,12 +370,14 @@ class Replicator:
     def forget(self, volume: Volume) -> None:
         """After deleting a primary, drop its replica on the peer (best effort)."""
         replication = volume.replication
-        if replication and volume.role == PRIMARY:
-            try:
-                self._call(volume, replication["peer"], 0, lambda c: c.drop_replica(volume.id, volume.epoch))
-            except ReplicationFailed as exc:
-                LOG.warning("volume %s deleted; its replica on %s stays: %s", volume.id,
-                            replication["peer"], exc)
+        if not replication or volume.role != PRIMARY:
+            return
+        peer = replication["peer"]
+        try:  # not through _call: a refusal must not touch the metadata of a deleted volume
+            self.links.cross(peer, 0)
+            self.peers.client(peer).drop_replica(volume.id, volume.epoch)
+        except (ReplicationFailed, ArrayError) as exc:
+            LOG.warning("volume %s deleted; its replica on %s stays: %s", volume.id, peer, exc)
 
     def status(self, volume: Volume) -> dict[str, Any]:
         """What an operator asks of a pair: link state, generations and lag."""

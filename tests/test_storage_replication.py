@@ -180,6 +180,16 @@ def test_a_newer_primary_can_drop_the_fenced_old_primarys_copy(start_array: Star
     assert client_a.volumes() == []
 
 
+def test_deleting_a_fenced_old_primary_leaves_the_new_one_and_no_trace(start_array: StartArray) -> None:
+    a, b, client_a = pair(start_array, "async")
+    b.cut_link(a)
+    b.client().promote("v")
+    assert client_a.delete_volume("v")  # b refuses to drop its copy: it is the newer primary
+    assert b.client().volume("v")["role"] == "primary"
+    a.restart()
+    assert a.client().volumes() == []
+
+
 def test_live_fault_kinds_drive_the_processes(start_array: StartArray) -> None:
     primary, secondary, client = pair(start_array, "async")
     faults = ArrayFaults({"primary": primary, "secondary": secondary})
