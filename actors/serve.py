@@ -63,6 +63,29 @@ def shown_url(db_url: str) -> str:
     return sa.make_url(db_url).render_as_string(hide_password=True)
 
 
+def open_database(db_url: str, clock: Callable[[], float]) -> SqlRepository:
+    """The repository at ``db_url``; a ``ConfigError`` that names it (password hidden) if unusable."""
+    try:
+        shown = shown_url(db_url)
+    except sa.exc.ArgumentError:
+        raise exception.ConfigError("--db is not an SQLAlchemy database URL; use one such as "
+                                    "sqlite:////absolute/path.db or postgresql://user@host/name") from None
+    try:
+        return SqlRepository(db_url, clock=clock)
+    except (sa.exc.SQLAlchemyError, ImportError, exception.CinderException) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise exception.ConfigError(f"cannot use the database {shown}: {reason}") from None
+
+
+def secrets(config: CinderConfig, db_url: str) -> tuple[str, ...]:
+    """What must never be shown: the configuration's credentials and the database password."""
+    try:
+        password = sa.make_url(db_url).password
+    except sa.exc.ArgumentError:
+        password = None
+    return (*config.secrets(), *([str(password)] if password else []))
+
+
 def admin_users(config: CinderConfig) -> frozenset[str]:
     """``[DEFAULT] admin_users`` (comma-separated; default ``admin``): the users noauth treats as admins."""
     text = config.defaults.get("admin_users", DEFAULT_ADMIN_USERS)
@@ -118,19 +141,18 @@ class Server:
 
 
 def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0.0.1", port: int = 0,
-          report_interval: float = 10.0, extra_secrets: tuple[str, ...] = ()) -> Server:
+          report_interval: float = 10.0) -> Server:
     """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port).
 
     Returns as soon as the socket is bound; ``Server.not_ready`` waits for the backends. Answers
     never carry a configured secret; log lines are the log handler's business (``serve_forever``
     gives its handler ``Redactor.log_filter()``; an embedding program should do the same).
     """
-    password = sa.make_url(db_url).password
-    redactor = Redactor((*config.secrets(), *extra_secrets, *([str(password)] if password else [])))
     runtime = WallClockRuntime()
     db: SqlRepository | None = None
     try:
-        db = SqlRepository(db_url, clock=lambda: runtime.now)
+        db = open_database(db_url, clock=lambda: runtime.now)
+        redactor = Redactor(secrets(config, db_url))
         started_at = runtime.now
         deployment = deploy(runtime, config, db, report_interval=report_interval)
         api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor)
@@ -159,15 +181,15 @@ def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int,
     except exception.ConfigError as exc:
         return fail(str(exc))
     url = db_url or default_db_url(config_path)
-    redactor = Redactor(config.secrets())
+    redactor = Redactor(secrets(config, url))
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor.log_filter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
         server = start(config, url, host=host, port=port, report_interval=report_interval)
-    except (sa.exc.SQLAlchemyError, exception.CinderException) as exc:
-        return fail(redactor.text(f"cannot use the database {shown_url(url)}: {exc}"))
+    except exception.ConfigError as exc:
+        return fail(redactor.text(str(exc)))
     except OSError as exc:
         return fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     except Exception as exc:  # a driver that cannot even be built is a configuration problem

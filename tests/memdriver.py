@@ -112,14 +112,16 @@ class LeakyDriver(MemoryDriver):
     """Breaks the contract on purpose: its targets (its unmanaged ``replication_devices``) and its
     failover error carry credentials, so the server's own redaction is what keeps them out of sight."""
 
-    def replication_enable(self, context: Any, volume: dict[str, Any]) -> None:
+    def replication_enable(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
         self.volumes[volume["id"]]["replicating"] = True
+        return {}
 
     def list_replication_targets(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
         password = self.configuration.safe_get("san_password")
+        devices: list[dict[str, str]] = self.configuration.safe_get("replication_devices") or []
         return {"volume_id": volume["id"], "targets": [
             {"type": "unmanaged", **device, "san_password": password, "hint": f"log in with {password}"}
-            for device in self.targets]}
+            for device in devices]}
 
     def replication_failover(self, context: Any, volume: dict[str, Any],
                              secondary: str | None) -> dict[str, Any]:
