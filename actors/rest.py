@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from replisim import exception
-from replisim.sim import KernelError, MessagingTimeout, Runtime
+from replisim.sim import KernelError, Runtime
 
 from . import views
 from .context import RequestContext
@@ -263,14 +263,12 @@ class BlockStorageApi:
             code, message = exc.code, exc.message
         elif isinstance(exc, exception.CinderException):
             code, message = exc.code, exc.msg
-        elif isinstance(exc, MessagingTimeout):
-            code, message = 503, "The volume API did not answer in time; try again."
+        elif isinstance(exc, KernelError):  # a call that timed out, an actor that is gone
+            code, message = 503, f"The volume API is unavailable ({type(exc).__name__}); try again."
         else:
-            if not isinstance(exc, KernelError):
-                LOG.error("%s", self.redactor.text(f"{request_id} failed:\n{traceback.format_exc()}"))
-            code = 503 if isinstance(exc, KernelError) else 500
-            message = ("The server has either erred or is incapable of performing the requested "
-                       f"operation (request {request_id}).")
+            LOG.error("%s", self.redactor.text(f"{request_id} failed:\n{traceback.format_exc()}"))
+            code, message = 500, ("The server has either erred or is incapable of performing the "
+                                  f"requested operation (request {request_id}).")
         return Reply(code, {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}})
 
     def _call(self, request: Request, method: str, **args: Any) -> Any:

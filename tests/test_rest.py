@@ -18,9 +18,14 @@ import requests
 from cinderapi import connect, wait_volume
 from cinderclient import api_versions, exceptions
 from cinderclient import client as cinder_client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from replisim.actors.config import parse_config
+from replisim.actors.redaction import Redactor
+from replisim.actors.rest import BlockStorageApi, HttpError, requested_version
 from replisim.actors.serve import Server, start
+from replisim.sim import SimRuntime
 
 SECRET = "S3cret-Passw0rd"
 DEVICE_SECRET = "dev1ce-t0ken-9"
@@ -325,3 +330,49 @@ def test_services_list_is_admin_only_and_filters(server: Server) -> None:
     assert [s.host for s in only] == ["replisim@beta"]
     with pytest.raises(exceptions.Forbidden):
         connect(server.url, "alice", "project-a").services.list()
+
+
+# -- the request parser, over arbitrary input -----------------------------------------------------
+
+SEGMENTS = st.sampled_from(["v3", "p1", "volumes", "detail", "action", "types", "extra_specs",
+                            "os-services", "snapshots", "%20", "", "x"])
+VERSIONS = st.one_of(st.none(), st.text(max_size=16),
+                     st.tuples(st.integers(0, 5), st.integers(0, 120)).map(lambda v: f"volume {v[0]}.{v[1]}"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(req=st.fixed_dictionaries({
+    "method": st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    "path": st.lists(SEGMENTS, max_size=5),
+    "query": st.sampled_from(["", "?all_tenants=1", "?limit=x", "?colour=1", "?name=a&name=b"]),
+    "x-auth-token": st.sampled_from([None, "", "alice", "alice:p1", "admin:p2", ":"]),
+    "openstack-api-version": VERSIONS,
+    "body": st.one_of(st.binary(max_size=24), st.sampled_from([b"{}", b'{"volume": {"size": 1}}', b"[]"])),
+}))
+def test_any_request_gets_an_answer_in_cinder_form(req: dict[str, Any]) -> None:
+    """Whatever arrives, the answer is a status and, for errors, a fault body whose code is that status.
+    No actor runs here, so requests that get as far as the API actor answer 503."""
+    headers = {k: req[k] for k in ("x-auth-token", "openstack-api-version") if req[k] is not None}
+    target = "/" + "/".join(req["path"]) + req["query"]
+    reply = OFFLINE_API.handle(req["method"], target, headers, req["body"], "http://h")
+    assert reply.status in {200, 300, 400, 401, 404, 405, 406, 503}
+    if reply.status >= 400:
+        ((name, fault),) = reply.body.items()
+        assert fault["code"] == reply.status and fault["message"]
+        fixed_names = {401: "unauthorized", 404: "itemNotFound", 405: "badMethod", 503: "serviceUnavailable"}
+        assert name == fixed_names.get(reply.status, name)
+    assert dict(reply.headers)["OpenStack-API-Version"].startswith("volume 3.")
+
+
+@given(major=st.integers(0, 9), minor=st.integers(0, 999))
+def test_a_microversion_is_served_exactly_when_in_range(major: int, minor: int) -> None:
+    try:
+        served = requested_version(f"volume {major}.{minor}")
+    except HttpError as refused:
+        assert refused.code == 406 and not (3, 0) <= (major, minor) <= (3, 71)
+    else:
+        assert served == (major, minor) and (3, 0) <= served <= (3, 71)
+
+
+OFFLINE_API = BlockStorageApi(SimRuntime(seed=1), admin_users=frozenset({"admin"}),
+                              redactor=Redactor(["hunter2"]), timeout=1.0)
