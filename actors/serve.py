@@ -108,16 +108,10 @@ class Server:
         report (``host@backend`` -> why), after ``timeout`` seconds at most."""
         deadline = time.monotonic() + timeout
         while True:
-            waiting = {}
-            for host, manager in self.deployment.managers.items():
-                if manager.reports:
-                    continue
-                why = self._setup_failure(host)
-                waiting[host] = why or f"no stats reported within {timeout:g} s"
-                if why is None and time.monotonic() < deadline:
-                    break
-            else:
-                return waiting
+            silent = [host for host, manager in self.deployment.managers.items() if not manager.reports]
+            failed = {host: why for host in silent if (why := self._setup_failure(host))}
+            if len(failed) == len(silent) or time.monotonic() >= deadline:
+                return {host: failed.get(host, f"no stats reported within {timeout:g} s") for host in silent}
             time.sleep(0.02)
 
     def _setup_failure(self, host: str) -> str | None:

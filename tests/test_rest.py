@@ -21,6 +21,7 @@ from cinderclient import client as cinder_client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.actors.redaction import Redactor
 from replisim.actors.rest import BlockStorageApi, HttpError, requested_version
@@ -80,6 +81,19 @@ def raw(server: Server, method: str, path: str, token: str = "admin:admin-projec
         **kwargs: Any) -> requests.Response:
     headers = {"X-Auth-Token": token, **kwargs.pop("headers", {})}
     return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def test_start_reports_a_backend_whose_driver_failed_set_up() -> None:
+    memdriver.reset()
+    offline = exception.VolumeBackendAPIException(data="array offline")
+    memdriver.FAULTS[("replisim@beta", "do_setup")] = offline
+    running = start(parse_config(CONF), "sqlite://", report_interval=0.1)
+    try:
+        problems = running.not_ready(timeout=10.0)
+    finally:
+        running.stop()
+        memdriver.reset()
+    assert list(problems) == ["replisim@beta"] and "array offline" in problems["replisim@beta"]
 
 
 # -- version discovery and microversions --------------------------------------------------------
