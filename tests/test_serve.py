@@ -6,6 +6,7 @@ import os
 import re
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -211,3 +212,5 @@ def test_a_restart_after_sigkill_mid_failover_reconciles(tmp_path: Path, serve: 
     fresh = cs.volumes.create(1, name="after-restart", volume_type="gold")
     assert fresh.id not in {*volumes, gold.id}
     assert second.stop() == 0
+    with sqlite3.connect(tmp_path / "cinder.db") as db:  # the default database, in WAL mode
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
