@@ -119,7 +119,7 @@ def parse_fault(spec: Mapping[str, Any], where: str = "fault") -> Fault:
             raise FaultSpecError(f"{where}: unknown key {key!r}{suggest(str(key), allowed)}; "
                                  f"a fault has {', '.join(allowed)}")
     kind = spec.get("kind")
-    if kind not in FAULT_KINDS:
+    if not isinstance(kind, str) or kind not in FAULT_KINDS:
         raise FaultSpecError(f"{where}: unknown fault kind {kind!r}{suggest(str(kind), FAULT_KINDS)}; "
                              f"known kinds: {', '.join(FAULT_KINDS)}")
     target = spec.get("target", "db" if FAULT_KINDS[kind].target == "db" else None)
