@@ -81,8 +81,8 @@ class ScenarioError(ValueError):
         self.line = line
         self.key_path = key_path
         self.message = message
-        where = f"{file}:{line}: {key_path}" if key_path else f"{file}:{line}"
-        super().__init__(f"{where}: {message}")
+        where = f"{file}:{line}" if line > 0 else file
+        super().__init__(f"{where}: {key_path}: {message}" if key_path else f"{where}: {message}")
 
 
 # -- the values a scenario is made of -------------------------------------------------------------
@@ -477,7 +477,7 @@ class _ScenarioReader(_Reader):
         faults, random_faults = self.faults(top, topology, duration)
         return Scenario(
             name=name,
-            description=self.text(top, "description", "", default="") if top.get("description") != "" else "",
+            description=self.text(top, "description", "", default=""),
             seed=seed,
             duration=duration,
             heal=self.duration(top, "heal", "", 300.0),
@@ -839,6 +839,9 @@ class _ScenarioReader(_Reader):
         if top.get("checks") is None:
             return CHECKS
         checks: list[str] = []
+        if not self.items(top, "checks", ""):
+            raise self.fail(self.at(top, "checks"), "checks",
+                            f"needs at least one check (leave it out for all: {', '.join(CHECKS)})")
         for name, line, path in self.items(top, "checks", ""):
             if not isinstance(name, str) or name not in CHECKS:
                 raise self.fail(line, path, _unknown("check", str(name), CHECKS))

@@ -248,6 +248,7 @@ ERRORS: list[tuple[Any, ...]] = [
     # checks, structure, YAML itself
     ("unknown check", ("name: t\n", "name: t\nchecks: [liveness, split_brian]\n"), 2, "checks[1]",
      "unknown check 'split_brian'", "did you mean 'split_brain'?"),
+    ("no checks", ("name: t\n", "name: t\nchecks: []\n"), 2, "checks", "needs at least one check"),
     ("duplicate key", ("    beta: {}\n", "    beta: {}\n    alpha: {}\n"), 7, "topology.backends.alpha",
      "duplicate key (first given at line 5)"),
     ("missing required", ("duration: 1h\n", ""), 1, "duration", "is required"),
@@ -272,8 +273,10 @@ def test_base_file_is_valid(tmp_path: Path) -> None:
 
 def test_empty_and_unreadable_files(tmp_path: Path) -> None:
     expect_error(tmp_path, "", 1, "", "the file is empty")
-    with pytest.raises(ScenarioError, match="cannot read the scenario file"):
+    with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / "missing.yaml")
+    missing = tmp_path / "missing.yaml"
+    assert str(info.value) == f"{missing}: cannot read the scenario file: No such file or directory"
 
 
 # -- random faults ------------------------------------------------------------------------------------
