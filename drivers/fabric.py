@@ -36,6 +36,7 @@ class FailoverRecord:
     source_writes: int
     target_writes: int
     lag: float
+    rate: float = 0.0  # the volume's write rate at the time, writes per second
 
     @property
     def lost_writes(self) -> int:
@@ -45,7 +46,7 @@ class FailoverRecord:
         return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
                 "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
                 "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6)}
+                "lag": round(self.lag, 6), "rate": self.rate}
 
 
 class Fabric:
@@ -361,7 +362,8 @@ class Fabric:
             copy.frozen = None
         else:  # a split brain: the target already took writes of its own since the split
             held, lag = copy.inherited, 0.0
-        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag)
+        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
+                                self.rates.get(volume_id, 0.0))
         self.failovers.append(record)
         self._demote(old, copy)
         for other in self.secondaries(volume_id):
