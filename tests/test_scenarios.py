@@ -166,3 +166,15 @@ def test_chaos_shrinks_a_failing_seed_to_a_runnable_minimal_scenario(tmp_path: P
     assert len(small.workload.actions) <= len(original.workload.actions)
     assert not verdict(buggy.failing_run(small, 9), "liveness")[0]  # it still fails, as written
     assert "replisim run" in minimal.read_text()
+
+
+def test_same_digest_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("replisim")
+    digests = set()
+    for hash_seed in ("1", "2"):
+        done = subprocess.run([str(exe), "run", "rpc-loss-on-casts", "--no-progress", "--out", hash_seed],
+                              capture_output=True, text=True, check=True, cwd=tmp_path,
+                              env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"})
+        digests.add(json.loads((tmp_path / hash_seed / "verdicts.json").read_text())["digest"])
+        assert done.returncode == 0
+    assert len(digests) == 1
