@@ -7,14 +7,17 @@ the real call does. Exceptions travel back to the manager unchanged, as the caus
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from replisim.sim import Actor, Block
+from replisim import exception
+from replisim.sim import Actor, Block, Now, Sleep
 
 from .context import RequestContext
 
 DEFAULT_SERVICE_TIME = 0.05
+HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
 
 DRIVER_OPERATIONS = frozenset({
     "do_setup", "check_for_setup_error", "get_volume_stats", "create_volume", "delete_volume",
@@ -23,15 +26,55 @@ DRIVER_OPERATIONS = frozenset({
 })
 
 
+class DriverFaults:
+    """Faults armed on a driver's methods, for any driver: ``cinder`` raises a CinderException,
+    ``unexpected`` raises a bare RuntimeError (a driver bug), ``hang`` holds the call until the
+    fault ends."""
+
+    MODES = ("cinder", "unexpected", "hang")
+
+    def __init__(self) -> None:
+        self._armed: dict[str, tuple[str, float]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._armed)
+
+    def arm(self, method: str, mode: str, until: float = math.inf) -> None:
+        if method not in DRIVER_OPERATIONS:
+            raise ValueError(f"{method!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+        if mode not in self.MODES:
+            raise ValueError(f"fault mode {mode!r} is not one of {self.MODES}")
+        self._armed[method] = (mode, until)
+
+    def disarm(self, method: str) -> None:
+        self._armed.pop(method, None)
+
+    def active(self, method: str, now: float) -> tuple[str, float] | None:
+        armed = self._armed.get(method)
+        return armed if armed is not None and now < armed[1] else None
+
+
 class DriverHost(Actor):
     """Hosts ``driver`` (anything meeting the driver contract) for one backend."""
 
     def __init__(self, driver: Any):
         self.driver = driver
+        self.faults = DriverFaults()
 
     def invoke(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
         if operation not in DRIVER_OPERATIONS:
             raise ValueError(f"{operation!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+        if self.faults:
+            now = yield Now()
+            fault = self.faults.active(operation, now)
+            if fault is not None:
+                mode, until = fault
+                if mode == "hang":
+                    yield Sleep(min(until - now, HANG_FOREVER))
+                elif mode == "cinder":
+                    raise exception.VolumeBackendAPIException(data=f"injected fault in {operation}")
+                else:
+                    raise RuntimeError(f"injected driver bug in {operation}")
         method = getattr(self.driver, operation)
         call_args = dict(args)
         if "context" in call_args and isinstance(call_args["context"], Mapping):

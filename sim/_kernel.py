@@ -130,6 +130,8 @@ class Task:
         mailbox.tasks.add(self)
 
     def resume(self, value: Any, error: BaseException | None) -> None:
+        if self not in self.mailbox.tasks:  # abandoned by a restart: its process is gone
+            return
         rt = self.runtime
         gen = self.gen
         while True:
@@ -387,6 +389,27 @@ class RuntimeBase:
     def unpause(self, address: Address) -> None:
         mailbox = self._mailboxes[self.resolve(address)]
         self._post_forced(mailbox, mailbox.resume)
+
+    def restart(self, address: Address, actor: Actor) -> None:
+        """Kill the actor at ``address`` and start ``actor`` in its place, as a crashed process
+        comes back: handlers in flight are abandoned (their callers time out), queued messages are
+        lost, and the new actor's ``on_start`` runs."""
+        mailbox = self._mailboxes[self.resolve(address)]
+
+        def swap() -> None:
+            for task in list(mailbox.tasks):
+                mailbox.tasks.discard(task)
+                task.gen.close()
+            mailbox.queue.clear()
+            mailbox.deferred.clear()
+            mailbox.in_flight = 0
+            mailbox.paused = False
+            actor.address = mailbox.address
+            mailbox.actor = actor
+            self.trace.record(self.now, "restart", actor=str(mailbox.address))
+            self._start_on_start(mailbox)
+
+        self._post_forced(mailbox, swap)
 
     def _post_forced(self, mailbox: Mailbox, fn: Callable[[], None]) -> None:
         """Like ``_post`` but runs even while the mailbox is paused."""

@@ -12,6 +12,8 @@ from replisim.actors.config import parse_config
 from replisim.actors.context import RequestContext
 from replisim.actors.db import MemoryRepository, Repository, SqlRepository
 from replisim.actors.deployment import Client, Deployment, deploy
+from replisim.drivers.emulated import emulated_drivers
+from replisim.drivers.fabric import Fabric
 from replisim.sim import LiveRuntime, Runtime, SimRuntime
 
 CONF = """
@@ -53,15 +55,18 @@ def make_repo(kind: str, runtime: Runtime) -> Repository:
 class Cluster:
     """A deployed control plane plus the clients and waits a test needs."""
 
-    def __init__(self, runtime: Runtime, repo: Repository, conf: str = CONF):
+    def __init__(self, runtime: Runtime, repo: Repository, conf: str = CONF, fabric: Fabric | None = None):
         memdriver.reset()
         self.runtime = runtime
         self.db = repo
         self.live = isinstance(runtime, LiveRuntime)
         self.interval = 0.05 if self.live else 10.0
-        self.deployment: Deployment = deploy(runtime, parse_config(conf), repo,
+        config = parse_config(conf)
+        self.fabric = fabric
+        self.deployment: Deployment = deploy(runtime, config, repo,
                                              report_interval=self.interval,
-                                             driver_timeout=2.0 if self.live else 30.0)
+                                             driver_timeout=2.0 if self.live else 30.0,
+                                             drivers=emulated_drivers(config, fabric) if fabric else None)
         self.admin = Client(runtime, ADMIN, timeout=5.0)
         self.alice = Client(runtime, ALICE, timeout=5.0)
         self.bob = Client(runtime, BOB, timeout=5.0)

@@ -1,0 +1,398 @@
+"""The storage fabric: every emulated array, the replication links between them, and the volumes'
+write traffic. Replication pairs, failover and split brain span two arrays, so they live here.
+
+One fabric per simulated world: the scenario runner builds one on the simulation clock and hands it
+to each emulated driver; a driver built from ``cinder.conf`` alone (conformance runs, live use)
+shares a named fabric on the wall clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from replisim import exception
+
+from .array import Copy, EmulatedArray
+from .link import ReplicationLink, mbps_to_kib_s
+from .writes import WriteHistory
+
+DEFAULT_BANDWIDTH_MBPS = 1000.0
+DEFAULT_LATENCY = 0.005
+
+
+@dataclass(frozen=True)
+class FailoverRecord:
+    """What one failover cost: the writes the old primary had that the new one lacks (RPO)."""
+
+    volume_id: str
+    time: float
+    source: str
+    target: str
+    mode: str
+    source_writes: int
+    target_writes: int
+    lag: float
+
+    @property
+    def lost_writes(self) -> int:
+        return max(0, self.source_writes - self.target_writes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
+                "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
+                "target_writes": self.target_writes, "lost_writes": self.lost_writes,
+                "lag": round(self.lag, 6)}
+
+
+class Fabric:
+    """Arrays by name, links by ``source->target``, each volume's copies and write rate."""
+
+    _named: ClassVar[dict[str, Fabric]] = {}
+
+    def __init__(self, clock: Callable[[], float] | None = None, seed: int | str = 0,
+                 rngs: Callable[[str], random.Random] | None = None):
+        started = time.monotonic()
+        self.clock = clock or (lambda: time.monotonic() - started)
+        self._rng = rngs or (lambda name: random.Random(f"{seed}:{name}"))
+        self.arrays: dict[str, EmulatedArray] = {}
+        self.links: dict[str, ReplicationLink] = {}
+        self.owners: dict[str, str] = {}  # array name -> the backend that drives it
+        self.rates: dict[str, float] = {}  # volume id -> writes per second its clients make
+        self.failovers: list[FailoverRecord] = []
+        self._link_faults: dict[str, set[str]] = {}
+
+    @classmethod
+    def named(cls, name: str) -> Fabric:
+        """The process-wide fabric ``name`` (wall clock), for drivers built from config alone."""
+        if name not in cls._named:
+            cls._named[name] = Fabric(seed=name)
+        return cls._named[name]
+
+    @classmethod
+    def for_runtime(cls, runtime: Any) -> Fabric:
+        """A fabric on ``runtime``'s clock, drawing from its seeded streams (one per array)."""
+        return cls(clock=lambda: runtime.now, rngs=lambda name: runtime.streams[name])
+
+    @property
+    def now(self) -> float:
+        return self.clock()
+
+    # -- arrays and links -------------------------------------------------------------------------
+
+    def array(self, name: str) -> EmulatedArray:
+        """The array ``name``, created with defaults on first mention (an unmanaged device, say)."""
+        if name not in self.arrays:
+            self.arrays[name] = EmulatedArray(name, self._rng(f"array:{name}"))
+        return self.arrays[name]
+
+    def array_of(self, backend: str) -> str:
+        """The array a backend drives (its own name until its driver says otherwise)."""
+        return next((array for array, owner in self.owners.items() if owner == backend), backend)
+
+    def link(self, source: str, target: str) -> ReplicationLink:
+        name = f"{source}->{target}"
+        if name not in self.links:
+            bandwidth = mbps_to_kib_s(DEFAULT_BANDWIDTH_MBPS)
+            self.links[name] = ReplicationLink(source, target, bandwidth_kib_s=bandwidth,
+                                               latency=DEFAULT_LATENCY, start=self.now)
+            self._refresh_link(self.links[name])
+        return self.links[name]
+
+    def configure_link(self, source: str, target: str, *, bandwidth_mbps: float | None = None,
+                       latency: float | None = None) -> ReplicationLink:
+        link = self.link(source, target)
+        if bandwidth_mbps is not None:
+            link.set_bandwidth(self.now, mbps_to_kib_s(bandwidth_mbps))
+        if latency is not None:
+            link.latency = latency
+        return link
+
+    def set_link_fault(self, name: str, reason: str, active: bool) -> None:
+        """Cut (or restore) a link for one reason; it carries data only when no reason holds."""
+        source, _, target = name.partition("->")
+        reasons = self._link_faults.setdefault(name, set())
+        (reasons.add if active else reasons.discard)(reason)
+        self._refresh_link(self.link(source, target))
+
+    def _refresh_link(self, link: ReplicationLink) -> None:
+        now = self.now
+        up = (not self._link_faults.get(link.name) and self.array(link.source).up
+              and self.array(link.target).up)
+        if up == link.up:
+            return
+        link.set_up(now, up)
+        for copy in self._secondaries_on(link):
+            if copy.mode == "sync":  # a sync pair breaks on link loss and resyncs when it returns
+                if up:
+                    copy.frozen, copy.since = None, now
+                else:
+                    copy.frozen = self.array(copy.array).writes_of(copy, now)
+
+    def link_is_up(self, name: str) -> bool:
+        return self.links[name].up if name in self.links else True
+
+    # -- volumes ----------------------------------------------------------------------------------
+
+    def copies(self, volume_id: str) -> Iterator[Copy]:
+        for array in self.arrays.values():
+            copy = array.copies.get(volume_id)
+            if copy is not None:
+                yield copy
+
+    def primary(self, volume_id: str) -> Copy | None:
+        """The copy clients write to (during a split brain: the original, not the one the split promoted)."""
+        primaries = [c for c in self.copies(volume_id) if c.role == "primary"]
+        return next((c for c in primaries if c.split_from is None), primaries[0] if primaries else None)
+
+    def secondaries(self, volume_id: str) -> list[Copy]:
+        return [c for c in self.copies(volume_id) if c.role == "secondary"]
+
+    def _secondaries_on(self, link: ReplicationLink) -> list[Copy]:
+        copies = self.array(link.target).copies.values()
+        return [c for c in copies if c.link is link and c.role == "secondary"]
+
+    def create(self, array_name: str, volume_id: str, size_gb: int) -> Copy:
+        array = self.array(array_name)
+        array.require_up()
+        if volume_id in array.copies:  # a retried create is not a second volume
+            return array.copies[volume_id]
+        array.check_room(size_gb, self.now)
+        copy = Copy(volume_id, array_name, size_gb, history=WriteHistory(self.now))
+        array.copies[volume_id] = copy
+        self._apply_rate(copy, self.rates.get(volume_id, 0.0))
+        return copy
+
+    def delete(self, array_name: str, volume_id: str) -> None:
+        """Remove the volume's copy on ``array_name`` and every secondary it feeds."""
+        array = self.array(array_name)
+        array.require_up()
+        copy = array.copies.get(volume_id)
+        if copy is None:
+            return
+        for secondary in self.secondaries(volume_id):
+            if secondary.source is copy:
+                self._stop_pair(secondary)
+                self.array(secondary.array).copies.pop(volume_id, None)
+        self._apply_rate(copy, 0.0)
+        if copy.source is not None:
+            self._stop_pair(copy)
+        del array.copies[volume_id]
+        self.rates.pop(volume_id, None)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def set_write_rate(self, volume_id: str, rate: float) -> None:
+        """Clients of ``volume_id`` write ``rate`` times a second from now on (to its primaries)."""
+        self.rates[volume_id] = rate
+        for copy in self.copies(volume_id):
+            if copy.role == "primary":
+                self._apply_rate(copy, rate)
+
+    def write(self, volume_id: str, writes: int = 1) -> int:
+        """Single writes to the volume's primary; returns the last write's number."""
+        copy = self.primary(volume_id)
+        if copy is None or copy.history is None:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        array = self.array(copy.array)
+        array.require_up()
+        now = self.now
+        count = copy.history.add(now, writes)
+        for secondary in self.secondaries(volume_id):
+            if secondary.source is copy and secondary.link is not None and secondary.mode == "async":
+                secondary.link.add(now, writes * array.write_size_kb)
+        return count
+
+    def writes(self, volume_id: str, array_name: str) -> int:
+        """How many writes the copy on ``array_name`` holds now (0 when there is none)."""
+        array = self.array(array_name)
+        copy = array.copies.get(volume_id)
+        return 0 if copy is None else array.writes_of(copy, self.now)
+
+    def _apply_rate(self, copy: Copy, rate: float) -> None:
+        """Set a primary copy's write rate (zero while its array is down) and its links' input."""
+        if copy.history is None:
+            return
+        array = self.array(copy.array)
+        effective = rate if array.up else 0.0
+        now = self.now
+        delta = effective - copy.history.rate
+        if delta == 0:
+            return
+        copy.history.set_rate(now, effective)
+        for secondary in self.secondaries(copy.volume_id):
+            if secondary.source is copy and secondary.link is not None and secondary.frozen is None \
+                    and secondary.mode == "async":
+                secondary.link.change_rate(now, delta * array.write_size_kb)
+
+    # -- replication pairs --------------------------------------------------------------------------
+
+    def enable(self, volume_id: str, source_array: str, target_array: str, mode: str) -> Copy:
+        """Start replicating the volume's copy on ``source_array`` to ``target_array`` (idempotent)."""
+        source = self.array(source_array)
+        source.require_up()
+        primary = source.copies.get(volume_id)
+        if primary is None or primary.role != "primary":
+            raise exception.VolumeBackendAPIException(data=f"array {source_array} has no primary copy of "
+                                                           f"volume {volume_id}")
+        target = self.array(target_array)
+        target.require_up()
+        existing = target.copies.get(volume_id)
+        if existing is not None and existing.role == "secondary" and existing.source is primary:
+            if existing.frozen is not None:  # resume a paused pair: resync, then ship again
+                self._start_pair(existing, primary)
+            return existing
+        if existing is not None:
+            raise exception.VolumeBackendAPIException(
+                data=f"array {target_array} already holds a {existing.role} copy of volume {volume_id}")
+        target.check_room(primary.size_gb, self.now)
+        copy = Copy(volume_id, target_array, primary.size_gb, role="secondary", mode=mode)
+        target.copies[volume_id] = copy
+        self._start_pair(copy, primary)
+        return copy
+
+    def _start_pair(self, copy: Copy, primary: Copy) -> None:
+        now = self.now
+        copy.source, copy.frozen, copy.since = primary, None, now
+        copy.link = self.link(primary.array, copy.array)
+        if copy.mode == "sync" and not copy.link.up:
+            copy.frozen = primary.history.count_at(now) if primary.history else 0
+        if copy.mode == "async" and primary.history is not None:
+            copy.link.change_rate(now, primary.history.rate * self.array(primary.array).write_size_kb)
+
+    def _stop_pair(self, copy: Copy) -> None:
+        """Stop shipping to a secondary; it keeps what it had."""
+        if copy.frozen is None:
+            now = self.now
+            copy.frozen = self.array(copy.array).writes_of(copy, now)
+            source = copy.source
+            if copy.mode == "async" and copy.link is not None and source and source.history is not None:
+                copy.link.change_rate(now, -source.history.rate * self.array(source.array).write_size_kb)
+
+    def pause(self, volume_id: str, source_array: str) -> None:
+        """Disable replication: every pair fed by the copy on ``source_array`` stops shipping."""
+        self.array(source_array).require_up()
+        for copy in self.secondaries(volume_id):
+            if copy.source is not None and copy.source.array == source_array:
+                self._stop_pair(copy)
+
+    def pair_state(self, copy: Copy) -> str:
+        """replicating, paused, broken (link or source down) or split (a split brain holds)."""
+        if copy.split_from is not None:
+            return "split"
+        if copy.frozen is not None and copy.link is not None and copy.link.up:
+            return "paused"
+        if copy.link is None or not copy.link.up:
+            return "broken"
+        return "replicating"
+
+    def lag(self, copy: Copy) -> float:
+        if copy.mode == "sync" or copy.link is None or copy.frozen is not None:
+            return 0.0
+        return copy.link.lag(self.now)
+
+    # -- failover -----------------------------------------------------------------------------------
+
+    def failover(self, volume_id: str, target_array: str) -> FailoverRecord:
+        """Promote the copy on ``target_array``; the old primary becomes its secondary (so a second
+        failover switches back). Writes the old primary had and the target lacked are lost."""
+        now = self.now
+        target = self.array(target_array)
+        target.require_up()
+        copy = target.copies.get(volume_id)
+        if copy is None:
+            raise exception.InvalidReplicationTarget(
+                reason=f"array {target_array} holds no copy of volume {volume_id}")
+        old = self.primary(volume_id) if copy.split_from is None else self._split_peer(copy)
+        if old is None or old is copy:
+            raise exception.InvalidReplicationTarget(
+                reason=f"the copy of volume {volume_id} on {target_array} is already its primary")
+        source_writes = old.history.count_at(now) if old.history else 0
+        if copy.role == "secondary":
+            held = target.writes_of(copy, now)
+            # RPO in seconds: how far behind the old primary's last write the target was.
+            source_array = self.array(old.array)
+            stopped = now if source_array.up else source_array.down_since
+            lag = max(0.0, self.lag(copy) - (now - stopped))
+            self._stop_pair(copy)
+            copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
+            copy.source = copy.link = None
+            copy.frozen = None
+        else:  # a split brain: the target already took writes of its own since the split
+            held, lag = copy.inherited, 0.0
+        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag)
+        self.failovers.append(record)
+        self._demote(old, copy)
+        for other in self.secondaries(volume_id):
+            if other is not old and other.source is old:
+                self._stop_pair(other)
+                self._start_pair(other, copy)
+        copy.split_from = None
+        self._apply_rate(copy, self.rates.get(volume_id, 0.0))
+        return record
+
+    def _demote(self, old: Copy, new: Copy) -> None:
+        """The old primary becomes a secondary of the new one; its unreplicated writes are gone."""
+        if old.history is not None:
+            self._apply_rate(old, 0.0)
+        old.role, old.history, old.split_from = "secondary", None, None
+        old.mode = new.mode
+        self._start_pair(old, new)
+
+    def _split_peer(self, copy: Copy) -> Copy | None:
+        return next((c for c in self.copies(copy.volume_id) if c is not copy and c.role == "primary"), None)
+
+    def split_volumes(self, array_name: str) -> list[str]:
+        """Volumes with a primary on ``array_name`` and another primary elsewhere."""
+        return [volume_id for volume_id, copy in self.array(array_name).copies.items()
+                if copy.role == "primary" and any(c is not copy and c.role == "primary"
+                                                  for c in self.copies(volume_id))]
+
+    # -- array-wide faults --------------------------------------------------------------------------
+
+    def crash(self, array_name: str) -> None:
+        """The array stops: its volumes take no writes and its links carry nothing."""
+        array = self.array(array_name)
+        if not array.up:
+            return
+        for copy in array.copies.values():
+            self._apply_rate(copy, 0.0)
+        array.up = False
+        array.down_since = self.now
+        for link in list(self.links.values()):
+            if array_name in (link.source, link.target):
+                self._refresh_link(link)
+
+    def restart(self, array_name: str) -> None:
+        """The array comes back with every write it acknowledged."""
+        array = self.array(array_name)
+        if array.up:
+            return
+        array.up = True
+        for link in list(self.links.values()):
+            if array_name in (link.source, link.target):
+                self._refresh_link(link)
+        for copy in array.copies.values():
+            if copy.role == "primary":
+                self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
+
+    def split_brain(self, link_name: str) -> list[str]:
+        """Cut the link and promote its secondaries while their primaries keep taking writes;
+        returns the volumes now split."""
+        self.set_link_fault(link_name, "split_brain", True)
+        split = []
+        link = self.links[link_name]
+        now = self.now
+        for copy in self._secondaries_on(link):
+            primary = copy.source
+            held = self.array(copy.array).writes_of(copy, now)
+            self._stop_pair(copy)
+            copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
+            copy.source, copy.link, copy.frozen = None, None, None
+            copy.split_from = primary.array if primary else None
+            self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
+            split.append(copy.volume_id)
+        return split
