@@ -63,16 +63,18 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
     """
     from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
     from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
 
     try:
         checks = select_checks(select)
         if list_only:
             for c in checks:
-                gate = f"  (needs {c.requires})" if c.requires else ""
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
                 click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
             return
         if not driver or not config_path:
             raise click.UsageError("--driver and --config are required (or --list)")
+        import_from_cwd()
         report = run_suite(load_target(driver, config_path, backend), require, select)
     except BadInput as exc:
         click.echo(f"replisim conformance: bad input: {exc}", err=True)

@@ -15,7 +15,7 @@ import pytest
 from .checks import CAPABILITIES, CHECKS, Check
 from .report import Redactor, failure_text
 from .runner import FAILED, SKIPPED, Outcome, Suite
-from .target import BadInput, load_target
+from .target import BadInput, import_from_cwd, load_target
 
 NODE = "replisim-conformance"
 
@@ -39,12 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("driver_config")
     if not path:
         raise pytest.UsageError("--driver needs --driver-config FILE (the cinder.conf with its backend)")
+    import_from_cwd()
     try:
         target = load_target(driver, path, config.getoption("driver_backend"))
         suite = Suite(target, config.getoption("require"))
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(ConformanceSession(suite), NODE)
+    config.pluginmanager.register(ConformanceSession(suite), f"{NODE}-session")
 
 
 class ConformanceFailure(Exception):
@@ -73,7 +74,8 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ConformanceFailure):
-            return "\n".join(failure_text(excinfo.value.outcome, Redactor(self.suite.env.target.secrets())))
+            lines = failure_text(excinfo.value.outcome, Redactor(self.suite.env.target.secrets()))
+            return "\n".join(lines[1:])  # pytest's header already names the check
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -98,7 +100,7 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they select checks too
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        items.extend(ChecksCollector.from_parent(session, name=NODE, suite=self.suite).collect())
+        items.extend(ChecksCollector.from_parent(session, name=NODE, nodeid=NODE, suite=self.suite).collect())
 
     def pytest_sessionfinish(self) -> None:
         self.leftovers = self.suite.close()

@@ -78,11 +78,11 @@ def terminal(report: RunReport) -> str:
     redact = Redactor(report.target.secrets())
     target = report.target
     lines = [
-        f"replisim conformance: {report.verdict}  ({_counts(report.outcomes)} in {report.seconds:.1f} s)",
+        f"replisim conformance: {report.verdict}  ({_counts(report.outcomes)} in {report.seconds:.2f} s)",
         f"  driver   {target.driver_path}",
         f"  backend  [{target.backend.name}] {target.backend.host}   config {target.config.source}",
         f"  capabilities  {_capability_line(report)}",
-        f"  volumes  {report.run_id and f'conformance-{report.run_id}-*'}",
+        f"  volumes  conformance-{report.run_id}-NNN, deleted when the run ends",
     ]
     if report.exit_code == 3:
         lines.append("  No check of the driver ran: a run that checks nothing is not a pass.")
@@ -132,7 +132,7 @@ def as_json(report: RunReport) -> str:
         failure = o.failure
         checks.append({
             "id": o.check.id, "area": o.check.area, "via": o.check.via, "title": o.check.title,
-            "clause": o.check.clause, "requires": o.check.requires, "outcome": o.status,
+            "clause": o.check.clause, "requires": list(o.check.requires), "outcome": o.status,
             "reason": redact(o.reason) or None,
             "call": redact(failure.call) if failure and failure.call else None,
             "expected": redact(failure.expected) if failure else None,

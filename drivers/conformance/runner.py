@@ -91,9 +91,9 @@ class Suite:
         outcome = Outcome(check, PASSED)
         with control_plane_log() as log:
             try:
-                reason = self.env.capability(check.requires) if check.requires else None
-                if reason is not None:
-                    outcome = self._gated(check, reason)
+                missing = [(need, why) for need in check.requires if (why := self.env.capability(need))]
+                if missing:
+                    outcome = self._gated(check, *missing[0])
                 else:
                     check.run(probe)
             except Blocked as exc:
@@ -106,17 +106,18 @@ class Suite:
                 outcome = Outcome(check, FAILED, "the driver raised", failure)
             finally:
                 self.env.cleanup_errors.extend(f"{check.id}: {e}" for e in probe.cleanup.run())
-        outcome.log = log if outcome.status == FAILED else []
+        if outcome.status == FAILED:  # what the control plane logged, unless the failure quotes it
+            observed = outcome.failure.observed if outcome.failure else ""
+            outcome.log = [line for line in log if line.partition(": ")[2] not in observed]
         outcome.seconds = time.perf_counter() - start
         return outcome
 
-    def _gated(self, check: Check, reason: str) -> Outcome:
-        assert check.requires is not None
-        if check.requires in self.require:
-            failure = CheckFailed(f"capability {check.requires!r} ({CAPABILITIES[check.requires]})", reason,
-                                  hint=f"--require {check.requires} makes this skip a failure")
-            return Outcome(check, FAILED, f"required capability {check.requires!r} is missing", failure)
-        return Outcome(check, SKIPPED, f"{check.requires}: {reason}")
+    def _gated(self, check: Check, capability: str, reason: str) -> Outcome:
+        if capability in self.require:
+            failure = CheckFailed(f"capability {capability!r}: {CAPABILITIES[capability]}", reason,
+                                  hint=f"--require {capability} makes this skip a failure")
+            return Outcome(check, FAILED, f"required capability {capability!r} is missing", failure)
+        return Outcome(check, SKIPPED, f"{capability}: {reason}")
 
     def close(self) -> list[str]:
         """Undo whatever is left (a run cut short never reached HYG-CLEANUP-001)."""

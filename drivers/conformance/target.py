@@ -43,14 +43,15 @@ class Target:
         return self.config.secrets()
 
 
-def load_target(driver: str, config_path: str, backend: str | None = None) -> Target:
-    """Resolve the inputs; ``backend`` defaults to the first enabled backend.
-
-    Modules are also looked up in the current directory, as ``python -m`` would, so a vendor can
-    point at a driver that is not installed.
-    """
+def import_from_cwd() -> None:
+    """Let ``--driver`` name a module in the current directory, as ``python -m`` would, so a
+    vendor can point at a driver that is not installed (the command line and plugin call this)."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+
+
+def load_target(driver: str, config_path: str, backend: str | None = None) -> Target:
+    """Resolve the inputs; ``backend`` defaults to the first enabled backend."""
     try:
         driver_class = load_class(driver)
     except ValueError as exc:
