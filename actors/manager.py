@@ -76,6 +76,10 @@ class VolumeManager(Actor):
         self.initialized = False
         self.reports = 0
         self.last_stats: dict[str, Any] = {}
+        self.working: set[str] = set()  # volumes a replication handler is busy with
+        # A transitional status nobody works on for this long was orphaned: its cast was lost, or
+        # the database refused the final write. Long enough for a queued cast to arrive.
+        self.stuck_after = 2 * driver_timeout + 2 * report_interval
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -140,6 +144,7 @@ class VolumeManager(Actor):
                 operation: str, action: str) -> Gen:
         expected, final = states
         volume = self._volume_in(volume_id, expected, action)
+        self.working.add(volume_id)
         try:
             update = yield from self._driver(operation, context=context, volume=self._driver_volume(volume))
             values: dict[str, Any] = {"replication_status": final, "replication_extended_status": None}
@@ -152,12 +157,15 @@ class VolumeManager(Actor):
         except Exception as exc:
             self._fail(volume_id, expected, action, exc)
             return
+        finally:
+            self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"replication_status": expected}, values)
 
     def failover_replication(self, context: Mapping[str, Any], volume_id: str,
                              secondary: str | None = None) -> Gen:
         action = "failover replication"
         volume = self._volume_in(volume_id, ENABLING_SECONDARY, action)
+        self.working.add(volume_id)
         try:
             result = yield from self._driver("replication_failover", context=context,
                                              volume=self._driver_volume(volume), secondary=secondary)
@@ -165,6 +173,8 @@ class VolumeManager(Actor):
         except Exception as exc:
             self._fail(volume_id, ENABLING_SECONDARY, action, exc)
             return
+        finally:
+            self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"replication_status": ENABLING_SECONDARY}, values)
 
     @staticmethod
@@ -255,6 +265,10 @@ class VolumeManager(Actor):
                 yield from self.report_stats()
             except Exception as exc:  # the loop must outlive any one bad report
                 LOG.error("%s: periodic stats failed: %s", self.host, self._describe(exc))
+            try:
+                self.reap_orphans((yield Now()))
+            except exception.DBUnavailable as exc:
+                LOG.error("%s: cannot look for orphaned volumes: %s", self.host, exc)
             yield Sleep(self.report_interval)
 
     def reconcile(self) -> list[str]:
@@ -273,6 +287,22 @@ class VolumeManager(Actor):
                     "status": new, "status_reason": f"{self.host} restarted during {volume['status']}"})
                 fixed.append(volume["id"])
         return fixed
+
+    def reap_orphans(self, now: float) -> list[str]:
+        """Volumes of this host left in a transitional status that no handler is working on for
+        ``stuck_after`` seconds go to ``error``, saying why; returns their ids."""
+        reaped = []
+        for volume in self.db.volume_get_all(host=self.host, replication_statuses=sorted(TRANSITIONAL)):
+            status, updated = volume["replication_status"], volume.get("updated_at")
+            if volume["id"] in self.working or updated is None or now - float(updated) < self.stuck_after:
+                continue
+            reason = (f"no reply to {status} after {self.stuck_after:g} s: the request was lost or its "
+                      "result could not be saved; outcome unknown")
+            if self.db.volume_conditional_update(volume["id"], {"replication_status": status}, {
+                    "replication_status": ERROR, "replication_extended_status": reason}):
+                LOG.error("%s: volume %s: %s", self.host, volume["id"], reason)
+                reaped.append(volume["id"])
+        return reaped
 
     def report_stats(self) -> Gen:
         """Report stats to the scheduler and the services table; apply replication updates."""

@@ -44,8 +44,10 @@ ENABLE = AdminAction("enable replication", "volume:enable_replication", (DISABLE
 DISABLE = AdminAction("disable replication", "volume:disable_replication", (DISABLED, ENABLED), DISABLING,
                       DISABLED)
 # The seed accepts failover only from `enabled`, yet its documentation asks that failover act as a
-# toggle (fail over, then back). We also accept `failed-over`, so a second failover switches back.
-FAILOVER = AdminAction("failover replication", "volume:failover_replication", (ENABLED, FAILED_OVER),
+# toggle (fail over, then back): we also accept `failed-over`, so a second failover switches back.
+# And we accept `error`: once replication updates mark a volume whose primary array died as
+# `error`, failing it over is the one action that helps; refusing it would strand the volume.
+FAILOVER = AdminAction("failover replication", "volume:failover_replication", (ENABLED, FAILED_OVER, ERROR),
                        ENABLING_SECONDARY, "na")
 
 # Every replication_status change the control plane may make: (from, to). The invariant checker
@@ -53,7 +55,7 @@ FAILOVER = AdminAction("failover replication", "volume:failover_replication", (E
 ALLOWED_TRANSITIONS = frozenset({
     (DISABLED, ENABLING), (ENABLING, ENABLED), (ENABLING, ERROR),
     (DISABLED, DISABLING), (ENABLED, DISABLING), (DISABLING, DISABLED), (DISABLING, ERROR),
-    (ENABLED, ENABLING_SECONDARY), (FAILED_OVER, ENABLING_SECONDARY),
+    (ENABLED, ENABLING_SECONDARY), (FAILED_OVER, ENABLING_SECONDARY), (ERROR, ENABLING_SECONDARY),
     (ENABLING_SECONDARY, FAILED_OVER), (ENABLING_SECONDARY, ERROR),
     # periodic replication updates from the driver
     (ENABLED, ERROR), (ERROR, ENABLED), (FAILED_OVER, ERROR),

@@ -99,7 +99,7 @@ def test_invalid_state_message_reads_as_a_sentence(cluster: Cluster) -> None:
         cluster.admin("failover_replication", volume_id=vid)
     assert str(info.value) == (
         f"Invalid volume: Cannot failover replication for volume {vid} while its replication status "
-        "is 'disabled'; the valid states are 'enabled', 'failed-over'.")
+        "is 'disabled'; the valid states are 'enabled', 'failed-over', 'error'.")
     assert cluster.volume(vid)["replication_status"] == "disabled"
 
 

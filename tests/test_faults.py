@@ -1,0 +1,331 @@
+"""Every fault kind, injected into a simulated world, has the consequence a user would expect."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+
+import pytest
+from cluster import Cluster, make_repo, make_runtime
+from test_emulated_driver import CONF, replicated
+
+from replisim import exception
+from replisim.actors.status import TRANSITIONAL
+from replisim.drivers.fabric import Fabric
+from replisim.scenarios.injector import FaultInjector
+from replisim.sim.errors import MessagingTimeout
+from replisim.sim.faults import (
+    FAULT_KINDS,
+    Fault,
+    FaultSpecError,
+    check_targets,
+    flip_flop_schedule,
+    parse_fault,
+    poisson_schedule,
+)
+
+
+class World(Cluster):
+    injector: FaultInjector
+
+    @property
+    def fabric_(self) -> Fabric:
+        assert self.fabric is not None
+        return self.fabric
+
+    def inject(self, kind: str, target: str, start: float = 0.0, duration: float | None = None,
+               **params: object) -> Fault:
+        fault = Fault(kind, target, self.runtime.now + start, duration, params)
+        self.injector.schedule([fault])
+        return fault
+
+    def run_for(self, seconds: float) -> None:
+        self.runtime.run(until=self.runtime.now + seconds)
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    runtime = make_runtime("sim", seed=5)
+    w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
+    w.injector = FaultInjector(w.deployment, w.fabric)
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def no_transitional(world: World) -> list[str]:
+    return [v["id"] for v in world.db.volume_get_all() if v["replication_status"] in TRANSITIONAL]
+
+
+# -- arrays ---------------------------------------------------------------------------------------
+
+def test_primary_crash_async_failover_reports_exactly_the_lag_window_lost(world: World) -> None:
+    vid = replicated(world, "alpha")  # alpha -> beta, async, 30 s link latency
+    world.fabric_.set_write_rate(vid, 2.0)
+    world.run_for(300)
+    world.inject("array.crash", "alpha", duration=600)
+    world.run_for(60)
+    world.admin("failover_replication", volume_id=vid)
+    moved = world.wait_status(vid, "replication_status", "failed-over")
+    record = world.fabric_.failovers[-1]
+    assert record.lost_writes == 60  # 30 s of lag x 2 writes/s
+    assert json.loads(moved["replication_driver_data"])["lost_writes"] == record.lost_writes
+    assert moved["host"] == "replisim@beta#beta"
+
+
+def test_primary_crash_is_reported_by_the_secondary_side_as_a_lost_primary(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("array.crash", "alpha", duration=120)
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert "primary_down" in volume["replication_extended_status"]
+    world.run_for(200)  # alpha restarts; the pair recovers and the driver says ok
+    assert world.volume(vid)["replication_status"] == "enabled"
+
+
+def test_sync_pair_crash_and_failover_loses_nothing(world: World) -> None:
+    vid = replicated(world, "beta")  # beta -> alpha, sync
+    world.fabric_.set_write_rate(vid, 5.0)
+    world.run_for(100)
+    world.inject("array.crash", "beta")
+    world.run_for(1)
+    world.admin("failover_replication", volume_id=vid)
+    world.wait_status(vid, "replication_status", "failed-over")
+    assert world.fabric_.failovers[-1].lost_writes == 0
+    assert world.fabric_.failovers[-1].target_writes > 0
+
+
+def test_controller_restart_mid_failover_leaves_nothing_transitional_after_heal(world: World) -> None:
+    vids = [replicated(world, "alpha") for _ in range(4)]
+    world.inject("array.controller_restart", "alpha", duration=120, completes=0.5)
+    for vid in vids:
+        world.admin("failover_replication", volume_id=vid)
+    world.run_for(10)
+    assert sorted(no_transitional(world)) == sorted(vids), "the failovers hang in the restart window"
+    world.run_for(400)  # the window ends; the manager timed out on each, outcome unknown to it
+    assert no_transitional(world) == []
+    for vid in vids:
+        volume = world.volume(vid)
+        assert volume["replication_status"] == "error"
+        assert "timed out" in volume["replication_extended_status"]
+    # The array did some of them and not others; either way it still holds every volume once.
+    primaries = [world.fabric_.primary(vid).array for vid in vids]  # type: ignore[union-attr]
+    assert set(primaries) <= {"alpha", "beta"}
+
+
+def test_latency_spike_slows_driver_operations(world: World) -> None:
+    vid = replicated(world, "alpha")
+    array = world.fabric_.array("alpha")
+    base = sorted(array.service_time("enable", world.runtime.now) for _ in range(200))[100]
+    world.inject("array.latency_spike", "alpha", duration=100, factor=20)
+    world.run_for(1)
+    spiked = sorted(array.service_time("enable", world.runtime.now) for _ in range(200))[100]
+    assert spiked == pytest.approx(20 * base, rel=0.3)
+    assert vid
+
+
+def test_capacity_exhausted_refuses_creates_and_reports_no_free_space(world: World) -> None:
+    world.inject("array.capacity_exhausted", "alpha", duration=500)
+    world.inject("array.capacity_exhausted", "beta", duration=500)
+    world.inject("array.capacity_exhausted", "dr", duration=500)
+    world.run_for(30)
+    assert all(m.last_stats["free_capacity_gb"] == 0 for m in world.deployment.managers.values())
+    volume = world.alice("create_volume", size=1)
+    failed = world.wait_status(volume["id"], "status", "error")
+    assert "No valid host" in failed["status_reason"] or "no space" in failed["status_reason"]
+
+
+# -- links ----------------------------------------------------------------------------------------
+
+def test_link_down_makes_updates_report_the_volume_and_the_manager_mark_it(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("link.down", "alpha->beta", duration=100)
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert "link_down" in volume["replication_extended_status"]
+    world.run_for(150)
+    assert world.volume(vid)["replication_status"] == "enabled"
+
+
+def test_link_flap_alternates_the_link(world: World) -> None:
+    replicated(world, "alpha")
+    world.inject("link.flap", "alpha->beta", duration=100, period=10)
+    states = []
+    for _ in range(6):
+        world.run_for(10)
+        states.append(world.fabric_.link_is_up("alpha->beta"))
+    assert states[:4] in ([True, False, True, False], [False, True, False, True])
+    world.run_for(100)
+    assert world.fabric_.link_is_up("alpha->beta")
+
+
+def test_throttled_link_lag_crosses_the_threshold_and_recovers(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.fabric_.set_write_rate(vid, 10.0)  # 640 KiB/s over a 0.1 Mbit/s link: falls behind
+    world.inject("link.throttle", "alpha->beta", duration=300, bandwidth_mbps=0.1)
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert '"reason": "lag"' in volume["replication_extended_status"]
+    world.run_for(600)
+    assert world.volume(vid)["replication_status"] == "enabled"
+
+
+def test_split_brain_is_reported_until_a_failover_resolves_it(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.fabric_.set_write_rate(vid, 1.0)
+    world.inject("link.split_brain", "alpha->beta", duration=60)
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert "split_brain" in volume["replication_extended_status"]
+    world.run_for(120)  # the fault's window is over, the split is not
+    assert world.volume(vid)["replication_status"] == "error"
+    assert world.fabric_.split_volumes("alpha") == [vid]
+    world.admin("failover_replication", volume_id=vid)
+    world.wait_status(vid, "replication_status", "failed-over")
+    assert world.fabric_.split_volumes("alpha") == []
+    assert world.fabric_.failovers[-1].lost_writes > 0
+
+
+# -- drivers, managers, database -------------------------------------------------------------------
+
+@pytest.mark.parametrize("error", ["cinder", "unexpected"])
+def test_driver_method_raising_ends_in_error_with_the_reason(world: World, error: str) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("driver.raise", "alpha", duration=100, method="replication_disable", error=error)
+    world.admin("disable_replication", volume_id=vid)
+    volume = world.wait_status(vid, "replication_status", "error")
+    expected = "VolumeBackendAPIException" if error == "cinder" else "driver bug, unexpected RuntimeError"
+    assert expected in volume["replication_extended_status"]
+
+
+def test_hanging_driver_method_times_out_and_nothing_stays_transitional(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("driver.hang", "alpha", duration=200, method="replication_failover")
+    world.admin("failover_replication", volume_id=vid)
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert "timed out" in volume["replication_extended_status"]
+
+
+def test_paused_manager_serves_its_queue_when_resumed(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("manager.pause", "alpha", duration=50)
+    world.run_for(1)
+    world.admin("disable_replication", volume_id=vid)
+    world.run_for(20)
+    assert world.volume(vid)["replication_status"] == "disabling"
+    world.wait_status(vid, "replication_status", "disabled")
+
+
+def test_manager_restart_abandons_work_and_reconciles(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("driver.hang", "alpha", duration=300, method="replication_disable")
+    world.admin("disable_replication", volume_id=vid)
+    world.run_for(1)
+    world.inject("manager.restart", "alpha", duration=5)
+    world.run_for(10)
+    volume = world.volume(vid)
+    assert volume["replication_status"] == "error"
+    assert "restarted while the volume was disabling" in volume["replication_extended_status"]
+
+
+def test_db_outage_fails_requests_cleanly_and_writes_nothing(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("db.unavailable", "db", duration=30)
+    world.run_for(1)
+    with pytest.raises(exception.DBUnavailable):
+        world.admin("disable_replication", volume_id=vid)
+    world.run_for(40)
+    assert world.volume(vid)["replication_status"] == "enabled"  # nothing half-written
+    world.admin("disable_replication", volume_id=vid)
+    world.wait_status(vid, "replication_status", "disabled")
+
+
+def test_lost_cast_leaves_an_orphan_the_manager_reaps(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("bus.loss", "cinder-api->cinder-volume", duration=5, probability=1.0)
+    world.run_for(1)
+    world.admin("disable_replication", volume_id=vid)
+    world.run_for(20)
+    assert world.volume(vid)["replication_status"] == "disabling"
+    volume = world.wait_status(vid, "replication_status", "error")
+    assert "the request was lost" in volume["replication_extended_status"]
+
+
+def test_bus_duplicates_and_reordering_do_not_break_the_state_machine(world: World) -> None:
+    vids = [replicated(world, "alpha") for _ in range(3)]
+    world.inject("bus.duplicate", "*", duration=100, probability=0.5)
+    world.inject("bus.reorder", "*", duration=100, probability=0.5)
+    for vid in vids:
+        world.admin("disable_replication", volume_id=vid)
+    world.run_for(300)
+    assert {world.volume(v)["replication_status"] for v in vids} == {"disabled"}
+
+
+def test_partition_between_api_and_managers_times_out_the_call(world: World) -> None:
+    vid = replicated(world, "alpha")
+    world.inject("bus.partition", "*", duration=100, groups=[["cinder-api"], ["cinder-volume"]])
+    world.run_for(1)
+    with pytest.raises(MessagingTimeout):
+        world.admin("list_replication_targets", volume_id=vid)
+    world.run_for(200)  # healed
+    assert world.admin("list_replication_targets", volume_id=vid)["targets"]
+
+
+# -- fault data ------------------------------------------------------------------------------------
+
+def test_every_fault_kind_has_a_handler_to_begin_it() -> None:
+    for kind in FAULT_KINDS:
+        assert hasattr(FaultInjector, "_begin_" + kind.replace(".", "_")), kind
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"kind": "array.crahs", "target": "alpha", "start": 0}, "unknown fault kind 'array.crahs' (did you mean "
+                                                             "'array.crash'?)"),
+    ({"kind": "array.crash", "target": "alpha", "start": 0, "duration": -5}, "duration must be >= 0"),
+    ({"kind": "link.down", "target": "a->b", "start": 0, "durration": 5}, "unknown key 'durration' (did you "
+                                                                         "mean 'duration'?)"),
+    ({"kind": "driver.raise", "target": "alpha", "start": 0}, "driver.raise needs params.method"),
+    ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"probability": 2}}, "between 0 and 1"),
+    ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"p": 0.5}}, "has no parameter 'p'"),
+])
+def test_bad_fault_specs_get_clear_errors(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(FaultSpecError) as err:
+        parse_fault(spec, "scenario.yaml faults[0]")
+    assert message in str(err.value)
+    assert str(err.value).startswith("scenario.yaml faults[0]")
+
+
+def test_unknown_targets_are_named_with_a_suggestion() -> None:
+    fault = parse_fault({"kind": "array.crash", "target": "alhpa", "start": 10})
+    with pytest.raises(FaultSpecError, match="unknown array 'alhpa' \\(did you mean 'alpha'\\?\\)"):
+        check_targets([fault], {"array": ["alpha", "beta"]})
+
+
+def test_random_schedules_are_reproducible_and_end_before_the_heal() -> None:
+    def draw(seed: int) -> list[Fault]:
+        return poisson_schedule(random.Random(f"{seed}:faults"), rate=1 / 60,
+                                kinds=["link.down", "array.crash"],
+                                targets={"link": ["a->b"], "array": ["a", "b"]}, start=0, end=3600)
+
+    assert draw(1) == draw(1)
+    assert draw(1) != draw(2)
+    assert all(f.end <= 3600 for f in draw(1))
+    assert 30 <= len(draw(1)) <= 100  # ~60 expected at one a minute
+    flips = flip_flop_schedule("link.down", "a->b", interval=10, start=100, end=160)
+    assert [(f.start, f.duration) for f in flips] == [(100, 10), (120, 10), (140, 10)]
+
+
+def test_same_seed_same_fault_trace() -> None:
+    def run(seed: int) -> str:
+        runtime = make_runtime("sim", seed=seed)
+        w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
+        w.injector = FaultInjector(w.deployment, w.fabric)
+        faults = poisson_schedule(runtime.streams["faults"], rate=1 / 30, kinds=["link.down", "bus.loss"],
+                                  targets={"link": ["alpha->beta"]}, start=runtime.now, end=runtime.now + 300)
+        w.injector.schedule(faults)
+        replicated(w, "alpha")
+        w.run_for(400)
+        digest = runtime.trace.digest()
+        w.stop()
+        return digest
+
+    assert run(11) == run(11)
+    assert run(11) != run(12)
