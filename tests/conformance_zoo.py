@@ -77,6 +77,36 @@ class LeaksPassword(EmulatedDriver):
         return answer
 
 
+class NoVendorName(EmulatedDriver):
+    """Leaves vendor_name out of its stats."""
+
+    def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
+        stats = super().get_volume_stats(refresh)
+        stats.pop("vendor_name")
+        return stats
+
+
+class ReportsAnotherBackendName(EmulatedDriver):
+    """Reports a volume_backend_name of its own, not the configured one: no type finds it."""
+
+    def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
+        return {**super().get_volume_stats(refresh), "volume_backend_name": "acme-pool-1"}
+
+
+class CreateReturnsList(EmulatedDriver):
+    """Wraps its create_volume model update in a list."""
+
+    def create_volume(self, volume: Any) -> Any:
+        return [super().create_volume(volume)]
+
+
+class UndeletableVolumes(EmulatedDriver):
+    """Its array refuses every delete."""
+
+    def delete_volume(self, volume: Any) -> None:
+        raise exception.VolumeBackendAPIException(data="volume is busy")
+
+
 class MalformedFailoverHost(EmulatedDriver):
     """Returns 'backend#pool' as the failover host, without the 'host@' part."""
 
@@ -198,18 +228,35 @@ class NoUpdatesMethod(EmulatedDriver):
     get_replication_updates = None  # type: ignore[assignment]
 
 
+class KeyErrorForMissingVolume(EmulatedDriver):
+    """Lets a KeyError escape when asked to replicate a volume its array does not have."""
+
+    def replication_enable(self, context: Any, volume: Any) -> dict[str, Any]:
+        if not any(self.fabric.copies(volume["id"])):
+            raise KeyError(volume["id"])
+        return super().replication_enable(context, volume)
+
+
 class BareErrorWhileArrayDown(EmulatedDriver):
     """Lets a connection error escape when the array is unreachable."""
 
     def replication_enable(self, context: Any, volume: Any) -> dict[str, Any]:
-        try:
-            return super().replication_enable(context, volume)
-        except exception.VolumeBackendAPIException as exc:
-            raise ConnectionError(str(exc)) from None
+        if not self.array.up:
+            raise ConnectionError(f"array {self.array_name} does not answer")
+        return super().replication_enable(context, volume)
 
+
+# the checks through the control plane that need a volume: a driver Cinder cannot create one on fails all
+THROUGH_CINDER = frozenset({"VOL-CREATE-004", "VOL-DELETE-005", "REPL-ENABLE-009", "REPL-DISABLE-010",
+                            "REPL-FAILOVER-011", "REPL-TARGETS-012", "ERR-TARGET-002", "ERR-ARRAY-004"})
 
 # driver -> the check IDs it must fail, exactly
 ZOO: dict[type, frozenset[str]] = {
+    NoVendorName: frozenset({"STATS-KEYS-001"}),
+    ReportsAnotherBackendName: THROUGH_CINDER | {"STATS-NAME-004"},
+    CreateReturnsList: THROUGH_CINDER | {"VOL-CREATE-001"},
+    UndeletableVolumes: frozenset({"VOL-DELETE-002", "VOL-DELETE-MISSING-003", "VOL-DELETE-005",
+                                   "HYG-CLEANUP-001"}),
     LeaksPassword: frozenset({"REPL-TARGETS-007", "REPL-TARGETS-012"}),
     MalformedFailoverHost: frozenset({"REPL-FAILOVER-004", "REPL-FAILOVER-011"}),
     NoReplicationType: frozenset({"STATS-REPLICATION-005"}),
@@ -226,5 +273,6 @@ ZOO: dict[type, frozenset[str]] = {
     VersionAsNumber: frozenset({"STATS-TYPES-002"}),
     UnknownTargetName: frozenset({"REPL-TARGETS-005", "REPL-TARGETS-012"}),
     NoUpdatesMethod: frozenset({"INTF-METHODS-001", "REPL-UPDATES-008"}),
-    BareErrorWhileArrayDown: frozenset({"ERR-ARRAY-003"}),
+    KeyErrorForMissingVolume: frozenset({"ERR-LOST-003"}),
+    BareErrorWhileArrayDown: frozenset({"ERR-ARRAY-004"}),
 }

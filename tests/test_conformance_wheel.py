@@ -151,7 +151,7 @@ def test_the_installed_wheel_checks_a_driver_written_outside_the_repository(tmp_
     assert done.stdout.startswith("replisim conformance: PASS")
     report = json.loads((vendor / "report.json").read_text())
     outcomes = {c["id"]: c["outcome"] for c in report["checks"]}
-    assert report["driver_version"] == "2.1" and outcomes["ERR-ARRAY-003"] == "skipped"
+    assert report["driver_version"] == "2.1" and outcomes["ERR-ARRAY-004"] == "skipped"
     assert set(outcomes.values()) == {"passed", "skipped"} and report["executed"] >= 28
 
     done = conformance("acme_driver:ChattyAcmeDriver")

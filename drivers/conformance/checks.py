@@ -138,10 +138,6 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
     return [secret for secret in secrets if any(secret in text for text in texts)]
 
 
-def _secrets(probe: Probe) -> tuple[str, ...]:
-    return probe.env.secrets()
-
-
 # -- Interface ------------------------------------------------------------------------------------
 
 
@@ -447,7 +443,7 @@ def targets_secret(probe: Probe) -> None:
         volumes.append(probe.replicated())
     for volume in volumes:
         answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
-        leaked = _leaks(answer, _secrets(probe))
+        leaked = _leaks(answer, probe.env.secrets())
         probe.expect(not leaked, "every credential masked",
                      f"{len(leaked)} config secret(s) in the answer: {answer!r}")
 
@@ -505,7 +501,7 @@ def targets_through_cinder(probe: Probe) -> None:
     answer = probe.api("list_replication_targets", volume_id=volume["id"])
     problem = _targets_problem(answer, volume["id"], probe, replicating=True)
     probe.expect(problem is None, "{'volume_id': <id>, 'targets': [...]}", problem)
-    leaked = _leaks(answer, _secrets(probe))
+    leaked = _leaks(answer, probe.env.secrets())
     probe.expect(not leaked, "every credential masked", f"{len(leaked)} config secret(s) in {answer!r}")
 
 
@@ -545,7 +541,23 @@ def unknown_target_through_cinder(probe: Probe) -> None:
     probe.expect(after["host"] == volume["host"], f"host still {volume['host']!r}", f"host={after['host']!r}")
 
 
-@check("ERR-ARRAY-003", "Errors", "actors", "an array failure leaves every volume in a final status",
+@check("ERR-LOST-003", "Errors", "driver", "enabling a volume the array lacks raises a CinderException",
+       "Contract: expected failures raise CinderException subclasses; a volume the array does not have "
+       "(never created, or lost with the array) is one", requires="replication")
+def lost_volume(probe: Probe) -> None:
+    volume = {**probe.volume(replicated=True), "status": "available"}  # never created
+    try:
+        result = probe.call("replication_enable", context=probe.context, volume=dict(volume))
+    except CinderException:
+        return
+    except Exception as exc:
+        hint = "raise replisim.exception.VolumeBackendAPIException (or VolumeNotFound)"
+        raise probe.fail("a CinderException subclass", _raised(exc), hint) from None
+    probe.track(volume)  # whatever the driver made of it goes too
+    raise probe.fail("a CinderException subclass", f"returned {result!r} for a volume it does not have")
+
+
+@check("ERR-ARRAY-004", "Errors", "actors", "an array failure leaves every volume in a final status",
        "While the array is down the driver fails with CinderExceptions, so each operation ends in a final "
        "replication_status ('error' with the driver's reason); once it is back the backend serves again",
        requires=("replication", "array-failure"))

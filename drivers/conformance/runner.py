@@ -99,6 +99,7 @@ class Suite:
             except Blocked as exc:
                 outcome = Outcome(check, SKIPPED, f"blocked: {exc}")
             except CheckFailed as exc:
+                exc.call = exc.call or (probe.calls[-1] if probe.calls else "")
                 outcome = Outcome(check, FAILED, f"expected {exc.expected}", exc)
             except Exception as exc:  # the driver raised where the contract wants an answer
                 call = probe.calls[-1] if probe.calls else ""
