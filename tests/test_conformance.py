@@ -234,6 +234,16 @@ def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
     assert len(properties["config_sha256"] or "") == 64
 
 
+def test_a_failure_through_cinder_shows_the_calls_and_what_the_control_plane_logged(tmp_path: Path) -> None:
+    report = run(tmp_path, "conformance_zoo:BareErrorWhileArrayDown")
+    (broken,) = [o for o in report.outcomes if o.status == "failed"]
+    assert broken.failure is not None
+    assert broken.failure.call.startswith("crash the array; API failover_replication(volume_id=")
+    assert "driver bug, unexpected ConnectionError" in broken.failure.observed
+    assert any("periodic stats failed" in line and "alpha is not reachable" in line for line in broken.log)
+    assert len(set(broken.log)) == len(broken.log)  # repeats are counted, not repeated
+
+
 def test_skips_appear_as_junit_skipped_with_the_reason(tmp_path: Path) -> None:
     suite = ET.fromstring(junit_xml(run(tmp_path, profile="plain"))).find("testsuite")
     assert suite is not None

@@ -568,6 +568,7 @@ def array_failure(probe: Probe) -> None:
     crash, restart = hook
     moving = probe.cinder_replicated()
     enabling = probe.cinder_volume(replicated=True)
+    first = len(probe.calls)
     probe.calls.append("crash the array")
     crash()
     probe.cleanup.push("restart the array", restart)
@@ -577,6 +578,7 @@ def array_failure(probe: Probe) -> None:
     probe.calls.append("restart the array")
     restart()
     bench.settle(3)
+    probe.calls.append("; ".join(probe.calls[first:]))  # the failure shows the whole sequence
     for volume_id in (moving["id"], enabling["id"]):
         after = bench.final(volume_id)
         status, reason = after["replication_status"], after.get("replication_extended_status") or ""

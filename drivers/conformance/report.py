@@ -82,7 +82,7 @@ def terminal(report: RunReport) -> str:
         f"  driver   {target.driver_path}",
         f"  backend  [{target.backend.name}] {target.backend.host}   config {target.config.source}",
         f"  capabilities  {_capability_line(report)}",
-        f"  volumes  conformance-{report.run_id}-NNN, deleted when the run ends",
+        f"  volumes  conformance-{report.run_id}-NNN, each deleted when its check ends",
     ]
     if report.exit_code == 3:
         lines.append("  No check of the driver ran: a run that checks nothing is not a pass.")

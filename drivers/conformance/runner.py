@@ -7,6 +7,7 @@ time. Both go through ``Suite.run`` so a check means the same thing either way.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -73,6 +74,13 @@ def select_checks(prefixes: Iterable[str] = ()) -> list[Check]:
     return [c for c in CHECKS if any(c.id.startswith(p) for p in wanted)]
 
 
+def _quoted(line: str, text: str) -> bool:
+    """Whether ``text`` already says what a log line says after one of its ``prefix: `` parts."""
+    parts = line.split(": ")
+    tails = (": ".join(parts[i:]) for i in range(1, len(parts)))
+    return any(len(tail) >= 20 and tail in text for tail in tails)
+
+
 class Suite:
     """One run against one target."""
 
@@ -109,7 +117,8 @@ class Suite:
                 self.env.cleanup_errors.extend(f"{check.id}: {e}" for e in probe.cleanup.run())
         if outcome.status == FAILED:  # what the control plane logged, unless the failure quotes it
             observed = outcome.failure.observed if outcome.failure else ""
-            outcome.log = [line for line in log if line.partition(": ")[2] not in observed]
+            lines = [line for line in log if not _quoted(line, observed)]
+            outcome.log = [line if n == 1 else f"{line} (x{n})" for line, n in Counter(lines).items()]
         outcome.seconds = time.perf_counter() - start
         return outcome
 
