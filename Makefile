@@ -32,6 +32,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_kernel.py
+	$(BIN)/python tests/benchmarks/bench_arrays.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

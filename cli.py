@@ -89,3 +89,27 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
                 click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
                 raise SystemExit(2) from None
     raise SystemExit(report.exit_code)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The cinder.conf to deploy (enabled_backends, one section per backend).")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="SQLAlchemy database URL (default: SQLite next to the config, cinder.conf -> cinder.db).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8776, show_default=True,
+              help="Port to listen on (0: any free port; the URL is printed).")
+@click.option("--report-interval", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
+              metavar="SECONDS", help="How often each volume manager reports stats and replication updates.")
+def serve(config_path: str, db_url: str | None, host: str, port: int, report_interval: float) -> None:
+    """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
+
+    API, scheduler, one volume manager and driver per enabled backend run on threads in this
+    process; python-cinderclient works against it with noauth (`X-Auth-Token: user:project`;
+    admins are the users in `[DEFAULT] admin_users`, default `admin`, or callers with `X-Roles: admin`).
+    Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from replisim.actors.serve import serve_forever
+
+    raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
+                                  report_interval=report_interval))
