@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from replisim import __version__
@@ -74,6 +76,9 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
             return
         if not driver or not config_path:
             raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
         import_from_cwd()
         report = run_suite(load_target(driver, config_path, backend), require, select)
     except BadInput as exc:

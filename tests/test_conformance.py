@@ -284,6 +284,7 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
     (["--backend", "gamma"], "--backend 'gamma': "),
     (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
     (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
+    (["--json", "no/such/dir/report.json"], "--json no/such/dir/report.json: not a file in an existing dir"),
 ])
 def test_bad_input_exits_2_saying_what_and_where(tmp_path: Path, restore_sys_path: None, args: list[str],
                                                  message: str) -> None:
