@@ -147,7 +147,7 @@ class DriverBench:
         units = [(self.target.backend, self.target.driver_class),
                  *((peer, cls) for peer, cls in self.target.peers)]
         for backend, cls in units:
-            what = describe_call(f"{cls.__name__}", {"configuration": f"<[{backend.name}] section>",
+            what = describe_call(cls.__name__, {"configuration": f"<[{backend.name}] section>",
                                                      "host": backend.host})
             try:
                 driver = cls(configuration=backend.driver_configuration(), host=backend.host)
