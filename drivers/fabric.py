@@ -36,6 +36,7 @@ class FailoverRecord:
     source_writes: int
     target_writes: int
     lag: float
+    rate: float = 0.0  # the volume's write rate at the time, writes per second
 
     @property
     def lost_writes(self) -> int:
@@ -45,7 +46,7 @@ class FailoverRecord:
         return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
                 "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
                 "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6)}
+                "lag": round(self.lag, 6), "rate": self.rate}
 
 
 class Fabric:
@@ -359,9 +360,10 @@ class Fabric:
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
             copy.frozen = None
-        else:  # a split brain: the target already took writes of its own since the split
-            held, lag = copy.inherited, 0.0
-        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag)
+        else:  # a split brain: the target lacks every write the old primary took since the split
+            held, lag = copy.inherited, now - copy.since
+        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
+                                self.rates.get(volume_id, 0.0))
         self.failovers.append(record)
         self._demote(old, copy)
         for other in self.secondaries(volume_id):
@@ -430,7 +432,7 @@ class Fabric:
             held = self.array(copy.array).writes_of(copy, now)
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
-            copy.source, copy.link, copy.frozen = None, None, None
+            copy.source, copy.link, copy.frozen, copy.since = None, None, None, now
             copy.split_from = primary.array if primary else None
             self.split[copy.volume_id] = None
             self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))

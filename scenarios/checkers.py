@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from replisim.drivers.fabric import Fabric
@@ -52,7 +52,6 @@ class RunRecord:
     fabric: Fabric
     owners: Mapping[str, str]  # array -> backend
     secrets: tuple[str, ...]
-    rates: Mapping[str, float] = field(default_factory=dict)
 
 
 def no_volume_lost(run: RunRecord) -> Verdict:
@@ -115,8 +114,7 @@ def data(run: RunRecord) -> Verdict:
         if record.mode == "sync" and record.lost_writes:
             return Verdict("data", False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
                            "acknowledged writes", record.to_dict())
-        rate = run.rates.get(record.volume_id, 0.0)
-        window = rate * record.lag + 1
+        window = record.rate * record.lag + 1
         if record.mode == "async" and record.lost_writes > window:
             return Verdict("data", False, f"async failover of {record.volume_id} lost {record.lost_writes} "
                            f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
@@ -138,7 +136,8 @@ def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
         except (TypeError, ValueError):
             continue
         if isinstance(driver_data, dict) and "lost_writes" in driver_data:
-            out[(v["id"], round(float(driver_data.get("failed_over_at", -1)), 6))] = int(driver_data["lost_writes"])
+            when = round(float(driver_data.get("failed_over_at", -1)), 6)
+            out[(v["id"], when)] = int(driver_data["lost_writes"])
     return out
 
 
@@ -148,9 +147,10 @@ def split_brain(run: RunRecord) -> Verdict:
         row = rows.get(volume_id)
         said = (row or {}).get("replication_extended_status") or ""
         if row is None or row["replication_status"] != "error" or "split_brain" not in said:
-            return Verdict("split_brain", False, f"volume {volume_id} has two primaries and the control plane "
-                           "does not say so", {"volume": volume_id,
-                                               "replication_status": (row or {}).get("replication_status")})
+            status = (row or {}).get("replication_status")
+            return Verdict("split_brain", False,
+                           f"volume {volume_id} has two primaries and the control plane does not say so",
+                           {"volume": volume_id, "replication_status": status})
     return Verdict("split_brain", True, f"{len(run.fabric.split)} split volumes, all reported")
 
 

@@ -25,6 +25,9 @@ Gen = Generator[Any, Any, Any]
 WORKLOAD = Address("replisim-workload", "clients")
 STREAM = "workload"
 CALL_TIMEOUT = 60.0
+# The replication statuses an operator takes each action from.
+APPLIES_TO = {"enable_replication": ("disabled",), "disable_replication": ("enabled",),
+              "failover_replication": ("enabled", "failed-over", "error")}
 
 
 class Workload(Actor):
@@ -41,7 +44,9 @@ class Workload(Actor):
         self.admin = admin_context()
         self.volumes: dict[str, RequestContext] = {}  # available volumes -> their owner
         self.detections: list[dict[str, Any]] = []  # when a policy noticed a backend down
-        self._types = sorted(self.load.create.types.items())
+        # Types drawn by weight; with no weights given, every declared type is as likely.
+        self._types = sorted(self.load.create.types.items()) or [(name, 1.0) for name in
+                                                                  sorted(scenario.volume_types)]
 
     def _self(self, method: str, **args: Any) -> Cast:
         return Cast(self.address, Message(method, args))
@@ -49,6 +54,8 @@ class Workload(Actor):
     # -- start-up ---------------------------------------------------------------------------------
 
     def on_start(self) -> Gen:
+        # Clients arrive once every backend has reported its capabilities twice, as after a deploy.
+        yield Sleep(2.5 * self.scenario.report_interval)
         for name, specs in sorted(self.scenario.volume_types.items()):
             yield from self._op("admin", self.admin, "create_volume_type", name=name, extra_specs=dict(specs))
         now = yield Now()
@@ -111,13 +118,11 @@ class Workload(Actor):
         if not ok:
             return
         volume_id = volume["id"]
-        while True:  # the create is a cast: watch the volume become available (or fail)
+        while True:  # the create is a cast: the tenant polls until the volume is available (or not)
             yield Sleep(self.scenario.report_interval)
-            try:
-                status = self.db.volume_get(volume_id)["status"]
-            except Exception:
-                continue
-            if status != "creating":
+            ok, seen = yield from self._op(owner.project_id, owner, "get_volume", volume_id=volume_id)
+            if ok and seen["status"] != "creating":
+                status = seen["status"]
                 break
         if status != "available":
             return
@@ -146,11 +151,13 @@ class Workload(Actor):
         action: AdminAction = self.load.actions[index]
         now = yield Now()
         yield Sleep(max(0.0, action.at - now))
-        for volume_id in self._select(action.volumes):
+        for volume_id in self._select(action.volumes, action.action):
             yield self._self("admin_action", action=action.action, volume_id=volume_id,
                              secondary=action.secondary, intended=action.at)
 
-    def _select(self, which: str) -> list[str]:
+    def _select(self, which: str, action: str) -> list[str]:
+        """Available volumes named by ``which`` (all, backend:<name>, type:<name>) that ``action``
+        applies to: an operator does not enable what is enabled, nor fail over what is not replicated."""
         kind, _, name = which.partition(":")
         volumes = self.db.volume_get_all()
         if kind == "backend":
@@ -158,7 +165,8 @@ class Workload(Actor):
         elif kind == "type":
             type_ids = {t["id"] for t in self.db.volume_type_get_all() if t["name"] == name}
             volumes = [v for v in volumes if v["volume_type_id"] in type_ids]
-        return [v["id"] for v in volumes if v["status"] == "available"]
+        wanted = APPLIES_TO[action]
+        return [v["id"] for v in volumes if v["status"] == "available" and v["replication_status"] in wanted]
 
     def admin_action(self, action: str, volume_id: str, secondary: str | None, intended: float) -> Gen:
         args: dict[str, Any] = {"volume_id": volume_id}
@@ -180,7 +188,7 @@ class Workload(Actor):
                 fired = True
                 self.detections.append({"backend": policy.backend, "time": now})
                 yield Sleep(policy.after)
-                for volume_id in self._select(f"backend:{policy.backend}"):
+                for volume_id in self._select(f"backend:{policy.backend}", policy.action):
                     yield self._self("admin_action", action=policy.action, volume_id=volume_id,
                                      secondary=policy.secondary, intended=now + policy.after)
             elif not down:
