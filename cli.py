@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
@@ -72,6 +73,61 @@ def replay(target: str, seed: int | None) -> None:
     from replisim.scenarios.console import replay_command
 
     _scenario_errors(lambda: replay_command(target, seed))
+
+
+@main.command()
+@click.option("--driver", metavar="PKG.MOD:CLASS", help="The driver class under test (also pkg.mod.Class).")
+@click.option("--config", "config_path", metavar="FILE", help="The cinder.conf with the backend's section.")
+@click.option("--backend", default=None, metavar="NAME",
+              help="The backend section to test (default: the first enabled backend).")
+@click.option("--junitxml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON report here.")
+@click.option("--require", multiple=True, metavar="CAPABILITY",
+              help="Fail instead of skip the checks that need it (replication, array-failure, "
+                   "config-secrets); repeatable.")
+@click.option("--check", "select", multiple=True, metavar="ID-PREFIX",
+              help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.")
+@click.option("--list", "list_only", is_flag=True, help="List the checks (ID, path, title, clause) and exit.")
+def conformance(*, driver: str | None, config_path: str | None, backend: str | None, junitxml: str | None,
+                json_path: str | None, require: tuple[str, ...], select: tuple[str, ...],
+                list_only: bool) -> None:
+    """Hold a volume driver to the driver contract, directly and through the control plane.
+
+    Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
+    importable, config invalid), 3 nothing was checked.
+    """
+    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
+    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
+
+    try:
+        checks = select_checks(select)
+        if list_only:
+            for c in checks:
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
+                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
+            return
+        if not driver or not config_path:
+            raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
+        import_from_cwd()
+        report = run_suite(load_target(driver, config_path, backend), require, select)
+    except BadInput as exc:
+        click.echo(f"replisim conformance: bad input: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(terminal(report), nl=False)
+    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
+                raise SystemExit(2) from None
+    raise SystemExit(report.exit_code)
 
 
 @main.command()
