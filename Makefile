@@ -4,7 +4,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SEED   ?= 42
+SEED   ?= 7
+SCENARIO ?= primary-dies-async
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck bench clean
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/replisim run demo --seed $(SEED)
+	$(BIN)/replisim run $(SCENARIO) --seed $(SEED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,6 +33,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_kernel.py
+	$(BIN)/python tests/benchmarks/bench_arrays.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

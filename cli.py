@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import click
 
 from replisim import __version__
@@ -13,30 +16,142 @@ def main() -> None:
     """Simulate and test the replication control plane of block storage (Cinder Replication V2)."""
 
 
+def _scenario_errors(fn: Callable[[], int]) -> None:
+    """Run a scenario verb; a user's mistake is exit 2 with the message, not a traceback."""
+    from replisim.scenarios.schema import ScenarioError
+    from replisim.scenarios.sweep import SweepError
+
+    try:
+        code = fn()
+    except (ScenarioError, SweepError) as err:
+        click.secho(f"error: {err}", fg="red", err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(code)
+
+
 @main.command()
 @click.argument("scenario")
-@click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's, else 1).")
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the kernel trace here, one JSON object per line.")
-def run(scenario: str, seed: int | None, trace_path: str | None) -> None:
-    """Run one SCENARIO in simulated time and print what happened.
+@click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Directory for the trace, history, verdicts and report (default runs/NAME-seedN).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> None:
+    """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
 
-    SCENARIO is a shipped scenario name; `demo` is a small gossiping cluster on a lossy bus.
+    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed.
     """
-    if scenario != "demo":
-        raise click.UsageError(f"unknown scenario {scenario!r}; shipped scenarios: demo")
-    from replisim.scenarios.demo import run_demo
+    from replisim.scenarios.console import run_command
 
-    result = run_demo(seed if seed is not None else 1)
-    click.echo(f"replisim demo  seed={result.seed}")
-    click.echo(f"  polls: {dict(sorted(result.outcomes.items()))}")
-    click.echo(f"  bus:   {dict(sorted(result.events.items()))}")
-    click.echo(f"  time:  {result.simulated_seconds:.1f} s simulated in {result.wall_seconds:.2f} s wall"
-               f" ({result.simulated_seconds / result.wall_seconds:.0f}x)")
-    click.echo(f"  trace sha256: {result.trace.digest()[:16]}  (same seed, same digest)")
-    if trace_path:
-        result.trace.write(trace_path)
-        click.echo(f"  trace written to {trace_path} ({len(result.trace.records)} records)")
+    _scenario_errors(lambda: run_command(scenario, seed, out, progress))
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seeds", required=True, help="Seeds to run: 1-500, or 1-10,42.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: cores).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where sweep.json goes.")
+@click.option("--shrink/--no-shrink", default=True,
+              help="Shrink the first failing seed to a minimal scenario.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | None, out: str | None,
+          shrink: bool, progress: bool) -> None:
+    """Run SCENARIO over many seeds and report which seeds failed which checks."""
+    from replisim.scenarios.console import chaos_command
+
+    _scenario_errors(lambda: chaos_command(scenario, seeds, jobs=jobs, dask=dask_address, out=out,
+                                           shrink_failures=shrink, progress=progress))
+
+
+@main.command()
+@click.argument("target")
+@click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
+def replay(target: str, seed: int | None) -> None:
+    """Re-run a recorded run (its output directory) or a scenario, and compare the trace."""
+    from replisim.scenarios.console import replay_command
+
+    _scenario_errors(lambda: replay_command(target, seed))
+
+
+@main.command()
+@click.option("--driver", metavar="PKG.MOD:CLASS", help="The driver class under test (also pkg.mod.Class).")
+@click.option("--config", "config_path", metavar="FILE", help="The cinder.conf with the backend's section.")
+@click.option("--backend", default=None, metavar="NAME",
+              help="The backend section to test (default: the first enabled backend).")
+@click.option("--junitxml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON report here.")
+@click.option("--require", multiple=True, metavar="CAPABILITY",
+              help="Fail instead of skip the checks that need it (replication, array-failure, "
+                   "config-secrets); repeatable.")
+@click.option("--check", "select", multiple=True, metavar="ID-PREFIX",
+              help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.")
+@click.option("--list", "list_only", is_flag=True, help="List the checks (ID, path, title, clause) and exit.")
+def conformance(*, driver: str | None, config_path: str | None, backend: str | None, junitxml: str | None,
+                json_path: str | None, require: tuple[str, ...], select: tuple[str, ...],
+                list_only: bool) -> None:
+    """Hold a volume driver to the driver contract, directly and through the control plane.
+
+    Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
+    importable, config invalid), 3 nothing was checked.
+    """
+    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
+    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
+
+    try:
+        checks = select_checks(select)
+        if list_only:
+            for c in checks:
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
+                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
+            return
+        if not driver or not config_path:
+            raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
+        import_from_cwd()
+        report = run_suite(load_target(driver, config_path, backend), require, select)
+    except BadInput as exc:
+        click.echo(f"replisim conformance: bad input: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(terminal(report), nl=False)
+    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
+                raise SystemExit(2) from None
+    raise SystemExit(report.exit_code)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The cinder.conf to deploy (enabled_backends, one section per backend).")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="SQLAlchemy database URL (default: SQLite next to the config, cinder.conf -> cinder.db).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8776, show_default=True,
+              help="Port to listen on (0: any free port; the URL is printed).")
+@click.option("--report-interval", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
+              metavar="SECONDS", help="How often each volume manager reports stats and replication updates.")
+def serve(config_path: str, db_url: str | None, host: str, port: int, report_interval: float) -> None:
+    """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
+
+    API, scheduler, one volume manager and driver per enabled backend run on threads in this
+    process; python-cinderclient works against it with noauth (`X-Auth-Token: user:project`;
+    admins are the users in `[DEFAULT] admin_users`, default `admin`, or callers with `X-Roles: admin`).
+    Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from replisim.actors.serve import serve_forever
+
+    raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
+                                  report_interval=report_interval))
 
 
 @main.group()
@@ -61,7 +176,6 @@ def array() -> None:
 def array_serve(*, root: str, port: int, host: str, name: str, login: str, password_file: str | None,
                 capacity_gb: int, peer_timeout: float) -> None:
     """Serve one storage array on HOST:PORT until SIGTERM or Ctrl-C."""
-    import os
     from pathlib import Path
 
     from replisim.drivers.storage_server import SetupError, serve

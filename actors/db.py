@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
@@ -232,6 +232,9 @@ class MemoryRepository:
         self._lock = threading.Lock()
         self.available = True
         self._volumes: dict[str, Row] = {}
+        # live volume ids by replication_status: the periodic tasks ask for the few volumes in a
+        # given status out of thousands, every few seconds
+        self._by_replication: dict[str | None, dict[str, None]] = {}
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
 
@@ -247,6 +250,12 @@ class MemoryRepository:
 
     # volumes
 
+    def _index(self, row: Row, before: str | None) -> None:
+        """Keep ``_by_replication`` in step after ``row`` changed from status ``before``."""
+        self._by_replication.get(before, {}).pop(row["id"], None)
+        if not row["deleted"]:
+            self._by_replication.setdefault(row["replication_status"], {})[row["id"]] = None
+
     def _live(self, volume_id: str) -> Row:
         row = self._volumes.get(volume_id)
         if row is None or row["deleted"]:
@@ -259,6 +268,7 @@ class MemoryRepository:
             if row["id"] in self._volumes:
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
             self._volumes[row["id"]] = row
+            self._index(row, None)
             return dict(row)
 
     def volume_get(self, volume_id: str) -> Row:
@@ -275,8 +285,13 @@ class MemoryRepository:
     ) -> list[Row]:
         with self._tx():
             wanted = _filters(statuses, replication_statuses)
+            candidates: Iterable[Row] = self._volumes.values()
+            if replication_statuses is not None:
+                index = self._by_replication
+                ids = {i: None for status in wanted["replication_status"] for i in index.get(status, ())}
+                candidates = [self._volumes[i] for i in ids]
             rows = [
-                dict(row) for row in self._volumes.values()
+                dict(row) for row in candidates
                 if not row["deleted"]
                 and (project_id is None or row["project_id"] == project_id)
                 and (host is None or row["host"] == host
@@ -289,7 +304,9 @@ class MemoryRepository:
         with self._tx() as now:
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             row = self._live(volume_id)
+            before = row["replication_status"]
             row.update(changes, updated_at=now)
+            self._index(row, before)
             return dict(row)
 
     def volume_conditional_update(
@@ -301,13 +318,16 @@ class MemoryRepository:
             row = self._live(volume_id)
             if not _matches(row, wanted):
                 return None
+            before = row["replication_status"]
             row.update(changes, updated_at=now)
+            self._index(row, before)
             return dict(row)
 
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as now:
             row = self._live(volume_id)
             row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
+            self._index(row, row["replication_status"])
 
     # volume types
 

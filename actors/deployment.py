@@ -41,7 +41,8 @@ class Deployment:
 
 def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Policy | None = None, *,
            report_interval: float = 10.0, driver_timeout: float = 30.0,
-           drivers: Mapping[str, Any] | None = None) -> Deployment:
+           drivers: Mapping[str, Any] | None = None,
+           manager_class: type[VolumeManager] = VolumeManager) -> Deployment:
     """Spawn the control plane for every enabled backend of ``config``.
 
     ``drivers`` maps backend names to ready driver objects; otherwise each backend's
@@ -58,7 +59,7 @@ def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Polic
         else:
             driver = load_class(backend.volume_driver)(configuration=backend.driver_configuration(),
                                                        host=backend.host)
-        manager = VolumeManager(backend.host, db, report_interval=report_interval,
+        manager = manager_class(backend.host, db, report_interval=report_interval,
                                 driver_timeout=driver_timeout)
         runtime.spawn(DriverHost(driver), rpcapi.driver_address(backend.host))
         runtime.spawn(manager, rpcapi.manager_address(backend.host))

@@ -80,6 +80,7 @@ class VolumeManager(Actor):
         # A transitional status nobody works on for this long was orphaned: its cast was lost, or
         # the database refused the final write. Long enough for a queued cast to arrive.
         self.stuck_after = 2 * driver_timeout + 2 * report_interval
+        self.last_reap = 0.0
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -266,7 +267,10 @@ class VolumeManager(Actor):
             except Exception as exc:  # the loop must outlive any one bad report
                 LOG.error("%s: periodic stats failed: %s", self.host, self._describe(exc))
             try:
-                self.reap_orphans((yield Now()))
+                now = yield Now()
+                if now - self.last_reap >= self.stuck_after / 4:
+                    self.last_reap = now
+                    self.reap_orphans(now)
             except exception.DBUnavailable as exc:
                 LOG.error("%s: cannot look for orphaned volumes: %s", self.host, exc)
             yield Sleep(self.report_interval)

@@ -15,6 +15,7 @@ from typing import Any
 from replisim import exception
 
 from .link import ReplicationLink
+from .usage import UsageMeter
 from .writes import WriteHistory
 
 # Median seconds per operation; each call draws around the median (log-normal, sigma below).
@@ -38,7 +39,7 @@ class Copy:
     source: Copy | None = None  # a secondary's primary
     link: ReplicationLink | None = None
     mode: str = "async"
-    since: float = 0.0  # when this secondary was last in sync with its source
+    since: float = 0.0  # when this secondary was last in sync with its source (or split from it)
     frozen: int | None = None  # a paused or broken secondary's write count
     inherited: int = 0  # writes of the old primary a promoted copy held when promoted
     split_from: str | None = None  # on a copy a split brain promoted: the array of the other primary
@@ -63,9 +64,21 @@ class EmulatedArray:
     latency_factor: float = 1.0
     restarting_until: float = -math.inf  # a controller restart's window end
     restart_completes: float = 0.5
+    meter: UsageMeter = field(default_factory=UsageMeter)  # thin space in use, kept by the fabric
+    _provisioned: float = 0.0
 
     def __post_init__(self) -> None:
         self.pool = self.pool or self.name
+
+    def add(self, copy: Copy) -> None:
+        self.copies[copy.volume_id] = copy
+        self._provisioned += copy.size_gb
+
+    def discard(self, volume_id: str, now: float) -> None:
+        copy = self.copies.pop(volume_id, None)
+        if copy is not None:
+            self._provisioned -= copy.size_gb
+            self.meter.remove(volume_id, now)
 
     # -- health -----------------------------------------------------------------------------------
 
@@ -90,16 +103,10 @@ class EmulatedArray:
 
     def used_gb(self, now: float) -> float:
         """Space consumed: thick reserves the whole size; thin holds what was written, up to the size."""
-        total = 0.0
-        for copy in self.copies.values():
-            if self.thin:
-                total += min(copy.size_gb, self.writes_of(copy, now) * self.write_size_kb / GIB_IN_KIB)
-            else:
-                total += copy.size_gb
-        return total
+        return self.meter.total(now) if self.thin else self._provisioned
 
     def provisioned_gb(self) -> float:
-        return float(sum(copy.size_gb for copy in self.copies.values()))
+        return self._provisioned
 
     def free_gb(self, now: float) -> float:
         if self.capacity_exhausted:

@@ -250,26 +250,31 @@ class EmulatedDriver:
         """Volumes whose replication went wrong (broken link, lag over the threshold, split brain,
         a lost primary), and an ``ok`` for each one reported before that has recovered."""
         fabric = self.fabric
-        self.array.require_up()
+        array = self.array
+        array.require_up()
+        now = fabric.now
         problems: dict[str, dict[str, Any]] = {}
-        split = set(fabric.split_volumes(self.array_name))
-        for volume_id, copy in self.array.copies.items():
-            if volume_id in split or copy.split_from:
-                problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "split_brain"}
-            elif copy.role == "primary":
-                for secondary in fabric.secondaries(volume_id):
-                    if secondary.source is not copy:
-                        continue
-                    state, lag = fabric.pair_state(secondary), fabric.lag(secondary)
-                    if state == "broken":
-                        problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "link_down",
-                                               "target": secondary.array}
-                    elif lag > self.lag_threshold:
-                        problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "lag",
-                                               "lag": round(lag, 3), "target": secondary.array}
-            elif copy.source is not None and not fabric.array(copy.source.array).up:
-                problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "primary_down",
-                                       "primary": copy.source.array}
+        for volume_id in fabric.split_volumes(self.array_name):
+            problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "split_brain"}
+        # One look per link: a healthy link vouches for every volume it carries.
+        for link in fabric.links_between(source=self.array_name):
+            lag = link.lag(now) if link.up else 0.0
+            if link.up and lag <= self.lag_threshold:
+                continue
+            for copy in fabric.carried_by(link):
+                if copy.volume_id in problems or (copy.mode == "sync" and link.up):
+                    continue
+                problems[copy.volume_id] = (
+                    {"volid": copy.volume_id, "status": "error", "reason": "lag", "lag": round(lag, 3),
+                     "target": link.target} if link.up else
+                    {"volid": copy.volume_id, "status": "error", "reason": "link_down",
+                     "target": link.target})
+        for link in fabric.links_between(target=self.array_name):
+            if fabric.array(link.source).up:
+                continue
+            for copy in fabric.carried_by(link):
+                problems.setdefault(copy.volume_id, {"volid": copy.volume_id, "status": "error",
+                                                     "reason": "primary_down", "primary": link.source})
         updates = [problems[volume_id] for volume_id in sorted(problems)]
         recovered = sorted(self._reported - set(problems))
         updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
@@ -277,11 +282,12 @@ class EmulatedDriver:
         return updates
 
 
-def emulated_drivers(config: Any, fabric: Fabric) -> dict[str, EmulatedDriver]:
+def emulated_drivers(config: Any, fabric: Fabric,
+                     driver_class: type[EmulatedDriver] = EmulatedDriver) -> dict[str, EmulatedDriver]:
     """Drivers on ``fabric`` for every backend of ``config`` that uses the emulated driver, ready to
     hand to ``deploy(drivers=...)`` so a simulated world shares one fabric and one clock."""
     from replisim.actors.config import load_class
 
-    return {name: EmulatedDriver(backend.driver_configuration(), backend.host, fabric=fabric)
+    return {name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
             for name, backend in config.backends.items()
             if issubclass(load_class(backend.volume_driver), EmulatedDriver)}

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from replisim import exception
 
-from .array import Copy, EmulatedArray
+from .array import GIB_IN_KIB, Copy, EmulatedArray
 from .link import ReplicationLink, mbps_to_kib_s
 from .writes import WriteHistory
 
@@ -36,6 +36,7 @@ class FailoverRecord:
     source_writes: int
     target_writes: int
     lag: float
+    rate: float = 0.0  # the volume's write rate at the time, writes per second
 
     @property
     def lost_writes(self) -> int:
@@ -45,7 +46,7 @@ class FailoverRecord:
         return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
                 "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
                 "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6)}
+                "lag": round(self.lag, 6), "rate": self.rate}
 
 
 class Fabric:
@@ -63,6 +64,7 @@ class Fabric:
         self.owners: dict[str, str] = {}  # array name -> the backend that drives it
         self.rates: dict[str, float] = {}  # volume id -> writes per second its clients make
         self.failovers: list[FailoverRecord] = []
+        self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
         self._link_faults: dict[str, set[str]] = {}
 
     @classmethod
@@ -131,6 +133,16 @@ class Fabric:
                     copy.frozen, copy.since = None, now
                 else:
                     copy.frozen = self.array(copy.array).writes_of(copy, now)
+            self._meter(copy)
+
+    def links_between(self, source: str | None = None, target: str | None = None) -> list[ReplicationLink]:
+        return [link for link in self.links.values()
+                if source in (None, link.source) and target in (None, link.target)]
+
+    def carried_by(self, link: ReplicationLink) -> list[Copy]:
+        """The secondaries a link feeds, paused pairs excepted (they are meant to stand still)."""
+        return [copy for copy in self._secondaries_on(link)
+                if not (copy.frozen is not None and link.up)]
 
     def link_is_up(self, name: str) -> bool:
         return self.links[name].up if name in self.links else True
@@ -162,8 +174,9 @@ class Fabric:
             return array.copies[volume_id]
         array.check_room(size_gb, self.now)
         copy = Copy(volume_id, array_name, size_gb, history=WriteHistory(self.now))
-        array.copies[volume_id] = copy
+        array.add(copy)
         self._apply_rate(copy, self.rates.get(volume_id, 0.0))
+        self._meter(copy)
         return copy
 
     def delete(self, array_name: str, volume_id: str) -> None:
@@ -176,12 +189,13 @@ class Fabric:
         for secondary in self.secondaries(volume_id):
             if secondary.source is copy:
                 self._stop_pair(secondary)
-                self.array(secondary.array).copies.pop(volume_id, None)
+                self.array(secondary.array).discard(volume_id, self.now)
         self._apply_rate(copy, 0.0)
         if copy.source is not None:
             self._stop_pair(copy)
-        del array.copies[volume_id]
+        array.discard(volume_id, self.now)
         self.rates.pop(volume_id, None)
+        self.split.pop(volume_id, None)
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -204,6 +218,7 @@ class Fabric:
         for secondary in self.secondaries(volume_id):
             if secondary.source is copy and secondary.link is not None and secondary.mode == "async":
                 secondary.link.add(now, writes * array.write_size_kb)
+        self._remeter(volume_id)
         return count
 
     def writes(self, volume_id: str, array_name: str) -> int:
@@ -227,6 +242,28 @@ class Fabric:
             if secondary.source is copy and secondary.link is not None and secondary.frozen is None \
                     and secondary.mode == "async":
                 secondary.link.change_rate(now, delta * array.write_size_kb)
+        self._remeter(copy.volume_id)
+
+    def _meter(self, copy: Copy) -> None:
+        """Re-state a copy's thin usage and its growth rate (between events, a secondary grows
+        as its source does while its pair carries data)."""
+        array = self.array(copy.array)
+        now = self.now
+        source = copy.source
+        if copy.history is not None:
+            rate = copy.history.rate
+        elif (copy.frozen is None and source is not None and source.history is not None
+              and copy.link is not None and copy.link.up):
+            rate = source.history.rate
+        else:
+            rate = 0.0
+        per_write = array.write_size_kb / GIB_IN_KIB
+        array.meter.set(copy.volume_id, now, array.writes_of(copy, now) * per_write, rate * per_write,
+                        copy.size_gb)
+
+    def _remeter(self, volume_id: str) -> None:
+        for copy in self.copies(volume_id):
+            self._meter(copy)
 
     # -- replication pairs --------------------------------------------------------------------------
 
@@ -250,7 +287,7 @@ class Fabric:
                 data=f"array {target_array} already holds a {existing.role} copy of volume {volume_id}")
         target.check_room(primary.size_gb, self.now)
         copy = Copy(volume_id, target_array, primary.size_gb, role="secondary", mode=mode)
-        target.copies[volume_id] = copy
+        target.add(copy)
         self._start_pair(copy, primary)
         return copy
 
@@ -262,6 +299,7 @@ class Fabric:
             copy.frozen = primary.history.count_at(now) if primary.history else 0
         if copy.mode == "async" and primary.history is not None:
             copy.link.change_rate(now, primary.history.rate * self.array(primary.array).write_size_kb)
+        self._meter(copy)
 
     def _stop_pair(self, copy: Copy) -> None:
         """Stop shipping to a secondary; it keeps what it had."""
@@ -271,6 +309,7 @@ class Fabric:
             source = copy.source
             if copy.mode == "async" and copy.link is not None and source and source.history is not None:
                 copy.link.change_rate(now, -source.history.rate * self.array(source.array).write_size_kb)
+            self._meter(copy)
 
     def pause(self, volume_id: str, source_array: str) -> None:
         """Disable replication: every pair fed by the copy on ``source_array`` stops shipping."""
@@ -321,9 +360,10 @@ class Fabric:
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
             copy.frozen = None
-        else:  # a split brain: the target already took writes of its own since the split
-            held, lag = copy.inherited, 0.0
-        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag)
+        else:  # a split brain: the target lacks every write the old primary took since the split
+            held, lag = copy.inherited, now - copy.since
+        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
+                                self.rates.get(volume_id, 0.0))
         self.failovers.append(record)
         self._demote(old, copy)
         for other in self.secondaries(volume_id):
@@ -331,7 +371,9 @@ class Fabric:
                 self._stop_pair(other)
                 self._start_pair(other, copy)
         copy.split_from = None
+        self.split.pop(volume_id, None)
         self._apply_rate(copy, self.rates.get(volume_id, 0.0))
+        self._remeter(volume_id)
         return record
 
     def _demote(self, old: Copy, new: Copy) -> None:
@@ -347,9 +389,8 @@ class Fabric:
 
     def split_volumes(self, array_name: str) -> list[str]:
         """Volumes with a primary on ``array_name`` and another primary elsewhere."""
-        return [volume_id for volume_id, copy in self.array(array_name).copies.items()
-                if copy.role == "primary" and any(c is not copy and c.role == "primary"
-                                                  for c in self.copies(volume_id))]
+        copies = self.array(array_name).copies
+        return [v for v in self.split if v in copies and copies[v].role == "primary"]
 
     # -- array-wide faults --------------------------------------------------------------------------
 
@@ -391,8 +432,10 @@ class Fabric:
             held = self.array(copy.array).writes_of(copy, now)
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
-            copy.source, copy.link, copy.frozen = None, None, None
+            copy.source, copy.link, copy.frozen, copy.since = None, None, None, now
             copy.split_from = primary.array if primary else None
+            self.split[copy.volume_id] = None
             self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
+            self._remeter(copy.volume_id)
             split.append(copy.volume_id)
         return split

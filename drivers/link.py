@@ -88,9 +88,15 @@ class ReplicationLink:
         return max(best, self._out)
 
     def _advance(self, now: float) -> None:
+        """Solve up to ``now`` and forget input older than anything still in flight. Queries may
+        advance too: the regime only changes through ``set_up`` and ``set_bandwidth``."""
+        if now <= self._t0:
+            return
         self._out = self._solve(now)
-        self._t0 = max(self._t0, now)
-        self._prune(min(self.position(now)[0], now - self.latency))
+        self._t0 = now
+        keep = bisect.bisect_right(self._right, self._out + 1e-9) - 1
+        cut = min(self._at[max(keep, 0)], now - self.latency)
+        self._prune(cut)
 
     def _prune(self, before: float) -> None:
         keep = bisect.bisect_right(self._at, before) - 1
@@ -109,16 +115,17 @@ class ReplicationLink:
 
     def landed(self, now: float) -> float:
         """KiB the target holds by ``now``."""
-        return self._solve(now)
+        self._advance(now)
+        return self._out
 
     def backlog(self, now: float) -> float:
         """KiB written but not yet on the target (queued or in flight)."""
-        return max(0.0, self._written(now) - self._solve(now))
+        return max(0.0, self._written(now) - self.landed(now))
 
     def position(self, now: float) -> tuple[float, bool]:
         """``(t, inclusive)``: the target holds every write made before ``t`` (and at ``t`` when
         inclusive), and none made after."""
-        landed = self._solve(now)
+        landed = self.landed(now)
         i = bisect.bisect_right(self._right, landed + 1e-9) - 1
         if i < 0:
             return self._at[0], False

@@ -107,6 +107,8 @@ class LiveRuntime(RuntimeBase):
             raise ValueError(f"cannot schedule {delay} s in the past")
         if mailbox is None:
             self._timers.after(delay, fn)
+        elif delay == 0:  # straight into the inbox: ahead of anything sent after (on_start first)
+            self._post(mailbox, fn)
         else:
             self._timers.after(delay, lambda: self._post(mailbox, fn))
 

@@ -1,12 +1,14 @@
 """A small in-memory driver for control-plane tests (a test double, never shipped to users).
 
 Backends share one ``ARRAYS`` registry so a managed failover can find the target's copy. Tests
-make methods fail through ``FAULTS[(host, method)] = exception``.
+make methods fail through ``FAULTS[(host, method)] = exception``, and slow a failover down with
+the backend option ``failover_delay`` (seconds), so a test can kill a server in the middle of one.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from replisim import exception
@@ -83,6 +85,7 @@ class MemoryDriver:
     def replication_failover(self, context: Any, volume: dict[str, Any],
                              secondary: str | None) -> dict[str, Any]:
         self._maybe_fail("replication_failover")
+        time.sleep(float(self.configuration.safe_get("failover_delay") or 0))
         data = json.loads(volume.get("replication_driver_data") or "{}")
         target = secondary or data.get("secondary")
         if not target or target not in ARRAYS or volume["id"] not in ARRAYS[target]:
@@ -103,3 +106,24 @@ class MemoryDriver:
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         self._maybe_fail("get_replication_updates")
         return []
+
+
+class LeakyDriver(MemoryDriver):
+    """Breaks the contract on purpose: its targets (its unmanaged ``replication_devices``) and its
+    failover error carry credentials, so the server's own redaction is what keeps them out of sight."""
+
+    def replication_enable(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
+        self.volumes[volume["id"]]["replicating"] = True
+        return {}
+
+    def list_replication_targets(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
+        password = self.configuration.safe_get("san_password")
+        devices: list[dict[str, str]] = self.configuration.safe_get("replication_devices") or []
+        return {"volume_id": volume["id"], "targets": [
+            {"type": "unmanaged", **device, "san_password": password, "hint": f"log in with {password}"}
+            for device in devices]}
+
+    def replication_failover(self, context: Any, volume: dict[str, Any],
+                             secondary: str | None) -> dict[str, Any]:
+        password = self.configuration.safe_get("san_password")
+        raise exception.VolumeBackendAPIException(data=f"{secondary} refused the password {password}")

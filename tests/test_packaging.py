@@ -38,15 +38,15 @@ def test_cli_version_and_help_on_every_verb() -> None:
 def test_unknown_scenario_is_bad_input_with_exit_2() -> None:
     exe = Path(sys.executable).with_name("replisim")
     done = subprocess.run([exe, "run", "no-such-scenario"], capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and "unknown scenario 'no-such-scenario'" in done.stderr
+    assert done.returncode == 2 and "no-such-scenario: no shipped scenario of that name" in done.stderr
 
 
-def test_run_demo_writes_the_same_trace_for_the_same_seed(tmp_path: Path) -> None:
+def test_run_writes_the_same_trace_for_the_same_seed(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("replisim")
     traces = []
-    for name in ("a.jsonl", "b.jsonl"):
-        out = subprocess.run([exe, "run", "demo", "--seed", "5", "--trace", str(tmp_path / name)],
-                             capture_output=True, text=True, check=True).stdout
-        assert out.startswith("replisim demo  seed=5")
-        traces.append((tmp_path / name).read_bytes())
+    for name in ("a", "b"):
+        out = subprocess.run([exe, "run", "primary-dies-async", "--seed", "5", "--no-progress", "--out",
+                              str(tmp_path / name)], capture_output=True, text=True, check=True).stdout
+        assert out.startswith("PASS primary-dies-async seed=5")
+        traces.append((tmp_path / name / "trace.jsonl").read_bytes())
     assert traces[0] == traces[1] and traces[0].count(b"\n") > 1000

@@ -1,0 +1,210 @@
+"""``replisim serve``: the control plane live, on a SQL database, behind the REST API, in one process.
+
+``start`` wires a ``LiveRuntime``, a ``SqlRepository``, ``deploy()`` and the HTTP server and returns
+a handle (``.url``, ``.stop()``), for the command line and for tests alike. Restarting on the same
+database file is recovery: each volume manager's start-up ``reconcile`` moves whatever a crash left
+mid-operation to ``error``, saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+
+from replisim import exception
+from replisim.sim import LiveRuntime
+
+from .config import CinderConfig, load_config
+from .db import SqlRepository
+from .deployment import Deployment, deploy
+from .redaction import Redactor
+from .rest import ApiHttpServer, BlockStorageApi
+from .status import VOLUME_TOPIC
+
+LOG = logging.getLogger("replisim.serve")
+DEFAULT_ADMIN_USERS = "admin"
+
+
+class WallClockRuntime(LiveRuntime):
+    """A ``LiveRuntime`` for a server whose database outlives it.
+
+    ``now`` is Unix time (still monotonic within a run), because the database keeps timestamps
+    across restarts and shows them to users. The seed is fresh each run, because ids are drawn
+    from it: a restart on the same database must not draw the ids of the last run again. No
+    trace: a server runs for days, and the trace would grow without bound.
+    """
+
+    def __init__(self, seed: int | None = None):
+        self._epoch = time.time() - time.monotonic()
+        super().__init__(int.from_bytes(os.urandom(8)) if seed is None else seed, trace=False)
+
+    @property
+    def now(self) -> float:
+        return self._epoch + time.monotonic()
+
+
+def default_db_url(config_path: str | os.PathLike[str]) -> str:
+    """SQLite in a file next to the configuration, named after it: ``cinder.conf`` -> ``cinder.db``."""
+    return f"sqlite:///{Path(config_path).resolve().with_suffix('.db')}"
+
+
+def shown_url(db_url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    return sa.make_url(db_url).render_as_string(hide_password=True)
+
+
+def open_database(db_url: str, clock: Callable[[], float]) -> SqlRepository:
+    """The repository at ``db_url``; a ``ConfigError`` that names it (password hidden) if unusable."""
+    try:
+        shown = shown_url(db_url)
+    except sa.exc.ArgumentError:
+        raise exception.ConfigError("--db is not an SQLAlchemy database URL; use one such as "
+                                    "sqlite:////absolute/path.db or postgresql://user@host/name") from None
+    try:
+        return SqlRepository(db_url, clock=clock)
+    except (sa.exc.SQLAlchemyError, ImportError, exception.CinderException) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise exception.ConfigError(f"cannot use the database {shown}: {reason}") from None
+
+
+def secrets(config: CinderConfig, db_url: str) -> tuple[str, ...]:
+    """What must never be shown: the configuration's credentials and the database password."""
+    try:
+        password = sa.make_url(db_url).password
+    except sa.exc.ArgumentError:
+        password = None
+    return (*config.secrets(), *([str(password)] if password else []))
+
+
+def admin_users(config: CinderConfig) -> frozenset[str]:
+    """``[DEFAULT] admin_users`` (comma-separated; default ``admin``): the users noauth treats as admins."""
+    text = config.defaults.get("admin_users", DEFAULT_ADMIN_USERS)
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
+@dataclass
+class Server:
+    """A running ``replisim serve``."""
+
+    url: str
+    deployment: Deployment
+    httpd: ApiHttpServer
+    thread: threading.Thread
+    started_at: float
+    stopped: bool = field(default=False)
+
+    def not_ready(self, timeout: float) -> dict[str, str]:
+        """Wait until every backend has reported stats or failed set-up; return the ones that did not
+        report (``host@backend`` -> why), after ``timeout`` seconds at most."""
+        deadline = time.monotonic() + timeout
+        while True:
+            silent = [host for host, manager in self.deployment.managers.items() if not manager.reports]
+            failed = {host: why for host in silent if (why := self._setup_failure(host))}
+            if len(failed) == len(silent) or time.monotonic() >= deadline:
+                return {host: failed.get(host, f"no stats reported within {timeout:g} s") for host in silent}
+            time.sleep(0.02)
+
+    def _setup_failure(self, host: str) -> str | None:
+        try:
+            row = self.deployment.db.service_get(host, VOLUME_TOPIC)
+        except exception.CinderException:
+            return None
+        failed = row["disabled"] and row["updated_at"] >= self.started_at and row["disabled_reason"]
+        return str(row["disabled_reason"]) if failed else None
+
+    def stop(self) -> None:
+        """Stop serving, then the actors, then close the database; safe to call twice."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+        self.deployment.runtime.stop()
+        self.deployment.db.close()
+
+
+def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0.0.1", port: int = 0,
+          report_interval: float = 10.0) -> Server:
+    """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port).
+
+    Returns as soon as the socket is bound; ``Server.not_ready`` waits for the backends. Answers
+    never carry a configured secret; log lines are the log handler's business (``serve_forever``
+    gives its handler ``Redactor.log_filter()``; an embedding program should do the same).
+    """
+    runtime = WallClockRuntime()
+    db: SqlRepository | None = None
+    try:
+        db = open_database(db_url, clock=lambda: runtime.now)
+        redactor = Redactor(secrets(config, db_url))
+        started_at = runtime.now
+        deployment = deploy(runtime, config, db, report_interval=report_interval)
+        api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor)
+        httpd = ApiHttpServer((host, port), api)
+    except BaseException:
+        runtime.stop()
+        if db is not None:
+            db.close()
+        raise
+    # A short poll interval: ``stop`` waits for the serving loop to notice the shutdown request.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="replisim-rest", daemon=True)
+    thread.start()
+    return Server(httpd.url, deployment, httpd, thread, started_at)
+
+
+def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
+                  out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input)."""
+
+    def fail(message: str) -> int:
+        print(f"replisim serve: {message}", file=err, flush=True)
+        return 2
+
+    try:
+        config = load_config(config_path)
+    except exception.ConfigError as exc:
+        return fail(str(exc))
+    url = db_url or default_db_url(config_path)
+    redactor = Redactor(secrets(config, url))
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor.log_filter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    try:
+        server = start(config, url, host=host, port=port, report_interval=report_interval)
+    except exception.ConfigError as exc:
+        return fail(redactor.text(str(exc)))
+    except OSError as exc:
+        return fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except Exception as exc:  # a driver that cannot even be built is a configuration problem
+        return fail(redactor.text(f"cannot start the control plane from {config_path}: "
+                                  f"{type(exc).__name__}: {exc}"))
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for backend, why in server.not_ready(timeout=max(30.0, 3 * report_interval)).items():
+            LOG.warning("backend %s is not serving: %s", backend, why)
+        print(f"replisim serve: listening on {server.url} (database {shown_url(url)}); "
+              "Ctrl-C stops", file=out, flush=True)
+        while not stop.wait(1.0):  # a timed wait, so the signal handler always gets to run
+            pass
+    finally:
+        server.stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    print("replisim serve: stopped", file=out, flush=True)
+    return 0
+
+
+def _setter(event: threading.Event) -> Callable[[int, Any], None]:
+    return lambda _signum, _frame: event.set()

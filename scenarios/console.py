@@ -1,0 +1,186 @@
+"""The scenario verbs behind the CLI (``run``, ``chaos``, ``replay``): find the scenario, run it,
+write its outputs, and tell the verdict first.
+
+Each function returns the process exit code: 0 every check passed, 1 a check failed (or a replay
+diverged), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .runner import RunResult, run_scenario, write_run
+from .schema import Scenario, ScenarioError, load_scenario, scenario_to_yaml
+
+SHIPPED = Path(__file__).parent
+
+
+def shipped() -> dict[str, Path]:
+    """Shipped scenarios by name."""
+    return {path.stem: path for path in sorted(SHIPPED.glob("*.yaml"))}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A shipped scenario's name, or a path to a scenario file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(name_or_path, 0, "", "no such scenario file")
+        return path
+    known = shipped()
+    if name_or_path not in known:
+        from replisim.sim.faults import suggest
+
+        hint = suggest(name_or_path, known)
+        raise ScenarioError(name_or_path, 0, "", f"no shipped scenario of that name{hint}; "
+                                                 f"shipped: {', '.join(known)}")
+    return known[name_or_path]
+
+
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """The control plane's log lines go to the run's log file, not over the summary."""
+    logger = logging.getLogger("replisim")
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate, logger.level = False, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate, logger.level = saved
+
+
+def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress: bool) -> RunResult:
+    out.mkdir(parents=True, exist_ok=True)
+    with _log_to(out / "run.log"):
+        if not progress:
+            return run_scenario(scenario, seed)
+        bar: Any
+        with click.progressbar(length=100, label=f"{scenario.name} (simulated time)",
+                               file=sys.stderr) as bar:
+            done = [0]
+
+            def advance(now: float, end: float) -> None:
+                step = int(100 * now / end) - done[0]
+                if step > 0:
+                    bar.update(step)
+                    done[0] += step
+
+            return run_scenario(scenario, seed, progress=advance)
+
+
+def print_verdicts(result: RunResult, out: Path | None) -> None:
+    passed = sum(v.ok for v in result.verdicts)
+    head = "PASS" if result.ok else "FAIL"
+    color = "green" if result.ok else "red"
+    click.secho(f"{head} {result.scenario.name} seed={result.seed}: {passed}/{len(result.verdicts)} checks "
+                "passed", fg=color, bold=True)
+    for verdict in result.verdicts:
+        mark = click.style("ok  ", fg="green") if verdict.ok else click.style("FAIL", fg="red")
+        click.echo(f"  {mark} {verdict.check:<15} {verdict.summary}")
+        if not verdict.ok and verdict.witness is not None:
+            click.echo(f"       witness: {json.dumps(verdict.witness, sort_keys=True, default=str)}")
+    ops = result.record.history.ops
+    done = [op for op in ops if op.type != "invoke"]
+    failovers = result.record.fabric.failovers
+    lost = sum(r.lost_writes for r in failovers)
+    click.echo(f"  time      {result.simulated_seconds:,.0f} s simulated in {result.wall_seconds:.2f} s wall "
+               f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)")
+    click.echo(f"  clients   {len(done)} operations: {sum(o.type == 'ok' for o in done)} ok, "
+               f"{sum(o.type == 'fail' for o in done)} failed, {sum(o.type == 'info' for o in done)} unknown")
+    click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
+    click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
+    if out is not None:
+        click.echo(f"  written   {out}/ (trace.jsonl, history.jsonl, verdicts.json, run.json, run.log)")
+        click.echo(f"  replay    replisim replay {out}")
+
+
+def run_command(scenario_name: str, seed: int | None, out: str | None, progress: bool) -> int:
+    scenario = load_scenario(resolve(scenario_name))
+    seed = scenario.seed if seed is None else seed
+    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-seed{seed}"
+    result = _run_with_progress(scenario, seed, out_dir, progress)
+    write_run(result, out_dir)
+    print_verdicts(result, out_dir)
+    return 0 if result.ok else 1
+
+
+def replay_command(target: str, seed: int | None) -> int:
+    """Re-run a recorded run (its directory) and say whether the trace is the same."""
+    path = Path(target)
+    recorded: dict[str, Any] | None = None
+    if path.is_dir():
+        verdicts = path / "verdicts.json"
+        if not verdicts.is_file():
+            raise ScenarioError(target, 0, "", "not a run directory (no verdicts.json)")
+        recorded = json.loads(verdicts.read_text())
+        if not isinstance(recorded, dict) or not {"source", "seed", "digest"} <= recorded.keys():
+            raise ScenarioError(str(verdicts), 0, "", "not a replisim run record (source, seed, digest)")
+        scenario = load_scenario(recorded["source"])
+        seed = recorded["seed"] if seed is None else seed
+    else:
+        scenario = load_scenario(resolve(target))
+    result = run_scenario(scenario, seed)
+    print_verdicts(result, None)
+    if recorded is not None and seed == recorded["seed"]:
+        same = result.trace_digest == recorded["digest"]
+        click.secho(f"  replay    {'same trace as recorded' if same else 'DIVERGED from the recording'} "
+                    f"({recorded['digest'][:16]})", fg="green" if same else "red")
+        if not same:
+            return 1
+    return 0 if result.ok else 1
+
+
+def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
+    """One seed of a sweep (top level, so worker processes can import it)."""
+    return run_scenario(load_scenario(scenario_path), seed).summary()
+
+
+def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
+                  shrink_failures: bool, progress: bool,
+                  one_seed: Callable[[str, int], dict[str, Any]] = run_one,
+                  runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+    """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
+    ``runner`` are the real runner unless a quality test swaps in a broken one."""
+    from .shrink import shrink
+    from .sweep import parse_seeds, sweep
+
+    path = resolve(scenario_name)
+    scenario = load_scenario(path)
+    result = sweep(one_seed, str(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress)
+    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+    click.echo(result.table())
+    click.echo(f"  written   {out_dir / 'sweep.json'}")
+    failures = result.failures()
+    if failures and shrink_failures:
+        check, seeds_failing = sorted(failures.items())[0]
+        seed = seeds_failing[0]
+
+        def still_fails(candidate: Scenario) -> bool:
+            run = runner(replace(candidate, checks=(check,)), seed)
+            return not run.ok
+
+        click.echo(f"  shrinking seed {seed} while {check} still fails ...")
+        shrunk = shrink(scenario, still_fails, seed=seed)
+        minimal = out_dir / f"minimal-{scenario.name}-seed{seed}.yaml"
+        comment = (f"Shrunk from {path} seed {seed}: {check} still fails.\n"
+                   f"Run: replisim run {minimal} --seed {seed}")
+        minimal.write_text(scenario_to_yaml(shrunk.scenario, comment=comment))
+        click.echo(f"  {shrunk.summary()}")
+        click.echo(f"  minimal   replisim run {minimal} --seed {seed}")
+    return 0 if result.ok else 1

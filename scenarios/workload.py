@@ -1,0 +1,202 @@
+"""The clients of a scenario: tenants creating, writing to and deleting volumes, and an operator
+taking replication actions at set times or when a backend goes quiet.
+
+It is an actor like the rest: every operation is its own handler (so operations overlap, as real
+clients' do), draws come from the seeded ``workload`` stream, and every call to the API is
+recorded in the history with its intended send time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from replisim.actors.context import RequestContext, admin_context
+from replisim.actors.db import Repository
+from replisim.actors.deployment import api_call
+from replisim.drivers.fabric import Fabric
+from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, Sleep
+
+from .history import History
+from .names import Names
+from .schema import AdminAction, AdminPolicy, Scenario
+
+Gen = Generator[Any, Any, Any]
+WORKLOAD = Address("replisim-workload", "clients")
+STREAM = "workload"
+CALL_TIMEOUT = 60.0
+# The replication statuses an operator takes each action from.
+APPLIES_TO = {"enable_replication": ("disabled",), "disable_replication": ("enabled",),
+              "failover_replication": ("enabled", "failed-over", "error")}
+
+
+class Workload(Actor):
+    """Drives one scenario's traffic against the API actor until ``scenario.duration``."""
+
+    def __init__(self, scenario: Scenario, fabric: Fabric, db: Repository, history: History, seed: int):
+        self.scenario = scenario
+        self.load = scenario.workload
+        self.fabric = fabric
+        self.db = db
+        self.history = history
+        self.names = Names(seed)
+        self.tenants = [RequestContext(f"user-{t}", t) for t in self.names.tenants(max(1, self.load.tenants))]
+        self.admin = admin_context()
+        self.volumes: dict[str, RequestContext] = {}  # available volumes -> their owner
+        self.detections: list[dict[str, Any]] = []  # when a policy noticed a backend down
+        # Types drawn by weight; with no weights given, every declared type is as likely.
+        self._types = sorted(self.load.create.types.items()) or [(name, 1.0) for name in
+                                                                  sorted(scenario.volume_types)]
+
+    def _self(self, method: str, **args: Any) -> Cast:
+        return Cast(self.address, Message(method, args))
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def on_start(self) -> Gen:
+        # Clients arrive once every backend has reported its capabilities twice, as after a deploy.
+        yield Sleep(2.5 * self.scenario.report_interval)
+        for name, specs in sorted(self.scenario.volume_types.items()):
+            yield from self._op("admin", self.admin, "create_volume_type", name=name, extra_specs=dict(specs))
+        now = yield Now()
+        for _ in range(self.load.initial_volumes):
+            yield self._self("create", intended=now, enable=True)
+        if self.load.create.rate > 0:
+            yield self._self("arrivals", kind="create", rate=self.load.create.rate)
+        if self.load.delete.rate > 0:
+            yield self._self("arrivals", kind="delete", rate=self.load.delete.rate)
+        for index in range(len(self.load.actions)):
+            yield self._self("scheduled_action", index=index)
+        for index in range(len(self.load.policies)):
+            yield self._self("watch", index=index)
+
+    # -- operations -------------------------------------------------------------------------------
+
+    def _op(self, process: str, context: RequestContext, method: str, intended: float | None = None,
+            **args: Any) -> Gen:
+        """Call the API as ``process``, recording invoke and outcome; returns (ok, value)."""
+        now = yield Now()
+        index = self.history.invoke(process, method, dict(args), now, intended)
+        try:
+            value = yield api_call(context, method, CALL_TIMEOUT, **args)
+        except RemoteError as err:
+            self.history.complete(index, (yield Now()), error=err.cause)
+            return False, None
+        except Exception as exc:  # a timeout: the outcome is unknown
+            self.history.complete(index, (yield Now()), error=exc)
+            return False, None
+        self.history.complete(index, (yield Now()), value=value)
+        return True, value
+
+    def arrivals(self, kind: str, rate: float) -> Gen:
+        """A Poisson stream of ``kind`` operations until the workload ends."""
+        while True:
+            gap = yield Draw(STREAM, "expovariate", (rate,))
+            yield Sleep(gap)
+            now = yield Now()
+            if now >= self.scenario.duration:
+                return
+            yield self._self(kind, intended=now)
+
+    def _pick(self, values: list[Any]) -> Gen:
+        return values[(yield Draw(STREAM, "randint", (0, len(values) - 1)))]
+
+    def create(self, intended: float, enable: bool = False) -> Gen:
+        owner = yield from self._pick(self.tenants)
+        low, high = self.load.create.size_gb
+        size = yield Draw(STREAM, "randint", (low, high))
+        volume_type = None
+        if self._types:
+            total = sum(weight for _, weight in self._types)
+            point = (yield Draw(STREAM, "random")) * total
+            for volume_type, weight in self._types:  # noqa: B007 - the last one wins on round-off
+                point -= weight
+                if point < 0:
+                    break
+        ok, volume = yield from self._op(owner.project_id, owner, "create_volume", intended, size=size,
+                                         name=self.names.volume(), volume_type=volume_type)
+        if not ok:
+            return
+        volume_id = volume["id"]
+        while True:  # the create is a cast: the tenant polls until the volume is available (or not)
+            yield Sleep(self.scenario.report_interval)
+            ok, seen = yield from self._op(owner.project_id, owner, "get_volume", volume_id=volume_id)
+            if ok and seen["status"] != "creating":
+                status = seen["status"]
+                break
+        if status != "available":
+            return
+        self.volumes[volume_id] = owner
+        self.fabric.set_write_rate(volume_id, self.load.writes.per_volume_rate)
+        if enable and volume_type and self._replicated(volume_type):
+            yield from self._op("admin", self.admin, "enable_replication", volume_id=volume_id)
+
+    def _replicated(self, type_name: str) -> bool:
+        specs = self.scenario.volume_types.get(type_name, {})
+        return str(specs.get("replication", "")).strip().lower() in ("enabled", "true", "<is> true")
+
+    def delete(self, intended: float) -> Gen:
+        if not self.volumes:
+            return
+        volume_id = yield from self._pick(sorted(self.volumes))
+        owner = self.volumes.pop(volume_id)
+        self.fabric.set_write_rate(volume_id, 0.0)
+        ok, _ = yield from self._op(owner.project_id, owner, "delete_volume", intended, volume_id=volume_id)
+        if not ok:
+            self.volumes[volume_id] = owner
+
+    # -- the operator -----------------------------------------------------------------------------
+
+    def scheduled_action(self, index: int) -> Gen:
+        action: AdminAction = self.load.actions[index]
+        now = yield Now()
+        yield Sleep(max(0.0, action.at - now))
+        for volume_id in self._select(action.volumes, action.action):
+            yield self._self("admin_action", action=action.action, volume_id=volume_id,
+                             secondary=action.secondary, intended=action.at)
+
+    def _select(self, which: str, action: str) -> list[str]:
+        """Available volumes named by ``which`` (all, backend:<name>, type:<name>) that ``action``
+        applies to: an operator does not enable what is enabled, nor fail over what is not replicated."""
+        kind, _, name = which.partition(":")
+        volumes = self.db.volume_get_all()
+        if kind == "backend":
+            volumes = [v for v in volumes if (v["host"] or "").partition("@")[2].partition("#")[0] == name]
+        elif kind == "type":
+            type_ids = {t["id"] for t in self.db.volume_type_get_all() if t["name"] == name}
+            volumes = [v for v in volumes if v["volume_type_id"] in type_ids]
+        wanted = APPLIES_TO[action]
+        return [v["id"] for v in volumes if v["status"] == "available" and v["replication_status"] in wanted]
+
+    def admin_action(self, action: str, volume_id: str, secondary: str | None, intended: float) -> Gen:
+        args: dict[str, Any] = {"volume_id": volume_id}
+        if action == "failover_replication" and secondary:
+            args["secondary"] = secondary
+        yield from self._op("admin", self.admin, action, intended, **args)
+
+    def watch(self, index: int) -> Gen:
+        """A policy: when a backend stops reporting (its array is down), act on its volumes."""
+        policy: AdminPolicy = self.load.policies[index]
+        fired = False
+        while True:
+            yield Sleep(self.scenario.report_interval)
+            now = yield Now()
+            if now >= self.scenario.duration + self.scenario.heal:
+                return
+            down = self._backend_down(policy.backend, now)
+            if down and not fired:
+                fired = True
+                self.detections.append({"backend": policy.backend, "time": now})
+                yield Sleep(policy.after)
+                for volume_id in self._select(f"backend:{policy.backend}", policy.action):
+                    yield self._self("admin_action", action=policy.action, volume_id=volume_id,
+                                     secondary=policy.secondary, intended=now + policy.after)
+            elif not down:
+                fired = False
+
+    def _backend_down(self, backend: str, now: float) -> bool:
+        """Down when its manager has not managed a stats report for three intervals."""
+        for service in self.db.service_get_all():
+            if service["host"].partition("@")[2] == backend:
+                return now - float(service["updated_at"]) > 3 * self.scenario.report_interval
+        return False
