@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.actors.context import admin_context
 from replisim.actors.status import is_valid_host
+from replisim.drivers.conformance import load_target, run_suite
 from replisim.drivers.storage_driver import StorageDriver
 from replisim.drivers.storage_process import StorageProcess
 
@@ -144,22 +146,25 @@ def test_managed_target_failover_and_failback(start_array: StartArray) -> None:
     wait_for(lambda: b.client().volumes() == [], "the replica on beta to go too")
 
 
-def test_unmanaged_device_failover_routes_to_the_device(start_array: StartArray) -> None:
-    a, vault = start_array("alpha"), start_array("vault")
-    conf = f"""
+def unmanaged_conf(alpha: StorageProcess, vault: StorageProcess) -> str:
+    return f"""
 [DEFAULT]
 enabled_backends = alpha
 
 [alpha]
 volume_driver = {DRIVER}
-san_port = {a.port}
+san_port = {alpha.port}
 san_password = pw-alpha-s3cret
 storage_timeout = 1
 managed_replication_target = false
 replication_devices = {{'backend_id'='vault' 'san_ip'='127.0.0.1' 'san_port'='{vault.port}'
     'san_login'='admin' 'san_password'='pw-vault-s3cret'}}
 """
-    alpha = drivers_for(conf)["alpha"]
+
+
+def test_unmanaged_device_failover_routes_to_the_device(start_array: StartArray) -> None:
+    a, vault = start_array("alpha"), start_array("vault")
+    alpha = drivers_for(unmanaged_conf(a, vault))["alpha"]
     assert alpha.get_volume_stats()["replication_count"] == 1
     volume = new_volume("vol-u", "replisim@alpha#alpha")
     apply(volume, alpha.create_volume(volume))
@@ -262,6 +267,18 @@ def test_a_paused_array_fails_calls_cleanly_and_recovers(start_array: StartArray
     a.resume()  # (a create sent now would be an unknown outcome: the array runs it once resumed)
     assert alpha.get_volume_stats()["free_capacity_gb"] == 999
     assert [u["status"] for u in alpha.get_replication_updates(CTX)] == ["ok"]
+
+
+@pytest.mark.parametrize("profile", ["managed", "unmanaged"])
+def test_the_conformance_suite_passes(start_array: StartArray, tmp_path: Path, profile: str) -> None:
+    alpha, other = start_array("alpha"), start_array("beta" if profile == "managed" else "vault")
+    conf = tmp_path / "cinder.conf"
+    conf.write_text(managed_conf(alpha, other) if profile == "managed" else unmanaged_conf(alpha, other))
+    report = run_suite(load_target(DRIVER, str(conf)), require=("replication", "config-secrets"))
+    assert {o.check.id for o in report.outcomes if o.status == "failed"} == set()
+    assert report.exit_code == 0 and report.count("passed") >= 30
+    # the suite cannot crash an array behind a driver that does not own the process
+    assert [o.check.id for o in report.outcomes if o.status == "skipped"] == ["ERR-ARRAY-004"]
 
 
 @pytest.mark.parametrize(("section", "problem"), [
