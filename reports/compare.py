@@ -3,6 +3,7 @@ releases, an operator comparing configurations)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,11 @@ class Change:
 
     @property
     def change(self) -> float | None:
-        return None if self.a is None or self.b is None else self.b - self.a
+        if self.a is None or self.b is None:
+            return None
+        if math.isclose(self.a, self.b, rel_tol=1e-9, abs_tol=1e-12):  # float noise is no change
+            return 0
+        return self.b - self.a
 
     @property
     def percent(self) -> float | None:

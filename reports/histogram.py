@@ -41,17 +41,21 @@ class LatencyHistogram:
 
     def percentile(self, percent: float) -> float:
         """The latency that ``percent`` % of recorded ones do not exceed (NaN when empty)."""
+        return self.percentiles([percent])[0]
+
+    def percentiles(self, percents: list[float]) -> list[float]:
+        """``percentile`` of each of ``percents``, in one pass over the histogram."""
         if not self.count:
-            return math.nan
-        value = self._hdr.get_value_at_percentile(percent) * UNIT
-        return min(max(value, self.min), self.max)
+            return [math.nan] * len(percents)
+        values = self._hdr.get_percentile_to_value_dict(percents)
+        return [min(max(values[p] * UNIT, self.min), self.max) for p in percents]
 
     def summary(self) -> dict[str, float | None]:
         """min, p50, p90, p99, p99.9, max and mean in seconds (None when nothing was recorded)."""
         if not self.count:
             return {key: None for key in ("min_s", *(_key(p) for p in PERCENTILES), "max_s", "mean_s")}
         out: dict[str, float | None] = {"min_s": self.min}
-        out.update({_key(p): self.percentile(p) for p in PERCENTILES})
+        out.update(zip((_key(p) for p in PERCENTILES), self.percentiles(list(PERCENTILES)), strict=True))
         out.update(max_s=self.max, mean_s=self.mean)
         return out
 
@@ -59,9 +63,8 @@ class LatencyHistogram:
         """(percentiles, latencies) from 0 to 99.99 %, spaced evenly in 'nines', for a plot."""
         if not self.count:
             return [], []
-        nines = [4.0 * i / (points - 1) for i in range(points)]
-        percents = [100.0 * (1 - 10**-n) for n in nines]
-        return percents, [self.percentile(p) for p in percents]
+        percents = [100.0 * (1 - 10 ** (-4.0 * i / (points - 1))) for i in range(points)]
+        return percents, self.percentiles(percents)
 
     def encode(self) -> str:
         """The histogram in HdrHistogram's compressed base64 form, for other tools to merge."""

@@ -14,6 +14,7 @@ from .text import DASH, duration, number, percent
 
 MAX_ROWS = 500  # failover rows shown on the page (report.json has them all)
 MAX_WITNESS = 2000  # characters of a checker's witness shown
+VERSION_ORDER = ("replisim", "python", "machine")
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -33,11 +34,11 @@ def _cell(value: Any, numeric: bool = False) -> str:
 
 
 def _table(headings: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headings)
+    head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headings) + "</tr>" if headings else ""
     body = "".join(
         "<tr>" + "".join(_cell(v, i >= numeric_from) for i, v in enumerate(row)) + "</tr>" for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _image(png: bytes | None, alt: str, missing: str) -> str:
@@ -69,7 +70,7 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
     parts += [
         "<h2>Run</h2>",
         _table(
-            ["", ""],
+            [],
             [
                 ["scenario", f"{head['scenario']} ({head.get('source') or DASH})"],
                 ["seed", str(head["seed"])],
@@ -83,7 +84,7 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
                     f"{duration(head['wall_seconds'])}"
                     + (f" ({number(head['speedup'])}x real time)" if head.get("speedup") else ""),
                 ],
-                ["versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or DASH],
+                ["versions", ", ".join(f"{k} {versions[k]}" for k in VERSION_ORDER if k in versions) or DASH],
                 ["trace digest", head.get("digest") or DASH],
             ],
             numeric_from=9,

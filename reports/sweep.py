@@ -82,12 +82,13 @@ def sweep_figures(sweep: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[s
 
 
 def _spread(name: str, values: list[float], unit: str) -> dict[str, float | None]:
-    """p50, p90 and p99 of ``values`` (nearest rank), or None when there are none."""
+    """The median, p90 and p99 (nearest rank) and mean of ``values``; None when there are none."""
     ordered = sorted(values)
-    out: dict[str, float | None] = {}
-    for p in (50, 90, 99):
-        key = f"{name}_p{p}{unit}"
-        out[key] = ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else None
+    out: dict[str, float | None] = {f"{name}_p50{unit}": statistics.median(ordered) if ordered else None}
+    for p in (90, 99):
+        out[f"{name}_p{p}{unit}"] = (
+            ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else None
+        )
     out[f"{name}_mean{unit}"] = statistics.fmean(values) if values else None
     return out
 
