@@ -17,6 +17,7 @@ from .operations import DONE_SUFFIX, Completion, completions, operation_stats, t
 from .timeline import status_timeline
 
 FORMAT = 1  # report.json's layout version
+CREATED = "create_volume" + DONE_SUFFIX
 
 
 class ReportError(ValueError):
@@ -108,15 +109,9 @@ def fill_points(
     array_of = {backend: array for array, backend in arrays.items()}
     points = []
     for c in done:
-        if (
-            c.f != "create_volume" + DONE_SUFFIX
-            or c.outcome != "ok"
-            or c.latency is None
-            or c.volume is None
-            or c.volume not in hosts
-        ):
+        if c.f != CREATED or c.outcome != "ok" or c.latency is None or c.volume not in hosts:
             continue
-        backend = hosts[c.volume].partition("@")[2].partition("#")[0]
+        backend = hosts[str(c.volume)].partition("@")[2].partition("#")[0]
         pool = pools.get(array_of.get(backend, backend))
         pct = None if pool is None else used_pct_at(pool["series"], pool["capacity_gb"], c.intended)
         if pct is not None:
