@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
@@ -75,6 +76,61 @@ def replay(target: str, seed: int | None) -> None:
 
 
 @main.command()
+@click.option("--driver", metavar="PKG.MOD:CLASS", help="The driver class under test (also pkg.mod.Class).")
+@click.option("--config", "config_path", metavar="FILE", help="The cinder.conf with the backend's section.")
+@click.option("--backend", default=None, metavar="NAME",
+              help="The backend section to test (default: the first enabled backend).")
+@click.option("--junitxml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON report here.")
+@click.option("--require", multiple=True, metavar="CAPABILITY",
+              help="Fail instead of skip the checks that need it (replication, array-failure, "
+                   "config-secrets); repeatable.")
+@click.option("--check", "select", multiple=True, metavar="ID-PREFIX",
+              help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.")
+@click.option("--list", "list_only", is_flag=True, help="List the checks (ID, path, title, clause) and exit.")
+def conformance(*, driver: str | None, config_path: str | None, backend: str | None, junitxml: str | None,
+                json_path: str | None, require: tuple[str, ...], select: tuple[str, ...],
+                list_only: bool) -> None:
+    """Hold a volume driver to the driver contract, directly and through the control plane.
+
+    Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
+    importable, config invalid), 3 nothing was checked.
+    """
+    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
+    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
+
+    try:
+        checks = select_checks(select)
+        if list_only:
+            for c in checks:
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
+                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
+            return
+        if not driver or not config_path:
+            raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
+        import_from_cwd()
+        report = run_suite(load_target(driver, config_path, backend), require, select)
+    except BadInput as exc:
+        click.echo(f"replisim conformance: bad input: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(terminal(report), nl=False)
+    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
+                raise SystemExit(2) from None
+    raise SystemExit(report.exit_code)
+
+
+@main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The cinder.conf to deploy (enabled_backends, one section per backend).")
 @click.option("--db", "db_url", default=None, metavar="URL",
@@ -96,6 +152,51 @@ def serve(config_path: str, db_url: str | None, host: str, port: int, report_int
 
     raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
                                   report_interval=report_interval))
+
+
+@main.group()
+def array() -> None:
+    """Real storage array processes for live mode (volumes on disk, replication over TCP)."""
+
+
+@array.command("serve")
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False, writable=True),
+              help="Existing directory that holds this array's volumes.")
+@click.option("--port", required=True, type=click.IntRange(0, 65535),
+              help="Port of the management API (0 picks a free one; the first output line names it).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--name", required=True, help="The array's name, shown in /health, /stats and its log.")
+@click.option("--login", default="admin", show_default=True, help="Login for HTTP basic auth.")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False),
+              help="File holding the password (else the REPLISIM_ARRAY_PASSWORD environment variable).")
+@click.option("--capacity-gb", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Capacity the array offers for volumes.")
+@click.option("--peer-timeout", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Seconds to wait for a peer array before a replication request fails.")
+def array_serve(*, root: str, port: int, host: str, name: str, login: str, password_file: str | None,
+                capacity_gb: int, peer_timeout: float) -> None:
+    """Serve one storage array on HOST:PORT until SIGTERM or Ctrl-C."""
+    from pathlib import Path
+
+    from replisim.drivers.storage_server import SetupError, serve
+
+    if password_file:
+        with open(password_file, encoding="utf-8") as handle:
+            password = handle.read().strip()
+        source = f"--password-file {password_file}"
+    else:
+        password = os.environ.get("REPLISIM_ARRAY_PASSWORD", "")
+        source = "REPLISIM_ARRAY_PASSWORD"
+    if not password:
+        raise click.UsageError(f"no password: {source} is empty or unset; give --password-file FILE or "
+                               "set REPLISIM_ARRAY_PASSWORD")
+    if not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    try:
+        serve(Path(root), host, port, name=name, login=login, password=password, capacity_gb=capacity_gb,
+              peer_timeout=peer_timeout)
+    except SetupError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command()

@@ -46,7 +46,7 @@ class Copy:
     source: Copy | None = None  # a secondary's primary
     link: ReplicationLink | None = None
     mode: str = "async"
-    since: float = 0.0  # when this secondary was last in sync with its source
+    since: float = 0.0  # when this secondary was last in sync with its source (or split from it)
     frozen: int | None = None  # a paused or broken secondary's write count
     inherited: int = 0  # writes of the old primary a promoted copy held when promoted
     split_from: str | None = None  # on a copy a split brain promoted: the array of the other primary

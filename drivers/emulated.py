@@ -282,11 +282,12 @@ class EmulatedDriver:
         return updates
 
 
-def emulated_drivers(config: Any, fabric: Fabric) -> dict[str, EmulatedDriver]:
+def emulated_drivers(config: Any, fabric: Fabric,
+                     driver_class: type[EmulatedDriver] = EmulatedDriver) -> dict[str, EmulatedDriver]:
     """Drivers on ``fabric`` for every backend of ``config`` that uses the emulated driver, ready to
     hand to ``deploy(drivers=...)`` so a simulated world shares one fabric and one clock."""
     from replisim.actors.config import load_class
 
-    return {name: EmulatedDriver(backend.driver_configuration(), backend.host, fabric=fabric)
+    return {name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
             for name, backend in config.backends.items()
             if issubclass(load_class(backend.volume_driver), EmulatedDriver)}

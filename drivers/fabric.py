@@ -360,8 +360,8 @@ class Fabric:
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
             copy.frozen = None
-        else:  # a split brain: the target already took writes of its own since the split
-            held, lag = copy.inherited, 0.0
+        else:  # a split brain: the target lacks every write the old primary took since the split
+            held, lag = copy.inherited, now - copy.since
         record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
                                 self.rates.get(volume_id, 0.0))
         self.failovers.append(record)
@@ -432,7 +432,7 @@ class Fabric:
             held = self.array(copy.array).writes_of(copy, now)
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
-            copy.source, copy.link, copy.frozen = None, None, None
+            copy.source, copy.link, copy.frozen, copy.since = None, None, None, now
             copy.split_from = primary.array if primary else None
             self.split[copy.volume_id] = None
             self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))

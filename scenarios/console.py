@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -130,6 +130,8 @@ def replay_command(target: str, seed: int | None) -> int:
         if not verdicts.is_file():
             raise ScenarioError(target, 0, "", "not a run directory (no verdicts.json)")
         recorded = json.loads(verdicts.read_text())
+        if not isinstance(recorded, dict) or not {"source", "seed", "digest"} <= recorded.keys():
+            raise ScenarioError(str(verdicts), 0, "", "not a replisim run record (source, seed, digest)")
         scenario = load_scenario(recorded["source"])
         seed = recorded["seed"] if seed is None else seed
     else:
@@ -151,13 +153,17 @@ def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
 
 
 def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
-                  shrink_failures: bool, progress: bool) -> int:
+                  shrink_failures: bool, progress: bool,
+                  one_seed: Callable[[str, int], dict[str, Any]] = run_one,
+                  runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+    """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
+    ``runner`` are the real runner unless a quality test swaps in a broken one."""
     from .shrink import shrink
     from .sweep import parse_seeds, sweep
 
     path = resolve(scenario_name)
     scenario = load_scenario(path)
-    result = sweep(run_one, str(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress)
+    result = sweep(one_seed, str(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress)
     out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
@@ -173,7 +179,7 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
         seed = seeds_failing[0]
 
         def still_fails(candidate: Scenario) -> bool:
-            run = run_scenario(replace(candidate, checks=(check,)), seed)
+            run = runner(replace(candidate, checks=(check,)), seed)
             return not run.ok
 
         click.echo(f"  shrinking seed {seed} while {check} still fails ...")

@@ -19,7 +19,7 @@ from replisim.actors.config import parse_config
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
-from replisim.drivers.emulated import emulated_drivers
+from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
 from replisim.drivers.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime
 from replisim.sim.faults import Fault
@@ -84,7 +84,8 @@ class RunResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
-        return {"scenario": self.scenario.name, "seed": self.seed, "ok": self.ok,
+        return {"scenario": self.scenario.name, "source": self.scenario.source, "seed": self.seed,
+                "ok": self.ok,
                 "verdicts": {v.check: {"ok": v.ok, "summary": v.summary, "witness": v.witness}
                              for v in self.verdicts},
                 "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
@@ -98,9 +99,11 @@ class RunResult:
 
 def run_scenario(scenario: Scenario, seed: int | None = None, *,
                  progress: Callable[[float, float], None] | None = None,
-                 manager_class: type[VolumeManager] = VolumeManager) -> RunResult:
+                 manager_class: type[VolumeManager] = VolumeManager,
+                 driver_class: type[EmulatedDriver] = EmulatedDriver) -> RunResult:
     """Run ``scenario`` with ``seed`` (default: the scenario's); ``progress(now, end)`` is called
-    as simulated time passes. ``manager_class`` lets quality tests run a deliberately broken manager."""
+    as simulated time passes. ``manager_class`` and ``driver_class`` let quality tests run a
+    deliberately broken manager or driver, to prove the checkers catch it."""
     seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
     bus = scenario.topology.bus
@@ -110,7 +113,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     config = parse_config(cinder_conf(scenario), scenario.source)
     db = RecordingRepository(MemoryRepository(clock=clock), clock)
     deployment = deploy(runtime, config, db, report_interval=scenario.report_interval,
-                        drivers=emulated_drivers(config, fabric), manager_class=manager_class)
+                        drivers=emulated_drivers(config, fabric, driver_class), manager_class=manager_class)
     for link in scenario.topology.links:
         fabric.configure_link(link.source, link.target, bandwidth_mbps=link.bandwidth_mbps,
                               latency=link.latency)
@@ -176,7 +179,7 @@ def run_data(result: RunResult) -> dict[str, Any]:
     """Everything a report is made from, as plain data."""
     return {
         **result.summary(),
-        "description": result.scenario.description, "source": result.scenario.source,
+        "description": result.scenario.description,
         "heal": result.scenario.heal,
         "report_interval": result.scenario.report_interval, "mode": "sim",
         "versions": {"replisim": __version__, "python": platform.python_version(),

@@ -44,7 +44,9 @@ class Workload(Actor):
         self.admin = admin_context()
         self.volumes: dict[str, RequestContext] = {}  # available volumes -> their owner
         self.detections: list[dict[str, Any]] = []  # when a policy noticed a backend down
-        self._types = sorted(self.load.create.types.items())
+        # Types drawn by weight; with no weights given, every declared type is as likely.
+        self._types = sorted(self.load.create.types.items()) or [(name, 1.0) for name in
+                                                                  sorted(scenario.volume_types)]
 
     def _self(self, method: str, **args: Any) -> Cast:
         return Cast(self.address, Message(method, args))
@@ -116,13 +118,11 @@ class Workload(Actor):
         if not ok:
             return
         volume_id = volume["id"]
-        while True:  # the create is a cast: watch the volume become available (or fail)
+        while True:  # the create is a cast: the tenant polls until the volume is available (or not)
             yield Sleep(self.scenario.report_interval)
-            try:
-                status = self.db.volume_get(volume_id)["status"]
-            except Exception:
-                continue
-            if status != "creating":
+            ok, seen = yield from self._op(owner.project_id, owner, "get_volume", volume_id=volume_id)
+            if ok and seen["status"] != "creating":
+                status = seen["status"]
                 break
         if status != "available":
             return

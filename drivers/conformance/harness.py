@@ -1,0 +1,543 @@
+"""What checks stand on: the driver called directly, the control plane in sim, and the cleanup.
+
+A run builds both benches once and lazily. The direct bench holds the driver under test (plus
+the drivers of its managed replication targets, so a failover has somewhere to go); the Cinder
+bench deploys the actors around a second instance of the same class, in simulated time. Each
+check gets a ``Probe``: its own recorded calls, its own volumes and its own cleanup stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from replisim.actors.context import RequestContext, admin_context
+from replisim.actors.db import MemoryRepository
+from replisim.actors.deployment import Client, Deployment, deploy
+from replisim.actors.manager import MODEL_UPDATE_KEYS
+from replisim.actors.status import (
+    AVAILABLE,
+    CREATING,
+    DELETING,
+    ERROR_DELETING,
+    TRANSITIONAL,
+    VOLUME_ERROR,
+    backend_host,
+    is_valid_host,
+)
+from replisim.exception import VolumeNotFound
+from replisim.sim import SimRuntime
+
+from .target import Target
+
+VOLUME_PREFIX = "conformance"
+ADMIN = RequestContext("conformance", "conformance", is_admin=True, request_id="req-conformance",
+                       roles=("admin",))
+REPORT_INTERVAL = 10.0  # simulated seconds between the manager's stats reports
+WAIT_REPORTS = 30       # how many report intervals an outcome may take before a check gives up
+
+
+class CheckFailed(AssertionError):
+    """An expectation a check holds the driver to, and what was seen instead."""
+
+    def __init__(self, expected: str, observed: str, call: str = "", hint: str = ""):
+        super().__init__(f"expected {expected}; observed {observed}")
+        self.expected = expected
+        self.observed = observed
+        self.call = call
+        self.hint = hint
+
+
+class Blocked(Exception):
+    """A check could not run because something it stands on failed (reported as a skip)."""
+
+
+def describe_call(method: str, args: Mapping[str, Any]) -> str:
+    """A call as a vendor would type it, with volumes and contexts abbreviated."""
+    shown = []
+    for key, value in args.items():
+        if isinstance(value, RequestContext):
+            text = "<admin context>" if value.is_admin else f"<context of {value.user_id}>"
+        elif isinstance(value, Mapping) and "id" in value and "size" in value:
+            text = (f"<volume {value['id']}, {value['size']} GiB, "
+                    f"replication_status={value.get('replication_status')!r}>")
+        else:
+            text = repr(value)
+        shown.append(f"{key}={text}")
+    return f"{method}({', '.join(shown)})"
+
+
+class Cleanup:
+    """Undo actions, run last in, first out; a failing one is recorded and never stops the rest."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[str, Callable[[], object]]] = []
+
+    def push(self, what: str, undo: Callable[[], object]) -> None:
+        self._undo.append((what, undo))
+
+    def forget(self, what: str) -> None:
+        """The check undid it itself (a volume it deleted on purpose)."""
+        self._undo = [(w, u) for w, u in self._undo if w != what]
+
+    def run(self) -> list[str]:
+        errors = []
+        while self._undo:
+            what, undo = self._undo.pop()
+            try:
+                undo()
+            except Exception as exc:
+                errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        return errors
+
+
+@contextmanager
+def control_plane_log() -> Iterator[list[str]]:
+    """Collect what the manager and scheduler log (warnings and errors) meanwhile: what Cinder
+    made of the driver's answers, shown with a failing check."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(f"{record.name}: {record.getMessage()}")
+
+    handler = Collect(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("replisim.manager", "replisim.scheduler")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+def replication_outcome(volume: Mapping[str, Any]) -> str:
+    """A volume's replication outcome as the manager recorded it."""
+    reason = volume.get("replication_extended_status")
+    return f"replication_status={volume['replication_status']!r}" + (f" ({reason})" if reason else "")
+
+
+def _text(value: Any) -> str | None:
+    """Driver data as the database would hand it back (the manager stores text)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class DriverBench:
+    """The driver under test, constructed from its config section alone and set up, as Cinder
+    would at service start; then the drivers of its managed replication targets."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.driver: Any = None
+        self.by_host: dict[str, Any] = {}
+        # (call, exception) per stage; None until the stage ran
+        self.constructed: tuple[str, BaseException | None] | None = None
+        self.set_up: tuple[str, BaseException | None] | None = None
+        self._build()
+
+    def _build(self) -> None:
+        ctx = admin_context()
+        units = [(self.target.backend, self.target.driver_class),
+                 *((peer, cls) for peer, cls in self.target.peers)]
+        for backend, cls in units:
+            what = describe_call(cls.__name__, {"configuration": f"<[{backend.name}] section>",
+                                                     "host": backend.host})
+            try:
+                driver = cls(configuration=backend.driver_configuration(), host=backend.host)
+            except Exception as exc:
+                self.constructed = (what, exc)
+                return
+            self.by_host[backend.host] = driver
+        self.constructed = (what, None)
+        self.driver = self.by_host[self.target.backend.host]
+        for backend, _ in units:
+            driver = self.by_host[backend.host]
+            what = f"[{backend.name}] " + describe_call("do_setup", {"context": ctx})
+            try:
+                driver.do_setup(context=ctx)
+                what = f"[{backend.name}] check_for_setup_error()"
+                driver.check_for_setup_error()
+            except Exception as exc:
+                self.set_up = (what, exc)
+                return
+        self.set_up = (what, None)
+
+    @property
+    def ready(self) -> bool:
+        return self.set_up is not None and self.set_up[1] is None
+
+    def owner(self, volume: Mapping[str, Any]) -> Any:
+        """The driver that serves a volume's host now (a managed failover moves it)."""
+        return self.by_host.get(backend_host(str(volume.get("host") or "")), self.driver)
+
+
+class CinderBench:
+    """The control plane in sim around a fresh instance of the driver under test."""
+
+    def __init__(self, target: Target, run_id: str):
+        self.target = target
+        self.run_id = run_id
+        self.host = target.backend.host
+        self.runtime = SimRuntime(seed=1)
+        self.db = MemoryRepository(clock=lambda: self.runtime.now)
+        self._types: dict[bool, str] = {}
+        self.created: list[str] = []  # every volume id the suite created through the API
+        self.failure: tuple[str, str] | None = None  # (call, what went wrong)
+        self.deployment: Deployment | None = None
+        self.driver: Any = None
+        self.admin = Client(self.runtime, ADMIN, timeout=REPORT_INTERVAL * WAIT_REPORTS)
+        self._start()
+
+    def _start(self) -> None:
+        backend = self.target.backend
+        call = describe_call(self.target.driver_class.__name__,
+                             {"configuration": f"<[{backend.name}] section>", "host": self.host})
+        try:
+            self.driver = self.target.driver_class(configuration=backend.driver_configuration(),
+                                                   host=self.host)
+            call = f"deploy the control plane for {', '.join(self.target.deploy_config().enabled_backends)}"
+            self.deployment = deploy(self.runtime, self.target.deploy_config(), self.db,
+                                     report_interval=REPORT_INTERVAL, drivers={backend.name: self.driver})
+        except Exception as exc:
+            self.failure = (call, f"raised {type(exc).__name__}: {exc}")
+            return
+        try:
+            service = self.wait(self._service_state, f"the volume service {self.host} to report stats")
+        except CheckFailed as exc:
+            self.failure = ("start the volume service and wait for its first stats report", exc.observed)
+            return
+        if service["disabled"]:
+            self.failure = ("start the volume service (do_setup, check_for_setup_error)",
+                            f"service disabled: {service['disabled_reason']}")
+
+    def _service_state(self) -> dict[str, Any] | None:
+        for service in self.db.service_get_all():
+            if service["host"] == self.host and (service["disabled"] or service.get("report_count")):
+                return service
+        return None
+
+    @property
+    def ready(self) -> bool:
+        return self.failure is None
+
+    def wait(self, predicate: Callable[[], Any], what: str, reports: float = WAIT_REPORTS) -> Any:
+        """Advance simulated time until ``predicate`` gives something true."""
+        deadline = self.runtime.now + reports * REPORT_INTERVAL
+        step = REPORT_INTERVAL / 20
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if self.runtime.now >= deadline:
+                raise CheckFailed(what, f"nothing after {reports * REPORT_INTERVAL:.0f} simulated seconds")
+            self.runtime.run(until=self.runtime.now + step)
+
+    def settle(self, reports: float = 1.0) -> None:
+        self.runtime.run(until=self.runtime.now + reports * REPORT_INTERVAL)
+
+    def volume_type(self, replicated: bool) -> str:
+        """A type that pins volumes to the backend under test, asking for replication or not."""
+        if replicated not in self._types:
+            specs = {"volume_backend_name": self.target.backend.volume_backend_name}
+            if replicated:
+                specs["replication"] = "enabled"
+            name = f"{VOLUME_PREFIX}-{self.run_id}-{'replicated' if replicated else 'plain'}"
+            created = self.admin("create_volume_type", name=name, extra_specs=specs)
+            self._types[replicated] = created["id"]
+        return self._types[replicated]
+
+    def drop_types(self) -> None:
+        while self._types:
+            _, type_id = self._types.popitem()
+            self.admin("delete_volume_type", type_id=type_id)
+
+    def get(self, volume_id: str) -> dict[str, Any] | None:
+        try:
+            return self.db.volume_get(volume_id)
+        except VolumeNotFound:
+            return None
+
+    def final(self, volume_id: str) -> dict[str, Any]:
+        """The volume once no operation is in progress on it."""
+        def settled() -> dict[str, Any] | None:
+            volume = self.get(volume_id)
+            if volume is None:
+                raise CheckFailed(f"volume {volume_id} in the database", "it is gone")
+            busy = volume["status"] in (CREATING, DELETING) or volume["replication_status"] in TRANSITIONAL
+            return None if busy else volume
+
+        try:
+            result: dict[str, Any] = self.wait(settled, f"volume {volume_id} to reach a final status")
+        except CheckFailed as exc:
+            volume = self.get(volume_id) or {}
+            raise CheckFailed(exc.expected, f"still status={volume.get('status')!r}, replication_status="
+                                            f"{volume.get('replication_status')!r}; {exc.observed}") from None
+        return result
+
+    def delete(self, volume_id: str) -> None:
+        """Delete one of the suite's volumes through the API and wait until it is gone."""
+        if volume_id not in self.created:
+            raise ValueError(f"{volume_id} was not created by this run; the suite never touches it")
+        if self.get(volume_id) is None:
+            return
+        volume = self.final(volume_id)
+        if volume["status"] not in (AVAILABLE, VOLUME_ERROR, ERROR_DELETING):
+            raise CheckFailed("a deletable volume", f"status {volume['status']!r}")
+        self.admin("delete_volume", volume_id=volume_id)
+
+        def gone_or_failed() -> str | None:
+            left = self.get(volume_id)
+            if left is None:
+                return "gone"
+            return "failed" if left["status"] == ERROR_DELETING else None
+
+        if self.wait(gone_or_failed, f"volume {volume_id} to be deleted") == "failed":
+            reason = (self.get(volume_id) or {}).get("status_reason")
+            raise CheckFailed(f"volume {volume_id} deleted", f"status 'error_deleting': {reason}")
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.db.close()
+
+
+class Environment:
+    """One run's shared state: the target, both benches (built on first use), ids and capabilities."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.run_id = secrets.token_hex(3)
+        self._count = 0
+        self._drivers: DriverBench | None = None
+        self._cinder: CinderBench | None = None
+        self._capabilities: dict[str, str | None] = {}
+        self.cleanup = Cleanup()  # run-wide resources (volume types, the benches)
+        self.cleanup_errors: list[str] = []  # what per-check cleanups could not undo
+        self.finished = False
+
+    def new_volume_id(self) -> str:
+        self._count += 1
+        return f"{VOLUME_PREFIX}-{self.run_id}-{self._count:03d}"
+
+    @property
+    def drivers(self) -> DriverBench:
+        if self._drivers is None:
+            self._drivers = DriverBench(self.target)
+        return self._drivers
+
+    @property
+    def cinder(self) -> CinderBench:
+        if self._cinder is None:
+            bench = self._cinder = CinderBench(self.target, self.run_id)
+            self.cleanup.push("stop the simulated control plane", bench.close)
+            self.cleanup.push("delete the suite's volume types", bench.drop_types)
+        return self._cinder
+
+    def secrets(self) -> tuple[str, ...]:
+        """The config's credentials, long enough that finding one in an answer is no accident."""
+        return tuple(s for s in self.target.secrets() if len(s) >= 4)
+
+    def array_hook(self) -> tuple[Callable[[], Any], Callable[[], Any]] | None:
+        """How to crash and restart the array behind the Cinder bench's driver, if it says:
+        ``driver.array.crash()``/``restart()``, or the emulated driver's
+        ``driver.fabric.crash(driver.array_name)``/``restart(...)``."""
+        driver = self.cinder.driver
+        array = getattr(driver, "array", None)
+        crash, restart = getattr(array, "crash", None), getattr(array, "restart", None)
+        if callable(crash) and callable(restart):
+            return crash, restart
+        fabric, name = getattr(driver, "fabric", None), getattr(driver, "array_name", None)
+        crash, restart = getattr(fabric, "crash", None), getattr(fabric, "restart", None)
+        if isinstance(name, str) and callable(crash) and callable(restart):
+            return (lambda: crash(name)), (lambda: restart(name))
+        return None
+
+    def capability(self, name: str) -> str | None:
+        """None when the driver has capability ``name``, else why not."""
+        if name not in self._capabilities:
+            self._capabilities[name] = self._why_not(name)
+        return self._capabilities[name]
+
+    def known_capabilities(self) -> dict[str, str | None]:
+        """The capabilities this run needed to learn about (None: present, else why not)."""
+        return dict(sorted(self._capabilities.items()))
+
+    def _why_not(self, name: str) -> str | None:
+        if name == "config-secrets":
+            return None if self.secrets() else (
+                f"{self.target.config.source} holds no password, secret, token or key option to look for")
+        if name == "array-failure":
+            if not self.cinder.ready:
+                raise Blocked("the volume service did not come up (see SETUP-SERVICE-003)")
+            return None if self.array_hook() is not None else (
+                "the driver exposes no array crash/restart hook (the emulated driver does)")
+        if name == "replication":
+            if not self.drivers.ready:
+                raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
+            try:
+                stats = self.drivers.driver.get_volume_stats(refresh=True)
+            except Exception as exc:
+                return f"get_volume_stats(refresh=True) raised {type(exc).__name__}: {exc}"
+            flag = stats.get("replication_enabled") if isinstance(stats, Mapping) else None
+            return None if flag is True else f"get_volume_stats() reports replication_enabled={flag!r}"
+        raise ValueError(f"unknown capability {name!r}")
+
+    def finish(self) -> list[str]:
+        """Undo the run-wide resources, last first; every cleanup error of the run, and leftovers."""
+        errors = list(self.cleanup_errors)
+        bench = self._cinder
+        if bench is not None and bench.ready:
+            left = [volume_id for volume_id in bench.created if bench.get(volume_id) is not None]
+            errors.extend(f"volume {volume_id} is still in the database" for volume_id in left)
+        errors.extend(self.cleanup.run())
+        self.finished = True
+        return errors
+
+
+class Probe:
+    """What one check works with; everything it creates is undone when it ends."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+        self.target = env.target
+        self.context = admin_context()
+        self.calls: list[str] = []
+        self.cleanup = Cleanup()
+
+    # -- expectations -------------------------------------------------------------------------
+
+    def fail(self, expected: str, observed: Any, hint: str = "") -> CheckFailed:
+        shown = observed if isinstance(observed, str) else repr(observed)
+        return CheckFailed(expected, shown, self.calls[-1] if self.calls else "", hint)
+
+    def expect(self, ok: bool, expected: str, observed: Any, hint: str = "") -> None:
+        if not ok:
+            raise self.fail(expected, observed, hint)
+
+    # -- the driver, directly -----------------------------------------------------------------
+
+    @property
+    def drivers(self) -> DriverBench:
+        bench = self.env.drivers
+        if not bench.ready:
+            raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001, "
+                          "SETUP-DO-SETUP-002)")
+        return bench
+
+    @property
+    def driver(self) -> Any:
+        return self.drivers.driver
+
+    def call(self, method: str, driver: Any = None, **args: Any) -> Any:
+        """Call a driver method the way the driver host does (keywords), recording the call."""
+        self.calls.append(describe_call(method, args))
+        return getattr(driver if driver is not None else self.driver, method)(**args)
+
+    def volume(self, replicated: bool) -> dict[str, Any]:
+        """A volume as the manager hands it to a driver, with a suite id; not yet created."""
+        backend = self.target.backend
+        specs = {"volume_backend_name": backend.volume_backend_name}
+        if replicated:
+            specs["replication"] = "enabled"
+        volume_id = self.env.new_volume_id()
+        return {"id": volume_id, "size": 1, "host": f"{backend.host}#{backend.volume_backend_name}",
+                "status": CREATING, "volume_type_id": f"{VOLUME_PREFIX}-type",
+                "replication_status": "disabled",
+                "replication_driver_data": None, "provider_location": None, "extra_specs": specs,
+                "display_name": volume_id, "project_id": ADMIN.project_id, "user_id": ADMIN.user_id}
+
+    def track(self, volume: dict[str, Any]) -> None:
+        """The volume exists now: delete it when the check ends (through whichever driver owns it)."""
+        self.cleanup.push(volume["id"], lambda: self.drivers.owner(volume).delete_volume(volume=dict(volume)))
+
+    def create(self, replicated: bool = False) -> dict[str, Any]:
+        """Create a volume on the driver under test and apply its model update as the manager does."""
+        volume = self.volume(replicated)
+        update = self.call("create_volume", volume=volume)
+        self.track(volume)
+        volume["status"] = AVAILABLE
+        if isinstance(update, Mapping):
+            volume.update({k: _text(v) for k, v in update.items() if k in MODEL_UPDATE_KEYS - {"status"}})
+        return volume
+
+    def delete(self, volume: Mapping[str, Any]) -> Any:
+        result = self.call("delete_volume", self.drivers.owner(volume), volume=dict(volume))
+        self.cleanup.forget(volume["id"])
+        return result
+
+    def enable(self, volume: dict[str, Any]) -> Any:
+        """Enable replication and keep what the manager would store."""
+        update = self.call("replication_enable", context=self.context, volume=dict(volume))
+        volume["replication_status"] = "enabled"
+        if isinstance(update, Mapping) and "replication_driver_data" in update:
+            volume["replication_driver_data"] = _text(update["replication_driver_data"])
+        return update
+
+    def replicated(self) -> dict[str, Any]:
+        """A created volume with replication enabled."""
+        volume = self.create(replicated=True)
+        self.enable(volume)
+        return volume
+
+    def failover(self, volume: dict[str, Any], secondary: str | None = None) -> Any:
+        """Fail over; a well-formed answer moves the volume (so cleanup asks the new owner)."""
+        result = self.call("replication_failover", context=self.context, volume=dict(volume),
+                           secondary=secondary)
+        if isinstance(result, Mapping):
+            if is_valid_host(result.get("host")):
+                volume["host"] = result["host"]
+            model = result.get("model_update")
+            if isinstance(model, Mapping) and "provider_location" in model:
+                volume["provider_location"] = _text(model["provider_location"])
+            if result.get("replication_driver_data") is not None:
+                volume["replication_driver_data"] = _text(result["replication_driver_data"])
+            volume["replication_status"] = "failed-over"
+        return result
+
+    # -- the control plane, in sim ------------------------------------------------------------
+
+    @property
+    def cinder(self) -> CinderBench:
+        bench = self.env.cinder
+        if not bench.ready:
+            raise Blocked("the volume service did not come up in the simulated control plane "
+                          "(see SETUP-SERVICE-003)")
+        return bench
+
+    def api(self, method: str, **args: Any) -> Any:
+        """Call the API as an admin, recording the call."""
+        self.calls.append("API " + describe_call(method, args))
+        return self.cinder.admin(method, **args)
+
+    def cinder_volume(self, replicated: bool) -> dict[str, Any]:
+        """Create a volume through the API on the backend under test and wait until it settles."""
+        bench = self.cinder
+        type_id = bench.volume_type(replicated)
+        created = self.api("create_volume", size=1, name=self.env.new_volume_id(), volume_type=type_id)
+        bench.created.append(created["id"])
+        self.cleanup.push(created["id"], lambda: bench.delete(created["id"]))
+        volume = bench.final(created["id"])
+        self.expect(volume["status"] == AVAILABLE and backend_host(volume["host"] or "") == bench.host,
+                    f"status 'available' on {bench.host}",
+                    f"status {volume['status']!r} on {volume['host']!r}: {volume.get('status_reason')}")
+        return volume
+
+    def cinder_replicated(self) -> dict[str, Any]:
+        """A volume created and enabled through the API."""
+        volume = self.cinder_volume(replicated=True)
+        self.api("enable_replication", volume_id=volume["id"])
+        enabled = self.cinder.final(volume["id"])
+        self.expect(enabled["replication_status"] == "enabled", "replication_status 'enabled'",
+                    replication_outcome(enabled))
+        return enabled
+
+    def cinder_delete(self, volume_id: str) -> None:
+        self.calls.append("API " + describe_call("delete_volume", {"volume_id": volume_id}))
+        self.cinder.delete(volume_id)
+        self.cleanup.forget(volume_id)

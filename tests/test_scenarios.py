@@ -1,0 +1,180 @@
+"""The shipped scenarios pass, runs are reproducible, and each checker catches the bug it exists for."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import buggy
+import pytest
+
+from replisim.scenarios.console import chaos_command, shipped
+from replisim.scenarios.runner import run_scenario
+from replisim.scenarios.schema import Scenario, load_scenario, parse_scenario
+
+
+def scenario(name: str) -> Scenario:
+    return load_scenario(shipped()[name])
+
+
+def verdict(result: object, check: str) -> tuple[bool, object]:
+    found = next(v for v in result.verdicts if v.check == check)  # type: ignore[attr-defined]
+    return found.ok, found.witness
+
+
+def test_at_least_six_scenarios_ship_and_each_says_what_it_teaches() -> None:
+    names = shipped()
+    assert len(names) >= 6
+    for path in names.values():
+        assert path.read_text().startswith("# What it teaches:"), path.name
+
+
+@pytest.mark.parametrize("name", sorted(shipped()))
+def test_shipped_scenario_passes_every_check(name: str) -> None:
+    result = run_scenario(scenario(name))
+    failed = [v for v in result.verdicts if not v.ok]
+    assert not failed, failed
+    assert result.record.history.ops, "the workload did something"
+
+
+def test_same_seed_same_trace_and_history_other_seed_differs() -> None:
+    spec = scenario("rpc-loss-on-casts")
+    first, again, other = run_scenario(spec, 4), run_scenario(spec, 4), run_scenario(spec, 5)
+    assert first.trace_digest == again.trace_digest
+    assert first.record.history.ops == again.record.history.ops
+    assert first.trace_digest != other.trace_digest
+
+
+def test_async_primary_loss_is_within_the_lag_window_and_reported_exactly() -> None:
+    result = run_scenario(scenario("primary-dies-async"))
+    records = result.record.fabric.failovers
+    assert records and all(r.mode == "async" for r in records)
+    # 5 writes/s over a link with 5 s of latency: each failover loses the 25 writes in flight.
+    assert {r.lost_writes for r in records} == {25}
+    reported = [json.loads(v["replication_driver_data"])["lost_writes"] for v in result.record.volumes
+                if v["replication_status"] in ("failed-over", "error") and v["replication_driver_data"]
+                and "lost_writes" in v["replication_driver_data"]]
+    assert reported and set(reported) == {25}
+
+
+def test_double_failover_returns_every_volume_home_losing_nothing() -> None:
+    result = run_scenario(scenario("double-failover"))
+    assert all(r.lost_writes == 0 for r in result.record.fabric.failovers)
+    replicated = [v for v in result.record.volumes if v["replication_status"] != "disabled"]
+    assert replicated and all(v["host"].endswith("@alpha#alpha") for v in replicated)
+
+
+# -- each checker catches its bug ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "bug", "check"), [
+    ("primary-dies-async", buggy.ForgetsFailoverHost, "no_volume_lost"),
+    ("double-failover", buggy.EnablesStraightAfterFailover, "transitions"),
+    ("rpc-loss-on-casts", buggy.SkipsErrorNeverReaps, "liveness"),
+    ("primary-dies-async", buggy.ReportsNoLoss, "data"),
+])
+def test_checker_fails_with_a_witness_when_the_manager_has_the_bug(name: str, bug: type, check: str) -> None:
+    ok, witness = verdict(run_scenario(scenario(name), manager_class=bug), check)
+    assert not ok and witness, f"{check} missed {bug.__name__}"
+    assert verdict(run_scenario(scenario(name)), check)[0], f"{check} fails without the bug"
+
+
+def test_split_brain_checker_needs_the_split_reported() -> None:
+    unresolved = dataclasses.replace(
+        scenario("split-brain-partition"),
+        workload=dataclasses.replace(scenario("split-brain-partition").workload, actions=()))
+    assert verdict(run_scenario(unresolved), "split_brain")[0]
+    broken = run_scenario(unresolved, manager_class=buggy.IgnoresReplicationUpdates)
+    ok, witness = verdict(broken, "split_brain")
+    assert not ok and witness["replication_status"] == "enabled"  # type: ignore[index]
+
+
+LEAKY = """
+name: leaky
+duration: 20m
+heal: 5m
+topology:
+  backends:
+    alpha:
+      replication_devices:
+        - {backend_id: vault, san_ip: 10.0.0.9, san_login: ops, san_password: hunter2-very-secret}
+volume_types:
+  replicated: {replication: enabled}
+workload:
+  initial_volumes: 3
+"""
+
+
+def test_secrets_checker_catches_a_driver_that_leaks_a_password() -> None:
+    spec = parse_scenario(LEAKY, "leaky.yaml")
+    assert verdict(run_scenario(spec), "secrets")[0]
+    ok, witness = verdict(run_scenario(spec, driver_class=buggy.LeaksDevicePassword), "secrets")
+    assert not ok and witness["f"] == "get_volume"  # type: ignore[index]
+    assert "hunter2" not in json.dumps(witness)
+
+
+# -- the CLI verbs --------------------------------------------------------------------------------------
+
+def replisim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("replisim")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, check=False, cwd=cwd)
+
+
+def test_run_writes_its_outputs_and_replay_gives_the_same_trace(tmp_path: Path) -> None:
+    done = replisim("run", "split-brain-partition", "--no-progress", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("PASS split-brain-partition seed=2")
+    for name in ("trace.jsonl", "history.jsonl", "verdicts.json", "run.json"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    assert (tmp_path / "out" / "run.log").is_file()
+    history = [json.loads(line) for line in (tmp_path / "out" / "history.jsonl").read_text().splitlines()]
+    assert {op["type"] for op in history} <= {"invoke", "ok", "fail", "info"}
+    replayed = replisim("replay", "out", cwd=tmp_path)
+    assert replayed.returncode == 0 and "same trace as recorded" in replayed.stdout
+
+
+def test_bad_scenario_input_exits_2_naming_the_place(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nduration: 1h\ntopology:\n  backends:\n    alpha: {capacity_gb: 10}\n"
+                   "faults:\n  schedule:\n    - {kind: array.crahs, target: alpha, start: 10m}\n")
+    done = replisim("run", str(bad), "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "bad.yaml:8" in done.stderr and "did you mean 'array.crash'" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_chaos_sweeps_seeds_on_processes(tmp_path: Path) -> None:
+    done = replisim("chaos", "split-brain-partition", "--seeds", "1-4", "--jobs", "2", "--no-progress",
+                    "--out", "sweep", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("PASS split-brain-partition.yaml: 4 seeds, 4 passed")
+    sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert sorted(run["seed"] for run in sweep["runs"]) == [1, 2, 3, 4]
+
+
+def test_chaos_shrinks_a_failing_seed_to_a_runnable_minimal_scenario(tmp_path: Path) -> None:
+    code = chaos_command(str(shipped()["rpc-loss-on-casts"]), "9", jobs=1, dask=None, out=str(tmp_path),
+                         shrink_failures=True, progress=False, one_seed=buggy.failing_run_one,
+                         runner=buggy.failing_run)
+    assert code == 1
+    (minimal,) = tmp_path.glob("minimal-*.yaml")
+    small = load_scenario(minimal)
+    original = scenario("rpc-loss-on-casts")
+    assert len(small.faults) < 1 + 20 and small.random_faults == ()
+    assert len(small.workload.actions) <= len(original.workload.actions)
+    assert not verdict(buggy.failing_run(small, 9), "liveness")[0]  # it still fails, as written
+    assert "replisim run" in minimal.read_text()
+
+
+def test_same_digest_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("replisim")
+    digests = set()
+    for hash_seed in ("1", "2"):
+        done = subprocess.run([str(exe), "run", "rpc-loss-on-casts", "--no-progress", "--out", hash_seed],
+                              capture_output=True, text=True, check=True, cwd=tmp_path,
+                              env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"})
+        digests.add(json.loads((tmp_path / hash_seed / "verdicts.json").read_text())["digest"])
+        assert done.returncode == 0
+    assert len(digests) == 1
