@@ -8,7 +8,7 @@ SEED   ?= 7
 SCENARIO ?= primary-dies-async
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,12 +28,17 @@ typecheck: $(STAMP)
 	@mkdir -p $(VENV)/typecheck && ln -sfn "$(CURDIR)" $(VENV)/typecheck/replisim
 	cd $(VENV)/typecheck && MYPYPATH=. ../bin/mypy --config-file "$(CURDIR)/pyproject.toml" -p replisim
 
-test: lint typecheck
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The report test opens a report in Debian's Chromium; this installs it when it is missing.
+browser:
+	@bash tests/setup-chromium.sh
+
+test: lint typecheck browser
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_kernel.py
 	$(BIN)/python tests/benchmarks/bench_arrays.py
+	$(BIN)/python tests/benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

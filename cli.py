@@ -197,3 +197,26 @@ def array_serve(*, root: str, port: int, host: str, name: str, login: str, passw
               peer_timeout=peer_timeout)
     except SetupError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@click.argument("run_dir", required=False)
+@click.option("--compare", nargs=2, metavar="A B", default=None,
+              help="Compare two run directories: each figure in A and B, the change and the change in %.")
+def report(run_dir: str | None, compare: tuple[str, str] | None) -> None:
+    """Write RUN_DIR's report (report.html, report.json) and print its summary, verdict first.
+
+    RUN_DIR is what `replisim run` wrote (the report is also written at the end of every run), or
+    what `replisim chaos` wrote: then the report shows RPO and RTO across the sweep's seeds.
+    """
+    from replisim.reports.console import compare_command, report_command
+    from replisim.reports.figures import ReportError
+
+    if (run_dir is None) == (compare is None):
+        raise click.UsageError("give either RUN_DIR or --compare A B")
+    try:
+        code = compare_command(*compare) if compare else report_command(str(run_dir))
+    except ReportError as err:
+        click.secho(f"error: {err}", fg="red", err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(code)

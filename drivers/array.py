@@ -24,6 +24,13 @@ DEFAULT_SERVICE_TIMES: Mapping[str, float] = {
     "stats": 0.05, "list": 0.1, "updates": 0.1, "setup": 0.2,
 }
 SERVICE_TIME_SIGMA = 0.25
+# A thin pool slows down as it fills: free extents get scarce and fragmented, so allocation and
+# space reclamation work harder. Below FULL_POOL_KNEE of the pool in use nothing changes; above it,
+# service times grow as (1 - knee) / (1 - utilisation), like a queue nearing saturation: 2x at 85 %,
+# 5x from 94 % on. The cap keeps the default service times well inside the volume manager's 30 s
+# driver timeout, so a full pool is slow and refuses creates rather than timing operations out.
+FULL_POOL_KNEE = 0.7
+FULL_POOL_SLOWDOWN_CAP = 5.0
 GIB_IN_KIB = 1024 * 1024
 
 
@@ -88,12 +95,23 @@ class EmulatedArray:
 
     def service_time(self, operation: str, now: float) -> float:
         """Seconds ``operation`` takes if started at ``now``: log-normal around its median, scaled
-        by a latency spike; during a controller restart it does not finish before the restart does."""
+        by a latency spike and by how full the pool is; during a controller restart it does not
+        finish before the restart does."""
         median = self.service_times.get(operation, DEFAULT_SERVICE_TIMES.get(operation, 0.1))
-        seconds = median * math.exp(self.rng.gauss(0.0, SERVICE_TIME_SIGMA)) * self.latency_factor
+        seconds = (median * math.exp(self.rng.gauss(0.0, SERVICE_TIME_SIGMA)) * self.latency_factor
+                   * self.fill_slowdown(now))
         if now < self.restarting_until:
             seconds += self.restarting_until - now
         return seconds
+
+    def fill_slowdown(self, now: float) -> float:
+        """How many times slower than its median an operation runs because the pool is nearly full."""
+        if self.capacity_gb <= 0:
+            return 1.0
+        utilisation = self.used_gb(now) / self.capacity_gb
+        if utilisation <= FULL_POOL_KNEE:
+            return 1.0
+        return min(FULL_POOL_SLOWDOWN_CAP, (1 - FULL_POOL_KNEE) / max(1e-9, 1 - utilisation))
 
     def interrupted(self, started: float) -> bool:
         """For an operation started during a controller restart: True if it was lost (not done)."""

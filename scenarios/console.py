@@ -115,6 +115,9 @@ def run_command(scenario_name: str, seed: int | None, out: str | None, progress:
     result = _run_with_progress(scenario, seed, out_dir, progress)
     write_run(result, out_dir)
     print_verdicts(result, out_dir)
+    from replisim.reports.console import report_after_run
+
+    report_after_run(out_dir)
     return 0 if result.ok else 1
 
 
@@ -166,6 +169,10 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
     (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     click.echo(result.table())
     click.echo(f"  written   {out_dir / 'sweep.json'}")
+    from replisim.reports.sweep import write_sweep_report
+
+    write_sweep_report(out_dir)
+    click.echo(f"  report    {out_dir / 'report.html'} (RPO and RTO across the seeds)")
     failures = result.failures()
     if failures and shrink_failures:
         check, seeds_failing = sorted(failures.items())[0]

@@ -7,12 +7,14 @@ The same scenario and seed give the same trace, history and verdicts, byte for b
 from __future__ import annotations
 
 import json
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from replisim import __version__
 from replisim.actors.config import parse_config
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
@@ -88,7 +90,11 @@ class RunResult:
                              for v in self.verdicts},
                 "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
                 "wall_seconds": round(self.wall_seconds, 3),
-                "failovers": [r.to_dict() for r in self.record.fabric.failovers]}
+                "failovers": [r.to_dict() for r in self.record.fabric.failovers],
+                # what RTO is measured from: the faults, who detected them, which backend drives which array
+                "faults": [f.to_dict() for f in self.faults], "duration": self.scenario.duration,
+                "detections": self.detections,
+                "arrays": dict(sorted(self.record.owners.items()))}
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, *,
@@ -174,13 +180,18 @@ def run_data(result: RunResult) -> dict[str, Any]:
     return {
         **result.summary(),
         "description": result.scenario.description,
-        "duration": result.scenario.duration, "heal": result.scenario.heal,
-        "faults": [f.to_dict() for f in result.faults],
+        "heal": result.scenario.heal,
+        "report_interval": result.scenario.report_interval, "mode": "sim",
+        "versions": {"replisim": __version__, "python": platform.python_version(),
+                     "machine": f"{platform.system()} {platform.machine()}"},
         "fault_events": [{"time": e.time, "phase": e.phase, **e.fault.to_dict()}
                          for e in result.fault_events],
         "samples": result.samples,
-        "detections": result.detections,
         "transitions": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
                         for t in result.record.transitions],
+        "status_changes": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
+                           for t in result.record.status_changes],
         "ops": [op.__dict__ for op in result.record.history.ops],
+        # where each volume left at the end lives ('host@backend#pool'), to tie latency to a pool's fill
+        "hosts": {v["id"]: v["host"] for v in result.record.volumes if v.get("host")},
     }
