@@ -66,6 +66,8 @@ def no_volume_lost(run: RunRecord) -> Verdict:
             return Verdict("no_volume_lost", False, f"volume {volume_id} vanished from the database",
                            {"volume": volume_id})
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
+        if not primaries and row["status"] in ("deleting", "error_deleting"):
+            continue  # its owner asked for it to go: gone from the arrays is not lost
         if len(primaries) != 1:
             return Verdict("no_volume_lost", False,
                            f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",

@@ -57,6 +57,7 @@ class Mailbox:
         self.paused = False
         self.deferred: list[Callable[[], None]] = []
         self.tasks: set[Task] = set()
+        self.draining = False  # keeps a run of handlers that fail at once from nesting start()
 
     def execute(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in this actor's context now, or once it is resumed."""
@@ -110,8 +111,14 @@ class Mailbox:
                 remote = RemoteError(str(self.address), envelope.describe(), error) if error else None
                 rt._transmit(Envelope(rt.next_id(), "reply", self.address, envelope.src,
                                       call_id=envelope.call_id, value=value, error=remote))
-            while self.queue and self.in_flight < self.limit and not self.paused:
-                self.start(self.queue.popleft())
+            if self.draining:  # a handler that finished inside start(): the outer loop goes on
+                return
+            self.draining = True
+            try:
+                while self.queue and self.in_flight < self.limit and not self.paused:
+                    self.start(self.queue.popleft())
+            finally:
+                self.draining = False
 
 
 class Task:

@@ -217,6 +217,22 @@ def test_concurrency_limit_queues_the_rest(runtime: SimRuntime | LiveRuntime) ->
     assert worker.max_in_flight == 2
 
 
+def test_a_long_queue_of_handlers_that_fail_at_once_drains_without_recursion(
+        runtime: SimRuntime | LiveRuntime) -> None:
+    worker = runtime.spawn(Worker(), WORKER, concurrency=1)
+    assert isinstance(worker, Worker)
+
+    def client() -> Gen:
+        yield Cast(WORKER, Message("slow", {"seconds": 0.2}))
+        for i in range(3000):  # queued behind the slow one; each fails the moment it starts
+            yield Cast(WORKER, Message("fail", {"text": f"bad {i}"}))
+        yield Cast(WORKER, Message("note", {"value": "after"}))
+        yield Sleep(1.0)
+        return (yield Call(WORKER, Message("notes_so_far"), 5))
+
+    assert run(runtime, client()) == ["after"]
+
+
 def test_messages_between_two_actors_keep_their_order(runtime: SimRuntime | LiveRuntime) -> None:
     runtime.spawn(Worker(), WORKER)
     receiver = runtime.spawn(Worker(), Address("worker", "w2"))
