@@ -13,7 +13,7 @@ import pytest
 
 from replisim.scenarios.console import chaos_command, shipped
 from replisim.scenarios.runner import run_scenario
-from replisim.scenarios.schema import Scenario, load_scenario, parse_scenario
+from replisim.scenarios.schema import Scenario, draw_faults, load_scenario, parse_scenario, scenario_to_yaml
 
 
 def scenario(name: str) -> Scenario:
@@ -154,18 +154,25 @@ def test_chaos_sweeps_seeds_on_processes(tmp_path: Path) -> None:
     assert sorted(run["seed"] for run in sweep["runs"]) == [1, 2, 3, 4]
 
 
-def test_chaos_shrinks_a_failing_seed_to_a_runnable_minimal_scenario(tmp_path: Path) -> None:
-    code = chaos_command(str(shipped()["rpc-loss-on-casts"]), "9", jobs=1, dask=None, out=str(tmp_path),
-                         shrink_failures=True, progress=False, one_seed=buggy.failing_run_one,
-                         runner=buggy.failing_run)
+def test_chaos_shrinks_a_failing_seed_with_many_faults_to_the_few_that_matter(tmp_path: Path) -> None:
+    # rpc-loss-on-casts with a denser random policy: ~30 link cuts plus the cast loss. Against a
+    # manager that neither sets error nor reaps orphans, only the cast loss strands volumes.
+    original = scenario("rpc-loss-on-casts")
+    (policy,) = original.random_faults
+    dense = dataclasses.replace(original, random_faults=(dataclasses.replace(policy, rate=1 / 120),))
+    path = tmp_path / "dense.yaml"
+    path.write_text(scenario_to_yaml(dense))
+    drawn = draw_faults(load_scenario(path), 9)
+    assert len(drawn) >= 20
+    code = chaos_command(str(path), "9", jobs=1, dask=None, out=str(tmp_path), shrink_failures=True,
+                         progress=False, one_seed=buggy.failing_run_one, runner=buggy.failing_run)
     assert code == 1
     (minimal,) = tmp_path.glob("minimal-*.yaml")
     small = load_scenario(minimal)
-    original = scenario("rpc-loss-on-casts")
-    assert len(small.faults) < 1 + 20 and small.random_faults == ()
-    assert len(small.workload.actions) <= len(original.workload.actions)
+    assert [f.kind for f in small.faults] == ["bus.loss"] and small.random_faults == ()
     assert not verdict(buggy.failing_run(small, 9), "liveness")[0]  # it still fails, as written
-    assert "replisim run" in minimal.read_text()
+    assert verdict(run_scenario(small, 9), "liveness")[0]  # and only because of the bug
+    assert f"replisim run {minimal} --seed 9" in minimal.read_text()
 
 
 def test_same_digest_across_processes_and_hash_seeds(tmp_path: Path) -> None:
