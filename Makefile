@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_kernel.py
 	$(BIN)/python tests/benchmarks/bench_arrays.py
 	$(BIN)/python tests/benchmarks/bench_report.py
+	$(BIN)/python tests/benchmarks/bench_live.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
