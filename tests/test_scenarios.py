@@ -13,7 +13,7 @@ import pytest
 
 from replisim.scenarios.console import chaos_command, shipped
 from replisim.scenarios.runner import run_scenario
-from replisim.scenarios.schema import Scenario, draw_faults, load_scenario, parse_scenario, scenario_to_yaml
+from replisim.scenarios.schema import PoissonPolicy, Scenario, draw_faults, load_scenario, parse_scenario, scenario_to_yaml
 
 
 def scenario(name: str) -> Scenario:
@@ -159,6 +159,7 @@ def test_chaos_shrinks_a_failing_seed_with_many_faults_to_the_few_that_matter(tm
     # manager that neither sets error nor reaps orphans, only the cast loss strands volumes.
     original = scenario("rpc-loss-on-casts")
     (policy,) = original.random_faults
+    assert isinstance(policy, PoissonPolicy)
     dense = dataclasses.replace(original, random_faults=(dataclasses.replace(policy, rate=1 / 120),))
     path = tmp_path / "dense.yaml"
     path.write_text(scenario_to_yaml(dense))
