@@ -13,7 +13,14 @@ import pytest
 
 from replisim.scenarios.console import chaos_command, shipped
 from replisim.scenarios.runner import run_scenario
-from replisim.scenarios.schema import PoissonPolicy, Scenario, draw_faults, load_scenario, parse_scenario, scenario_to_yaml
+from replisim.scenarios.schema import (
+    PoissonPolicy,
+    Scenario,
+    draw_faults,
+    load_scenario,
+    parse_scenario,
+    scenario_to_yaml,
+)
 
 
 def scenario(name: str) -> Scenario:
