@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -148,8 +149,10 @@ def replay_command(target: str, seed: int | None) -> int:
 
 
 def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
-    """One seed of a sweep (top level, so worker processes can import it)."""
-    return run_scenario(load_scenario(scenario_path), seed).summary()
+    """One seed of a sweep (top level, so worker processes can import it). The control plane's log
+    lines stay out of the sweep's terminal: the verdicts and witnesses say what went wrong."""
+    with _log_to(Path(os.devnull)):
+        return run_scenario(load_scenario(scenario_path), seed).summary()
 
 
 def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
