@@ -29,6 +29,12 @@ img { max-width: 100%; display: block; margin: .8em 0; } .note { color: #666; }
 """
 
 
+
+def _recovery_cells(s: dict[str, Any]) -> list[str]:
+    """Failover count, unplanned, writes lost, worst RPO and the RTO spread, as table cells."""
+    return [number(s["count"]), number(s["unplanned"]), number(s["lost_writes"]), duration(s["rpo_max_s"]),
+            duration(s["rto_min_s"]), duration(s["rto_p50_s"]), duration(s["rto_max_s"])]
+
 def _cell(value: Any, numeric: bool = False) -> str:
     return f'<td class="n">{escape(value)}</td>' if numeric else f"<td>{escape(value)}</td>"
 
@@ -188,16 +194,7 @@ def _failovers(failovers: Mapping[str, Any]) -> str:
             "detection",
         ],
         [
-            [
-                number(s["count"]),
-                number(s["unplanned"]),
-                number(s["lost_writes"]),
-                duration(s["rpo_max_s"]),
-                duration(s["rto_min_s"]),
-                duration(s["rto_p50_s"]),
-                duration(s["rto_max_s"]),
-                duration(s["detection_s"]),
-            ]
+            [*_recovery_cells(s), duration(s["detection_s"])]
         ],
         numeric_from=0,
     )
@@ -321,17 +318,7 @@ def sweep_page(data: Mapping[str, Any], image: bytes | None) -> str:
         "<h2>Recovery across seeds</h2>",
         _table(
             ["failovers", "after a fault", "writes lost", "worst RPO", "RTO min", "RTO p50", "RTO max"],
-            [
-                [
-                    number(s["count"]),
-                    number(s["unplanned"]),
-                    number(s["lost_writes"]),
-                    duration(s["rpo_max_s"]),
-                    duration(s["rto_min_s"]),
-                    duration(s["rto_p50_s"]),
-                    duration(s["rto_max_s"]),
-                ]
-            ],
+            [_recovery_cells(s)],
             numeric_from=0,
         ),
         _image(image, "RPO and RTO distribution", "No failover in any seed."),
