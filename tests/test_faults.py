@@ -46,7 +46,17 @@ class World(Cluster):
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    runtime = make_runtime("sim", seed=5)
+    yield from make_world("sim")
+
+
+@pytest.fixture(params=["sim", "live"])
+def any_world(request: pytest.FixtureRequest) -> Iterator[World]:
+    """For the faults live mode interprets in-process too: driver methods, managers, the database."""
+    yield from make_world(request.param)
+
+
+def make_world(kind: str) -> Iterator[World]:
+    runtime = make_runtime(kind, seed=5)
     w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
     w.injector = FaultInjector(w.deployment, w.fabric)
     try:
@@ -187,7 +197,8 @@ def test_split_brain_is_reported_until_a_failover_resolves_it(world: World) -> N
 # -- drivers, managers, database -------------------------------------------------------------------
 
 @pytest.mark.parametrize("error", ["cinder", "unexpected"])
-def test_driver_method_raising_ends_in_error_with_the_reason(world: World, error: str) -> None:
+def test_driver_method_raising_ends_in_error_with_the_reason(any_world: World, error: str) -> None:
+    world = any_world
     vid = replicated(world, "alpha")
     world.inject("driver.raise", "alpha", duration=100, method="replication_disable", error=error)
     world.admin("disable_replication", volume_id=vid)
@@ -204,12 +215,14 @@ def test_hanging_driver_method_times_out_and_nothing_stays_transitional(world: W
     assert "timed out" in volume["replication_extended_status"]
 
 
-def test_paused_manager_serves_its_queue_when_resumed(world: World) -> None:
+def test_paused_manager_serves_its_queue_when_resumed(any_world: World) -> None:
+    world = any_world
     vid = replicated(world, "alpha")
-    world.inject("manager.pause", "alpha", duration=50)
-    world.run_for(1)
+    pause = 5 * world.interval
+    world.inject("manager.pause", "alpha", duration=pause)
+    world.run_for(pause / 50)
     world.admin("disable_replication", volume_id=vid)
-    world.run_for(20)
+    world.run_for(pause / 2)
     assert world.volume(vid)["replication_status"] == "disabling"
     world.wait_status(vid, "replication_status", "disabled")
 
@@ -226,13 +239,15 @@ def test_manager_restart_abandons_work_and_reconciles(world: World) -> None:
     assert "restarted while the volume was disabling" in volume["replication_extended_status"]
 
 
-def test_db_outage_fails_requests_cleanly_and_writes_nothing(world: World) -> None:
+def test_db_outage_fails_requests_cleanly_and_writes_nothing(any_world: World) -> None:
+    world = any_world
     vid = replicated(world, "alpha")
-    world.inject("db.unavailable", "db", duration=30)
-    world.run_for(1)
+    outage = 3 * world.interval
+    world.inject("db.unavailable", "db", duration=outage)
+    world.run_for(outage / 30)
     with pytest.raises(exception.DBUnavailable):
         world.admin("disable_replication", volume_id=vid)
-    world.run_for(40)
+    world.run_for(outage * 1.5)
     assert world.volume(vid)["replication_status"] == "enabled"  # nothing half-written
     world.admin("disable_replication", volume_id=vid)
     world.wait_status(vid, "replication_status", "disabled")
