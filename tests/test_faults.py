@@ -38,6 +38,8 @@ class World(Cluster):
                **params: object) -> Fault:
         fault = Fault(kind, target, self.runtime.now + start, duration, params)
         self.injector.schedule([fault])
+        if self.live and start == 0:  # the timer thread begins it: wait until it has
+            self.wait_for(lambda: any(e.fault is fault for e in self.injector.events), f"{kind} to begin")
         return fault
 
     def run_for(self, seconds: float) -> None:
