@@ -104,11 +104,14 @@ class Server:
     stopped: bool = field(default=False)
 
     def not_ready(self, timeout: float) -> dict[str, str]:
-        """Wait until every backend has reported stats or failed set-up; return the ones that did not
-        report (``host@backend`` -> why), after ``timeout`` seconds at most."""
+        """Wait until every backend's stats have reached the scheduler, or its set-up failed; return
+        the ones that did not report (``host@backend`` -> why), after ``timeout`` seconds at most."""
         deadline = time.monotonic() + timeout
         while True:
-            silent = [host for host, manager in self.deployment.managers.items() if not manager.reports]
+            # Ready means the scheduler has heard from the backend, not only that it reported.
+            known = self.deployment.scheduler.hosts
+            silent = [host for host, manager in self.deployment.managers.items()
+                      if not manager.reports or host not in known]
             failed = {host: why for host in silent if (why := self._setup_failure(host))}
             if len(failed) == len(silent) or time.monotonic() >= deadline:
                 return {host: failed.get(host, f"no stats reported within {timeout:g} s") for host in silent}
