@@ -234,7 +234,7 @@ class MemoryRepository:
         self._volumes: dict[str, Row] = {}
         # live volume ids by replication_status: the periodic tasks ask for the few volumes in a
         # given status out of thousands, every few seconds
-        self._by_replication: dict[str | None, dict[str, None]] = {}
+        self._by: dict[str, dict[str | None, dict[str, None]]] = {"status": {}, "replication_status": {}}
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
 
@@ -250,11 +250,13 @@ class MemoryRepository:
 
     # volumes
 
-    def _index(self, row: Row, before: str | None) -> None:
-        """Keep ``_by_replication`` in step after ``row`` changed from status ``before``."""
-        self._by_replication.get(before, {}).pop(row["id"], None)
-        if not row["deleted"]:
-            self._by_replication.setdefault(row["replication_status"], {})[row["id"]] = None
+    def _index(self, row: Row, before: Row | None) -> None:
+        """Keep the status indexes in step after ``row`` changed from ``before`` (its old values)."""
+        for field, index in self._by.items():
+            if before is not None:
+                index.get(before[field], {}).pop(row["id"], None)
+            if not row["deleted"]:
+                index.setdefault(row[field], {})[row["id"]] = None
 
     def _live(self, volume_id: str) -> Row:
         row = self._volumes.get(volume_id)
@@ -286,10 +288,12 @@ class MemoryRepository:
         with self._tx():
             wanted = _filters(statuses, replication_statuses)
             candidates: Iterable[Row] = self._volumes.values()
-            if replication_statuses is not None:
-                index = self._by_replication
-                ids = {i: None for status in wanted["replication_status"] for i in index.get(status, ())}
-                candidates = [self._volumes[i] for i in ids]
+            for field in ("replication_status", "status"):  # the periodic tasks ask for few of many
+                if field in wanted:
+                    index = self._by[field]
+                    ids = {i: None for status in wanted[field] for i in index.get(status, ())}
+                    candidates = [self._volumes[i] for i in ids]
+                    break
             rows = [
                 dict(row) for row in candidates
                 if not row["deleted"]
@@ -304,7 +308,7 @@ class MemoryRepository:
         with self._tx() as now:
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             row = self._live(volume_id)
-            before = row["replication_status"]
+            before = {"status": row["status"], "replication_status": row["replication_status"]}
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -318,7 +322,7 @@ class MemoryRepository:
             row = self._live(volume_id)
             if not _matches(row, wanted):
                 return None
-            before = row["replication_status"]
+            before = {"status": row["status"], "replication_status": row["replication_status"]}
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -326,8 +330,9 @@ class MemoryRepository:
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as now:
             row = self._live(volume_id)
+            before = {"status": row["status"], "replication_status": row["replication_status"]}
             row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
-            self._index(row, row["replication_status"])
+            self._index(row, before)
 
     # volume types
 

@@ -9,6 +9,7 @@ in ``replication_extended_status``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Generator, Mapping
@@ -220,6 +221,7 @@ class VolumeManager(Actor):
         volume = self.db.volume_get(volume_id)
         if volume["status"] != CREATING:
             raise exception.InvalidVolume(reason=f"volume {volume_id} is {volume['status']}, not creating")
+        self.working.add(volume_id)
         try:
             update = yield from self._driver("create_volume", volume=self._driver_volume(volume))
             values: dict[str, Any] = {"status": AVAILABLE}
@@ -234,32 +236,30 @@ class VolumeManager(Actor):
             self.db.volume_update(volume_id, {"status": VOLUME_ERROR,
                                               "status_reason": f"create failed: {self._describe(exc)}"})
             return
+        finally:
+            self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"status": CREATING}, values)
 
     def delete_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         volume = self.db.volume_get(volume_id)
+        self.working.add(volume_id)
         try:
             yield from self._driver("delete_volume", volume=self._driver_volume(volume))
         except Exception as exc:
             self.db.volume_update(volume_id, {"status": ERROR_DELETING,
                                               "status_reason": f"delete failed: {self._describe(exc)}"})
             return
+        finally:
+            self.working.discard(volume_id)
         self.db.volume_destroy(volume_id)
 
     # -- start-up and the periodic task ------------------------------------------------------------
 
     def on_start(self) -> Gen:
-        context = admin_context().to_dict()
-        try:
-            yield from self._driver("do_setup", context=context)
-            yield from self._driver("check_for_setup_error")
-        except Exception as exc:
-            LOG.error("%s: driver set-up failed: %s", self.host, self._describe(exc))
-            self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
-                "topic": VOLUME_TOPIC, "disabled": True,
-                "disabled_reason": f"driver set-up failed: {self._describe(exc)}"})
-            return
-        self.reconcile()
+        # A backend whose array is down at start-up (or whose database is) comes up when they do:
+        # set-up is retried every report interval rather than leaving the service dead for good.
+        while not (yield from self._set_up()):
+            yield Sleep(self.report_interval)
         self.initialized = True
         while True:
             try:
@@ -274,6 +274,22 @@ class VolumeManager(Actor):
             except exception.DBUnavailable as exc:
                 LOG.error("%s: cannot look for orphaned volumes: %s", self.host, exc)
             yield Sleep(self.report_interval)
+
+    def _set_up(self) -> Gen:
+        """Set the driver up and reconcile what a crash left; False (the service marked disabled,
+        saying why) when that failed."""
+        try:
+            yield from self._driver("do_setup", context=admin_context().to_dict())
+            yield from self._driver("check_for_setup_error")
+            self.reconcile()
+        except Exception as exc:
+            LOG.error("%s: driver set-up failed: %s", self.host, self._describe(exc))
+            with contextlib.suppress(exception.DBUnavailable):
+                self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
+                    "topic": VOLUME_TOPIC, "disabled": True,
+                    "disabled_reason": f"driver set-up failed: {self._describe(exc)}"})
+            return False
+        return True
 
     def reconcile(self) -> list[str]:
         """Volumes a crash left mid-operation go to ``error``, saying why; returns their ids."""
@@ -293,17 +309,23 @@ class VolumeManager(Actor):
         return fixed
 
     def reap_orphans(self, now: float) -> list[str]:
-        """Volumes of this host left in a transitional status that no handler is working on for
-        ``stuck_after`` seconds go to ``error``, saying why; returns their ids."""
+        """Volumes of this host left mid-operation (a replication action, a create or a delete) that
+        no handler is working on for ``stuck_after`` seconds go to an error status, saying why;
+        returns their ids."""
         reaped = []
-        for volume in self.db.volume_get_all(host=self.host, replication_statuses=sorted(TRANSITIONAL)):
-            status, updated = volume["replication_status"], volume.get("updated_at")
+        stuck = [(v, "replication_status", v["replication_status"], {"replication_status": ERROR})
+                 for v in self.db.volume_get_all(host=self.host, replication_statuses=sorted(TRANSITIONAL))]
+        failed = {CREATING: VOLUME_ERROR, DELETING: ERROR_DELETING}
+        stuck += [(v, "status", v["status"], {"status": failed[v["status"]]})
+                  for v in self.db.volume_get_all(host=self.host, statuses=sorted(failed))]
+        for volume, field, status, values in stuck:
+            updated = volume.get("updated_at")
             if volume["id"] in self.working or updated is None or now - float(updated) < self.stuck_after:
                 continue
             reason = (f"no reply to {status} after {self.stuck_after:g} s: the request was lost or its "
                       "result could not be saved; outcome unknown")
-            if self.db.volume_conditional_update(volume["id"], {"replication_status": status}, {
-                    "replication_status": ERROR, "replication_extended_status": reason}):
+            why = "replication_extended_status" if field == "replication_status" else "status_reason"
+            if self.db.volume_conditional_update(volume["id"], {field: status}, {**values, why: reason}):
                 LOG.error("%s: volume %s: %s", self.host, volume["id"], reason)
                 reaped.append(volume["id"])
         return reaped
@@ -338,7 +360,10 @@ class VolumeManager(Actor):
         if status == "error":
             reason = "replication error reported by the driver: " + (
                 json.dumps(details, sort_keys=True, default=str) if details else "no details")
-            self.db.volume_conditional_update(volume_id, {"replication_status": (ENABLED, FAILED_OVER)},
+            # From error too: the newest problem the driver reports (a split brain, say) is the
+            # one the operator must see, not what first put the volume in error.
+            self.db.volume_conditional_update(volume_id,
+                                              {"replication_status": (ENABLED, FAILED_OVER, ERROR)},
                                               {"replication_status": ERROR,
                                                "replication_extended_status": reason})
         else:

@@ -18,7 +18,7 @@ from replisim.sim import Actor, Now
 from . import rpcapi
 from .db import Repository
 from .filters import unmet_specs
-from .status import VOLUME_ERROR
+from .status import CREATING, VOLUME_ERROR
 
 LOG = logging.getLogger("replisim.scheduler")
 Gen = Generator[Any, Any, Any]
@@ -54,10 +54,26 @@ class Scheduler(Actor):
         self.db = db
         self.service_down_time = service_down_time
         self.hosts: dict[str, HostState] = {}
+        self.last_reap = 0.0
 
     def update_service_capabilities(self, host: str, capabilities: Mapping[str, Any]) -> Gen:
         now = yield Now()
         self.hosts[host] = HostState(host, dict(capabilities), now)
+        if now - self.last_reap >= self.service_down_time:  # the managers' reports are our clock
+            self.last_reap = now
+            self.reap_unplaced(now)
+
+    def reap_unplaced(self, now: float) -> list[str]:
+        """Volumes still ``creating`` with no host after ``service_down_time`` never reached a
+        scheduler (their cast was lost): they go to ``error``, saying so; returns their ids."""
+        reaped = []
+        for volume in self.db.volume_get_all(statuses=[CREATING]):
+            if volume["host"] is None and now - float(volume["updated_at"]) >= self.service_down_time:
+                reason = f"not scheduled within {self.service_down_time:g} s: the request was lost"
+                if self.db.volume_conditional_update(volume["id"], {"status": CREATING, "host": None},
+                                                     {"status": VOLUME_ERROR, "status_reason": reason}):
+                    reaped.append(volume["id"])
+        return reaped
 
     def rejections(self, state: HostState, size: float, specs: Mapping[str, str], now: float) -> list[str]:
         """Why ``state`` cannot take a volume of ``size`` GiB with ``specs`` (empty: it can)."""

@@ -48,6 +48,8 @@ class Copy:
     mode: str = "async"
     since: float = 0.0  # when this secondary was last in sync with its source (or split from it)
     frozen: int | None = None  # a paused or broken secondary's write count
+    paused: bool = False  # replication disabled on purpose
+    stalling: bool = False  # a sync secondary that lost its link while in sync: its primary waits
     inherited: int = 0  # writes of the old primary a promoted copy held when promoted
     split_from: str | None = None  # on a copy a split brain promoted: the array of the other primary
 

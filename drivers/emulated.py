@@ -232,7 +232,7 @@ class EmulatedDriver:
         volume_id = volume["id"]
         targets: list[dict[str, Any]] = []
         for copy in self.fabric.secondaries(volume_id):
-            if copy.frozen is not None and self.fabric.pair_state(copy) == "paused":
+            if copy.paused:
                 continue
             targets.append(self._describe_target(copy))
         return {"volume_id": volume_id, "targets": targets}

@@ -36,7 +36,8 @@ class FailoverRecord:
     source_writes: int
     target_writes: int
     lag: float
-    rate: float = 0.0  # the volume's write rate at the time, writes per second
+    rate: float = 0.0  # writes per second the old primary took over the lag window
+    split: bool = False  # it resolved a split brain: the loser's writes since the split are lost
 
     @property
     def lost_writes(self) -> int:
@@ -46,7 +47,7 @@ class FailoverRecord:
         return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
                 "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
                 "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6), "rate": self.rate}
+                "lag": round(self.lag, 6), "rate": self.rate, "split": self.split}
 
 
 class Fabric:
@@ -128,11 +129,15 @@ class Fabric:
             return
         link.set_up(now, up)
         for copy in self._secondaries_on(link):
-            if copy.mode == "sync":  # a sync pair breaks on link loss and resyncs when it returns
+            if copy.mode == "sync" and not copy.paused:
+                # A write is acknowledged only once the target has it: a pair in sync that loses its
+                # link holds its primary's writes until the link returns (and resyncs at once then).
                 if up:
-                    copy.frozen, copy.since = None, now
-                else:
-                    copy.frozen = self.array(copy.array).writes_of(copy, now)
+                    copy.frozen, copy.since, copy.stalling = None, now, False
+                elif copy.frozen is None:
+                    copy.frozen, copy.stalling = self.array(copy.array).writes_of(copy, now), True
+                if copy.source is not None:
+                    self._apply_rate(copy.source, self.rates.get(copy.volume_id, 0.0))
             self._meter(copy)
 
     def links_between(self, source: str | None = None, target: str | None = None) -> list[ReplicationLink]:
@@ -141,8 +146,7 @@ class Fabric:
 
     def carried_by(self, link: ReplicationLink) -> list[Copy]:
         """The secondaries a link feeds, paused pairs excepted (they are meant to stand still)."""
-        return [copy for copy in self._secondaries_on(link)
-                if not (copy.frozen is not None and link.up)]
+        return [copy for copy in self._secondaries_on(link) if not copy.paused]
 
     def link_is_up(self, name: str) -> bool:
         return self.links[name].up if name in self.links else True
@@ -228,11 +232,14 @@ class Fabric:
         return 0 if copy is None else array.writes_of(copy, self.now)
 
     def _apply_rate(self, copy: Copy, rate: float) -> None:
-        """Set a primary copy's write rate (zero while its array is down) and its links' input."""
+        """Set a primary copy's write rate (zero while its array is down, or while a sync pair of
+        its waits for its link) and its links' input."""
         if copy.history is None:
             return
         array = self.array(copy.array)
-        effective = rate if array.up else 0.0
+        stalled = any(s.stalling and s.source is copy and s.role == "secondary"
+                      for s in self.secondaries(copy.volume_id))
+        effective = rate if array.up and not stalled else 0.0
         now = self.now
         delta = effective - copy.history.rate
         if delta == 0:
@@ -279,7 +286,7 @@ class Fabric:
         target.require_up()
         existing = target.copies.get(volume_id)
         if existing is not None and existing.role == "secondary" and existing.source is primary:
-            if existing.frozen is not None:  # resume a paused pair: resync, then ship again
+            if existing.paused:  # resume a paused pair: resync, then ship again
                 self._start_pair(existing, primary)
             return existing
         if existing is not None:
@@ -294,8 +301,9 @@ class Fabric:
     def _start_pair(self, copy: Copy, primary: Copy) -> None:
         now = self.now
         copy.source, copy.frozen, copy.since = primary, None, now
+        copy.paused = copy.stalling = False
         copy.link = self.link(primary.array, copy.array)
-        if copy.mode == "sync" and not copy.link.up:
+        if copy.mode == "sync" and not copy.link.up:  # never in sync yet: suspended, not stalling
             copy.frozen = primary.history.count_at(now) if primary.history else 0
         if copy.mode == "async" and primary.history is not None:
             copy.link.change_rate(now, primary.history.rate * self.array(primary.array).write_size_kb)
@@ -317,12 +325,14 @@ class Fabric:
         for copy in self.secondaries(volume_id):
             if copy.source is not None and copy.source.array == source_array:
                 self._stop_pair(copy)
+                copy.paused, copy.stalling = True, False
+                self._apply_rate(copy.source, self.rates.get(volume_id, 0.0))
 
     def pair_state(self, copy: Copy) -> str:
         """replicating, paused, broken (link or source down) or split (a split brain holds)."""
         if copy.split_from is not None:
             return "split"
-        if copy.frozen is not None and copy.link is not None and copy.link.up:
+        if copy.paused:
             return "paused"
         if copy.link is None or not copy.link.up:
             return "broken"
@@ -350,7 +360,8 @@ class Fabric:
             raise exception.InvalidReplicationTarget(
                 reason=f"the copy of volume {volume_id} on {target_array} is already its primary")
         source_writes = old.history.count_at(now) if old.history else 0
-        if copy.role == "secondary":
+        resolves_split = copy.role == "primary"
+        if not resolves_split:
             held = target.writes_of(copy, now)
             # RPO in seconds: how far behind the old primary's last write the target was.
             source_array = self.array(old.array)
@@ -359,11 +370,15 @@ class Fabric:
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
-            copy.frozen = None
+            copy.frozen, copy.paused, copy.stalling = None, False, False
         else:  # a split brain: the target lacks every write the old primary took since the split
             held, lag = copy.inherited, now - copy.since
+        # The rate clients wrote at over the lag window (what the window could have lost).
+        window_start = (self.array(old.array).down_since if not self.array(old.array).up else now) - lag
+        made = source_writes - (old.history.count_at(window_start) if old.history else source_writes)
+        rate = made / lag if lag > 0 else self.rates.get(volume_id, 0.0)
         record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
-                                self.rates.get(volume_id, 0.0))
+                                rate, split=resolves_split)
         self.failovers.append(record)
         self._demote(old, copy)
         for other in self.secondaries(volume_id):
@@ -430,12 +445,17 @@ class Fabric:
         for copy in self._secondaries_on(link):
             primary = copy.source
             held = self.array(copy.array).writes_of(copy, now)
+            behind = self.lag(copy)  # an async target was already this far behind at the split
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
-            copy.source, copy.link, copy.frozen, copy.since = None, None, None, now
+            copy.source, copy.link, copy.frozen, copy.since = None, None, None, now - behind
+            copy.paused = copy.stalling = False
             copy.split_from = primary.array if primary else None
             self.split[copy.volume_id] = None
-            self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
+            rate = self.rates.get(copy.volume_id, 0.0)
+            self._apply_rate(copy, rate)
+            if primary is not None:  # it no longer waits on a partner: it takes writes on its own
+                self._apply_rate(primary, rate)
             self._remeter(copy.volume_id)
             split.append(copy.volume_id)
         return split

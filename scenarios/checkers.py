@@ -68,6 +68,8 @@ def no_volume_lost(run: RunRecord) -> Verdict:
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
         if not primaries and row["status"] in ("deleting", "error_deleting"):
             continue  # its owner asked for it to go: gone from the arrays is not lost
+        if volume_id in run.fabric.split:  # two primaries: the split_brain check's business
+            primaries = [a for a in primaries if run.fabric.arrays[a].copies[volume_id].split_from is None]
         if len(primaries) != 1:
             return Verdict("no_volume_lost", False,
                            f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
@@ -113,12 +115,13 @@ def data(run: RunRecord) -> Verdict:
     driver reported is the loss the model measured."""
     reported = _reported_losses(run)
     for record in run.fabric.failovers:
-        if record.mode == "sync" and record.lost_writes:
+        if record.mode == "sync" and record.lost_writes and not record.split:
             return Verdict("data", False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
                            "acknowledged writes", record.to_dict())
         window = record.rate * record.lag + 1
-        if record.mode == "async" and record.lost_writes > window:
-            return Verdict("data", False, f"async failover of {record.volume_id} lost {record.lost_writes} "
+        if (record.mode == "async" or record.split) and record.lost_writes > window:
+            lost = record.lost_writes
+            return Verdict("data", False, f"{record.mode} failover of {record.volume_id} lost {lost} "
                            f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
                            record.to_dict())
         said = reported.get((record.volume_id, round(record.time, 6)))

@@ -185,3 +185,25 @@ def test_thick_pool_refuses_what_it_cannot_hold_and_thin_counts_written_data() -
     clock.now = 1024.0
     assert thin.used_gb(clock.now) == pytest.approx(1.0)
     assert thin.free_gb(clock.now) == pytest.approx(99.0)
+
+
+def test_sync_pair_that_loses_its_link_holds_writes_so_failover_still_loses_nothing() -> None:
+    fabric, clock = world(latency=0.5, mode="sync")
+    clock.now = 100.0
+    fabric.set_link_fault("a->b", "test", True)
+    clock.now = 200.0
+    assert fabric.writes("v", "a") == fabric.writes("v", "b") == 200  # nothing acknowledged since t=100
+    record = fabric.failover("v", "b")
+    assert record.lost_writes == 0
+    clock.now = 300.0  # the new primary's partner is unreachable: it runs unprotected, not stalled
+    assert fabric.writes("v", "b") == 400
+
+
+def test_disabling_a_stalled_sync_pair_lets_the_primary_write_again() -> None:
+    fabric, clock = world(latency=0.5, mode="sync")
+    fabric.set_link_fault("a->b", "test", True)
+    clock.now = 10.0
+    fabric.pause("v", "a")
+    clock.now = 20.0
+    assert fabric.writes("v", "a") == 20
+    assert fabric.pair_state(fabric.secondaries("v")[0]) == "paused"
