@@ -140,7 +140,11 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
               help="Port to listen on (0: any free port; the URL is printed).")
 @click.option("--report-interval", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
               metavar="SECONDS", help="How often each volume manager reports stats and replication updates.")
-def serve(config_path: str, db_url: str | None, host: str, port: int, report_interval: float) -> None:
+@click.option("--record", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Record every API call, status change and pool sample; on shutdown write run.json, "
+                   "history.jsonl and the report (report.html, report.json) into DIR.")
+def serve(*, config_path: str, db_url: str | None, host: str, port: int, report_interval: float,
+          record: str | None) -> None:
     """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
 
     API, scheduler, one volume manager and driver per enabled backend run on threads in this
@@ -148,10 +152,12 @@ def serve(config_path: str, db_url: str | None, host: str, port: int, report_int
     admins are the users in `[DEFAULT] admin_users`, default `admin`, or callers with `X-Roles: admin`).
     Stops cleanly on Ctrl-C or SIGTERM.
     """
+    from pathlib import Path
+
     from replisim.actors.serve import serve_forever
 
     raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
-                                  report_interval=report_interval))
+                                  report_interval=report_interval, record=Path(record) if record else None))
 
 
 @main.group()

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from replisim import exception
@@ -81,6 +81,14 @@ class Request:
     context: RequestContext
     version: Version
     base_url: str
+    arrived: float  # on the runtime's clock
+
+
+class CallRecorder(Protocol):
+    """Told of every call a request makes to the API actor; makes the call and returns its result."""
+
+    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
+                 call: Callable[[], Any]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -191,8 +199,9 @@ class BlockStorageApi:
     )
 
     def __init__(self, runtime: Runtime, *, admin_users: frozenset[str], redactor: Redactor,
-                 timeout: float = CALL_TIMEOUT):
+                 timeout: float = CALL_TIMEOUT, recorder: CallRecorder | None = None):
         self.runtime = runtime
+        self.recorder = recorder
         self.admin_users = admin_users
         self.redactor = redactor
         self.timeout = timeout
@@ -203,6 +212,7 @@ class BlockStorageApi:
                base_url: str) -> Reply:
         """Answer one HTTP request; ``headers`` has lower-case names. Never raises."""
         started = time.monotonic()
+        arrived = self.runtime.now
         request_id = "-"
         version = MIN_VERSION
         try:
@@ -217,7 +227,7 @@ class BlockStorageApi:
                 context = request_context(headers, project, self.admin_users)
                 request_id = context.request_id
                 request = Request(method, path, dict(parse_qsl(url.query, keep_blank_values=True)),
-                                  _json(body), context, version, base_url)
+                                  _json(body), context, version, base_url, arrived)
                 reply = handler(request, *args)
         except Exception as exc:
             reply = self._fault(exc, request_id)
@@ -272,7 +282,11 @@ class BlockStorageApi:
         return Reply(code, {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}})
 
     def _call(self, request: Request, method: str, **args: Any) -> Any:
-        return Client(self.runtime, request.context, self.timeout)(method, **args)
+        client = Client(self.runtime, request.context, self.timeout)
+        if self.recorder is None:
+            return client(method, **args)
+        return self.recorder(request.context.project_id, method, self.redactor.data(args), request.arrived,
+                             lambda: client(method, **args))
 
     # -- volumes ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import sqlalchemy as sa
 
@@ -30,6 +30,9 @@ from .deployment import Deployment, deploy
 from .redaction import Redactor
 from .rest import ApiHttpServer, BlockStorageApi
 from .status import VOLUME_TOPIC
+
+if TYPE_CHECKING:
+    from replisim.scenarios.live_record import LiveRecorder
 
 LOG = logging.getLogger("replisim.serve")
 DEFAULT_ADMIN_USERS = "admin"
@@ -101,6 +104,7 @@ class Server:
     httpd: ApiHttpServer
     thread: threading.Thread
     started_at: float
+    recorder: LiveRecorder | None = None
     stopped: bool = field(default=False)
 
     def not_ready(self, timeout: float) -> dict[str, str]:
@@ -126,20 +130,30 @@ class Server:
         return str(row["disabled_reason"]) if failed else None
 
     def stop(self) -> None:
-        """Stop serving, then the actors, then close the database; safe to call twice."""
+        """Stop serving, then the actors, then close the database; safe to call twice. When
+        recording, write the record before the database closes and build its report after."""
         if self.stopped:
             return
         self.stopped = True
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+        if self.recorder is not None:
+            self.recorder.stop_watching(self.deployment)
         self.deployment.runtime.stop()
-        self.deployment.db.close()
+        try:
+            if self.recorder is not None:
+                self.recorder.write(self.deployment)
+        finally:
+            self.deployment.db.close()
+        if self.recorder is not None:
+            self.recorder.report()
 
 
 def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0.0.1", port: int = 0,
-          report_interval: float = 10.0) -> Server:
-    """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port).
+          report_interval: float = 10.0, record: Path | None = None) -> Server:
+    """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port);
+    with ``record``, keep a run record of what happens and write it, and its report, there on ``stop``.
 
     Returns as soon as the socket is bound; ``Server.not_ready`` waits for the backends. Answers
     never carry a configured secret; log lines are the log handler's business (``serve_forever``
@@ -148,11 +162,13 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
     runtime = WallClockRuntime()
     db: SqlRepository | None = None
     try:
-        db = open_database(db_url, clock=lambda: runtime.now)
         redactor = Redactor(secrets(config, db_url))
+        recorder = None if record is None else _recorder(record, runtime, redactor, config.source)
+        db = open_database(db_url, clock=lambda: runtime.now)
         started_at = runtime.now
-        deployment = deploy(runtime, config, db, report_interval=report_interval)
-        api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor)
+        deployment = deploy(runtime, config, db if recorder is None else recorder.repository(db),
+                            report_interval=report_interval)
+        api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor, recorder=recorder)
         httpd = ApiHttpServer((host, port), api)
     except BaseException:
         runtime.stop()
@@ -162,11 +178,27 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
     # A short poll interval: ``stop`` waits for the serving loop to notice the shutdown request.
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="replisim-rest", daemon=True)
     thread.start()
-    return Server(httpd.url, deployment, httpd, thread, started_at)
+    if recorder is not None:
+        recorder.watch(deployment, report_interval)
+    return Server(httpd.url, deployment, httpd, thread, started_at, recorder)
+
+
+def _recorder(out: Path, runtime: WallClockRuntime, redactor: Redactor, source: str) -> LiveRecorder:
+    """A recorder writing into ``out``, checked writable now rather than at shutdown."""
+    from replisim.scenarios.live_record import LiveRecorder
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".replisim-record-probe"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise exception.ConfigError(f"--record {out}: cannot write there: {exc.strerror or exc}") from None
+    return LiveRecorder(out, lambda: runtime.now, redactor, source)
 
 
 def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
-                  out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+                  record: Path | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input)."""
 
     def fail(message: str) -> int:
@@ -184,7 +216,7 @@ def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int,
     handler.addFilter(redactor.log_filter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
-        server = start(config, url, host=host, port=port, report_interval=report_interval)
+        server = start(config, url, host=host, port=port, report_interval=report_interval, record=record)
     except exception.ConfigError as exc:
         return fail(redactor.text(str(exc)))
     except OSError as exc:
@@ -206,6 +238,8 @@ def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int,
         for sig, old in previous.items():
             signal.signal(sig, old)
     print("replisim serve: stopped", file=out, flush=True)
+    if record is not None:
+        print(f"replisim serve: recorded the run and its report in {record}", file=out, flush=True)
     return 0
 
 

@@ -1,0 +1,168 @@
+"""What a live server observed, kept as a simulated run keeps it, so one report builder serves both.
+
+``replisim serve --record DIR`` records every call a REST request makes to the API actor as a
+Jepsen-style history, every status change through ``RecordingRepository``, and a capacity sample
+per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl`` and
+builds the report into ``DIR``. Times are seconds since the server started, as a run's are since
+time zero. Everything written passes the server's redactor first: no configured secret gets out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from replisim import __version__, exception
+from replisim.actors.db import Repository
+from replisim.actors.deployment import Deployment
+from replisim.actors.redaction import Redactor
+from replisim.actors.status import VOLUME_TOPIC
+from replisim.reports.report import HTML_NAME, write_atomically, write_report
+
+from .history import History, Op, RecordingRepository, Transition
+
+LOG = logging.getLogger("replisim.record")
+RUN_NAME = "run.json"
+HISTORY_NAME = "history.jsonl"
+
+
+class LiveRecorder:
+    """The record of one ``replisim serve``: a ``CallRecorder`` for the REST layer, a repository
+    wrapper for the status changes, and a sampler of the backends' pools."""
+
+    def __init__(self, out: Path, clock: Callable[[], float], redactor: Redactor, source: str):
+        self.out = out
+        self.source = source
+        self._clock = clock
+        self._started = clock()
+        self._redactor = redactor
+        self._lock = threading.Lock()  # the HTTP server answers requests on many threads
+        self.history = History()
+        self.samples: list[dict[str, Any]] = []
+        self.db: RecordingRepository | None = None
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def now(self) -> float:
+        """Seconds since the server started."""
+        return self._clock() - self._started
+
+    def repository(self, inner: Repository) -> RecordingRepository:
+        """``inner``, recording every volume and replication status change from here on."""
+        self.db = RecordingRepository(inner, self.now)
+        return self.db
+
+    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
+                 call: Callable[[], Any]) -> Any:
+        with self._lock:
+            index = self.history.invoke(process, f, dict(args), self.now(), arrived - self._started)
+        try:
+            result = call()
+        except Exception as exc:
+            with self._lock:
+                self.history.complete(index, self.now(), error=exc)
+            raise
+        # Only the id of what the call made or read: enough to follow it through the status
+        # changes, while a listing's whole answer would swell the history of a long-running server.
+        value = {"id": result["id"]} if isinstance(result, Mapping) and "id" in result else None
+        with self._lock:
+            self.history.complete(index, self.now(), value=value)
+        return result
+
+    # -- capacity samples ---------------------------------------------------------------------------
+
+    def watch(self, deployment: Deployment, interval: float) -> None:
+        """Sample every backend's pool now and every ``interval`` seconds until ``stop_watching``."""
+        def loop() -> None:
+            while True:
+                try:
+                    self.sample(deployment)
+                except exception.CinderException as exc:  # the database is out: a gap, not the end
+                    LOG.warning("no capacity sample at %.1f s: %s", self.now(), exc)
+                if self._stop.wait(interval):
+                    return
+        self._sampler = threading.Thread(target=loop, name="replisim-record", daemon=True)
+        self._sampler.start()
+
+    def stop_watching(self, deployment: Deployment) -> None:
+        """Stop sampling, taking one last sample so the report ends where the server did."""
+        self._stop.set()
+        if self._sampler is not None:
+            self._sampler.join()
+            self.sample(deployment)
+
+    def sample(self, deployment: Deployment) -> None:
+        """Each backend's pool as its manager last reported it, in the shape of a sim run's samples."""
+        volumes: dict[str, int] = {}
+        for volume in deployment.db.volume_get_all():
+            host = str(volume.get("host") or "").partition("#")[0]
+            volumes[host] = volumes.get(host, 0) + 1
+        pools = {}
+        for host, manager in sorted(deployment.managers.items()):
+            stats = manager.last_stats
+            if not stats:
+                continue  # not reported yet
+            total, free = float(stats["total_capacity_gb"]), float(stats["free_capacity_gb"])
+            pools[host.partition("@")[2]] = {
+                "total_gb": total, "free_gb": free,
+                "provisioned_gb": float(stats.get("provisioned_capacity_gb", total - free)),
+                "volumes": volumes.get(host, 0),
+                "up": _serving(deployment.db, host),
+            }
+        self.samples.append({"time": self.now(), "pools": pools, "links": {}})
+
+    # -- on shutdown --------------------------------------------------------------------------------
+
+    def write(self, deployment: Deployment) -> None:
+        """Write ``run.json`` and ``history.jsonl`` (while the database is still open)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        hosts = {v["id"]: v["host"] for v in deployment.db.volume_get_all() if v.get("host")}
+        with self._lock:
+            ops = [Op(**self._redactor.data(asdict(op))) for op in self.history.ops]
+        History(ops).write(self.out / HISTORY_NAME)
+        write_atomically(self.out / RUN_NAME, json.dumps(self._redactor.data(self.run_data(ops, hosts)),
+                                                         sort_keys=True, default=str) + "\n")
+
+    def run_data(self, ops: list[Op], hosts: Mapping[str, str]) -> dict[str, Any]:
+        """What the report builder reads from a run, for a live server: no seed, no trace digest, no
+        checks, no injected faults; failovers show in the transitions (the fabric's per-failover
+        RPO records exist only in a simulation)."""
+        elapsed = self.now()
+        transitions = self.db.transitions if self.db else []
+        status_changes = self.db.status_changes if self.db else []
+        return {
+            "scenario": "serve", "source": self.source, "mode": "live", "seed": None, "digest": None,
+            "description": "Recorded from a live replisim serve.",
+            "duration": elapsed, "heal": 0.0, "simulated_seconds": elapsed, "wall_seconds": elapsed,
+            "versions": {"replisim": __version__, "python": platform.python_version(),
+                         "machine": f"{platform.system()} {platform.machine()}"},
+            "verdicts": {}, "faults": [], "fault_events": [], "detections": [], "failovers": [],
+            "samples": self.samples,
+            "transitions": _changes(transitions),
+            "status_changes": _changes(status_changes),
+            "ops": [asdict(op) for op in ops],
+            "hosts": dict(hosts),
+        }
+
+    def report(self) -> Path:
+        """Build the report from what ``write`` wrote; the HTML page's path."""
+        write_report(self.out)
+        return self.out / HTML_NAME
+
+
+def _serving(db: Repository, host: str) -> bool:
+    """False once the backend's service is marked disabled (its set-up or its driver failed)."""
+    try:
+        return not db.service_get(host, VOLUME_TOPIC)["disabled"]
+    except exception.ServiceNotFound:  # reported its stats, not yet its service row
+        return True
+
+
+def _changes(changes: list[Transition]) -> list[dict[str, Any]]:
+    return [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new} for t in list(changes)]
