@@ -66,9 +66,11 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
     """The report page of one run."""
     head, verdict = data["header"], data["verdict"]
     ok = verdict["ok"]
+    live = head.get("mode") == "live"
     parts = [
-        f"<h1>{escape(head['scenario'])} · seed {head['seed']}</h1>",
+        f"<h1>{escape(head['scenario'])} · {'live' if live else 'seed ' + str(head['seed'])}</h1>",
         f"<p>{escape(head.get('description') or '')}</p>",
+        '<div class="verdict pass">LIVE: recorded, no invariant checks</div>' if live else
         f'<div class="verdict {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}: '
         f"{verdict['passed']}/{verdict['checks']} checks passed</div>",
     ]

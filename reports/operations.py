@@ -99,7 +99,8 @@ def _finish(
     value = reply.get("value") if call["f"] == "create_volume" else call.get("value")
     key = "id" if call["f"] == "create_volume" else "volume_id"
     volume = value.get(key) if isinstance(value, Mapping) else None
-    found = changes[which].first(volume, reply["time"] if volume else 0.0, good | bad) if volume else None
+    # From the invocation, not the reply: live, the work can finish before the reply is recorded.
+    found = changes[which].first(volume, intended, good | bad) if volume else None
     name = call["f"] + DONE_SUFFIX
     if found is None:
         return Completion(name, intended, None, "info", volume)

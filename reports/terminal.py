@@ -12,6 +12,8 @@ LATENCY_COLUMNS = ("min_s", "p50_s", "p90_s", "p99_s", "p99.9_s", "max_s")
 
 def verdict_line(data: Mapping[str, Any]) -> str:
     head, verdict = data["header"], data["verdict"]
+    if head.get("mode") == "live":  # a recorded live server: observed, not checked
+        return f"LIVE {head['scenario']}: recorded, no invariant checks (they need the simulation)"
     return (
         f"{'PASS' if verdict['ok'] else 'FAIL'} {head['scenario']} seed={head['seed']}: "
         f"{verdict['passed']}/{verdict['checks']} checks passed"
