@@ -362,6 +362,9 @@ class VolumeManager(Actor):
                 json.dumps(details, sort_keys=True, default=str) if details else "no details")
             # From error too: the newest problem the driver reports (a split brain, say) is the
             # one the operator must see, not what first put the volume in error.
+            current = self.db.volume_get(volume_id)
+            if current["replication_status"] == ERROR and current["replication_extended_status"] == reason:
+                return  # already said: no write (these repeat every report interval)
             self.db.volume_conditional_update(volume_id,
                                               {"replication_status": (ENABLED, FAILED_OVER, ERROR)},
                                               {"replication_status": ERROR,
