@@ -767,7 +767,7 @@ class _ScenarioReader(_Reader):
 
     def params(self, entry: LocatedDict, path: str) -> dict[str, Any]:
         params = self.sub(entry, "params", path)
-        out = dict(params)
+        out = {key: _plain(value) for key, value in params.items()}
         for key in _TIME_PARAMS:
             if isinstance(params.get(key), str):
                 out[key] = self.duration(params, key, child(path, "params"))
@@ -921,8 +921,21 @@ def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     return out
 
 
+def _plain(value: Any) -> Any:
+    """A fault parameter as plain YAML data: any mapping a dict, any sequence but text a list, so a
+    parameter of any type (``bus.partition``'s groups of patterns, a loaded file's located lists) can be
+    written back."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _fault_to_dict(fault: Fault) -> dict[str, Any]:
     out = fault.to_dict()
+    if fault.params:
+        out["params"] = _plain(fault.params)
     out["start"] = format_duration(fault.start)
     if fault.duration is not None:
         out["duration"] = format_duration(fault.duration)
@@ -937,7 +950,7 @@ def _policy_to_dict(policy: RandomPolicy) -> dict[str, Any]:
     out: dict[str, Any] = {"policy": "flip_flop", "kind": policy.kind, "target": policy.target,
            "interval": format_duration(policy.interval), **window}
     if policy.params:
-        out["params"] = dict(policy.params)
+        out["params"] = _plain(policy.params)
     return out
 
 
