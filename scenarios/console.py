@@ -21,6 +21,8 @@ import click
 
 from .runner import RunResult, run_scenario, write_run
 from .schema import Scenario, ScenarioError, load_scenario, scenario_to_yaml
+from .shrink import shrink
+from .sweep import parse_seeds, sweep
 
 SHIPPED = Path(__file__).parent
 
@@ -155,18 +157,33 @@ def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
         return run_scenario(load_scenario(scenario_path), seed).summary()
 
 
+def _shrink_to_file(scenario: Scenario, seed: int, check: str, minimal: Path, *, origin: str,
+                    runner: Callable[[Scenario, int], RunResult]) -> None:
+    """Shrink ``scenario`` run with ``seed`` while ``check`` still fails; write the result to ``minimal``
+    with the command that replays it, and print that command."""
+    def still_fails(candidate: Scenario) -> bool:
+        return not runner(replace(candidate, checks=(check,)), seed).ok
+
+    click.echo(f"  shrinking seed {seed} while {check} still fails ...")
+    with _log_to(Path(os.devnull)):
+        shrunk = shrink(scenario, still_fails, seed=seed)
+    replay = f"replisim run {minimal} --seed {seed}"
+    minimal.write_text(scenario_to_yaml(shrunk.scenario, comment=f"Shrunk from {origin} seed {seed}: {check} "
+                                                                 f"still fails.\nRun: {replay}"))
+    click.echo(f"  {shrunk.summary()}")
+    click.echo(f"  minimal   {replay}")
+
+
 def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
                   shrink_failures: bool, progress: bool,
                   one_seed: Callable[[str, int], dict[str, Any]] = run_one,
                   runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
     """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
     ``runner`` are the real runner unless a quality test swaps in a broken one."""
-    from .shrink import shrink
-    from .sweep import parse_seeds, sweep
-
     path = resolve(scenario_name)
     scenario = load_scenario(path)
-    result = sweep(one_seed, str(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress)
+    result = sweep(one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask,
+                   progress=progress)
     out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
@@ -180,17 +197,6 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
     if failures and shrink_failures:
         check, seeds_failing = sorted(failures.items())[0]
         seed = seeds_failing[0]
-
-        def still_fails(candidate: Scenario) -> bool:
-            run = runner(replace(candidate, checks=(check,)), seed)
-            return not run.ok
-
-        click.echo(f"  shrinking seed {seed} while {check} still fails ...")
-        shrunk = shrink(scenario, still_fails, seed=seed)
-        minimal = out_dir / f"minimal-{scenario.name}-seed{seed}.yaml"
-        comment = (f"Shrunk from {path} seed {seed}: {check} still fails.\n"
-                   f"Run: replisim run {minimal} --seed {seed}")
-        minimal.write_text(scenario_to_yaml(shrunk.scenario, comment=comment))
-        click.echo(f"  {shrunk.summary()}")
-        click.echo(f"  minimal   replisim run {minimal} --seed {seed}")
+        _shrink_to_file(scenario, seed, check, out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
+                        origin=str(path), runner=runner)
     return 0 if result.ok else 1

@@ -2,8 +2,9 @@
 
 Each seed is an independent simulated run, so seeds spread over local worker processes (fresh
 interpreters with ``PYTHONHASHSEED`` pinned, so nothing depends on str hashing) or over a Dask
-cluster's workers. The runner is passed in as ``run_one(scenario_path, seed) -> dict``: a picklable
-top-level function returning ``{"seed", "verdicts": {check: {"ok", "witness"}}, "digest"}``.
+cluster's workers. The runner is passed in as ``run_one(source, seed) -> dict``: a picklable
+top-level function returning ``{"seed", "verdicts": {check: {"ok", "witness"}}, "digest"}``; the source
+is whatever it understands (a scenario file's absolute path, or ``fuzz:ci``: the seed draws the world).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def _pinned_hash_seed() -> Iterator[None]:
             os.environ["PYTHONHASHSEED"] = before
 
 
-def _run_local(run_one: RunOne, path: str, seeds: Sequence[int], jobs: int,
+def _run_local(run_one: RunOne, source: str, seeds: Sequence[int], jobs: int,
                done: Callable[[int, _Outcome], None]) -> None:
     # spawn, not fork: each worker is a fresh interpreter that sees the pinned hash seed
     context = multiprocessing.get_context("spawn")
@@ -141,7 +142,7 @@ def _run_local(run_one: RunOne, path: str, seeds: Sequence[int], jobs: int,
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
         try:
             futures: dict[Future[dict[str, Any]], int] = {
-                pool.submit(run_one, path, seed): seed for seed in seeds
+                pool.submit(run_one, source, seed): seed for seed in seeds
             }
             for future in as_completed(futures):
                 done(futures[future], future)
@@ -149,7 +150,7 @@ def _run_local(run_one: RunOne, path: str, seeds: Sequence[int], jobs: int,
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(run_one: RunOne, path: str, seeds: Sequence[int], address: str,
+def _run_dask(run_one: RunOne, source: str, seeds: Sequence[int], address: str,
               done: Callable[[int, _Outcome], None]) -> None:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
@@ -159,27 +160,27 @@ def _run_dask(run_one: RunOne, path: str, seeds: Sequence[int], address: str,
     except (OSError, TimeoutError) as exc:
         raise SweepError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
-        futures = client.map(run_one, [path] * len(seeds), list(seeds), pure=False)
+        futures = client.map(run_one, [source] * len(seeds), list(seeds), pure=False)
         seed_of = {future.key: seed for future, seed in zip(futures, seeds, strict=True)}
         for future in dask_completed(futures):
             done(seed_of[future.key], future)
 
 
-def sweep(run_one: RunOne, scenario_path: str, seeds: Sequence[int], *, jobs: int | None = None,
+def sweep(run_one: RunOne, source: str, seeds: Sequence[int], *, jobs: int | None = None,
           dask_address: str | None = None, progress: bool = True) -> SweepResult:
-    """Run ``run_one(scenario_path, seed)`` for every seed, on ``jobs`` local processes (default: one
-    per core) or on the Dask cluster at ``dask_address``; a run that raises is recorded as a crash.
+    """Run ``run_one(source, seed)`` for every seed, on ``jobs`` local processes (default: one per
+    core) or on the Dask cluster at ``dask_address``; a run that raises is recorded as a crash.
 
-    Dask workers must see ``scenario_path`` (a shared file system, or the same checkout).
+    Workers run elsewhere: a scenario path should be absolute, and Dask workers must see it (a shared
+    file system, or the same checkout).
     """
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise SweepError("no seeds to run")
-    path = os.path.abspath(scenario_path)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     runs: dict[int, Mapping[str, Any]] = {}
     crashes: dict[int, str] = {}
-    bar_context = (click.progressbar(length=len(seeds), label=os.path.basename(path), file=sys.stderr,
+    bar_context = (click.progressbar(length=len(seeds), label=os.path.basename(source), file=sys.stderr,
                                      show_pos=True, item_show_func=lambda status: status)
                    if progress else contextlib.nullcontext())
 
@@ -198,10 +199,10 @@ def sweep(run_one: RunOne, scenario_path: str, seeds: Sequence[int], *, jobs: in
 
         started = time.perf_counter()
         if dask_address:
-            _run_dask(run_one, path, seeds, dask_address, done)
+            _run_dask(run_one, source, seeds, dask_address, done)
         else:
-            _run_local(run_one, path, seeds, workers, done)
+            _run_local(run_one, source, seeds, workers, done)
         wall = time.perf_counter() - started
     where = dask_address or f"{workers} local process{'es' if workers > 1 else ''}"
-    return SweepResult(scenario=path, seeds=tuple(seeds), runs=runs, crashes=crashes, wall_seconds=wall,
+    return SweepResult(scenario=source, seeds=tuple(seeds), runs=runs, crashes=crashes, wall_seconds=wall,
                        workers=where)
