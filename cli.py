@@ -66,6 +66,33 @@ def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | No
 
 
 @main.command()
+@click.option("--seeds", required=True, help="Worlds to run, by seed: 1-200, or 1-10,42.")
+@click.option("--profile", default="ci", show_default=True, metavar="NAME",
+              help="How big and long the worlds are: ci (small, fast) or deep (bigger, longer).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: cores).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where fuzz.json and the failing worlds go (default runs/fuzz-FIRST-LAST).")
+@click.option("--shrink/--no-shrink", default=True,
+              help="Shrink the first failing world of each failed check to a minimal scenario.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+def fuzz(*, seeds: str, profile: str, jobs: int | None, dask_address: str | None, out: str | None,
+         shrink: bool, progress: bool) -> None:
+    """Run random worlds nobody wrote: each seed draws a topology, workload, operator and faults.
+
+    Prints the verdict first, the failing seeds by check with the command that replays each world,
+    then a coverage table (which fault kinds met which operations and statuses, which transitions
+    were taken). Exit 0 if every world passed, 1 if one failed, 2 on bad input.
+    """
+    from replisim.scenarios.console import fuzz_command
+
+    _scenario_errors(lambda: fuzz_command(seeds, profile=profile, jobs=jobs, dask=dask_address, out=out,
+                                          shrink_failures=shrink, progress=progress))
+
+
+@main.command()
 @click.argument("target")
 @click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
 def replay(target: str, seed: int | None) -> None:

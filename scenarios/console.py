@@ -7,11 +7,12 @@ diverged), 2 bad input.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import Any
 
 import click
 
+from .coverage import Coverage
+from .fuzz import PROFILES, SOURCE_PREFIX, FuzzError, draw_world, fault_kinds, world_source
 from .runner import RunResult, run_scenario, write_run
-from .schema import Scenario, ScenarioError, load_scenario, scenario_to_yaml
+from .schema import Scenario, ScenarioError, load_scenario, parse_scenario, scenario_to_yaml
 from .shrink import shrink
-from .sweep import parse_seeds, sweep
+from .sweep import SweepError, SweepResult, parse_seeds, sweep
 
 SHIPPED = Path(__file__).parent
 
@@ -200,3 +203,124 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
         _shrink_to_file(scenario, seed, check, out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
                         origin=str(path), runner=runner)
     return 0 if result.ok else 1
+
+
+# -- random worlds ----------------------------------------------------------------------------------
+
+
+def world_for(source: str, seed: int) -> Scenario:
+    """The world a fuzz source (``fuzz:<profile>``) names for ``seed``, as its scenario file loads: the
+    schema judges every world, so one it would refuse is a generator bug, never a silent run."""
+    world = draw_world(seed, source.removeprefix(SOURCE_PREFIX))
+    return parse_scenario(scenario_to_yaml(world), world.source)
+
+
+def run_world(source: str, seed: int, runner: Callable[[Scenario, int], RunResult] = run_scenario
+              ) -> dict[str, Any]:
+    """One world of a fuzz run (top level, for worker processes): its verdicts, a digest of the world
+    and what it exercised."""
+    world = world_for(source, seed)
+    with _log_to(Path(os.devnull)):
+        result = runner(world, seed)
+    summary = result.summary()
+    drawn = {fault.kind for fault in result.faults}
+    return {
+        "seed": seed, "ok": result.ok, "digest": result.trace_digest,
+        "verdicts": summary["verdicts"], "wall_seconds": summary["wall_seconds"],
+        "simulated_seconds": result.simulated_seconds,
+        "world": {"backends": len(world.topology.backends), "initial_volumes": world.workload.initial_volumes,
+                  "actions": len(world.workload.actions), "faults": len(result.faults),
+                  "kinds": sorted(drawn), "description": world.description},
+        "failovers": len(result.record.fabric.failovers),
+        "lost_writes": sum(r.lost_writes for r in result.record.fabric.failovers),
+        "coverage": Coverage.of(result).to_json(),
+    }
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    """``1-200`` for a range, else the seeds with commas (the first twenty)."""
+    if len(seeds) > 1 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    shown = ", ".join(map(str, seeds[:20]))
+    return shown + (f", ... ({len(seeds) - 20} more)" if len(seeds) > 20 else "")
+
+
+def fuzz_command(seeds: str, *, profile: str, jobs: int | None, dask: str | None, out: str | None,
+                 shrink_failures: bool, progress: bool,
+                 runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+    """Run the random world of every seed; the verdict first, then the failing seeds by check with the
+    command that replays each, the shrunk worlds, and the coverage table; ``fuzz.json`` under ``out``.
+    ``runner`` is the real one unless a quality test swaps in a broken control plane (it must be
+    importable by worker processes)."""
+    if profile not in PROFILES:
+        raise SweepError(f"--profile {profile!r} is not a profile; profiles: {', '.join(PROFILES)}")
+    try:
+        kinds = [kind.name for kind in fault_kinds()]
+    except FuzzError as exc:
+        raise SweepError(str(exc)) from None
+    seed_list = parse_seeds(seeds)
+    one_world = run_world if runner is run_scenario else functools.partial(run_world, runner=runner)
+    result = sweep(one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask,
+                   progress=progress)
+    out_dir = Path(out) if out else Path("runs") / f"fuzz-{seed_list[0]}-{seed_list[-1]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = len(result.seeds) / max(result.wall_seconds, 1e-9) * 60
+    _print_fuzz_verdict(result, f"({profile} profile, seeds {_seed_list(seed_list)}): {rate:.1f} worlds/min "
+                                f"on {result.workers}")
+    worlds = _write_failing_worlds(result, profile, out_dir)
+    minimal: dict[str, str] = {}
+    if shrink_failures:
+        for check, group in sorted(result.failures().items()):
+            seed = group[0]
+            world, path = worlds[seed], out_dir / f"minimal-{worlds[seed].stem}-{check}.yaml"
+            _shrink_to_file(load_scenario(world), seed, check, path, origin=f"fuzz world {world}",
+                            runner=runner)
+            minimal[check] = f"replisim run {path} --seed {seed}"
+    coverage = Coverage.total(Coverage.from_json(run["coverage"]) for run in result.runs.values())
+    click.echo("")
+    for line in coverage.table(kinds):
+        click.echo(line)
+    report = {
+        "format": 1, "profile": profile, "worlds_per_minute": round(rate, 1), **result.to_json(),
+        "failing_worlds": {str(seed): str(path) for seed, path in worlds.items()}, "minimal": minimal,
+        "coverage": coverage.to_json(),
+    }
+    report["runs"] = [{key: value for key, value in run.items() if key != "coverage"}  # summed above
+                      for run in report["runs"]]
+    (out_dir / "fuzz.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    click.echo(f"  written   {out_dir / 'fuzz.json'}")
+    return 0 if result.ok else 1
+
+
+def _print_fuzz_verdict(result: SweepResult, where: str) -> None:
+    """PASS n/n worlds, or FAIL with the failing seeds grouped by check (and the crashes)."""
+    failed, count = result.failed_seeds(), len(result.seeds)
+    if result.ok:
+        click.secho(f"PASS {count}/{count} worlds {where}", fg="green", bold=True)
+    else:
+        click.secho(f"FAIL {len(failed)} of {count} worlds failed {where}", fg="red", bold=True)
+    groups = {**result.failures(), **({"(crashed)": sorted(result.crashes)} if result.crashes else {})}
+    width = max((len(name) for name in groups), default=0)
+    for name, group in sorted(groups.items()):
+        click.echo(f"  {name:<{width}}  {len(group):>4} worlds: {_seed_list(group)}")
+    for seed, message in sorted(result.crashes.items())[:5]:
+        click.echo(f"  world {seed} crashed: {message}")
+
+
+def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> dict[int, Path]:
+    """Each failing world as a scenario file, and the command that replays it."""
+    failures = result.failures()
+    worlds: dict[int, Path] = {}
+    for seed in result.failed_seeds():
+        world = draw_world(seed, profile)
+        path = worlds[seed] = out_dir / f"{world.name}.yaml"
+        checks = ", ".join(check for check, group in sorted(failures.items()) if seed in group) or "crashed"
+        path.write_text(scenario_to_yaml(world, comment=f"{world.description}\nFailed: {checks}.\n"
+                                                        f"Run: replisim run {path} --seed {seed}"))
+    if worlds:
+        click.echo("  replay each failing world:")
+        for seed, path in list(worlds.items())[:20]:
+            click.echo(f"    replisim run {path} --seed {seed}")
+        if len(worlds) > 20:
+            click.echo(f"    ... and {len(worlds) - 20} more in {out_dir}/")
+    return worlds

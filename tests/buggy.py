@@ -75,3 +75,8 @@ def failing_run(scenario: Scenario, seed: int) -> Any:
 
 def failing_run_one(scenario_path: str, seed: int) -> dict[str, Any]:
     return dict(failing_run(load_scenario(scenario_path), seed).summary())
+
+
+def forgets_failover_host_run(scenario: Scenario, seed: int) -> Any:
+    """Every failover leaves the database naming the old array: ``no_volume_lost`` must fail."""
+    return run_scenario(scenario, seed, manager_class=ForgetsFailoverHost)
