@@ -502,7 +502,15 @@ class _World:
         return targets
 
     def usable(self, targets: Mapping[str, Sequence[str]]) -> list[KindSpec]:
-        return [kind for kind in fault_kinds() if targets.get(kind.target)]
+        """The kinds this world has something to hit with (no links without replication)."""
+        kinds = fault_kinds()
+        unknown = [kind.name for kind in kinds if kind.target not in targets]
+        if unknown:
+            raise FuzzError(
+                f"fault kind {unknown[0]} hits a target the world generator does not know; "
+                f"known targets: {', '.join(targets)}"
+            )
+        return [kind for kind in kinds if targets[kind.target]]
 
     def target(self, kind: KindSpec, targets: Mapping[str, Sequence[str]], near: Sequence[str] = ()) -> str:
         """A target of the kind's type; with ``near`` (names of a backend and its array) mostly one

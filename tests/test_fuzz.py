@@ -250,3 +250,13 @@ def test_a_kind_whose_required_parameter_cannot_be_drawn_is_an_error(monkeypatch
     monkeypatch.setitem(FAULT_KINDS, "bus.fuzz_probe", FaultKind("bus", {"shape": None}, required=("shape",)))
     with pytest.raises(FuzzError, match=r"bus\.fuzz_probe needs params\.shape"):
         draw_world(1)
+
+
+def test_a_kind_hitting_a_target_type_the_generator_does_not_know_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FAULT_KINDS, "volume.fuzz_probe", FaultKind("volume"))
+    with pytest.raises(
+        FuzzError, match=r"volume\.fuzz_probe hits a target the world generator does not know"
+    ):
+        draw_world(1)
