@@ -45,7 +45,9 @@ def ci_run(
     return cwd, done, report
 
 
-def check_harness(done: subprocess.CompletedProcess[str], report: dict[str, Any], seeds: list[int]) -> None:
+def check_harness(
+    cwd: Path, done: subprocess.CompletedProcess[str], report: dict[str, Any], seeds: list[int]
+) -> None:
     """What any fuzz run must show, whatever its worlds' verdicts."""
     assert report["seeds"] == seeds and sorted(run["seed"] for run in report["runs"]) == sorted(seeds)
     invalid = {
@@ -69,12 +71,14 @@ def check_harness(done: subprocess.CompletedProcess[str], report: dict[str, Any]
     assert "worlds/min on 2 local processes" in head and report["worlds_per_minute"] > 0
     assert sorted(int(seed) for seed in report["failing_worlds"]) == failing
     for seed in failing:
+        assert load_scenario(cwd / report["failing_worlds"][str(seed)]).seed == seed
+    for seed in failing[:20]:  # the rest are named by the directory they are in
         assert f"replisim run {report['failing_worlds'][str(seed)]} --seed {seed}" in done.stdout
 
 
 def test_ci_sized_run_gives_the_verdict_first_and_the_failing_seeds_by_check(ci_run: Any) -> None:
-    _, done, report = ci_run
-    check_harness(done, report, list(range(1, CI_WORLDS + 1)))
+    cwd, done, report = ci_run
+    check_harness(cwd, done, report, list(range(1, CI_WORLDS + 1)))
     assert report["profile"] == "ci" and report["workers"] == "2 local processes"
     assert done.stderr == ""  # no progress bar asked for, and no log lines
 
@@ -116,7 +120,7 @@ def test_a_failing_world_file_replays_to_the_trace_the_sweep_recorded(ci_run: An
 def test_same_seeds_same_worlds_same_traces_in_another_run(ci_run: Any, tmp_path: Path) -> None:
     _, _, first = ci_run
     done, again = fuzz(tmp_path, "3,1,40", "--no-shrink")
-    check_harness(done, again, [3, 1, 40])
+    check_harness(tmp_path, done, again, [3, 1, 40])
     digests = {run["seed"]: run["digest"] for run in first["runs"]}
     assert {run["seed"]: run["digest"] for run in again["runs"]} == {
         seed: digests[seed] for seed in (1, 3, 40)
@@ -185,9 +189,9 @@ def test_a_failure_shrinks_to_a_minimal_file_that_still_fails(
 def test_long_fuzz_runs(tmp_path: Path, count: int, shrink: bool) -> None:
     """`replisim fuzz --seeds 1-200 --jobs 2` (under 2 min on two cores; the 1,000 worlds about 9)."""
     done, report = fuzz(tmp_path, f"1-{count}", "--shrink" if shrink else "--no-shrink")
-    check_harness(done, report, list(range(1, count + 1)))
+    check_harness(tmp_path, done, report, list(range(1, count + 1)))
     assert set(report["coverage"]["kinds"]) == set(FAULT_KINDS)
     for check, command in report["minimal"].items():  # each shrunk world still fails, as written
-        _, _, path, _, seed = command.split()[1:]
+        _, _, path, _, seed = command.split()
         small = load_scenario(tmp_path / path)
         assert not next(v for v in run_scenario(small, int(seed)).verdicts if v.check == check).ok, command
