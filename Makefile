@@ -8,7 +8,7 @@ SEED   ?= 7
 SCENARIO ?= primary-dies-async
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck browser bench clean
+.PHONY: run test lint typecheck browser bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_arrays.py
 	$(BIN)/python tests/benchmarks/bench_report.py
 	$(BIN)/python tests/benchmarks/bench_live.py
+	$(BIN)/python tests/benchmarks/bench_scale.py 1000 10000
+
+# The issue-19 goal: 100,000 volumes on 100 backends for 24 simulated hours (a few minutes).
+bench-scale: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_scale.py 100000 --hours 24
 
 clean:
 	rm -rf $(VENV) build *.egg-info
