@@ -48,6 +48,11 @@ Gen = Generator[Any, Any, Any]
 # Keys of a driver's model update that the manager writes; anything else is ignored (and logged).
 MODEL_UPDATE_KEYS = frozenset({"provider_location", "replication_driver_data", "replication_extended_status",
                                "replication_status", "status"})
+# How a driver's replication error report reads in ``replication_extended_status``.
+UPDATE_REASON = "replication error reported by the driver: "
+NO_DETAILS = "no details"
+# A repeated report whose figures alone changed restates them at most once in this many intervals.
+FIGURE_REFRESH = 30
 
 
 def _as_text(value: Any) -> str | None:
@@ -344,13 +349,14 @@ class VolumeManager(Actor):
             updates = yield from self._driver("get_replication_updates", context=admin_context().to_dict())
             for update in updates or ():
                 try:
-                    self.apply_replication_update(update)
+                    self.apply_replication_update(update, now)
                 except exception.VolumeNotFound:
                     LOG.warning("%s: replication update for unknown volume %r", self.host, update)
 
-    def apply_replication_update(self, update: Mapping[str, Any]) -> None:
+    def apply_replication_update(self, update: Mapping[str, Any], now: float) -> None:
         """The seed left this loop empty: an error moves a replicated volume to ``error``, an ok
-        report after an error moves it back to ``enabled``."""
+        report after an error moves it back to ``enabled``. A report that says what the row already
+        says writes nothing (see ``_already_said``): these repeat every report interval."""
         volume_id = update.get("volid")
         status = update.get("status")
         if not isinstance(volume_id, str) or status not in ("ok", "error"):
@@ -358,13 +364,13 @@ class VolumeManager(Actor):
             return
         details = {k: v for k, v in update.items() if k not in ("volid", "status")}
         if status == "error":
-            reason = "replication error reported by the driver: " + (
-                json.dumps(details, sort_keys=True, default=str) if details else "no details")
             # From error too: the newest problem the driver reports (a split brain, say) is the
             # one the operator must see, not what first put the volume in error.
             current = self.db.volume_get(volume_id)
-            if current["replication_status"] == ERROR and current["replication_extended_status"] == reason:
-                return  # already said: no write (these repeat every report interval)
+            if current["replication_status"] == ERROR and self._already_said(current, details, now):
+                return
+            reason = UPDATE_REASON + (json.dumps(details, sort_keys=True, default=str) if details
+                                      else NO_DETAILS)
             self.db.volume_conditional_update(volume_id,
                                               {"replication_status": (ENABLED, FAILED_OVER, ERROR)},
                                               {"replication_status": ERROR,
@@ -373,3 +379,37 @@ class VolumeManager(Actor):
             self.db.volume_conditional_update(volume_id, {"replication_status": ERROR},
                                               {"replication_status": ENABLED,
                                                "replication_extended_status": None})
+
+    def _already_said(self, volume: Mapping[str, Any], details: Mapping[str, Any], now: float) -> bool:
+        """Whether a volume in ``error`` already states this report. Its words (every value that
+        is not a number) must match; its numbers (a lag, a count of unshipped writes) are
+        measurements that move every interval, so the row's figures are refreshed at most once
+        every ``FIGURE_REFRESH`` report intervals rather than rewritten each time."""
+        said = volume["replication_extended_status"] or ""
+        if not said.startswith(UPDATE_REASON):
+            return False
+        text = said[len(UPDATE_REASON):]
+        try:
+            before = {} if text == NO_DETAILS else json.loads(text)
+        except ValueError:
+            return False
+        report = _as_json(details)
+        if not isinstance(before, dict) or _words(before) != _words(report):
+            return False
+        return before == report or now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
+
+
+def _measurement(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _words(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A report's state: what it says, without the figures it measured."""
+    return {key: value for key, value in details.items() if not _measurement(value)}
+
+
+def _as_json(details: Mapping[str, Any]) -> Any:
+    """``details`` as the reason text stores them (plain JSON values pass unchanged)."""
+    if all(value is None or isinstance(value, str | int | float) for value in details.values()):
+        return dict(details)
+    return json.loads(json.dumps(details, sort_keys=True, default=str))

@@ -450,8 +450,10 @@ class StorageDriver:
         elif link == "error":
             reason = f"replication to {replication['peer']} is failing: {replication.get('last_error')}"
         elif lag > self.max_lag:
-            state = "lag" if replication.get("in_sync") else "full copy to rebuild the replica, pending for"
-            reason = f"replication {state} {lag:.1f} s is above storage_max_lag_seconds ({self.max_lag:g})"
+            what = "lag" if replication.get("in_sync") else "wait for the full copy that rebuilds the replica"
+            # The figure is in lag_seconds: the words say what is wrong, so a lag that only grows
+            # repeats one report rather than making a new one each interval (the manager's rule).
+            reason = f"replication {what} is above storage_max_lag_seconds ({self.max_lag:g} s)"
         else:
             return {"status": "ok", **details}
         return {"status": "error", "reason": reason, **details}
