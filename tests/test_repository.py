@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
@@ -123,6 +124,70 @@ def test_returned_rows_are_copies(repo: Repository) -> None:
     service["capabilities"]["pools"].clear()
     repo.service_get("h@b", "cinder-volume")["capabilities"]["pools"].clear()
     assert repo.service_get("h@b", "cinder-volume")["capabilities"] == {"pools": [{"name": "p1"}]}
+
+
+def _vandalise(value: Any) -> None:
+    """Change every container in ``value``, at every depth, as a careless caller might."""
+    if isinstance(value, dict):
+        for item in list(value.values()):
+            _vandalise(item)
+        for key in list(value):
+            value[key] = "mangled"
+        value["extra"] = ["mangled"]
+    elif isinstance(value, list):
+        for item in value:
+            _vandalise(item)
+        value.append("mangled")
+
+
+def _stored(repo: Repository) -> Any:
+    """Everything the repository holds, as its readers see it."""
+    return (repo.volume_get_all(), repo.volume_type_get_all(), repo.service_get_all())
+
+
+# Every call that hands back rows, on a store holding volume v1, type t1 (gold) and service h@b.
+ROW_CALLS: dict[str, Callable[[Any], Any]] = {
+    "volume_create": lambda r: r.volume_create({"id": "v9", "size": 1}),
+    "volume_get": lambda r: r.volume_get("v1"),
+    "volume_get_all": lambda r: r.volume_get_all(),
+    "volume_update": lambda r: r.volume_update("v1", {"status": "error"}),
+    "volume_conditional_update": lambda r: r.volume_conditional_update("v1", {}, {"size": 9}),
+    "volume_type_create": lambda r: r.volume_type_create("t9", "silver", {"k": "v"}),
+    "volume_type_get": lambda r: r.volume_type_get("t1"),
+    "volume_type_get_by_name": lambda r: r.volume_type_get_by_name("gold"),
+    "volume_type_get_all": lambda r: r.volume_type_get_all(),
+    "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
+    "service_update_or_create": lambda r: r.service_update_or_create(
+        "h@b", "cinder-volume", {"capabilities": {"pools": [{"name": "p2", "tags": ["x"]}]}}),
+    "service_get_all": lambda r: r.service_get_all(),
+    "service_get": lambda r: r.service_get("h@b", "cinder-volume"),
+}
+
+
+def test_every_row_call_is_listed() -> None:
+    returns_rows = {name for name in vars(Repository) if not name.startswith("_")} - {
+        "available", "close", "volume_destroy", "volume_type_delete", "volume_type_extra_specs_delete"}
+    assert returns_rows == set(ROW_CALLS)
+
+
+@pytest.mark.parametrize("call", ROW_CALLS.values(), ids=ROW_CALLS.keys())
+def test_mutating_what_a_call_returned_never_changes_the_store(repo: Repository,
+                                                               call: Callable[[Any], Any]) -> None:
+    caps: dict[str, Any] = {"pools": [{"name": "p1", "tags": ["thin"]}], "replication_type": ["async"],
+                            "total_capacity_gb": 10.5, "replication_enabled": True}
+    specs = {"replication": "enabled"}
+    repo.volume_create({"id": "v1", "status": "available"})
+    repo.volume_type_create("t1", "gold", specs)
+    repo.service_update_or_create("h@b", "cinder-volume", {"capabilities": caps})
+    _vandalise(caps)  # what was written is the store's own too
+    _vandalise(specs)
+    assert repo.service_get("h@b", "cinder-volume")["capabilities"]["pools"] == [
+        {"name": "p1", "tags": ["thin"]}]
+    assert repo.volume_type_get("t1")["extra_specs"] == {"replication": "enabled"}
+    returned = call(repo)
+    before = copy.deepcopy(_stored(repo))
+    _vandalise(returned)
+    assert _stored(repo) == before
 
 
 def test_get_missing_volume_raises(repo: Repository) -> None:
@@ -512,3 +577,30 @@ class SameAnswers(RuleBasedStateMachine):
 
 SameAnswers.TestCase.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
 TestSameAnswers = SameAnswers.TestCase
+
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False)
+                | st.text(max_size=4))
+CAPABILITIES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=3) | st.integers(0, 9), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(capabilities=st.dictionaries(st.text(max_size=5), CAPABILITIES, max_size=5))
+def test_both_backends_store_capabilities_alike(capabilities: dict[str, Any]) -> None:
+    """Whatever shape a driver's stats take (tuples, integer keys, nesting), memory gives back what
+    an SQL JSON column does."""
+    clock = FakeClock()
+    memory, sql = MemoryRepository(clock=clock), SqlRepository("sqlite://", clock=clock)
+    try:
+        answers = [r.service_update_or_create("h@b", "cinder-volume", {"capabilities": capabilities})
+                   for r in (memory, sql)]
+        assert answers[0] == answers[1]
+        assert memory.service_get("h@b", "cinder-volume") == sql.service_get("h@b", "cinder-volume")
+    finally:
+        memory.close()
+        sql.close()
