@@ -58,7 +58,7 @@ def world(request: pytest.FixtureRequest) -> Iterator[tuple[VolumeManager, Count
     db.volume_create(
         {"id": "v1", "host": f"{HOST}#alpha", "status": "available", "replication_status": "enabled"}
     )
-    yield VolumeManager(HOST, db, report_interval=INTERVAL), db, clock  # type: ignore[arg-type]
+    yield VolumeManager(HOST, db, report_interval=INTERVAL), db, clock
     inner.close()
 
 
