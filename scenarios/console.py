@@ -105,7 +105,7 @@ def print_verdicts(result: RunResult, out: Path | None) -> None:
     click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
-        click.echo(f"  written   {out}/ (trace.jsonl, history.jsonl, verdicts.json, run.json, run.log)")
+        click.echo(f"  written   {out}/ (trace.jsonl.gz, history.jsonl, verdicts.json, run.json, run.log)")
         click.echo(f"  replay    replisim replay {out}")
 
 

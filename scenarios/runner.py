@@ -21,7 +21,7 @@ from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
 from replisim.drivers.fabric import Fabric
-from replisim.sim import Constant, Link, SimRuntime
+from replisim.sim import Constant, Link, SimRuntime, Trace
 from replisim.sim.faults import Fault
 
 from .checkers import RunRecord, Verdict, check
@@ -31,6 +31,7 @@ from .schema import BackendSpec, Scenario, draw_faults
 from .workload import WORKLOAD, Workload
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
+TRACE_NAME = "trace.jsonl.gz"  # a long run's trace is millions of lines: gzip keeps it a tenth the size
 
 
 def cinder_conf(scenario: Scenario) -> str:
@@ -76,7 +77,7 @@ class RunResult:
     simulated_seconds: float
     wall_seconds: float
     trace_digest: str
-    trace_lines: list[str] = field(repr=False, default_factory=list)
+    trace: Trace = field(repr=False, default_factory=Trace)
 
     @property
     def ok(self) -> bool:
@@ -139,7 +140,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     runtime.stop()
     return RunResult(scenario, seed, verdicts, record, faults, injector.events, samples, workload.detections,
                      runtime.now, time.perf_counter() - started, runtime.trace.digest(),
-                     runtime.trace.lines())
+                     runtime.trace)
 
 
 def _sample_every(runtime: SimRuntime, fabric: Fabric, interval: float,
@@ -163,8 +164,8 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     """Write the trace, the history, the verdicts and the run's figures under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    trace = out / "trace.jsonl"
-    trace.write_text("".join(line + "\n" for line in result.trace_lines))
+    trace = out / TRACE_NAME
+    result.trace.write(trace)
     history = out / "history.jsonl"
     result.record.history.write(history)
     verdicts = out / "verdicts.json"

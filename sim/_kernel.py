@@ -213,10 +213,10 @@ class Pending:
 class RuntimeBase:
     """Registry, addressing, random streams and trace; subclasses supply time and transport."""
 
-    def __init__(self, seed: int = 0, trace: bool = True):
+    def __init__(self, seed: int = 0, trace: bool = True, *, threads: bool = False):
         self.seed = seed
         self.streams = Streams(seed)
-        self.trace = Trace(enabled=trace)
+        self.trace = Trace(enabled=trace, threadsafe=threads)  # threads: actors record from their own
         self._mailboxes: dict[Address, Mailbox] = {}
         self._servers: dict[str, list[str]] = {}
         self._round_robin: dict[str, itertools.count[int]] = {}
@@ -343,8 +343,7 @@ class RuntimeBase:
             mailbox.execute(lambda: self._reply_arrived(envelope))
         else:
             if self.trace.enabled:
-                self.trace.record(self.now, "deliver", id=envelope.id, dst=str(envelope.dst),
-                                  method=envelope.describe())
+                self.trace.deliver(self.now, envelope)
             if mailbox.paused:
                 mailbox.deferred.append(lambda: mailbox.accept(envelope))
             else:
@@ -355,8 +354,8 @@ class RuntimeBase:
         if entry is None:
             self.trace.record(self.now, "late-reply", id=envelope.id, call=envelope.call_id)
             return
-        self.trace.record(self.now, "reply", id=envelope.id, call=envelope.call_id,
-                          ok=envelope.error is None)
+        if self.trace.enabled:
+            self.trace.reply(self.now, envelope)
         entry[0].resume(envelope.value, envelope.error)
 
     def _draw(self, effect: Draw) -> Any:

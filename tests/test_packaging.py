@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import subprocess
 import sys
 import zipfile
@@ -48,5 +51,7 @@ def test_run_writes_the_same_trace_for_the_same_seed(tmp_path: Path) -> None:
         out = subprocess.run([exe, "run", "primary-dies-async", "--seed", "5", "--no-progress", "--out",
                               str(tmp_path / name)], capture_output=True, text=True, check=True).stdout
         assert out.startswith("PASS primary-dies-async seed=5")
-        traces.append((tmp_path / name / "trace.jsonl").read_bytes())
+        traces.append(gzip.decompress((tmp_path / name / "trace.jsonl.gz").read_bytes()))
     assert traces[0] == traces[1] and traces[0].count(b"\n") > 1000
+    recorded = json.loads((tmp_path / "a" / "verdicts.json").read_text())["digest"]
+    assert hashlib.sha256(traces[0]).hexdigest() == recorded  # the file is the trace the digest names

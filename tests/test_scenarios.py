@@ -133,7 +133,7 @@ def test_run_writes_its_outputs_and_replay_gives_the_same_trace(tmp_path: Path) 
     done = replisim("run", "split-brain-partition", "--no-progress", "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("PASS split-brain-partition seed=2")
-    for name in ("trace.jsonl", "history.jsonl", "verdicts.json", "run.json"):
+    for name in ("trace.jsonl.gz", "history.jsonl", "verdicts.json", "run.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert (tmp_path / "out" / "run.log").is_file()
     history = [json.loads(line) for line in (tmp_path / "out" / "history.jsonl").read_text().splitlines()]
