@@ -108,7 +108,7 @@ class EmulatedDriver:
         for operation in DEFAULT_SERVICE_TIMES:
             array.service_times[operation] = self._number(f"service_time_{operation}",
                                                           DEFAULT_SERVICE_TIMES[operation])
-        self.fabric.owners[self.array_name] = self.backend
+        self.fabric.set_owner(self.array_name, self.backend)
         bandwidth = self._number("replication_bandwidth_mbps", 0.0) or None
         latency = self.configuration.safe_get("replication_latency")
         for target in self._target_arrays():

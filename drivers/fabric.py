@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,6 +67,14 @@ class Fabric:
         self.failovers: list[FailoverRecord] = []
         self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
         self._link_faults: dict[str, set[str]] = {}
+        # Indexes, so that a look-up costs the same on 100 arrays as on 2: each volume's copies by
+        # array, the arrays in creation order (the order copies are listed in), each backend's
+        # array, and the links leaving and reaching each array (in creation order).
+        self._placed: dict[str, dict[str, Copy]] = {}
+        self._rank: dict[str, int] = {}
+        self._array_of: dict[str, str] = {}
+        self._links_from: dict[str, list[ReplicationLink]] = {}
+        self._links_to: dict[str, list[ReplicationLink]] = {}
 
     @classmethod
     def named(cls, name: str) -> Fabric:
@@ -88,21 +96,33 @@ class Fabric:
 
     def array(self, name: str) -> EmulatedArray:
         """The array ``name``, created with defaults on first mention (an unmanaged device, say)."""
-        if name not in self.arrays:
-            self.arrays[name] = EmulatedArray(name, self._rng(f"array:{name}"))
-        return self.arrays[name]
+        array = self.arrays.get(name)
+        if array is None:
+            array = self.arrays[name] = EmulatedArray(name, self._rng(f"array:{name}"))
+            self._rank[name] = len(self._rank)
+        return array
+
+    def set_owner(self, array: str, backend: str) -> None:
+        """``backend`` drives ``array`` (its driver says so at set-up)."""
+        if self.owners.get(array) != backend:
+            self.owners[array] = backend
+            self._array_of = {}
+            for name, owner in self.owners.items():  # the first array a backend was given wins
+                self._array_of.setdefault(owner, name)
 
     def array_of(self, backend: str) -> str:
         """The array a backend drives (its own name until its driver says otherwise)."""
-        return next((array for array, owner in self.owners.items() if owner == backend), backend)
+        return self._array_of.get(backend, backend)
 
     def link(self, source: str, target: str) -> ReplicationLink:
         name = f"{source}->{target}"
         if name not in self.links:
             bandwidth = mbps_to_kib_s(DEFAULT_BANDWIDTH_MBPS)
-            self.links[name] = ReplicationLink(source, target, bandwidth_kib_s=bandwidth,
-                                               latency=DEFAULT_LATENCY, start=self.now)
-            self._refresh_link(self.links[name])
+            link = self.links[name] = ReplicationLink(source, target, bandwidth_kib_s=bandwidth,
+                                                      latency=DEFAULT_LATENCY, start=self.now)
+            self._links_from.setdefault(source, []).append(link)
+            self._links_to.setdefault(target, []).append(link)
+            self._refresh_link(link)
         return self.links[name]
 
     def configure_link(self, source: str, target: str, *, bandwidth_mbps: float | None = None,
@@ -141,8 +161,13 @@ class Fabric:
             self._meter(copy)
 
     def links_between(self, source: str | None = None, target: str | None = None) -> list[ReplicationLink]:
-        return [link for link in self.links.values()
-                if source in (None, link.source) and target in (None, link.target)]
+        if source is not None:
+            links = self._links_from.get(source, [])
+        elif target is not None:
+            links = self._links_to.get(target, [])
+        else:
+            links = list(self.links.values())
+        return [link for link in links if target in (None, link.target)]
 
     def carried_by(self, link: ReplicationLink) -> list[Copy]:
         """The secondaries a link feeds, paused pairs excepted (they are meant to stand still)."""
@@ -153,11 +178,27 @@ class Fabric:
 
     # -- volumes ----------------------------------------------------------------------------------
 
-    def copies(self, volume_id: str) -> Iterator[Copy]:
-        for array in self.arrays.values():
-            copy = array.copies.get(volume_id)
-            if copy is not None:
-                yield copy
+    def copies(self, volume_id: str) -> list[Copy]:
+        """The volume's copies, in the order their arrays were created."""
+        placed = self._placed.get(volume_id)
+        if not placed:
+            return []
+        if len(placed) == 1:
+            return list(placed.values())
+        rank = self._rank
+        return sorted(placed.values(), key=lambda copy: rank[copy.array])
+
+    def _add(self, array: EmulatedArray, copy: Copy) -> None:
+        array.add(copy)
+        self._placed.setdefault(copy.volume_id, {})[array.name] = copy
+
+    def _discard(self, array: EmulatedArray, volume_id: str) -> None:
+        array.discard(volume_id, self.now)
+        placed = self._placed.get(volume_id)
+        if placed is not None:
+            placed.pop(array.name, None)
+            if not placed:
+                del self._placed[volume_id]
 
     def primary(self, volume_id: str) -> Copy | None:
         """The copy clients write to (during a split brain: the original, not the one the split promoted)."""
@@ -178,7 +219,7 @@ class Fabric:
             return array.copies[volume_id]
         array.check_room(size_gb, self.now)
         copy = Copy(volume_id, array_name, size_gb, history=WriteHistory(self.now))
-        array.add(copy)
+        self._add(array, copy)
         self._apply_rate(copy, self.rates.get(volume_id, 0.0))
         self._meter(copy)
         return copy
@@ -193,11 +234,11 @@ class Fabric:
         for secondary in self.secondaries(volume_id):
             if secondary.source is copy:
                 self._stop_pair(secondary)
-                self.array(secondary.array).discard(volume_id, self.now)
+                self._discard(self.array(secondary.array), volume_id)
         self._apply_rate(copy, 0.0)
         if copy.source is not None:
             self._stop_pair(copy)
-        array.discard(volume_id, self.now)
+        self._discard(array, volume_id)
         self.rates.pop(volume_id, None)
         self.split.pop(volume_id, None)
 
@@ -294,7 +335,7 @@ class Fabric:
                 data=f"array {target_array} already holds a {existing.role} copy of volume {volume_id}")
         target.check_room(primary.size_gb, self.now)
         copy = Copy(volume_id, target_array, primary.size_gb, role="secondary", mode=mode)
-        target.add(copy)
+        self._add(target, copy)
         self._start_pair(copy, primary)
         return copy
 

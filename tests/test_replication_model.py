@@ -207,3 +207,52 @@ def test_disabling_a_stalled_sync_pair_lets_the_primary_write_again() -> None:
     clock.now = 20.0
     assert fabric.writes("v", "a") == 20
     assert fabric.pair_state(fabric.secondaries("v")[0]) == "paused"
+
+
+# -- the fabric's indexes -------------------------------------------------------------------------
+
+ARRAYS = ["c", "a", "b"]  # not in alphabetical order: copies are listed by creation order
+FABRIC_OPS = st.lists(st.tuples(
+    st.sampled_from(["create", "enable", "failover", "delete", "crash", "restart", "split", "owner"]),
+    st.sampled_from(["v1", "v2"]), st.sampled_from(ARRAYS), st.sampled_from(ARRAYS)), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=FABRIC_OPS)
+def test_the_fabric_indexes_agree_with_a_scan_of_every_array(ops: list[tuple[str, str, str, str]]) -> None:
+    """Whatever a run does to copies, links and owners, the indexed look-ups give what scanning
+    every array, link and owner gives (the scans are what the fabric did before it had indexes)."""
+    clock = Clock()
+    fabric = Fabric(clock=clock, seed=1)
+    for name in ARRAYS:
+        fabric.array(name)
+    for op, volume, one, other in ops:
+        clock.now += 1.0
+        try:
+            if op == "create":
+                fabric.create(one, volume, 10)
+            elif op == "enable" and one != other:
+                fabric.enable(volume, one, other, "async")
+            elif op == "failover":
+                fabric.failover(volume, one)
+            elif op == "delete":
+                fabric.delete(one, volume)
+            elif op == "crash":
+                fabric.crash(one)
+            elif op == "restart":
+                fabric.restart(one)
+            elif op == "split" and one != other and f"{one}->{other}" in fabric.links:
+                fabric.split_brain(f"{one}->{other}")
+            elif op == "owner":
+                fabric.set_owner(one, f"backend-{other}")
+        except exception.CinderException:
+            pass
+        for volume_id in ("v1", "v2"):
+            scanned = [a.copies[volume_id] for a in fabric.arrays.values() if volume_id in a.copies]
+            assert fabric.copies(volume_id) == scanned
+        for backend in (f"backend-{name}" for name in ARRAYS):
+            first = next((a for a, owner in fabric.owners.items() if owner == backend), backend)
+            assert fabric.array_of(backend) == first
+        for name in ARRAYS:
+            assert fabric.links_between(source=name) == [k for k in fabric.links.values() if k.source == name]
+            assert fabric.links_between(target=name) == [k for k in fabric.links.values() if k.target == name]
