@@ -265,6 +265,29 @@ def _service_copy(row: Row) -> Row:
     return {**row, "capabilities": _tree_copy(row["capabilities"])}
 
 
+class _Step:
+    """The memory repository's atomic step: refuse during an outage, hold the lock, give the time.
+    A plain class, as every call takes one: a generator-based context manager costs several times more."""
+
+    __slots__ = ("_repo",)
+
+    def __init__(self, repo: MemoryRepository):
+        self._repo = repo
+
+    def __enter__(self) -> float:
+        repo = self._repo
+        _require(repo.available)
+        repo._lock.acquire()
+        try:
+            return float(repo._clock())
+        except BaseException:
+            repo._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._repo._lock.release()
+
+
 class MemoryRepository:
     """Plain dicts under one lock: fast and deterministic for the simulator, safe for threads.
 
@@ -283,13 +306,11 @@ class MemoryRepository:
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
         self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
+        self._step = _Step(self)
 
-    @contextmanager
-    def _tx(self) -> Iterator[float]:
-        """One atomic step; yields the time. Methods validate before they mutate."""
-        _require(self.available)
-        with self._lock:
-            yield float(self._clock())
+    def _tx(self) -> _Step:
+        """One atomic step; gives the time. Methods validate before they mutate."""
+        return self._step
 
     def close(self) -> None:
         """Nothing to release; present so both backends close alike."""
