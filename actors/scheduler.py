@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from replisim.sim import Actor, Now
@@ -32,6 +32,16 @@ class HostState:
     capabilities: dict[str, Any]
     updated: float
     placed_gb: float = 0.0
+    # unmet_specs per volume type's specs: capabilities only change with a new report (a new
+    # HostState), and thousands of creates may arrive between two reports
+    unmet: dict[tuple[tuple[str, str], ...], list[str]] = field(default_factory=dict)
+
+    def unmet_specs(self, specs: Mapping[str, str]) -> list[str]:
+        key = tuple(sorted(specs.items()))
+        found = self.unmet.get(key)
+        if found is None:
+            found = self.unmet[key] = unmet_specs(self.capabilities, specs)
+        return found
 
     def free_gb(self) -> float:
         free = self.capabilities.get("free_capacity_gb", 0)
@@ -54,10 +64,13 @@ class Scheduler(Actor):
         self.db = db
         self.service_down_time = service_down_time
         self.hosts: dict[str, HostState] = {}
+        self._order: list[str] = []  # the hosts, sorted: placement is deterministic
         self.last_reap = 0.0
 
     def update_service_capabilities(self, host: str, capabilities: Mapping[str, Any]) -> Gen:
         now = yield Now()
+        if host not in self.hosts:
+            self._order = sorted([*self.hosts, host])
         self.hosts[host] = HostState(host, dict(capabilities), now)
         if now - self.last_reap >= self.service_down_time:  # the managers' reports are our clock
             self.last_reap = now
@@ -82,7 +95,7 @@ class Scheduler(Actor):
             reasons.append(f"no stats for {now - state.updated:.0f} s (service down)")
         if state.free_gb() < size:
             reasons.append(f"free {state.free_gb():.0f} GiB < {size} GiB")
-        reasons.extend(unmet_specs(state.capabilities, specs))
+        reasons.extend(state.unmet_specs(specs))
         return reasons
 
     def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
@@ -93,7 +106,7 @@ class Scheduler(Actor):
             specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
         size = float(volume["size"] or 0)
         passed, why = [], []
-        for host in sorted(self.hosts):
+        for host in self._order:
             state = self.hosts[host]
             reasons = self.rejections(state, size, specs, now)
             if reasons:
