@@ -24,6 +24,9 @@ LOG = logging.getLogger("replisim.scheduler")
 Gen = Generator[Any, Any, Any]
 
 
+Specs = tuple[tuple[str, str], ...]  # a volume type's extra specs, sorted: hashable
+
+
 @dataclass
 class HostState:
     """What the scheduler believes about one backend."""
@@ -34,23 +37,27 @@ class HostState:
     placed_gb: float = 0.0
     # unmet_specs per volume type's specs: capabilities only change with a new report (a new
     # HostState), and thousands of creates may arrive between two reports
-    unmet: dict[tuple[tuple[str, str], ...], list[str]] = field(default_factory=dict)
+    unmet: dict[Specs, list[str]] = field(default_factory=dict)
 
-    def unmet_specs(self, specs: Mapping[str, str]) -> list[str]:
-        key = tuple(sorted(specs.items()))
-        found = self.unmet.get(key)
+    def __post_init__(self) -> None:
+        free = self.capabilities.get("free_capacity_gb", 0)
+        self._free: float | None  # None: the report's figure is unreadable
+        if free in ("infinite", "unknown"):
+            self._free = math.inf
+        else:
+            try:
+                self._free = float(free)
+            except (TypeError, ValueError):
+                self._free = None
+
+    def unmet_specs(self, specs: Specs) -> list[str]:
+        found = self.unmet.get(specs)
         if found is None:
-            found = self.unmet[key] = unmet_specs(self.capabilities, specs)
+            found = self.unmet[specs] = unmet_specs(self.capabilities, dict(specs))
         return found
 
     def free_gb(self) -> float:
-        free = self.capabilities.get("free_capacity_gb", 0)
-        if free in ("infinite", "unknown"):
-            return math.inf
-        try:
-            return float(free) - self.placed_gb
-        except (TypeError, ValueError):
-            return 0.0
+        return 0.0 if self._free is None else self._free - self.placed_gb
 
     def pool(self) -> str:
         return str(self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name")
@@ -88,7 +95,7 @@ class Scheduler(Actor):
                     reaped.append(volume["id"])
         return reaped
 
-    def rejections(self, state: HostState, size: float, specs: Mapping[str, str], now: float) -> list[str]:
+    def rejections(self, state: HostState, size: float, specs: Specs, now: float) -> list[str]:
         """Why ``state`` cannot take a volume of ``size`` GiB with ``specs`` (empty: it can)."""
         reasons = []
         if now - state.updated > self.service_down_time:
@@ -101,9 +108,9 @@ class Scheduler(Actor):
     def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         now = yield Now()
         volume = self.db.volume_get(volume_id)
-        specs: dict[str, str] = {}
+        specs: Specs = ()
         if volume.get("volume_type_id"):
-            specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
+            specs = tuple(sorted(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"].items()))
         size = float(volume["size"] or 0)
         passed, why = [], []
         for host in self._order:
