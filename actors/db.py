@@ -255,6 +255,19 @@ def _require(available: bool) -> None:
 # --- in memory ----------------------------------------------------------------------------------
 
 
+_INDEXED = ("status", "replication_status", "host")
+
+
+def _backend(host: str | None) -> str | None:
+    return None if host is None else host.partition("#")[0]
+
+
+def _indexed(row: Row) -> Row:
+    """A volume's index keys: its statuses and its backend host."""
+    return {"status": row["status"], "replication_status": row["replication_status"],
+            "host": _backend(row["host"])}
+
+
 def _type_copy(row: Row) -> Row:
     """A volume type row for a caller: its only container is ``extra_specs`` (str to str)."""
     return {**row, "extra_specs": dict(row["extra_specs"])}
@@ -300,9 +313,9 @@ class MemoryRepository:
         self._lock = threading.Lock()
         self.available = True
         self._volumes: dict[str, Row] = {}
-        # live volume ids by replication_status: the periodic tasks ask for the few volumes in a
-        # given status out of thousands, every few seconds
-        self._by: dict[str, dict[str | None, dict[str, None]]] = {"status": {}, "replication_status": {}}
+        # live volume ids by status, replication_status and backend host ('host@backend', the host
+        # up to its '#pool'): the periodic tasks ask for a few volumes out of many, every few seconds
+        self._by: dict[str, dict[str | None, dict[str, None]]] = {field: {} for field in _INDEXED}
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
         self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
@@ -318,12 +331,13 @@ class MemoryRepository:
     # volumes
 
     def _index(self, row: Row, before: Row | None) -> None:
-        """Keep the status indexes in step after ``row`` changed from ``before`` (its old values)."""
+        """Keep the indexes in step after ``row`` changed from ``before`` (``_indexed(row)`` then)."""
+        now = _indexed(row)
         for field, index in self._by.items():
             if before is not None:
                 index.get(before[field], {}).pop(row["id"], None)
             if not row["deleted"]:
-                index.setdefault(row[field], {})[row["id"]] = None
+                index.setdefault(now[field], {})[row["id"]] = None
 
     def _live(self, volume_id: str) -> Row:
         row = self._volumes.get(volume_id)
@@ -355,12 +369,14 @@ class MemoryRepository:
         with self._tx():
             wanted = _filters(statuses, replication_statuses)
             candidates: Iterable[Row] = self._volumes.values()
-            for field in ("replication_status", "status"):  # the periodic tasks ask for few of many
-                if field in wanted:
-                    index = self._by[field]
-                    ids = {i: None for status in wanted[field] for i in index.get(status, ())}
-                    candidates = [self._volumes[i] for i in ids]
-                    break
+            # the smallest of the index entries the filters name (each volume is in one entry per field)
+            options = [[self._by[field].get(value, {}) for value in dict.fromkeys(wanted[field])]
+                       for field in ("replication_status", "status") if field in wanted]
+            if host is not None:
+                options.append([self._by["host"].get(_backend(host), {})])
+            if options:
+                smallest = min(options, key=lambda groups: sum(map(len, groups)))
+                candidates = [self._volumes[i] for group in smallest for i in group]
             rows = [
                 dict(row) for row in candidates
                 if not row["deleted"]
@@ -375,7 +391,7 @@ class MemoryRepository:
         with self._tx() as now:
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             row = self._live(volume_id)
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -389,7 +405,7 @@ class MemoryRepository:
             row = self._live(volume_id)
             if not _matches(row, wanted):
                 return None
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -397,7 +413,7 @@ class MemoryRepository:
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as now:
             row = self._live(volume_id)
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
             self._index(row, before)
 
