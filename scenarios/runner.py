@@ -7,6 +7,7 @@ The same scenario and seed give the same trace, history and verdicts, byte for b
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from .schema import BackendSpec, Scenario, draw_faults
 from .workload import WORKLOAD, Workload
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
+MAX_SAMPLES = 2000
 TRACE_NAME = "trace.jsonl.gz"  # a long run's trace is millions of lines: gzip keeps it a tenth the size
 
 
@@ -125,7 +127,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     injector = FaultInjector(deployment, fabric)
     injector.schedule(faults, heal_at=scenario.duration)
     samples: list[dict[str, Any]] = []
-    _sample_every(runtime, fabric, scenario.report_interval, samples)
+    _sample_every(runtime, fabric, sample_interval(scenario), samples)
 
     end = scenario.duration + scenario.heal
     steps = 100
@@ -141,6 +143,14 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     return RunResult(scenario, seed, verdicts, record, faults, injector.events, samples, workload.detections,
                      runtime.now, time.perf_counter() - started, runtime.trace.digest(),
                      runtime.trace)
+
+
+def sample_interval(scenario: Scenario) -> float:
+    """Pools and links are sampled every report interval, or every few intervals when that would
+    give more than MAX_SAMPLES samples (a day at 10 s is 8,640 of each of 100 pools and links;
+    no plot can show them, and run.json would grow a line of them every ten seconds)."""
+    span = scenario.duration + scenario.heal
+    return scenario.report_interval * max(1, math.ceil(span / (MAX_SAMPLES * scenario.report_interval)))
 
 
 def _sample_every(runtime: SimRuntime, fabric: Fabric, interval: float,

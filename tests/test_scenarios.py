@@ -12,7 +12,7 @@ import buggy
 import pytest
 
 from replisim.scenarios.console import chaos_command, shipped
-from replisim.scenarios.runner import run_scenario
+from replisim.scenarios.runner import MAX_SAMPLES, run_scenario, sample_interval
 from replisim.scenarios.schema import (
     PoissonPolicy,
     Scenario,
@@ -45,6 +45,15 @@ def test_shipped_scenario_passes_every_check(name: str) -> None:
     failed = [v for v in result.verdicts if not v.ok]
     assert not failed, failed
     assert result.record.history.ops, "the workload did something"
+
+
+def test_a_long_run_keeps_at_most_max_samples_and_short_ones_sample_every_interval() -> None:
+    day = parse_scenario("name: day\nduration: 24h\nheal: 10m\nreport_interval: 10s\n"
+                         "topology: {backends: {alpha: {}}}\n")
+    assert sample_interval(day) == 50.0  # five report intervals
+    assert (day.duration + day.heal) / sample_interval(day) <= MAX_SAMPLES
+    for name in shipped():  # what they record is what they always did
+        assert sample_interval(scenario(name)) == scenario(name).report_interval, name
 
 
 def test_same_seed_same_trace_and_history_other_seed_differs() -> None:
