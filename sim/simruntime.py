@@ -6,9 +6,7 @@ give the same trace, byte for byte.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -19,22 +17,6 @@ from ._kernel import Envelope, Mailbox, Pending, RuntimeBase, Task
 from .bus import Bus, Link
 from .effects import Block
 from .errors import Deadlock
-
-# A simulated world is a large heap of long-lived objects (volumes, copies, rows, histories) and
-# a stream of short-lived ones (messages, effects). The default collector thresholds re-scan the
-# long-lived heap so often that collection took a fifth of a large run's CPU; while the simulation
-# runs, young garbage is collected every 100,000 allocations and the old generations rarely.
-RUN_GC_THRESHOLDS = (100_000, 50, 100)
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    saved = gc.get_threshold()
-    gc.set_threshold(*RUN_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
 
 
 class _Wake(Event):
@@ -103,8 +85,7 @@ class SimRuntime(RuntimeBase):
 
     def run(self, until: float | None = None) -> None:
         """Advance simulated time to ``until`` (or until no event is left)."""
-        with _few_collections():
-            self.env.run(until=until)
+        self.env.run(until=until)
 
     def wait(self, pending: Pending, timeout: float | None = None) -> Any:
         """Run the simulation until ``pending`` is done; ``Deadlock`` if it never can be."""
