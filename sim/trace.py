@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 import zlib
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -20,6 +21,11 @@ from typing import Any
 
 BLOCK = 8192  # lines hashed and compressed at a time
 GZIP = 31  # zlib's wbits for a gzip container: the blocks, joined, are a .gz file
+
+
+def _quote(value: Any) -> str:
+    """A string (or an address) as a JSON string, as json.dumps writes it."""
+    return encode_basestring_ascii(str(value))
 
 
 class Trace:
@@ -33,8 +39,13 @@ class Trace:
         self._hash = hashlib.sha256()
         self._gzip = zlib.compressobj(1, zlib.DEFLATED, GZIP)
         self._blocks: list[bytes] = []
-        self._quoted: dict[Any, str] = {}  # addresses and method names as JSON strings
         self._lock = threading.Lock() if threadsafe else None
+        self._add: Callable[[str], None] = self._append if self._lock is None else self._append_locked
+        # The fixed parts of send and deliver lines, per (sender, receiver, kind, method): a world
+        # has few of those and sends millions of messages.
+        self._parts: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._t: float = -1.0
+        self._t_text = ""
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -43,44 +54,57 @@ class Trace:
             self._add(json.dumps({"t": round(time, 9), "ev": event, **fields}, sort_keys=True,
                                  separators=(",", ":"), default=str))
 
+    def _time(self, time: float) -> str:
+        """``time`` as the lines give it (many events share an instant)."""
+        if time != self._t or type(time) is not type(self._t):
+            self._t, self._t_text = time, repr(round(time, 9))
+        return self._t_text
+
     def send(self, time: float, envelope: Any) -> None:
         """A kernel envelope (cast, call or reply) leaves its sender."""
-        q = self._quote
         message = envelope.message
-        method = q(message.method) if message is not None else f'"reply:{envelope.call_id}"'
-        self._add(f'{{"dst":{q(envelope.dst)},"ev":"send","id":{envelope.id},"kind":{q(envelope.kind)},'
-                  f'"method":{method},"src":{q(envelope.src)},"t":{round(time, 9)!r}}}')
+        if message is not None:
+            key: tuple[Any, ...] = (envelope.src, envelope.dst, envelope.kind, message.method)
+            parts = self._parts.get(key) or self._cache(key, (
+                f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
+                f',"kind":{_quote(envelope.kind)},"method":{_quote(message.method)},'
+                f'"src":{_quote(envelope.src)},"t":'))
+            self._add(f"{parts[0]}{envelope.id}{parts[1]}{self._time(time)}}}")
+        else:
+            key = (envelope.src, envelope.dst, envelope.kind)
+            parts = self._parts.get(key) or self._cache(key, (
+                f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
+                f',"kind":{_quote(envelope.kind)},"method":"reply:', f'","src":{_quote(envelope.src)},"t":'))
+            self._add(f"{parts[0]}{envelope.id}{parts[1]}{envelope.call_id}{parts[2]}{self._time(time)}}}")
 
     def deliver(self, time: float, envelope: Any) -> None:
         """A cast or call reaches its actor."""
-        q = self._quote
-        self._add(f'{{"dst":{q(envelope.dst)},"ev":"deliver","id":{envelope.id},'
-                  f'"method":{q(envelope.message.method)},"t":{round(time, 9)!r}}}')
+        key = (envelope.dst, envelope.message.method)
+        parts = self._parts.get(key) or self._cache(key, (
+            f'{{"dst":{_quote(envelope.dst)},"ev":"deliver","id":',
+            f',"method":{_quote(envelope.message.method)},"t":'))
+        self._add(f"{parts[0]}{envelope.id}{parts[1]}{self._time(time)}}}")
 
     def reply(self, time: float, envelope: Any) -> None:
         """A reply reaches the caller still waiting for it."""
         ok = "true" if envelope.error is None else "false"
         self._add(f'{{"call":{envelope.call_id},"ev":"reply","id":{envelope.id},"ok":{ok},'
-                  f'"t":{round(time, 9)!r}}}')
+                  f'"t":{self._time(time)}}}')
 
-    def _quote(self, value: Any) -> str:
-        quoted = self._quoted.get(value)
-        if quoted is None:
-            quoted = self._quoted[value] = encode_basestring_ascii(str(value))
-        return quoted
-
-    def _add(self, line: str) -> None:
-        if self._lock is not None:
-            with self._lock:
-                self._append(line)
-        else:
-            self._append(line)
+    def _cache(self, key: tuple[Any, ...], parts: tuple[str, ...]) -> tuple[str, ...]:
+        self._parts[key] = parts
+        return parts
 
     def _append(self, line: str) -> None:
         pending = self._pending
         pending.append(line)
         if len(pending) >= BLOCK:
             self._seal()
+
+    def _append_locked(self, line: str) -> None:
+        assert self._lock is not None
+        with self._lock:
+            self._append(line)
 
     def _seal(self) -> None:
         """Hash and compress the pending lines."""

@@ -99,3 +99,14 @@ def test_threads_recording_at_once_lose_no_line(monkeypatch: object) -> None:
         thread.join()
     seen = {(r["worker"], r["n"]) for r in trace.records}
     assert len(trace) == 8000 and seen == {(w, i) for w in range(4) for i in range(2000)}
+
+
+def test_equal_times_of_another_type_are_written_as_json_dumps_writes_them() -> None:
+    """The clock reads int 0 before the first event and float 0.0 after: the lines say so."""
+    trace = Trace()
+    envelope = Envelope(1, "call", Address("a", "x"), Address("b", "y"), Message("m"), 7)
+    for time in (0, 0.0, 0, 1e-10, 2.5, 2.5):
+        trace.deliver(time, envelope)
+    assert trace.lines() == [
+        dumps("deliver", t, id=1, dst="b.y", method="m") for t in (0, 0.0, 0, 1e-10, 2.5, 2.5)
+    ]
