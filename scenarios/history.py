@@ -71,6 +71,17 @@ class History:
                 out.write(json.dumps(asdict(op), sort_keys=True, default=str) + "\n")
 
 
+def for_report(op: Op) -> dict[str, Any]:
+    """An operation as ``run.json`` keeps it. history.jsonl holds every answer whole; of an answer
+    the report reads only the id of the volume a create made, so that is all run.json keeps (a
+    get_volume answer is a whole row, and a large run polls millions of them)."""
+    value = op.value
+    if op.type != "invoke":
+        made = op.f == "create_volume" and isinstance(value, Mapping) and "id" in value
+        value = {"id": value["id"]} if made else None
+    return {**vars(op), "value": value}
+
+
 @dataclass(frozen=True)
 class Transition:
     time: float

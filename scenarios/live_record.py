@@ -25,7 +25,7 @@ from replisim.actors.redaction import Redactor
 from replisim.actors.status import VOLUME_TOPIC
 from replisim.reports.report import HTML_NAME, write_atomically, write_report
 
-from .history import History, Op, RecordingRepository, Transition
+from .history import History, Op, RecordingRepository, Transition, for_report
 
 LOG = logging.getLogger("replisim.record")
 RUN_NAME = "run.json"
@@ -146,7 +146,7 @@ class LiveRecorder:
             "samples": self.samples,
             "transitions": _changes(transitions),
             "status_changes": _changes(status_changes),
-            "ops": [asdict(op) for op in ops],
+            "ops": [for_report(op) for op in ops],
             "hosts": dict(hosts),
         }
 

@@ -28,7 +28,7 @@ from replisim.sim import Constant, Link, SimRuntime, Trace
 from replisim.sim.faults import Fault
 
 from .checkers import RunRecord, Verdict, check
-from .history import History, RecordingRepository
+from .history import History, RecordingRepository, for_report
 from .injector import FaultEvent, FaultInjector
 from .schema import BackendSpec, Scenario, draw_faults
 from .workload import WORKLOAD, Workload
@@ -220,7 +220,7 @@ def run_data(result: RunResult) -> dict[str, Any]:
                         for t in result.record.transitions],
         "status_changes": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
                            for t in result.record.status_changes],
-        "ops": [op.__dict__ for op in result.record.history.ops],
+        "ops": [for_report(op) for op in result.record.history.ops],
         # where each volume left at the end lives ('host@backend#pool'), to tie latency to a pool's fill
         "hosts": {v["id"]: v["host"] for v in result.record.volumes if v.get("host")},
     }

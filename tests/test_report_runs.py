@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from replisim.cli import main
+from replisim.reports.figures import run_figures
+from replisim.reports.report import to_json
 from replisim.scenarios.console import resolve
 from replisim.scenarios.schema import load_scenario
 
@@ -98,6 +100,16 @@ def _chromium() -> str:
     if path is None:
         pytest.skip("Chromium is not installed (tests/setup-chromium.sh installs Debian's package)")
     return path
+
+
+def test_run_json_keeps_of_each_answer_all_the_report_reads(failover_run: tuple) -> None:
+    """run.json drops the answers history.jsonl holds whole; the figures made from either agree."""
+    out, _, run, report = failover_run
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    answers = [op["value"] for op in run["ops"] if op["type"] != "invoke" and op["value"] is not None]
+    assert answers and all(set(answer) == {"id"} for answer in answers)
+    full = run_figures({**run, "ops": history}).data
+    assert json.loads(to_json(full)) == report
 
 
 def test_the_html_report_renders_in_headless_chromium(failover_run: tuple) -> None:
