@@ -46,6 +46,19 @@ MAX_FAULT_LABELS = 8
 OP_COLOURS = ("C0", "C2", "C4", "C5", "C6", "C7", "C8", "C9", "#1A237E", "#004D40", "#880E4F", "#3E2723")
 
 
+MAX_NAMED = 10  # series drawn in colour and named; beyond them, thin grey lines under one label
+REST_COLOUR = "#B0B0B0"
+
+
+def _named_first(names: Sequence[str], rank: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The MAX_NAMED names ranked first (lowest rank), in their given order, and the rest: a
+    cloud's hundred pools cannot each have a colour and a legend line."""
+    if len(names) <= MAX_NAMED:
+        return list(names), []
+    chosen = set(sorted(names, key=lambda name: rank[name])[:MAX_NAMED])
+    return [n for n in names if n in chosen], [n for n in names if n not in chosen]
+
+
 def time_unit(end: float) -> tuple[float, str]:
     """(seconds per unit, unit name) that keeps a run of ``end`` seconds readable on an axis."""
     if end <= 3 * 3600:
@@ -202,7 +215,12 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
             horizon = max(horizon, at * 1.05)
     scale, unit = time_unit(horizon)
     fig, ax = _figure()
-    for i, (pool, figures) in enumerate(pools.items()):
+    # the pools that fill first (or are fullest) are named; the others are drawn grey, beneath
+    named, rest = _named_first(list(pools), {
+        pool: (math.inf if f["runs_out_at_s"] is None else f["runs_out_at_s"], -(f["used_pct"] or 0))
+        for pool, f in pools.items()})
+    for i, pool in enumerate(named):
+        figures = pools[pool]
         colour = f"C{i % 10}"
         s = figures["series"]
         at, how, capacity = figures["runs_out_at_s"], figures["runs_out"], figures["capacity_gb"]
@@ -236,6 +254,10 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
                 fontsize=8,
                 color=colour,
             )
+    for i, pool in enumerate(rest):
+        s = pools[pool]["series"]
+        ax.plot([t / scale for t in s["time"]], s["used_gb"], color=REST_COLOUR, lw=0.6, zorder=1.5,
+                label=f"{len(rest)} other pools" if i == 0 else None)
     ax.set_xlim(0, horizon / scale)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
@@ -252,15 +274,22 @@ def latency_against_fill(points: Sequence[tuple[str, float, float]]) -> bytes | 
     if not points:
         return None
     fig, ax = _figure()
-    for i, pool in enumerate(sorted({p for p, _, _ in points})):
-        mine = [(pct, latency) for p, pct, latency in points if p == pool]
+    by_pool: dict[str, list[tuple[float, float]]] = {}
+    for pool, pct, latency in points:
+        by_pool.setdefault(pool, []).append((pct, latency))
+    pools = sorted(by_pool)
+    named, rest = _named_first(pools, {pool: -max(pct for pct, _ in by_pool[pool]) for pool in pools})
+    groups = [(pool, by_pool[pool], f"C{i % 10}") for i, pool in enumerate(named)]
+    if rest:  # the pools that filled least, as one grey group
+        groups.append((f"{len(rest)} other pools", [p for pool in rest for p in by_pool[pool]], REST_COLOUR))
+    for label, mine, colour in groups:
         ax.plot(
             [pct for pct, _ in mine],
             [max(latency, 1e-6) for _, latency in mine],
             ".",
             ms=4,
-            color=f"C{i % 10}",
-            label=pool,
+            color=colour,
+            label=label,
             alpha=0.8,
         )
     ax.set_yscale("log")
@@ -282,7 +311,9 @@ def lag_plot(
     scale, unit = time_unit(end)
     fig, ax = _figure()
     handles = _shade_faults(ax, faults, scale)
-    for link, figures in links.items():
+    named, rest = _named_first(list(links), {link: -f["max_lag_s"] for link, f in links.items()})
+    for link in named:  # the links that lagged most
+        figures = links[link]
         s = figures["series"]
         handles.append(
             ax.plot(
@@ -292,6 +323,12 @@ def lag_plot(
                 label=f"{link} (max {duration(figures['max_lag_s'])})",
             )[0]
         )
+    for i, link in enumerate(rest):
+        s = links[link]["series"]
+        line = ax.plot([t / scale for t in s["time"]], s["lag_s"], color=REST_COLOUR, lw=0.6, zorder=1.5,
+                       label=f"{len(rest)} other links")[0]
+        if i == 0:
+            handles.append(line)
     ax.set_xlim(0, end / scale)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"simulated time ({unit})")

@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.axes import Axes
 
 from replisim.cli import main
+from replisim.reports import plots
 from replisim.reports.capacity import latency_by_fill, runs_out
 from replisim.reports.compare import compare, table
 from replisim.reports.failover import failover_figures, failover_summary
@@ -327,3 +329,39 @@ def test_a_sweep_report_spreads_rpo_and_rto_over_the_seeds(tmp_path: Path) -> No
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["per_seed"][2]["rto_max_s"] == 30.0
     assert not math.isnan(summary["rto_mean_s"])
+
+
+@given(st.lists(st.integers(0, 50), min_size=0, max_size=40, unique=True))
+def test_a_plot_names_the_first_ranked_series_in_order_and_greys_the_rest(ranks: list[int]) -> None:
+    names = [f"pool{r:02d}" for r in ranks]
+    named, rest = plots._named_first(names, {f"pool{r:02d}": r for r in ranks})
+    assert named + rest == [n for n in names if n in named] + [n for n in names if n in rest]
+    assert sorted(named + rest) == sorted(names) and len(named) == min(len(names), plots.MAX_NAMED)
+    assert all(int(n[4:]) < int(m[4:]) for n in named for m in rest)  # the lowest ranks are named
+
+
+def test_a_cloud_of_pools_and_links_plots_with_a_bounded_legend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hundred pools: ten named in colour, the rest one grey legend entry."""
+    times = [float(t) for t in range(0, 3600, 60)]
+    pools = {f"b{i:03d}": {"series": {"time": times, "used_gb": [i * t / 100 for t in times]},
+                           "runs_out_at_s": None, "runs_out": "never", "capacity_gb": 1e6,
+                           "used_pct": i / 10} for i in range(100)}
+    links = {f"b{i:03d}->b{i + 1:03d}": {"series": {"time": times, "lag_s": [i * 0.01] * len(times)},
+                                          "max_lag_s": i * 0.01} for i in range(100)}
+    legends: list[list[str]] = []
+    original = Axes.legend
+
+    def spy(self: Axes, *args: Any, **kwargs: Any) -> Any:
+        legend = original(self, *args, **kwargs)
+        legends.append([text.get_text() for text in legend.get_texts()])
+        return legend
+
+    monkeypatch.setattr(Axes, "legend", spy)
+    assert (plots.capacity_plot(pools, 3600.0) or b"").startswith(b"\x89PNG")
+    assert (plots.lag_plot(links, [], 3600.0) or b"").startswith(b"\x89PNG")
+    capacity, lag = legends
+    assert len(capacity) == len(lag) == plots.MAX_NAMED + 1
+    fullest = [f"b{i:03d}" for i in range(90, 100)]  # named, in their order
+    assert [text.split()[0] for text in capacity[:-1]] == fullest and capacity[-1] == "90 other pools"
+    assert [text.split()[0] for text in lag[:-1]] == [f"{b}->b{int(b[1:]) + 1:03d}" for b in fullest]
+    assert lag[-1] == "90 other links"
