@@ -83,6 +83,8 @@ class VolumeManager(Actor):
         self.reports = 0
         self.last_stats: dict[str, Any] = {}
         self.working: set[str] = set()  # volumes a replication handler is busy with
+        # per volume in error: the reason text last read, and its report and words parsed from it
+        self._said: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
         # A transitional status nobody works on for this long was orphaned: its cast was lost, or
         # the database refused the final write. Long enough for a queued cast to arrive.
         self.stuck_after = 2 * driver_timeout + 2 * report_interval
@@ -376,6 +378,7 @@ class VolumeManager(Actor):
                                               {"replication_status": ERROR,
                                                "replication_extended_status": reason})
         else:
+            self._said.pop(volume_id, None)
             self.db.volume_conditional_update(volume_id, {"replication_status": ERROR},
                                               {"replication_status": ENABLED,
                                                "replication_extended_status": None})
@@ -388,28 +391,33 @@ class VolumeManager(Actor):
         said = volume["replication_extended_status"] or ""
         if not said.startswith(UPDATE_REASON):
             return False
-        text = said[len(UPDATE_REASON):]
-        try:
-            before = {} if text == NO_DETAILS else json.loads(text)
-        except ValueError:
-            return False
+        known = self._said.get(volume["id"])
+        if known is None or known[0] != said:  # parsed once per text, not once per interval
+            text = said[len(UPDATE_REASON):]
+            try:
+                before = {} if text == NO_DETAILS else json.loads(text)
+            except ValueError:
+                return False
+            if not isinstance(before, dict):
+                return False
+            known = self._said[volume["id"]] = (said, before, _words(before))
         report = _as_json(details)
-        if not isinstance(before, dict) or _words(before) != _words(report):
+        if _words(report) != known[2]:
             return False
-        return before == report or now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
-
-
-def _measurement(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        return report == known[1] or now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
 
 
 def _words(details: Mapping[str, Any]) -> dict[str, Any]:
-    """A report's state: what it says, without the figures it measured."""
-    return {key: value for key, value in details.items() if not _measurement(value)}
+    """A report's state: what it says, without the figures it measured (ints and floats)."""
+    return {key: value for key, value in details.items() if type(value) not in _FIGURES}
+
+
+_FIGURES = frozenset({int, float})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _as_json(details: Mapping[str, Any]) -> Any:
     """``details`` as the reason text stores them (plain JSON values pass unchanged)."""
-    if all(value is None or isinstance(value, str | int | float) for value in details.values()):
-        return dict(details)
+    if all(type(value) in _PLAIN for value in details.values()):
+        return details
     return json.loads(json.dumps(details, sort_keys=True, default=str))
