@@ -102,7 +102,10 @@ class RecordingRepository:
         self.status_changes: list[Transition] = []
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        value = getattr(self._inner, name)
+        if callable(value):  # a method of the inner repository: found once, not on every call
+            setattr(self, name, value)
+        return value
 
     @property
     def available(self) -> bool:
