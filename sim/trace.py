@@ -1,25 +1,29 @@
 """The trace: one JSON line per kernel event (send, deliver, drop, timeout, handler error, ...).
 
 A day of a large world is millions of lines, so each line is made (sorted keys, compact) as its
-event happens, hashed, and kept gzip-compressed in memory, a block at a time; the digest and the
-file come from those blocks. The three events of every message (send, deliver, reply) have their
-lines formatted directly, byte for byte what ``json.dumps`` would give, and the generic ``record``
-covers the rest.
+event happens, hashed, and kept gzip-compressed a block at a time (in memory, then past a few
+megabytes in a temporary file); the digest and the file come from those blocks. The three events
+of every message (send, deliver, reply) have their lines formatted directly, byte for byte what
+``json.dumps`` would give, and the generic ``record`` covers the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import shutil
+import tempfile
 import threading
 import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 BLOCK = 8192  # lines hashed and compressed at a time
+SPOOL_AFTER = 8 << 20  # compressed bytes kept in memory before the blocks go to a temporary file
 GZIP = 31  # zlib's wbits for a gzip container: the blocks, joined, are a .gz file
 
 
@@ -39,6 +43,8 @@ class Trace:
         self._hash = hashlib.sha256()
         self._gzip = zlib.compressobj(1, zlib.DEFLATED, GZIP)
         self._blocks: list[bytes] = []
+        self._kept = 0  # bytes in _blocks
+        self._spool: BinaryIO | None = None
         self._lock = threading.Lock() if threadsafe else None
         self._add: Callable[[str], None] = self._append if self._lock is None else self._append_locked
         # The fixed parts of send and deliver lines, per (sender, receiver, kind, method): a world
@@ -111,18 +117,36 @@ class Trace:
         if self._pending:
             block = ("\n".join(self._pending) + "\n").encode()
             self._hash.update(block)
-            self._blocks.append(self._gzip.compress(block))
+            self._store(self._gzip.compress(block))
             self._count += len(self._pending)
             self._pending = []
+
+    def _store(self, compressed: bytes) -> None:
+        """Keep a compressed block: in memory, or past SPOOL_AFTER bytes in a temporary file."""
+        if self._spool is None:
+            self._blocks.append(compressed)
+            self._kept += len(compressed)
+            if self._kept > SPOOL_AFTER:
+                # lives as long as the trace; the OS removes it when it is closed
+                self._spool = tempfile.TemporaryFile(prefix="replisim-trace-")  # noqa: SIM115
+                self._spool.writelines(self._blocks)
+                self._blocks = []
+        else:
+            self._spool.write(compressed)
 
     def _guarded(self) -> AbstractContextManager[Any]:
         return self._lock if self._lock is not None else nullcontext()
 
-    def _sealed(self) -> bytes:
-        """Every line so far as one gzip file (the stream stays open for more)."""
+    def _gzip_to(self, out: BinaryIO) -> None:
+        """Write every line so far to ``out`` as one gzip file (the stream stays open for more)."""
         with self._guarded():
             self._seal()
-            return b"".join(self._blocks) + self._gzip.copy().flush()
+            if self._spool is not None:
+                self._spool.seek(0)
+                shutil.copyfileobj(self._spool, out)
+                self._spool.seek(0, io.SEEK_END)
+            out.writelines(self._blocks)
+            out.write(self._gzip.copy().flush())
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -130,7 +154,9 @@ class Trace:
         return self._count + len(self._pending)
 
     def lines(self) -> list[str]:
-        return zlib.decompress(self._sealed(), GZIP).decode().splitlines()
+        out = io.BytesIO()
+        self._gzip_to(out)
+        return zlib.decompress(out.getvalue(), GZIP).decode().splitlines()
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -139,7 +165,8 @@ class Trace:
 
     def write(self, path: str | Path) -> None:
         """Write the lines as a gzip file (``trace.jsonl.gz``: ``zcat`` reads it)."""
-        Path(path).write_bytes(self._sealed())
+        with Path(path).open("wb") as out:
+            self._gzip_to(out)
 
     def digest(self) -> str:
         """SHA-256 over the JSON lines: equal digests mean byte-identical traces."""

@@ -110,3 +110,21 @@ def test_equal_times_of_another_type_are_written_as_json_dumps_writes_them() -> 
     assert trace.lines() == [
         dumps("deliver", t, id=1, dst="b.y", method="m") for t in (0, 0.0, 0, 1e-10, 2.5, 2.5)
     ]
+
+
+def test_a_long_trace_spools_its_blocks_to_disk_and_loses_nothing(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    monkeypatch.setattr(trace_module, "BLOCK", 50)  # type: ignore[attr-defined]
+    monkeypatch.setattr(trace_module, "SPOOL_AFTER", 100)  # type: ignore[attr-defined]
+    trace = Trace()
+    expected = []
+    for i in range(20000):
+        trace.record(float(i), "tick", n=i)
+        expected.append(dumps("tick", float(i), n=i))
+        if i == 15000:
+            assert trace._spool is not None and trace.lines() == expected  # readable mid-run
+    trace.write(tmp_path / "trace.jsonl.gz")
+    assert gzip.decompress((tmp_path / "trace.jsonl.gz").read_bytes()).decode().splitlines() == expected
+    assert trace.lines() == expected
+    assert trace.digest() == hashlib.sha256("".join(f"{line}\n" for line in expected).encode()).hexdigest()
