@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,9 @@ from replisim.actors.db import Repository
 from replisim.sim.errors import MessagingTimeout
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Op:
-    """One line of the history."""
+    """One line of the history (slotted: a large run records millions)."""
 
     index: int
     process: str
@@ -29,6 +29,9 @@ class Op:
     value: Any = None
     intended: float | None = None  # on invoke: when the workload meant to send it
     error: str | None = None
+
+
+OP_FIELDS = tuple(f.name for f in fields(Op))
 
 
 def outcome_of(error: BaseException | None) -> str:
@@ -79,7 +82,7 @@ def for_report(op: Op) -> dict[str, Any]:
     if op.type != "invoke":
         made = op.f == "create_volume" and isinstance(value, Mapping) and "id" in value
         value = {"id": value["id"]} if made else None
-    return {**vars(op), "value": value}
+    return {**{name: getattr(op, name) for name in OP_FIELDS}, "value": value}
 
 
 @dataclass(frozen=True)
