@@ -12,9 +12,10 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 from replisim import exception
-from replisim.sim import Actor, Block, Now, Sleep
+from replisim.sim import NO_REPLY, Actor, Block, Now, Sleep
 
 from .context import RequestContext
+from .idempotency import RUNNING, RecentRequests
 
 DEFAULT_SERVICE_TIME = 0.05
 HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
@@ -60,8 +61,31 @@ class DriverHost(Actor):
     def __init__(self, driver: Any):
         self.driver = driver
         self.faults = DriverFaults()
+        self.calls = RecentRequests()
 
-    def invoke(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
+    def invoke(self, operation: str, args: Mapping[str, Any],
+               call_id: str | None = None) -> Generator[Any, Any, Any]:
+        """Run one driver method; a redelivered ``call_id`` gets the first delivery's answer (or
+        none while that one runs) and never runs the method twice: a failover done twice is a
+        failover and a failback."""
+        if not self.calls.first(call_id):
+            assert call_id is not None
+            outcome = self.calls.result(call_id)
+            if outcome is RUNNING:
+                return NO_REPLY
+            value, error = outcome
+            if error is not None:
+                raise error
+            return value
+        try:
+            value = yield from self._run(operation, args)
+        except Exception as exc:
+            self.calls.finish(call_id, (None, exc))
+            raise
+        self.calls.finish(call_id, (value, None))
+        return value
+
+    def _run(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
         if operation not in DRIVER_OPERATIONS:
             raise ValueError(f"{operation!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
         if self.faults:

@@ -5,8 +5,10 @@ Configured from its backend's ``cinder.conf`` section like any driver. Options (
 ``default``), ``pool_name``, ``total_capacity_gb`` (1000), ``provisioning`` (``thin``|``thick``),
 ``max_over_subscription_ratio`` (20), ``replication_mode`` (``async``|``sync``),
 ``replication_lag_threshold`` (seconds, 60), ``replication_bandwidth_mbps`` (1000),
-``replication_latency`` (seconds, 0.005), ``write_size_kb`` (64), and ``service_time_<op>``
-(median seconds) for create, delete, enable, disable, failover, stats, list, updates, setup.
+``replication_latency`` (seconds, 0.005), ``write_size_kb`` (64), ``replication_report_window``
+(seconds, 600: how long after changing a volume's replication the driver keeps reporting its
+state, so a manager that missed the outcome learns it), and ``service_time_<op>`` (median seconds)
+for create, delete, enable, disable, failover, stats, list, updates, setup.
 Unmanaged devices (``replication_devices`` entries) name their array with ``backend_id``.
 """
 
@@ -57,6 +59,7 @@ class EmulatedDriver:
         self.array_name = self._text("emulated_array", self.backend)
         self.mode = self._choice("replication_mode", ("async", "sync"))
         self.lag_threshold = self._number("replication_lag_threshold", 60.0)
+        self.report_window = self._number("replication_report_window", 600.0)
         self.managed = configuration.safe_get("managed_replication_target") is not False
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
         self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
@@ -176,6 +179,7 @@ class EmulatedDriver:
     # -- replication ------------------------------------------------------------------------------
 
     def replication_enable(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_enable", volume)
         source = self._array_for(volume) or self.array_name
         targets = [t for t in self._target_arrays() if t and t != source]
@@ -187,6 +191,7 @@ class EmulatedDriver:
         return {"replication_driver_data": {"primary": source, "secondaries": targets, "mode": self.mode}}
 
     def replication_disable(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_disable", volume)
         source = self._array_for(volume) or self.array_name
         self.fabric.pause(volume["id"], source)
@@ -194,38 +199,49 @@ class EmulatedDriver:
 
     def replication_failover(self, context: Any, volume: Mapping[str, Any],
                              secondary: str | None) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_failover", volume)
         volume_id = volume["id"]
         copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
-        candidates = [name for name, copy in copies.items() if copy.role == "secondary" or copy.split_from]
-        target = self._resolve_target(secondary, candidates, volume_id)
+        target = self._resolve_target(secondary, copies, volume_id)
         record = self.fabric.failover(volume_id, target)
         current = _located_array(volume) or self.array_name
         others = [name for name in copies if name != target]
+        home = self.fabric.home.get(volume_id)
         result: dict[str, Any] = {
-            "model_update": {"provider_location": location(target, volume_id)},
+            # Back on the array it was created on, replicating: that is a failback, not a failover.
+            "model_update": {"provider_location": location(target, volume_id),
+                             "replication_status": "enabled" if target == home else "failed-over"},
             "replication_driver_data": {"primary": target, "secondaries": others, "mode": record.mode,
-                                        "lost_writes": record.lost_writes, "failed_over_at": record.time},
+                                        "lost_writes": self.fabric.lost_in(record),
+                                        "in_sync": record.in_sync, "failed_over_at": record.time},
         }
         owner = self.fabric.owners.get(target)
         current_owner = self.fabric.owners.get(current, self.backend)
         if owner is not None and owner != current_owner:
             hostname = self.host.partition("@")[0]
             result["host"] = f"{hostname}@{owner}#{self.fabric.array(target).pool}"
+        if owner is not None:
+            self._changed(target, volume_id)  # its new backend reports it from now on
         return result
 
-    def _resolve_target(self, secondary: str | None, candidates: list[str], volume_id: str) -> str:
-        if not candidates:
-            raise exception.InvalidReplicationTarget(
-                reason=f"volume {volume_id} has no replica to fail over to")
+    def _resolve_target(self, secondary: str | None, copies: Mapping[str, Copy], volume_id: str) -> str:
+        """The copy to promote: the one named (by array or backend), else the first replica that
+        is replicating. A paused replica stands still, so it is promoted only when named."""
+        named = [name for name, copy in copies.items() if copy.role == "secondary" or copy.split_from]
+        candidates = [name for name in named if not copies[name].paused]
         if secondary is None:
+            if not candidates:
+                paused = f" (paused replicas, promoted only when named: {', '.join(named)})" if named else ""
+                raise exception.InvalidReplicationTarget(
+                    reason=f"volume {volume_id} has no replica to fail over to{paused}")
             return candidates[0]
-        by_name = {name: name for name in candidates}
-        by_name.update({owner: array for array, owner in self.fabric.owners.items() if array in candidates})
+        by_name = {name: name for name in named}
+        by_name.update({owner: array for array, owner in self.fabric.owners.items() if array in named})
         if secondary not in by_name:
             raise exception.InvalidReplicationTarget(
                 reason=f"{secondary!r} holds no replica of volume {volume_id}; "
-                       f"replicas: {', '.join(candidates)}")
+                       f"replicas: {', '.join(named) or 'none'}")
         return by_name[secondary]
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,8 +263,11 @@ class EmulatedDriver:
         return {"type": "unmanaged", **{k: MASK if is_secret_option(k) else v for k, v in device.items()}}
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
-        """Volumes whose replication went wrong (broken link, lag over the threshold, split brain,
-        a lost primary), and an ``ok`` for each one reported before that has recovered."""
+        """Volumes whose replication went wrong (broken link, lag over the threshold, a sync pair
+        not in sync, split brain, a lost primary), an ``ok`` for each one reported before that has
+        recovered, and every volume whose replication this backend changed within the report
+        window. Each entry says where the volume is served from now and its replication state,
+        so a manager that missed an outcome (a timeout, a restart) can repair its record."""
         fabric = self.fabric
         array = self.array
         array.require_up()
@@ -264,11 +283,14 @@ class EmulatedDriver:
             for copy in fabric.carried_by(link):
                 if copy.volume_id in problems or (copy.mode == "sync" and link.up):
                     continue
-                problems[copy.volume_id] = (
-                    {"volid": copy.volume_id, "status": "error", "reason": "lag", "lag": round(lag, 3),
-                     "target": link.target} if link.up else
-                    {"volid": copy.volume_id, "status": "error", "reason": "link_down",
-                     "target": link.target})
+                if link.up:
+                    problem = {"reason": "lag", "lag": round(lag, 3)}
+                elif copy.mode == "sync" and not copy.stalling:
+                    problem = {"reason": "not_in_sync"}  # acknowledged writes are not on the replica
+                else:
+                    problem = {"reason": "link_down"}
+                problems[copy.volume_id] = {"volid": copy.volume_id, "status": "error", **problem,
+                                            "target": link.target}
         for link in fabric.links_between(target=self.array_name):
             if fabric.array(link.source).up:
                 continue
@@ -279,7 +301,35 @@ class EmulatedDriver:
         recovered = sorted(self._reported - set(problems))
         updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
         self._reported = set(problems)
-        return updates
+        reported = {update["volid"] for update in updates}
+        changed = fabric.changed.get(self.array_name, {})
+        for volume_id, until in sorted(changed.items()):
+            if until < now or fabric.primary(volume_id) is None:
+                del changed[volume_id]
+            elif volume_id not in reported:
+                updates.append({"volid": volume_id, "status": "ok"})
+        return [{**update, **self._truth(update["volid"])} for update in updates]
+
+    def _changed(self, reporter: str, volume_id: str) -> None:
+        """The backend driving ``reporter`` reports this volume's state for the report window."""
+        self.fabric.changed.setdefault(reporter, {})[volume_id] = self.fabric.now + self.report_window
+
+    def _truth(self, volume_id: str) -> dict[str, Any]:
+        """Where the volume is served from and in which replication state, as the arrays see it."""
+        copies = list(self.fabric.copies(volume_id))
+        primaries = [c for c in copies if c.role == "primary"]
+        primary = next((c for c in primaries if c.split_from is None), primaries[0] if primaries else None)
+        if primary is None:
+            return {}
+        truth: dict[str, Any] = {"provider_location": location(primary.array, volume_id)}
+        owner = self.fabric.owners.get(primary.array)
+        if owner is not None:
+            truth["host"] = f"{self.host.partition('@')[0]}@{owner}#{self.fabric.array(primary.array).pool}"
+        replicating = any(c.source is primary and not c.paused for c in copies if c.role == "secondary")
+        home = self.fabric.home.get(volume_id, primary.array)
+        truth["replication_status"] = ("disabled" if not replicating else
+                                       "enabled" if primary.array == home else "failed-over")
+        return truth
 
 
 def emulated_drivers(config: Any, fabric: Fabric,

@@ -8,6 +8,7 @@ shares a named fabric on the wall clock.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,8 @@ class FailoverRecord:
     lag: float
     rate: float = 0.0  # writes per second the old primary took over the lag window
     split: bool = False  # it resolved a split brain: the loser's writes since the split are lost
+    in_sync: bool = True  # the target was current with its pair (a sync pair is never in sync while
+    # it is suspended: enabled or re-formed while its peer was unreachable, or paused)
 
     @property
     def lost_writes(self) -> int:
@@ -47,7 +50,8 @@ class FailoverRecord:
         return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
                 "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
                 "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6), "rate": self.rate, "split": self.split}
+                "lag": round(self.lag, 6), "rate": self.rate, "split": self.split,
+                "in_sync": self.in_sync}
 
 
 class Fabric:
@@ -66,6 +70,10 @@ class Fabric:
         self.rates: dict[str, float] = {}  # volume id -> writes per second its clients make
         self.failovers: list[FailoverRecord] = []
         self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
+        self.home: dict[str, str] = {}  # volume id -> the array it was created on
+        # array -> {volume id: until}: volumes whose replication changed, which the backend driving
+        # that array reports until then (so a manager that missed an outcome learns it)
+        self.changed: dict[str, dict[str, float]] = {}
         self._link_faults: dict[str, set[str]] = {}
 
     @classmethod
@@ -178,6 +186,8 @@ class Fabric:
             return array.copies[volume_id]
         array.check_room(size_gb, self.now)
         copy = Copy(volume_id, array_name, size_gb, history=WriteHistory(self.now))
+        if not any(True for _ in self.copies(volume_id)):
+            self.home[volume_id] = array_name  # kept after a delete: checkers judge the past
         array.add(copy)
         self._apply_rate(copy, self.rates.get(volume_id, 0.0))
         self._meter(copy)
@@ -217,6 +227,9 @@ class Fabric:
             raise exception.VolumeNotFound(volume_id=volume_id)
         array = self.array(copy.array)
         array.require_up()
+        if any(s.stalling and s.source is copy for s in self.secondaries(volume_id)):
+            raise exception.VolumeBackendAPIException(
+                data=f"write to volume {volume_id} held: its sync replica is unreachable")
         now = self.now
         count = copy.history.add(now, writes)
         for secondary in self.secondaries(volume_id):
@@ -346,8 +359,10 @@ class Fabric:
     # -- failover -----------------------------------------------------------------------------------
 
     def failover(self, volume_id: str, target_array: str) -> FailoverRecord:
-        """Promote the copy on ``target_array``; the old primary becomes its secondary (so a second
-        failover switches back). Writes the old primary had and the target lacked are lost."""
+        """Promote the copy on ``target_array``; every other primary (the old one and, after a split
+        brain, each copy the split promoted) becomes its secondary, so a second failover switches
+        back and no split survives. Writes a demoted primary had that the target lacks are lost:
+        one record per demoted primary; the one returned is the old (original) primary's."""
         now = self.now
         target = self.array(target_array)
         target.require_up()
@@ -355,41 +370,59 @@ class Fabric:
         if copy is None:
             raise exception.InvalidReplicationTarget(
                 reason=f"array {target_array} holds no copy of volume {volume_id}")
-        old = self.primary(volume_id) if copy.split_from is None else self._split_peer(copy)
-        if old is None or old is copy:
+        losers = [c for c in self.copies(volume_id) if c.role == "primary" and c is not copy]
+        if not losers:
             raise exception.InvalidReplicationTarget(
                 reason=f"the copy of volume {volume_id} on {target_array} is already its primary")
-        source_writes = old.history.count_at(now) if old.history else 0
-        resolves_split = copy.role == "primary"
-        if not resolves_split:
+        losers.sort(key=lambda c: c.split_from is not None)  # the original primary first
+        records = [self._loss(copy, loser, now) for loser in losers]
+        if copy.role == "secondary":
             held = target.writes_of(copy, now)
-            # RPO in seconds: how far behind the old primary's last write the target was.
-            source_array = self.array(old.array)
-            stopped = now if source_array.up else source_array.down_since
-            lag = max(0.0, self.lag(copy) - (now - stopped))
             self._stop_pair(copy)
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
             copy.frozen, copy.paused, copy.stalling = None, False, False
-        else:  # a split brain: the target lacks every write the old primary took since the split
-            held, lag = copy.inherited, now - copy.since
-        # The rate clients wrote at over the lag window (what the window could have lost).
-        window_start = (self.array(old.array).down_since if not self.array(old.array).up else now) - lag
-        made = source_writes - (old.history.count_at(window_start) if old.history else source_writes)
-        rate = made / lag if lag > 0 else self.rates.get(volume_id, 0.0)
-        record = FailoverRecord(volume_id, now, old.array, target_array, copy.mode, source_writes, held, lag,
-                                rate, split=resolves_split)
-        self.failovers.append(record)
-        self._demote(old, copy)
-        for other in self.secondaries(volume_id):
-            if other is not old and other.source is old:
+        self.failovers.extend(records)
+        for loser in losers:
+            fed = [other for other in self.secondaries(volume_id)
+                   if other.source is loser and other is not copy and other not in losers]
+            self._demote(loser, copy)
+            for other in fed:
                 self._stop_pair(other)
                 self._start_pair(other, copy)
         copy.split_from = None
         self.split.pop(volume_id, None)
         self._apply_rate(copy, self.rates.get(volume_id, 0.0))
         self._remeter(volume_id)
-        return record
+        return records[0]
+
+    def _loss(self, winner: Copy, loser: Copy, now: float) -> FailoverRecord:
+        """What promoting ``winner`` costs the primary ``loser``: the writes it has that the winner
+        lacks, and how stale the winner was (RPO in seconds)."""
+        loser_array = self.array(loser.array)
+        source_writes = loser.history.count_at(now) if loser.history else 0
+        stopped = now if loser_array.up else loser_array.down_since
+        in_sync = True
+        if loser.split_from is not None:  # a copy the split promoted: its writes since then are lost
+            held, lag, split = loser.inherited, now - loser.since, True
+        elif winner.role == "primary":  # the winner is the split's copy: the original's are lost
+            held, lag, split = winner.inherited, now - winner.since, True
+        else:
+            split = False
+            held = self.array(winner.array).writes_of(winner, now)
+            in_sync = winner.frozen is None or winner.stalling
+            if winner.frozen is None and winner.mode == "async":
+                lag = max(0.0, self.lag(winner) - (now - stopped))
+            else:
+                # A paused or broken copy stands still: it is as stale as the oldest write it lacks.
+                oldest = loser.history.first_time_above(held) if loser.history else math.inf
+                lag = max(0.0, stopped - oldest) if source_writes > held else 0.0
+        # The rate clients wrote at over the lag window (what the window could have lost).
+        window_start = stopped - lag
+        made = source_writes - (loser.history.count_at(window_start) if loser.history else source_writes)
+        rate = made / lag if lag > 0 else self.rates.get(winner.volume_id, 0.0)
+        return FailoverRecord(winner.volume_id, now, loser.array, winner.array, winner.mode, source_writes,
+                              held, lag, rate, split=split, in_sync=in_sync)
 
     def _demote(self, old: Copy, new: Copy) -> None:
         """The old primary becomes a secondary of the new one; its unreplicated writes are gone."""
@@ -399,8 +432,15 @@ class Fabric:
         old.mode = new.mode
         self._start_pair(old, new)
 
-    def _split_peer(self, copy: Copy) -> Copy | None:
-        return next((c for c in self.copies(copy.volume_id) if c is not copy and c.role == "primary"), None)
+    def lost_in(self, record: FailoverRecord) -> int:
+        """Writes lost by the whole failover ``record`` belongs to (a split can demote several)."""
+        lost = 0
+        for other in reversed(self.failovers):
+            if other.time != record.time:
+                break
+            if other.volume_id == record.volume_id:
+                lost += other.lost_writes
+        return lost
 
     def split_volumes(self, array_name: str) -> list[str]:
         """Volumes with a primary on ``array_name`` and another primary elsewhere."""

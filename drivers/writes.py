@@ -60,6 +60,19 @@ class WriteHistory:
             self._counts.append(count)
             self._rates.append(rate)
 
+    def first_time_above(self, count: int) -> float:
+        """The earliest instant at which more than ``count`` writes had been made (inf: not yet):
+        the birth of the oldest write a copy holding ``count`` writes lacks."""
+        target = count + 1 - 1e-9
+        j = bisect.bisect_left(self._counts, target)
+        if j > 0:
+            rate = self._rates[j - 1]
+            if rate > 0:
+                crossing = self._starts[j - 1] + (target - self._counts[j - 1]) / rate
+                if j == len(self._starts) or crossing < self._starts[j]:
+                    return max(crossing, self._starts[j - 1])
+        return self._starts[j] if j < len(self._starts) else math.inf
+
     def count_before(self, when: float) -> int:
         """Writes made strictly before ``when``: single writes made at ``when`` are not counted."""
         i = bisect.bisect_left(self._starts, when) - 1

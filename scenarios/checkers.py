@@ -25,9 +25,18 @@ LEGAL = frozenset({
     ("disabled", "disabling"), ("enabled", "disabling"), ("disabling", "disabled"), ("disabling", "error"),
     ("enabled", "enabling_secondary"), ("failed-over", "enabling_secondary"), ("error", "enabling_secondary"),
     ("enabling_secondary", "failed-over"), ("enabling_secondary", "error"),
-    ("enabled", "error"), ("error", "enabled"), ("failed-over", "error"), ("disabled", "enabled"),
+    # a failback: the failover returned the volume to the array it was created on
+    ("enabling_secondary", "enabled"),
+    ("enabled", "error"), ("failed-over", "error"), ("disabled", "enabled"),
+    # an error resolved, back to the state the arrays report (a transient error of a failed-over
+    # volume; an action whose outcome the manager learned only later)
+    ("error", "enabled"), ("error", "failed-over"), ("error", "disabled"),
+    # the database learning what the arrays did after a handler was abandoned (a restart)
+    ("enabled", "failed-over"), ("failed-over", "enabled"), ("enabled", "disabled"), ("failed-over", "disabled"),
 })
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
+# What these statuses claim about where the volume is served from.
+SERVED_AWAY = {"enabled": False, "failed-over": True}
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,8 @@ class RunRecord:
 
 def no_volume_lost(run: RunRecord) -> Verdict:
     """Every volume that became available and was not deleted is served by exactly one array,
-    and the database's host (and provider location) name that array."""
+    and the database's host (and provider location) name that array: at the end, and at the
+    moment each failover's outcome was written."""
     ever_available = {t.volume_id for t in run.status_changes if t.new == "available"}
     deleted = {t.volume_id for t in run.status_changes if t.new == "deleted"}
     rows = {v["id"]: v for v in run.volumes}
@@ -74,27 +84,75 @@ def no_volume_lost(run: RunRecord) -> Verdict:
             return Verdict("no_volume_lost", False,
                            f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
                            {"volume": volume_id, "primaries": primaries})
-        backend = (row["host"] or "").partition("@")[2].partition("#")[0]
-        location = row.get("provider_location") or ""
-        served_by = location.removeprefix("emulated://").partition("/")[0]
-        owner = run.owners.get(primaries[0])
-        if served_by != primaries[0] or (owner is not None and owner != backend and served_by == primaries[0]
-                                         and run.owners.get(served_by) == owner):
+        wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"))
+        if wrong:
             return Verdict("no_volume_lost", False,
-                           f"volume {volume_id} is served by array {primaries[0]} but the database says "
-                           f"host {row['host']!r}, location {location!r}",
+                           f"volume {volume_id} is served by array {primaries[0]} but the database says {wrong}",
                            {"volume": volume_id, "array": primaries[0], "host": row["host"],
-                            "provider_location": location})
+                            "provider_location": row.get("provider_location")})
+    served = _served_from(run.fabric)
+    for t in run.transitions:
+        if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
+            array, _ = served(t.volume_id, t.time)
+            wrong = array is not None and _misnamed(run, array, t.host, t.location)
+            if wrong:
+                return Verdict("no_volume_lost", False,
+                               f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array {array} "
+                               f"but the database says {wrong}",
+                               {"volume": t.volume_id, "array": array, "time": t.time, "host": t.host,
+                                "provider_location": t.location})
     return Verdict("no_volume_lost", True, f"{len(ever_available - deleted)} volumes, each on one array")
 
 
+def _misnamed(run: RunRecord, array: str, host: str | None, location: str | None) -> str | None:
+    """How a host and location fail to name ``array`` (None: they name it)."""
+    backend = (host or "").partition("@")[2].partition("#")[0]
+    served_by = (location or "").removeprefix("emulated://").partition("/")[0]
+    owner = run.owners.get(array)
+    if served_by != array or (owner is not None and owner != backend):
+        return f"host {host!r}, location {location!r}"
+    return None
+
+
 def transitions(run: RunRecord) -> Verdict:
+    """Only the moves the table allows; and ``enabled`` / ``failed-over`` only while the arrays
+    serve the volume from where it was created / from a replica (as their failover records say)."""
+    served = _served_from(run.fabric)
     for t in run.transitions:
         if (t.old, t.new) not in LEGAL:
             return Verdict("transitions", False,
                            f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s",
                            {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time})
+        away = SERVED_AWAY.get(t.new)
+        if away is not None and t.old is not None:
+            array, home = served(t.volume_id, t.time)
+            if array is not None and (array != home) != away:
+                where = f"from array {array}, " + ("not where it was created" if away is False else
+                                                   f"where it was created ({home})")
+                return Verdict("transitions", False,
+                               f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s while "
+                               f"the arrays served it {where}",
+                               {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time,
+                                "served_from": array, "home": home})
     return Verdict("transitions", True, f"{len(run.transitions)} status changes, all legal")
+
+
+def _served_from(fabric: Fabric) -> Callable[[str, float], tuple[str | None, str | None]]:
+    """(array serving the volume at a time, its home array), from the fabric's failover records."""
+    moves: dict[str, list[tuple[float, str]]] = {}
+    for record in fabric.failovers:
+        moves.setdefault(record.volume_id, []).append((record.time, record.target))
+
+    def served(volume_id: str, when: float) -> tuple[str | None, str | None]:
+        home = fabric.home.get(volume_id)
+        array = home
+        for time, target in moves.get(volume_id, ()):
+            if time > when:
+                break
+            array = target
+        return array, home
+
+    return served
 
 
 def liveness(run: RunRecord) -> Verdict:
@@ -111,23 +169,29 @@ def liveness(run: RunRecord) -> Verdict:
 
 
 def data(run: RunRecord) -> Verdict:
-    """Sync pairs lose nothing; async pairs lose no more than their lag window; and the loss the
-    driver reported is the loss the model measured."""
+    """Sync pairs in sync lose nothing; every other failover loses no more than its lag window
+    (a sync pair not in sync is as stale as the writes it never received); and the loss the
+    driver reported is the loss the arrays measured (summed over every primary one failover demoted)."""
     reported = _reported_losses(run)
+    measured: dict[tuple[str, float], int] = {}
     for record in run.fabric.failovers:
-        if record.mode == "sync" and record.lost_writes and not record.split:
+        key = (record.volume_id, round(record.time, 6))
+        measured[key] = measured.get(key, 0) + record.lost_writes
+    for record in run.fabric.failovers:
+        if record.mode == "sync" and record.in_sync and record.lost_writes and not record.split:
             return Verdict("data", False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
-                           "acknowledged writes", record.to_dict())
+                           "acknowledged writes while its pair was in sync", record.to_dict())
         window = record.rate * record.lag + 1
-        if (record.mode == "async" or record.split) and record.lost_writes > window:
+        if record.lost_writes > window:
             lost = record.lost_writes
             return Verdict("data", False, f"{record.mode} failover of {record.volume_id} lost {lost} "
                            f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
                            record.to_dict())
-        said = reported.get((record.volume_id, round(record.time, 6)))
-        if said is not None and said != record.lost_writes:
+        key = (record.volume_id, round(record.time, 6))
+        said = reported.get(key)
+        if said is not None and said != measured[key]:
             return Verdict("data", False, f"failover of {record.volume_id} reported {said} lost writes, "
-                           f"the array lost {record.lost_writes}", {**record.to_dict(), "reported": said})
+                           f"the arrays lost {measured[key]}", {**record.to_dict(), "reported": said})
     lost = sum(r.lost_writes for r in run.fabric.failovers)
     return Verdict("data", True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
                    "their pairs' guarantees")

@@ -78,6 +78,8 @@ class Transition:
     old: str | None
     new: str
     reason: str | None = None
+    host: str | None = None  # the volume's host and location as the change left them
+    location: str | None = None
 
 
 class RecordingRepository:
@@ -108,7 +110,8 @@ class RecordingRepository:
         old_rep = before.get("replication_status") if before else None
         if after.get("replication_status") != old_rep:
             self.transitions.append(Transition(now, after["id"], old_rep, after["replication_status"],
-                                               after.get("replication_extended_status")))
+                                               after.get("replication_extended_status"), after.get("host"),
+                                               after.get("provider_location")))
         old_status = before.get("status") if before else None
         if after.get("status") != old_status:
             self.status_changes.append(Transition(now, after["id"], old_status, after["status"],

@@ -56,7 +56,7 @@ class ReportsNoLoss(VolumeManager):
 
 
 class IgnoresReplicationUpdates(VolumeManager):
-    def apply_replication_update(self, update: Mapping[str, Any]) -> None:
+    def apply_replication_update(self, update: Mapping[str, Any], asked: float | None = None) -> None:
         return None
 
 

@@ -83,10 +83,11 @@ def test_managed_failover_moves_the_volume_to_the_target_backend_and_back(world:
     assert moved["provider_location"] == f"emulated://alpha/{vid}"
     assert json.loads(moved["replication_driver_data"])["lost_writes"] == 0  # beta replicates in sync
 
-    # The seed's documentation: a second failover switches back.
+    # The seed's documentation: a second failover switches back; back where it was created and
+    # replicating again, the volume is enabled, not failed over.
     world.admin("failover_replication", volume_id=vid)
     world.wait_for(lambda: world.volume(vid)["host"] == "replisim@beta#beta", "fail back to beta")
-    assert world.volume(vid)["replication_status"] == "failed-over"
+    assert world.volume(vid)["replication_status"] == "enabled"
 
 
 def test_unmanaged_failover_keeps_the_host_and_masks_device_secrets(world: Cluster) -> None:
