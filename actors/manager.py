@@ -161,16 +161,18 @@ class VolumeManager(Actor):
 
     # -- replication: the seed's three casts and one call ------------------------------------------
 
-    def enable_replication(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
-        yield from self._toggle(context, volume_id, op_id, (ENABLING, ENABLED), "replication_enable",
-                                "enable replication")
+    def enable_replication(self, context: Mapping[str, Any], volume_id: str,
+                           op_id: str | None = None) -> Gen:
+        yield from self._toggle(context, volume_id, op_id, states=(ENABLING, ENABLED),
+                                operation="replication_enable", action="enable replication")
 
-    def disable_replication(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
-        yield from self._toggle(context, volume_id, op_id, (DISABLING, DISABLED), "replication_disable",
-                                "disable replication")
+    def disable_replication(self, context: Mapping[str, Any], volume_id: str,
+                            op_id: str | None = None) -> Gen:
+        yield from self._toggle(context, volume_id, op_id, states=(DISABLING, DISABLED),
+                                operation="replication_disable", action="disable replication")
 
-    def _toggle(self, context: Mapping[str, Any], volume_id: str, op_id: str | None, states: tuple[str, str],
-                operation: str, action: str) -> Gen:
+    def _toggle(self, context: Mapping[str, Any], volume_id: str, op_id: str | None, *,
+                states: tuple[str, str], operation: str, action: str) -> Gen:
         expected, final = states
         if not self._first(op_id, volume_id, action):
             return

@@ -32,7 +32,8 @@ LEGAL = frozenset({
     # volume; an action whose outcome the manager learned only later)
     ("error", "enabled"), ("error", "failed-over"), ("error", "disabled"),
     # the database learning what the arrays did after a handler was abandoned (a restart)
-    ("enabled", "failed-over"), ("failed-over", "enabled"), ("enabled", "disabled"), ("failed-over", "disabled"),
+    ("enabled", "failed-over"), ("failed-over", "enabled"),
+    ("enabled", "disabled"), ("failed-over", "disabled"),
 })
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
 # What these statuses claim about where the volume is served from.
@@ -87,18 +88,19 @@ def no_volume_lost(run: RunRecord) -> Verdict:
         wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"))
         if wrong:
             return Verdict("no_volume_lost", False,
-                           f"volume {volume_id} is served by array {primaries[0]} but the database says {wrong}",
+                           f"volume {volume_id} is served by array {primaries[0]} but the database "
+                           f"says {wrong}",
                            {"volume": volume_id, "array": primaries[0], "host": row["host"],
                             "provider_location": row.get("provider_location")})
     served = _served_from(run.fabric)
     for t in run.transitions:
         if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
             array, _ = served(t.volume_id, t.time)
-            wrong = array is not None and _misnamed(run, array, t.host, t.location)
+            wrong = None if array is None else _misnamed(run, array, t.host, t.location)
             if wrong:
                 return Verdict("no_volume_lost", False,
-                               f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array {array} "
-                               f"but the database says {wrong}",
+                               f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array "
+                               f"{array} but the database says {wrong}",
                                {"volume": t.volume_id, "array": array, "time": t.time, "host": t.host,
                                 "provider_location": t.location})
     return Verdict("no_volume_lost", True, f"{len(ever_available - deleted)} volumes, each on one array")
