@@ -27,7 +27,7 @@ from replisim.sim.faults import Fault
 from .checkers import RunRecord, Verdict, check
 from .history import History, RecordingRepository
 from .injector import FaultEvent, FaultInjector
-from .schema import BackendSpec, Scenario, draw_faults
+from .schema import BackendSpec, Scenario, config_backend, draw_faults
 from .workload import WORKLOAD, Workload
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
@@ -43,6 +43,21 @@ def cinder_conf(scenario: Scenario) -> str:
 
 
 def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
+    """A backend's section: from ``topology.config`` as written (with the emulated driver, since a
+    simulated world has only emulated arrays) and the inline entry's keys over it, key by key; or,
+    with no file, everything from the inline entry."""
+    if spec.config is not None:
+        written = dict(spec.config.options)
+        written["volume_driver"] = EMULATED
+        written.setdefault("write_size_kb", str(scenario.workload.writes.size_kb))
+        inline = dict(_inline_options(spec, scenario))
+        base = dict(_inline_options(config_backend(spec.config), scenario))
+        written.update({key: value for key, value in inline.items() if base.get(key) != value})
+        return list(written.items())
+    return _inline_options(spec, scenario)
+
+
+def _inline_options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("volume_driver", EMULATED), ("volume_backend_name", spec.volume_backend_name),
         ("emulated_array", spec.array), ("total_capacity_gb", spec.capacity_gb),
@@ -118,7 +133,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
         fabric.configure_link(link.source, link.target, bandwidth_mbps=link.bandwidth_mbps,
                               latency=link.latency)
     history = History()
-    workload = Workload(scenario, fabric, db, history, seed)
+    workload = Workload(scenario, fabric, history, seed)
     runtime.spawn(workload, WORKLOAD, concurrency=None)
     faults = draw_faults(scenario, seed)
     injector = FaultInjector(deployment, fabric)

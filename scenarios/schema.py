@@ -528,9 +528,11 @@ class _ScenarioReader(_Reader):
         path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(self.source)), relative))
         try:
             config = load_config(path)
+            return path, {b.name: config_backend(b) for b in config.backends.values()}
         except ConfigError as exc:
             raise self.fail(self.at(t, "config"), "topology.config", str(exc)) from None
-        return path, {b.name: _config_backend(b) for b in config.backends.values()}
+        except ValueError as exc:
+            raise self.fail(self.at(t, "config"), "topology.config", f"{path}: {exc}") from None
 
     def backend(self, b: LocatedDict, base: BackendSpec, names: Sequence[str]) -> BackendSpec:
         path = child("topology.backends", base.name)
@@ -855,11 +857,50 @@ class _ScenarioReader(_Reader):
         return {key: self.boolean(r, key, "report", default) for key, default in _DEFAULT_REPORT.items()}
 
 
-def _config_backend(config: BackendConfig) -> BackendSpec:
-    """A backend as its cinder.conf section defines it, with the emulated array's defaults."""
-    return BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
+# BackendSpec field -> the emulated driver's cinder.conf option that sets it.
+CONF_OPTIONS: Mapping[str, str] = {
+    "array": "emulated_array", "capacity_gb": "total_capacity_gb", "provisioning": "provisioning",
+    "max_over_subscription_ratio": "max_over_subscription_ratio", "replication_mode": "replication_mode",
+    "lag_threshold": "replication_lag_threshold",
+}
+
+
+def config_backend(config: BackendConfig) -> BackendSpec:
+    """A backend as its cinder.conf section defines it (the emulated array's options as written,
+    its defaults elsewhere); ``ValueError`` names the option whose value is not valid."""
+    spec = BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
                        replication_targets=config.replication_targets,
                        replication_devices=config.replication_devices, config=config)
+    options = config.options
+    values: dict[str, Any] = {}
+    for key, option in CONF_OPTIONS.items():
+        text = options.get(option)
+        if text in (None, ""):
+            continue
+        default = getattr(spec, key)
+        if isinstance(default, str):
+            choices = {"provisioning": ("thin", "thick"), "replication_mode": ("async", "sync")}.get(key)
+            if choices and text.lower() not in choices:
+                raise ValueError(f"[{config.name}] {option} = {text!r}: must be one of {', '.join(choices)}")
+            values[key] = text.lower() if choices else text
+        else:
+            values[key] = _conf_number(config.name, option, text)
+    times = dict(spec.service_times)
+    for op in SERVICE_TIMES:
+        text = options.get(f"service_time_{op}")
+        if text not in (None, ""):
+            times[op] = _conf_number(config.name, f"service_time_{op}", text)
+    return replace(spec, **values, service_times=times)
+
+
+def _conf_number(section: str, option: str, text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"[{section}] {option} = {text!r}: must be a number of at least 0")
+    return number
 
 
 def _fault_error_key(message: str) -> str:
@@ -901,7 +942,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     """Only what differs from what the backend would be without an inline entry (defaults or the file)."""
-    base = _config_backend(spec.config) if spec.config is not None else BackendSpec(
+    base = config_backend(spec.config) if spec.config is not None else BackendSpec(
         name=spec.name, array=spec.name, volume_backend_name=spec.name)
     out: dict[str, Any] = {}
     for key in ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio", "replication_mode"):

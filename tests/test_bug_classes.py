@@ -113,3 +113,23 @@ def test_a_failed_over_volume_returns_to_failed_over_after_a_transient_error() -
     broken = run("flip-after-transient-error", manager_class=RestoresEnabledAfterError)
     verdict = next(v for v in broken.verdicts if v.check == "transitions")
     assert not verdict.ok and verdict.witness["to"] == "enabled", verdict
+
+
+def test_an_operator_retries_through_the_api_when_the_database_is_down() -> None:
+    result = run("operator-outlives-outages")
+    ops = result.record.history.ops
+    tried = [op for op in ops if op.process == "admin" and op.type == "fail" and "DBUnavailable" in (op.error or "")]
+    assert tried, "the outage must meet the operator, and the history must show it"
+    assert sum(op.f == "disable_replication" and op.type == "ok" for op in ops) == 5  # the action still ran
+    assert len(result.record.fabric.failovers) == 5  # and the policy outlived the outage
+
+
+def test_a_topology_cinder_conf_is_used_as_written_and_inline_keys_override_it() -> None:
+    result = run("config-as-written")
+    arrays = result.record.fabric.arrays
+    assert (arrays["gold"].pool, arrays["gold"].capacity_gb, arrays["gold"].service_times["create"]) == (
+        "gold-pool-1", 500.0, 0.25)
+    assert arrays["dr"].capacity_gb == 800.0  # the inline entry's one key, over the file's 500
+    replicas = [c for c in arrays["dr"].copies.values() if c.role == "secondary"]
+    assert replicas and {c.mode for c in replicas} == {"sync"}
+    assert "gold-s3cret-pw" in result.record.secrets  # the secrets checker looks for the file's secrets
