@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from replisim.drivers.contract import load_class
 from replisim.sim import Address, Call, Message, RemoteError, Runtime
 
 from . import rpcapi
 from .api import VolumeAPI
-from .config import CinderConfig, load_class
+from .config import CinderConfig
 from .context import RequestContext
 from .db import Repository
 from .driverhost import DriverHost

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 import sqlalchemy as sa
 
 from replisim import exception
+from replisim.redaction import Redactor
 from replisim.sim import LiveRuntime
 
 from .config import CinderConfig, load_config
 from .db import SqlRepository
 from .deployment import Deployment, deploy
-from .redaction import Redactor
 from .rest import ApiHttpServer, BlockStorageApi
 from .status import VOLUME_TOPIC
 

@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from replisim import exception
-from replisim.actors.config import is_secret_option
+from replisim.redaction import MASK, is_secret_option
 
 from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
+from .contract import load_class
 from .fabric import Fabric
 
-MASK = "***"
 LOCATION_PREFIX = "emulated://"
 
-# Driver operation -> the array's service-time entry.
+# Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
 OPERATIONS = {
     "do_setup": "setup", "check_for_setup_error": "setup", "get_volume_stats": "stats",
     "create_volume": "create", "delete_volume": "delete", "replication_enable": "enable",
@@ -131,7 +131,7 @@ class EmulatedDriver:
         now = self.fabric.now
         if array.interrupted(now):
             self._lost.add((operation, (args.get("volume") or {}).get("id", "")))
-        return array.service_time(OPERATIONS.get(operation, "list"), now)
+        return array.service_time(OPERATIONS[operation], now)
 
     def _survive_restart(self, operation: str, volume: Mapping[str, Any]) -> None:
         """An operation a controller restart lost was never done; the caller sees an error (if it
@@ -286,8 +286,6 @@ def emulated_drivers(config: Any, fabric: Fabric,
                      driver_class: type[EmulatedDriver] = EmulatedDriver) -> dict[str, EmulatedDriver]:
     """Drivers on ``fabric`` for every backend of ``config`` that uses the emulated driver, ready to
     hand to ``deploy(drivers=...)`` so a simulated world shares one fabric and one clock."""
-    from replisim.actors.config import load_class
-
     return {name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
             for name, backend in config.backends.items()
             if issubclass(load_class(backend.volume_driver), EmulatedDriver)}

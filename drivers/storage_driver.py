@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from replisim import exception
-from replisim.actors.config import is_secret_option, parse_device_entries
+from replisim.redaction import MASK, is_secret_option
 
+from .devices import parse_device_entries
 from .storage_client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
 
 LOG = logging.getLogger("replisim.drivers.storage")
 T = TypeVar("T")
 MODES = ("async", "sync")
-MASK = "***"
 
 
 @dataclass(frozen=True)

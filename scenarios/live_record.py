@@ -21,8 +21,8 @@ from typing import Any
 from replisim import __version__, exception
 from replisim.actors.db import Repository
 from replisim.actors.deployment import Deployment
-from replisim.actors.redaction import Redactor
 from replisim.actors.status import VOLUME_TOPIC
+from replisim.redaction import Redactor
 from replisim.reports.report import HTML_NAME, write_atomically, write_report
 
 from .history import History, Op, RecordingRepository, Transition

@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from replisim.actors.config import (
     BackendConfig,
     CinderConfig,
-    is_secret_option,
-    load_class,
     load_config,
     parse_config,
-    parse_device_entries,
-    parse_device_string,
 )
+from replisim.drivers.contract import load_class
+from replisim.drivers.devices import parse_device_entries, parse_device_string
 from replisim.exception import ConfigError
+from replisim.redaction import is_secret_option
 
 DRIVER = "collections.OrderedDict"
 

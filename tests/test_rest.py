@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from replisim import exception
 from replisim.actors.config import parse_config
-from replisim.actors.redaction import Redactor
 from replisim.actors.rest import BlockStorageApi, HttpError, requested_version
 from replisim.actors.serve import Server, start
+from replisim.redaction import Redactor
 from replisim.sim import SimRuntime
 
 SECRET = "S3cret-Passw0rd"

@@ -1,8 +1,9 @@
-"""Keeping credentials out of what the live server says: its HTTP answers and its log lines.
+"""Keeping credentials out of what replisim says: answers, log lines, reports and driver output.
 
-Drivers are asked to mask secrets themselves; this is the net under them. Every configured
-secret value is replaced wherever it appears, and values under secret-looking keys (``password``,
-``san_secret``, ...) are masked in driver output whatever they hold.
+Which option names hold a credential (``is_secret_option``) and the mask that replaces one
+(``MASK``) are decided here, once, for every layer. Drivers are asked to mask secrets themselves;
+``Redactor`` is the net under them: every configured secret value is replaced wherever it appears,
+and ``mask_secret_keys`` masks values under secret-looking keys whatever they hold.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from .config import is_secret_option
-
 MASK = "***"
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key")
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether an option (or device key) holds a credential that must never be shown."""
+    lowered = name.lower()
+    return lowered.endswith("key") or any(word in lowered for word in _SECRET_WORDS)
 
 
 class Redactor:
