@@ -184,7 +184,7 @@ def array_serve(*, root: str, port: int, host: str, name: str, login: str, passw
     """Serve one storage array on HOST:PORT until SIGTERM or Ctrl-C."""
     from pathlib import Path
 
-    from replisim.drivers.storage_server import SetupError, serve
+    from replisim.drivers.storage.server import SetupError, serve
 
     if password_file:
         with open(password_file, encoding="utf-8") as handle:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 
 from .history import History, Transition
 

@@ -15,8 +15,8 @@ from replisim.actors import rpcapi
 from replisim.actors.deployment import Deployment
 from replisim.actors.driverhost import DriverHost
 from replisim.actors.manager import VolumeManager
-from replisim.drivers.fabric import Fabric
-from replisim.drivers.link import mbps_to_kib_s
+from replisim.drivers.emulated.fabric import Fabric
+from replisim.drivers.emulated.link import mbps_to_kib_s
 from replisim.sim import SimRuntime
 from replisim.sim.faults import Fault
 

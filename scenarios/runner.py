@@ -20,7 +20,7 @@ from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime
 from replisim.sim.faults import Fault
 

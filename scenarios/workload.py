@@ -14,7 +14,7 @@ from typing import Any
 from replisim.actors.context import RequestContext, admin_context
 from replisim.actors.db import Repository
 from replisim.actors.deployment import api_call
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, Sleep
 
 from .history import History

@@ -13,7 +13,7 @@ from replisim.actors.context import RequestContext
 from replisim.actors.db import MemoryRepository, Repository, SqlRepository
 from replisim.actors.deployment import Client, Deployment, deploy
 from replisim.drivers.emulated import emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import LiveRuntime, Runtime, SimRuntime
 
 CONF = """

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from replisim.drivers.storage_process import StorageProcess
+from replisim.drivers.storage.process import StorageProcess
 from replisim.sim import LiveRuntime, SimRuntime
 
 

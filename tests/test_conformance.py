@@ -21,7 +21,7 @@ from replisim.drivers.conformance import CHECKS, RunReport, load_target, run_sui
 from replisim.drivers.conformance.checks import _signature_problem
 from replisim.drivers.conformance.harness import Cleanup
 from replisim.drivers.conformance.report import as_json, junit_xml, terminal
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 
 TESTS = Path(__file__).resolve().parent
 CHECK_IDS = [c.id for c in CHECKS]

@@ -12,7 +12,7 @@ from cluster import Cluster, make_repo, make_runtime
 from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.drivers.emulated import EmulatedDriver
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
 

@@ -14,8 +14,8 @@ from cinderapi import connect
 from cluster import Cluster, make_repo, make_runtime
 from test_serve import Serve
 
-from replisim.drivers.fabric import Fabric
-from replisim.drivers.storage_process import StorageProcess
+from replisim.drivers.emulated.fabric import Fabric
+from replisim.drivers.storage.process import StorageProcess
 
 DATA = b"replisim was here"
 
@@ -89,7 +89,7 @@ class LiveWorld:
 
 def live_conf(path: Path, alpha: StorageProcess, beta: StorageProcess) -> Path:
     def section(name: str, me: StorageProcess, peer: str, other: StorageProcess) -> str:
-        return (f"[{name}]\nvolume_driver = replisim.drivers.storage_driver.StorageDriver\n"
+        return (f"[{name}]\nvolume_driver = replisim.drivers.storage.StorageDriver\n"
                 f"volume_backend_name = {name}\nsan_ip = 127.0.0.1\nsan_port = {me.port}\n"
                 f"san_login = admin\nsan_password = pw-{name}-s3cret\nreplication_devices = {peer}\n"
                 f"replication_peer_{peer} = 127.0.0.1:{other.port}\n"

@@ -12,7 +12,7 @@ from test_emulated_driver import CONF, replicated
 
 from replisim import exception
 from replisim.actors.status import TRANSITIONAL
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.scenarios.injector import FaultInjector
 from replisim.sim.errors import MessagingTimeout
 from replisim.sim.faults import (

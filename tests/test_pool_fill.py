@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from replisim.drivers.array import EmulatedArray
+from replisim.drivers.emulated.array import EmulatedArray
 
 
 def _array(used_gb: float, capacity_gb: float = 1000.0) -> EmulatedArray:

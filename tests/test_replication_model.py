@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replisim import exception
-from replisim.drivers.fabric import Fabric
-from replisim.drivers.link import ReplicationLink
-from replisim.drivers.writes import WriteHistory
+from replisim.drivers.emulated.fabric import Fabric
+from replisim.drivers.emulated.link import ReplicationLink
+from replisim.drivers.emulated.writes import WriteHistory
 
 
 class Clock:

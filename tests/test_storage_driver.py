@@ -17,14 +17,14 @@ from replisim.actors.config import parse_config
 from replisim.actors.context import admin_context
 from replisim.actors.status import is_valid_host
 from replisim.drivers.conformance import load_target, run_suite
-from replisim.drivers.storage_driver import StorageDriver
-from replisim.drivers.storage_process import StorageProcess
+from replisim.drivers.storage.driver import StorageDriver
+from replisim.drivers.storage.process import StorageProcess
 
 pytestmark = pytest.mark.live
 
 StartArray = Callable[..., StorageProcess]
 CTX = admin_context()
-DRIVER = "replisim.drivers.storage_driver.StorageDriver"
+DRIVER = "replisim.drivers.storage.StorageDriver"
 CONTRACT_STATS = {"volume_backend_name", "vendor_name", "driver_version", "storage_protocol",
                   "total_capacity_gb", "free_capacity_gb", "replication_enabled", "replication_type",
                   "replication_count"}

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from replisim.drivers.storage_client import ArrayClient, ArrayError
-from replisim.drivers.storage_faults import ArrayFaults
-from replisim.drivers.storage_process import StorageProcess
+from replisim.drivers.storage.client import ArrayClient, ArrayError
+from replisim.drivers.storage.faults import ArrayFaults
+from replisim.drivers.storage.process import StorageProcess
 from replisim.sim.faults import Fault
 
 pytestmark = pytest.mark.live

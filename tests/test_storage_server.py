@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from replisim.drivers.storage_client import ArrayClient, ArrayError
-from replisim.drivers.storage_process import StorageProcess
-from replisim.drivers.storage_volumes import GIB, VolumeStore
+from replisim.drivers.storage.client import ArrayClient, ArrayError
+from replisim.drivers.storage.process import StorageProcess
+from replisim.drivers.storage.volumes import GIB, VolumeStore
 
 pytestmark = pytest.mark.live
 

@@ -21,7 +21,7 @@ from replisim.actors.context import admin_context
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import api_call, deploy
 from replisim.drivers.emulated import emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import SimRuntime
 
 HOUR = 3600.0

@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from .storage_client import ArrayClient, ArrayError, parse_address
-from .storage_volumes import (
+from .client import ArrayClient, ArrayError, parse_address
+from .volumes import (
     CHUNK,
     PRIMARY,
     REPLICA,

@@ -18,8 +18,8 @@ from typing import Any
 from replisim import exception
 from replisim.redaction import MASK, is_secret_option
 
+from ..contract import load_class
 from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
-from .contract import load_class
 from .fabric import Fabric
 
 LOCATION_PREFIX = "emulated://"

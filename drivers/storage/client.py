@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .storage_volumes import decode, encode
+from .volumes import decode, encode
 
 
 class ArrayError(Exception):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .storage_client import ArrayClient, ArrayError
+from .client import ArrayClient, ArrayError
 
 _RUNNING: set[StorageProcess] = set()  # strong references: a forgotten handle must still be killed
 

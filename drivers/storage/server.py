@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .storage_client import parse_address
-from .storage_replication import Identity, Links, PeerBook, Replicator
-from .storage_volumes import StorageError, Volume, VolumeStore, decode, encode
+from .client import parse_address
+from .replication import Identity, Links, PeerBook, Replicator
+from .volumes import StorageError, Volume, VolumeStore, decode, encode
 
 LOG = logging.getLogger("replisim.array")
 MAX_BODY = 64 << 20

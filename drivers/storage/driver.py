@@ -1,7 +1,7 @@
 """The Cinder driver for replisim's storage arrays (``replisim array serve``), over their HTTP API.
 
 Configuration, in the backend's cinder.conf section (``volume_driver =
-replisim.drivers.storage_driver.StorageDriver``):
+replisim.drivers.storage.StorageDriver``):
 
 - ``san_ip`` (default 127.0.0.1), ``san_port``, ``san_login`` (default admin), ``san_password``:
   this backend's array.
@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 from replisim import exception
 from replisim.redaction import MASK, is_secret_option
 
-from .devices import parse_device_entries
-from .storage_client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
+from ..devices import parse_device_entries
+from .client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
 
 LOG = logging.getLogger("replisim.drivers.storage")
 T = TypeVar("T")

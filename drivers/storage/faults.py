@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from replisim.drivers.emulated.link import mbps_to_kib_s
 from replisim.sim.faults import Fault
 
-from .link import mbps_to_kib_s
-from .storage_process import StorageProcess
+from .process import StorageProcess
 
 # array.pause (SIGSTOP) is live-only: the simulator's nearest kind is manager.pause.
 LIVE_KINDS = ("array.crash", "array.pause", "link.down", "link.throttle")
