@@ -40,7 +40,7 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
 
     Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed.
     """
-    from replisim.scenarios.console import run_command
+    from replisim.console import run_command
 
     _scenario_errors(lambda: run_command(scenario, seed, out, progress))
 
@@ -59,7 +59,7 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
 def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | None, out: str | None,
           shrink: bool, progress: bool) -> None:
     """Run SCENARIO over many seeds and report which seeds failed which checks."""
-    from replisim.scenarios.console import chaos_command
+    from replisim.console import chaos_command
 
     _scenario_errors(lambda: chaos_command(scenario, seeds, jobs=jobs, dask=dask_address, out=out,
                                            shrink_failures=shrink, progress=progress))
@@ -70,7 +70,7 @@ def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | No
 @click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
 def replay(target: str, seed: int | None) -> None:
     """Re-run a recorded run (its output directory) or a scenario, and compare the trace."""
-    from replisim.scenarios.console import replay_command
+    from replisim.console import replay_command
 
     _scenario_errors(lambda: replay_command(target, seed))
 
@@ -154,10 +154,10 @@ def serve(*, config_path: str, db_url: str | None, host: str, port: int, report_
     """
     from pathlib import Path
 
-    from replisim.actors.serve import serve_forever
+    from replisim.console import serve_command
 
-    raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
-                                  report_interval=report_interval, record=Path(record) if record else None))
+    raise SystemExit(serve_command(config_path, db_url=db_url, host=host, port=port,
+                                   report_interval=report_interval, record=Path(record) if record else None))
 
 
 @main.group()

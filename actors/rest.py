@@ -1,7 +1,7 @@
 """The REST layer: the subset of Cinder's Block Storage v3 API that a replication workflow needs.
 
 It only translates. A request becomes a ``RequestContext`` (noauth: ``X-Auth-Token: user:project``)
-and one call to the API actor through ``deployment.Client``; the answer becomes Cinder's JSON
+and one call to the API actor through ``client.Client``; the answer becomes Cinder's JSON
 (``views``), and an exception its fault body with the exception's ``code``. Policy, validation of
 state and everything else stay in the API actor, so a REST client and a simulated workload meet
 the same rules.
@@ -32,8 +32,8 @@ from replisim.redaction import Redactor, mask_secret_keys
 from replisim.sim import KernelError, Runtime
 
 from . import views
+from .client import Client
 from .context import RequestContext
-from .deployment import Client
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
 LOG = logging.getLogger("replisim.rest")

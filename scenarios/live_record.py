@@ -3,7 +3,7 @@
 ``replisim serve --record DIR`` records every call a REST request makes to the API actor as a
 Jepsen-style history, every status change through ``RecordingRepository``, and a capacity sample
 per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl`` and
-builds the report into ``DIR``. Times are seconds since the server started, as a run's are since
+the command line builds the report from them. Times are seconds since the server started, as a run's are since
 time zero. Everything written passes the server's redactor first: no configured secret gets out.
 """
 
@@ -23,9 +23,8 @@ from replisim.actors.db import Repository
 from replisim.actors.deployment import Deployment
 from replisim.actors.status import VOLUME_TOPIC
 from replisim.redaction import Redactor
-from replisim.reports.report import HTML_NAME, write_atomically, write_report
 
-from .history import History, Op, RecordingRepository, Transition
+from .history import History, Op, RecordingRepository, Transition, write_atomically
 
 LOG = logging.getLogger("replisim.record")
 RUN_NAME = "run.json"
@@ -35,6 +34,24 @@ HISTORY_NAME = "history.jsonl"
 class LiveRecorder:
     """The record of one ``replisim serve``: a ``CallRecorder`` for the REST layer, a repository
     wrapper for the status changes, and a sampler of the backends' pools."""
+
+    @classmethod
+    def into(cls, out: Path, source: str) -> Callable[[Callable[[], float], Redactor], LiveRecorder]:
+        """What ``replisim.actors.serve.start(record=...)`` takes: a recorder writing into ``out``,
+        built once the server's clock and redactor exist, with ``out`` checked writable then
+        rather than at shutdown."""
+        def build(clock: Callable[[], float], redactor: Redactor) -> LiveRecorder:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                probe = out / ".replisim-record-probe"
+                probe.touch()
+                probe.unlink()
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise exception.ConfigError(f"--record {out}: cannot write there: {reason}") from None
+            return cls(out, clock, redactor, source)
+
+        return build
 
     def __init__(self, out: Path, clock: Callable[[], float], redactor: Redactor, source: str):
         self.out = out
@@ -149,11 +166,6 @@ class LiveRecorder:
             "ops": [asdict(op) for op in ops],
             "hosts": dict(hosts),
         }
-
-    def report(self) -> Path:
-        """Build the report from what ``write`` wrote; the HTML page's path."""
-        write_report(self.out)
-        return self.out / HTML_NAME
 
 
 def _serving(db: Repository, host: str) -> bool:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from replisim.actors.client import api_call
 from replisim.actors.context import RequestContext, admin_context
 from replisim.actors.db import Repository
-from replisim.actors.deployment import api_call
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, Sleep
 

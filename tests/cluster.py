@@ -8,10 +8,11 @@ from typing import Any
 
 import memdriver
 
+from replisim.actors.client import Client
 from replisim.actors.config import parse_config
 from replisim.actors.context import RequestContext
 from replisim.actors.db import MemoryRepository, Repository, SqlRepository
-from replisim.actors.deployment import Client, Deployment, deploy
+from replisim.actors.deployment import Deployment, deploy
 from replisim.drivers.emulated import emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import LiveRuntime, Runtime, SimRuntime

@@ -20,7 +20,9 @@ from cinderclient import exceptions
 from test_serve import Serve, write_config
 
 from replisim.actors.config import parse_config
-from replisim.actors.serve import start
+from replisim.actors.serve import Server, start
+from replisim.reports.report import write_report
+from replisim.scenarios.live_record import LiveRecorder
 
 SECRET = "Rec0rd-S3cret-pw"
 DEVICE_SECRET = "rec-dev1ce-t0ken"
@@ -100,15 +102,22 @@ def drive(url: str) -> tuple[list[tuple[str, str]], list[str], str]:
     return done, [v.id for v in replicated], plain.id
 
 
+def recording(out: Path) -> Server:
+    """A server recording into ``out``, as ``replisim serve --record`` starts one."""
+    recorder = LiveRecorder.into(out, "<string>")
+    return start(parse_config(CONF), "sqlite://", report_interval=0.1, record=recorder)
+
+
 def test_a_recorded_server_reports_exactly_what_its_clients_did(tmp_path: Path) -> None:
     memdriver.reset()
     out = tmp_path / "record"
-    server = start(parse_config(CONF), "sqlite://", report_interval=0.1, record=out)
+    server = recording(out)
     try:
         assert server.not_ready(timeout=10.0) == {}
         done, replicated, plain = drive(server.url)
     finally:
         server.stop()
+    write_report(out)  # as the command line does once the server has stopped
 
     history, run, report = load(out)
     invokes = {op["index"]: op for op in history if op["type"] == "invoke"}
@@ -148,7 +157,7 @@ def test_a_recorded_server_reports_exactly_what_its_clients_did(tmp_path: Path) 
 def test_no_configured_secret_reaches_the_record(tmp_path: Path) -> None:
     memdriver.reset()
     out = tmp_path / "record"
-    server = start(parse_config(CONF), "sqlite://", report_interval=0.1, record=out)
+    server = recording(out)
     try:
         assert server.not_ready(timeout=10.0) == {}
         cs = connect(server.url, "admin", "admin-project")
@@ -165,6 +174,7 @@ def test_no_configured_secret_reaches_the_record(tmp_path: Path) -> None:
             cs.volumes.create(1, volume_type=DEVICE_SECRET)
     finally:
         server.stop()
+    write_report(out)  # as the command line does once the server has stopped
 
     history, _, _ = load(out)
     assert any(op["f"] == "failover_replication" for op in history)

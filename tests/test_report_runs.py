@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from replisim.cli import main
-from replisim.scenarios.console import resolve
+from replisim.console import resolve
 from replisim.scenarios.schema import load_scenario
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "artifacts"

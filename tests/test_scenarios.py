@@ -11,7 +11,7 @@ from pathlib import Path
 import buggy
 import pytest
 
-from replisim.scenarios.console import chaos_command, shipped
+from replisim.console import chaos_command, shipped
 from replisim.scenarios.runner import run_scenario
 from replisim.scenarios.schema import (
     PoissonPolicy,

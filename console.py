@@ -1,5 +1,6 @@
-"""The scenario verbs behind the CLI (``run``, ``chaos``, ``replay``): find the scenario, run it,
-write its outputs, and tell the verdict first.
+"""The verbs behind the command line that join the layers below it: ``run``, ``chaos`` and
+``replay`` (find the scenario, run it, write its outputs and report, tell the verdict first) and
+``serve --record`` (a live server whose record becomes a report).
 
 Each function returns the process exit code: 0 every check passed, 1 a check failed (or a replay
 diverged), 2 bad input.
@@ -19,10 +20,11 @@ from typing import Any
 
 import click
 
-from .runner import RunResult, run_scenario, write_run
-from .schema import Scenario, ScenarioError, load_scenario, scenario_to_yaml
+from replisim import scenarios
+from replisim.scenarios.runner import RunResult, run_scenario, write_run
+from replisim.scenarios.schema import Scenario, ScenarioError, load_scenario, scenario_to_yaml
 
-SHIPPED = Path(__file__).parent
+SHIPPED = Path(scenarios.__file__).parent
 
 
 def shipped() -> dict[str, Path]:
@@ -161,8 +163,8 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
                   runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
     """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
     ``runner`` are the real runner unless a quality test swaps in a broken one."""
-    from .shrink import shrink
-    from .sweep import parse_seeds, sweep
+    from replisim.scenarios.shrink import shrink
+    from replisim.scenarios.sweep import parse_seeds, sweep
 
     path = resolve(scenario_name)
     scenario = load_scenario(path)
@@ -194,3 +196,21 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
         click.echo(f"  {shrunk.summary()}")
         click.echo(f"  minimal   replisim run {minimal} --seed {seed}")
     return 0 if result.ok else 1
+
+
+def serve_command(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
+                  record: Path | None) -> int:
+    """``replisim serve``: the live control plane until a signal; with ``record``, its record and
+    then its report are written there."""
+    from replisim.actors.serve import serve_forever
+    from replisim.scenarios.live_record import LiveRecorder
+
+    recorder = None if record is None else LiveRecorder.into(record, config_path)
+    code = serve_forever(config_path, db_url=db_url, host=host, port=port, report_interval=report_interval,
+                         record=recorder)
+    if record is not None and code == 0:
+        from replisim.reports.report import write_report
+
+        write_report(record)
+        click.echo(f"replisim serve: recorded the run and its report in {record}")
+    return code
