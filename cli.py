@@ -66,6 +66,18 @@ def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | No
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def faults(as_json: bool) -> None:
+    """List every kind of fault a scenario can name: its target, parameters and where it applies.
+
+    Each kind runs in simulated time (sim); those marked live also apply to real storage arrays.
+    """
+    from replisim.console import faults_command
+
+    raise SystemExit(faults_command(as_json))
+
+
+@main.command()
 @click.argument("target")
 @click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
 def replay(target: str, seed: int | None) -> None:

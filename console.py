@@ -41,7 +41,7 @@ def resolve(name_or_path: str) -> Path:
         return path
     known = shipped()
     if name_or_path not in known:
-        from replisim.sim.faults import suggest
+        from replisim.scenarios.hints import suggest
 
         hint = suggest(name_or_path, known)
         raise ScenarioError(name_or_path, 0, "", f"no shipped scenario of that name{hint}; "
@@ -214,3 +214,20 @@ def serve_command(config_path: str, *, db_url: str | None, host: str, port: int,
         write_report(record)
         click.echo(f"replisim serve: recorded the run and its report in {record}")
     return code
+
+
+def faults_command(as_json: bool) -> int:
+    """``replisim faults``: every kind of fault a scenario can name, from the catalog itself."""
+    from replisim.scenarios.faults import KINDS
+
+    if as_json:
+        click.echo(json.dumps([kind.to_dict() for kind in KINDS.values()], indent=2))
+        return 0
+    for kind in KINDS.values():
+        worlds = "sim, live" if kind.live else "sim"
+        click.echo(f"{click.style(kind.name, bold=True)}  target: {kind.target}  ({worlds})")
+        click.echo(f"    {kind.doc}")
+        for p in kind.params:
+            value = f"e.g. {json.dumps(p.example)}" if p.required else f"default {json.dumps(p.default)}"
+            click.echo(f"    params.{p.name:<15} {p.type:<9} {value}; {p.bounds()}: {p.doc}")
+    return 0

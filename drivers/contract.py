@@ -44,15 +44,17 @@ class Clause:
 
 
 # get_volume_stats: every key a driver reports, and the types its value may have
-STATS_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType({
-    "volume_backend_name": (str,),
-    "vendor_name": (str,),
-    "driver_version": (str,),
-    "storage_protocol": (str,),
-    "total_capacity_gb": (int, float, str),
-    "free_capacity_gb": (int, float, str),
-    REPLICATION: (bool,),
-})
+STATS_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType(
+    {
+        "volume_backend_name": (str,),
+        "vendor_name": (str,),
+        "driver_version": (str,),
+        "storage_protocol": (str,),
+        "total_capacity_gb": (int, float, str),
+        "free_capacity_gb": (int, float, str),
+        REPLICATION: (bool,),
+    }
+)
 CAPACITY_WORDS = ("infinite", "unknown")  # the strings Cinder accepts in place of a number
 REPLICATION_TYPES = frozenset({"async", "sync"})
 ENABLE_KEYS = frozenset({"replication_driver_data"})
@@ -61,34 +63,72 @@ TARGET_TYPES = frozenset({"managed", "unmanaged"})
 UPDATE_STATUSES = frozenset({"ok", "error"})
 
 CONSTRUCTOR = Clause(
-    "__init__", ("configuration", "host"), "a driver object",
+    "__init__",
+    ("configuration", "host"),
+    "a driver object",
     "configuration gives attribute access and safe_get(name) over the backend's section (unknown "
-    "names give None); host is 'host@backend'")
+    "names give None); host is 'host@backend'",
+)
 
 CLAUSES: tuple[Clause, ...] = (
     Clause("do_setup", ("context",), "None", "prepares the driver, as Cinder calls it at service start"),
     Clause("check_for_setup_error", (), "None", "raises if do_setup left the driver unusable"),
-    Clause("get_volume_stats", ("refresh",), "dict",
-           f"reports {', '.join(STATS_TYPES)}; when replication is enabled also replication_type (a "
-           "list such as ['async', 'sync']) and replication_count (an int)",
-           keys=frozenset({*STATS_TYPES, "replication_type", "replication_count"}),
-           defaults={"refresh": False}),
+    Clause(
+        "get_volume_stats",
+        ("refresh",),
+        "dict",
+        f"reports {', '.join(STATS_TYPES)}; when replication is enabled also replication_type (a "
+        "list such as ['async', 'sync']) and replication_count (an int)",
+        keys=frozenset({*STATS_TYPES, "replication_type", "replication_count"}),
+        defaults={"refresh": False},
+    ),
     Clause("create_volume", ("volume",), "dict | None", "the model update the manager stores"),
-    Clause("delete_volume", ("volume",), "None",
-           "removes the volume; deleting a volume the array does not have succeeds"),
-    Clause("replication_enable", ("context", "volume"), "{'replication_driver_data': ...} | None",
-           "starts replicating the volume to its targets", keys=ENABLE_KEYS, gate=REPLICATION),
-    Clause("replication_disable", ("context", "volume"), "{'replication_driver_data': ...} | None",
-           "stops replicating the volume", keys=ENABLE_KEYS, gate=REPLICATION),
-    Clause("replication_failover", ("context", "volume", "secondary"), "dict",
-           "makes a replica the volume; optional keys host (a valid 'host@backend#pool'), "
-           "model_update (a dict) and replication_driver_data", keys=FAILOVER_KEYS, gate=REPLICATION),
-    Clause("list_replication_targets", ("context", "volume"), "{'volume_id': id, 'targets': [...]}",
-           "each target {'type': 'managed', 'backend_name': ...} or {'type': 'unmanaged', <vendor keys>} "
-           "with every secret masked; a volume that is not replicated gives an empty list",
-           keys=frozenset({"volume_id", "targets"})),
-    Clause("get_replication_updates", ("context",), "[{'volid': id, 'status': 'ok' | 'error', ...}]",
-           "only the volumes with something to report", gate=REPLICATION),
+    Clause(
+        "delete_volume",
+        ("volume",),
+        "None",
+        "removes the volume; deleting a volume the array does not have succeeds",
+    ),
+    Clause(
+        "replication_enable",
+        ("context", "volume"),
+        "{'replication_driver_data': ...} | None",
+        "starts replicating the volume to its targets",
+        keys=ENABLE_KEYS,
+        gate=REPLICATION,
+    ),
+    Clause(
+        "replication_disable",
+        ("context", "volume"),
+        "{'replication_driver_data': ...} | None",
+        "stops replicating the volume",
+        keys=ENABLE_KEYS,
+        gate=REPLICATION,
+    ),
+    Clause(
+        "replication_failover",
+        ("context", "volume", "secondary"),
+        "dict",
+        "makes a replica the volume; optional keys host (a valid 'host@backend#pool'), "
+        "model_update (a dict) and replication_driver_data",
+        keys=FAILOVER_KEYS,
+        gate=REPLICATION,
+    ),
+    Clause(
+        "list_replication_targets",
+        ("context", "volume"),
+        "{'volume_id': id, 'targets': [...]}",
+        "each target {'type': 'managed', 'backend_name': ...} or {'type': 'unmanaged', <vendor keys>} "
+        "with every secret masked; a volume that is not replicated gives an empty list",
+        keys=frozenset({"volume_id", "targets"}),
+    ),
+    Clause(
+        "get_replication_updates",
+        ("context",),
+        "[{'volid': id, 'status': 'ok' | 'error', ...}]",
+        "only the volumes with something to report",
+        gate=REPLICATION,
+    ),
 )
 
 METHODS: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
@@ -105,8 +145,9 @@ def load_class(path: str) -> type:
     text = path.strip()
     module, _, attribute = text.partition(":") if ":" in text else text.rpartition(".")
     if not module or not attribute:
-        raise ValueError(f"{path!r} is not an import path; use 'package.module.Class' or "
-                         "'package.module:Class'")
+        raise ValueError(
+            f"{path!r} is not an import path; use 'package.module.Class' or 'package.module:Class'"
+        )
     try:
         found = pkgutil.resolve_name(f"{module}:{attribute}")
     except ImportError as exc:

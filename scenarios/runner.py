@@ -22,9 +22,9 @@ from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime
-from replisim.sim.faults import Fault
 
 from .checkers import RunRecord, Verdict, check
+from .faults import Fault
 from .history import History, RecordingRepository
 from .injector import FaultEvent, FaultInjector
 from .schema import BackendSpec, Scenario, draw_faults

@@ -23,16 +23,10 @@ from replisim.actors.config import BackendConfig, load_config
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-from replisim.sim.faults import (
-    FAULT_KINDS,
-    Fault,
-    FaultSpecError,
-    check_targets,
-    flip_flop_schedule,
-    parse_fault,
-    poisson_schedule,
-    suggest,
-)
+
+from .fault_policies import flip_flop_schedule, poisson_schedule
+from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
+from .hints import suggest
 
 __all__ = [
     "ACTIONS",
@@ -454,7 +448,7 @@ _BACKEND = ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
-_TIME_PARAMS = ("period",)
+_TIME_PARAMS = tuple(sorted({p.name for kind in KINDS.values() for p in kind.params if p.type == "duration"}))
 
 
 class _ScenarioReader(_Reader):
@@ -781,7 +775,7 @@ class _ScenarioReader(_Reader):
             check_targets([fault], targets)
         except FaultSpecError as exc:
             message = str(exc).split(": ", 1)[-1]
-            key = _fault_error_key(message)
+            key = exc.key or "params"
             line = entry.line
             params = entry.get("params")
             if key.startswith("params.") and isinstance(params, LocatedDict):
@@ -821,9 +815,9 @@ class _ScenarioReader(_Reader):
                             "needs a list of at least one fault kind")
         kinds: list[str] = []
         for kind, line, item_path in items:
-            if not isinstance(kind, str) or kind not in FAULT_KINDS:
-                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(FAULT_KINDS)))
-            spec = FAULT_KINDS[kind]
+            if not isinstance(kind, str) or kind not in KINDS:
+                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(KINDS)))
+            spec = KINDS[kind]
             if spec.required:
                 raise self.fail(line, item_path,
                                 f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
@@ -860,18 +854,6 @@ def _config_backend(config: BackendConfig) -> BackendSpec:
     return BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
                        replication_targets=config.replication_targets,
                        replication_devices=config.replication_devices, config=config)
-
-
-def _fault_error_key(message: str) -> str:
-    """Which key of a fault entry a ``FaultSpecError`` message is about."""
-    if message.startswith("unknown fault kind"):
-        return "kind"
-    if message.startswith(("target", "unknown array", "unknown link", "unknown backend")):
-        return "target"
-    named = re.search(r"params\.(\w+)|has no parameter '(\w+)'", message)
-    if named:
-        return f"params.{named[1] or named[2]}"
-    return "params"
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:

@@ -13,6 +13,7 @@ from replisim.actors.config import parse_config
 from replisim.actors.context import RequestContext
 from replisim.actors.db import MemoryRepository, Repository, SqlRepository
 from replisim.actors.deployment import Deployment, deploy
+from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import LiveRuntime, Runtime, SimRuntime
@@ -56,7 +57,8 @@ def make_repo(kind: str, runtime: Runtime) -> Repository:
 class Cluster:
     """A deployed control plane plus the clients and waits a test needs."""
 
-    def __init__(self, runtime: Runtime, repo: Repository, conf: str = CONF, fabric: Fabric | None = None):
+    def __init__(self, runtime: Runtime, repo: Repository, conf: str = CONF, fabric: Fabric | None = None,
+                 *, manager_class: type[VolumeManager] = VolumeManager):
         memdriver.reset()
         self.runtime = runtime
         self.db = repo
@@ -67,7 +69,8 @@ class Cluster:
         self.deployment: Deployment = deploy(runtime, config, repo,
                                              report_interval=self.interval,
                                              driver_timeout=2.0 if self.live else 30.0,
-                                             drivers=emulated_drivers(config, fabric) if fabric else None)
+                                             drivers=emulated_drivers(config, fabric) if fabric else None,
+                                             manager_class=manager_class)
         self.admin = Client(runtime, ADMIN, timeout=5.0)
         self.alice = Client(runtime, ALICE, timeout=5.0)
         self.bob = Client(runtime, BOB, timeout=5.0)

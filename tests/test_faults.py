@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from cluster import Cluster, make_repo, make_runtime
 from test_emulated_driver import CONF, replicated
 
 from replisim import exception
+from replisim.actors import rpcapi
+from replisim.actors.manager import VolumeManager
 from replisim.actors.status import TRANSITIONAL
+from replisim.cli import main
 from replisim.drivers.emulated.fabric import Fabric
+from replisim.scenarios.fault_policies import flip_flop_schedule, poisson_schedule
+from replisim.scenarios.faults import KINDS, Fault, FaultKind, FaultSpecError, check_targets, parse_fault
 from replisim.scenarios.injector import FaultInjector
+from replisim.scenarios.schema import parse_scenario
 from replisim.sim.errors import MessagingTimeout
-from replisim.sim.faults import (
-    FAULT_KINDS,
-    Fault,
-    FaultSpecError,
-    check_targets,
-    flip_flop_schedule,
-    parse_fault,
-    poisson_schedule,
-)
 
 
 class World(Cluster):
@@ -57,9 +56,10 @@ def any_world(request: pytest.FixtureRequest) -> Iterator[World]:
     yield from make_world(request.param)
 
 
-def make_world(kind: str) -> Iterator[World]:
+def make_world(kind: str, manager_class: type[VolumeManager] = VolumeManager) -> Iterator[World]:
     runtime = make_runtime(kind, seed=5)
-    w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
+    w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime),
+              manager_class=manager_class)
     w.injector = FaultInjector(w.deployment, w.fabric)
     try:
         yield w
@@ -135,6 +135,39 @@ def test_latency_spike_slows_driver_operations(world: World) -> None:
     spiked = sorted(array.service_time("enable", world.runtime.now) for _ in range(200))[100]
     assert spiked == pytest.approx(20 * base, rel=0.3)
     assert vid
+
+
+def test_array_pause_holds_its_operations_and_links_until_it_ends_and_loses_nothing(world: World) -> None:
+    vid = replicated(world, "alpha")  # alpha -> beta, async, 30 s link latency
+    fabric = world.fabric_
+    fabric.set_write_rate(vid, 2.0)
+    world.run_for(100)
+    world.inject("array.pause", "alpha", duration=120)
+    world.run_for(1)
+    held = fabric.writes(vid, "alpha")
+    with pytest.raises(MessagingTimeout):  # the driver's call on the paused array does not come back
+        world.admin("list_replication_targets", volume_id=vid)
+    assert not fabric.link_is_up("alpha->beta")
+    assert fabric.writes(vid, "alpha") == held, "a paused array acknowledges no writes"
+    world.run_for(120)  # the pause is over: the array answers, with everything it held
+    assert fabric.link_is_up("alpha->beta")
+    assert world.admin("list_replication_targets", volume_id=vid)["targets"]
+    assert fabric.writes(vid, "alpha") > held
+    world.run_for(60)  # 30 s of latency later the replica has caught up with the pause's writes
+    assert fabric.writes(vid, "beta") >= held
+
+
+def test_link_throttle_delay_adds_latency_while_it_lasts(world: World) -> None:
+    vid = replicated(world, "alpha")  # alpha -> beta, async, 30 s link latency
+    link = world.fabric_.link("alpha", "beta")
+    world.fabric_.set_write_rate(vid, 1.0)
+    world.run_for(300)
+    assert link.lag(world.runtime.now) == pytest.approx(30, abs=2)
+    world.inject("link.throttle", "alpha->beta", duration=200, bandwidth_mbps=1000, delay=60)
+    world.run_for(150)
+    assert link.lag(world.runtime.now) == pytest.approx(90, abs=2)
+    world.run_for(100)  # ended: the link's own latency again
+    assert link.lag(world.runtime.now) == pytest.approx(30, abs=2)
 
 
 def test_capacity_exhausted_refuses_creates_and_reports_no_free_space(world: World) -> None:
@@ -241,6 +274,23 @@ def test_manager_restart_abandons_work_and_reconciles(world: World) -> None:
     assert "restarted while the volume was disabling" in volume["replication_extended_status"]
 
 
+class RestartedManager(VolumeManager):
+    """A deployment's own manager class, which a restarted manager must be built as again."""
+
+
+def test_manager_restart_rebuilds_the_deployments_manager_class() -> None:
+    for world in make_world("sim", manager_class=RestartedManager):
+        host = world.deployment.config.backend("alpha").host
+        before = world.deployment.managers[host]
+        world.inject("manager.restart", "alpha", duration=5)
+        world.run_for(10)
+        after = world.deployment.managers[host]
+        assert after is not before and type(after) is RestartedManager
+        assert world.runtime.actor(rpcapi.manager_address(host)) is after  # and it is the one serving
+        vid = replicated(world, "alpha")  # which it does: a new replicated volume gets enabled
+        assert world.volume(vid)["replication_status"] == "enabled"
+
+
 def test_db_outage_fails_requests_cleanly_and_writes_nothing(any_world: World) -> None:
     world = any_world
     vid = replicated(world, "alpha")
@@ -288,9 +338,44 @@ def test_partition_between_api_and_managers_times_out_the_call(world: World) -> 
 
 # -- fault data ------------------------------------------------------------------------------------
 
-def test_every_fault_kind_has_a_handler_to_begin_it() -> None:
-    for kind in FAULT_KINDS:
-        assert hasattr(FaultInjector, "_begin_" + kind.replace(".", "_")), kind
+TARGETS = {"array": "alpha", "link": "alpha->beta", "backend": "alpha", "bus": "*", "db": "db"}
+
+
+ONE_FAULT = """\
+name: every-kind
+duration: 10m
+topology:
+  backends:
+    alpha: {replication_targets: [beta]}
+    beta: {}
+faults:
+  schedule:
+    - ENTRY
+"""
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
+def test_every_kind_in_the_catalog_can_be_written_in_a_scenario_and_applied(world: World,
+                                                                             kind: FaultKind) -> None:
+    entry = {"kind": kind.name, "target": TARGETS[kind.target], "start": "1m", "duration": "2m",
+             "params": {p.name: p.example for p in kind.params if p.required}}
+    text = ONE_FAULT.replace("ENTRY", json.dumps(entry))
+    (fault,) = parse_scenario(text).faults
+    assert (fault.kind, fault.target) == (kind.name, TARGETS[kind.target])
+    replicated(world, "alpha")
+    world.injector.schedule([replace(fault, start=world.runtime.now + 1, duration=60)])
+    world.run_for(120)
+    assert [e.phase for e in world.injector.events] == ["begin", "end"]
+
+
+def test_the_faults_verb_lists_the_catalog() -> None:
+    listed = json.loads(CliRunner().invoke(main, ["faults", "--json"]).output)
+    assert [k["kind"] for k in listed] == list(KINDS)
+    throttle = next(k for k in listed if k["kind"] == "link.throttle")
+    assert throttle["live"] and {p["name"]: p["default"] for p in throttle["params"]} == {
+        "bandwidth_mbps": 1.0, "delay": 0.0}
+    text = CliRunner().invoke(main, ["faults"]).output
+    assert all(name in text for name in KINDS) and "params.delay" in text
 
 
 @pytest.mark.parametrize(("spec", "message"), [

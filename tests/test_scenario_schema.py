@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replisim.scenarios.faults import Fault
 from replisim.scenarios.schema import (
     CHECKS,
     AdminAction,
@@ -30,7 +31,6 @@ from replisim.scenarios.schema import (
     scenario_to_yaml,
 )
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-from replisim.sim.faults import Fault
 
 DATA = Path(__file__).parent / "data" / "scenarios"
 

@@ -208,3 +208,47 @@ def test_fault_swarm_seeds_that_once_failed_now_pass(seed: int) -> None:
                    "naming the old array; fixing it needs a driver-reported location")
 def test_fault_swarm_seed_35_lost_failover_reply() -> None:
     assert verdict(run_scenario(load_scenario(SWARM), 35), "no_volume_lost")[0]
+
+
+PAUSE_AND_DELAY = """\
+name: pause-and-delay
+duration: 20m
+heal: 5m
+topology:
+  backends:
+    alpha: {replication_targets: [beta], replication_mode: async}
+    beta: {}
+  links:
+    - {from: alpha, to: beta, bandwidth_mbps: 1000, latency: 1s}
+volume_types:
+  replicated: {replication: enabled, volume_backend_name: alpha}
+workload:
+  create: {rate: 6/m, types: {replicated: 1}}
+  writes: {per_volume_rate: 1/s}
+  actions:
+    - {at: 3m, action: enable_replication}
+faults:
+  schedule:
+    - {kind: array.pause, target: alpha, start: 5m, duration: 2m}
+    - {kind: link.throttle, target: alpha->beta, start: 10m, duration: 5m,
+       params: {bandwidth_mbps: 1000, delay: 90s}}
+"""
+
+
+def test_a_scenario_can_pause_an_array_and_delay_a_link_and_the_world_shows_both() -> None:
+    spec = parse_scenario(PAUSE_AND_DELAY)
+    assert [f.kind for f in spec.faults] == ["array.pause", "link.throttle"]
+    assert spec.faults[1].params == {"bandwidth_mbps": 1000, "delay": 90.0}
+    result = run_scenario(spec)
+    links = [(s["time"], s["links"]["alpha->beta"]) for s in result.samples if "alpha->beta" in s["links"]]
+
+    def during(start: float, end: float) -> list[dict[str, object]]:
+        return [link for when, link in links if start < when < end]
+
+    assert during(240, 300) and all(link["up"] for link in during(240, 300))
+    assert during(300, 420) and not any(link["up"] for link in during(300, 420)), "paused: nothing ships"
+    assert all(link["up"] for link in during(430, 600))
+    assert max(float(link["lag_s"]) for link in during(240, 300)) < 5  # type: ignore[arg-type]
+    assert min(float(link["lag_s"]) for link in during(720, 900)) > 85  # type: ignore[arg-type]
+    assert max(float(link["lag_s"]) for link in during(930, 1200)) < 5  # type: ignore[arg-type]
+    assert verdict(result, "no_volume_lost")[0] and verdict(result, "data")[0]

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from replisim.scenarios.faults import Fault
 from replisim.scenarios.schema import Scenario, draw_faults, parse_scenario, scenario_to_yaml
 from replisim.scenarios.shrink import shrink
-from replisim.sim.faults import Fault
 
 TEXT = """\
 name: shrink-me

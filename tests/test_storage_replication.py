@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from replisim.drivers.storage.client import ArrayClient, ArrayError
-from replisim.drivers.storage.faults import ArrayFaults
 from replisim.drivers.storage.process import StorageProcess
-from replisim.sim.faults import Fault
+from replisim.scenarios.faults import ArrayFaults, Fault
 
 pytestmark = pytest.mark.live
 

@@ -73,6 +73,8 @@ class EmulatedArray:
     latency_factor: float = 1.0
     restarting_until: float = -math.inf  # a controller restart's window end
     restart_completes: float = 0.5
+    suspended: bool = False  # a paused controller: nothing it is asked to do makes progress
+    suspended_until: float = -math.inf  # ... until then (the pause's end)
     meter: UsageMeter = field(default_factory=UsageMeter)  # thin space in use, kept by the fabric
     _provisioned: float = 0.0
 
@@ -91,19 +93,26 @@ class EmulatedArray:
 
     # -- health -----------------------------------------------------------------------------------
 
+    @property
+    def serving(self) -> bool:
+        """Up and not paused: its volumes take writes and its links carry data."""
+        return self.up and not self.suspended
+
     def require_up(self) -> None:
         if not self.up:
             raise exception.VolumeBackendAPIException(data=f"array {self.name} is not reachable")
 
     def service_time(self, operation: str, now: float) -> float:
         """Seconds ``operation`` takes if started at ``now``: log-normal around its median, scaled
-        by a latency spike and by how full the pool is; during a controller restart it does not
-        finish before the restart does."""
+        by a latency spike and by how full the pool is; during a controller restart or a pause it
+        does not finish before the restart or the pause does."""
         median = self.service_times.get(operation, DEFAULT_SERVICE_TIMES.get(operation, 0.1))
         seconds = (median * math.exp(self.rng.gauss(0.0, SERVICE_TIME_SIGMA)) * self.latency_factor
                    * self.fill_slowdown(now))
         if now < self.restarting_until:
             seconds += self.restarting_until - now
+        if self.suspended and now < self.suspended_until:
+            seconds += self.suspended_until - now
         return seconds
 
     def fill_slowdown(self, now: float) -> float:

@@ -123,8 +123,8 @@ class Fabric:
 
     def _refresh_link(self, link: ReplicationLink) -> None:
         now = self.now
-        up = (not self._link_faults.get(link.name) and self.array(link.source).up
-              and self.array(link.target).up)
+        up = not self._link_faults.get(link.name) and self.array(link.source).serving \
+            and self.array(link.target).serving
         if up == link.up:
             return
         link.set_up(now, up)
@@ -217,6 +217,8 @@ class Fabric:
             raise exception.VolumeNotFound(volume_id=volume_id)
         array = self.array(copy.array)
         array.require_up()
+        if array.suspended:
+            raise exception.VolumeBackendAPIException(data=f"array {array.name} is not answering")
         now = self.now
         count = copy.history.add(now, writes)
         for secondary in self.secondaries(volume_id):
@@ -239,7 +241,7 @@ class Fabric:
         array = self.array(copy.array)
         stalled = any(s.stalling and s.source is copy and s.role == "secondary"
                       for s in self.secondaries(copy.volume_id))
-        effective = rate if array.up and not stalled else 0.0
+        effective = rate if array.serving and not stalled else 0.0
         now = self.now
         delta = effective - copy.history.rate
         if delta == 0:
@@ -430,6 +432,29 @@ class Fabric:
         array.up = True
         for link in list(self.links.values()):
             if array_name in (link.source, link.target):
+                self._refresh_link(link)
+        for copy in array.copies.values():
+            if copy.role == "primary":
+                self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
+
+    def suspend(self, array_name: str, until: float) -> None:
+        """The array's controller stops answering until ``until`` or ``resume`` (a SIGSTOP): what it
+        is asked to do waits for the pause to end, its volumes take no writes and its links carry
+        nothing; unlike a crash it loses nothing and nobody sees it fail."""
+        array = self.array(array_name)
+        array.suspended, array.suspended_until = True, until
+        self._refresh_array(array)
+
+    def resume(self, array_name: str) -> None:
+        """A paused array's controller answers again, with everything it held."""
+        array = self.array(array_name)
+        array.suspended, array.suspended_until = False, self.now
+        self._refresh_array(array)
+
+    def _refresh_array(self, array: EmulatedArray) -> None:
+        """Its links and its volumes' write rates, after it stopped or started serving."""
+        for link in list(self.links.values()):
+            if array.name in (link.source, link.target):
                 self._refresh_link(link)
         for copy in array.copies.values():
             if copy.role == "primary":

@@ -89,7 +89,7 @@ class ReplicationLink:
 
     def _advance(self, now: float) -> None:
         """Solve up to ``now`` and forget input older than anything still in flight. Queries may
-        advance too: the regime only changes through ``set_up`` and ``set_bandwidth``."""
+        advance too: the regime only changes through ``set_up``, ``set_bandwidth`` and ``set_latency``."""
         if now <= self._t0:
             return
         self._out = self._solve(now)
@@ -112,6 +112,13 @@ class ReplicationLink:
             raise ValueError(f"link {self.name}: bandwidth must be positive, got {kib_s!r}")
         self._advance(now)
         self.bandwidth = kib_s
+
+    def set_latency(self, now: float, latency: float) -> None:
+        """From ``now`` writes land ``latency`` after they ship; those in flight are held back too."""
+        if latency < 0:
+            raise ValueError(f"link {self.name}: latency must be >= 0, got {latency!r}")
+        self._advance(now)
+        self.latency = latency
 
     def landed(self, now: float) -> float:
         """KiB the target holds by ``now``."""
