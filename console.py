@@ -3,7 +3,7 @@
 ``serve --record`` (a live server whose record becomes a report).
 
 Each function returns the process exit code: 0 every check passed, 1 a check failed (or a replay
-diverged), 2 bad input.
+diverged), 2 bad input, 3 unknown (a checker raised, so the run could not be judged).
 """
 
 from __future__ import annotations
@@ -85,16 +85,20 @@ def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress
             return run_scenario(scenario, seed, progress=advance)
 
 
+# A run's exit code and how its verdict is shown, by status: a check failed beats unknown beats pass.
+EXIT_CODES = {"pass": 0, "fail": 1, "unknown": 3}
+_COLORS = {"pass": "green", "fail": "red", "unknown": "yellow"}
+_MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
+
+
 def print_verdicts(result: RunResult, out: Path | None) -> None:
-    passed = sum(v.ok for v in result.verdicts)
-    head = "PASS" if result.ok else "FAIL"
-    color = "green" if result.ok else "red"
-    click.secho(f"{head} {result.scenario.name} seed={result.seed}: {passed}/{len(result.verdicts)} checks "
-                "passed", fg=color, bold=True)
+    passed = sum(v.ok is True for v in result.verdicts)
+    click.secho(f"{result.status.upper()} {result.scenario.name} seed={result.seed}: {passed}/"
+                f"{len(result.verdicts)} checks passed", fg=_COLORS[result.status], bold=True)
     for verdict in result.verdicts:
-        mark = click.style("ok  ", fg="green") if verdict.ok else click.style("FAIL", fg="red")
+        mark = click.style(_MARKS[verdict.status], fg=_COLORS[verdict.status])
         click.echo(f"  {mark} {verdict.check:<15} {verdict.summary}")
-        if not verdict.ok and verdict.witness is not None:
+        if verdict.ok is not True and verdict.witness is not None:
             click.echo(f"       witness: {json.dumps(verdict.witness, sort_keys=True, default=str)}")
     ops = result.record.history.ops
     done = [op for op in ops if op.type != "invoke"]
@@ -121,7 +125,7 @@ def run_command(scenario_name: str, seed: int | None, out: str | None, progress:
     from replisim.reports.console import report_after_run
 
     report_after_run(out_dir)
-    return 0 if result.ok else 1
+    return EXIT_CODES[result.status]
 
 
 def replay_command(target: str, seed: int | None) -> int:
@@ -147,7 +151,7 @@ def replay_command(target: str, seed: int | None) -> int:
                     f"({recorded['digest'][:16]})", fg="green" if same else "red")
         if not same:
             return 1
-    return 0 if result.ok else 1
+    return EXIT_CODES[result.status]
 
 
 def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
@@ -185,7 +189,7 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
 
         def still_fails(candidate: Scenario) -> bool:
             run = runner(replace(candidate, checks=(check,)), seed)
-            return not run.ok
+            return run.ok is False
 
         click.echo(f"  shrinking seed {seed} while {check} still fails ...")
         shrunk = shrink(scenario, still_fails, seed=seed)

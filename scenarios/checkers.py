@@ -8,7 +8,7 @@ transition table below is the checkers' own, so a control plane that wanders off
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,15 +30,49 @@ LEGAL = frozenset({
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
 
 
+STATUSES = {True: "pass", False: "fail", None: "unknown"}
+
+
+def status_of(ok: bool | None) -> str:
+    """``pass``, ``fail`` or ``unknown`` (a checker that raised, or nothing checked)."""
+    return STATUSES[ok]
+
+
+def merge(oks: Iterable[bool | None]) -> bool | None:
+    """A run's verdict from its checks', as Jepsen merges validities: a failure beats an unknown,
+    an unknown beats a pass, and nothing checked is unknown."""
+    seen = list(oks)
+    if False in seen:
+        return False
+    return None if None in seen or not seen else True
+
+
 @dataclass(frozen=True)
 class Verdict:
+    """One check's judgement of a run; ``ok`` None is unknown (the checker raised: ``witness``
+    holds the error)."""
+
     check: str
-    ok: bool
+    ok: bool | None
     summary: str
     witness: Any = None
 
+    @property
+    def status(self) -> str:
+        return status_of(self.ok)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "ok": self.ok, "summary": self.summary, "witness": self.witness}
+        return {"ok": self.ok, "status": self.status, "summary": self.summary, "witness": self.witness}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a checker function returns: whether the run passes, a one-line summary, and on a
+    failure a minimal witness."""
+
+    ok: bool
+    summary: str
+    witness: Any = None
 
 
 @dataclass
@@ -54,7 +88,44 @@ class RunRecord:
     secrets: tuple[str, ...]
 
 
-def no_volume_lost(run: RunRecord) -> Verdict:
+@dataclass(frozen=True)
+class Checker:
+    """A registered check: its name (what scenarios list under ``checks``), a line of doc, the
+    keys of the witness it gives when it fails, and the function that judges a run."""
+
+    name: str
+    doc: str
+    witness: str
+    judge: Callable[[RunRecord], Finding]
+
+    def __call__(self, run: RunRecord) -> Verdict:
+        """The verdict on ``run``; a checker that raises gives an unknown verdict carrying the error,
+        never a crashed run (as Jepsen's checkers do)."""
+        try:
+            found = self.judge(run)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            return Verdict(self.name, None, f"unknown: the checker raised {error}", {"error": error})
+        return Verdict(self.name, found.ok, found.summary, found.witness)
+
+
+CHECKERS: dict[str, Checker] = {}
+
+
+def checker(name: str, doc: str, witness: str) -> Callable[[Callable[[RunRecord], Finding]],
+                                                           Callable[[RunRecord], Finding]]:
+    """Register a checker function under ``name``."""
+    def register(judge: Callable[[RunRecord], Finding]) -> Callable[[RunRecord], Finding]:
+        assert name not in CHECKERS, name
+        CHECKERS[name] = Checker(name, doc, witness, judge)
+        return judge
+
+    return register
+
+
+@checker("no_volume_lost", "every acknowledged volume is on exactly one array and the database's host "
+         "says which", "volume; and primaries, or array, host and provider_location")
+def no_volume_lost(run: RunRecord) -> Finding:
     """Every volume that became available and was not deleted is served by exactly one array,
     and the database's host (and provider location) name that array."""
     ever_available = {t.volume_id for t in run.status_changes if t.new == "available"}
@@ -63,7 +134,7 @@ def no_volume_lost(run: RunRecord) -> Verdict:
     for volume_id in sorted(ever_available - deleted):
         row = rows.get(volume_id)
         if row is None:
-            return Verdict("no_volume_lost", False, f"volume {volume_id} vanished from the database",
+            return Finding(False, f"volume {volume_id} vanished from the database",
                            {"volume": volume_id})
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
         if not primaries and row["status"] in ("deleting", "error_deleting"):
@@ -71,7 +142,7 @@ def no_volume_lost(run: RunRecord) -> Verdict:
         if volume_id in run.fabric.split:  # two primaries: the split_brain check's business
             primaries = [a for a in primaries if run.fabric.arrays[a].copies[volume_id].split_from is None]
         if len(primaries) != 1:
-            return Verdict("no_volume_lost", False,
+            return Finding(False,
                            f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
                            {"volume": volume_id, "primaries": primaries})
         backend = (row["host"] or "").partition("@")[2].partition("#")[0]
@@ -80,56 +151,63 @@ def no_volume_lost(run: RunRecord) -> Verdict:
         owner = run.owners.get(primaries[0])
         if served_by != primaries[0] or (owner is not None and owner != backend and served_by == primaries[0]
                                          and run.owners.get(served_by) == owner):
-            return Verdict("no_volume_lost", False,
+            return Finding(False,
                            f"volume {volume_id} is served by array {primaries[0]} but the database says "
                            f"host {row['host']!r}, location {location!r}",
                            {"volume": volume_id, "array": primaries[0], "host": row["host"],
                             "provider_location": location})
-    return Verdict("no_volume_lost", True, f"{len(ever_available - deleted)} volumes, each on one array")
+    return Finding(True, f"{len(ever_available - deleted)} volumes, each on one array")
 
 
-def transitions(run: RunRecord) -> Verdict:
+@checker("transitions", "only the replication_status moves the seed allows (the checker owns the table)",
+         "volume, from, to, time")
+def transitions(run: RunRecord) -> Finding:
     for t in run.transitions:
         if (t.old, t.new) not in LEGAL:
-            return Verdict("transitions", False,
+            return Finding(False,
                            f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s",
                            {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time})
-    return Verdict("transitions", True, f"{len(run.transitions)} status changes, all legal")
+    return Finding(True, f"{len(run.transitions)} status changes, all legal")
 
 
-def liveness(run: RunRecord) -> Verdict:
+@checker("liveness", "nothing is transitional after the heal phase",
+         "volume, status, replication_status")
+def liveness(run: RunRecord) -> Finding:
     stuck = [v for v in run.volumes if v["replication_status"] in TRANSITIONAL
              or v["status"] in ("creating", "deleting")]
     if stuck:
         first = stuck[0]
-        return Verdict("liveness", False,
+        return Finding(False,
                        f"{len(stuck)} volumes still transitional after the heal phase, e.g. {first['id']} "
                        f"({first['status']}, {first['replication_status']})",
                        {"volume": first["id"], "status": first["status"],
                         "replication_status": first["replication_status"]})
-    return Verdict("liveness", True, f"all {len(run.volumes)} volumes settled")
+    return Finding(True, f"all {len(run.volumes)} volumes settled")
 
 
-def data(run: RunRecord) -> Verdict:
+@checker("data", "sync pairs lose nothing; async pairs lose no more than their lag window, and the "
+         "reported loss is the measured one",
+         "the failover record (volume_id, mode, lost_writes, lag, ...), and reported")
+def data(run: RunRecord) -> Finding:
     """Sync pairs lose nothing; async pairs lose no more than their lag window; and the loss the
     driver reported is the loss the model measured."""
     reported = _reported_losses(run)
     for record in run.fabric.failovers:
         if record.mode == "sync" and record.lost_writes and not record.split:
-            return Verdict("data", False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
+            return Finding(False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
                            "acknowledged writes", record.to_dict())
         window = record.rate * record.lag + 1
         if (record.mode == "async" or record.split) and record.lost_writes > window:
             lost = record.lost_writes
-            return Verdict("data", False, f"{record.mode} failover of {record.volume_id} lost {lost} "
+            return Finding(False, f"{record.mode} failover of {record.volume_id} lost {lost} "
                            f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
                            record.to_dict())
         said = reported.get((record.volume_id, round(record.time, 6)))
         if said is not None and said != record.lost_writes:
-            return Verdict("data", False, f"failover of {record.volume_id} reported {said} lost writes, "
+            return Finding(False, f"failover of {record.volume_id} reported {said} lost writes, "
                            f"the array lost {record.lost_writes}", {**record.to_dict(), "reported": said})
     lost = sum(r.lost_writes for r in run.fabric.failovers)
-    return Verdict("data", True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
+    return Finding(True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
                    "their pairs' guarantees")
 
 
@@ -146,36 +224,35 @@ def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
     return out
 
 
-def split_brain(run: RunRecord) -> Verdict:
+@checker("split_brain", "no split brain survives unreported",
+         "volume, replication_status")
+def split_brain(run: RunRecord) -> Finding:
     rows = {v["id"]: v for v in run.volumes}
     for volume_id in run.fabric.split:
         row = rows.get(volume_id)
         said = (row or {}).get("replication_extended_status") or ""
         if row is None or row["replication_status"] != "error" or "split_brain" not in said:
             status = (row or {}).get("replication_status")
-            return Verdict("split_brain", False,
+            return Finding(False,
                            f"volume {volume_id} has two primaries and the control plane does not say so",
                            {"volume": volume_id, "replication_status": status})
-    return Verdict("split_brain", True, f"{len(run.fabric.split)} split volumes, all reported")
+    return Finding(True, f"{len(run.fabric.split)} split volumes, all reported")
 
 
-def secrets(run: RunRecord) -> Verdict:
+@checker("secrets", "no configured credential in any API answer",
+         "op, f, secret_length")
+def secrets(run: RunRecord) -> Finding:
     for op in run.history.ops:
         if op.type != "ok" or op.value is None:
             continue
         text = json.dumps(op.value, default=str)
         leaked = [s for s in run.secrets if s and s in text]
         if leaked:
-            return Verdict("secrets", False, f"a secret appeared in the answer to {op.f} (op {op.index})",
+            return Finding(False, f"a secret appeared in the answer to {op.f} (op {op.index})",
                            {"op": op.index, "f": op.f, "secret_length": len(leaked[0])})
-    return Verdict("secrets", True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
-
-
-CHECKERS: Mapping[str, Callable[[RunRecord], Verdict]] = {
-    "no_volume_lost": no_volume_lost, "transitions": transitions, "liveness": liveness, "data": data,
-    "split_brain": split_brain, "secrets": secrets,
-}
+    return Finding(True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
 
 
 def check(run: RunRecord, names: tuple[str, ...]) -> list[Verdict]:
+    """The named checks' verdicts on ``run``, in order."""
     return [CHECKERS[name](run) for name in names]

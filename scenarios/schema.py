@@ -24,13 +24,13 @@ from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
 
+from .checkers import CHECKERS
 from .fault_policies import flip_flop_schedule, poisson_schedule
 from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
 from .hints import suggest
 
 __all__ = [
     "ACTIONS",
-    "CHECKS",
     "POLICY_EVENTS",
     "SERVICE_TIMES",
     "AdminAction",
@@ -55,7 +55,6 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
-CHECKS = ("no_volume_lost", "transitions", "liveness", "data", "split_brain", "secrets")
 ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
@@ -261,7 +260,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Fault, ...] = ()
     random_faults: tuple[RandomPolicy, ...] = ()
-    checks: tuple[str, ...] = CHECKS
+    checks: tuple[str, ...] = tuple(CHECKERS)  # default: every registered check
     report: Mapping[str, bool] = field(default_factory=lambda: dict(_DEFAULT_REPORT))
     source: str = "<scenario>"
 
@@ -831,14 +830,14 @@ class _ScenarioReader(_Reader):
 
     def checks(self, top: LocatedDict) -> tuple[str, ...]:
         if top.get("checks") is None:
-            return CHECKS
+            return tuple(CHECKERS)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(self.at(top, "checks"), "checks",
-                            f"needs at least one check (leave it out for all: {', '.join(CHECKS)})")
+                            f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})")
         for name, line, path in self.items(top, "checks", ""):
-            if not isinstance(name, str) or name not in CHECKS:
-                raise self.fail(line, path, _unknown("check", str(name), CHECKS))
+            if not isinstance(name, str) or name not in CHECKERS:
+                raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
             if name in checks:
                 raise self.fail(line, path, f"check {name!r} is listed twice")
             checks.append(name)

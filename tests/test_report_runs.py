@@ -44,7 +44,7 @@ def test_run_prints_the_verdict_first_and_the_report_after(failover_run: tuple) 
     assert lines[0].startswith("PASS primary-dies-async seed=7: 6/6 checks passed")
     assert any(line.strip().startswith("failover_replication (done)") for line in lines)
     assert f"  report    {out / 'report.html'} (report.json beside it)" in lines
-    assert report["verdict"] == {"ok": True, "passed": 6, "checks": 6}
+    assert report["verdict"] == {"ok": True, "status": "pass", "passed": 6, "checks": 6}
 
 
 def test_rpo_of_an_async_failover_is_the_writes_in_flight_on_the_link(failover_run: tuple) -> None:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replisim.scenarios.checkers import CHECKERS
 from replisim.scenarios.faults import Fault
 from replisim.scenarios.schema import (
-    CHECKS,
     AdminAction,
     BackendSpec,
     CreateLoad,
@@ -123,7 +123,7 @@ def test_full_example_loads_to_seconds_rates_and_references() -> None:
         PoissonPolicy(kinds=("link.down", "bus.loss"), rate=1 / 600, start=0.0, end=3600.0, scale=10.0),
         FlipFlopPolicy(kind="link.down", target="alpha->beta-array", start=600.0, end=1200.0, interval=30.0),
     )
-    assert scenario.checks == CHECKS
+    assert scenario.checks == tuple(CHECKERS)
     assert scenario.report == {"plots": True, "html": False}
     assert "hunter2" not in repr(scenario)
 
@@ -133,7 +133,7 @@ def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     assert scenario == Scenario(name="tiny", duration=90.0, source=str(tmp_path / "scenario.yaml"),
                                 topology=Topology({"a": BackendSpec("a", "a", "a")}))
     assert (scenario.seed, scenario.heal, scenario.report_interval) == (1, 300, 10)
-    assert scenario.workload == Workload() and scenario.checks == CHECKS
+    assert scenario.workload == Workload() and scenario.checks == tuple(CHECKERS)
 
 
 def test_config_file_backends_resolved_next_to_the_scenario_and_overridden_inline(tmp_path: Path) -> None:
@@ -408,7 +408,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         ),
         faults=tuple(faults),
         random_faults=tuple(policies),
-        checks=tuple(draw(st.lists(st.sampled_from(CHECKS), unique=True, min_size=1))),
+        checks=tuple(draw(st.lists(st.sampled_from(list(CHECKERS)), unique=True, min_size=1))),
         report={"plots": draw(st.booleans()), "html": draw(st.booleans())},
     )
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import buggy
 import pytest
 
-from replisim.console import chaos_command, shipped
+from replisim.console import chaos_command, run_command, shipped
+from replisim.scenarios.checkers import CHECKERS, Finding, RunRecord, merge
 from replisim.scenarios.runner import run_scenario
 from replisim.scenarios.schema import (
     PoissonPolicy,
@@ -252,3 +253,30 @@ def test_a_scenario_can_pause_an_array_and_delay_a_link_and_the_world_shows_both
     assert min(float(link["lag_s"]) for link in during(720, 900)) > 85  # type: ignore[arg-type]
     assert max(float(link["lag_s"]) for link in during(930, 1200)) < 5  # type: ignore[arg-type]
     assert verdict(result, "no_volume_lost")[0] and verdict(result, "data")[0]
+
+
+def test_a_checker_that_raises_gives_an_unknown_verdict_and_the_run_still_writes_its_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(run: RunRecord) -> Finding:
+        raise KeyError("no such record")
+
+    monkeypatch.setitem(CHECKERS, "data", dataclasses.replace(CHECKERS["data"], judge=broken))
+    out = tmp_path / "run"
+    code = run_command("double-failover", None, str(out), progress=False)
+    printed = capsys.readouterr().out
+    assert code == 3, printed
+    assert printed.startswith("UNKNOWN double-failover") and "UNKNOWN data" in printed
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert verdicts["ok"] is None and verdicts["status"] == "unknown"
+    data = verdicts["verdicts"]["data"]
+    assert data["status"] == "unknown" and data["witness"] == {"error": "KeyError: 'no such record'"}
+    assert all(v["status"] == "pass" for name, v in verdicts["verdicts"].items() if name != "data")
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"]["status"] == "unknown" and "UNKNOWN" in (out / "report.html").read_text()
+
+
+def test_a_failed_check_beats_an_unknown_one() -> None:
+    assert merge([True, None, False]) is False
+    assert merge([True, None]) is None
+    assert merge([True, True]) is True
+    assert merge([]) is None  # nothing checked is not a pass
