@@ -160,7 +160,7 @@ class SimWorld:
     drivers share, and when the heal phase starts (no fault outlasts it)."""
 
     deployment: Deployment
-    fabric_: Fabric | None = None
+    emulated: Fabric | None = None  # the fabric of its emulated arrays, if it has any
     heal_at: float = math.inf
 
     @property
@@ -168,9 +168,9 @@ class SimWorld:
         return self.deployment.runtime
 
     def fabric(self, fault: Fault) -> Fabric:
-        if self.fabric_ is None:
+        if self.emulated is None:
             raise ValueError(f"{fault.describe()}: this world has no emulated arrays")
-        return self.fabric_
+        return self.emulated
 
     def bus(self, fault: Fault) -> Bus:
         if not isinstance(self.runtime, SimRuntime):
@@ -217,24 +217,19 @@ def _sim_controller_restart(world: SimWorld, fault: Fault) -> Undo:
     return undo
 
 
+def _switch(thing: object, attribute: str, during: object, after: object) -> Undo:
+    """Set ``thing.attribute`` to ``during``; the undo sets it to ``after``."""
+    setattr(thing, attribute, during)
+    return functools.partial(setattr, thing, attribute, after)
+
+
 def _sim_latency_spike(world: SimWorld, fault: Fault) -> Undo:
     array = world.fabric(fault).array(fault.target)
-    array.latency_factor = float(fault.param("factor"))
-
-    def undo() -> None:
-        array.latency_factor = 1.0
-
-    return undo
+    return _switch(array, "latency_factor", float(fault.param("factor")), 1.0)
 
 
 def _sim_capacity_exhausted(world: SimWorld, fault: Fault) -> Undo:
-    array = world.fabric(fault).array(fault.target)
-    array.capacity_exhausted = True
-
-    def undo() -> None:
-        array.capacity_exhausted = False
-
-    return undo
+    return _switch(world.fabric(fault).array(fault.target), "capacity_exhausted", True, False)
 
 
 def _cut(reason: str) -> SimBegin:
@@ -327,13 +322,7 @@ def _sim_manager_restart(world: SimWorld, fault: Fault) -> Undo:
 
 
 def _sim_db_unavailable(world: SimWorld, fault: Fault) -> Undo:
-    db = world.deployment.db
-    db.available = False
-
-    def undo() -> None:
-        db.available = True
-
-    return undo
+    return _switch(world.deployment.db, "available", False, True)
 
 
 def _bus_link(knob: str) -> SimBegin:

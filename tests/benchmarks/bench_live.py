@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the cinderclient helper
 
-from cinderapi import connect
+from support.cinderapi import connect
 
 from replisim.actors.config import parse_config
 from replisim.actors.serve import start

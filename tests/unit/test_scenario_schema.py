@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import DATA
 
 from replisim.scenarios.checkers import CHECKERS
 from replisim.scenarios.faults import Fault
@@ -31,8 +32,6 @@ from replisim.scenarios.schema import (
     scenario_to_yaml,
 )
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-
-DATA = Path(__file__).parent / "data" / "scenarios"
 
 # Each error case below edits one line of this file, so the expected line numbers stay put.
 BASE = """\

@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import memdriver
-from cluster import Cluster
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from support import memdriver
+from support.cluster import Cluster
 
 from replisim import exception
 from replisim.actors.db import MemoryRepository

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 
 # Longest prefix wins; the rank of a module is the rank of its layer.
 RANKS = {

@@ -7,20 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import memdriver
 import pytest
-from cluster import ADMIN, Cluster, make_repo, make_runtime
+from support import memdriver
+from support.cluster import ADMIN, Cluster, make_repo, make_runtime
 
 from replisim import exception
 from replisim.actors import rpcapi
 from replisim.sim import Message, RemoteError
 
 
-@pytest.fixture(params=[("sim", "memory"), ("sim", "sql"), ("live", "memory"), ("live", "sql")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
-def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    runtime = make_runtime(request.param[0])
-    c = Cluster(runtime, make_repo(request.param[1], runtime))
+@pytest.fixture(params=["memory", "sql"])
+def repo_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def cluster(runtime_kind: str, repo_kind: str) -> Iterator[Cluster]:
+    runtime = make_runtime(runtime_kind)
+    c = Cluster(runtime, make_repo(repo_kind, runtime))
     try:
         yield c
     finally:
@@ -218,7 +223,6 @@ def test_delete_removes_from_db_and_array(cluster: Cluster) -> None:
         cluster.wait_for(lambda: cluster.volume(volume["id"]) and False, "db delete", reports=5)
 
 
-@pytest.mark.parametrize("runtime_kind", ["sim", "live"])
 def test_restart_reconciles_volumes_a_crash_left_mid_operation(runtime_kind: str, tmp_path: object) -> None:
     from replisim.actors.db import SqlRepository
 

@@ -12,14 +12,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import memdriver
 import pytest
 import requests
-from cinderapi import connect, wait_volume
 from cinderclient import api_versions, exceptions
 from cinderclient import client as cinder_client
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import memdriver
+from support.cinderapi import connect, wait_volume
 
 from replisim import exception
 from replisim.actors.config import parse_config
@@ -36,17 +36,17 @@ enabled_backends = alpha, beta, leaky
 admin_users = admin, ops
 
 [alpha]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = alpha
 replication_devices = beta
 
 [beta]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = beta
 replication_devices = alpha
 
 [leaky]
-volume_driver = memdriver.LeakyDriver
+volume_driver = support.memdriver.LeakyDriver
 volume_backend_name = leaky
 managed_replication_target = false
 replication_devices = {{'san_ip'='192.0.2.9' 'api_token'='{DEVICE_SECRET}'}}

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support import ROOT
 
 from replisim.cli import main
 from replisim.console import resolve
 from replisim.scenarios.schema import load_scenario
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "artifacts"
+ARTIFACTS = ROOT / "build" / "artifacts"
 
 
 def _run(name: str, out: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -12,9 +12,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-import conformance_zoo as zoo
 import pytest
 from click.testing import CliRunner
+from support import TESTS
+from support import conformance_zoo as zoo
 
 from replisim.cli import main
 from replisim.drivers.conformance import CHECKS, RunReport, load_target, run_suite
@@ -23,7 +24,6 @@ from replisim.drivers.conformance.harness import Cleanup
 from replisim.drivers.conformance.report import as_json, junit_xml, terminal
 from replisim.drivers.emulated.fabric import Fabric
 
-TESTS = Path(__file__).resolve().parent
 CHECK_IDS = [c.id for c in CHECKS]
 
 
@@ -66,7 +66,7 @@ def test_the_emulated_driver_passes_every_check_with_unmanaged_targets(tmp_path:
 
 @pytest.mark.parametrize("driver", list(zoo.ZOO), ids=lambda cls: cls.__name__)
 def test_each_broken_driver_fails_exactly_the_checks_named_for_its_bug(tmp_path: Path, driver: type) -> None:
-    report = run(tmp_path, f"conformance_zoo:{driver.__name__}")
+    report = run(tmp_path, f"support.conformance_zoo:{driver.__name__}")
     assert failed(report) == zoo.ZOO[driver]
     assert report.exit_code == 1 and report.verdict == "FAIL"
     for o in report.outcomes:
@@ -75,7 +75,7 @@ def test_each_broken_driver_fails_exactly_the_checks_named_for_its_bug(tmp_path:
 
 
 def test_a_driver_that_cannot_be_set_up_blocks_the_checks_that_need_it(tmp_path: Path) -> None:
-    report = run(tmp_path, "conformance_zoo:SetupFails")
+    report = run(tmp_path, "support.conformance_zoo:SetupFails")
     status, reason = outcome(report, "REPL-FAILOVER-003")
     assert status == "skipped" and reason.startswith("blocked: the driver could not be constructed")
     assert outcome(report, "VOL-CREATE-004")[1].startswith("blocked: the volume service did not come up")
@@ -107,8 +107,8 @@ def test_require_replication_turns_those_skips_into_failures(tmp_path: Path) -> 
 def test_the_array_failure_check_needs_the_hook(tmp_path: Path) -> None:
     conf = tmp_path / "mem.conf"
     conf.write_text(zoo.PROFILES["managed"].replace("replisim.drivers.emulated.EmulatedDriver",
-                                                    "memdriver.MemoryDriver"), encoding="utf-8")
-    target = load_target("memdriver:MemoryDriver", str(conf))
+                                                    "support.memdriver.MemoryDriver"), encoding="utf-8")
+    target = load_target("support.memdriver:MemoryDriver", str(conf))
     report = run_suite(target, select=("ERR-ARRAY",))
     assert outcome(report, "ERR-ARRAY-004") == (
         "skipped", "array-failure: the driver exposes no array crash/restart hook (the emulated driver does)")
@@ -137,7 +137,7 @@ def test_failing_checks_leave_nothing_behind_and_never_touch_foreign_volumes(tmp
     fabric.create("alpha", "customer-volume", 10)
     fabric.enable("customer-volume", "alpha", "beta", "async")
     fabric.create("beta", "other-customer", 5)
-    report = run(tmp_path, "conformance_zoo:LeaksPassword")  # fails checks, with volumes in use
+    report = run(tmp_path, "support.conformance_zoo:LeaksPassword")  # fails checks, with volumes in use
     assert failed(report) and outcome(report, "HYG-CLEANUP-001")[0] == "passed"
     holdings = {name: {v: c.role for v, c in array.copies.items()} for name, array in fabric.arrays.items()}
     assert holdings == {"alpha": {"customer-volume": "primary"},
@@ -145,9 +145,9 @@ def test_failing_checks_leave_nothing_behind_and_never_touch_foreign_volumes(tmp
 
 
 def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
-    report = run(tmp_path, "conformance_zoo:SetupFails")  # nothing to clean
+    report = run(tmp_path, "support.conformance_zoo:SetupFails")  # nothing to clean
     assert outcome(report, "HYG-CLEANUP-001")[0] == "passed"
-    report = run(tmp_path, "conformance_zoo:UndeletableVolumes")
+    report = run(tmp_path, "support.conformance_zoo:UndeletableVolumes")
     hygiene = next(o for o in report.outcomes if o.check.id == "HYG-CLEANUP-001")
     assert hygiene.status == "failed" and hygiene.failure is not None
     assert "VOL-CREATE-001: conformance-" in hygiene.failure.observed
@@ -199,7 +199,7 @@ def test_signatures_are_bound_both_ways_through_decorators() -> None:
 
 
 def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
-    report = run(tmp_path, "conformance_zoo:LeaksPassword")
+    report = run(tmp_path, "support.conformance_zoo:LeaksPassword")
     text, document, xml = terminal(report), json.loads(as_json(report)), junit_xml(report)
     for written in (text, json.dumps(document), xml):
         assert "alpha-s3cret" not in written and "beta-s3cret" not in written
@@ -230,12 +230,12 @@ def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
     assert set(failures) == {"REPL-TARGETS-007", "REPL-TARGETS-012"}
     assert "Observed:" in (failures["REPL-TARGETS-007"].text or "")  # type: ignore[union-attr]
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert properties["driver"] == "conformance_zoo:LeaksPassword"
+    assert properties["driver"] == "support.conformance_zoo:LeaksPassword"
     assert len(properties["config_sha256"] or "") == 64
 
 
 def test_a_failure_through_cinder_shows_the_calls_and_what_the_control_plane_logged(tmp_path: Path) -> None:
-    report = run(tmp_path, "conformance_zoo:BareErrorWhileArrayDown")
+    report = run(tmp_path, "support.conformance_zoo:BareErrorWhileArrayDown")
     (broken,) = [o for o in report.outcomes if o.status == "failed"]
     assert broken.failure is not None
     assert broken.failure.call.startswith("crash the array; API failover_replication(volume_id=")
@@ -270,7 +270,7 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
     assert code == 0 and out.startswith("replisim conformance: PASS")
     assert ET.parse(junit).getroot().tag == "testsuites"
     assert json.loads(report.read_text())["verdict"] == "PASS"
-    code, out = cli("--driver", "conformance_zoo.MalformedFailoverHost", "--config", conf,
+    code, out = cli("--driver", "support.conformance_zoo.MalformedFailoverHost", "--config", conf,
                     "--backend", "alpha")
     assert code == 1 and "REPL-FAILOVER-004 [driver]" in out
     plain = str(zoo.config(tmp_path, "plain", fabric=tmp_path.name))
@@ -280,7 +280,8 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--driver", "no_such_vendor.driver:Driver"], "--driver 'no_such_vendor.driver:Driver': cannot import"),
-    (["--driver", "conformance_zoo:NoSuchDriver"], "module 'conformance_zoo' has no attribute 'NoSuch"),
+    (["--driver", "support.conformance_zoo:NoSuchDriver"],
+     "module 'support.conformance_zoo' has no attribute 'NoSuch"),
     (["--backend", "gamma"], "--backend 'gamma': "),
     (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
     (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
@@ -327,7 +328,7 @@ def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_pytest_plugin_runs_each_check_as_an_item_named_by_its_id(tmp_path: Path) -> None:
     conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
-    done = pytest_run(tmp_path, "--driver", "conformance_zoo:LeaksPassword", "--driver-config", conf,
+    done = pytest_run(tmp_path, "--driver", "support.conformance_zoo:LeaksPassword", "--driver-config", conf,
                       "--junitxml", "out.xml")
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"2 failed, {len(CHECK_IDS) - 2} passed" in done.stdout

@@ -16,8 +16,6 @@ from replisim.drivers.storage.client import ArrayClient, ArrayError
 from replisim.drivers.storage.process import StorageProcess
 from replisim.drivers.storage.volumes import GIB, VolumeStore
 
-pytestmark = pytest.mark.live
-
 StartArray = Callable[..., StorageProcess]
 REPLISIM = Path(sys.executable).with_name("replisim")
 

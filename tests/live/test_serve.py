@@ -4,102 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cinderapi import connect, wait_volume
+from support.cinderapi import connect, wait_volume
+from support.serving import SECRET, Serve, write_config
 
-pytestmark = pytest.mark.live
-
-TESTS = Path(__file__).resolve().parent
-SECRET = "S3cret-Passw0rd"
 CINDER = Path(sys.executable).with_name("cinder")
-
-
-class Serve:
-    """One `replisim serve` process on a free port; `stop` is idempotent and kills if it must."""
-
-    def __init__(self, config: Path, *extra: str):
-        self.config = config
-        self.log = config.with_name(f"serve-{time.monotonic_ns()}.log")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "replisim", "serve", "--config", str(config), "--port", "0",
-                 "--report-interval", "0.2", *extra],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-
-    def wait_url(self, timeout: float = 20.0) -> str:
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, f"no URL within {timeout} s: {line!r}; log: {self.log.read_text()}"
-        return match[1]
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-@pytest.fixture
-def serve() -> Iterator[type[Serve]]:
-    """Start servers with ``serve(config)``; every one is stopped when the test ends, pass or fail."""
-    started: list[Serve] = []
-
-    class Tracked(Serve):
-        def __init__(self, config: Path, *extra: str):
-            super().__init__(config, *extra)
-            started.append(self)
-
-    try:
-        yield Tracked
-    finally:
-        for server in started:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.wait()
-
-
-def write_config(tmp_path: Path, alpha_extra: str = "") -> Path:
-    path = tmp_path / "cinder.conf"
-    path.write_text(f"""
-[DEFAULT]
-enabled_backends = alpha, beta, leaky
-admin_users = admin
-
-[alpha]
-volume_driver = memdriver.MemoryDriver
-volume_backend_name = alpha
-replication_devices = beta
-{alpha_extra}
-
-[beta]
-volume_driver = memdriver.MemoryDriver
-volume_backend_name = beta
-replication_devices = alpha
-
-[leaky]
-volume_driver = memdriver.LeakyDriver
-volume_backend_name = leaky
-managed_replication_target = false
-replication_devices = {{'san_ip'='192.0.2.9'}}
-san_password = {SECRET}
-""")
-    return path
 
 
 def cinder(url: str, home: Path, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
@@ -160,7 +76,7 @@ def test_the_cinder_command_drives_replisim_serve(tmp_path: Path, serve: type[Se
 
 def test_bad_configuration_is_exit_2_naming_file_section_and_key(tmp_path: Path, serve: type[Serve]) -> None:
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace("memdriver.LeakyDriver", "nowhere.Driver"))
+    config.write_text(config.read_text().replace("support.memdriver.LeakyDriver", "nowhere.Driver"))
     server = serve(config)
     assert server.process.wait(timeout=30) == 2
     message = server.log.read_text()

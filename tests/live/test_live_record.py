@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import memdriver
 import pytest
-from cinderapi import connect, wait_volume
 from cinderclient import exceptions
-from test_serve import Serve, write_config
+from support import TESTS, memdriver
+from support.cinderapi import connect, wait_volume
+from support.serving import Serve, write_config
 
 from replisim.actors.config import parse_config
 from replisim.actors.serve import Server, start
@@ -31,19 +31,19 @@ CONF = f"""
 enabled_backends = alpha, beta, leaky
 
 [alpha]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = alpha
 replication_devices = beta
 total_capacity_gb = 200
 
 [beta]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = beta
 replication_devices = alpha
 total_capacity_gb = 300
 
 [leaky]
-volume_driver = memdriver.LeakyDriver
+volume_driver = support.memdriver.LeakyDriver
 volume_backend_name = leaky
 managed_replication_target = false
 replication_devices = {{'san_ip'='192.0.2.9' 'api_token'='{DEVICE_SECRET}'}}
@@ -187,7 +187,6 @@ def test_no_configured_secret_reaches_the_record(tmp_path: Path) -> None:
     assert "***" in (out / "history.jsonl").read_text()
 
 
-@pytest.mark.live
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_serve_command_writes_its_record_when_signalled(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "record"
@@ -209,7 +208,7 @@ def test_an_unwritable_record_directory_is_refused_before_serving(tmp_path: Path
     done = subprocess.run([sys.executable, "-m", "replisim", "serve", "--config", str(write_config(tmp_path)),
                            "--port", "0", "--record", str(taken / "sub")],
                           capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)})
+                          env={**os.environ, "PYTHONPATH": str(TESTS)})
     assert done.returncode == 2
     assert f"--record {taken / 'sub'}: cannot write there" in done.stderr
     assert "Traceback" not in done.stderr

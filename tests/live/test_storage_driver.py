@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster import Cluster, make_repo, make_runtime
+from support.cluster import Cluster, make_repo, make_runtime
 
 from replisim import exception
 from replisim.actors.config import parse_config
@@ -19,8 +19,6 @@ from replisim.actors.status import is_valid_host
 from replisim.drivers.conformance import load_target, run_suite
 from replisim.drivers.storage.driver import StorageDriver
 from replisim.drivers.storage.process import StorageProcess
-
-pytestmark = pytest.mark.live
 
 StartArray = Callable[..., StorageProcess]
 CTX = admin_context()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sweepdoubles import run_one
+from support.sweepdoubles import run_one
 
 from replisim.scenarios import sweep as sweep_module
 from replisim.scenarios.sweep import SweepError, SweepResult, parse_seeds, sweep

@@ -7,61 +7,23 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from cluster import Cluster, make_repo, make_runtime
+from support.cluster import Cluster, make_repo, make_runtime
+from support.emulated import CONF, replicated
 
 from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.drivers.emulated import EmulatedDriver
 from replisim.drivers.emulated.fabric import Fabric
 
-EMULATED = "replisim.drivers.emulated.EmulatedDriver"
 
-CONF = f"""
-[DEFAULT]
-enabled_backends = alpha, beta, dr
-
-[alpha]
-volume_driver = {EMULATED}
-volume_backend_name = alpha
-replication_devices = beta
-total_capacity_gb = 1000
-replication_latency = 30
-service_time_failover = 5
-
-[beta]
-volume_driver = {EMULATED}
-volume_backend_name = beta
-replication_devices = alpha
-total_capacity_gb = 800
-replication_mode = sync
-
-[dr]
-volume_driver = {EMULATED}
-volume_backend_name = dr
-managed_replication_target = false
-replication_devices = {{'backend_id'='vault', 'san_ip'='10.0.0.9', 'san_login'='ops',
-    'san_password'='hunter2'}}
-"""
-
-
-@pytest.fixture(params=["sim", "live"])
-def world(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    runtime = make_runtime(request.param, seed=3)
+@pytest.fixture
+def world(runtime_kind: str) -> Iterator[Cluster]:
+    runtime = make_runtime(runtime_kind, seed=3)
     cluster = Cluster(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
     try:
         yield cluster
     finally:
         cluster.stop()
-
-
-def replicated(cluster: Cluster, backend: str, size: int = 10) -> str:
-    if not any(t["name"] == backend for t in cluster.admin("list_volume_types")):
-        cluster.admin("create_volume_type", name=backend,
-                      extra_specs={"replication": "enabled", "volume_backend_name": backend})
-    volume = cluster.available_volume(cluster.alice, backend, size=size)
-    cluster.admin("enable_replication", volume_id=volume["id"])
-    cluster.wait_status(volume["id"], "replication_status", "enabled")
-    return str(volume["id"])
 
 
 def test_stats_carry_the_replication_capabilities(world: Cluster) -> None:

@@ -11,7 +11,7 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 
 # A standalone driver, as a vendor would write it: no replisim base class, only its exceptions.
 VENDOR_DRIVER = '''

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from cinderapi import connect
-from cluster import Cluster, make_repo, make_runtime
-from test_serve import Serve
+from support.cinderapi import connect
+from support.cluster import Cluster, make_repo, make_runtime
+from support.serving import Serve
 
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.drivers.storage.process import StorageProcess
@@ -167,7 +167,6 @@ def sim_world() -> Iterator[SimWorld]:
         cluster.stop()
 
 
-@pytest.mark.live
 def test_live_story_with_cinderclient_serve_and_storage_processes(live_world: LiveWorld) -> None:
     replicate_write_fail_over_and_read_back(live_world)
 

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 
 
 def test_wheel_has_a_single_import_root_and_the_console_script(tmp_path: Path) -> None:

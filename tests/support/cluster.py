@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import memdriver
-
 from replisim.actors.client import Client
 from replisim.actors.config import parse_config
 from replisim.actors.context import RequestContext
@@ -17,25 +15,26 @@ from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import LiveRuntime, Runtime, SimRuntime
+from support import memdriver
 
 CONF = """
 [DEFAULT]
 enabled_backends = alpha, beta, gamma
 
 [alpha]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = alpha
 replication_devices = beta
 total_capacity_gb = 1000
 
 [beta]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = beta
 replication_devices = alpha
 total_capacity_gb = 800
 
 [gamma]
-volume_driver = memdriver.MemoryDriver
+volume_driver = support.memdriver.MemoryDriver
 volume_backend_name = gamma
 total_capacity_gb = 5000
 """

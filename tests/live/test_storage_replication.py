@@ -13,8 +13,6 @@ from replisim.drivers.storage.client import ArrayClient, ArrayError
 from replisim.drivers.storage.process import StorageProcess
 from replisim.scenarios.faults import ArrayFaults, Fault
 
-pytestmark = pytest.mark.live
-
 StartArray = Callable[..., StorageProcess]
 
 
