@@ -452,8 +452,15 @@ class FaultKind:
             "sim": True,
             "live": self.live is not None,
             "params": [
-                {"name": p.name, "type": p.type, "doc": p.doc, "required": p.required,
-                 "default": p.default, "valid": p.bounds(), **({"example": p.example} if p.required else {})}
+                {
+                    "name": p.name,
+                    "type": p.type,
+                    "doc": p.doc,
+                    "required": p.required,
+                    "default": p.default,
+                    "valid": p.bounds(),
+                    **({"example": p.example} if p.required else {}),
+                }
                 for p in self.params
             ],
         }

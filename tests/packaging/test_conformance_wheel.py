@@ -11,7 +11,7 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
-from support import ROOT
+from support import build_wheel
 
 # A standalone driver, as a vendor would write it: no replisim base class, only its exceptions.
 VENDOR_DRIVER = '''
@@ -119,9 +119,7 @@ acme_password = hunter2-acme
 
 def test_the_installed_wheel_checks_a_driver_written_outside_the_repository(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                   check=True, capture_output=True)
-    (wheel,) = wheels.glob("replisim-*.whl")
+    wheel = build_wheel(wheels)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

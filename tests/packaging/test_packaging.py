@@ -7,17 +7,21 @@ import sys
 import zipfile
 from pathlib import Path
 
-from support import ROOT
+from support import ROOT, build_wheel
 
 
 def test_wheel_has_a_single_import_root_and_the_console_script(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("replisim-*.whl")
+    wheel = build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert tops == {"replisim", next(t for t in tops if t.endswith(".dist-info"))}
     assert "replisim/sim/simruntime.py" in names and "replisim/actors/manager.py" in names
+    # every module and shipped scenario of the tree, so a package missing from pyproject is caught
+    packages = [top for top in ROOT.iterdir() if (top / "__init__.py").exists() and top.name != "build"]
+    sources = [*ROOT.glob("*.py"), *(p for top in packages for p in top.rglob("*.py")),
+               *(ROOT / "scenarios").glob("*.yaml")]
+    missing = sorted({f"replisim/{p.relative_to(ROOT)}" for p in sources} - set(names))
+    assert not missing, missing
     assert not any(n.startswith("replisim/tests/") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "replisim = replisim.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

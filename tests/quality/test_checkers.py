@@ -24,12 +24,15 @@ from replisim.scenarios.schema import (
 from replisim.scenarios.sweep import sweep
 
 
-@pytest.mark.parametrize(("name", "bug", "check"), [
-    ("primary-dies-async", buggy.ForgetsFailoverHost, "no_volume_lost"),
-    ("double-failover", buggy.EnablesStraightAfterFailover, "transitions"),
-    ("rpc-loss-on-casts", buggy.SkipsErrorNeverReaps, "liveness"),
-    ("primary-dies-async", buggy.ReportsNoLoss, "data"),
-])
+@pytest.mark.parametrize(
+    ("name", "bug", "check"),
+    [
+        ("primary-dies-async", buggy.ForgetsFailoverHost, "no_volume_lost"),
+        ("double-failover", buggy.EnablesStraightAfterFailover, "transitions"),
+        ("rpc-loss-on-casts", buggy.SkipsErrorNeverReaps, "liveness"),
+        ("primary-dies-async", buggy.ReportsNoLoss, "data"),
+    ],
+)
 def test_checker_fails_with_a_witness_when_the_manager_has_the_bug(name: str, bug: type, check: str) -> None:
     ok, witness = verdict(run_scenario(scenario(name), manager_class=bug), check)
     assert not ok and witness, f"{check} missed {bug.__name__}"
@@ -39,7 +42,8 @@ def test_checker_fails_with_a_witness_when_the_manager_has_the_bug(name: str, bu
 def test_split_brain_checker_needs_the_split_reported() -> None:
     unresolved = dataclasses.replace(
         scenario("split-brain-partition"),
-        workload=dataclasses.replace(scenario("split-brain-partition").workload, actions=()))
+        workload=dataclasses.replace(scenario("split-brain-partition").workload, actions=()),
+    )
     assert verdict(run_scenario(unresolved), "split_brain")[0]
     broken = run_scenario(unresolved, manager_class=buggy.IgnoresReplicationUpdates)
     ok, witness = verdict(broken, "split_brain")
@@ -81,8 +85,17 @@ def test_chaos_shrinks_a_failing_seed_with_many_faults_to_the_few_that_matter(tm
     path.write_text(scenario_to_yaml(dense))
     drawn = draw_faults(load_scenario(path), 9)
     assert len(drawn) >= 20
-    code = chaos_command(str(path), "9", jobs=1, dask=None, out=str(tmp_path), shrink_failures=True,
-                         progress=False, one_seed=buggy.failing_run_one, runner=buggy.failing_run)
+    code = chaos_command(
+        str(path),
+        "9",
+        jobs=1,
+        dask=None,
+        out=str(tmp_path),
+        shrink_failures=True,
+        progress=False,
+        one_seed=buggy.failing_run_one,
+        runner=buggy.failing_run,
+    )
     assert code == 1
     (minimal,) = tmp_path.glob("minimal-*.yaml")
     small = load_scenario(minimal)
@@ -101,8 +114,11 @@ def test_fault_swarm_seeds_that_once_failed_now_pass(seed: int) -> None:
     assert [v for v in result.verdicts if not v.ok] == []
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a failover whose reply is lost can leave the database "
-                   "naming the old array; fixing it needs a driver-reported location")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: a failover whose reply is lost can leave the database "
+    "naming the old array; fixing it needs a driver-reported location",
+)
 def test_fault_swarm_seed_35_lost_failover_reply() -> None:
     assert verdict(run_scenario(load_scenario(SWARM), 35), "no_volume_lost")[0]
 

@@ -6,8 +6,25 @@ The folder holding this package (``tests/``) is on ``sys.path`` (pytest's ``pyth
 ``support.memdriver.MemoryDriver``.
 """
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 DATA = TESTS / "data" / "scenarios"
+
+
+def build_wheel(into: Path) -> Path:
+    """Build replisim's wheel from the working tree into ``into``. setuptools packs what it copied
+    to ``build/lib``, so a module left there by an earlier build would hide one pyproject omits:
+    that copy goes first."""
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(into), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = into.glob("replisim-*.whl")
+    return wheel

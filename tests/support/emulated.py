@@ -37,8 +37,11 @@ replication_devices = {{'backend_id'='vault', 'san_ip'='10.0.0.9', 'san_login'='
 
 def replicated(cluster: Cluster, backend: str, size: int = 10) -> str:
     if not any(t["name"] == backend for t in cluster.admin("list_volume_types")):
-        cluster.admin("create_volume_type", name=backend,
-                      extra_specs={"replication": "enabled", "volume_backend_name": backend})
+        cluster.admin(
+            "create_volume_type",
+            name=backend,
+            extra_specs={"replication": "enabled", "volume_backend_name": backend},
+        )
     volume = cluster.available_volume(cluster.alice, backend, size=size)
     cluster.admin("enable_replication", volume_id=volume["id"])
     cluster.wait_status(volume["id"], "replication_status", "enabled")

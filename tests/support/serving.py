@@ -25,9 +25,24 @@ class Serve:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "replisim", "serve", "--config", str(config), "--port", "0",
-                 "--report-interval", "0.2", *extra],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "replisim",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    "0",
+                    "--report-interval",
+                    "0.2",
+                    *extra,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=env,
+            )
 
     def wait_url(self, timeout: float = 20.0) -> str:
         assert self.process.stdout is not None

@@ -30,4 +30,8 @@ def test_a_clause_reads_as_the_contract_states_it() -> None:
     assert str(stats) == "get_volume_stats(refresh=False) -> dict"
     assert contract.CONSTRUCTOR.signature == "__init__(configuration, host)"
     assert {name for name, clause in contract.METHODS.items() if clause.gate} == {
-        "replication_enable", "replication_disable", "replication_failover", "get_replication_updates"}
+        "replication_enable",
+        "replication_disable",
+        "replication_failover",
+        "get_replication_updates",
+    }

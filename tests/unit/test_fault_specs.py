@@ -10,16 +10,23 @@ from replisim.scenarios.fault_policies import flip_flop_schedule, poisson_schedu
 from replisim.scenarios.faults import Fault, FaultSpecError, check_targets, parse_fault
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ({"kind": "array.crahs", "target": "alpha", "start": 0}, "unknown fault kind 'array.crahs' (did you mean "
-                                                             "'array.crash'?)"),
-    ({"kind": "array.crash", "target": "alpha", "start": 0, "duration": -5}, "duration must be >= 0"),
-    ({"kind": "link.down", "target": "a->b", "start": 0, "durration": 5}, "unknown key 'durration' (did you "
-                                                                         "mean 'duration'?)"),
-    ({"kind": "driver.raise", "target": "alpha", "start": 0}, "driver.raise needs params.method"),
-    ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"probability": 2}}, "between 0 and 1"),
-    ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"p": 0.5}}, "has no parameter 'p'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kind": "array.crahs", "target": "alpha", "start": 0},
+            "unknown fault kind 'array.crahs' (did you mean 'array.crash'?)",
+        ),
+        ({"kind": "array.crash", "target": "alpha", "start": 0, "duration": -5}, "duration must be >= 0"),
+        (
+            {"kind": "link.down", "target": "a->b", "start": 0, "durration": 5},
+            "unknown key 'durration' (did you mean 'duration'?)",
+        ),
+        ({"kind": "driver.raise", "target": "alpha", "start": 0}, "driver.raise needs params.method"),
+        ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"probability": 2}}, "between 0 and 1"),
+        ({"kind": "bus.loss", "target": "*", "start": 0, "params": {"p": 0.5}}, "has no parameter 'p'"),
+    ],
+)
 def test_bad_fault_specs_get_clear_errors(spec: dict[str, object], message: str) -> None:
     with pytest.raises(FaultSpecError) as err:
         parse_fault(spec, "scenario.yaml faults[0]")
@@ -35,9 +42,14 @@ def test_unknown_targets_are_named_with_a_suggestion() -> None:
 
 def test_random_schedules_are_reproducible_and_end_before_the_heal() -> None:
     def draw(seed: int) -> list[Fault]:
-        return poisson_schedule(random.Random(f"{seed}:faults"), rate=1 / 60,
-                                kinds=["link.down", "array.crash"],
-                                targets={"link": ["a->b"], "array": ["a", "b"]}, start=0, end=3600)
+        return poisson_schedule(
+            random.Random(f"{seed}:faults"),
+            rate=1 / 60,
+            kinds=["link.down", "array.crash"],
+            targets={"link": ["a->b"], "array": ["a", "b"]},
+            start=0,
+            end=3600,
+        )
 
     assert draw(1) == draw(1)
     assert draw(1) != draw(2)
