@@ -1,4 +1,6 @@
-"""The ``replisim`` command line: one verb per job, exit codes 0 ok, 1 checks failed, 2 bad input."""
+"""The ``replisim`` command line: one verb per job, exit codes 0 ok, 1 checks failed, 2 bad input,
+3 unknown (a checker raised, or a conformance run checked nothing). The verbs' bodies are in
+``console`` and the layers below; this module only declares them."""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def _scenario_errors(fn: Callable[[], int]) -> None:
 def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> None:
     """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
 
-    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed.
+    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed,
+    3 if a checker raised (the verdict is unknown, its error is in the output).
     """
     from replisim.console import run_command
 
