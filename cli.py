@@ -112,37 +112,11 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
     Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
     importable, config invalid), 3 nothing was checked.
     """
-    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
-    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
-    from replisim.drivers.conformance.target import import_from_cwd
+    from replisim.console import conformance_command
 
-    try:
-        checks = select_checks(select)
-        if list_only:
-            for c in checks:
-                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
-                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
-            return
-        if not driver or not config_path:
-            raise click.UsageError("--driver and --config are required (or --list)")
-        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
-            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
-                raise BadInput(f"{option} {path}: not a file in an existing directory")
-        import_from_cwd()
-        report = run_suite(load_target(driver, config_path, backend), require, select)
-    except BadInput as exc:
-        click.echo(f"replisim conformance: bad input: {exc}", err=True)
-        raise SystemExit(2) from None
-    click.echo(terminal(report), nl=False)
-    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
-        if path:
-            try:
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as exc:
-                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
-                raise SystemExit(2) from None
-    raise SystemExit(report.exit_code)
+    raise SystemExit(conformance_command(driver=driver, config_path=config_path, backend=backend,
+                                         junitxml=junitxml, json_path=json_path, require=require,
+                                         select=select, list_only=list_only))
 
 
 @main.command()

@@ -235,3 +235,41 @@ def faults_command(as_json: bool) -> int:
             value = f"e.g. {json.dumps(p.example)}" if p.required else f"default {json.dumps(p.default)}"
             click.echo(f"    params.{p.name:<15} {p.type:<9} {value}; {p.bounds()}: {p.doc}")
     return 0
+
+
+def conformance_command(*, driver: str | None, config_path: str | None, backend: str | None,
+                        junitxml: str | None, json_path: str | None, require: tuple[str, ...],
+                        select: tuple[str, ...], list_only: bool) -> int:
+    """``replisim conformance``: list the checks, or run them on a driver and write the reports;
+    the exit code is the run's (2 for bad input, before any driver code runs)."""
+    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
+    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
+
+    try:
+        checks = select_checks(select)
+        if list_only:
+            for c in checks:
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
+                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
+            return 0
+        if not driver or not config_path:
+            raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
+        import_from_cwd()
+        report = run_suite(load_target(driver, config_path, backend), require, select)
+    except BadInput as exc:
+        click.echo(f"replisim conformance: bad input: {exc}", err=True)
+        return 2
+    click.echo(terminal(report), nl=False)
+    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
+                return 2
+    return report.exit_code

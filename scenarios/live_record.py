@@ -2,9 +2,10 @@
 
 ``replisim serve --record DIR`` records every call a REST request makes to the API actor as a
 Jepsen-style history, every status change through ``RecordingRepository``, and a capacity sample
-per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl`` and
-the command line builds the report from them. Times are seconds since the server started, as a run's are since
-time zero. Everything written passes the server's redactor first: no configured secret gets out.
+per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl``, and
+the command line builds the report from them. Times are seconds since the server started, as a
+run's are since time zero. Everything written passes the server's redactor first: no configured
+secret gets out.
 """
 
 from __future__ import annotations
