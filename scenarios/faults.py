@@ -33,6 +33,7 @@ from .hints import suggest
 
 Undo = Callable[[], object]
 TARGET_TYPES = ("array", "link", "backend", "bus", "db")
+EFFECTS = ("outage", "stall", "network", "other")
 
 
 class FaultSpecError(ValueError):
@@ -435,6 +436,10 @@ class FaultKind:
     sim: SimBegin
     params: tuple[Param, ...] = ()
     live: LiveBegin | None = None
+    # What it does to its target, as reports shade and measure it: "outage" (it stops; an array's
+    # starts a failover's RTO), "stall" (it stops answering, keeping its state), "network" (messages
+    # or replication traffic suffer) or "other".
+    effect: str = "other"
 
     def param(self, name: str) -> Param:
         return {p.name: p for p in self.params}[name]
@@ -451,6 +456,7 @@ class FaultKind:
             "doc": self.doc,
             "sim": True,
             "live": self.live is not None,
+            "effect": self.effect,
             "params": [
                 {
                     "name": p.name,
@@ -469,7 +475,7 @@ class FaultKind:
 def _catalog(*kinds: FaultKind) -> Mapping[str, FaultKind]:
     catalog: dict[str, FaultKind] = {}
     for kind in kinds:
-        assert kind.target in TARGET_TYPES and kind.name not in catalog, kind.name
+        assert kind.target in TARGET_TYPES and kind.effect in EFFECTS and kind.name not in catalog, kind.name
         catalog[kind.name] = kind
     return catalog
 
@@ -491,6 +497,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "failover; it restarts with its acknowledged data when the fault ends",
         _sim_array_crash,
         live=_live_array_crash,
+        effect="outage",
     ),
     FaultKind(
         "array.pause",
@@ -499,6 +506,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "links make no progress until the pause ends; nothing acknowledged is lost",
         _sim_array_pause,
         live=_live_array_pause,
+        effect="stall",
     ),
     FaultKind(
         "array.controller_restart",
@@ -506,6 +514,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "operations in the window never reply; each one is done or not with probability 'completes'",
         _sim_controller_restart,
         (Param("completes", "number", "the chance an operation in the window was done", 0.5, high=1.0),),
+        effect="stall",
     ),
     FaultKind(
         "array.latency_spike",
@@ -526,6 +535,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "nothing ships over the replication link",
         _cut("link.down"),
         live=_live_link_down,
+        effect="network",
     ),
     FaultKind(
         "link.flap",
@@ -533,6 +543,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "the link alternates down and up every 'period' s",
         _sim_link_flap,
         (Param("period", "duration", "seconds down, then as many up", 10.0, positive=True),),
+        effect="network",
     ),
     FaultKind(
         "link.throttle",
@@ -544,12 +555,14 @@ KINDS: Mapping[str, FaultKind] = _catalog(
             Param("delay", "duration", "seconds of latency added to the link", 0.0),
         ),
         live=_live_link_throttle,
+        effect="network",
     ),
     FaultKind(
         "link.split_brain",
         "link",
         "the link is cut and the secondary copies are promoted while the primaries keep accepting writes",
         _sim_split_brain,
+        effect="network",
     ),
     FaultKind(
         "driver.raise",
@@ -565,6 +578,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "the named driver method never returns while the fault lasts",
         _arm("hang"),
         (_METHOD,),
+        effect="stall",
     ),
     FaultKind(
         "bus.loss",
@@ -572,6 +586,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "messages are dropped",
         _bus_link("loss"),
         (_probability("the chance a message is dropped"),),
+        effect="network",
     ),
     FaultKind(
         "bus.duplicate",
@@ -579,6 +594,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "messages are delivered twice",
         _bus_link("duplicate"),
         (_probability("the chance a message is delivered twice"),),
+        effect="network",
     ),
     FaultKind(
         "bus.reorder",
@@ -586,6 +602,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "messages may overtake each other",
         _bus_link("reorder"),
         (_probability("the chance a message overtakes the one before"),),
+        effect="network",
     ),
     FaultKind(
         "bus.partition",
@@ -601,10 +618,21 @@ KINDS: Mapping[str, FaultKind] = _catalog(
                 example=[["cinder-api"], ["cinder-volume"]],
             ),
         ),
+        effect="network",
     ),
-    FaultKind("manager.pause", "backend", "the volume manager stops draining its inbox", _sim_manager_pause),
     FaultKind(
-        "manager.restart", "backend", "the volume manager process dies and starts again", _sim_manager_restart
+        "manager.pause",
+        "backend",
+        "the volume manager stops draining its inbox",
+        _sim_manager_pause,
+        effect="stall",
+    ),
+    FaultKind(
+        "manager.restart",
+        "backend",
+        "the volume manager process dies and starts again",
+        _sim_manager_restart,
+        effect="outage",
     ),
     FaultKind(
         "db.unavailable", "db", "every database access fails; requests fail cleanly", _sim_db_unavailable
