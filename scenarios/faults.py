@@ -233,15 +233,10 @@ def _sim_capacity_exhausted(world: SimWorld, fault: Fault) -> Undo:
     return _switch(world.fabric(fault).array(fault.target), "capacity_exhausted", True, False)
 
 
-def _cut(reason: str) -> SimBegin:
-    """A link fault that holds the link down for ``reason`` while it lasts."""
-
-    def begin(world: SimWorld, fault: Fault) -> Undo:
-        fabric = world.fabric(fault)
-        fabric.set_link_fault(fault.target, reason, True)
-        return functools.partial(fabric.set_link_fault, fault.target, reason, False)
-
-    return begin
+def _sim_link_down(world: SimWorld, fault: Fault) -> Undo:
+    fabric = world.fabric(fault)  # the link is down while any fault holds it, each by its kind
+    fabric.set_link_fault(fault.target, fault.kind, True)
+    return functools.partial(fabric.set_link_fault, fault.target, fault.kind, False)
 
 
 def _sim_link_flap(world: SimWorld, fault: Fault) -> Undo:
@@ -251,12 +246,12 @@ def _sim_link_flap(world: SimWorld, fault: Fault) -> Undo:
 
     def flip(down: bool) -> None:
         if flapping[0]:
-            fabric.set_link_fault(fault.target, "link.flap", down)
+            fabric.set_link_fault(fault.target, fault.kind, down)
             world.runtime.at(period, functools.partial(flip, not down))
 
     def undo() -> None:
         flapping[0] = False
-        fabric.set_link_fault(fault.target, "link.flap", False)
+        fabric.set_link_fault(fault.target, fault.kind, False)
 
     flip(True)
     return undo
@@ -533,7 +528,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "link.down",
         "link",
         "nothing ships over the replication link",
-        _cut("link.down"),
+        _sim_link_down,
         live=_live_link_down,
         effect="network",
     ),
