@@ -12,6 +12,7 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 from replisim import exception
+from replisim.drivers import contract
 from replisim.sim import NO_REPLY, Actor, Block, Now, Sleep
 
 from .context import RequestContext
@@ -20,17 +21,12 @@ from .idempotency import RUNNING, RecentRequests
 DEFAULT_SERVICE_TIME = 0.05
 HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
 
-DRIVER_OPERATIONS = frozenset({
-    "do_setup", "check_for_setup_error", "get_volume_stats", "create_volume", "delete_volume",
-    "replication_enable", "replication_disable", "replication_failover", "list_replication_targets",
-    "get_replication_updates",
-})
 
 
 class DriverFaults:
-    """Faults armed on a driver's methods, for any driver: ``cinder`` raises a CinderException,
-    ``unexpected`` raises a bare RuntimeError (a driver bug), ``hang`` holds the call until the
-    fault ends."""
+    """Faults armed on any driver's methods (those of the contract): ``cinder`` raises a
+    CinderException, ``unexpected`` a bare RuntimeError (a driver bug), and ``hang`` holds the
+    call until the fault ends."""
 
     MODES = ("cinder", "unexpected", "hang")
 
@@ -41,8 +37,8 @@ class DriverFaults:
         return bool(self._armed)
 
     def arm(self, method: str, mode: str, until: float = math.inf) -> None:
-        if method not in DRIVER_OPERATIONS:
-            raise ValueError(f"{method!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+        if method not in contract.METHODS:
+            raise contract.unknown_method(method)
         if mode not in self.MODES:
             raise ValueError(f"fault mode {mode!r} is not one of {self.MODES}")
         self._armed[method] = (mode, until)
@@ -86,8 +82,8 @@ class DriverHost(Actor):
         return value
 
     def _run(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
-        if operation not in DRIVER_OPERATIONS:
-            raise ValueError(f"{operation!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+        if operation not in contract.METHODS:
+            raise contract.unknown_method(operation)
         if self.faults:
             now = yield Now()
             fault = self.faults.active(operation, now)

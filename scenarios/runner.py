@@ -20,11 +20,11 @@ from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime
-from replisim.sim.faults import Fault
 
-from .checkers import RunRecord, Verdict, check
+from .checkers import RunRecord, Verdict, check, merge, status_of
+from .faults import Fault
 from .history import History, RecordingRepository
 from .injector import FaultEvent, FaultInjector
 from .schema import BackendSpec, Scenario, config_backend, draw_faults
@@ -94,15 +94,19 @@ class RunResult:
     trace_lines: list[str] = field(repr=False, default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
+    def ok(self) -> bool | None:
+        """True when every check passed, False when one failed, None when unknown (a checker raised)."""
+        return merge(v.ok for v in self.verdicts)
+
+    @property
+    def status(self) -> str:
+        return status_of(self.ok)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
         return {"scenario": self.scenario.name, "source": self.scenario.source, "seed": self.seed,
-                "ok": self.ok,
-                "verdicts": {v.check: {"ok": v.ok, "summary": v.summary, "witness": v.witness}
-                             for v in self.verdicts},
+                "ok": self.ok, "status": self.status,
+                "verdicts": {v.check: v.to_dict() for v in self.verdicts},
                 "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
                 "wall_seconds": round(self.wall_seconds, 3),
                 "failovers": [r.to_dict() for r in self.record.fabric.failovers],

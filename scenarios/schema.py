@@ -23,20 +23,14 @@ from replisim.actors.config import BackendConfig, load_config
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-from replisim.sim.faults import (
-    FAULT_KINDS,
-    Fault,
-    FaultSpecError,
-    check_targets,
-    flip_flop_schedule,
-    parse_fault,
-    poisson_schedule,
-    suggest,
-)
+
+from .checkers import CHECKERS
+from .fault_policies import flip_flop_schedule, poisson_schedule
+from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
+from .hints import suggest
 
 __all__ = [
     "ACTIONS",
-    "CHECKS",
     "POLICY_EVENTS",
     "SERVICE_TIMES",
     "AdminAction",
@@ -61,7 +55,6 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
-CHECKS = ("no_volume_lost", "transitions", "liveness", "data", "split_brain", "secrets")
 ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
@@ -267,7 +260,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Fault, ...] = ()
     random_faults: tuple[RandomPolicy, ...] = ()
-    checks: tuple[str, ...] = CHECKS
+    checks: tuple[str, ...] = tuple(CHECKERS)  # default: every registered check
     report: Mapping[str, bool] = field(default_factory=lambda: dict(_DEFAULT_REPORT))
     source: str = "<scenario>"
 
@@ -454,7 +447,7 @@ _BACKEND = ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
-_TIME_PARAMS = ("period",)
+_TIME_PARAMS = tuple(sorted({p.name for kind in KINDS.values() for p in kind.params if p.type == "duration"}))
 
 
 class _ScenarioReader(_Reader):
@@ -783,7 +776,7 @@ class _ScenarioReader(_Reader):
             check_targets([fault], targets)
         except FaultSpecError as exc:
             message = str(exc).split(": ", 1)[-1]
-            key = _fault_error_key(message)
+            key = exc.key or "params"
             line = entry.line
             params = entry.get("params")
             if key.startswith("params.") and isinstance(params, LocatedDict):
@@ -823,9 +816,9 @@ class _ScenarioReader(_Reader):
                             "needs a list of at least one fault kind")
         kinds: list[str] = []
         for kind, line, item_path in items:
-            if not isinstance(kind, str) or kind not in FAULT_KINDS:
-                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(FAULT_KINDS)))
-            spec = FAULT_KINDS[kind]
+            if not isinstance(kind, str) or kind not in KINDS:
+                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(KINDS)))
+            spec = KINDS[kind]
             if spec.required:
                 raise self.fail(line, item_path,
                                 f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
@@ -839,14 +832,14 @@ class _ScenarioReader(_Reader):
 
     def checks(self, top: LocatedDict) -> tuple[str, ...]:
         if top.get("checks") is None:
-            return CHECKS
+            return tuple(CHECKERS)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(self.at(top, "checks"), "checks",
-                            f"needs at least one check (leave it out for all: {', '.join(CHECKS)})")
+                            f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})")
         for name, line, path in self.items(top, "checks", ""):
-            if not isinstance(name, str) or name not in CHECKS:
-                raise self.fail(line, path, _unknown("check", str(name), CHECKS))
+            if not isinstance(name, str) or name not in CHECKERS:
+                raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
             if name in checks:
                 raise self.fail(line, path, f"check {name!r} is listed twice")
             checks.append(name)
@@ -901,18 +894,6 @@ def _conf_number(section: str, option: str, text: str) -> float:
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"[{section}] {option} = {text!r}: must be a number of at least 0")
     return number
-
-
-def _fault_error_key(message: str) -> str:
-    """Which key of a fault entry a ``FaultSpecError`` message is about."""
-    if message.startswith("unknown fault kind"):
-        return "kind"
-    if message.startswith(("target", "unknown array", "unknown link", "unknown backend")):
-        return "target"
-    named = re.search(r"params\.(\w+)|has no parameter '(\w+)'", message)
-    if named:
-        return f"params.{named[1] or named[2]}"
-    return "params"
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:

@@ -15,9 +15,9 @@ from collections.abc import Generator
 from typing import Any
 
 from replisim import exception
+from replisim.actors.client import api_call
 from replisim.actors.context import RequestContext, admin_context
-from replisim.actors.deployment import api_call
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, Sleep
 
 from .history import History
