@@ -24,6 +24,7 @@ a fresh deployment; scenarios that need more use their own project.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -115,6 +116,11 @@ def main() -> int:
         Stack.backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
         stack = Stack(Path(workdir))
         stack.setUp()
+        # The harness keeps Cinder's log in memory; a server's belongs in its log file.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        logging.getLogger().addHandler(handler)
         try:
             eventlet.spawn(heartbeat, stack)
             print(

@@ -105,6 +105,18 @@ class Allowed:
 
 ALLOWLIST: tuple[Allowed, ...] = (
     Allowed(
+        r"faults/no-body-400",
+        "*",
+        "Cinder 29 fails a create without a body with 500 (KeyError 'body' in its controller); a "
+        "client's error is a 400, as replisim answers",
+    ),
+    Allowed(
+        r"faults/no-token",
+        "*",
+        "without X-Auth-Token Cinder's noauth middleware hands out a token (204), a test "
+        "convenience; a deployment's Keystone refuses the request with 401, as replisim does",
+    ),
+    Allowed(
         r"replication-actions/(enable|disable|failover|list-targets|enable-member)",
         "*",
         "the seed's four per-volume replication actions are replisim's own (DESIGN.md, REST "
@@ -262,11 +274,47 @@ class Verdict:
     def outcome(self) -> str:
         return "differs" if self.unexplained else "allowlisted" if self.allowed else "matches"
 
+    def summary(self, limit: int = 220) -> str:
+        """The unexplained differences in one sentence, for ``known_differences.yaml``."""
+        return summarise(self.unexplained, limit)
+
     def report(self) -> str:
         lines = [f"{self.key}  ({self.request})"]
         lines += [f"  - {d}" for d in self.unexplained]
         lines += [f"  ~ {d}  [allowed: {why}]" for d, why in self.allowed]
         return "\n".join(lines)
+
+
+def _place(where: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", where.removeprefix("body.").removeprefix("body"))
+
+
+def summarise(found: Iterable[Difference], limit: int = 220) -> str:
+    """``found`` as "replisim ...": what it answers, lacks, adds and shows otherwise."""
+    found = list(found)
+    if not found:
+        return ""
+    failed = [d for d in found if d.what == "error"]
+    if failed:
+        return f"replisim could not be sent this request ({failed[0].replisim})"
+    status = next((d for d in found if d.what == "status"), None)
+    if status:
+        return f"replisim answers {status.replisim} where Cinder answers {status.cinder}"
+
+    def names(kinds: tuple[str, ...]) -> list[str]:
+        return list(dict.fromkeys(_place(d.where) for d in found if d.what in kinds))
+
+    parts = []
+    if lacks := names(("missing",)):
+        parts.append("lacks " + ", ".join(lacks))
+    if adds := names(("extra",)):
+        parts.append("adds " + ", ".join(adds))
+    if shows := names(("value", "type", "length")):
+        parts.append("shows other " + ", ".join(shows))
+    if headers := names(("header",)):
+        parts.append("sends other " + ", ".join(h.removeprefix("header ") for h in headers))
+    text = "replisim " + "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def judge(

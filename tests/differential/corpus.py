@@ -6,6 +6,10 @@ scenario has a project of its own (hex, as production routing wants), so listing
 only what the scenario made. A request's key, ``scenario/label``, names its test item and its entry
 in ``known_differences.yaml``; keys are fixed by this file alone, so pytest knows them before
 anything runs.
+
+Scenarios run in order on one server, after the ``cinder`` commands (``cli.py``). A step that
+leaves a backend unusable goes last: in Cinder 29, ``PUT os-services/disable-log-reason`` disables
+a backend for good, because its ``enable`` (like ``disable``) saves the service unchanged.
 """
 
 from __future__ import annotations
@@ -419,6 +423,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "faults",
+        (
+            get("unknown-collection-404", f"{P}/nowhere"),
+            Step("delete-collection-405", "DELETE", VOLUMES),
+            Step("patch-volumes-405", "PATCH", VOLUMES, {}),
+            Step("put-types-405", "PUT", f"{P}/types", {}),
+            post("post-detail-405", f"{VOLUMES}/detail", {}),
+            post("no-body-400", VOLUMES),
+            get("no-token", VOLUMES, headers={"X-Auth-Token": ""}),
+            get("other-project-in-url", "/v3/00000000000000000000000000000000/volumes"),
+            get("bare-url-3.0", "/v3/volumes"),
+            get("bare-url-3.71", "/v3/volumes", version=LATEST),
+            get("bare-types-3.71", "/v3/types", version=LATEST),
+        ),
+    ),
+    Scenario(
         "services",
         (
             get("list", f"{P}/os-services"),
@@ -429,11 +449,6 @@ SCENARIOS: tuple[Scenario, ...] = (
             get("by-host", f"{P}/os-services?host=replisim@alpha"),
             put("disable", f"{P}/os-services/disable", {"host": "replisim@alpha", "binary": "cinder-volume"}),
             get("after-disable", f"{P}/os-services?binary=cinder-volume"),
-            put(
-                "disable-reason",
-                f"{P}/os-services/disable-log-reason",
-                {"host": "replisim@alpha", "binary": "cinder-volume", "disabled_reason": "maintenance"},
-            ),
             put("enable", f"{P}/os-services/enable", {"host": "replisim@alpha", "binary": "cinder-volume"}),
             get("after-enable", f"{P}/os-services?binary=cinder-volume"),
             put(
@@ -448,22 +463,12 @@ SCENARIOS: tuple[Scenario, ...] = (
                 {"host": "replisim@alpha", "binary": "cinder-volume"},
                 who=MEMBER,
             ),
-        ),
-    ),
-    Scenario(
-        "faults",
-        (
-            get("unknown-collection-404", f"{P}/nowhere"),
-            Step("delete-collection-405", "DELETE", VOLUMES),
-            Step("patch-volumes-405", "PATCH", VOLUMES, {}),
-            Step("put-types-405", "PUT", f"{P}/types", {}),
-            post("post-detail-405", f"{VOLUMES}/detail", {}),
-            post("no-body-400", VOLUMES),
-            get("no-token", VOLUMES, headers={"X-Auth-Token": ""}),
-            get("other-project-in-url", "/v3/00000000000000000000000000000000/volumes"),
-            get("bare-url-3.0", "/v3/volumes"),
-            get("bare-url-3.71", "/v3/volumes", version=LATEST),
-            get("bare-types-3.71", "/v3/types", version=LATEST),
+            put(
+                "disable-reason",
+                f"{P}/os-services/disable-log-reason",
+                {"host": "replisim@alpha", "binary": "cinder-volume", "disabled_reason": "maintenance"},
+            ),
+            get("after-disable-reason", f"{P}/os-services?binary=cinder-volume"),
         ),
     ),
 )

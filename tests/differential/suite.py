@@ -50,12 +50,14 @@ def all_keys() -> list[str]:
 
 
 def _against(url: str, home: Path) -> tuple[dict[str, list[Exchange]], list[cli.Outcome], float, float]:
+    """Everything, sent to one server: the ``cinder`` commands first, then the scenarios, whose
+    last steps may leave the backend unusable (see ``corpus``)."""
     started = time.monotonic()
+    outcomes = cli.run_all(url, home)
+    commands_done = time.monotonic()
     runner = Runner(url)
     exchanges = {s.name: runner.run(s) for s in corpus.SCENARIOS}
-    requests_done = time.monotonic()
-    outcomes = cli.run_all(url, home)
-    return exchanges, outcomes, requests_done - started, time.monotonic() - requests_done
+    return exchanges, outcomes, time.monotonic() - commands_done, commands_done - started
 
 
 def run(workdir: Path, backends: tuple[str, ...] = BACKENDS) -> Run:
@@ -95,13 +97,8 @@ def judge(
         for verdict in compare.compare_runs(scenario, cinder[scenario.name], replisim[scenario.name]):
             for _, why in verdict.allowed:
                 result.allowlist_used.add(next(i for i, a in enumerate(compare.ALLOWLIST) if a.why == why))
-            summary = "; ".join(f"{d.where} ({d.what})" for d in verdict.unexplained[:4])
-            more = len(verdict.unexplained) - 4
             result.results[verdict.key] = Result(
-                verdict.key,
-                verdict.outcome,
-                verdict.report(),
-                summary + (f"; and {more} more" if more > 0 else ""),
+                verdict.key, verdict.outcome, verdict.report(), verdict.summary()
             )
     for c, r in commands:
         found = cli.compare(c, r)
@@ -111,7 +108,14 @@ def judge(
                 *(f"  - {line}" for line in found),
             ]
         )
-        result.results[c.key] = Result(c.key, "differs" if found else "matches", report, "; ".join(found))
+        why = (
+            f"replisim exits {r.code} where Cinder exits {c.code} ({r.stderr[:120]})"
+            if c.code != r.code
+            else "replisim prints another table"
+            if found
+            else ""
+        )
+        result.results[c.key] = Result(c.key, "differs" if found else "matches", report, why)
     return result
 
 
@@ -138,7 +142,7 @@ def write_known(run: Run, path: Path = KNOWN) -> dict[str, str]:
     made from their differences, matching ones leave."""
     previous = load_known(path) if path.exists() else {}
     known = {
-        r.key: previous.get(r.key) or f"replisim does not yet answer as Cinder: {r.summary}"
+        r.key: previous.get(r.key) or r.summary
         for key in all_keys()
         if (r := run.results.get(key)) and r.outcome == "differs"
     }
