@@ -4,10 +4,11 @@ differences are intended.
 What is compared: the status; the headers clients use (``OpenStack-API-Version`` and the form of
 ``x-openstack-request-id`` always, ``Content-Type`` when there is a body); the body's key sets,
 value types and values. Normalising first makes equal what differs between any two deployments:
-ids (each becomes ``<id:N>``, N counting first appearances in the scenario, so the same id in the
-same place stays visibly the same), request ids, timestamps (reduced to their format), and the
-server's own URL. ``FREE_VALUES`` are deployment-specific values compared by type alone, and so
-is a fault's message, unless its step says clients read it (``Step.exact_message``).
+ids (each becomes ``<id STEP:PATH>``, after where it first appeared in the scenario, so the same
+object made by the same step has the same name on both servers), request ids, timestamps
+(reduced to their format), and the server's own URL. ``FREE_VALUES`` are deployment-specific
+values compared by type alone, and so is a fault's message, unless its step says clients read it
+(``Step.exact_message``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Difference:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) or value.startswith("<") is False else value
+    text = value if isinstance(value, str) and value.startswith("<") else json.dumps(value)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -268,7 +269,7 @@ class Verdict:
     key: str
     request: str
     unexplained: tuple[Difference, ...]
-    allowed: tuple[tuple[Difference, str], ...]
+    allowed: tuple[tuple[Difference, Allowed], ...]
 
     @property
     def outcome(self) -> str:
@@ -281,7 +282,7 @@ class Verdict:
     def report(self) -> str:
         lines = [f"{self.key}  ({self.request})"]
         lines += [f"  - {d}" for d in self.unexplained]
-        lines += [f"  ~ {d}  [allowed: {why}]" for d, why in self.allowed]
+        lines += [f"  ~ {d}  [allowed: {rule.why}]" for d, rule in self.allowed]
         return "\n".join(lines)
 
 
@@ -327,7 +328,7 @@ def judge(
         if rule is None:
             unexplained.append(difference)
         else:
-            allowed.append((difference, rule.why))
+            allowed.append((difference, rule))
     return Verdict(key, request, tuple(unexplained), tuple(allowed))
 
 

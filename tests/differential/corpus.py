@@ -116,7 +116,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "types",
         (
             get("list", f"{P}/types"),
-            get("default", f"{P}/types/default"),
+            get("default", f"{P}/types/default", save={"default": "volume_type.id"}),
             post(
                 "create",
                 f"{P}/types",
@@ -165,7 +165,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             gone("untyped-volume-gone"),
             delete("delete", f"{P}/types/{{type}}"),
             get("show-deleted-404", f"{P}/types/{{type}}"),
-            delete("delete-default", f"{P}/types/{{type}}"),
+            delete("delete-default-400", f"{P}/types/{{default}}"),
             get("show-unknown-404", f"{P}/types/00000000-0000-0000-0000-000000000000"),
         ),
     ),
@@ -335,6 +335,11 @@ SCENARIOS: tuple[Scenario, ...] = (
             get("list", VOLUMES),
             get("limit-2", f"{VOLUMES}?limit=2", save={"next": "volumes.1.id"}),
             get("limit-2-next", f"{VOLUMES}?limit=2&marker={{next}}"),
+            # a client following volumes_links page by page must see every volume, then an empty page
+            get("page-1", f"{VOLUMES}?limit=1", save={"page2": "volumes_links.0.href"}),
+            get("page-2", "{page2}", save={"page3": "volumes_links.0.href"}),
+            get("page-3", "{page3}", save={"page4": "volumes_links.0.href"}),
+            get("page-4", "{page4}"),
             get("detail-limit-1", f"{VOLUMES}/detail?limit=1"),
             get("marker-unknown-404", f"{VOLUMES}?marker=00000000-0000-0000-0000-000000000000"),
             get("limit-bad-400", f"{VOLUMES}?limit=many"),

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -100,6 +101,9 @@ class Runner:
             except UnboundName as exc:
                 exchanges.append(Exchange(key, step.method, step.path, None, {}, None, str(exc)))
                 continue
+            if path.startswith(("http://", "https://")):  # a link the server gave: follow it here
+                link = urlsplit(path)
+                path = link.path + (f"?{link.query}" if link.query else "")
             exchange = self._send(key, step, scenario.project, path, body)
             exchanges.append(exchange)
             for name, where in step.save.items():

@@ -95,8 +95,7 @@ def judge(
     result = Run({}, timings, cli=commands)
     for scenario in corpus.SCENARIOS:
         for verdict in compare.compare_runs(scenario, cinder[scenario.name], replisim[scenario.name]):
-            for _, why in verdict.allowed:
-                result.allowlist_used.add(next(i for i, a in enumerate(compare.ALLOWLIST) if a.why == why))
+            result.allowlist_used.update(compare.ALLOWLIST.index(rule) for _, rule in verdict.allowed)
             result.results[verdict.key] = Result(
                 verdict.key, verdict.outcome, verdict.report(), verdict.summary()
             )

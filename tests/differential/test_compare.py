@@ -135,7 +135,7 @@ def test_free_values_are_compared_by_type_and_pool_capabilities_by_their_contrac
             }
         ]
     }
-    ours = {
+    ours: dict[str, Any] = {
         "pools": [
             {
                 "name": "h@b#p",
