@@ -15,6 +15,7 @@ import webob.dec
 from cinder.api.middleware import auth
 from cinder.api.openstack import wsgi
 from cinder.tests import fake_driver
+from cinder.volume import volume_utils
 from oslo_config import cfg
 
 ADMIN_USERS = frozenset({"admin"})
@@ -58,6 +59,14 @@ class ReplicatingFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         self._stats["replication_enabled"] = bool(self._targets())
         self._stats["replication_targets"] = self._targets()
 
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        """A volume of a replicated type is ``enabled`` when there is somewhere to replicate to
+        (as RBD reports it; the stock fake says ``disabled``, which failover then skips)."""
+        update = super().create_volume(volume) or {}
+        if update.get("replication_status") == "disabled" and self._targets():
+            update["replication_status"] = "enabled"
+        return update
+
     def failover_host(
         self,
         context: Any,
@@ -65,10 +74,20 @@ class ReplicatingFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         secondary_id: str | None = None,
         groups: list[Any] | None = None,
     ) -> tuple[str, list[Updates], list[Updates]]:
-        """Every volume and group fails over (to ``secondary_id`` or the first other backend);
-        ``default`` fails back."""
+        """Replicated volumes and every group fail over (to ``secondary_id`` or the first other
+        backend), ``default`` fails back; a volume of a type without replication is lost, as the
+        manager treats the volumes it does not pass on."""
         active = "" if secondary_id == "default" else (secondary_id or self._targets()[0])
         status = "enabled" if secondary_id == "default" else "failed-over"
-        updates = [{"volume_id": v.id, "updates": {"replication_status": status}} for v in volumes]
+        lost = {"status": "error", "replication_status": "not-capable"}
+        updates = [
+            {"volume_id": v.id, "updates": {"replication_status": status} if _replicated(v) else lost}
+            for v in volumes
+        ]
         group_updates = [{"group_id": g.id, "updates": {"replication_status": status}} for g in groups or []]
         return active, updates, group_updates
+
+
+def _replicated(volume: Any) -> bool:
+    volume_type = volume.volume_type
+    return bool(volume_type and volume_utils.is_replicated_spec(volume_type.extra_specs))
