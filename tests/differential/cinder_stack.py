@@ -7,7 +7,7 @@ Run by the Cinder virtual environment's python (``setup-cinder.sh`` makes it):
 It starts the ``osapi_volume`` WSGI server, ``cinder-scheduler`` and one ``cinder-volume`` per
 backend (``ReplicatingFakeDriver``) on an in-memory SQLite database and the fake message bus, on
 127.0.0.1 and a free port, prints ``cinder-stack: listening on URL`` once ready, and runs until
-SIGTERM or SIGINT.
+SIGTERM or SIGINT, or until the process that started it is gone.
 
 Where the test harness differs from a deployment, this changes it back:
 - project ids in URLs are hex, as Cinder's production routing has them (the harness allows
@@ -104,6 +104,15 @@ def heartbeat(stack: Stack) -> None:
             row.save()
 
 
+def orphaned(stop: Any) -> None:
+    """Stop when the process that started this one is gone (a test run killed outright)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        eventlet.sleep(1.0)
+    if not stop.ready():
+        stop.send(True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="alpha", help="comma-separated backend names (default alpha)")
@@ -123,6 +132,7 @@ def main() -> int:
         logging.getLogger().addHandler(handler)
         try:
             eventlet.spawn(heartbeat, stack)
+            eventlet.spawn(orphaned, stop)
             print(
                 f"cinder-stack: listening on http://{stack.osapi.host}:{stack.osapi.port} "
                 f"(backends {','.join(stack.backends)})",
