@@ -8,15 +8,14 @@ not its values, which hold ids and times.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 import requests
 
+from .compare import REQUEST_ID, UUID
 from .runner import TRANSITIONAL, dig
 
 PROJECT = hashlib.sha256(b"cli").hexdigest()[:32]
@@ -139,9 +139,9 @@ def shape(output: str) -> tuple[str, ...]:
 
 
 def run_all(url: str, home: Path) -> list[Outcome]:
-    """Every command, in order, in one child process that calls the shell's own entry point
-    (``cinderclient.shell.main``) once per command, as ``cinder`` does: the client is unchanged
-    and the interpreter starts once, not fifty times."""
+    """Every command, in order, from one child process that imports the client once and forks a
+    ``cinder`` for each command (``run``): the client is unchanged and starts fresh each time,
+    without fifty interpreter starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "CINDER_"))}
     env["HOME"] = str(home)  # cinderclient keeps a completion cache there
     env["PYTHONPATH"] = os.pathsep.join(
@@ -155,7 +155,9 @@ def run_all(url: str, home: Path) -> list[Outcome]:
 
 
 def run(url: str, command: Command) -> Outcome:
-    """One command, in this process: ``cinder ARGS`` with its output and exit code captured."""
+    """One command: ``cinder ARGS`` in a child forked from this process, with its output and exit
+    code. Each command needs a fresh client (run in one interpreter, ``list --filters`` leaks
+    into the next ``list``); forking after the import gives one without an interpreter start."""
     from cinderclient import shell
 
     argv = [
@@ -170,16 +172,29 @@ def run(url: str, command: Command) -> Outcome:
         f"{url}/v3",
         *command.args,
     ]
-    stdout, stderr = io.StringIO(), io.StringIO()
-    saved, sys.argv = sys.argv, argv
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            shell.main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
-    finally:
-        sys.argv = saved
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child never returns)
+            code = 1
+            try:
+                os.dup2(stdout.fileno(), 1)
+                os.dup2(stderr.fileno(), 2)
+                sys.argv = argv
+                try:
+                    shell.main()
+                    code = 0
+                except SystemExit as exit_:
+                    code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
     waited = command.settle or command.gone
     if waited:
         _wait(url, waited, gone=command.gone is not None)
@@ -187,9 +202,15 @@ def run(url: str, command: Command) -> Outcome:
         f"cli/{command.label}",
         "cinder " + " ".join(command.args),
         code,
-        shape(stdout.getvalue()) if command.same_shape else (),
-        re.sub(r"\s+", " ", stderr.getvalue()).strip()[:300],
+        shape(out) if command.same_shape else (),
+        _shown(err),
     )
+
+
+def _shown(stderr: str) -> str:
+    """What the command said on stderr, in a line, its ids and request ids named, not shown."""
+    said = UUID.sub("<id>", REQUEST_ID.sub("<request-id>", stderr))
+    return re.sub(r"\s+", " ", said).strip()[:300]
 
 
 def _wait(url: str, name: str, *, gone: bool, timeout: float = 30.0) -> None:
