@@ -82,7 +82,8 @@ class Difference:
 
 
 def _show(value: Any) -> str:
-    text = value if isinstance(value, str) and value.startswith("<") else json.dumps(value)
+    shown_as_is = isinstance(value, str) and value.startswith("<") and "\n" not in value  # <id ...>, <url>
+    text = value if shown_as_is else json.dumps(value)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
