@@ -17,7 +17,7 @@ from replisim.actors.manager import VolumeManager
 from replisim.scenarios.runner import RunResult, run_scenario
 from replisim.scenarios.schema import load_scenario
 
-CLASSES = Path(__file__).parent / "data" / "scenarios" / "classes"
+CLASSES = Path(__file__).parent.parent / "data" / "scenarios" / "classes"
 
 
 def run(name: str, **options: Any) -> RunResult:
@@ -118,7 +118,8 @@ def test_a_failed_over_volume_returns_to_failed_over_after_a_transient_error() -
 def test_an_operator_retries_through_the_api_when_the_database_is_down() -> None:
     result = run("operator-outlives-outages")
     ops = result.record.history.ops
-    tried = [op for op in ops if op.process == "admin" and op.type == "fail" and "DBUnavailable" in (op.error or "")]
+    tried = [op for op in ops
+             if op.process == "admin" and op.type == "fail" and "DBUnavailable" in (op.error or "")]
     assert tried, "the outage must meet the operator, and the history must show it"
     assert sum(op.f == "disable_replication" and op.type == "ok" for op in ops) == 5  # the action still ran
     assert len(result.record.fabric.failovers) == 5  # and the policy outlived the outage
