@@ -41,6 +41,8 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
     "replication_status": _TEXT,
     "replication_driver_data": _TEXT,
     "replication_extended_status": _TEXT,
+    # the stable replication status a volume had before an action or an error, to return to
+    "previous_replication_status": _TEXT,
     "provider_location": _TEXT,
     "status_reason": _TEXT,  # why a volume is in `error` (no valid host, driver failure)
     "created_at": _TIME,
@@ -537,6 +539,7 @@ _VOLUMES = sa.Table(
     sa.Column("replication_status", sa.String(255)),
     sa.Column("replication_driver_data", sa.Text),
     sa.Column("replication_extended_status", sa.Text),
+    sa.Column("previous_replication_status", sa.Text),
     sa.Column("provider_location", sa.Text),
     sa.Column("status_reason", sa.Text),
     sa.Column("created_at", sa.Double, nullable=False),

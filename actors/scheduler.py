@@ -105,9 +105,15 @@ class Scheduler(Actor):
         reasons.extend(state.unmet_specs(specs))
         return reasons
 
-    def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+    def create_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
         now = yield Now()
         volume = self.db.volume_get(volume_id)
+        if volume["status"] != CREATING or volume["host"] is not None:
+            # A redelivered request (or one overtaken by the reaper): placing it again would make
+            # a second copy of the volume on another backend.
+            LOG.info("volume %s is already placed (%s, host %s); request %s ignored", volume_id,
+                     volume["status"], volume["host"], op_id)
+            return None
         specs: Specs = ()
         if volume.get("volume_type_id"):
             specs = tuple(sorted(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"].items()))
@@ -123,10 +129,16 @@ class Scheduler(Actor):
         if not passed:
             reason = "No valid host was found. " + (" | ".join(why) if why else "No backend has reported.")
             LOG.warning("volume %s: %s", volume_id, reason)
-            self.db.volume_update(volume_id, {"status": VOLUME_ERROR, "status_reason": reason})
+            self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
+                                              {"status": VOLUME_ERROR, "status_reason": reason})
             return None
         best = min(passed, key=lambda s: (-s.free_gb(), s.host))
+        # Claimed, not written: of two deliveries of one request, only one places the volume.
+        placed = self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
+                                                   {"host": f"{best.host}#{best.pool()}"})
+        if placed is None:
+            LOG.info("volume %s was placed meanwhile; request %s ignored", volume_id, op_id)
+            return None
         best.placed_gb += size
-        placed = self.db.volume_update(volume_id, {"host": f"{best.host}#{best.pool()}"})
-        yield rpcapi.create_volume(context, placed)
+        yield rpcapi.create_volume(context, placed, op_id)
         return best.host

@@ -17,21 +17,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import StrMethodFormatter
 
+from replisim.scenarios.faults import KINDS
+
 from .histogram import LatencyHistogram
 from .operations import Completion
 from .text import duration
 
 SIZE = (10, 4.2)
 DPI = 100
-FAULT_COLOURS = {
-    "array.crash": "#E9A4A0",
-    "manager.restart": "#E9A4A0",
-    "array.controller_restart": "#E9A4A0",
-    "manager.pause": "#A0B1E9",
-    "driver.hang": "#A0B1E9",
-}
-NETWORK_COLOUR = "#E9DCA0"  # link.* and bus.*
-OTHER_FAULT_COLOUR = "#D5D5D5"
+# A fault window's shade, by what the fault does (its kind's effect in the catalog).
+EFFECT_COLOURS = {"outage": "#E9A4A0", "stall": "#A0B1E9", "network": "#E9DCA0", "other": "#D5D5D5"}
 STATUS_COLOURS = {
     "enabled": "#4C9F50",
     "enabling": "#A5D6A7",
@@ -81,9 +76,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _fault_colour(kind: str) -> str:
-    if kind in FAULT_COLOURS:
-        return FAULT_COLOURS[kind]
-    return NETWORK_COLOUR if kind.startswith(("link.", "bus.")) else OTHER_FAULT_COLOUR
+    """A kind this version does not know (a run recorded by another) is shaded as "other"."""
+    return EFFECT_COLOURS[KINDS[kind].effect if kind in KINDS else "other"]
 
 
 def _shade_faults(ax: Any, faults: Sequence[Mapping[str, Any]], scale: float) -> list[Patch]:

@@ -8,6 +8,7 @@ out). Latency is measured from the *intended* send time, so a stalled client can
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -69,6 +70,7 @@ class History:
         return [(invokes[op.index], op) for op in done]
 
     def write(self, path: Path) -> None:
+        """The history as JSON lines, one operation each (``history.jsonl``)."""
         with path.open("w") as out:
             for op in self.ops:
                 out.write(json.dumps(asdict(op), sort_keys=True, default=str) + "\n")
@@ -92,6 +94,8 @@ class Transition:
     old: str | None
     new: str
     reason: str | None = None
+    host: str | None = None  # the volume's host and location as the change left them
+    location: str | None = None
 
 
 class RecordingRepository:
@@ -125,7 +129,8 @@ class RecordingRepository:
         old_rep = before.get("replication_status") if before else None
         if after.get("replication_status") != old_rep:
             self.transitions.append(Transition(now, after["id"], old_rep, after["replication_status"],
-                                               after.get("replication_extended_status")))
+                                               after.get("replication_extended_status"), after.get("host"),
+                                               after.get("provider_location")))
         old_status = before.get("status") if before else None
         if after.get("status") != old_status:
             self.status_changes.append(Transition(now, after["id"], old_status, after["status"],
@@ -153,3 +158,10 @@ class RecordingRepository:
         before = self._inner.volume_get(volume_id)
         self._inner.volume_destroy(volume_id)
         self.status_changes.append(Transition(self._clock(), volume_id, before.get("status"), "deleted"))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a reader never sees half a record or report)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

@@ -23,14 +23,14 @@ from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime, Trace
-from replisim.sim.faults import Fault
 
-from .checkers import RunRecord, Verdict, check
+from .checkers import RunRecord, Verdict, check, merge, status_of
+from .faults import Fault
 from .history import History, RecordingRepository, for_report
 from .injector import FaultEvent, FaultInjector
-from .schema import BackendSpec, Scenario, draw_faults
+from .schema import BackendSpec, Scenario, config_backend, draw_faults
 from .workload import WORKLOAD, Workload
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
@@ -48,6 +48,21 @@ def cinder_conf(scenario: Scenario) -> str:
 
 
 def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
+    """A backend's section: from ``topology.config`` as written (with the emulated driver, since a
+    simulated world has only emulated arrays) and the inline entry's keys over it, key by key; or,
+    with no file, everything from the inline entry."""
+    if spec.config is not None:
+        written = dict(spec.config.options)
+        written["volume_driver"] = EMULATED
+        written.setdefault("write_size_kb", str(scenario.workload.writes.size_kb))
+        inline = dict(_inline_options(spec, scenario))
+        base = dict(_inline_options(config_backend(spec.config), scenario))
+        written.update({key: value for key, value in inline.items() if base.get(key) != value})
+        return list(written.items())
+    return _inline_options(spec, scenario)
+
+
+def _inline_options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("volume_driver", EMULATED), ("volume_backend_name", spec.volume_backend_name),
         ("emulated_array", spec.array), ("total_capacity_gb", spec.capacity_gb),
@@ -84,15 +99,19 @@ class RunResult:
     trace: Trace = field(repr=False, default_factory=Trace)
 
     @property
-    def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
+    def ok(self) -> bool | None:
+        """True when every check passed, False when one failed, None when unknown (a checker raised)."""
+        return merge(v.ok for v in self.verdicts)
+
+    @property
+    def status(self) -> str:
+        return status_of(self.ok)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
         return {"scenario": self.scenario.name, "source": self.scenario.source, "seed": self.seed,
-                "ok": self.ok,
-                "verdicts": {v.check: {"ok": v.ok, "summary": v.summary, "witness": v.witness}
-                             for v in self.verdicts},
+                "ok": self.ok, "status": self.status,
+                "verdicts": {v.check: v.to_dict() for v in self.verdicts},
                 "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
                 "wall_seconds": round(self.wall_seconds, 3),
                 "failovers": [r.to_dict() for r in self.record.fabric.failovers],
@@ -123,7 +142,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
         fabric.configure_link(link.source, link.target, bandwidth_mbps=link.bandwidth_mbps,
                               latency=link.latency)
     history = History()
-    workload = Workload(scenario, fabric, db, history, seed)
+    workload = Workload(scenario, fabric, history, seed)
     runtime.spawn(workload, WORKLOAD, concurrency=None)
     faults = draw_faults(scenario, seed)
     injector = FaultInjector(deployment, fabric)

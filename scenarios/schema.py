@@ -23,20 +23,14 @@ from replisim.actors.config import BackendConfig, load_config
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-from replisim.sim.faults import (
-    FAULT_KINDS,
-    Fault,
-    FaultSpecError,
-    check_targets,
-    flip_flop_schedule,
-    parse_fault,
-    poisson_schedule,
-    suggest,
-)
+
+from .checkers import CHECKERS
+from .fault_policies import flip_flop_schedule, poisson_schedule
+from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
+from .hints import suggest
 
 __all__ = [
     "ACTIONS",
-    "CHECKS",
     "POLICY_EVENTS",
     "SERVICE_TIMES",
     "AdminAction",
@@ -61,7 +55,6 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
-CHECKS = ("no_volume_lost", "transitions", "liveness", "data", "split_brain", "secrets")
 ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
@@ -267,7 +260,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Fault, ...] = ()
     random_faults: tuple[RandomPolicy, ...] = ()
-    checks: tuple[str, ...] = CHECKS
+    checks: tuple[str, ...] = tuple(CHECKERS)  # default: every registered check
     report: Mapping[str, bool] = field(default_factory=lambda: dict(_DEFAULT_REPORT))
     source: str = "<scenario>"
 
@@ -454,7 +447,7 @@ _BACKEND = ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
-_TIME_PARAMS = ("period",)
+_TIME_PARAMS = tuple(sorted({p.name for kind in KINDS.values() for p in kind.params if p.type == "duration"}))
 
 
 class _ScenarioReader(_Reader):
@@ -528,9 +521,11 @@ class _ScenarioReader(_Reader):
         path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(self.source)), relative))
         try:
             config = load_config(path)
+            return path, {b.name: config_backend(b) for b in config.backends.values()}
         except ConfigError as exc:
             raise self.fail(self.at(t, "config"), "topology.config", str(exc)) from None
-        return path, {b.name: _config_backend(b) for b in config.backends.values()}
+        except ValueError as exc:
+            raise self.fail(self.at(t, "config"), "topology.config", f"{path}: {exc}") from None
 
     def backend(self, b: LocatedDict, base: BackendSpec, names: Sequence[str]) -> BackendSpec:
         path = child("topology.backends", base.name)
@@ -781,7 +776,7 @@ class _ScenarioReader(_Reader):
             check_targets([fault], targets)
         except FaultSpecError as exc:
             message = str(exc).split(": ", 1)[-1]
-            key = _fault_error_key(message)
+            key = exc.key or "params"
             line = entry.line
             params = entry.get("params")
             if key.startswith("params.") and isinstance(params, LocatedDict):
@@ -821,9 +816,9 @@ class _ScenarioReader(_Reader):
                             "needs a list of at least one fault kind")
         kinds: list[str] = []
         for kind, line, item_path in items:
-            if not isinstance(kind, str) or kind not in FAULT_KINDS:
-                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(FAULT_KINDS)))
-            spec = FAULT_KINDS[kind]
+            if not isinstance(kind, str) or kind not in KINDS:
+                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(KINDS)))
+            spec = KINDS[kind]
             if spec.required:
                 raise self.fail(line, item_path,
                                 f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
@@ -837,14 +832,14 @@ class _ScenarioReader(_Reader):
 
     def checks(self, top: LocatedDict) -> tuple[str, ...]:
         if top.get("checks") is None:
-            return CHECKS
+            return tuple(CHECKERS)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(self.at(top, "checks"), "checks",
-                            f"needs at least one check (leave it out for all: {', '.join(CHECKS)})")
+                            f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})")
         for name, line, path in self.items(top, "checks", ""):
-            if not isinstance(name, str) or name not in CHECKS:
-                raise self.fail(line, path, _unknown("check", str(name), CHECKS))
+            if not isinstance(name, str) or name not in CHECKERS:
+                raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
             if name in checks:
                 raise self.fail(line, path, f"check {name!r} is listed twice")
             checks.append(name)
@@ -855,23 +850,50 @@ class _ScenarioReader(_Reader):
         return {key: self.boolean(r, key, "report", default) for key, default in _DEFAULT_REPORT.items()}
 
 
-def _config_backend(config: BackendConfig) -> BackendSpec:
-    """A backend as its cinder.conf section defines it, with the emulated array's defaults."""
-    return BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
+# BackendSpec field -> the emulated driver's cinder.conf option that sets it.
+CONF_OPTIONS: Mapping[str, str] = {
+    "array": "emulated_array", "capacity_gb": "total_capacity_gb", "provisioning": "provisioning",
+    "max_over_subscription_ratio": "max_over_subscription_ratio", "replication_mode": "replication_mode",
+    "lag_threshold": "replication_lag_threshold",
+}
+
+
+def config_backend(config: BackendConfig) -> BackendSpec:
+    """A backend as its cinder.conf section defines it (the emulated array's options as written,
+    its defaults elsewhere); ``ValueError`` names the option whose value is not valid."""
+    spec = BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
                        replication_targets=config.replication_targets,
                        replication_devices=config.replication_devices, config=config)
+    options = config.options
+    values: dict[str, Any] = {}
+    for key, option in CONF_OPTIONS.items():
+        text = options.get(option)
+        if text in (None, ""):
+            continue
+        default = getattr(spec, key)
+        if isinstance(default, str):
+            choices = {"provisioning": ("thin", "thick"), "replication_mode": ("async", "sync")}.get(key)
+            if choices and text.lower() not in choices:
+                raise ValueError(f"[{config.name}] {option} = {text!r}: must be one of {', '.join(choices)}")
+            values[key] = text.lower() if choices else text
+        else:
+            values[key] = _conf_number(config.name, option, text)
+    times = dict(spec.service_times)
+    for op in SERVICE_TIMES:
+        text = options.get(f"service_time_{op}")
+        if text not in (None, ""):
+            times[op] = _conf_number(config.name, f"service_time_{op}", text)
+    return replace(spec, **values, service_times=times)
 
 
-def _fault_error_key(message: str) -> str:
-    """Which key of a fault entry a ``FaultSpecError`` message is about."""
-    if message.startswith("unknown fault kind"):
-        return "kind"
-    if message.startswith(("target", "unknown array", "unknown link", "unknown backend")):
-        return "target"
-    named = re.search(r"params\.(\w+)|has no parameter '(\w+)'", message)
-    if named:
-        return f"params.{named[1] or named[2]}"
-    return "params"
+def _conf_number(section: str, option: str, text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"[{section}] {option} = {text!r}: must be a number of at least 0")
+    return number
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
@@ -901,7 +923,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     """Only what differs from what the backend would be without an inline entry (defaults or the file)."""
-    base = _config_backend(spec.config) if spec.config is not None else BackendSpec(
+    base = config_backend(spec.config) if spec.config is not None else BackendSpec(
         name=spec.name, array=spec.name, volume_backend_name=spec.name)
     out: dict[str, Any] = {}
     for key in ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio", "replication_mode"):

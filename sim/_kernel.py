@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import Any
 
 from .actor import Actor
-from .effects import DRAW_METHODS, Address, Block, Call, Cast, Draw, Message, Now, Sleep
+from .effects import DRAW_METHODS, NO_REPLY, Address, Block, Call, Cast, Draw, Message, Now, Sleep
 from .errors import InvalidEffect, KernelError, MessagingTimeout, RemoteError, UnknownAddress
 from .streams import Streams
 from .trace import Trace
@@ -107,7 +107,7 @@ class Mailbox:
                 if envelope.kind == "cast":
                     LOG.error("%s failed: %s: %s", self.label(envelope), type(error).__name__,
                               error)
-            if envelope.kind == "call":
+            if envelope.kind == "call" and value is not NO_REPLY:
                 remote = RemoteError(str(self.address), envelope.describe(), error) if error else None
                 rt._transmit(Envelope(rt.next_id(), "reply", self.address, envelope.src,
                                       call_id=envelope.call_id, value=value, error=remote))
