@@ -664,7 +664,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "link",
         "the link alternates down and up every 'period' s",
         _sim_link_flap,
-        (Param("period", "duration", "seconds down, then as many up", 10.0, positive=True),),
+        (Param("period", "duration", "seconds down, then as many up", 10.0, low=1.0),),
         effect="network",
     ),
     FaultKind(
@@ -817,15 +817,33 @@ def _check_params(kind: FaultKind, params: Mapping[str, Any], where: str) -> Non
 
 
 def check_targets(faults: Sequence[Fault], known: Mapping[str, Iterable[str]]) -> None:
-    """Every fault's target must exist: ``known`` maps a target type to the names it may take."""
+    """Every fault's target must exist: ``known`` maps a target type to the names it may take (for
+    the bus: the address patterns of the world's actors, which ``src->dst`` sides and partition
+    groups must each match)."""
     for index, fault in enumerate(faults):
         kind = KINDS[fault.kind].target
-        if kind in ("bus", "db"):
+        where = f"fault {index} ({fault.kind})"
+        if kind == "db":
             continue
         names = sorted(known.get(kind, ()))
+        if kind == "bus":
+            patterns = list(known.get("actor", ()))
+            sides = [] if fault.target == "*" else [p for p in fault.target.partition("->")[::2] if p]
+            if fault.target != "*" and ("->" not in fault.target or not sides):
+                raise FaultSpecError(f"{where}: bus target {fault.target!r} must be '*' or "
+                                     "'source->destination' address patterns (either side may be empty)",
+                                     "target")
+            groups = fault.params.get("groups") or ()
+            for pattern in [*sides, *(p for group in groups for p in group)]:
+                if pattern not in patterns:
+                    key = "params.groups" if pattern not in sides else "target"
+                    raise FaultSpecError(f"{where}: {pattern!r} matches no actor"
+                                         f"{suggest(pattern, patterns)}; actors and topics: "
+                                         f"{', '.join(patterns)}", key)
+            continue
         if fault.target not in names:
             raise FaultSpecError(
-                f"fault {index} ({fault.kind}): unknown {kind} {fault.target!r}"
+                f"{where}: unknown {kind} {fault.target!r}"
                 f"{suggest(fault.target, names)}; known {kind}s: {', '.join(names) or 'none'}",
                 "target",
             )
