@@ -7,6 +7,7 @@ the real call does. Exceptions travel back to the manager unchanged, as the caus
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Generator, Mapping
 from typing import Any
@@ -31,24 +32,34 @@ class DriverFaults:
     MODES = ("cinder", "unexpected", "hang")
 
     def __init__(self) -> None:
-        self._armed: dict[str, tuple[str, float]] = {}
+        self._armed: dict[int, tuple[str, str, float]] = {}  # token -> (method, mode, until)
+        self._tokens = itertools.count(1)
 
     def __bool__(self) -> bool:
         return bool(self._armed)
 
-    def arm(self, method: str, mode: str, until: float = math.inf) -> None:
+    def arm(self, method: str, mode: str, until: float = math.inf) -> int:
+        """Arm ``mode`` on ``method`` until then; returns the token that disarms this one alone
+        (faults overlap: the latest armed and still in force applies)."""
         if method not in contract.METHODS:
             raise contract.unknown_method(method)
         if mode not in self.MODES:
             raise ValueError(f"fault mode {mode!r} is not one of {self.MODES}")
-        self._armed[method] = (mode, until)
+        token = next(self._tokens)
+        self._armed[token] = (method, mode, until)
+        return token
 
-    def disarm(self, method: str) -> None:
-        self._armed.pop(method, None)
+    def disarm(self, token: int) -> None:
+        self._armed.pop(token, None)
+
+    def armed(self, token: int) -> bool:
+        return token in self._armed
 
     def active(self, method: str, now: float) -> tuple[str, float] | None:
-        armed = self._armed.get(method)
-        return armed if armed is not None and now < armed[1] else None
+        for armed_method, mode, until in reversed(self._armed.values()):
+            if armed_method == method and now < until:
+                return mode, until
+        return None
 
 
 class DriverHost(Actor):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from replisim.actors.filters import wants_replication
 from replisim.drivers.emulated.fabric import Fabric
 
 from .history import History, Transition
@@ -96,6 +97,8 @@ class RunRecord:
     fabric: Fabric
     owners: Mapping[str, str]  # array -> backend
     secrets: tuple[str, ...]
+    healed: list[str] | None = None  # what the faults left behind when the heal began (None: unknown)
+    types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # type id -> extra specs
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,73 @@ def secrets(run: RunRecord) -> Finding:
             return Finding(False, f"a secret appeared in the answer to {op.f} (op {op.index})",
                            {"op": op.index, "f": op.f, "secret_length": len(leaked[0])})
     return Finding(True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
+
+
+@checker("heal", "when the heal phase starts every fault is over and every setting a fault changed "
+         "(bus, links, arrays, drivers, managers, database) is back to its value before the faults",
+         "leftovers")
+def heal(run: RunRecord) -> Finding:
+    if run.healed is None:
+        raise ValueError("the run recorded no proof of its heal phase")
+    if run.healed:
+        return Finding(False, f"the heal phase began with {len(run.healed)} fault effect(s) left: "
+                       f"{run.healed[0]}", {"leftovers": run.healed})
+    return Finding(True, "every fault was over and every setting restored when the heal began")
+
+
+@checker("no_orphans", "every copy on an array belongs to a live volume the database knows",
+         "volume, array, size_gb, leaked_gb, copies")
+def no_orphans(run: RunRecord) -> Finding:
+    known = {v["id"] for v in run.volumes}
+    orphans = sorted((copy.volume_id, name, copy.size_gb) for name, array in run.fabric.arrays.items()
+                     for copy in array.copies.values() if copy.volume_id not in known)
+    if orphans:
+        volume, array, size = orphans[0]
+        leaked = sum(o[2] for o in orphans)
+        return Finding(False, f"{len(orphans)} copies on the arrays belong to no volume the database "
+                       f"knows ({leaked} GiB leaked), e.g. {volume} on {array}",
+                       {"volume": volume, "array": array, "size_gb": size, "leaked_gb": leaked,
+                        "copies": len(orphans)})
+    copies = sum(len(a.copies) for a in run.fabric.arrays.values())
+    return Finding(True, f"{copies} copies on the arrays, each of a live volume")
+
+
+@checker("converges", "after the heal, each replicated volume is replicating as its status says "
+         "(enabled from its home array, failed-over from a replica), disabled with no pair in force, "
+         "or in error with a reason",
+         "volume, replication_status, arrays (what the arrays show)")
+def converges(run: RunRecord) -> Finding:
+    fabric = run.fabric
+    checked = 0
+    for volume in run.volumes:
+        if volume["status"] != "available" or volume["replication_status"] in TRANSITIONAL:
+            continue  # not settled: liveness's business
+        status = volume["replication_status"]
+        specs = run.types.get(volume.get("volume_type_id") or "", {})
+        if status in ("disabled", None) and not wants_replication(specs):
+            continue
+        checked += 1
+        copies = list(fabric.copies(volume["id"]))
+        primary = next((c for c in copies if c.role == "primary" and c.split_from is None), None)
+        pairs = [c for c in copies if c.role == "secondary" and primary is not None and c.source is primary]
+        replicating = [c for c in pairs if fabric.pair_state(c) == "replicating"]
+        home = fabric.home.get(volume["id"])
+        shows = {"primary": primary.array if primary else None, "home": home,
+                 "pairs": {c.array: fabric.pair_state(c) for c in pairs}}
+        if status == "error":
+            fine = bool(volume.get("replication_extended_status"))
+        elif status == "disabled":
+            fine = all(c.paused for c in pairs)
+        elif status in SERVED_AWAY:
+            away = primary is not None and primary.array != home
+            fine = bool(replicating) and away == SERVED_AWAY[status]
+        else:
+            fine = False
+        if not fine:
+            return Finding(False, f"volume {volume['id']} is {status!r} after the heal but the arrays show "
+                           f"{shows}", {"volume": volume["id"], "replication_status": status,
+                                        "arrays": shows})
+    return Finding(True, f"{checked} replicated volumes settled as their status says")
 
 
 def check(run: RunRecord, names: tuple[str, ...]) -> list[Verdict]:

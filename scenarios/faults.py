@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from replisim.sim import Bus, SimRuntime
 from .hints import suggest
 
 Undo = Callable[[], object]
+_GONE = object()
 TARGET_TYPES = ("array", "link", "backend", "bus", "db")
 EFFECTS = ("outage", "stall", "network", "other")
 
@@ -156,13 +158,68 @@ def _probability(doc: str) -> Param:
 
 
 @dataclass
+class _Knob:
+    """One setting faults change: its value before the first of them, and each one's contribution."""
+
+    read: Callable[[], Any]
+    write: Callable[[Any], object]
+    combine: Callable[[Any, list[Any]], Any]
+    base: Any
+    active: dict[int, Any] = field(default_factory=dict)
+
+    def settle(self) -> None:
+        self.write(self.combine(self.base, list(self.active.values())) if self.active else self.base)
+
+
+@dataclass
 class SimWorld:
     """What a simulated begin function reaches: the deployment, its runtime, the fabric its emulated
-    drivers share, and when the heal phase starts (no fault outlasts it)."""
+    drivers share, and when the heal phase starts (no fault outlasts it).
+
+    Faults compose: every setting a fault changes is a knob, and each fault adds its contribution
+    to the knob and, when it ends, takes away only its own, so two overlapping faults of one kind
+    end as neither leaves the other's value behind. ``leftovers`` proves a clean world."""
 
     deployment: Deployment
     emulated: Fabric | None = None  # the fabric of its emulated arrays, if it has any
     heal_at: float = math.inf
+    knobs: dict[tuple[Any, ...], _Knob] = field(default_factory=dict)
+    bus_bases: dict[str, Any] = field(default_factory=dict)  # a bus target's link before its faults
+    _tokens: Any = field(default_factory=itertools.count)
+
+    def contribute(self, key: tuple[Any, ...], value: Any, *, read: Callable[[], Any],
+                   write: Callable[[Any], object], combine: Callable[[Any, list[Any]], Any]) -> Undo:
+        """Add ``value`` to the knob ``key`` (made, with its current value as the base, by the first
+        fault to touch it); the undo takes this value away again, whatever else is active."""
+        knob = self.knobs.get(key)
+        if knob is None:
+            knob = self.knobs[key] = _Knob(read, write, combine, read())
+        token = next(self._tokens)
+        knob.active[token] = value
+        knob.settle()
+
+        def undo() -> None:
+            if knob.active.pop(token, _GONE) is not _GONE:
+                knob.settle()
+
+        return undo
+
+    def hold(self, key: tuple[Any, ...], *, read: Callable[[], Any], write: Callable[[Any], object],
+             during: Any = True) -> Undo:
+        """A knob that is ``during`` while any fault holds it, and back to its base after the last."""
+        return self.contribute(key, during, read=read, write=write, combine=lambda base, values: during)
+
+    def leftovers(self) -> list[str]:
+        """What faults left behind: contributions still active, and settings not back to their
+        value before the first fault (empty in a clean world)."""
+        found = []
+        for key, knob in sorted(self.knobs.items(), key=lambda item: repr(item[0])):
+            name = " ".join(map(str, key))
+            if knob.active:
+                found.append(f"{name}: still held by {len(knob.active)} fault(s)")
+            elif knob.read() != knob.base:
+                found.append(f"{name}: is {knob.read()!r}, was {knob.base!r} before the faults")
+        return found
 
     @property
     def runtime(self) -> Any:
@@ -197,88 +254,125 @@ def _link_ends(fault: Fault) -> tuple[str, str]:
 
 def _sim_array_crash(world: SimWorld, fault: Fault) -> Undo:
     fabric = world.fabric(fault)
-    fabric.crash(fault.target)
-    return functools.partial(fabric.restart, fault.target)
+    array = fabric.array(fault.target)
+    return world.hold(("array", fault.target, "crashed"), read=lambda: not array.up,
+                      write=lambda down: (fabric.crash if down else fabric.restart)(fault.target))
 
 
 def _sim_array_pause(world: SimWorld, fault: Fault) -> Undo:
     fabric = world.fabric(fault)
-    fabric.suspend(fault.target, until=min(fault.end, world.heal_at))
-    return functools.partial(fabric.resume, fault.target)
+    array = fabric.array(fault.target)
+
+    def write(until: float | None) -> None:
+        if until is None:
+            fabric.resume(fault.target)
+        else:
+            fabric.suspend(fault.target, until=until)
+
+    return world.contribute(("array", fault.target, "paused until"), min(fault.end, world.heal_at),
+                            read=lambda: array.suspended_until if array.suspended else None,
+                            write=write, combine=lambda base, ends: max(ends))
 
 
 def _sim_controller_restart(world: SimWorld, fault: Fault) -> Undo:
     array = world.fabric(fault).array(fault.target)
-    array.restarting_until = fault.end
-    array.restart_completes = float(fault.param("completes"))
 
-    def undo() -> None:
-        array.restarting_until = world.runtime.now
+    def write(window: tuple[float, float] | None) -> None:
+        if window is None:  # the last restart's window ends now
+            array.restarting_until = min(array.restarting_until, world.runtime.now)
+        else:
+            array.restarting_until, array.restart_completes = window
 
-    return undo
-
-
-def _switch(thing: object, attribute: str, during: object, after: object) -> Undo:
-    """Set ``thing.attribute`` to ``during``; the undo sets it to ``after``."""
-    setattr(thing, attribute, during)
-    return functools.partial(setattr, thing, attribute, after)
+    return world.contribute(("array", fault.target, "controller restart"),
+                            (min(fault.end, world.heal_at), float(fault.param("completes"))),
+                            read=lambda: None if array.restarting_until <= world.runtime.now else (
+                                array.restarting_until, array.restart_completes),
+                            write=write, combine=lambda base, windows: max(windows))
 
 
 def _sim_latency_spike(world: SimWorld, fault: Fault) -> Undo:
     array = world.fabric(fault).array(fault.target)
-    return _switch(array, "latency_factor", float(fault.param("factor")), 1.0)
+    return world.contribute(("array", fault.target, "latency factor"), float(fault.param("factor")),
+                            read=lambda: array.latency_factor,
+                            write=functools.partial(setattr, array, "latency_factor"),
+                            combine=lambda base, factors: base * max(factors))
 
 
 def _sim_capacity_exhausted(world: SimWorld, fault: Fault) -> Undo:
-    return _switch(world.fabric(fault).array(fault.target), "capacity_exhausted", True, False)
+    array = world.fabric(fault).array(fault.target)
+    return world.hold(("array", fault.target, "capacity exhausted"), read=lambda: array.capacity_exhausted,
+                      write=functools.partial(setattr, array, "capacity_exhausted"))
+
+
+def _link_cut(world: SimWorld, fault: Fault, reason: str) -> Undo:
+    """Hold the link down for ``reason`` while this fault lasts (the link is down while any holds it)."""
+    fabric = world.fabric(fault)
+    return world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
+                      write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)))
 
 
 def _sim_link_down(world: SimWorld, fault: Fault) -> Undo:
-    fabric = world.fabric(fault)  # the link is down while any fault holds it, each by its kind
-    fabric.set_link_fault(fault.target, fault.kind, True)
-    return functools.partial(fabric.set_link_fault, fault.target, fault.kind, False)
+    return _link_cut(world, fault, fault.kind)
 
 
 def _sim_link_flap(world: SimWorld, fault: Fault) -> Undo:
+    # Each flap has its own reason, so another fault on the link is not lifted by this one's "up".
     fabric = world.fabric(fault)
     period = float(fault.param("period"))
+    reason = f"{fault.kind} #{next(world._tokens)}"
     flapping = [True]
 
     def flip(down: bool) -> None:
         if flapping[0]:
-            fabric.set_link_fault(fault.target, fault.kind, down)
+            fabric.set_link_fault(fault.target, reason, down)
             world.runtime.at(period, functools.partial(flip, not down))
+
+    held = world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
+                      write=lambda on: None)
 
     def undo() -> None:
         flapping[0] = False
-        fabric.set_link_fault(fault.target, fault.kind, False)
+        fabric.set_link_fault(fault.target, reason, False)
+        held()
 
     flip(True)
     return undo
 
 
 def _sim_link_throttle(world: SimWorld, fault: Fault) -> Undo:
+    # The narrowest bandwidth and the longest delay of the throttles in force apply.
     fabric = world.fabric(fault)
     link = fabric.link(*_link_ends(fault))
-    bandwidth, latency = link.bandwidth, link.latency
-    delay = float(fault.param("delay"))
-    link.set_bandwidth(fabric.now, mbps_to_kib_s(float(fault.param("bandwidth_mbps"))))
-    if delay:
-        link.set_latency(fabric.now, latency + delay)
+    slower = world.contribute(("link", fault.target, "bandwidth KiB/s"),
+                              mbps_to_kib_s(float(fault.param("bandwidth_mbps"))),
+                              read=lambda: link.bandwidth,
+                              write=lambda value: link.set_bandwidth(fabric.now, value),
+                              combine=lambda base, values: min(values))
+    later = world.contribute(("link", fault.target, "latency s"), float(fault.param("delay")),
+                             read=lambda: link.latency,
+                             write=lambda value: link.set_latency(fabric.now, value),
+                             combine=lambda base, delays: base + max(delays))
 
     def undo() -> None:
-        link.set_bandwidth(fabric.now, bandwidth)
-        if delay:
-            link.set_latency(fabric.now, latency)
+        slower()
+        later()
 
     return undo
 
 
 def _sim_split_brain(world: SimWorld, fault: Fault) -> Undo:
+    # The link comes back when the fault ends; the split itself lasts until an operator fails over.
     fabric = world.fabric(fault)
-    fabric.split_brain(fault.target)
-    # The link comes back; the split itself lasts until an operator fails over to one side.
-    return functools.partial(fabric.set_link_fault, fault.target, "split_brain", False)
+    reason = f"{fault.kind} #{next(world._tokens)}"
+    undo = world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
+                      write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)))
+    fabric.split_brain(fault.target, reason)
+    return undo
+
+
+# A hang that nothing ends (no duration, no heal phase) still ends: a driver call that never
+# returns is a bug, and a world whose calls never return cannot show anything else.
+HANG_LIMIT = 3600.0
 
 
 def _arm(mode: str | None) -> SimBegin:
@@ -287,57 +381,90 @@ def _arm(mode: str | None) -> SimBegin:
     def begin(world: SimWorld, fault: Fault) -> Undo:
         faults = world.driver_host(fault.target).faults
         method = str(fault.param("method"))
-        faults.arm(method, mode or str(fault.param("error")), fault.end)
-        return functools.partial(faults.disarm, method)
+        until = min(fault.end, world.heal_at, world.runtime.now + HANG_LIMIT)
+        armed: list[int] = []
+
+        def write(on: bool) -> None:
+            if on and not armed:
+                armed.append(faults.arm(method, mode or str(fault.param("error")), until))
+            elif not on and armed:
+                faults.disarm(armed.pop())
+
+        return world.hold(("backend", fault.target, f"{method} fault #{next(world._tokens)}"),
+                          read=lambda: bool(armed) and faults.armed(armed[0]), write=write)
 
     return begin
 
 
 def _sim_manager_pause(world: SimWorld, fault: Fault) -> Undo:
     address = rpcapi.manager_address(world.host(fault.target))
-    world.runtime.pause(address)
-    return functools.partial(world.runtime.unpause, address)
+    runtime = world.runtime
+    return world.hold(("backend", fault.target, "manager paused"), read=lambda: runtime.paused(address),
+                      write=lambda on: (runtime.pause if on else runtime.unpause)(address))
 
 
 def _sim_manager_restart(world: SimWorld, fault: Fault) -> Undo:
-    # Down for the fault's duration (its inbox waits, as a broker queue would), then a new process
-    # of the deployment's manager class: in-flight work is abandoned and start-up reconciliation runs.
+    # Down while the fault lasts (its inbox waits, as a broker queue would), then a new process of
+    # the deployment's manager class: in-flight work is abandoned and start-up reconciliation runs.
     deployment = world.deployment
     host = world.host(fault.target)
-    world.runtime.pause(rpcapi.manager_address(host))
+    address = rpcapi.manager_address(host)
+    runtime = world.runtime
 
-    def undo() -> None:
+    def write(down: bool) -> None:
+        if down:
+            runtime.pause(address)
+            return
         old = deployment.managers[host]
         new = deployment.manager_class(
             host, old.db, report_interval=old.report_interval, driver_timeout=old.driver_timeout
         )
         deployment.managers[host] = new
-        world.runtime.restart(rpcapi.manager_address(host), new)
+        runtime.restart(address, new)
 
-    return undo
+    return world.hold(("backend", fault.target, "manager down"), read=lambda: runtime.paused(address),
+                      write=write)
 
 
 def _sim_db_unavailable(world: SimWorld, fault: Fault) -> Undo:
-    return _switch(world.deployment.db, "available", False, True)
+    db = world.deployment.db
+    return world.hold(("db", "unavailable"), read=lambda: not db.available,
+                      write=lambda down: setattr(db, "available", not down))
 
 
 def _bus_link(knob: str) -> SimBegin:
-    """A bus fault that sets one knob of the bus's links (``*``, or ``src->dst`` patterns)."""
+    """A bus fault that sets one knob of the bus's links (``*``, or ``src->dst`` patterns); on one
+    target, each knob is the largest probability of the faults in force on it, over the link the
+    target had before the first of them."""
 
     def begin(world: SimWorld, fault: Fault) -> Undo:
         bus = world.bus(fault)
-        src, _, dst = ("", "", "") if fault.target == "*" else fault.target.partition("->")
-        default = bus.default
-        change: dict[str, Any] = {knob: float(fault.param("probability"))}
-        bus.set_link(dataclasses.replace(default, **change), src or None, dst or None)
+        target = fault.target
+        src, _, dst = ("", "", "") if target == "*" else target.partition("->")
+        ends = (src or None, dst or None)
+        if target not in world.bus_bases:  # what the target had before any fault touched it
+            world.bus_bases[target] = bus.default if target == "*" else bus.override(*ends)
+        before = world.bus_bases[target]
 
-        def undo() -> None:
-            if fault.target == "*":
-                bus.set_link(default)
-            else:
-                bus.reset_link(src or None, dst or None)
+        def current() -> Any:
+            return bus.default if target == "*" else bus.override(*ends)
 
-        return undo
+        def write(_: float) -> None:
+            mine = {key[2]: kn for key, kn in world.knobs.items() if key[:2] == ("bus", target) and kn.active}
+            if not mine:
+                if target == "*" or before is not None:
+                    bus.set_link(before, *(() if target == "*" else ends))
+                else:
+                    bus.reset_link(*ends)
+                return
+            link = before or bus.default
+            bus.set_link(dataclasses.replace(link, **{name: kn.combine(kn.base, list(kn.active.values()))
+                                                      for name, kn in mine.items()}),
+                         *(() if target == "*" else ends))
+
+        return world.contribute(("bus", target, knob), float(fault.param("probability")),
+                                read=lambda: getattr(current() or bus.default, knob), write=write,
+                                combine=lambda base, values: max(values))
 
     return begin
 
@@ -537,7 +664,7 @@ KINDS: Mapping[str, FaultKind] = _catalog(
         "link",
         "the link alternates down and up every 'period' s",
         _sim_link_flap,
-        (Param("period", "duration", "seconds down, then as many up", 10.0, positive=True),),
+        (Param("period", "duration", "seconds down, then as many up", 10.0, low=1.0),),
         effect="network",
     ),
     FaultKind(
@@ -690,15 +817,33 @@ def _check_params(kind: FaultKind, params: Mapping[str, Any], where: str) -> Non
 
 
 def check_targets(faults: Sequence[Fault], known: Mapping[str, Iterable[str]]) -> None:
-    """Every fault's target must exist: ``known`` maps a target type to the names it may take."""
+    """Every fault's target must exist: ``known`` maps a target type to the names it may take (for
+    the bus: the address patterns of the world's actors, which ``src->dst`` sides and partition
+    groups must each match)."""
     for index, fault in enumerate(faults):
         kind = KINDS[fault.kind].target
-        if kind in ("bus", "db"):
+        where = f"fault {index} ({fault.kind})"
+        if kind == "db":
             continue
         names = sorted(known.get(kind, ()))
+        if kind == "bus":
+            patterns = list(known.get("actor", ()))
+            sides = [] if fault.target == "*" else [p for p in fault.target.partition("->")[::2] if p]
+            if fault.target != "*" and ("->" not in fault.target or not sides):
+                raise FaultSpecError(f"{where}: bus target {fault.target!r} must be '*' or "
+                                     "'source->destination' address patterns (either side may be empty)",
+                                     "target")
+            groups = fault.params.get("groups") or ()
+            for pattern in [*sides, *(p for group in groups for p in group)]:
+                if pattern not in patterns:
+                    key = "params.groups" if pattern not in sides else "target"
+                    raise FaultSpecError(f"{where}: {pattern!r} matches no actor"
+                                         f"{suggest(pattern, patterns)}; actors and topics: "
+                                         f"{', '.join(patterns)}", key)
+            continue
         if fault.target not in names:
             raise FaultSpecError(
-                f"fault {index} ({fault.kind}): unknown {kind} {fault.target!r}"
+                f"{where}: unknown {kind} {fault.target!r}"
                 f"{suggest(fault.target, names)}; known {kind}s: {', '.join(names) or 'none'}",
                 "target",
             )

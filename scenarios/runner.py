@@ -159,7 +159,8 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
                 progress(runtime.now, end)
     volumes = db.volume_get_all()
     record = RunRecord(history, db.transitions, db.status_changes, volumes, fabric, dict(fabric.owners),
-                       config.secrets())
+                       config.secrets(), injector.healed,
+                       {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()})
     verdicts = check(record, scenario.checks)
     runtime.stop()
     return RunResult(scenario, seed, verdicts, record, faults, injector.events, samples, workload.detections,

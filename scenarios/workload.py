@@ -22,10 +22,10 @@ from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, 
 
 from .history import History
 from .names import Names
-from .schema import AdminAction, AdminPolicy, Scenario
+from .schema import WORKLOAD_TOPIC, AdminAction, AdminPolicy, Scenario
 
 Gen = Generator[Any, Any, Any]
-WORKLOAD = Address("replisim-workload", "clients")
+WORKLOAD = Address(WORKLOAD_TOPIC, "clients")
 STREAM = "workload"
 CALL_TIMEOUT = 60.0
 # The replication statuses an operator takes each action from.

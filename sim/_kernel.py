@@ -392,6 +392,9 @@ class RuntimeBase:
         """Stop serving ``address``'s inbox (a SIGSTOP'd process); messages wait for ``unpause``."""
         self._mailboxes[self.resolve(address)].paused = True
 
+    def paused(self, address: Address) -> bool:
+        return self._mailboxes[self.resolve(address)].paused
+
     def unpause(self, address: Address) -> None:
         mailbox = self._mailboxes[self.resolve(address)]
         self._post_forced(mailbox, mailbox.resume)

@@ -149,6 +149,10 @@ class Fabric:
         (reasons.add if active else reasons.discard)(reason)
         self._refresh_link(self.link(source, target))
 
+    def link_faults(self, name: str) -> frozenset[str]:
+        """The reasons that hold a link down (faults; none: it is up unless an array is down)."""
+        return frozenset(self._link_faults.get(name, ()))
+
     def _refresh_link(self, link: ReplicationLink) -> None:
         now = self.now
         up = not self._link_faults.get(link.name) and self.array(link.source).serving \
@@ -235,20 +239,18 @@ class Fabric:
         return copy
 
     def delete(self, array_name: str, volume_id: str) -> None:
-        """Remove the volume's copy on ``array_name`` and every secondary it feeds."""
-        array = self.array(array_name)
-        array.require_up()
-        copy = array.copies.get(volume_id)
-        if copy is None:
-            return
-        for secondary in self.secondaries(volume_id):
-            if secondary.source is copy:
-                self._stop_pair(secondary)
-                self._discard(self.array(secondary.array), volume_id)
-        self._apply_rate(copy, 0.0)
-        if copy.source is not None:
-            self._stop_pair(copy)
-        self._discard(array, volume_id)
+        """Remove the volume from every array: the copy on ``array_name`` (which must answer), every
+        replica, and every other primary a split brain left (deleting a volume leaves nothing)."""
+        self.array(array_name).require_up()
+        copies = list(self.copies(volume_id))
+        for copy in copies:
+            if copy.role == "primary":
+                self._apply_rate(copy, 0.0)
+        for copy in copies:
+            if copy.role == "secondary":
+                self._stop_pair(copy)
+        for copy in copies:
+            self._discard(self.array(copy.array), volume_id)
         self.rates.pop(volume_id, None)
         self.split.pop(volume_id, None)
 
@@ -541,10 +543,10 @@ class Fabric:
             if copy.role == "primary":
                 self._apply_rate(copy, self.rates.get(copy.volume_id, 0.0))
 
-    def split_brain(self, link_name: str) -> list[str]:
-        """Cut the link and promote its secondaries while their primaries keep taking writes;
-        returns the volumes now split."""
-        self.set_link_fault(link_name, "split_brain", True)
+    def split_brain(self, link_name: str, reason: str = "split_brain") -> list[str]:
+        """Cut the link (for ``reason``) and promote its secondaries while their primaries keep
+        taking writes; returns the volumes now split."""
+        self.set_link_fault(link_name, reason, True)
         split = []
         link = self.links[link_name]
         now = self.now

@@ -122,12 +122,13 @@ def bare_rate() -> float:
 
 def throughput(volumes: int) -> float:
     """Creates+enables per wall second through API, scheduler, managers and drivers (sim time)."""
+    from replisim.actors.client import api_call
     from replisim.actors.config import parse_config
     from replisim.actors.context import admin_context
     from replisim.actors.db import MemoryRepository
-    from replisim.actors.deployment import api_call, deploy
+    from replisim.actors.deployment import deploy
     from replisim.drivers.emulated import emulated_drivers
-    from replisim.drivers.fabric import Fabric
+    from replisim.drivers.emulated.fabric import Fabric
     from replisim.scenarios.runner import cinder_conf
     from replisim.sim import SimRuntime, Sleep
 

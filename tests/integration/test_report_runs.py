@@ -44,10 +44,10 @@ def failover_run(
 def test_run_prints_the_verdict_first_and_the_report_after(failover_run: tuple) -> None:
     out, output, _, report = failover_run
     lines = output.splitlines()
-    assert lines[0].startswith("PASS primary-dies-async seed=7: 6/6 checks passed")
+    assert lines[0].startswith("PASS primary-dies-async seed=7: 9/9 checks passed")
     assert any(line.strip().startswith("failover_replication (done)") for line in lines)
     assert f"  report    {out / 'report.html'} (report.json beside it)" in lines
-    assert report["verdict"] == {"ok": True, "status": "pass", "passed": 6, "checks": 6}
+    assert report["verdict"] == {"ok": True, "status": "pass", "passed": 9, "checks": 9}
 
 
 def test_rpo_of_an_async_failover_is_the_writes_in_flight_on_the_link(failover_run: tuple) -> None:

@@ -6,6 +6,7 @@ PASS, a manager with the old behaviour must now be caught."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from replisim.actors.manager import VolumeManager
+from replisim.scenarios import faults
 from replisim.scenarios.runner import RunResult, run_scenario
 from replisim.scenarios.schema import load_scenario
 
@@ -134,3 +136,29 @@ def test_a_topology_cinder_conf_is_used_as_written_and_inline_keys_override_it()
     replicas = [c for c in arrays["dr"].copies.values() if c.role == "secondary"]
     assert replicas and {c.mode for c in replicas} == {"sync"}
     assert "gold-s3cret-pw" in result.record.secrets  # the secrets checker looks for the file's secrets
+
+
+def _old_bus_loss(world: Any, fault: Any) -> Any:
+    """The bus.loss begin before faults composed: its end restores the link from before it began."""
+    bus = world.bus(fault)
+    before = bus.default
+    bus.set_link(dataclasses.replace(before, loss=float(fault.param("probability"))))
+    return lambda: bus.set_link(before)
+
+
+def test_overlapping_faults_end_clean_and_heal_catches_a_fault_that_leaks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert failed(run("overlapping-faults")) == []
+    leaky = dataclasses.replace(faults.KINDS["bus.loss"], sim=_old_bus_loss)
+    monkeypatch.setitem(faults.KINDS, "bus.loss", leaky)
+    broken = run("overlapping-faults")
+    verdict = next(v for v in broken.verdicts if v.check == "heal")
+    assert not verdict.ok and any(item.startswith("bus *") for item in verdict.witness["leftovers"]), verdict
+
+
+def test_deleting_a_volume_in_a_split_brain_leaves_no_copy_behind() -> None:
+    result = run("delete-during-split")
+    deleted = {t.volume_id for t in result.record.status_changes if t.new == "deleted"}
+    assert deleted, "the scenario must delete volumes while they are split"
+    left = {c.volume_id for a in result.record.fabric.arrays.values() for c in a.copies.values()}
+    assert not deleted & left

@@ -16,6 +16,7 @@ from support import DATA
 from replisim.scenarios.checkers import CHECKERS
 from replisim.scenarios.faults import Fault
 from replisim.scenarios.schema import (
+    LIMITS,
     AdminAction,
     BackendSpec,
     CreateLoad,
@@ -385,8 +386,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             faults.append(Fault(kind, draw(st.sampled_from(targets[target_type])), start, length))
     policies = []
     if draw(st.booleans()):
-        policies.append(PoissonPolicy(kinds=("bus.loss",), rate=draw(st.floats(1e-4, 1.0)), start=0.0,
-                                      end=duration, scale=draw(st.floats(0.1, 100))))
+        rate = draw(st.floats(1e-4, LIMITS["faults"] / duration))  # within the bound on drawn faults
+        policies.append(PoissonPolicy(kinds=("bus.loss",), rate=min(rate, 1.0), start=0.0, end=duration,
+                                      scale=draw(st.floats(0.1, 100))))
     return Scenario(
         name=draw(st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True)),
         description=draw(st.text(max_size=20)),
@@ -417,3 +419,63 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 def test_any_scenario_round_trips_through_yaml(scenario: Scenario) -> None:
     again = parse_scenario(scenario_to_yaml(scenario), scenario.source)
     assert again == scenario
+
+
+BOUNDED = """\
+name: bounded
+duration: {duration}
+report_interval: {interval}
+topology:
+  backends:
+    alpha: {{replication_targets: [beta]{alpha_array}}}
+    beta: {{}}
+workload:
+  initial_volumes: {initial}
+  create: {{rate: {rate}}}
+faults:
+  schedule:
+    - {{kind: {kind}, target: "{target}", start: 1m{params}}}
+  random:
+    - {{policy: poisson, rate: {poisson}, kinds: [bus.loss]}}
+"""
+FINE = {"duration": "1h", "interval": "10s", "alpha_array": "", "initial": 10, "rate": "1/m",
+        "kind": "bus.loss", "target": "*", "params": "", "poisson": "1/10m"}
+
+
+def test_the_bounded_scenario_is_valid_as_written() -> None:
+    assert parse_scenario(BOUNDED.format(**FINE)).workload.initial_volumes == 10
+
+
+# Each: what changes, the key path the error names, and what it says. Before these bounds each was
+# accepted and then crashed (exit 1, a traceback), ran for ever, or exhausted memory.
+@pytest.mark.parametrize(("change", "key", "says"), [
+    ({"target": "cinder-volme->*"}, "faults.schedule[0].target", "matches no actor"),
+    ({"kind": "bus.partition", "target": "*",
+      "params": ", params: {groups: [[cinder-api], [nobody]]}"}, "faults.schedule[0].params.groups",
+     "'nobody' matches no actor"),
+    ({"target": "cinder-api"}, "faults.schedule[0].target", "'source->destination'"),
+    ({"alpha_array": ", array: beta"}, "topology.backends.beta", "already driven by backend 'alpha'"),
+    ({"interval": "30m"}, "report_interval", "no time"),
+    ({"interval": "100ms"}, "report_interval", "at least 1s"),
+    ({"duration": "3000d"}, "duration", "at most"),
+    ({"initial": 10**9}, "workload.initial_volumes", "at most 200,000"),
+    ({"rate": "1000/s"}, "workload.create.rate", "at most"),
+    ({"duration": "700d", "rate": "50/s", "poisson": "1/d"}, "workload.create.rate",
+     "volumes; at most 1,000,000"),
+    ({"poisson": "10/s"}, "faults.random[0].rate", "faults; at most 10,000"),
+    ({"kind": "link.flap", "target": "alpha->beta", "params": ", params: {period: 1ms}"},
+     "faults.schedule[0].params.period", ">= 1"),
+])
+def test_a_scenario_beyond_a_bound_is_refused_naming_the_key(change: dict[str, object], key: str,
+                                                            says: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(BOUNDED.format(**{**FINE, **change}), "bounded.yaml")
+    assert caught.value.key_path == key and says in caught.value.message, str(caught.value)
+    assert caught.value.line > 0
+
+
+def test_a_sweep_of_too_many_seeds_is_refused() -> None:
+    from replisim.scenarios.sweep import SweepError, parse_seeds
+
+    with pytest.raises(SweepError, match="more than 100,000 seeds"):
+        parse_seeds("1-1000000000")
