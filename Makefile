@@ -8,7 +8,10 @@ SEED   ?= 7
 SCENARIO ?= primary-dies-async
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck browser bench clean
+CINDER_VENV ?= .venv-cinder29
+ARGS ?=
+
+.PHONY: run test lint typecheck browser cinder29 differential bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,14 +35,29 @@ typecheck: $(STAMP)
 browser:
 	@bash tests/setup-chromium.sh
 
-test: lint typecheck browser
-	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+# Real Cinder 29.0.0 for the differential suite, in its own virtual environment; a no-op once
+# installed (about 45 s on a bare machine).
+cinder29:
+	@bash tests/differential/setup-cinder.sh $(CINDER_VENV)
+
+test: lint typecheck browser cinder29
+	CINDER_VENV=$(abspath $(CINDER_VENV)) $(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# The differential suite's own report: the tally, every differing request's diff, and the cinder
+# commands' exit codes. ARGS=--update-known rewrites tests/differential/known_differences.yaml.
+differential: $(STAMP) cinder29
+	cd tests && CINDER_VENV=$(abspath $(CINDER_VENV)) ../$(BIN)/python -m differential $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_kernel.py
 	$(BIN)/python tests/benchmarks/bench_arrays.py
 	$(BIN)/python tests/benchmarks/bench_report.py
 	$(BIN)/python tests/benchmarks/bench_live.py
+	$(BIN)/python tests/benchmarks/bench_scale.py 1000 10000
+
+# The issue-19 goal: 100,000 volumes on 100 backends for 24 simulated hours (a few minutes).
+bench-scale: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_scale.py 100000 --hours 24
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(CINDER_VENV) build *.egg-info

@@ -1,4 +1,6 @@
-"""The ``replisim`` command line: one verb per job, exit codes 0 ok, 1 checks failed, 2 bad input."""
+"""The ``replisim`` command line: one verb per job, exit codes 0 ok, 1 checks failed, 2 bad input,
+3 unknown (a checker raised, or a conformance run checked nothing). The verbs' bodies are in
+``console`` and the layers below; this module only declares them."""
 
 from __future__ import annotations
 
@@ -38,9 +40,10 @@ def _scenario_errors(fn: Callable[[], int]) -> None:
 def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> None:
     """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
 
-    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed.
+    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed,
+    3 if a checker raised (the verdict is unknown, its error is in the output).
     """
-    from replisim.scenarios.console import run_command
+    from replisim.console import run_command
 
     _scenario_errors(lambda: run_command(scenario, seed, out, progress))
 
@@ -59,7 +62,7 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
 def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | None, out: str | None,
           shrink: bool, progress: bool) -> None:
     """Run SCENARIO over many seeds and report which seeds failed which checks."""
-    from replisim.scenarios.console import chaos_command
+    from replisim.console import chaos_command
 
     _scenario_errors(lambda: chaos_command(scenario, seeds, jobs=jobs, dask=dask_address, out=out,
                                            shrink_failures=shrink, progress=progress))
@@ -86,10 +89,22 @@ def fuzz(*, seeds: str, profile: str, jobs: int | None, dask_address: str | None
     then a coverage table (which fault kinds met which operations and statuses, which transitions
     were taken). Exit 0 if every world passed, 1 if one failed, 2 on bad input.
     """
-    from replisim.scenarios.console import fuzz_command
+    from replisim.console import fuzz_command
 
     _scenario_errors(lambda: fuzz_command(seeds, profile=profile, jobs=jobs, dask=dask_address, out=out,
                                           shrink_failures=shrink, progress=progress))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def faults(as_json: bool) -> None:
+    """List every kind of fault a scenario can name: its target, parameters and where it applies.
+
+    Each kind runs in simulated time (sim); those marked live also apply to real storage arrays.
+    """
+    from replisim.console import faults_command
+
+    raise SystemExit(faults_command(as_json))
 
 
 @main.command()
@@ -97,7 +112,7 @@ def fuzz(*, seeds: str, profile: str, jobs: int | None, dask_address: str | None
 @click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
 def replay(target: str, seed: int | None) -> None:
     """Re-run a recorded run (its output directory) or a scenario, and compare the trace."""
-    from replisim.scenarios.console import replay_command
+    from replisim.console import replay_command
 
     _scenario_errors(lambda: replay_command(target, seed))
 
@@ -124,37 +139,11 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
     Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
     importable, config invalid), 3 nothing was checked.
     """
-    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
-    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
-    from replisim.drivers.conformance.target import import_from_cwd
+    from replisim.console import conformance_command
 
-    try:
-        checks = select_checks(select)
-        if list_only:
-            for c in checks:
-                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
-                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
-            return
-        if not driver or not config_path:
-            raise click.UsageError("--driver and --config are required (or --list)")
-        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
-            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
-                raise BadInput(f"{option} {path}: not a file in an existing directory")
-        import_from_cwd()
-        report = run_suite(load_target(driver, config_path, backend), require, select)
-    except BadInput as exc:
-        click.echo(f"replisim conformance: bad input: {exc}", err=True)
-        raise SystemExit(2) from None
-    click.echo(terminal(report), nl=False)
-    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
-        if path:
-            try:
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as exc:
-                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
-                raise SystemExit(2) from None
-    raise SystemExit(report.exit_code)
+    raise SystemExit(conformance_command(driver=driver, config_path=config_path, backend=backend,
+                                         junitxml=junitxml, json_path=json_path, require=require,
+                                         select=select, list_only=list_only))
 
 
 @main.command()
@@ -181,10 +170,10 @@ def serve(*, config_path: str, db_url: str | None, host: str, port: int, report_
     """
     from pathlib import Path
 
-    from replisim.actors.serve import serve_forever
+    from replisim.console import serve_command
 
-    raise SystemExit(serve_forever(config_path, db_url=db_url, host=host, port=port,
-                                  report_interval=report_interval, record=Path(record) if record else None))
+    raise SystemExit(serve_command(config_path, db_url=db_url, host=host, port=port,
+                                   report_interval=report_interval, record=Path(record) if record else None))
 
 
 @main.group()
@@ -211,7 +200,7 @@ def array_serve(*, root: str, port: int, host: str, name: str, login: str, passw
     """Serve one storage array on HOST:PORT until SIGTERM or Ctrl-C."""
     from pathlib import Path
 
-    from replisim.drivers.storage_server import SetupError, serve
+    from replisim.drivers.storage.server import SetupError, serve
 
     if password_file:
         with open(password_file, encoding="utf-8") as handle:

@@ -71,6 +71,10 @@ class VolumeAPI(Actor):
         bits = yield Draw("ids", "getrandbits", (128,))
         return str(uuid.UUID(int=bits, version=4))
 
+    def _op_id(self) -> Gen:
+        """The id of one accepted state-changing request, carried by everything it causes."""
+        return "op-" + (yield from self._new_id())
+
     # -- volumes ----------------------------------------------------------------------------------
 
     def create_volume(self, context: Mapping[str, Any], size: int, name: str | None = None,
@@ -88,7 +92,7 @@ class VolumeAPI(Actor):
         volume = self.db.volume_create({
             "id": volume_id, "project_id": ctx.project_id, "user_id": ctx.user_id, "display_name": name,
             "size": size, "status": CREATING, "volume_type_id": type_id, "replication_status": "disabled"})
-        yield rpcapi.schedule_create_volume(context, volume_id)
+        yield rpcapi.schedule_create_volume(context, volume_id, (yield from self._op_id()))
         return volume
 
     def get_volume(self, context: Mapping[str, Any], volume_id: str) -> dict[str, Any]:
@@ -119,7 +123,7 @@ class VolumeAPI(Actor):
         if not volume["host"]:
             self.db.volume_destroy(volume_id)
             return None
-        yield rpcapi.delete_volume(context, volume)
+        yield rpcapi.delete_volume(context, volume, (yield from self._op_id()))
         return None
 
     # -- volume types ------------------------------------------------------------------------------
@@ -169,19 +173,22 @@ class VolumeAPI(Actor):
 
     def enable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         volume, previous = self._begin(context, volume_id, ENABLE)
-        yield from self._send(volume, previous, ENABLE, rpcapi.enable_replication(context, volume))
+        op_id = yield from self._op_id()
+        yield from self._send(volume, previous, ENABLE, rpcapi.enable_replication(context, volume, op_id))
 
     def disable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         volume, previous = self._begin(context, volume_id, DISABLE)
-        yield from self._send(volume, previous, DISABLE, rpcapi.disable_replication(context, volume))
+        op_id = yield from self._op_id()
+        yield from self._send(volume, previous, DISABLE, rpcapi.disable_replication(context, volume, op_id))
 
     def failover_replication(self, context: Mapping[str, Any], volume_id: str,
                              secondary: str | None = None) -> Gen:
         if secondary is not None and not isinstance(secondary, str):
             raise exception.InvalidInput(reason=f"secondary must be a string, got {secondary!r}")
         volume, previous = self._begin(context, volume_id, FAILOVER)
+        op_id = yield from self._op_id()
         yield from self._send(volume, previous, FAILOVER,
-                              rpcapi.failover_replication(context, volume, secondary))
+                              rpcapi.failover_replication(context, volume, op_id, secondary))
 
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         ctx = self._authorize(context, "volume:list_replication_targets")
@@ -206,8 +213,12 @@ class VolumeAPI(Actor):
         self._check_replicable(volume, action)
         valid = list(action.valid)
         allowed: tuple[Any, ...] = (*valid, None) if action.when_absent in valid else tuple(valid)
-        claimed = self.db.volume_conditional_update(
-            volume_id, {"replication_status": allowed}, {"replication_status": action.transitional})
+        current = volume["replication_status"]
+        # Claimed from exactly the status read, so the one recorded as previous is the one it had
+        # (a failed or unknown outcome, and a transient error later, come back to it).
+        claimed = None if current not in allowed else self.db.volume_conditional_update(
+            volume_id, {"replication_status": current},
+            {"replication_status": action.transitional, "previous_replication_status": current})
         if claimed is None:
             current = self.db.volume_get(volume_id)["replication_status"] or action.when_absent
             raise exception.InvalidVolume(

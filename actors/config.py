@@ -1,43 +1,35 @@
 """Reading a ``cinder.conf``-style file into the backends the simulator starts.
 
 The INI layer is ``configparser``; the ``replication_devices`` value has its own small grammar
-(the Replication V2 seed's managed and unmanaged forms), parsed here by hand so that every
-mistake is reported with the file, line, section, option, offending text and column.
+(``replisim.drivers.devices``); every mistake is reported with the file, line, section, option,
+offending text and column.
 """
 
 from __future__ import annotations
 
 import configparser
-import importlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from replisim.drivers.contract import load_class
+from replisim.drivers.devices import DeviceSyntaxError, quoted, scan
 from replisim.exception import ConfigError
+from replisim.redaction import MASK, is_secret_option
 
 __all__ = [
     "BackendConfig",
     "CinderConfig",
     "DriverConfiguration",
-    "is_secret_option",
-    "load_class",
     "load_config",
     "parse_config",
-    "parse_device_entries",
-    "parse_device_string",
 ]
 
 _DEFAULT_HOST = "replisim"
 _DEFAULT = "DEFAULT"
-_QUOTES = "'\""
-_BARE_STOP = frozenset("{}=,'\"")
-_TRUE = frozenset({"true", "yes", "1", "on"})
-_FALSE = frozenset({"false", "no", "0", "off"})
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key")
 _NAME_FORBIDDEN = frozenset("{}=,'\"@#")
-_SHOW_LIMIT = 120
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -66,247 +58,10 @@ class _FrozenMap(Mapping[_K, _V]):
     def __repr__(self) -> str:
         # A safety net for logs: credentials are masked even when a mapping is printed.
         shown = {
-            key: "***" if isinstance(key, str) and value and is_secret_option(key) else value
+            key: MASK if isinstance(key, str) and value and is_secret_option(key) else value
             for key, value in self._data.items()
         }
         return f"{type(self).__name__}({shown!r})"
-
-
-# --------------------------------------------------------------------------------------------
-# The replication_devices grammar
-
-
-class _DeviceSyntaxError(ValueError):
-    """A malformed ``replication_devices`` value; keeps the position so callers can map it to
-    a line of the file."""
-
-    def __init__(self, reason: str, text: str, pos: int, hint: str = ""):
-        self.reason = reason
-        self.text = text
-        self.pos = pos
-        message = f"{reason} in {_quoted(text, pos)} at column {pos + 1}"
-        super().__init__(f"{message}; {hint}" if hint else message)
-
-
-def _show(text: str, pos: int) -> str:
-    """The value on one line (newlines become spaces, so columns still match), clipped
-    around ``pos`` when it is long."""
-    flat = "".join(" " if ch in "\r\n" else ch for ch in text)
-    if len(flat) <= _SHOW_LIMIT:
-        return flat
-    half = _SHOW_LIMIT // 2
-    start = max(0, pos - half)
-    end = min(len(flat), start + _SHOW_LIMIT)
-    return ("..." if start else "") + flat[start:end] + ("..." if end < len(flat) else "")
-
-
-def _quoted(text: str, pos: int = 0) -> str:
-    """A value in double quotes on one line, as error messages show it."""
-    return f'"{_show(text, pos)}"'
-
-
-def _snippet(text: str, pos: int) -> str:
-    """The few characters at ``pos``, to quote the exact offending text in a message."""
-    rest = text[pos:].split("\n", 1)[0]
-    return rest if len(rest) <= 20 else rest[:20] + "..."
-
-
-class _Scanner:
-    """A cursor over one ``replication_devices`` value: the tokenizer and the grammar."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.pos = 0
-
-    def error(self, reason: str, pos: int | None = None, hint: str = "") -> _DeviceSyntaxError:
-        return _DeviceSyntaxError(reason, self.text, self.pos if pos is None else pos, hint)
-
-    def at_end(self) -> bool:
-        return self.pos >= len(self.text)
-
-    def peek(self) -> str:
-        return self.text[self.pos]
-
-    def skip_space(self, also: str = "") -> None:
-        text = self.text
-        while self.pos < len(text) and (text[self.pos].isspace() or text[self.pos] in also):
-            self.pos += 1
-
-    def items(self) -> list[tuple[int, str | dict[str, str]]]:
-        """The whole value: a comma list of ``{...}`` entries and/or bare backend names,
-        each with the position where it starts (forms are checked by the caller)."""
-        items: list[tuple[int, str | dict[str, str]]] = []
-        self.skip_space()
-        if self.at_end():
-            return items
-        while True:
-            start = self.pos
-            if self.peek() == ",":
-                raise self.error("empty item: nothing before ','")
-            item: str | dict[str, str]
-            if self.peek() == "{":
-                item = self.entry()
-                after = "'}'"
-            else:
-                item = self.name()
-                after = f"backend name {item!r}"
-            items.append((start, item))
-            self.skip_space()
-            if self.at_end():
-                return items
-            if self.peek() != ",":
-                raise self.error(
-                    f"unexpected text {_snippet(self.text, self.pos)!r} after {after}",
-                    hint="separate items with ','",
-                )
-            comma = self.pos
-            self.pos += 1
-            self.skip_space()
-            if self.at_end():
-                raise self.error("empty item after the trailing ','", comma)
-
-    def name(self) -> str:
-        """A bare backend name (the managed form)."""
-        start = self.pos
-        word = self.bare()
-        if not word:
-            raise self.error(
-                f"unexpected {self.peek()!r}",
-                start,
-                hint="expected a '{...}' entry or a backend name",
-            )
-        return word
-
-    def entry(self) -> dict[str, str]:
-        """One ``{'key'='value' ...}`` entry (the unmanaged form)."""
-        open_pos = self.pos
-        self.pos += 1
-        pairs: dict[str, str] = {}
-        while True:
-            self.skip_space(also=",")
-            if self.at_end():
-                raise self.error(
-                    "missing '}'", hint=f"the entry opened at column {open_pos + 1} is not closed"
-                )
-            if self.peek() == "}":
-                self.pos += 1
-                if not pairs:
-                    raise self.error(
-                        "empty entry",
-                        open_pos,
-                        hint="an entry needs at least one 'key'='value' pair",
-                    )
-                return pairs
-            key_pos = self.pos
-            key = self.token("key")
-            if not key:
-                raise self.error("empty key ''", key_pos)
-            if key in pairs:
-                raise self.error(f"duplicate key {key!r} in one entry", key_pos)
-            self.skip_space()
-            if self.at_end() or self.peek() != "=":
-                raise self.error(f"missing '=' after key {key!r}")
-            self.pos += 1
-            self.skip_space()
-            if self.at_end() or self.peek() in "},":
-                raise self.error(f"missing value for key {key!r}")
-            pairs[key] = self.token("value")
-
-    def token(self, kind: str) -> str:
-        """A quoted or bare key or value."""
-        if self.peek() in _QUOTES:
-            return self.quoted()
-        start = self.pos
-        word = self.bare()
-        if not word:
-            raise self.error(
-                f"expected a {kind} but found {self.peek()!r}",
-                start,
-                hint="quote keys and values that contain spaces, quotes, braces, '=' or ','",
-            )
-        return word
-
-    def bare(self) -> str:
-        text = self.text
-        start = self.pos
-        while self.pos < len(text) and not (text[self.pos].isspace() or text[self.pos] in _BARE_STOP):
-            self.pos += 1
-        return text[start : self.pos]
-
-    def quoted(self) -> str:
-        text = self.text
-        quote = text[self.pos]
-        start = self.pos
-        self.pos += 1
-        out: list[str] = []
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in (quote, "\\"):
-                out.append(text[self.pos + 1])
-                self.pos += 2
-            elif ch == quote:
-                self.pos += 1
-                return "".join(out)
-            else:
-                out.append(ch)
-                self.pos += 1
-        raise self.error("unterminated quote", start)
-
-
-def parse_device_entries(text: str) -> list[dict[str, str]]:
-    """Parse the unmanaged form, ``{'k'='v' ...}, {...}``, into one dict per device.
-
-    Blank text is no devices. Raises ``ValueError`` naming the problem, the text and the column.
-    """
-    scanner = _Scanner(text)
-    result: list[dict[str, str]] = []
-    for pos, item in scanner.items():
-        if isinstance(item, str):
-            raise scanner.error(f"expected a '{{...}}' entry but found backend name {item!r}", pos)
-        result.append(item)
-    return result
-
-
-def parse_device_string(text: str) -> dict[str, str]:
-    """Parse exactly one ``{'k'='v' ...}`` entry into a dict."""
-    entries = parse_device_entries(text)
-    if len(entries) != 1:
-        raise _DeviceSyntaxError(f"expected exactly one '{{...}}' entry, found {len(entries)}", text, 0)
-    return entries[0]
-
-
-def is_secret_option(name: str) -> bool:
-    """Whether an option (or device key) holds a credential that must never be shown."""
-    lowered = name.lower()
-    return lowered.endswith("key") or any(word in lowered for word in _SECRET_WORDS)
-
-
-def load_class(path: str) -> type:
-    """Import ``pkg.mod.Class`` or ``pkg.mod:Class``; ``ValueError`` says why it cannot."""
-    text = path.strip()
-    if ":" in text:
-        module_name, _, attr_path = text.partition(":")
-    else:
-        module_name, _, attr_path = text.rpartition(".")
-    if not module_name or not attr_path:
-        raise ValueError(
-            f"{path!r} is not an import path; use 'package.module.Class' or 'package.module:Class'"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
-    except Exception as exc:
-        raise ValueError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
-    obj: Any = module
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(f"module {module_name!r} has no attribute {attr_path!r}") from None
-    if not isinstance(obj, type):
-        raise ValueError(f"'{module_name}.{attr_path}' is not a class (it is a {type(obj).__name__})")
-    return obj
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,7 +380,7 @@ class _Reader:
             name = raw.strip()
             if not name:
                 raise self.error(
-                    f"empty item in {_quoted(value, pos)} at column {pos + 1} (stray or trailing ',')",
+                    f"empty item in {quoted(value, pos)} at column {pos + 1} (stray or trailing ',')",
                     section,
                     option,
                     value=value,
@@ -634,7 +389,7 @@ class _Reader:
             bad = [ch for ch in name if ch.isspace() or ch in _NAME_FORBIDDEN]
             if bad:
                 raise self.error(
-                    f"invalid backend name {name!r} in {_quoted(value, pos)} at column {pos + 1}: "
+                    f"invalid backend name {name!r} in {quoted(value, pos)} at column {pos + 1}: "
                     f"it contains {bad[0]!r} (separate names with ',')",
                     section,
                     option,
@@ -643,7 +398,7 @@ class _Reader:
                 )
             if any(name == seen for _, seen in names):
                 raise self.error(
-                    f"{name!r} is listed twice in {_quoted(value, pos)} at column {pos + 1}",
+                    f"{name!r} is listed twice in {quoted(value, pos)} at column {pos + 1}",
                     section,
                     option,
                     value=value,
@@ -656,11 +411,9 @@ class _Reader:
         raw = self.sections[section].get(option)
         if raw is None:
             return default
-        lowered = raw.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
+        value = configparser.ConfigParser.BOOLEAN_STATES.get(raw.strip().lower())
+        if value is not None:
+            return value
         raise self.error(f"{raw!r} is not a boolean; use true/false, yes/no, on/off or 1/0", section, option)
 
     def driver_problem(self, path: str) -> str | None:
@@ -702,7 +455,7 @@ class _Reader:
         for pos, name in names:
             if name == _DEFAULT:
                 raise self.error(
-                    f"[DEFAULT] cannot be a backend (in {_quoted(value, pos)} at column {pos + 1})",
+                    f"[DEFAULT] cannot be a backend (in {quoted(value, pos)} at column {pos + 1})",
                     _DEFAULT,
                     option,
                     value=value,
@@ -711,7 +464,7 @@ class _Reader:
             if name not in self.sections:
                 raise self.error(
                     f"missing section [{name}] for enabled backend {name!r} "
-                    f"(in {_quoted(value, pos)} at column {pos + 1}); "
+                    f"(in {quoted(value, pos)} at column {pos + 1}); "
                     f"sections in the file: {', '.join(others) or 'none'}",
                     _DEFAULT,
                     option,
@@ -738,8 +491,8 @@ class _Reader:
         option = "replication_devices"
         value = options.get(option, "")
         try:
-            items = _Scanner(value).items()
-        except _DeviceSyntaxError as exc:
+            items = scan(value)
+        except DeviceSyntaxError as exc:
             raise self.error(str(exc), name, option, value=value, pos=exc.pos) from None
         entries = [(pos, item) for pos, item in items if isinstance(item, dict)]
         bare = [(pos, item) for pos, item in items if isinstance(item, str)]
@@ -748,7 +501,7 @@ class _Reader:
             # point at the first item whose form differs from the value's first item
             pos = bare[0][0] if isinstance(items[0][1], dict) else entries[0][0]
             raise self.error(
-                f"{_quoted(value, pos)} mixes backend names (managed) and '{{...}}' entries "
+                f"{quoted(value, pos)} mixes backend names (managed) and '{{...}}' entries "
                 f"(unmanaged) at column {pos + 1}; {forbid}",
                 name,
                 option,
@@ -757,7 +510,7 @@ class _Reader:
             )
         if managed and entries:
             raise self.error(
-                f"{_quoted(value, entries[0][0])} holds a '{{...}}' device entry at column "
+                f"{quoted(value, entries[0][0])} holds a '{{...}}' device entry at column "
                 f"{entries[0][0] + 1} but managed_replication_target is true; set "
                 f"managed_replication_target = false for unmanaged devices ({forbid})",
                 name,
@@ -767,7 +520,7 @@ class _Reader:
             )
         if not managed and bare:
             raise self.error(
-                f"{_quoted(value, bare[0][0])} names backend {bare[0][1]!r} at column "
+                f"{quoted(value, bare[0][0])} names backend {bare[0][1]!r} at column "
                 f"{bare[0][0] + 1} but managed_replication_target is false; list '{{...}}' "
                 f"device entries instead ({forbid})",
                 name,
@@ -804,7 +557,7 @@ class _Reader:
         for pos, target in names:
 
             def fail(reason: str, pos: int = pos) -> ConfigError:
-                where = f" (in {_quoted(value, pos)} at column {pos + 1})"
+                where = f" (in {quoted(value, pos)} at column {pos + 1})"
                 return self.error(reason + where, backend.name, option, value=value, pos=pos)
 
             if target in backends:

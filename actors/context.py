@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -18,7 +18,9 @@ class RequestContext:
     roles: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every API call carries one: spelled out, as dataclasses.asdict deep-copies field by field.
+        return {"user_id": self.user_id, "project_id": self.project_id, "is_admin": self.is_admin,
+                "request_id": self.request_id, "roles": self.roles}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:

@@ -2,14 +2,14 @@
 
 One ``Repository`` interface, two implementations: ``MemoryRepository`` (plain dicts, fast and
 deterministic for the simulator) and ``SqlRepository`` (SQLAlchemy Core on any URL, SQLite by
-default, for live runs). Rows are plain dicts with Cinder's field names and are always copies.
+default, for live runs). Rows are plain dicts with Cinder's field names and are always the
+caller's own: mutating one (at any depth) never changes what is stored.
 Time comes only from the injected ``clock``, so a simulated run stamps simulated time.
 Both backends validate values with the same code, so they store, and answer, the same things.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -41,6 +41,8 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
     "replication_status": _TEXT,
     "replication_driver_data": _TEXT,
     "replication_extended_status": _TEXT,
+    # the stable replication status a volume had before an action or an error, to return to
+    "previous_replication_status": _TEXT,
     "provider_location": _TEXT,
     "status_reason": _TEXT,  # why a volume is in `error` (no valid host, driver failure)
     "created_at": _TIME,
@@ -155,11 +157,42 @@ def _checked(
 
 
 def _json_copy(value: Any) -> Any:
-    """Deep-copy through JSON, so memory holds exactly what an SQL JSON column would give back."""
+    """Deep-copy through JSON, so memory holds exactly what an SQL JSON column would give back.
+    A tree of plain JSON values (the common case: a driver's stats) is copied directly, to the
+    same result at a fraction of the cost."""
+    try:
+        return _tree_copy(value)
+    except _NotPlain:
+        pass
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
         raise exception.Invalid(f"Not JSON-serialisable: {exc}") from exc
+
+
+class _NotPlain(Exception):
+    """A value that JSON would change (a tuple, a non-string key, an object): take the slow path."""
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of a tree of dicts (string keys), lists and JSON scalars: new containers, shared
+    scalars (they are immutable). Anything else raises ``_NotPlain``."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            out[key] = item if type(item) in _SCALARS else _tree_copy(item)
+        return out
+    if kind is list:
+        return [item if type(item) in _SCALARS else _tree_copy(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    raise _NotPlain
 
 
 def _new_volume(values: Mapping[str, Any], now: float) -> Row:
@@ -224,26 +257,75 @@ def _require(available: bool) -> None:
 # --- in memory ----------------------------------------------------------------------------------
 
 
+_INDEXED = ("status", "replication_status", "host")
+
+
+def _backend(host: str | None) -> str | None:
+    return None if host is None else host.partition("#")[0]
+
+
+def _indexed(row: Row) -> Row:
+    """A volume's index keys: its statuses and its backend host."""
+    return {"status": row["status"], "replication_status": row["replication_status"],
+            "host": _backend(row["host"])}
+
+
+def _type_copy(row: Row) -> Row:
+    """A volume type row for a caller: its only container is ``extra_specs`` (str to str)."""
+    return {**row, "extra_specs": dict(row["extra_specs"])}
+
+
+def _service_copy(row: Row) -> Row:
+    """A service row for a caller: its only container is ``capabilities`` (a JSON tree)."""
+    return {**row, "capabilities": _tree_copy(row["capabilities"])}
+
+
+class _Step:
+    """The memory repository's atomic step: refuse during an outage, hold the lock, give the time.
+    A plain class, as every call takes one: a generator-based context manager costs several times more."""
+
+    __slots__ = ("_repo",)
+
+    def __init__(self, repo: MemoryRepository):
+        self._repo = repo
+
+    def __enter__(self) -> float:
+        repo = self._repo
+        _require(repo.available)
+        repo._lock.acquire()
+        try:
+            return float(repo._clock())
+        except BaseException:
+            repo._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._repo._lock.release()
+
+
 class MemoryRepository:
-    """Plain dicts under one lock: fast and deterministic for the simulator, safe for threads."""
+    """Plain dicts under one lock: fast and deterministic for the simulator, safe for threads.
+
+    Stored values are immutable scalars except a type's ``extra_specs`` and a service's
+    ``capabilities``; a read copies just those containers (a deep copy of the rest would copy
+    nothing that could change)."""
 
     def __init__(self, *, clock: Clock):
         self._clock = clock
         self._lock = threading.Lock()
         self.available = True
         self._volumes: dict[str, Row] = {}
-        # live volume ids by replication_status: the periodic tasks ask for the few volumes in a
-        # given status out of thousands, every few seconds
-        self._by: dict[str, dict[str | None, dict[str, None]]] = {"status": {}, "replication_status": {}}
+        # live volume ids by status, replication_status and backend host ('host@backend', the host
+        # up to its '#pool'): the periodic tasks ask for a few volumes out of many, every few seconds
+        self._by: dict[str, dict[str | None, dict[str, None]]] = {field: {} for field in _INDEXED}
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
+        self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
+        self._step = _Step(self)
 
-    @contextmanager
-    def _tx(self) -> Iterator[float]:
-        """One atomic step; yields the time. Methods validate before they mutate."""
-        _require(self.available)
-        with self._lock:
-            yield float(self._clock())
+    def _tx(self) -> _Step:
+        """One atomic step; gives the time. Methods validate before they mutate."""
+        return self._step
 
     def close(self) -> None:
         """Nothing to release; present so both backends close alike."""
@@ -251,12 +333,13 @@ class MemoryRepository:
     # volumes
 
     def _index(self, row: Row, before: Row | None) -> None:
-        """Keep the status indexes in step after ``row`` changed from ``before`` (its old values)."""
+        """Keep the indexes in step after ``row`` changed from ``before`` (``_indexed(row)`` then)."""
+        now = _indexed(row)
         for field, index in self._by.items():
             if before is not None:
                 index.get(before[field], {}).pop(row["id"], None)
             if not row["deleted"]:
-                index.setdefault(row[field], {})[row["id"]] = None
+                index.setdefault(now[field], {})[row["id"]] = None
 
     def _live(self, volume_id: str) -> Row:
         row = self._volumes.get(volume_id)
@@ -288,12 +371,14 @@ class MemoryRepository:
         with self._tx():
             wanted = _filters(statuses, replication_statuses)
             candidates: Iterable[Row] = self._volumes.values()
-            for field in ("replication_status", "status"):  # the periodic tasks ask for few of many
-                if field in wanted:
-                    index = self._by[field]
-                    ids = {i: None for status in wanted[field] for i in index.get(status, ())}
-                    candidates = [self._volumes[i] for i in ids]
-                    break
+            # the smallest of the index entries the filters name (each volume is in one entry per field)
+            options = [[self._by[field].get(value, {}) for value in dict.fromkeys(wanted[field])]
+                       for field in ("replication_status", "status") if field in wanted]
+            if host is not None:
+                options.append([self._by["host"].get(_backend(host), {})])
+            if options:
+                smallest = min(options, key=lambda groups: sum(map(len, groups)))
+                candidates = [self._volumes[i] for group in smallest for i in group]
             rows = [
                 dict(row) for row in candidates
                 if not row["deleted"]
@@ -308,7 +393,7 @@ class MemoryRepository:
         with self._tx() as now:
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             row = self._live(volume_id)
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -322,7 +407,7 @@ class MemoryRepository:
             row = self._live(volume_id)
             if not _matches(row, wanted):
                 return None
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
             return dict(row)
@@ -330,7 +415,7 @@ class MemoryRepository:
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as now:
             row = self._live(volume_id)
-            before = {"status": row["status"], "replication_status": row["replication_status"]}
+            before = _indexed(row)
             row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
             self._index(row, before)
 
@@ -359,23 +444,23 @@ class MemoryRepository:
             row = {"id": type_id, "name": name, "description": description,
                    "extra_specs": dict(sorted(specs.items())), "created_at": now, "updated_at": now}
             self._types[type_id] = row
-            return copy.deepcopy(row)
+            return _type_copy(row)
 
     def volume_type_get(self, type_id: str) -> Row:
         with self._tx():
-            return copy.deepcopy(self._type(type_id))
+            return _type_copy(self._type(type_id))
 
     def volume_type_get_by_name(self, name: str) -> Row:
         with self._tx():
             for row in self._types.values():
                 if row["name"] == name:
-                    return copy.deepcopy(row)
+                    return _type_copy(row)
             raise exception.VolumeTypeNotFound(volume_type_id=name)
 
     def volume_type_get_all(self) -> list[Row]:
         with self._tx():
             rows = sorted(self._types.values(), key=lambda row: row["name"])
-            return [copy.deepcopy(row) for row in rows]
+            return [_type_copy(row) for row in rows]
 
     def volume_type_delete(self, type_id: str) -> None:
         with self._tx():
@@ -413,16 +498,17 @@ class MemoryRepository:
                 row = {"id": service_id, "host": host, "binary": binary, **_SERVICE_DEFAULTS,
                        "created_at": now}
                 self._services[service_id] = row
+                self._service_ids[(host, binary)] = service_id
             row.update(changes, updated_at=now)
-            return copy.deepcopy(row)
+            return _service_copy(row)
 
     def _find_service(self, host: str, binary: str) -> Row | None:
-        found = (r for r in self._services.values() if (r["host"], r["binary"]) == (host, binary))
-        return next(found, None)
+        service_id = self._service_ids.get((host, binary))
+        return None if service_id is None else self._services[service_id]
 
     def service_get_all(self, *, binary: str | None = None) -> list[Row]:
         with self._tx():
-            return [copy.deepcopy(row) for row in self._services.values()
+            return [_service_copy(row) for row in self._services.values()
                     if binary is None or row["binary"] == binary]
 
     def service_get(self, host: str, binary: str) -> Row:
@@ -430,7 +516,7 @@ class MemoryRepository:
             row = self._find_service(host, binary)
             if row is None:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
-            return copy.deepcopy(row)
+            return _service_copy(row)
 
 
 def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
@@ -453,6 +539,7 @@ _VOLUMES = sa.Table(
     sa.Column("replication_status", sa.String(255)),
     sa.Column("replication_driver_data", sa.Text),
     sa.Column("replication_extended_status", sa.Text),
+    sa.Column("previous_replication_status", sa.Text),
     sa.Column("provider_location", sa.Text),
     sa.Column("status_reason", sa.Text),
     sa.Column("created_at", sa.Double, nullable=False),

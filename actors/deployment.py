@@ -1,7 +1,7 @@
 """Deploy a cinder.conf onto a runtime: scheduler, API, and per backend a driver host and a manager.
 
-Also the ``Client``, which calls the API actor as one user and raises what the API raised, the way
-a REST client sees status codes.
+This is the composition root: it knows every actor. Callers that only talk to the API use
+``client.Client`` instead.
 """
 
 from __future__ import annotations
@@ -10,20 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from replisim.sim import Address, Call, Message, RemoteError, Runtime
+from replisim.drivers.contract import load_class
+from replisim.sim import Address, Runtime
 
 from . import rpcapi
 from .api import VolumeAPI
-from .config import CinderConfig, load_class
-from .context import RequestContext
+from .client import API
+from .config import CinderConfig
 from .db import Repository
 from .driverhost import DriverHost
 from .manager import VolumeManager
 from .policy import Policy
 from .scheduler import Scheduler
-from .status import API_TOPIC, RPC_VERSION, SCHEDULER_TOPIC
-
-API = Address(API_TOPIC, "api")
+from .status import SCHEDULER_TOPIC
 
 
 @dataclass
@@ -37,6 +36,7 @@ class Deployment:
     scheduler: Scheduler
     managers: dict[str, VolumeManager] = field(default_factory=dict)
     drivers: dict[str, Any] = field(default_factory=dict)
+    manager_class: type[VolumeManager] = VolumeManager  # what a restarted manager is built as
 
 
 def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Policy | None = None, *,
@@ -52,7 +52,7 @@ def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Polic
     api = VolumeAPI(db, policy, service_down_time=max(60.0, 6 * report_interval))
     runtime.spawn(scheduler, Address(SCHEDULER_TOPIC, "scheduler"))
     runtime.spawn(api, API)
-    deployment = Deployment(runtime, config, db, api, scheduler)
+    deployment = Deployment(runtime, config, db, api, scheduler, manager_class=manager_class)
     for name, backend in config.backends.items():
         if drivers and name in drivers:
             driver = drivers[name]
@@ -66,24 +66,3 @@ def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Polic
         deployment.managers[backend.host] = manager
         deployment.drivers[backend.host] = driver
     return deployment
-
-
-def api_call(context: RequestContext, method: str, timeout: float = 30.0, **args: Any) -> Call:
-    """The effect a workload handler yields to call the API actor."""
-    return Call(API, Message(method, {"context": context.to_dict(), **args}, RPC_VERSION), timeout)
-
-
-class Client:
-    """Calls the API actor from outside the actors, as one user."""
-
-    def __init__(self, runtime: Runtime, context: RequestContext, timeout: float = 30.0):
-        self.runtime = runtime
-        self.context = context
-        self.timeout = timeout
-
-    def __call__(self, method: str, **args: Any) -> Any:
-        call = api_call(self.context, method, self.timeout, **args)
-        try:
-            return self.runtime.call(call.target, call.message, call.timeout)
-        except RemoteError as err:
-            raise err.cause from None

@@ -7,51 +7,59 @@ the real call does. Exceptions travel back to the manager unchanged, as the caus
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Generator, Mapping
 from typing import Any
 
 from replisim import exception
-from replisim.sim import Actor, Block, Now, Sleep
+from replisim.drivers import contract
+from replisim.sim import NO_REPLY, Actor, Block, Now, Sleep
 
 from .context import RequestContext
+from .idempotency import RUNNING, RecentRequests
 
 DEFAULT_SERVICE_TIME = 0.05
 HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
 
-DRIVER_OPERATIONS = frozenset({
-    "do_setup", "check_for_setup_error", "get_volume_stats", "create_volume", "delete_volume",
-    "replication_enable", "replication_disable", "replication_failover", "list_replication_targets",
-    "get_replication_updates",
-})
 
 
 class DriverFaults:
-    """Faults armed on a driver's methods, for any driver: ``cinder`` raises a CinderException,
-    ``unexpected`` raises a bare RuntimeError (a driver bug), ``hang`` holds the call until the
-    fault ends."""
+    """Faults armed on any driver's methods (those of the contract): ``cinder`` raises a
+    CinderException, ``unexpected`` a bare RuntimeError (a driver bug), and ``hang`` holds the
+    call until the fault ends."""
 
     MODES = ("cinder", "unexpected", "hang")
 
     def __init__(self) -> None:
-        self._armed: dict[str, tuple[str, float]] = {}
+        self._armed: dict[int, tuple[str, str, float]] = {}  # token -> (method, mode, until)
+        self._tokens = itertools.count(1)
 
     def __bool__(self) -> bool:
         return bool(self._armed)
 
-    def arm(self, method: str, mode: str, until: float = math.inf) -> None:
-        if method not in DRIVER_OPERATIONS:
-            raise ValueError(f"{method!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+    def arm(self, method: str, mode: str, until: float = math.inf) -> int:
+        """Arm ``mode`` on ``method`` until then; returns the token that disarms this one alone
+        (faults overlap: the latest armed and still in force applies)."""
+        if method not in contract.METHODS:
+            raise contract.unknown_method(method)
         if mode not in self.MODES:
             raise ValueError(f"fault mode {mode!r} is not one of {self.MODES}")
-        self._armed[method] = (mode, until)
+        token = next(self._tokens)
+        self._armed[token] = (method, mode, until)
+        return token
 
-    def disarm(self, method: str) -> None:
-        self._armed.pop(method, None)
+    def disarm(self, token: int) -> None:
+        self._armed.pop(token, None)
+
+    def armed(self, token: int) -> bool:
+        return token in self._armed
 
     def active(self, method: str, now: float) -> tuple[str, float] | None:
-        armed = self._armed.get(method)
-        return armed if armed is not None and now < armed[1] else None
+        for armed_method, mode, until in reversed(self._armed.values()):
+            if armed_method == method and now < until:
+                return mode, until
+        return None
 
 
 class DriverHost(Actor):
@@ -60,10 +68,33 @@ class DriverHost(Actor):
     def __init__(self, driver: Any):
         self.driver = driver
         self.faults = DriverFaults()
+        self.calls = RecentRequests()
 
-    def invoke(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
-        if operation not in DRIVER_OPERATIONS:
-            raise ValueError(f"{operation!r} is not a driver operation; known: {sorted(DRIVER_OPERATIONS)}")
+    def invoke(self, operation: str, args: Mapping[str, Any],
+               call_id: str | None = None) -> Generator[Any, Any, Any]:
+        """Run one driver method; a redelivered ``call_id`` gets the first delivery's answer (or
+        none while that one runs) and never runs the method twice: a failover done twice is a
+        failover and a failback."""
+        if not self.calls.first(call_id):
+            assert call_id is not None
+            outcome = self.calls.result(call_id)
+            if outcome is RUNNING:
+                return NO_REPLY
+            value, error = outcome
+            if error is not None:
+                raise error
+            return value
+        try:
+            value = yield from self._run(operation, args)
+        except Exception as exc:
+            self.calls.finish(call_id, (None, exc))
+            raise
+        self.calls.finish(call_id, (value, None))
+        return value
+
+    def _run(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:
+        if operation not in contract.METHODS:
+            raise contract.unknown_method(operation)
         if self.faults:
             now = yield Now()
             fault = self.faults.active(operation, now)

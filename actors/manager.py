@@ -10,19 +10,21 @@ in ``replication_extended_status``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 from collections.abc import Generator, Mapping
 from typing import Any
 
 from replisim import exception
-from replisim.sim import Actor, Message, Now, Sleep
+from replisim.sim import Actor, Draw, Message, Now, Sleep
 from replisim.sim.actor import Handler
 from replisim.sim.errors import MessagingTimeout, RemoteError
 
 from . import rpcapi
 from .context import admin_context
 from .db import Repository
+from .idempotency import RecentRequests
 from .status import (
     AVAILABLE,
     CREATING,
@@ -39,6 +41,7 @@ from .status import (
     TRANSITIONAL,
     VOLUME_ERROR,
     VOLUME_TOPIC,
+    backend_host,
     is_valid_host,
 )
 
@@ -48,6 +51,17 @@ Gen = Generator[Any, Any, Any]
 # Keys of a driver's model update that the manager writes; anything else is ignored (and logged).
 MODEL_UPDATE_KEYS = frozenset({"provider_location", "replication_driver_data", "replication_extended_status",
                                "replication_status", "status"})
+# How a driver's replication error report reads in ``replication_extended_status``.
+UPDATE_REASON = "replication error reported by the driver: "
+NO_DETAILS = "no details"
+# A repeated report whose figures alone changed restates them at most once in this many intervals.
+FIGURE_REFRESH = 30
+# What a failover may leave a volume as: failed over, or (a failback to where it was created) enabled.
+FAILOVER_OUTCOMES = (FAILED_OVER, ENABLED)
+# The stable replication statuses a volume returns to after an error, and that a driver may report.
+STABLE = (ENABLED, FAILED_OVER, DISABLED)
+# Keys of a replication update that say where the volume is and what state it is in, not what is wrong.
+UPDATE_STATE_KEYS = frozenset({"volid", "status", "host", "provider_location", "replication_status"})
 
 
 def _as_text(value: Any) -> str | None:
@@ -78,10 +92,15 @@ class VolumeManager(Actor):
         self.reports = 0
         self.last_stats: dict[str, Any] = {}
         self.working: set[str] = set()  # volumes a replication handler is busy with
+        # per volume in error: the reason text last read, and its report and words parsed from it
+        self._said: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
         # A transitional status nobody works on for this long was orphaned: its cast was lost, or
         # the database refused the final write. Long enough for a queued cast to arrive.
         self.stuck_after = 2 * driver_timeout + 2 * report_interval
         self.last_reap = 0.0
+        self.requests = RecentRequests()  # the requests this incarnation has started
+        self.incarnation = "0"  # drawn at start, so driver call ids never repeat across restarts
+        self._calls = itertools.count()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -94,8 +113,9 @@ class VolumeManager(Actor):
 
     def _driver(self, operation: str, **args: Any) -> Gen:
         """Run a driver method on this backend's driver host; raise what the driver raised."""
+        call_id = f"{self.host}/{self.incarnation}/{next(self._calls)}"
         try:
-            return (yield rpcapi.driver_call(self.host, operation, self.driver_timeout, **args))
+            return (yield rpcapi.driver_call(self.host, operation, self.driver_timeout, call_id, **args))
         except RemoteError as err:
             raise err.cause from None
 
@@ -124,6 +144,20 @@ class VolumeManager(Actor):
                                           {"replication_status": ERROR,
                                            "replication_extended_status": reason})
 
+    def _first(self, op_id: str | None, volume_id: str, action: str) -> bool:
+        """Whether this delivery of a request should run: not one already started (a redelivered
+        message), and no other handler at work on the volume (the API lets one action at a time
+        through, so a second is a redelivery that overtook the first)."""
+        if volume_id in self.working:
+            LOG.warning("%s: %s of volume %s: another request is at work on it; %s ignored",
+                        self.host, action, volume_id, op_id)
+            return False
+        if not self.requests.first(op_id):
+            LOG.warning("%s: %s of volume %s: request %s delivered again; ignored",
+                        self.host, action, volume_id, op_id)
+            return False
+        return True
+
     def _volume_in(self, volume_id: str, expected: str, action: str) -> dict[str, Any]:
         volume = self.db.volume_get(volume_id)
         if volume["replication_status"] != expected:
@@ -134,17 +168,21 @@ class VolumeManager(Actor):
 
     # -- replication: the seed's three casts and one call ------------------------------------------
 
-    def enable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
-        yield from self._toggle(context, volume_id, (ENABLING, ENABLED), "replication_enable",
-                                "enable replication")
+    def enable_replication(self, context: Mapping[str, Any], volume_id: str,
+                           op_id: str | None = None) -> Gen:
+        yield from self._toggle(context, volume_id, op_id, states=(ENABLING, ENABLED),
+                                operation="replication_enable", action="enable replication")
 
-    def disable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
-        yield from self._toggle(context, volume_id, (DISABLING, DISABLED), "replication_disable",
-                                "disable replication")
+    def disable_replication(self, context: Mapping[str, Any], volume_id: str,
+                            op_id: str | None = None) -> Gen:
+        yield from self._toggle(context, volume_id, op_id, states=(DISABLING, DISABLED),
+                                operation="replication_disable", action="disable replication")
 
-    def _toggle(self, context: Mapping[str, Any], volume_id: str, states: tuple[str, str],
-                operation: str, action: str) -> Gen:
+    def _toggle(self, context: Mapping[str, Any], volume_id: str, op_id: str | None, *,
+                states: tuple[str, str], operation: str, action: str) -> Gen:
         expected, final = states
+        if not self._first(op_id, volume_id, action):
+            return
         volume = self._volume_in(volume_id, expected, action)
         self.working.add(volume_id)
         try:
@@ -163,9 +201,11 @@ class VolumeManager(Actor):
             self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"replication_status": expected}, values)
 
-    def failover_replication(self, context: Mapping[str, Any], volume_id: str,
+    def failover_replication(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None,
                              secondary: str | None = None) -> Gen:
         action = "failover replication"
+        if not self._first(op_id, volume_id, action):
+            return
         volume = self._volume_in(volume_id, ENABLING_SECONDARY, action)
         self.working.add(volume_id)
         try:
@@ -189,10 +229,15 @@ class VolumeManager(Actor):
         model = result.get("model_update") or {}
         if not isinstance(model, Mapping):
             raise exception.VolumeDriverException(message="replication_failover's model_update is not a dict")
+        outcome = model.get("replication_status", FAILED_OVER)
+        if outcome not in FAILOVER_OUTCOMES:
+            raise exception.VolumeDriverException(
+                message=f"replication_failover set replication_status {outcome!r}; a failover leaves a "
+                        f"volume {' or '.join(map(repr, FAILOVER_OUTCOMES))}")
         for key, value in model.items():
             if key in MODEL_UPDATE_KEYS and key not in ("replication_status", "status"):
                 values[key] = _as_text(value)
-            else:
+            elif key != "replication_status":
                 LOG.warning("ignoring model_update key %r from replication_failover", key)
         if result.get("replication_driver_data") is not None:
             values["replication_driver_data"] = _as_text(result["replication_driver_data"])
@@ -202,7 +247,7 @@ class VolumeManager(Actor):
                 raise exception.VolumeDriverException(
                     message=f"replication_failover returned host {host!r}, not a 'host@backend#pool' string")
             values["host"] = host
-        values["replication_status"] = FAILED_OVER
+        values["replication_status"] = outcome
         values["replication_extended_status"] = None
         return values
 
@@ -217,7 +262,9 @@ class VolumeManager(Actor):
 
     # -- volume lifecycle -------------------------------------------------------------------------
 
-    def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+    def create_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
+        if not self._first(op_id, volume_id, "create"):
+            return
         volume = self.db.volume_get(volume_id)
         if volume["status"] != CREATING:
             raise exception.InvalidVolume(reason=f"volume {volume_id} is {volume['status']}, not creating")
@@ -240,7 +287,9 @@ class VolumeManager(Actor):
             self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"status": CREATING}, values)
 
-    def delete_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+    def delete_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
+        if not self._first(op_id, volume_id, "delete"):
+            return
         volume = self.db.volume_get(volume_id)
         self.working.add(volume_id)
         try:
@@ -256,6 +305,7 @@ class VolumeManager(Actor):
     # -- start-up and the periodic task ------------------------------------------------------------
 
     def on_start(self) -> Gen:
+        self.incarnation = "%x" % (yield Draw("ids", "getrandbits", (48,)))
         # A backend whose array is down at start-up (or whose database is) comes up when they do:
         # set-up is retried every report interval rather than leaving the service dead for good.
         while not (yield from self._set_up()):
@@ -341,35 +391,128 @@ class VolumeManager(Actor):
             "disabled": False, "disabled_reason": None})
         yield rpcapi.report_capabilities(self.host, {**stats, "timestamp": now})
         if stats.get("replication_enabled"):
+            asked = yield Now()
             updates = yield from self._driver("get_replication_updates", context=admin_context().to_dict())
             for update in updates or ():
                 try:
-                    self.apply_replication_update(update)
+                    self.apply_replication_update(update, asked)
                 except exception.VolumeNotFound:
                     LOG.warning("%s: replication update for unknown volume %r", self.host, update)
 
-    def apply_replication_update(self, update: Mapping[str, Any]) -> None:
-        """The seed left this loop empty: an error moves a replicated volume to ``error``, an ok
-        report after an error moves it back to ``enabled``."""
+    def apply_replication_update(self, update: Mapping[str, Any], asked: float | None = None) -> None:
+        """The seed left this loop empty. Here the driver's report is the array's truth, applied
+        to the database: ``error`` moves a replicated volume to ``error`` (saying why); ``ok``
+        brings a volume in error back to the state it reports, or else the one it had before; and
+        where the report says the volume is served from elsewhere (a failover that completed after
+        this manager gave up on it, a restart), the host and location are repaired, saying so.
+        A volume an action is at work on is left to that action, and one written since the report
+        was ``asked`` for is left as written: the report may predate that write."""
         volume_id = update.get("volid")
         status = update.get("status")
         if not isinstance(volume_id, str) or status not in ("ok", "error"):
             LOG.warning("%s: ignoring malformed replication update %r", self.host, update)
             return
-        details = {k: v for k, v in update.items() if k not in ("volid", "status")}
+        volume = self.db.volume_get(volume_id)
+        current = volume["replication_status"]
+        if current in TRANSITIONAL or volume_id in self.working:
+            return
+        if asked is not None and volume.get("updated_at") is not None and float(volume["updated_at"]) > asked:
+            return
+        values: dict[str, Any] = {}
+        moved = self._moved(volume, update)
+        truth = update.get("replication_status") if update.get("replication_status") in STABLE else None
         if status == "error":
-            reason = "replication error reported by the driver: " + (
-                json.dumps(details, sort_keys=True, default=str) if details else "no details")
+            if current not in (ENABLED, FAILED_OVER, ERROR) and not moved:
+                return  # not replicating (disabled): nothing to protect
+            details = {k: v for k, v in update.items() if k not in UPDATE_STATE_KEYS}
             # From error too: the newest problem the driver reports (a split brain, say) is the
             # one the operator must see, not what first put the volume in error.
-            current = self.db.volume_get(volume_id)
-            if current["replication_status"] == ERROR and current["replication_extended_status"] == reason:
+            if current == ERROR and not moved and self._already_said(volume, details, asked):
                 return  # already said: no write (these repeat every report interval)
-            self.db.volume_conditional_update(volume_id,
-                                              {"replication_status": (ENABLED, FAILED_OVER, ERROR)},
-                                              {"replication_status": ERROR,
-                                               "replication_extended_status": reason})
+            reason = UPDATE_REASON + (json.dumps(details, sort_keys=True, default=str) if details
+                                      else NO_DETAILS)
+            values.update(replication_status=ERROR, replication_extended_status=reason)
+            if current != ERROR:
+                values["previous_replication_status"] = current if current in STABLE else truth
+        elif current == ERROR:
+            self._said.pop(volume_id, None)
+            previous = volume.get("previous_replication_status")
+            values.update(replication_status=truth or (FAILED_OVER if "host" in moved else None)
+                          or (previous if previous in STABLE else ENABLED),
+                          replication_extended_status=None)
+        elif moved:
+            values["replication_status"] = truth or (FAILED_OVER if "host" in moved else current)
+        elif truth is not None and truth != current:
+            # The array did what the database does not know of (an action that completed after its
+            # handler was abandoned): the array is right.
+            values.update(replication_status=truth, replication_extended_status=(
+                f"repaired from the driver's report: replication is {truth} on the array "
+                f"(the database said {current})"))
+            LOG.warning("%s: volume %s: %s", self.host, volume_id, values["replication_extended_status"])
         else:
-            self.db.volume_conditional_update(volume_id, {"replication_status": ERROR},
-                                              {"replication_status": ENABLED,
-                                               "replication_extended_status": None})
+            return
+        if moved:
+            values.update(moved)
+            said = ", ".join(f"{key} {volume.get(key)!r}" for key in sorted(moved))
+            note = (f"repaired from the driver's report: it serves the volume from "
+                    f"{', '.join(f'{k} {v!r}' for k, v in sorted(moved.items()))} (the database said {said})")
+            LOG.warning("%s: volume %s: %s", self.host, volume_id, note)
+            if values["replication_status"] != ERROR:
+                values["replication_extended_status"] = note
+        self.db.volume_conditional_update(volume_id, {"replication_status": current, "host": volume["host"]},
+                                          values)
+
+    def _moved(self, volume: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, str]:
+        """Where the update says the volume is served from, where the database says otherwise.
+
+        A manager claims a volume for its own backend, or repairs one of its own; a volume of
+        another backend served from a third is left to those backends' managers."""
+        moved = {key: update[key] for key in ("host", "provider_location")
+                 if isinstance(update.get(key), str) and update[key] != volume.get(key)}
+        if "host" in moved and not is_valid_host(moved["host"]):
+            LOG.warning("%s: replication update names host %r, not 'host@backend#pool'", self.host,
+                        moved.pop("host"))
+        owner = backend_host(moved.get("host") or volume.get("host") or "")
+        return moved if moved and self.host in (owner, backend_host(volume.get("host") or "")) else {}
+
+    def _already_said(self, volume: Mapping[str, Any], details: Mapping[str, Any],
+                      now: float | None) -> bool:
+        """Whether a volume in ``error`` already states this report. Its words (every value that
+        is not a number) must match; its numbers (a lag, a count of unshipped writes) are
+        measurements that move every interval, so the row's figures are refreshed at most once
+        every ``FIGURE_REFRESH`` report intervals rather than rewritten each time."""
+        said = volume["replication_extended_status"] or ""
+        if not said.startswith(UPDATE_REASON):
+            return False
+        known = self._said.get(volume["id"])
+        if known is None or known[0] != said:  # parsed once per text, not once per interval
+            text = said[len(UPDATE_REASON):]
+            try:
+                before = {} if text == NO_DETAILS else json.loads(text)
+            except ValueError:
+                return False
+            if not isinstance(before, dict):
+                return False
+            known = self._said[volume["id"]] = (said, before, _words(before))
+        report = _as_json(details)
+        if _words(report) != known[2]:
+            return False
+        if report == known[1]:
+            return True
+        return now is not None and now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
+
+
+def _words(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A report's state: what it says, without the figures it measured (ints and floats)."""
+    return {key: value for key, value in details.items() if type(value) not in _FIGURES}
+
+
+_FIGURES = frozenset({int, float})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _as_json(details: Mapping[str, Any]) -> Any:
+    """``details`` as the reason text stores them (plain JSON values pass unchanged)."""
+    if all(type(value) in _PLAIN for value in details.values()):
+        return details
+    return json.loads(json.dumps(details, sort_keys=True, default=str))

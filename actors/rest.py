@@ -1,7 +1,7 @@
 """The REST layer: the subset of Cinder's Block Storage v3 API that a replication workflow needs.
 
 It only translates. A request becomes a ``RequestContext`` (noauth: ``X-Auth-Token: user:project``)
-and one call to the API actor through ``deployment.Client``; the answer becomes Cinder's JSON
+and one call to the API actor through ``client.Client``; the answer becomes Cinder's JSON
 (``views``), and an exception its fault body with the exception's ``code``. Policy, validation of
 state and everything else stay in the API actor, so a REST client and a simulated workload meet
 the same rules.
@@ -14,6 +14,7 @@ the code below, which is Cinder's wire format rather than HTTP plumbing.
 
 from __future__ import annotations
 
+import configparser
 import json
 import logging
 import re
@@ -27,12 +28,12 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from replisim import exception
+from replisim.redaction import Redactor, mask_secret_keys
 from replisim.sim import KernelError, Runtime
 
 from . import views
+from .client import Client
 from .context import RequestContext
-from .deployment import Client
-from .redaction import Redactor, mask_secret_keys
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
 LOG = logging.getLogger("replisim.rest")
@@ -41,8 +42,6 @@ VERSION_HEADER = "OpenStack-API-Version"
 CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication_targets (60 s)
 MAX_BODY = 1 << 20
 _COLLECTIONS = frozenset({"volumes", "types", "os-services"})
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 # Cinder's fault names by status; any other status is a "computeFault".
 _FAULT_NAMES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
                 405: "badMethod", 409: "conflictingRequest", 413: "overLimit", 415: "badMediaType",
@@ -145,8 +144,9 @@ def request_context(headers: Mapping[str, str], url_project: str | None,
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
     value = query.get(name, "0").strip().lower()
-    if value in _TRUE | _FALSE:
-        return value in _TRUE
+    flag = configparser.ConfigParser.BOOLEAN_STATES.get(value)
+    if flag is not None:
+        return flag
     raise HttpError(400, f"Query parameter {name!r} must be a boolean such as 1 or 0, got {value!r}.")
 
 

@@ -33,17 +33,20 @@ def _to_manager(volume: Mapping[str, Any], method: str, context: Mapping[str, An
     return manager_address(host), message
 
 
-def enable_replication(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
-    return Cast(*_to_manager(volume, "enable_replication", context))
+# Each state-changing cast carries the id the API gave its request (``op_id``), so a redelivered
+# message is recognised and not acted on twice (see ``idempotency``).
+
+def enable_replication(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str) -> Cast:
+    return Cast(*_to_manager(volume, "enable_replication", context, op_id=op_id))
 
 
-def disable_replication(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
-    return Cast(*_to_manager(volume, "disable_replication", context))
+def disable_replication(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str) -> Cast:
+    return Cast(*_to_manager(volume, "disable_replication", context, op_id=op_id))
 
 
-def failover_replication(context: Mapping[str, Any], volume: Mapping[str, Any],
+def failover_replication(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str,
                          secondary: str | None = None) -> Cast:
-    return Cast(*_to_manager(volume, "failover_replication", context, secondary=secondary))
+    return Cast(*_to_manager(volume, "failover_replication", context, op_id=op_id, secondary=secondary))
 
 
 def list_replication_targets(context: Mapping[str, Any], volume: Mapping[str, Any],
@@ -51,17 +54,18 @@ def list_replication_targets(context: Mapping[str, Any], volume: Mapping[str, An
     return Call(*_to_manager(volume, "list_replication_targets", context), timeout=timeout)
 
 
-def delete_volume(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
-    return Cast(*_to_manager(volume, "delete_volume", context))
+def delete_volume(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str) -> Cast:
+    return Cast(*_to_manager(volume, "delete_volume", context, op_id=op_id))
 
 
-def create_volume(context: Mapping[str, Any], volume: Mapping[str, Any]) -> Cast:
-    return Cast(*_to_manager(volume, "create_volume", context))
+def create_volume(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str | None) -> Cast:
+    return Cast(*_to_manager(volume, "create_volume", context, op_id=op_id))
 
 
-def schedule_create_volume(context: Mapping[str, Any], volume_id: str) -> Cast:
+def schedule_create_volume(context: Mapping[str, Any], volume_id: str, op_id: str) -> Cast:
     return Cast(Address(SCHEDULER_TOPIC),
-                Message("create_volume", {"context": dict(context), "volume_id": volume_id}, RPC_VERSION))
+                Message("create_volume", {"context": dict(context), "volume_id": volume_id, "op_id": op_id},
+                        RPC_VERSION))
 
 
 def report_capabilities(host: str, capabilities: Mapping[str, Any]) -> Cast:
@@ -71,6 +75,8 @@ def report_capabilities(host: str, capabilities: Mapping[str, Any]) -> Cast:
                         {"host": host, "capabilities": dict(capabilities)}, RPC_VERSION))
 
 
-def driver_call(host: str, operation: str, timeout: float, **args: Any) -> Call:
-    """Ask the driver host of ``host`` to run one driver method."""
-    return Call(driver_address(host), Message("invoke", {"operation": operation, "args": args}), timeout)
+def driver_call(host: str, operation: str, timeout: float, call_id: str | None = None, **args: Any) -> Call:
+    """Ask the driver host of ``host`` to run one driver method; a redelivered call with the same
+    ``call_id`` is answered from the first one's result, never run twice."""
+    return Call(driver_address(host),
+                Message("invoke", {"operation": operation, "args": args, "call_id": call_id}), timeout)

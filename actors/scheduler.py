@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from replisim.sim import Actor, Now
@@ -24,6 +24,9 @@ LOG = logging.getLogger("replisim.scheduler")
 Gen = Generator[Any, Any, Any]
 
 
+Specs = tuple[tuple[str, str], ...]  # a volume type's extra specs, sorted: hashable
+
+
 @dataclass
 class HostState:
     """What the scheduler believes about one backend."""
@@ -32,15 +35,29 @@ class HostState:
     capabilities: dict[str, Any]
     updated: float
     placed_gb: float = 0.0
+    # unmet_specs per volume type's specs: capabilities only change with a new report (a new
+    # HostState), and thousands of creates may arrive between two reports
+    unmet: dict[Specs, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        free = self.capabilities.get("free_capacity_gb", 0)
+        self._free: float | None  # None: the report's figure is unreadable
+        if free in ("infinite", "unknown"):
+            self._free = math.inf
+        else:
+            try:
+                self._free = float(free)
+            except (TypeError, ValueError):
+                self._free = None
+
+    def unmet_specs(self, specs: Specs) -> list[str]:
+        found = self.unmet.get(specs)
+        if found is None:
+            found = self.unmet[specs] = unmet_specs(self.capabilities, dict(specs))
+        return found
 
     def free_gb(self) -> float:
-        free = self.capabilities.get("free_capacity_gb", 0)
-        if free in ("infinite", "unknown"):
-            return math.inf
-        try:
-            return float(free) - self.placed_gb
-        except (TypeError, ValueError):
-            return 0.0
+        return 0.0 if self._free is None else self._free - self.placed_gb
 
     def pool(self) -> str:
         return str(self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name")
@@ -54,10 +71,13 @@ class Scheduler(Actor):
         self.db = db
         self.service_down_time = service_down_time
         self.hosts: dict[str, HostState] = {}
+        self._order: list[str] = []  # the hosts, sorted: placement is deterministic
         self.last_reap = 0.0
 
     def update_service_capabilities(self, host: str, capabilities: Mapping[str, Any]) -> Gen:
         now = yield Now()
+        if host not in self.hosts:
+            self._order = sorted([*self.hosts, host])
         self.hosts[host] = HostState(host, dict(capabilities), now)
         if now - self.last_reap >= self.service_down_time:  # the managers' reports are our clock
             self.last_reap = now
@@ -75,25 +95,31 @@ class Scheduler(Actor):
                     reaped.append(volume["id"])
         return reaped
 
-    def rejections(self, state: HostState, size: float, specs: Mapping[str, str], now: float) -> list[str]:
+    def rejections(self, state: HostState, size: float, specs: Specs, now: float) -> list[str]:
         """Why ``state`` cannot take a volume of ``size`` GiB with ``specs`` (empty: it can)."""
         reasons = []
         if now - state.updated > self.service_down_time:
             reasons.append(f"no stats for {now - state.updated:.0f} s (service down)")
         if state.free_gb() < size:
             reasons.append(f"free {state.free_gb():.0f} GiB < {size} GiB")
-        reasons.extend(unmet_specs(state.capabilities, specs))
+        reasons.extend(state.unmet_specs(specs))
         return reasons
 
-    def create_volume(self, context: Mapping[str, Any], volume_id: str) -> Gen:
+    def create_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
         now = yield Now()
         volume = self.db.volume_get(volume_id)
-        specs: dict[str, str] = {}
+        if volume["status"] != CREATING or volume["host"] is not None:
+            # A redelivered request (or one overtaken by the reaper): placing it again would make
+            # a second copy of the volume on another backend.
+            LOG.info("volume %s is already placed (%s, host %s); request %s ignored", volume_id,
+                     volume["status"], volume["host"], op_id)
+            return None
+        specs: Specs = ()
         if volume.get("volume_type_id"):
-            specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
+            specs = tuple(sorted(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"].items()))
         size = float(volume["size"] or 0)
         passed, why = [], []
-        for host in sorted(self.hosts):
+        for host in self._order:
             state = self.hosts[host]
             reasons = self.rejections(state, size, specs, now)
             if reasons:
@@ -103,10 +129,16 @@ class Scheduler(Actor):
         if not passed:
             reason = "No valid host was found. " + (" | ".join(why) if why else "No backend has reported.")
             LOG.warning("volume %s: %s", volume_id, reason)
-            self.db.volume_update(volume_id, {"status": VOLUME_ERROR, "status_reason": reason})
+            self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
+                                              {"status": VOLUME_ERROR, "status_reason": reason})
             return None
         best = min(passed, key=lambda s: (-s.free_gb(), s.host))
+        # Claimed, not written: of two deliveries of one request, only one places the volume.
+        placed = self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
+                                                   {"host": f"{best.host}#{best.pool()}"})
+        if placed is None:
+            LOG.info("volume %s was placed meanwhile; request %s ignored", volume_id, op_id)
+            return None
         best.placed_gb += size
-        placed = self.db.volume_update(volume_id, {"host": f"{best.host}#{best.pool()}"})
-        yield rpcapi.create_volume(context, placed)
+        yield rpcapi.create_volume(context, placed, op_id)
         return best.host

@@ -14,28 +14,46 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import sqlalchemy as sa
 
 from replisim import exception
+from replisim.redaction import Redactor
 from replisim.sim import LiveRuntime
 
 from .config import CinderConfig, load_config
-from .db import SqlRepository
+from .db import Repository, SqlRepository
 from .deployment import Deployment, deploy
-from .redaction import Redactor
 from .rest import ApiHttpServer, BlockStorageApi
 from .status import VOLUME_TOPIC
 
-if TYPE_CHECKING:
-    from replisim.scenarios.live_record import LiveRecorder
-
 LOG = logging.getLogger("replisim.serve")
 DEFAULT_ADMIN_USERS = "admin"
+
+
+class Recorder(Protocol):
+    """What a server records while it runs (``replisim.scenarios.live_record.LiveRecorder`` is one):
+    every call a REST request makes (it is the REST layer's ``CallRecorder``), every status change
+    (through the repository it wraps), and samples of the backends while it ``watch``es."""
+
+    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
+                 call: Callable[[], Any]) -> Any: ...
+
+    def repository(self, inner: Repository) -> Repository: ...
+
+    def watch(self, deployment: Deployment, interval: float) -> None: ...
+
+    def stop_watching(self, deployment: Deployment) -> None: ...
+
+    def write(self, deployment: Deployment) -> None: ...
+
+
+# Builds the recorder of one server from its clock and its redactor; raises ConfigError if it cannot.
+RecorderFactory = Callable[[Callable[[], float], Redactor], Recorder]
 
 
 class WallClockRuntime(LiveRuntime):
@@ -104,7 +122,7 @@ class Server:
     httpd: ApiHttpServer
     thread: threading.Thread
     started_at: float
-    recorder: LiveRecorder | None = None
+    recorder: Recorder | None = None
     stopped: bool = field(default=False)
 
     def not_ready(self, timeout: float) -> dict[str, str]:
@@ -131,7 +149,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop serving, then the actors, then close the database; safe to call twice. When
-        recording, write the record before the database closes and build its report after."""
+        recording, write the record before the database closes."""
         if self.stopped:
             return
         self.stopped = True
@@ -146,14 +164,12 @@ class Server:
                 self.recorder.write(self.deployment)
         finally:
             self.deployment.db.close()
-        if self.recorder is not None:
-            self.recorder.report()
 
 
 def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0.0.1", port: int = 0,
-          report_interval: float = 10.0, record: Path | None = None) -> Server:
+          report_interval: float = 10.0, record: RecorderFactory | None = None) -> Server:
     """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port);
-    with ``record``, keep a run record of what happens and write it, and its report, there on ``stop``.
+    with ``record``, keep a record of what happens (the recorder it builds) and write it on ``stop``.
 
     Returns as soon as the socket is bound; ``Server.not_ready`` waits for the backends. Answers
     never carry a configured secret; log lines are the log handler's business (``serve_forever``
@@ -163,7 +179,7 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
     db: SqlRepository | None = None
     try:
         redactor = Redactor(secrets(config, db_url))
-        recorder = None if record is None else _recorder(record, runtime, redactor, config.source)
+        recorder = None if record is None else record(lambda: runtime.now, redactor)
         db = open_database(db_url, clock=lambda: runtime.now)
         started_at = runtime.now
         deployment = deploy(runtime, config, db if recorder is None else recorder.repository(db),
@@ -183,22 +199,9 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
     return Server(httpd.url, deployment, httpd, thread, started_at, recorder)
 
 
-def _recorder(out: Path, runtime: WallClockRuntime, redactor: Redactor, source: str) -> LiveRecorder:
-    """A recorder writing into ``out``, checked writable now rather than at shutdown."""
-    from replisim.scenarios.live_record import LiveRecorder
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".replisim-record-probe"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise exception.ConfigError(f"--record {out}: cannot write there: {exc.strerror or exc}") from None
-    return LiveRecorder(out, lambda: runtime.now, redactor, source)
-
-
 def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
-                  record: Path | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+                  record: RecorderFactory | None = None, out: TextIO = sys.stdout,
+                  err: TextIO = sys.stderr) -> int:
     """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input)."""
 
     def fail(message: str) -> int:
@@ -238,8 +241,6 @@ def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int,
         for sig, old in previous.items():
             signal.signal(sig, old)
     print("replisim serve: stopped", file=out, flush=True)
-    if record is not None:
-        print(f"replisim serve: recorded the run and its report in {record}", file=out, flush=True)
     return 0
 
 

@@ -57,8 +57,11 @@ ALLOWED_TRANSITIONS = frozenset({
     (DISABLED, DISABLING), (ENABLED, DISABLING), (DISABLING, DISABLED), (DISABLING, ERROR),
     (ENABLED, ENABLING_SECONDARY), (FAILED_OVER, ENABLING_SECONDARY), (ERROR, ENABLING_SECONDARY),
     (ENABLING_SECONDARY, FAILED_OVER), (ENABLING_SECONDARY, ERROR),
-    # periodic replication updates from the driver
-    (ENABLED, ERROR), (ERROR, ENABLED), (FAILED_OVER, ERROR),
+    (ENABLING_SECONDARY, ENABLED),  # a failback, to the backend the volume was created on
+    # periodic replication updates from the driver: errors, their end (back to the state the
+    # array reports), and repairs of what the database missed (an abandoned handler's outcome)
+    (ENABLED, ERROR), (FAILED_OVER, ERROR), (ERROR, ENABLED), (ERROR, FAILED_OVER), (ERROR, DISABLED),
+    (ENABLED, FAILED_OVER), (FAILED_OVER, ENABLED), (ENABLED, DISABLED), (FAILED_OVER, DISABLED),
     # a create whose driver model update turns replication on
     (DISABLED, ENABLED),
 })

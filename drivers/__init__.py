@@ -1,1 +1,5 @@
-"""Drivers: the emulated array and its driver (sim), and real drivers for live storage processes."""
+"""Drivers: the contract (``contract``), the emulated arrays and their driver (``emulated``), real
+storage arrays and their driver (``storage``), and the conformance suite (``conformance``).
+
+Deliberately empty: importing the contract imports nothing else.
+"""

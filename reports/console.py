@@ -27,7 +27,7 @@ def report_command(target: str) -> int:
         data = write_report(directory)
         lines = summary_lines(data)
         ok = data["verdict"]["ok"]
-    click.secho(lines[0], fg="green" if ok else "red", bold=True)
+    click.secho(lines[0], fg={True: "green", False: "red", None: "yellow"}[ok], bold=True)
     for line in lines[1:]:
         click.echo(line)
     click.echo(f"  report    {directory / HTML_NAME} ({JSON_NAME} beside it)")

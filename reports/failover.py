@@ -14,7 +14,11 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-ARRAY_DOWN = frozenset({"array.crash"})  # the fault kinds that stop a primary array serving
+from replisim.scenarios.faults import KINDS
+
+# The fault kinds that stop a primary array serving: a failover's RTO counts from one.
+ARRAY_DOWN = frozenset(name for name, kind in KINDS.items()
+                       if kind.target == "array" and kind.effect == "outage")
 
 
 def fault_windows(faults: Iterable[Mapping[str, Any]], heal_at: float = math.inf) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from replisim.scenarios.checkers import merge, status_of
+
 from .capacity import latency_by_fill, pool_figures, used_pct_at
 from .failover import failover_figures, failover_summary, fault_windows
 from .histogram import LatencyHistogram
@@ -56,7 +58,9 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
     heal_at = float(run.get("duration", end))
     done = completions(run["ops"], run.get("status_changes"), run.get("transitions"))
     stats = operation_stats(done)
-    checks = [{"check": name, **verdict} for name, verdict in run["verdicts"].items()]
+    checks = [{"check": name, **verdict, "status": verdict.get("status") or status_of(verdict.get("ok"))}
+              for name, verdict in run["verdicts"].items()]
+    ok = run["ok"] if "ok" in run else merge(c["ok"] for c in checks) if checks else True
     failovers = failover_figures(
         run.get("failovers", ()), run.get("faults", ()), run.get("detections", ()), run.get("arrays"), heal_at
     )
@@ -80,8 +84,9 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
             "digest": run.get("digest"),
         },
         "verdict": {
-            "ok": bool(run.get("ok", all(c["ok"] for c in checks))),
-            "passed": sum(bool(c["ok"]) for c in checks),
+            "ok": ok,
+            "status": status_of(ok),
+            "passed": sum(c["ok"] is True for c in checks),
             "checks": len(checks),
         },
         "checks": checks,

@@ -23,7 +23,7 @@ table { border-collapse: collapse; margin: .6em 0; }
 td, th { padding: .25em .7em; border-bottom: 1px solid #eee; }
 th { text-align: left; background: #f6f6f6; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict { padding: .6em 1em; border-radius: 4px; font-weight: bold; font-size: 1.2em; color: #fff; }
-.pass { background: #2E7D32; } .fail { background: #C62828; }
+.pass { background: #2E7D32; } .fail { background: #C62828; } .unknown { background: #9E6A03; }
 code { font-size: 12px; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; display: block; margin: .8em 0; } .note { color: #666; }
 """
@@ -65,13 +65,13 @@ def _page(title: str, body: str) -> str:
 def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str:
     """The report page of one run."""
     head, verdict = data["header"], data["verdict"]
-    ok = verdict["ok"]
+    status = verdict["status"]
     live = head.get("mode") == "live"
     parts = [
         f"<h1>{escape(head['scenario'])} · {'live' if live else 'seed ' + str(head['seed'])}</h1>",
         f"<p>{escape(head.get('description') or '')}</p>",
         '<div class="verdict pass">LIVE: recorded, no invariant checks</div>' if live else
-        f'<div class="verdict {"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}: '
+        f'<div class="verdict {status}">{status.upper()}: '
         f"{verdict['passed']}/{verdict['checks']} checks passed</div>",
     ]
     versions = head.get("versions") or {}
@@ -132,7 +132,7 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
     parts += ["<h2>Faults</h2>", _faults(data["faults"])]
     parts.append(
         '<p class="note">Every figure is in report.json beside this page; the run\'s history '
-        "(history.jsonl), trace (trace.jsonl) and record (run.json) are there too.</p>"
+        "(history.jsonl), trace (trace.jsonl.gz) and record (run.json) are there too.</p>"
     )
     return _page(f"replisim report: {head['scenario']} seed {head['seed']}", "\n".join(parts))
 
@@ -144,8 +144,9 @@ def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
         text = DASH if witness is None else json.dumps(witness, sort_keys=True, default=str)
         if len(text) > MAX_WITNESS:
             text = text[:MAX_WITNESS] + " …"
+        status = "ok" if check["status"] == "pass" else f"<b>{check['status'].upper()}</b>"
         rows.append(
-            f"<tr><td>{escape(check['check'])}</td><td>{'ok' if check['ok'] else '<b>FAIL</b>'}</td>"
+            f"<tr><td>{escape(check['check'])}</td><td>{status}</td>"
             f"<td>{escape(check.get('summary') or '')}</td><td><code>{escape(text)}</code></td></tr>"
         )
     return (

@@ -17,21 +17,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import StrMethodFormatter
 
+from replisim.scenarios.faults import KINDS
+
 from .histogram import LatencyHistogram
 from .operations import Completion
 from .text import duration
 
 SIZE = (10, 4.2)
 DPI = 100
-FAULT_COLOURS = {
-    "array.crash": "#E9A4A0",
-    "manager.restart": "#E9A4A0",
-    "array.controller_restart": "#E9A4A0",
-    "manager.pause": "#A0B1E9",
-    "driver.hang": "#A0B1E9",
-}
-NETWORK_COLOUR = "#E9DCA0"  # link.* and bus.*
-OTHER_FAULT_COLOUR = "#D5D5D5"
+# A fault window's shade, by what the fault does (its kind's effect in the catalog).
+EFFECT_COLOURS = {"outage": "#E9A4A0", "stall": "#A0B1E9", "network": "#E9DCA0", "other": "#D5D5D5"}
 STATUS_COLOURS = {
     "enabled": "#4C9F50",
     "enabling": "#A5D6A7",
@@ -44,6 +39,19 @@ STATUS_COLOURS = {
 MAX_FAULT_LABELS = 8
 # Operations' colours leave out red and orange, which mark failed and unknown outcomes.
 OP_COLOURS = ("C0", "C2", "C4", "C5", "C6", "C7", "C8", "C9", "#1A237E", "#004D40", "#880E4F", "#3E2723")
+
+
+MAX_NAMED = 10  # series drawn in colour and named; beyond them, thin grey lines under one label
+REST_COLOUR = "#B0B0B0"
+
+
+def _named_first(names: Sequence[str], rank: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The MAX_NAMED names ranked first (lowest rank), in their given order, and the rest: a
+    cloud's hundred pools cannot each have a colour and a legend line."""
+    if len(names) <= MAX_NAMED:
+        return list(names), []
+    chosen = set(sorted(names, key=lambda name: rank[name])[:MAX_NAMED])
+    return [n for n in names if n in chosen], [n for n in names if n not in chosen]
 
 
 def time_unit(end: float) -> tuple[float, str]:
@@ -68,9 +76,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _fault_colour(kind: str) -> str:
-    if kind in FAULT_COLOURS:
-        return FAULT_COLOURS[kind]
-    return NETWORK_COLOUR if kind.startswith(("link.", "bus.")) else OTHER_FAULT_COLOUR
+    """A kind this version does not know (a run recorded by another) is shaded as "other"."""
+    return EFFECT_COLOURS[KINDS[kind].effect if kind in KINDS else "other"]
 
 
 def _shade_faults(ax: Any, faults: Sequence[Mapping[str, Any]], scale: float) -> list[Patch]:
@@ -202,7 +209,12 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
             horizon = max(horizon, at * 1.05)
     scale, unit = time_unit(horizon)
     fig, ax = _figure()
-    for i, (pool, figures) in enumerate(pools.items()):
+    # the pools that fill first (or are fullest) are named; the others are drawn grey, beneath
+    named, rest = _named_first(list(pools), {
+        pool: (math.inf if f["runs_out_at_s"] is None else f["runs_out_at_s"], -(f["used_pct"] or 0))
+        for pool, f in pools.items()})
+    for i, pool in enumerate(named):
+        figures = pools[pool]
         colour = f"C{i % 10}"
         s = figures["series"]
         at, how, capacity = figures["runs_out_at_s"], figures["runs_out"], figures["capacity_gb"]
@@ -236,6 +248,10 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
                 fontsize=8,
                 color=colour,
             )
+    for i, pool in enumerate(rest):
+        s = pools[pool]["series"]
+        ax.plot([t / scale for t in s["time"]], s["used_gb"], color=REST_COLOUR, lw=0.6, zorder=1.5,
+                label=f"{len(rest)} other pools" if i == 0 else None)
     ax.set_xlim(0, horizon / scale)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
@@ -252,15 +268,22 @@ def latency_against_fill(points: Sequence[tuple[str, float, float]]) -> bytes | 
     if not points:
         return None
     fig, ax = _figure()
-    for i, pool in enumerate(sorted({p for p, _, _ in points})):
-        mine = [(pct, latency) for p, pct, latency in points if p == pool]
+    by_pool: dict[str, list[tuple[float, float]]] = {}
+    for pool, pct, latency in points:
+        by_pool.setdefault(pool, []).append((pct, latency))
+    pools = sorted(by_pool)
+    named, rest = _named_first(pools, {pool: -max(pct for pct, _ in by_pool[pool]) for pool in pools})
+    groups = [(pool, by_pool[pool], f"C{i % 10}") for i, pool in enumerate(named)]
+    if rest:  # the pools that filled least, as one grey group
+        groups.append((f"{len(rest)} other pools", [p for pool in rest for p in by_pool[pool]], REST_COLOUR))
+    for label, mine, colour in groups:
         ax.plot(
             [pct for pct, _ in mine],
             [max(latency, 1e-6) for _, latency in mine],
             ".",
             ms=4,
-            color=f"C{i % 10}",
-            label=pool,
+            color=colour,
+            label=label,
             alpha=0.8,
         )
     ax.set_yscale("log")
@@ -282,7 +305,9 @@ def lag_plot(
     scale, unit = time_unit(end)
     fig, ax = _figure()
     handles = _shade_faults(ax, faults, scale)
-    for link, figures in links.items():
+    named, rest = _named_first(list(links), {link: -f["max_lag_s"] for link, f in links.items()})
+    for link in named:  # the links that lagged most
+        figures = links[link]
         s = figures["series"]
         handles.append(
             ax.plot(
@@ -292,6 +317,12 @@ def lag_plot(
                 label=f"{link} (max {duration(figures['max_lag_s'])})",
             )[0]
         )
+    for i, link in enumerate(rest):
+        s = links[link]["series"]
+        line = ax.plot([t / scale for t in s["time"]], s["lag_s"], color=REST_COLOUR, lw=0.6, zorder=1.5,
+                       label=f"{len(rest)} other links")[0]
+        if i == 0:
+            handles.append(line)
     ax.set_xlim(0, end / scale)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"simulated time ({unit})")

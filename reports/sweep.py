@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from replisim.scenarios.history import write_atomically
+
 from .failover import failover_figures, failover_summary
 from .figures import ReportError
 from .html import sweep_page
 from .plots import recovery_distribution
-from .report import HTML_NAME, JSON_NAME, to_json, write_atomically
+from .report import HTML_NAME, JSON_NAME, to_json
 from .text import duration
 
 SWEEP_FILE = "sweep.json"

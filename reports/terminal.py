@@ -8,6 +8,7 @@ from typing import Any
 from .text import duration, number, percent
 
 LATENCY_COLUMNS = ("min_s", "p50_s", "p90_s", "p99_s", "p99.9_s", "max_s")
+MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
 
 
 def verdict_line(data: Mapping[str, Any]) -> str:
@@ -15,7 +16,7 @@ def verdict_line(data: Mapping[str, Any]) -> str:
     if head.get("mode") == "live":  # a recorded live server: observed, not checked
         return f"LIVE {head['scenario']}: recorded, no invariant checks (they need the simulation)"
     return (
-        f"{'PASS' if verdict['ok'] else 'FAIL'} {head['scenario']} seed={head['seed']}: "
+        f"{verdict['status'].upper()} {head['scenario']} seed={head['seed']}: "
         f"{verdict['passed']}/{verdict['checks']} checks passed"
     )
 
@@ -39,7 +40,7 @@ def summary_lines(data: Mapping[str, Any], *, verdict: bool = True) -> list[str]
     lines = [verdict_line(data)] if verdict else []
     if verdict:
         lines += [
-            f"  {'ok  ' if c['ok'] else 'FAIL'} {c['check']:<15} {c.get('summary', '')}"
+            f"  {MARKS[c['status']]} {c['check']:<15} {c.get('summary', '')}"
             for c in data["checks"]
         ]
     lines += operations_table(data["operations"])

@@ -8,11 +8,12 @@ transition table below is the checkers' own, so a control plane that wanders off
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from replisim.drivers.fabric import Fabric
+from replisim.actors.filters import wants_replication
+from replisim.drivers.emulated.fabric import Fabric
 
 from .history import History, Transition
 
@@ -25,20 +26,64 @@ LEGAL = frozenset({
     ("disabled", "disabling"), ("enabled", "disabling"), ("disabling", "disabled"), ("disabling", "error"),
     ("enabled", "enabling_secondary"), ("failed-over", "enabling_secondary"), ("error", "enabling_secondary"),
     ("enabling_secondary", "failed-over"), ("enabling_secondary", "error"),
-    ("enabled", "error"), ("error", "enabled"), ("failed-over", "error"), ("disabled", "enabled"),
+    # a failback: the failover returned the volume to the array it was created on
+    ("enabling_secondary", "enabled"),
+    ("enabled", "error"), ("failed-over", "error"), ("disabled", "enabled"),
+    # an error resolved, back to the state the arrays report (a transient error of a failed-over
+    # volume; an action whose outcome the manager learned only later)
+    ("error", "enabled"), ("error", "failed-over"), ("error", "disabled"),
+    # the database learning what the arrays did after a handler was abandoned (a restart)
+    ("enabled", "failed-over"), ("failed-over", "enabled"),
+    ("enabled", "disabled"), ("failed-over", "disabled"),
 })
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
+# What these statuses claim about where the volume is served from: its home array, or a replica.
+SERVED_AWAY = {"enabled": False, "failed-over": True}
+
+
+STATUSES = {True: "pass", False: "fail", None: "unknown"}
+
+
+def status_of(ok: bool | None) -> str:
+    """``pass``, ``fail`` or ``unknown`` (a checker that raised, or nothing checked)."""
+    return STATUSES[ok]
+
+
+def merge(oks: Iterable[bool | None]) -> bool | None:
+    """A run's verdict from its checks', as Jepsen merges validities: a failure beats an unknown,
+    an unknown beats a pass, and nothing checked is unknown."""
+    seen = list(oks)
+    if False in seen:
+        return False
+    return None if None in seen or not seen else True
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """One check's judgement of a run; ``ok`` None is unknown (the checker raised: ``witness``
+    holds the error)."""
+
     check: str
-    ok: bool
+    ok: bool | None
     summary: str
     witness: Any = None
 
+    @property
+    def status(self) -> str:
+        return status_of(self.ok)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "ok": self.ok, "summary": self.summary, "witness": self.witness}
+        return {"ok": self.ok, "status": self.status, "summary": self.summary, "witness": self.witness}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a checker function returns: whether the run passes, a one-line summary, and on a
+    failure a minimal witness."""
+
+    ok: bool
+    summary: str
+    witness: Any = None
 
 
 @dataclass
@@ -52,18 +97,58 @@ class RunRecord:
     fabric: Fabric
     owners: Mapping[str, str]  # array -> backend
     secrets: tuple[str, ...]
+    healed: list[str] | None = None  # what the faults left behind when the heal began (None: unknown)
+    types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # type id -> extra specs
 
 
-def no_volume_lost(run: RunRecord) -> Verdict:
+@dataclass(frozen=True)
+class Checker:
+    """A registered check: its name (what scenarios list under ``checks``), a line of doc, the
+    keys of the witness it gives when it fails, and the function that judges a run."""
+
+    name: str
+    doc: str
+    witness: str
+    judge: Callable[[RunRecord], Finding]
+
+    def __call__(self, run: RunRecord) -> Verdict:
+        """The verdict on ``run``; a checker that raises gives an unknown verdict carrying the error,
+        never a crashed run (as Jepsen's checkers do)."""
+        try:
+            found = self.judge(run)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            return Verdict(self.name, None, f"unknown: the checker raised {error}", {"error": error})
+        return Verdict(self.name, found.ok, found.summary, found.witness)
+
+
+CHECKERS: dict[str, Checker] = {}
+
+
+def checker(name: str, doc: str, witness: str) -> Callable[[Callable[[RunRecord], Finding]],
+                                                           Callable[[RunRecord], Finding]]:
+    """Register a checker function under ``name``."""
+    def register(judge: Callable[[RunRecord], Finding]) -> Callable[[RunRecord], Finding]:
+        assert name not in CHECKERS, name
+        CHECKERS[name] = Checker(name, doc, witness, judge)
+        return judge
+
+    return register
+
+
+@checker("no_volume_lost", "every acknowledged volume is on exactly one array and the database's host "
+         "says which", "volume; and primaries, or array, host and provider_location")
+def no_volume_lost(run: RunRecord) -> Finding:
     """Every volume that became available and was not deleted is served by exactly one array,
-    and the database's host (and provider location) name that array."""
+    and the database's host (and provider location) name that array: at the end, and at the
+    moment each failover's outcome was written."""
     ever_available = {t.volume_id for t in run.status_changes if t.new == "available"}
     deleted = {t.volume_id for t in run.status_changes if t.new == "deleted"}
     rows = {v["id"]: v for v in run.volumes}
     for volume_id in sorted(ever_available - deleted):
         row = rows.get(volume_id)
         if row is None:
-            return Verdict("no_volume_lost", False, f"volume {volume_id} vanished from the database",
+            return Finding(False, f"volume {volume_id} vanished from the database",
                            {"volume": volume_id})
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
         if not primaries and row["status"] in ("deleting", "error_deleting"):
@@ -71,65 +156,126 @@ def no_volume_lost(run: RunRecord) -> Verdict:
         if volume_id in run.fabric.split:  # two primaries: the split_brain check's business
             primaries = [a for a in primaries if run.fabric.arrays[a].copies[volume_id].split_from is None]
         if len(primaries) != 1:
-            return Verdict("no_volume_lost", False,
+            return Finding(False,
                            f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
                            {"volume": volume_id, "primaries": primaries})
-        backend = (row["host"] or "").partition("@")[2].partition("#")[0]
-        location = row.get("provider_location") or ""
-        served_by = location.removeprefix("emulated://").partition("/")[0]
-        owner = run.owners.get(primaries[0])
-        if served_by != primaries[0] or (owner is not None and owner != backend and served_by == primaries[0]
-                                         and run.owners.get(served_by) == owner):
-            return Verdict("no_volume_lost", False,
-                           f"volume {volume_id} is served by array {primaries[0]} but the database says "
-                           f"host {row['host']!r}, location {location!r}",
+        wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"))
+        if wrong:
+            return Finding(False,
+                           f"volume {volume_id} is served by array {primaries[0]} but the database "
+                           f"says {wrong}",
                            {"volume": volume_id, "array": primaries[0], "host": row["host"],
-                            "provider_location": location})
-    return Verdict("no_volume_lost", True, f"{len(ever_available - deleted)} volumes, each on one array")
+                            "provider_location": row.get("provider_location")})
+    served = _served_from(run.fabric)
+    for t in run.transitions:
+        if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
+            array, _ = served(t.volume_id, t.time)
+            wrong = None if array is None else _misnamed(run, array, t.host, t.location)
+            if wrong:
+                return Finding(False,
+                               f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array "
+                               f"{array} but the database says {wrong}",
+                               {"volume": t.volume_id, "array": array, "time": t.time, "host": t.host,
+                                "provider_location": t.location})
+    return Finding(True, f"{len(ever_available - deleted)} volumes, each on one array")
 
 
-def transitions(run: RunRecord) -> Verdict:
+def _misnamed(run: RunRecord, array: str, host: str | None, location: str | None) -> str | None:
+    """How a host and location fail to name ``array`` (None: they name it)."""
+    backend = (host or "").partition("@")[2].partition("#")[0]
+    served_by = (location or "").removeprefix("emulated://").partition("/")[0]
+    owner = run.owners.get(array)
+    if served_by != array or (owner is not None and owner != backend):
+        return f"host {host!r}, location {location!r}"
+    return None
+
+
+def _served_from(fabric: Fabric) -> Callable[[str, float], tuple[str | None, str | None]]:
+    """(the array serving a volume at a time, its home array), from the fabric's failover records."""
+    moves: dict[str, list[tuple[float, str]]] = {}
+    for record in fabric.failovers:
+        moves.setdefault(record.volume_id, []).append((record.time, record.target))
+
+    def served(volume_id: str, when: float) -> tuple[str | None, str | None]:
+        home = fabric.home.get(volume_id)
+        array = home
+        for time, target in moves.get(volume_id, ()):
+            if time > when:
+                break
+            array = target
+        return array, home
+
+    return served
+
+
+@checker("transitions", "only the replication_status moves the seed allows (the checker owns the table), "
+         "and enabled / failed-over only while the arrays serve the volume from its home / a replica",
+         "volume, from, to, time; and served_from, home")
+def transitions(run: RunRecord) -> Finding:
+    served = _served_from(run.fabric)
     for t in run.transitions:
         if (t.old, t.new) not in LEGAL:
-            return Verdict("transitions", False,
+            return Finding(False,
                            f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s",
                            {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time})
-    return Verdict("transitions", True, f"{len(run.transitions)} status changes, all legal")
+        away = SERVED_AWAY.get(t.new)
+        if away is not None and t.old is not None:
+            array, home = served(t.volume_id, t.time)
+            if array is not None and (array != home) != away:
+                where = f"from array {array}, " + ("not where it was created" if away is False else
+                                                   f"where it was created ({home})")
+                return Finding(False,
+                               f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s while "
+                               f"the arrays served it {where}",
+                               {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time,
+                                "served_from": array, "home": home})
+    return Finding(True, f"{len(run.transitions)} status changes, all legal")
 
 
-def liveness(run: RunRecord) -> Verdict:
+@checker("liveness", "nothing is transitional after the heal phase",
+         "volume, status, replication_status")
+def liveness(run: RunRecord) -> Finding:
     stuck = [v for v in run.volumes if v["replication_status"] in TRANSITIONAL
              or v["status"] in ("creating", "deleting")]
     if stuck:
         first = stuck[0]
-        return Verdict("liveness", False,
+        return Finding(False,
                        f"{len(stuck)} volumes still transitional after the heal phase, e.g. {first['id']} "
                        f"({first['status']}, {first['replication_status']})",
                        {"volume": first["id"], "status": first["status"],
                         "replication_status": first["replication_status"]})
-    return Verdict("liveness", True, f"all {len(run.volumes)} volumes settled")
+    return Finding(True, f"all {len(run.volumes)} volumes settled")
 
 
-def data(run: RunRecord) -> Verdict:
-    """Sync pairs lose nothing; async pairs lose no more than their lag window; and the loss the
-    driver reported is the loss the model measured."""
+@checker("data", "sync pairs in sync lose nothing; other failovers lose no more than their lag window; "
+         "the reported loss is the measured one",
+         "the failover record (volume_id, mode, in_sync, lost_writes, lag, ...), and reported")
+def data(run: RunRecord) -> Finding:
+    """Sync pairs in sync lose nothing; every other failover loses no more than its lag window
+    (a sync pair not in sync is as stale as the writes it never received); and the loss the
+    driver reported is the loss the arrays measured (summed over every primary one failover demoted)."""
     reported = _reported_losses(run)
+    measured: dict[tuple[str, float], int] = {}
     for record in run.fabric.failovers:
-        if record.mode == "sync" and record.lost_writes and not record.split:
-            return Verdict("data", False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
-                           "acknowledged writes", record.to_dict())
+        key = (record.volume_id, round(record.time, 6))
+        measured[key] = measured.get(key, 0) + record.lost_writes
+    for record in run.fabric.failovers:
+        if record.mode == "sync" and record.in_sync and record.lost_writes and not record.split:
+            return Finding(False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
+                           "acknowledged writes while its pair was in sync", record.to_dict())
         window = record.rate * record.lag + 1
-        if (record.mode == "async" or record.split) and record.lost_writes > window:
+        if record.lost_writes > window:
             lost = record.lost_writes
-            return Verdict("data", False, f"{record.mode} failover of {record.volume_id} lost {lost} "
+            return Finding(False, f"{record.mode} failover of {record.volume_id} lost {lost} "
                            f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
                            record.to_dict())
-        said = reported.get((record.volume_id, round(record.time, 6)))
-        if said is not None and said != record.lost_writes:
-            return Verdict("data", False, f"failover of {record.volume_id} reported {said} lost writes, "
-                           f"the array lost {record.lost_writes}", {**record.to_dict(), "reported": said})
+        key = (record.volume_id, round(record.time, 6))
+        said = reported.get(key)
+        if said is not None and said != measured[key]:
+            return Finding(False, f"failover of {record.volume_id} reported {said} lost writes, "
+                           f"the arrays lost {measured[key]}", {**record.to_dict(), "reported": said})
     lost = sum(r.lost_writes for r in run.fabric.failovers)
-    return Verdict("data", True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
+    return Finding(True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
                    "their pairs' guarantees")
 
 
@@ -146,36 +292,102 @@ def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
     return out
 
 
-def split_brain(run: RunRecord) -> Verdict:
+@checker("split_brain", "no split brain survives unreported",
+         "volume, replication_status")
+def split_brain(run: RunRecord) -> Finding:
     rows = {v["id"]: v for v in run.volumes}
     for volume_id in run.fabric.split:
         row = rows.get(volume_id)
         said = (row or {}).get("replication_extended_status") or ""
         if row is None or row["replication_status"] != "error" or "split_brain" not in said:
             status = (row or {}).get("replication_status")
-            return Verdict("split_brain", False,
+            return Finding(False,
                            f"volume {volume_id} has two primaries and the control plane does not say so",
                            {"volume": volume_id, "replication_status": status})
-    return Verdict("split_brain", True, f"{len(run.fabric.split)} split volumes, all reported")
+    return Finding(True, f"{len(run.fabric.split)} split volumes, all reported")
 
 
-def secrets(run: RunRecord) -> Verdict:
+@checker("secrets", "no configured credential in any API answer",
+         "op, f, secret_length")
+def secrets(run: RunRecord) -> Finding:
     for op in run.history.ops:
         if op.type != "ok" or op.value is None:
             continue
         text = json.dumps(op.value, default=str)
         leaked = [s for s in run.secrets if s and s in text]
         if leaked:
-            return Verdict("secrets", False, f"a secret appeared in the answer to {op.f} (op {op.index})",
+            return Finding(False, f"a secret appeared in the answer to {op.f} (op {op.index})",
                            {"op": op.index, "f": op.f, "secret_length": len(leaked[0])})
-    return Verdict("secrets", True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
+    return Finding(True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
 
 
-CHECKERS: Mapping[str, Callable[[RunRecord], Verdict]] = {
-    "no_volume_lost": no_volume_lost, "transitions": transitions, "liveness": liveness, "data": data,
-    "split_brain": split_brain, "secrets": secrets,
-}
+@checker("heal", "when the heal phase starts every fault is over and every setting a fault changed "
+         "(bus, links, arrays, drivers, managers, database) is back to its value before the faults",
+         "leftovers")
+def heal(run: RunRecord) -> Finding:
+    if run.healed is None:
+        raise ValueError("the run recorded no proof of its heal phase")
+    if run.healed:
+        return Finding(False, f"the heal phase began with {len(run.healed)} fault effect(s) left: "
+                       f"{run.healed[0]}", {"leftovers": run.healed})
+    return Finding(True, "every fault was over and every setting restored when the heal began")
+
+
+@checker("no_orphans", "every copy on an array belongs to a live volume the database knows",
+         "volume, array, size_gb, leaked_gb, copies")
+def no_orphans(run: RunRecord) -> Finding:
+    known = {v["id"] for v in run.volumes}
+    orphans = sorted((copy.volume_id, name, copy.size_gb) for name, array in run.fabric.arrays.items()
+                     for copy in array.copies.values() if copy.volume_id not in known)
+    if orphans:
+        volume, array, size = orphans[0]
+        leaked = sum(o[2] for o in orphans)
+        return Finding(False, f"{len(orphans)} copies on the arrays belong to no volume the database "
+                       f"knows ({leaked} GiB leaked), e.g. {volume} on {array}",
+                       {"volume": volume, "array": array, "size_gb": size, "leaked_gb": leaked,
+                        "copies": len(orphans)})
+    copies = sum(len(a.copies) for a in run.fabric.arrays.values())
+    return Finding(True, f"{copies} copies on the arrays, each of a live volume")
+
+
+@checker("converges", "after the heal, each replicated volume is replicating as its status says "
+         "(enabled from its home array, failed-over from a replica), disabled with no pair in force, "
+         "or in error with a reason",
+         "volume, replication_status, arrays (what the arrays show)")
+def converges(run: RunRecord) -> Finding:
+    fabric = run.fabric
+    checked = 0
+    for volume in run.volumes:
+        if volume["status"] != "available" or volume["replication_status"] in TRANSITIONAL:
+            continue  # not settled: liveness's business
+        status = volume["replication_status"]
+        specs = run.types.get(volume.get("volume_type_id") or "", {})
+        if status in ("disabled", None) and not wants_replication(specs):
+            continue
+        checked += 1
+        copies = list(fabric.copies(volume["id"]))
+        primary = next((c for c in copies if c.role == "primary" and c.split_from is None), None)
+        pairs = [c for c in copies if c.role == "secondary" and primary is not None and c.source is primary]
+        replicating = [c for c in pairs if fabric.pair_state(c) == "replicating"]
+        home = fabric.home.get(volume["id"])
+        shows = {"primary": primary.array if primary else None, "home": home,
+                 "pairs": {c.array: fabric.pair_state(c) for c in pairs}}
+        if status == "error":
+            fine = bool(volume.get("replication_extended_status"))
+        elif status == "disabled":
+            fine = all(c.paused for c in pairs)
+        elif status in SERVED_AWAY:
+            away = primary is not None and primary.array != home
+            fine = bool(replicating) and away == SERVED_AWAY[status]
+        else:
+            fine = False
+        if not fine:
+            return Finding(False, f"volume {volume['id']} is {status!r} after the heal but the arrays show "
+                           f"{shows}", {"volume": volume["id"], "replication_status": status,
+                                        "arrays": shows})
+    return Finding(True, f"{checked} replicated volumes settled as their status says")
 
 
 def check(run: RunRecord, names: tuple[str, ...]) -> list[Verdict]:
+    """The named checks' verdicts on ``run``, in order."""
     return [CHECKERS[name](run) for name in names]

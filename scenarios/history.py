@@ -8,8 +8,9 @@ out). Latency is measured from the *intended* send time, so a stalled client can
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ from replisim.actors.db import Repository
 from replisim.sim.errors import MessagingTimeout
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Op:
-    """One line of the history."""
+    """One line of the history (slotted: a large run records millions)."""
 
     index: int
     process: str
@@ -29,6 +30,9 @@ class Op:
     value: Any = None
     intended: float | None = None  # on invoke: when the workload meant to send it
     error: str | None = None
+
+
+OP_FIELDS = tuple(f.name for f in fields(Op))
 
 
 def outcome_of(error: BaseException | None) -> str:
@@ -66,9 +70,21 @@ class History:
         return [(invokes[op.index], op) for op in done]
 
     def write(self, path: Path) -> None:
+        """The history as JSON lines, one operation each (``history.jsonl``)."""
         with path.open("w") as out:
             for op in self.ops:
                 out.write(json.dumps(asdict(op), sort_keys=True, default=str) + "\n")
+
+
+def for_report(op: Op) -> dict[str, Any]:
+    """An operation as ``run.json`` keeps it. history.jsonl holds every answer whole; of an answer
+    the report reads only the id of the volume a create made, so that is all run.json keeps (a
+    get_volume answer is a whole row, and a large run polls millions of them)."""
+    value = op.value
+    if op.type != "invoke":
+        made = op.f == "create_volume" and isinstance(value, Mapping) and "id" in value
+        value = {"id": value["id"]} if made else None
+    return {**{name: getattr(op, name) for name in OP_FIELDS}, "value": value}
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class Transition:
     old: str | None
     new: str
     reason: str | None = None
+    host: str | None = None  # the volume's host and location as the change left them
+    location: str | None = None
 
 
 class RecordingRepository:
@@ -91,7 +109,10 @@ class RecordingRepository:
         self.status_changes: list[Transition] = []
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        value = getattr(self._inner, name)
+        if callable(value):  # a method of the inner repository: found once, not on every call
+            setattr(self, name, value)
+        return value
 
     @property
     def available(self) -> bool:
@@ -108,7 +129,8 @@ class RecordingRepository:
         old_rep = before.get("replication_status") if before else None
         if after.get("replication_status") != old_rep:
             self.transitions.append(Transition(now, after["id"], old_rep, after["replication_status"],
-                                               after.get("replication_extended_status")))
+                                               after.get("replication_extended_status"), after.get("host"),
+                                               after.get("provider_location")))
         old_status = before.get("status") if before else None
         if after.get("status") != old_status:
             self.status_changes.append(Transition(now, after["id"], old_status, after["status"],
@@ -136,3 +158,10 @@ class RecordingRepository:
         before = self._inner.volume_get(volume_id)
         self._inner.volume_destroy(volume_id)
         self.status_changes.append(Transition(self._clock(), volume_id, before.get("status"), "deleted"))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a reader never sees half a record or report)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

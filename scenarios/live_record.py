@@ -2,9 +2,10 @@
 
 ``replisim serve --record DIR`` records every call a REST request makes to the API actor as a
 Jepsen-style history, every status change through ``RecordingRepository``, and a capacity sample
-per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl`` and
-builds the report into ``DIR``. Times are seconds since the server started, as a run's are since
-time zero. Everything written passes the server's redactor first: no configured secret gets out.
+per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl``, and
+the command line builds the report from them. Times are seconds since the server started, as a
+run's are since time zero. Everything written passes the server's redactor first: no configured
+secret gets out.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from typing import Any
 from replisim import __version__, exception
 from replisim.actors.db import Repository
 from replisim.actors.deployment import Deployment
-from replisim.actors.redaction import Redactor
 from replisim.actors.status import VOLUME_TOPIC
-from replisim.reports.report import HTML_NAME, write_atomically, write_report
+from replisim.redaction import Redactor
 
-from .history import History, Op, RecordingRepository, Transition
+from .history import History, Op, RecordingRepository, Transition, for_report, write_atomically
 
 LOG = logging.getLogger("replisim.record")
 RUN_NAME = "run.json"
@@ -35,6 +35,24 @@ HISTORY_NAME = "history.jsonl"
 class LiveRecorder:
     """The record of one ``replisim serve``: a ``CallRecorder`` for the REST layer, a repository
     wrapper for the status changes, and a sampler of the backends' pools."""
+
+    @classmethod
+    def into(cls, out: Path, source: str) -> Callable[[Callable[[], float], Redactor], LiveRecorder]:
+        """What ``replisim.actors.serve.start(record=...)`` takes: a recorder writing into ``out``,
+        built once the server's clock and redactor exist, with ``out`` checked writable then
+        rather than at shutdown."""
+        def build(clock: Callable[[], float], redactor: Redactor) -> LiveRecorder:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                probe = out / ".replisim-record-probe"
+                probe.touch()
+                probe.unlink()
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise exception.ConfigError(f"--record {out}: cannot write there: {reason}") from None
+            return cls(out, clock, redactor, source)
+
+        return build
 
     def __init__(self, out: Path, clock: Callable[[], float], redactor: Redactor, source: str):
         self.out = out
@@ -146,14 +164,9 @@ class LiveRecorder:
             "samples": self.samples,
             "transitions": _changes(transitions),
             "status_changes": _changes(status_changes),
-            "ops": [asdict(op) for op in ops],
+            "ops": [for_report(op) for op in ops],
             "hosts": dict(hosts),
         }
-
-    def report(self) -> Path:
-        """Build the report from what ``write`` wrote; the HTML page's path."""
-        write_report(self.out)
-        return self.out / HTML_NAME
 
 
 def _serving(db: Repository, host: str) -> bool:

@@ -6,10 +6,13 @@ The same scenario and seed give the same trace, history and verdicts, byte for b
 
 from __future__ import annotations
 
+import gc
 import json
+import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +23,19 @@ from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
-from replisim.drivers.fabric import Fabric
-from replisim.sim import Constant, Link, SimRuntime
-from replisim.sim.faults import Fault
+from replisim.drivers.emulated.fabric import Fabric
+from replisim.sim import Constant, Link, SimRuntime, Trace
 
-from .checkers import RunRecord, Verdict, check
-from .history import History, RecordingRepository
+from .checkers import RunRecord, Verdict, check, merge, status_of
+from .faults import Fault
+from .history import History, RecordingRepository, for_report
 from .injector import FaultEvent, FaultInjector
-from .schema import BackendSpec, Scenario, draw_faults
+from .schema import BackendSpec, Scenario, config_backend, draw_faults
 from .workload import WORKLOAD, Workload
 
 EMULATED = "replisim.drivers.emulated.EmulatedDriver"
+MAX_SAMPLES = 2000
+TRACE_NAME = "trace.jsonl.gz"  # a long run's trace is millions of lines: gzip keeps it a tenth the size
 
 
 def cinder_conf(scenario: Scenario) -> str:
@@ -43,6 +48,21 @@ def cinder_conf(scenario: Scenario) -> str:
 
 
 def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
+    """A backend's section: from ``topology.config`` as written (with the emulated driver, since a
+    simulated world has only emulated arrays) and the inline entry's keys over it, key by key; or,
+    with no file, everything from the inline entry."""
+    if spec.config is not None:
+        written = dict(spec.config.options)
+        written["volume_driver"] = EMULATED
+        written.setdefault("write_size_kb", str(scenario.workload.writes.size_kb))
+        inline = dict(_inline_options(spec, scenario))
+        base = dict(_inline_options(config_backend(spec.config), scenario))
+        written.update({key: value for key, value in inline.items() if base.get(key) != value})
+        return list(written.items())
+    return _inline_options(spec, scenario)
+
+
+def _inline_options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("volume_driver", EMULATED), ("volume_backend_name", spec.volume_backend_name),
         ("emulated_array", spec.array), ("total_capacity_gb", spec.capacity_gb),
@@ -76,18 +96,22 @@ class RunResult:
     simulated_seconds: float
     wall_seconds: float
     trace_digest: str
-    trace_lines: list[str] = field(repr=False, default_factory=list)
+    trace: Trace = field(repr=False, default_factory=Trace)
 
     @property
-    def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
+    def ok(self) -> bool | None:
+        """True when every check passed, False when one failed, None when unknown (a checker raised)."""
+        return merge(v.ok for v in self.verdicts)
+
+    @property
+    def status(self) -> str:
+        return status_of(self.ok)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
         return {"scenario": self.scenario.name, "source": self.scenario.source, "seed": self.seed,
-                "ok": self.ok,
-                "verdicts": {v.check: {"ok": v.ok, "summary": v.summary, "witness": v.witness}
-                             for v in self.verdicts},
+                "ok": self.ok, "status": self.status,
+                "verdicts": {v.check: v.to_dict() for v in self.verdicts},
                 "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
                 "wall_seconds": round(self.wall_seconds, 3),
                 "failovers": [r.to_dict() for r in self.record.fabric.failovers],
@@ -118,28 +142,53 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
         fabric.configure_link(link.source, link.target, bandwidth_mbps=link.bandwidth_mbps,
                               latency=link.latency)
     history = History()
-    workload = Workload(scenario, fabric, db, history, seed)
+    workload = Workload(scenario, fabric, history, seed)
     runtime.spawn(workload, WORKLOAD, concurrency=None)
     faults = draw_faults(scenario, seed)
     injector = FaultInjector(deployment, fabric)
     injector.schedule(faults, heal_at=scenario.duration)
     samples: list[dict[str, Any]] = []
-    _sample_every(runtime, fabric, scenario.report_interval, samples)
+    _sample_every(runtime, fabric, sample_interval(scenario), samples)
 
     end = scenario.duration + scenario.heal
     steps = 100
-    for step in range(1, steps + 1):
-        runtime.run(until=end * step / steps)
-        if progress is not None:
-            progress(runtime.now, end)
+    with _long_lived_heap():
+        for step in range(1, steps + 1):
+            runtime.run(until=end * step / steps)
+            if progress is not None:
+                progress(runtime.now, end)
     volumes = db.volume_get_all()
     record = RunRecord(history, db.transitions, db.status_changes, volumes, fabric, dict(fabric.owners),
-                       config.secrets())
+                       config.secrets(), injector.healed,
+                       {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()})
     verdicts = check(record, scenario.checks)
     runtime.stop()
     return RunResult(scenario, seed, verdicts, record, faults, injector.events, samples, workload.detections,
                      runtime.now, time.perf_counter() - started, runtime.trace.digest(),
-                     runtime.trace.lines())
+                     runtime.trace)
+
+
+@contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """A simulated world is a large heap of long-lived objects (volumes, copies, rows, histories)
+    and a stream of short-lived ones (messages, effects). The collector's default thresholds
+    re-scan the long-lived heap so often that collection took a fifth of a large run's CPU:
+    while the world runs, young garbage is collected every 100,000 allocations and the old
+    generations rarely. The thresholds are restored once the run is over."""
+    saved = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
+def sample_interval(scenario: Scenario) -> float:
+    """Pools and links are sampled every report interval, or every few intervals when that would
+    give more than MAX_SAMPLES samples (a day at 10 s is 8,640 of each of 100 pools and links;
+    no plot can show them, and run.json would grow a line of them every ten seconds)."""
+    span = scenario.duration + scenario.heal
+    return scenario.report_interval * max(1, math.ceil(span / (MAX_SAMPLES * scenario.report_interval)))
 
 
 def _sample_every(runtime: SimRuntime, fabric: Fabric, interval: float,
@@ -163,8 +212,8 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     """Write the trace, the history, the verdicts and the run's figures under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    trace = out / "trace.jsonl"
-    trace.write_text("".join(line + "\n" for line in result.trace_lines))
+    trace = out / TRACE_NAME
+    result.trace.write(trace)
     history = out / "history.jsonl"
     result.record.history.write(history)
     verdicts = out / "verdicts.json"
@@ -191,7 +240,7 @@ def run_data(result: RunResult) -> dict[str, Any]:
                         for t in result.record.transitions],
         "status_changes": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
                            for t in result.record.status_changes],
-        "ops": [op.__dict__ for op in result.record.history.ops],
+        "ops": [for_report(op) for op in result.record.history.ops],
         # where each volume left at the end lives ('host@backend#pool'), to tie latency to a pool's fill
         "hosts": {v["id"]: v["host"] for v in result.record.volumes if v.get("host")},
     }

@@ -20,23 +20,18 @@ from typing import Any
 import yaml
 
 from replisim.actors.config import BackendConfig, load_config
+from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOLUME_TOPIC
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
-from replisim.sim.faults import (
-    FAULT_KINDS,
-    Fault,
-    FaultSpecError,
-    check_targets,
-    flip_flop_schedule,
-    parse_fault,
-    poisson_schedule,
-    suggest,
-)
+
+from .checkers import CHECKERS
+from .fault_policies import flip_flop_schedule, poisson_schedule
+from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
+from .hints import suggest
 
 __all__ = [
     "ACTIONS",
-    "CHECKS",
     "POLICY_EVENTS",
     "SERVICE_TIMES",
     "AdminAction",
@@ -61,10 +56,23 @@ __all__ = [
     "scenario_to_yaml",
 ]
 
-CHECKS = ("no_volume_lost", "transitions", "liveness", "data", "split_brain", "secrets")
 ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
+WORKLOAD_TOPIC = "replisim-workload"  # where the clients' actor listens (bus faults may name it)
+DAY = 86400.0
+# Bounds that keep a run finite in time and bounded in memory; a value beyond one is refused before
+# anything runs, naming the bound (the README lists them).
+LIMITS: Mapping[str, float] = {
+    "duration": 732 * DAY,  # two simulated years
+    "heal": 30 * DAY,
+    "report_interval": 1.0,  # at least a second, and the run lasts 2.5 intervals (clients wait two reports)
+    "tenants": 10_000,
+    "initial_volumes": 200_000,
+    "rate": 100.0,  # creates or deletes per second
+    "volumes": 1_000_000,  # initial volumes plus the creates the rate makes over the run
+    "faults": 10_000,  # scheduled, or expected from a random policy
+}
 SERVICE_TIMES: Mapping[str, float] = {
     "create": 2.0, "delete": 1.0, "enable": 0.5, "disable": 0.5, "failover": 3.0, "stats": 0.05, "list": 0.1,
 }
@@ -159,9 +167,18 @@ class Topology:
         return tuple(sorted(names))
 
     def fault_targets(self) -> dict[str, tuple[str, ...]]:
-        """What a fault may hit, by target type (``FaultKind.target``)."""
+        """What a fault may hit, by target type (``FaultKind.target``); a bus fault's own patterns
+        (``src->dst`` sides, partition groups) name ``actor`` entries."""
         return {"array": self.arrays(), "link": self.link_names(), "backend": tuple(sorted(self.backends)),
-                "bus": ("*",), "db": ("db",)}
+                "bus": ("*",), "db": ("db",), "actor": self.bus_patterns()}
+
+    def bus_patterns(self) -> tuple[str, ...]:
+        """The address patterns a bus fault may name: every topic, and every actor as topic.server."""
+        hosts = [b.config.host if b.config is not None and b.config.host else f"replisim@{name}"
+                 for name, b in sorted(self.backends.items())]
+        per_host = [f"{topic}.{host}" for topic in (VOLUME_TOPIC, DRIVER_TOPIC) for host in hosts]
+        return (API_TOPIC, f"{API_TOPIC}.api", SCHEDULER_TOPIC, f"{SCHEDULER_TOPIC}.scheduler",
+                VOLUME_TOPIC, DRIVER_TOPIC, *per_host, WORKLOAD_TOPIC, f"{WORKLOAD_TOPIC}.clients")
 
 
 @dataclass(frozen=True)
@@ -267,7 +284,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Fault, ...] = ()
     random_faults: tuple[RandomPolicy, ...] = ()
-    checks: tuple[str, ...] = CHECKS
+    checks: tuple[str, ...] = tuple(CHECKERS)  # default: every registered check
     report: Mapping[str, bool] = field(default_factory=lambda: dict(_DEFAULT_REPORT))
     source: str = "<scenario>"
 
@@ -383,7 +400,8 @@ class _Reader:
             raise self.fail(self.at(m, key), child(path, key), f"must be {bound}, got {value!r}")
         return float(value)
 
-    def integer(self, m: LocatedDict, key: str, path: str, default: int, *, minimum: int = 0) -> int:
+    def integer(self, m: LocatedDict, key: str, path: str, default: int, *, minimum: int = 0,
+                maximum: float = math.inf) -> int:
         value = m.get(key)
         if value is None:
             return default
@@ -392,6 +410,9 @@ class _Reader:
                             f"must be a whole number, got {_describe(value)}")
         if value < minimum:
             raise self.fail(self.at(m, key), child(path, key), f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise self.fail(self.at(m, key), child(path, key),
+                            f"must be at most {maximum:,.0f}, got {value:,}")
         return value
 
     def boolean(self, m: LocatedDict, key: str, path: str, default: bool) -> bool:
@@ -404,7 +425,7 @@ class _Reader:
         return value
 
     def duration(self, m: LocatedDict, key: str, path: str, default: float | None = None, *,
-                 positive: bool = False) -> float:
+                 positive: bool = False, minimum: float = 0.0, maximum: float = math.inf) -> float:
         value = m.get(key)
         if value is None:
             if default is None:
@@ -417,10 +438,14 @@ class _Reader:
             raise self.fail(self.at(m, key), child(path, key), str(exc)) from None
         if positive and seconds <= 0:
             raise self.fail(self.at(m, key), child(path, key), f"must be longer than 0, got {value!r}")
+        if seconds < minimum or seconds > maximum:
+            bound = (f"at least {format_duration(minimum)}" if seconds < minimum
+                     else f"at most {format_duration(maximum)}")
+            raise self.fail(self.at(m, key), child(path, key), f"must be {bound}, got {value!r}")
         return seconds
 
     def rate(self, m: LocatedDict, key: str, path: str, default: float = 0.0, *,
-             positive: bool = False) -> float:
+             positive: bool = False, maximum: float = math.inf) -> float:
         value = m.get(key)
         if value is None:
             if positive:
@@ -432,6 +457,9 @@ class _Reader:
             raise self.fail(self.at(m, key), child(path, key), str(exc)) from None
         if positive and per_second <= 0:
             raise self.fail(self.at(m, key), child(path, key), f"must be greater than 0, got {value!r}")
+        if per_second > maximum:
+            raise self.fail(self.at(m, key), child(path, key),
+                            f"must be at most {format_rate(maximum)}, got {value!r}")
         return per_second
 
     def reference(self, m: LocatedDict, key: str, path: str, known: Sequence[str], what: str) -> str:
@@ -454,7 +482,7 @@ _BACKEND = ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
-_TIME_PARAMS = ("period",)
+_TIME_PARAMS = tuple(sorted({p.name for kind in KINDS.values() for p in kind.params if p.type == "duration"}))
 
 
 class _ScenarioReader(_Reader):
@@ -471,7 +499,7 @@ class _ScenarioReader(_Reader):
         seed = top.get("seed", 1)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise self.fail(self.at(top, "seed"), "seed", f"must be a whole number, got {_describe(seed)}")
-        duration = self.duration(top, "duration", "", positive=True)
+        duration = self.duration(top, "duration", "", positive=True, maximum=LIMITS["duration"])
         topology = self.topology(self.sub(top, "topology", "", ("config", "backends", "links", "bus")))
         volume_types = self.volume_types(top, topology)
         faults, random_faults = self.faults(top, topology, duration)
@@ -480,8 +508,8 @@ class _ScenarioReader(_Reader):
             description=self.text(top, "description", "", default=""),
             seed=seed,
             duration=duration,
-            heal=self.duration(top, "heal", "", 300.0),
-            report_interval=self.duration(top, "report_interval", "", 10.0, positive=True),
+            heal=self.duration(top, "heal", "", 300.0, maximum=LIMITS["heal"]),
+            report_interval=self.report_interval(top, duration),
             topology=topology,
             volume_types=volume_types,
             workload=self.workload(top, topology, volume_types, duration),
@@ -491,6 +519,15 @@ class _ScenarioReader(_Reader):
             report=self.report(top),
             source=self.source,
         )
+
+    def report_interval(self, top: LocatedDict, duration: float) -> float:
+        interval = self.duration(top, "report_interval", "", 10.0, minimum=LIMITS["report_interval"])
+        if 2.5 * interval >= duration:
+            raise self.fail(self.at(top, "report_interval"), "report_interval",
+                            f"{format_duration(interval)} leaves the run ({format_duration(duration)}) no "
+                            "time: clients start after two reports, so the duration must exceed 2.5 "
+                            "intervals")
+        return interval
 
     # -- topology
 
@@ -511,6 +548,14 @@ class _ScenarioReader(_Reader):
                                 "'=', ',', '@' or '#'")
             base = backends.get(name) or BackendSpec(name=name, array=name, volume_backend_name=name)
             backends[name] = self.backend(self.sub(inline, name, "topology.backends", _BACKEND), base, names)
+        driven: dict[str, str] = {}
+        for name, spec in backends.items():
+            if spec.array in driven:
+                line = inline.key_lines.get(name, t.line)
+                raise self.fail(line, child("topology.backends", name),
+                                f"array {spec.array!r} is already driven by backend {driven[spec.array]!r}; "
+                                "each backend drives an array of its own")
+            driven[spec.array] = name
         topology = Topology(backends=backends, config=config_path)
         links = self.links(t, topology)
         bus_map = self.sub(t, "bus", path, ("latency", "loss", "duplicate", "reorder"))
@@ -528,9 +573,11 @@ class _ScenarioReader(_Reader):
         path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(self.source)), relative))
         try:
             config = load_config(path)
+            return path, {b.name: config_backend(b) for b in config.backends.values()}
         except ConfigError as exc:
             raise self.fail(self.at(t, "config"), "topology.config", str(exc)) from None
-        return path, {b.name: _config_backend(b) for b in config.backends.values()}
+        except ValueError as exc:
+            raise self.fail(self.at(t, "config"), "topology.config", f"{path}: {exc}") from None
 
     def backend(self, b: LocatedDict, base: BackendSpec, names: Sequence[str]) -> BackendSpec:
         path = child("topology.backends", base.name)
@@ -642,15 +689,15 @@ class _ScenarioReader(_Reader):
         create = self.sub(w, "create", path, ("rate", "size_gb", "types"))
         delete = self.sub(w, "delete", path, ("rate",))
         writes = self.sub(w, "writes", path, ("per_volume_rate", "size_kb"))
-        return Workload(
-            tenants=self.integer(w, "tenants", path, 1, minimum=1),
-            initial_volumes=self.integer(w, "initial_volumes", path, 0),
+        workload = Workload(
+            tenants=self.integer(w, "tenants", path, 1, minimum=1, maximum=LIMITS["tenants"]),
+            initial_volumes=self.integer(w, "initial_volumes", path, 0, maximum=LIMITS["initial_volumes"]),
             create=CreateLoad(
-                rate=self.rate(create, "rate", "workload.create"),
+                rate=self.rate(create, "rate", "workload.create", maximum=LIMITS["rate"]),
                 size_gb=self.size_range(create, "workload.create"),
                 types=self.type_weights(create, tuple(types)),
             ),
-            delete=DeleteLoad(rate=self.rate(delete, "rate", "workload.delete")),
+            delete=DeleteLoad(rate=self.rate(delete, "rate", "workload.delete", maximum=LIMITS["rate"])),
             writes=WriteLoad(
                 per_volume_rate=self.rate(writes, "per_volume_rate", "workload.writes"),
                 size_kb=self.integer(writes, "size_kb", "workload.writes", WriteLoad.size_kb, minimum=1),
@@ -658,6 +705,12 @@ class _ScenarioReader(_Reader):
             actions=self.actions(w, topology, tuple(types), duration),
             policies=self.policies(w, topology),
         )
+        volumes = workload.initial_volumes + workload.create.rate * duration
+        if volumes > LIMITS["volumes"]:
+            raise self.fail(self.at(create, "rate") if "rate" in create else w.line, "workload.create.rate",
+                            f"the run would create about {volumes:,.0f} volumes; at most "
+                            f"{LIMITS['volumes']:,.0f} (initial_volumes plus rate x duration)")
+        return workload
 
     def size_range(self, create: LocatedDict, path: str) -> tuple[int, int]:
         value = create.get("size_gb")
@@ -745,8 +798,11 @@ class _ScenarioReader(_Reader):
                duration: float) -> tuple[tuple[Fault, ...], tuple[RandomPolicy, ...]]:
         f = self.sub(top, "faults", "", ("schedule", "random"))
         targets = topology.fault_targets()
-        schedule = tuple(self.fault(entry, line, path, targets, duration)
-                         for entry, line, path in self.entries(f, "schedule", "faults"))
+        entries = self.entries(f, "schedule", "faults")
+        if len(entries) > LIMITS["faults"]:
+            raise self.fail(self.at(f, "schedule"), "faults.schedule",
+                            f"{len(entries):,} faults; at most {LIMITS['faults']:,.0f}")
+        schedule = tuple(self.fault(entry, line, path, targets, duration) for entry, line, path in entries)
         policies = tuple(self.random_policy(entry, line, path, targets, duration)
                          for entry, line, path in self.entries(f, "random", "faults"))
         return schedule, policies
@@ -781,7 +837,7 @@ class _ScenarioReader(_Reader):
             check_targets([fault], targets)
         except FaultSpecError as exc:
             message = str(exc).split(": ", 1)[-1]
-            key = _fault_error_key(message)
+            key = exc.key or "params"
             line = entry.line
             params = entry.get("params")
             if key.startswith("params.") and isinstance(params, LocatedDict):
@@ -806,12 +862,19 @@ class _ScenarioReader(_Reader):
             if entry.get("target") is not None:
                 spec["target"] = entry["target"]
             fault = self.checked_fault(spec, entry, path, targets)
+            interval = self.duration(entry, "interval", path, 10.0, minimum=1.0)
+            self.expected_faults(entry, "interval", path, (end - start) / (2 * interval))
             return FlipFlopPolicy(kind=fault.kind, target=fault.target, start=start, end=end,
-                                  interval=self.duration(entry, "interval", path, 10.0, positive=True),
-                                  params=fault.params)
-        return PoissonPolicy(kinds=self.poisson_kinds(entry, path, targets),
-                             rate=self.rate(entry, "rate", path, positive=True), start=start, end=end,
+                                  interval=interval, params=fault.params)
+        rate = self.rate(entry, "rate", path, positive=True)
+        self.expected_faults(entry, "rate", path, rate * (end - start))
+        return PoissonPolicy(kinds=self.poisson_kinds(entry, path, targets), rate=rate, start=start, end=end,
                              scale=self.number(entry, "scale", path, 10.0, positive=True))
+
+    def expected_faults(self, entry: LocatedDict, key: str, path: str, count: float) -> None:
+        if count > LIMITS["faults"]:
+            raise self.fail(self.at(entry, key), child(path, key),
+                            f"would draw about {count:,.0f} faults; at most {LIMITS['faults']:,.0f}")
 
     def poisson_kinds(self, entry: LocatedDict, path: str,
                       targets: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
@@ -821,9 +884,9 @@ class _ScenarioReader(_Reader):
                             "needs a list of at least one fault kind")
         kinds: list[str] = []
         for kind, line, item_path in items:
-            if not isinstance(kind, str) or kind not in FAULT_KINDS:
-                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(FAULT_KINDS)))
-            spec = FAULT_KINDS[kind]
+            if not isinstance(kind, str) or kind not in KINDS:
+                raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(KINDS)))
+            spec = KINDS[kind]
             if spec.required:
                 raise self.fail(line, item_path,
                                 f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
@@ -837,14 +900,14 @@ class _ScenarioReader(_Reader):
 
     def checks(self, top: LocatedDict) -> tuple[str, ...]:
         if top.get("checks") is None:
-            return CHECKS
+            return tuple(CHECKERS)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(self.at(top, "checks"), "checks",
-                            f"needs at least one check (leave it out for all: {', '.join(CHECKS)})")
+                            f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})")
         for name, line, path in self.items(top, "checks", ""):
-            if not isinstance(name, str) or name not in CHECKS:
-                raise self.fail(line, path, _unknown("check", str(name), CHECKS))
+            if not isinstance(name, str) or name not in CHECKERS:
+                raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
             if name in checks:
                 raise self.fail(line, path, f"check {name!r} is listed twice")
             checks.append(name)
@@ -855,23 +918,50 @@ class _ScenarioReader(_Reader):
         return {key: self.boolean(r, key, "report", default) for key, default in _DEFAULT_REPORT.items()}
 
 
-def _config_backend(config: BackendConfig) -> BackendSpec:
-    """A backend as its cinder.conf section defines it, with the emulated array's defaults."""
-    return BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
+# BackendSpec field -> the emulated driver's cinder.conf option that sets it.
+CONF_OPTIONS: Mapping[str, str] = {
+    "array": "emulated_array", "capacity_gb": "total_capacity_gb", "provisioning": "provisioning",
+    "max_over_subscription_ratio": "max_over_subscription_ratio", "replication_mode": "replication_mode",
+    "lag_threshold": "replication_lag_threshold",
+}
+
+
+def config_backend(config: BackendConfig) -> BackendSpec:
+    """A backend as its cinder.conf section defines it (the emulated array's options as written,
+    its defaults elsewhere); ``ValueError`` names the option whose value is not valid."""
+    spec = BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
                        replication_targets=config.replication_targets,
                        replication_devices=config.replication_devices, config=config)
+    options = config.options
+    values: dict[str, Any] = {}
+    for key, option in CONF_OPTIONS.items():
+        text = options.get(option)
+        if text in (None, ""):
+            continue
+        default = getattr(spec, key)
+        if isinstance(default, str):
+            choices = {"provisioning": ("thin", "thick"), "replication_mode": ("async", "sync")}.get(key)
+            if choices and text.lower() not in choices:
+                raise ValueError(f"[{config.name}] {option} = {text!r}: must be one of {', '.join(choices)}")
+            values[key] = text.lower() if choices else text
+        else:
+            values[key] = _conf_number(config.name, option, text)
+    times = dict(spec.service_times)
+    for op in SERVICE_TIMES:
+        text = options.get(f"service_time_{op}")
+        if text not in (None, ""):
+            times[op] = _conf_number(config.name, f"service_time_{op}", text)
+    return replace(spec, **values, service_times=times)
 
 
-def _fault_error_key(message: str) -> str:
-    """Which key of a fault entry a ``FaultSpecError`` message is about."""
-    if message.startswith("unknown fault kind"):
-        return "kind"
-    if message.startswith(("target", "unknown array", "unknown link", "unknown backend")):
-        return "target"
-    named = re.search(r"params\.(\w+)|has no parameter '(\w+)'", message)
-    if named:
-        return f"params.{named[1] or named[2]}"
-    return "params"
+def _conf_number(section: str, option: str, text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"[{section}] {option} = {text!r}: must be a number of at least 0")
+    return number
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
@@ -901,7 +991,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     """Only what differs from what the backend would be without an inline entry (defaults or the file)."""
-    base = _config_backend(spec.config) if spec.config is not None else BackendSpec(
+    base = config_backend(spec.config) if spec.config is not None else BackendSpec(
         name=spec.name, array=spec.name, volume_backend_name=spec.name)
     out: dict[str, Any] = {}
     for key in ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio", "replication_mode"):

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import click
 
 RunOne = Callable[[str, int], dict[str, Any]]
+MAX_SEEDS = 100_000  # one sweep's seeds (each one's summary is kept in memory)
 DASK_CONNECT_TIMEOUT = "10s"  # how long to keep trying a scheduler that does not answer
 
 __all__ = ["RunOne", "SweepError", "SweepResult", "parse_seeds", "sweep"]
@@ -116,6 +117,8 @@ def parse_seeds(text: str) -> list[int]:
                              ) from None
         if last < first:
             raise SweepError(f"seeds {text!r}: the range {part.strip()!r} runs backwards")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise SweepError(f"seeds {text!r}: more than {MAX_SEEDS:,} seeds; sweep in batches")
         seeds.update(dict.fromkeys(range(first, last + 1)))
     return list(seeds)
 

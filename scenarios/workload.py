@@ -3,7 +3,10 @@ taking replication actions at set times or when a backend goes quiet.
 
 It is an actor like the rest: every operation is its own handler (so operations overlap, as real
 clients' do), draws come from the seeded ``workload`` stream, and every call to the API is
-recorded in the history with its intended send time.
+recorded in the history with its intended send time. The operator sees the cloud only through the
+API, as a real one does, and retries what failed for a reason that passes (the database or the
+service was unavailable), so a fault at the wrong moment cannot silently end a policy or drop an
+action: the history shows every attempt.
 """
 
 from __future__ import annotations
@@ -11,18 +14,18 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from replisim import exception
+from replisim.actors.client import api_call
 from replisim.actors.context import RequestContext, admin_context
-from replisim.actors.db import Repository
-from replisim.actors.deployment import api_call
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, Sleep
 
 from .history import History
 from .names import Names
-from .schema import AdminAction, AdminPolicy, Scenario
+from .schema import WORKLOAD_TOPIC, AdminAction, AdminPolicy, Scenario
 
 Gen = Generator[Any, Any, Any]
-WORKLOAD = Address("replisim-workload", "clients")
+WORKLOAD = Address(WORKLOAD_TOPIC, "clients")
 STREAM = "workload"
 CALL_TIMEOUT = 60.0
 # The replication statuses an operator takes each action from.
@@ -33,11 +36,10 @@ APPLIES_TO = {"enable_replication": ("disabled",), "disable_replication": ("enab
 class Workload(Actor):
     """Drives one scenario's traffic against the API actor until ``scenario.duration``."""
 
-    def __init__(self, scenario: Scenario, fabric: Fabric, db: Repository, history: History, seed: int):
+    def __init__(self, scenario: Scenario, fabric: Fabric, history: History, seed: int):
         self.scenario = scenario
         self.load = scenario.workload
         self.fabric = fabric
-        self.db = db
         self.history = history
         self.names = Names(seed)
         self.tenants = [RequestContext(f"user-{t}", t) for t in self.names.tenants(max(1, self.load.tenants))]
@@ -74,19 +76,32 @@ class Workload(Actor):
 
     def _op(self, process: str, context: RequestContext, method: str, intended: float | None = None,
             **args: Any) -> Gen:
-        """Call the API as ``process``, recording invoke and outcome; returns (ok, value)."""
+        """Call the API as ``process``, recording invoke and outcome; returns (ok, value), where a
+        failure's value is the error (a ``MessagingTimeout`` when the outcome is unknown)."""
         now = yield Now()
         index = self.history.invoke(process, method, dict(args), now, intended)
         try:
             value = yield api_call(context, method, CALL_TIMEOUT, **args)
         except RemoteError as err:
             self.history.complete(index, (yield Now()), error=err.cause)
-            return False, None
+            return False, err.cause
         except Exception as exc:  # a timeout: the outcome is unknown
             self.history.complete(index, (yield Now()), error=exc)
-            return False, None
+            return False, exc
         self.history.complete(index, (yield Now()), value=value)
         return True, value
+
+    def _admin(self, method: str, intended: float | None = None, **args: Any) -> Gen:
+        """An operator's call, retried every report interval while it fails for a passing reason
+        (the database or a service unavailable) and the run lasts; returns (ok, value). A call whose
+        outcome is unknown (a timeout) is not repeated: it may have been done."""
+        end = self.scenario.duration + self.scenario.heal
+        while True:
+            ok, value = yield from self._op("admin", self.admin, method, intended, **args)
+            now = yield Now()
+            if ok or not _passing(value) or now + self.scenario.report_interval >= end:
+                return ok, value
+            yield Sleep(self.scenario.report_interval)
 
     def arrivals(self, kind: str, rate: float) -> Gen:
         """A Poisson stream of ``kind`` operations until the workload ends."""
@@ -151,19 +166,23 @@ class Workload(Actor):
         action: AdminAction = self.load.actions[index]
         now = yield Now()
         yield Sleep(max(0.0, action.at - now))
-        for volume_id in self._select(action.volumes, action.action):
+        for volume_id in (yield from self._select(action.volumes, action.action)):
             yield self._self("admin_action", action=action.action, volume_id=volume_id,
                              secondary=action.secondary, intended=action.at)
 
-    def _select(self, which: str, action: str) -> list[str]:
+    def _select(self, which: str, action: str) -> Gen:
         """Available volumes named by ``which`` (all, backend:<name>, type:<name>) that ``action``
-        applies to: an operator does not enable what is enabled, nor fail over what is not replicated."""
+        applies to, as the API lists them: an operator does not enable what is enabled, nor fail
+        over what is not replicated. Nothing when the API cannot be asked for the whole run."""
         kind, _, name = which.partition(":")
-        volumes = self.db.volume_get_all()
+        ok, volumes = yield from self._admin("list_volumes")
+        if not ok:
+            return []
         if kind == "backend":
             volumes = [v for v in volumes if (v["host"] or "").partition("@")[2].partition("#")[0] == name]
         elif kind == "type":
-            type_ids = {t["id"] for t in self.db.volume_type_get_all() if t["name"] == name}
+            ok, types = yield from self._admin("list_volume_types")
+            type_ids = {t["id"] for t in types if t["name"] == name} if ok else set()
             volumes = [v for v in volumes if v["volume_type_id"] in type_ids]
         wanted = APPLIES_TO[action]
         return [v["id"] for v in volumes if v["status"] == "available" and v["replication_status"] in wanted]
@@ -172,7 +191,7 @@ class Workload(Actor):
         args: dict[str, Any] = {"volume_id": volume_id}
         if action == "failover_replication" and secondary:
             args["secondary"] = secondary
-        yield from self._op("admin", self.admin, action, intended, **args)
+        yield from self._admin(action, intended, **args)
 
     def watch(self, index: int) -> Gen:
         """A policy: when a backend stops reporting (its array is down), act on its volumes."""
@@ -183,20 +202,34 @@ class Workload(Actor):
             now = yield Now()
             if now >= self.scenario.duration + self.scenario.heal:
                 return
-            down = self._backend_down(policy.backend, now)
+            down = yield from self._backend_down(policy.backend)
+            if down is None:
+                continue  # the API did not answer: look again next interval
             if down and not fired:
                 fired = True
+                now = yield Now()
                 self.detections.append({"backend": policy.backend, "time": now})
                 yield Sleep(policy.after)
-                for volume_id in self._select(f"backend:{policy.backend}", policy.action):
+                for volume_id in (yield from self._select(f"backend:{policy.backend}", policy.action)):
                     yield self._self("admin_action", action=policy.action, volume_id=volume_id,
                                      secondary=policy.secondary, intended=now + policy.after)
             elif not down:
                 fired = False
 
-    def _backend_down(self, backend: str, now: float) -> bool:
-        """Down when its manager has not managed a stats report for three intervals."""
-        for service in self.db.service_get_all():
+    def _backend_down(self, backend: str) -> Gen:
+        """Down when its manager has not managed a stats report for three intervals, as the API's
+        service list shows; None when the API could not say."""
+        ok, services = yield from self._op("admin", self.admin, "list_services")
+        if not ok:
+            return None
+        now = yield Now()
+        for service in services:
             if service["host"].partition("@")[2] == backend:
                 return now - float(service["updated_at"]) > 3 * self.scenario.report_interval
         return False
+
+
+def _passing(error: Any) -> bool:
+    """A failure worth repeating: the database was unavailable (not a refusal, and not an unknown
+    outcome, which may have happened)."""
+    return isinstance(error, exception.DBUnavailable)

@@ -6,7 +6,7 @@ deterministic simulated time and ``LiveRuntime`` on pykka threads in wall-clock 
 
 from .actor import Actor
 from .bus import Bus, Constant, Link, LogNormal, Uniform
-from .effects import Address, Block, Call, Cast, Draw, Message, Now, Sleep
+from .effects import NO_REPLY, Address, Block, Call, Cast, Draw, Message, Now, Sleep
 from .errors import (
     Deadlock,
     InvalidEffect,
@@ -24,8 +24,31 @@ from .trace import Trace
 Runtime = SimRuntime | LiveRuntime
 
 __all__ = [
-    "Actor", "Address", "Block", "Bus", "Call", "Cast", "Constant", "Deadlock", "Draw",
-    "InvalidEffect", "KernelError", "Link", "LiveRuntime", "LogNormal", "Message",
-    "MessagingTimeout", "Now", "RemoteError", "Runtime", "SimRuntime", "Sleep", "Streams",
-    "Trace", "Uniform", "UnknownAddress", "UnknownMethod",
+    "NO_REPLY",
+    "Actor",
+    "Address",
+    "Block",
+    "Bus",
+    "Call",
+    "Cast",
+    "Constant",
+    "Deadlock",
+    "Draw",
+    "InvalidEffect",
+    "KernelError",
+    "Link",
+    "LiveRuntime",
+    "LogNormal",
+    "Message",
+    "MessagingTimeout",
+    "Now",
+    "RemoteError",
+    "Runtime",
+    "SimRuntime",
+    "Sleep",
+    "Streams",
+    "Trace",
+    "Uniform",
+    "UnknownAddress",
+    "UnknownMethod",
 ]

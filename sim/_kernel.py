@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import Any
 
 from .actor import Actor
-from .effects import DRAW_METHODS, Address, Block, Call, Cast, Draw, Message, Now, Sleep
+from .effects import DRAW_METHODS, NO_REPLY, Address, Block, Call, Cast, Draw, Message, Now, Sleep
 from .errors import InvalidEffect, KernelError, MessagingTimeout, RemoteError, UnknownAddress
 from .streams import Streams
 from .trace import Trace
@@ -107,7 +107,7 @@ class Mailbox:
                 if envelope.kind == "cast":
                     LOG.error("%s failed: %s: %s", self.label(envelope), type(error).__name__,
                               error)
-            if envelope.kind == "call":
+            if envelope.kind == "call" and value is not NO_REPLY:
                 remote = RemoteError(str(self.address), envelope.describe(), error) if error else None
                 rt._transmit(Envelope(rt.next_id(), "reply", self.address, envelope.src,
                                       call_id=envelope.call_id, value=value, error=remote))
@@ -213,10 +213,10 @@ class Pending:
 class RuntimeBase:
     """Registry, addressing, random streams and trace; subclasses supply time and transport."""
 
-    def __init__(self, seed: int = 0, trace: bool = True):
+    def __init__(self, seed: int = 0, trace: bool = True, *, threads: bool = False):
         self.seed = seed
         self.streams = Streams(seed)
-        self.trace = Trace(enabled=trace)
+        self.trace = Trace(enabled=trace, threadsafe=threads)  # threads: actors record from their own
         self._mailboxes: dict[Address, Mailbox] = {}
         self._servers: dict[str, list[str]] = {}
         self._round_robin: dict[str, itertools.count[int]] = {}
@@ -343,8 +343,7 @@ class RuntimeBase:
             mailbox.execute(lambda: self._reply_arrived(envelope))
         else:
             if self.trace.enabled:
-                self.trace.record(self.now, "deliver", id=envelope.id, dst=str(envelope.dst),
-                                  method=envelope.describe())
+                self.trace.deliver(self.now, envelope)
             if mailbox.paused:
                 mailbox.deferred.append(lambda: mailbox.accept(envelope))
             else:
@@ -355,8 +354,8 @@ class RuntimeBase:
         if entry is None:
             self.trace.record(self.now, "late-reply", id=envelope.id, call=envelope.call_id)
             return
-        self.trace.record(self.now, "reply", id=envelope.id, call=envelope.call_id,
-                          ok=envelope.error is None)
+        if self.trace.enabled:
+            self.trace.reply(self.now, envelope)
         entry[0].resume(envelope.value, envelope.error)
 
     def _draw(self, effect: Draw) -> Any:
@@ -392,6 +391,9 @@ class RuntimeBase:
     def pause(self, address: Address) -> None:
         """Stop serving ``address``'s inbox (a SIGSTOP'd process); messages wait for ``unpause``."""
         self._mailboxes[self.resolve(address)].paused = True
+
+    def paused(self, address: Address) -> bool:
+        return self._mailboxes[self.resolve(address)].paused
 
     def unpause(self, address: Address) -> None:
         mailbox = self._mailboxes[self.resolve(address)]

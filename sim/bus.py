@@ -92,6 +92,10 @@ class Bus:
             self._links[(src, dst)] = link
         self._cache.clear()
 
+    def override(self, src: str | None = None, dst: str | None = None) -> Link | None:
+        """The link ``set_link`` set for exactly these patterns, if any."""
+        return self._links.get((src, dst))
+
     def reset_link(self, src: str | None = None, dst: str | None = None) -> None:
         """Drop a link override set by ``set_link``."""
         self._links.pop((src, dst), None)
@@ -111,6 +115,10 @@ class Bus:
             self._partitions.clear()
         else:
             self._partitions[handle] = ()
+
+    def partitioned_groups(self) -> list[tuple[tuple[str, ...], ...]]:
+        """The partitions in force."""
+        return [groups for groups in self._partitions if groups]
 
     # -- decisions -----------------------------------------------------------------------------
 

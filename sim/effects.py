@@ -95,3 +95,14 @@ class Block:
 
 
 EFFECT_TYPES = (Call, Cast, Sleep, Now, Draw, Block)
+
+
+class _NoReply:
+    """What a call handler returns to send no reply: another delivery of the same request is
+    answering it (a handler deduplicating a redelivered call)."""
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+NO_REPLY = _NoReply()

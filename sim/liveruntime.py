@@ -83,7 +83,7 @@ class LiveRuntime(RuntimeBase):
         self._executor = ThreadPoolExecutor(max_workers=block_workers,
                                             thread_name_prefix="replisim-block")
         self._stopped = False
-        super().__init__(seed, trace)
+        super().__init__(seed, trace, threads=True)
 
     @property
     def now(self) -> float:
@@ -113,8 +113,8 @@ class LiveRuntime(RuntimeBase):
             self._timers.after(delay, lambda: self._post(mailbox, fn))
 
     def _transmit(self, envelope: Envelope) -> None:
-        self.trace.record(self.now, "send", id=envelope.id, kind=envelope.kind,
-                          src=str(envelope.src), dst=str(envelope.dst), method=envelope.describe())
+        if self.trace.enabled:
+            self.trace.send(self.now, envelope)
         mailbox = self._mailboxes.get(envelope.dst)
         if mailbox is None or self._stopped:
             self.trace.record(self.now, "drop", id=envelope.id, reason="gone")

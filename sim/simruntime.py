@@ -60,8 +60,7 @@ class SimRuntime(RuntimeBase):
         trace = self.trace
         now = self.env.now
         if trace.enabled:
-            trace.record(now, "send", id=envelope.id, kind=envelope.kind, src=str(envelope.src),
-                         dst=str(envelope.dst), method=envelope.describe())
+            trace.send(now, envelope)
         delays, reason = self.bus.plan(envelope.src, envelope.dst, now)
         if reason is not None:
             trace.record(now, "drop", id=envelope.id, reason=reason)

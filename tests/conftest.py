@@ -1,5 +1,10 @@
-"""Shared fixtures: the kernel-level suite runs once per runtime (as pykka's suite does); live tests
-start real storage array processes through `start_array`."""
+"""What every test folder shares: the one table of runtimes the suite runs on (as pykka's suite runs
+over its runtimes), the markers, and live storage arrays to start.
+
+A test that should run on every runtime takes the ``runtime`` fixture (a fresh runtime) or
+``runtime_kind`` (its name, to build its own); the live runtime's cases carry the ``live`` marker,
+as does every test under ``tests/live/``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cluster import make_runtime
 
-from replisim.drivers.storage_process import StorageProcess
-from replisim.sim import LiveRuntime, SimRuntime
+from replisim.drivers.storage.process import StorageProcess
+from replisim.sim import Runtime
+
+RUNTIMES = ("sim", pytest.param("live", marks=pytest.mark.live))
+LIVE = Path(__file__).resolve().parent / "live"
 
 
-@pytest.fixture(params=["sim", "live"])
-def runtime(request: pytest.FixtureRequest) -> Iterator[SimRuntime | LiveRuntime]:
-    rt: SimRuntime | LiveRuntime = SimRuntime(seed=7) if request.param == "sim" else LiveRuntime(seed=7)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if LIVE in item.path.parents:
+            item.add_marker(pytest.mark.live)
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime_kind(request: pytest.FixtureRequest) -> str:
+    """``sim`` or ``live``: every test that takes it runs once per runtime."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def runtime(runtime_kind: str) -> Iterator[Runtime]:
+    rt = make_runtime(runtime_kind, seed=7)
     try:
         yield rt
     finally:

@@ -14,12 +14,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from replisim.actors.status import ERROR, FAILED_OVER, backend_host, is_valid_host
+from replisim.actors.status import (
+    ERROR,
+    FAILED_OVER,
+    REPLICATION_STATUSES,
+    TRANSITIONAL,
+    backend_host,
+    is_valid_host,
+)
+from replisim.drivers import contract
 from replisim.exception import CinderException
 
-from . import contract
 from .harness import VOLUME_PREFIX, Blocked, Probe, replication_outcome
 
+FINAL_REPLICATION_STATUSES = REPLICATION_STATUSES - TRANSITIONAL
 AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene")
 
 # capability -> what it takes; a check that requires a missing capability is skipped, saying why
@@ -62,6 +70,12 @@ def check(check_id: str, area: str, via: str, title: str, clause: str, *,
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _clause(method: str, more: str = "") -> str:
+    """A check's clause, as the contract states the method (and what the check adds)."""
+    clause = contract.METHODS[method]
+    return f"Contract: {clause}" + (f", {more}" if more else f": {clause.doc}")
 
 
 def _raised(exc: BaseException) -> str:
@@ -142,9 +156,7 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
 
 
 @check("INTF-METHODS-001", "Interface", "class", "every method of the contract is present",
-       "Contract: a driver implements __init__, do_setup, check_for_setup_error, get_volume_stats, "
-       "create_volume, delete_volume, replication_enable, replication_disable, replication_failover, "
-       "list_replication_targets and get_replication_updates")
+       f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.METHODS))}")
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"callable(getattr({cls.__name__}, name)) for each contract method")
@@ -154,6 +166,8 @@ def methods_present(probe: Probe) -> None:
 
 def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | None:
     lead: tuple[Any, ...] = ()
+    clause = contract.METHODS.get(name)
+    defaults = clause.defaults if clause is not None else {}
     target: Any
     if name == "__init__":
         target = cls
@@ -178,8 +192,10 @@ def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | Non
         (f"{name}({', '.join(f'{a}=...' for a in args)})", lambda: signature.bind(*lead, **keywords)),
         (f"{name}({', '.join('...' for _ in args)})", lambda: signature.bind(*lead, *values)),
     ]
-    if name == "get_volume_stats":
-        attempts.append((f"{name}()", lambda: signature.bind(*lead)))
+    if defaults:
+        required = [value for arg, value in zip(args, values, strict=True) if arg not in defaults]
+        attempts.append((f"{name}({', '.join('...' for _ in required)})",
+                         lambda: signature.bind(*lead, *required)))
     for call, bind in attempts:
         try:
             bind()
@@ -191,14 +207,13 @@ def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | Non
 
 @check("INTF-SIGNATURE-002", "Interface", "class",
        "every method accepts the control plane's call, by keyword and by position",
-       "Contract: __init__(configuration, host), do_setup(context), get_volume_stats(refresh=False), "
-       "create_volume(volume), delete_volume(volume), replication_enable/disable(context, volume), "
-       "replication_failover(context, volume, secondary), list_replication_targets(context, volume), "
-       "get_replication_updates(context); the driver host passes them by keyword, Cinder by position")
+       f"Contract: {', '.join(c.signature for c in (contract.CONSTRUCTOR, *contract.CLAUSES))}; "
+       "the driver host passes them by keyword, Cinder by position")
 def signatures(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"inspect.signature(...).bind(...) for {cls.__name__} and each contract method")
-    problems = [p for name, args in contract.CALLS.items() if (p := _signature_problem(cls, name, args))]
+    problems = [p for c in (contract.CONSTRUCTOR, *contract.CLAUSES)
+                if (p := _signature_problem(cls, c.name, c.params))]
     probe.expect(not problems, "every signature binds the contract's arguments", "; ".join(problems))
 
 
@@ -247,8 +262,7 @@ def service_up(probe: Probe) -> None:
 
 
 @check("STATS-KEYS-001", "Stats", "driver", "get_volume_stats reports every required key",
-       "Contract: get_volume_stats(refresh=False) -> dict with volume_backend_name, vendor_name, "
-       "driver_version, storage_protocol, total_capacity_gb, free_capacity_gb, replication_enabled")
+       f"Contract: {contract.METHODS['get_volume_stats']} with {', '.join(contract.STATS_TYPES)}")
 def stats_keys(probe: Probe) -> None:
     stats = _stats(probe)
     missing = [key for key in contract.STATS_TYPES if key not in stats]
@@ -319,7 +333,7 @@ def stats_replication(probe: Probe) -> None:
 
 
 @check("VOL-CREATE-001", "Volumes", "driver", "create_volume returns a model update or None",
-       "Contract: create_volume(volume) -> dict | None, the model update the manager stores")
+       _clause("create_volume"))
 def create_returns_update(probe: Probe) -> None:
     volume = probe.volume(replicated=False)
     update = probe.call("create_volume", volume=volume)
@@ -366,16 +380,14 @@ def _update_problem(update: Any) -> bool:
 
 
 @check("REPL-ENABLE-001", "Replication", "driver", "replication_enable returns driver data or None",
-       "Contract: replication_enable(context, volume) -> {'replication_driver_data': ...} or None",
-       requires="replication")
+       _clause("replication_enable"), requires="replication")
 def enable_returns(probe: Probe) -> None:
     update = probe.enable(probe.create(replicated=True))
     probe.expect(not _update_problem(update), "None or {'replication_driver_data': ...}", update)
 
 
 @check("REPL-DISABLE-002", "Replication", "driver", "replication_disable returns driver data or None",
-       "Contract: replication_disable(context, volume) -> {'replication_driver_data': ...} or None",
-       requires="replication")
+       _clause("replication_disable"), requires="replication")
 def disable_returns(probe: Probe) -> None:
     volume = probe.replicated()
     update = probe.call("replication_disable", context=probe.context, volume=dict(volume))
@@ -383,8 +395,7 @@ def disable_returns(probe: Probe) -> None:
 
 
 @check("REPL-FAILOVER-003", "Replication", "driver", "replication_failover returns a dict of known keys",
-       "Contract: replication_failover(context, volume, secondary) -> dict with optional keys host, "
-       "model_update (a dict) and replication_driver_data", requires="replication")
+       _clause("replication_failover"), requires="replication")
 def failover_shape(probe: Probe) -> None:
     result = probe.failover(probe.replicated())
     probe.expect(isinstance(result, Mapping), "a dict", result)
@@ -414,9 +425,7 @@ def failover_host(probe: Probe) -> None:
 
 
 @check("REPL-TARGETS-005", "Replication", "driver", "list_replication_targets names the targets of a replica",
-       "Contract: list_replication_targets(context, volume) -> {'volume_id': id, 'targets': [...]}, each "
-       "{'type': 'managed', 'backend_name': ...} or {'type': 'unmanaged', <vendor keys>}",
-       requires="replication")
+       _clause("list_replication_targets"), requires="replication")
 def targets_shape(probe: Probe) -> None:
     volume = probe.replicated()
     answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
@@ -449,7 +458,7 @@ def targets_secret(probe: Probe) -> None:
 
 
 @check("REPL-UPDATES-008", "Replication", "driver", "get_replication_updates returns a list of reports",
-       "Contract: get_replication_updates(context) -> [{'volid': id, 'status': 'ok' | 'error', ...}]")
+       _clause("get_replication_updates"))
 def updates_shape(probe: Probe) -> None:
     if probe.env.capability("replication") is None:
         probe.replicated()  # something that could be reported on
@@ -582,7 +591,7 @@ def array_failure(probe: Probe) -> None:
     for volume_id in (moving["id"], enabling["id"]):
         after = bench.final(volume_id)
         status, reason = after["replication_status"], after.get("replication_extended_status") or ""
-        probe.expect(status in contract.FINAL_REPLICATION_STATUSES and (
+        probe.expect(status in FINAL_REPLICATION_STATUSES and (
             status != ERROR or (bool(reason) and "driver bug" not in reason)),
             "a final replication_status; with 'error', the reason a CinderException gave",
             replication_outcome(after))

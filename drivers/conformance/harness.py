@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from replisim.actors.client import Client
 from replisim.actors.context import RequestContext, admin_context
 from replisim.actors.db import MemoryRepository
-from replisim.actors.deployment import Client, Deployment, deploy
+from replisim.actors.deployment import Deployment, deploy
 from replisim.actors.manager import MODEL_UPDATE_KEYS
 from replisim.actors.status import (
     AVAILABLE,

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from replisim.redaction import Redactor
+
 from .checks import CAPABILITIES, CHECKS, Check
-from .report import Redactor, failure_text
+from .report import failure_text
 from .runner import FAILED, SKIPPED, Outcome, Suite
 from .target import BadInput, import_from_cwd, load_target
 
@@ -74,7 +76,7 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ConformanceFailure):
-            lines = failure_text(excinfo.value.outcome, Redactor(self.suite.env.target.secrets()))
+            lines = failure_text(excinfo.value.outcome, Redactor(self.suite.env.target.secrets()).text)
             return "\n".join(lines[1:])  # pytest's header already names the check
         return super().repr_failure(excinfo)
 
@@ -109,6 +111,6 @@ class ConformanceSession:
         target = self.suite.env.target
         terminalreporter.write_sep("-", f"replisim conformance: {target.name}, volumes conformance-"
                                         f"{self.suite.env.run_id}-*")
-        redact = Redactor(target.secrets())
+        redact = Redactor(target.secrets()).text
         for line in self.leftovers:
             terminalreporter.write_line(f"cleanup failed: {redact(line)}", red=True)

@@ -9,29 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from replisim import __version__
+from replisim.redaction import Redactor
 
 from .checks import AREAS, CAPABILITIES
 from .runner import FAILED, SKIPPED, Outcome, RunReport
 
-MASK = "***"
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
 
-class Redactor:
-    """Replaces every config secret in a text with ``***``."""
+Redact = Callable[[str], str]
 
-    def __init__(self, secrets: Iterable[str]):
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+def redactor(report: RunReport) -> Redact:
+    """What every text that leaves the suite goes through: the config's secrets masked."""
+    return Redactor(report.target.secrets()).text
 
 
 def _config_digest(path: str) -> str:
@@ -56,7 +52,7 @@ def _capability_line(report: RunReport) -> str:
     return "; ".join(shown) or "none evaluated"
 
 
-def failure_text(outcome: Outcome, redact: Redactor) -> list[str]:
+def failure_text(outcome: Outcome, redact: Redact) -> list[str]:
     """The lines that explain one failure: clause, call, expected, observed (and what Cinder logged)."""
     check, failure = outcome.check, outcome.failure
     lines = [f"{check.id} [{check.via}] {check.title}", f"  Clause:   {check.clause}"]
@@ -75,7 +71,7 @@ def failure_text(outcome: Outcome, redact: Redactor) -> list[str]:
 
 def terminal(report: RunReport) -> str:
     """The summary a vendor reads first: the verdict, then each contract area, then the failures."""
-    redact = Redactor(report.target.secrets())
+    redact = redactor(report)
     target = report.target
     lines = [
         f"replisim conformance: {report.verdict}  ({_counts(report.outcomes)} in {report.seconds:.2f} s)",
@@ -126,7 +122,7 @@ def _summary(report: RunReport) -> dict[str, Any]:
 
 def as_json(report: RunReport) -> str:
     """Every check's outcome, with what a dashboard needs to group and explain it."""
-    redact = Redactor(report.target.secrets())
+    redact = redactor(report)
     checks = []
     for o in report.outcomes:
         failure = o.failure
@@ -154,7 +150,7 @@ def as_json(report: RunReport) -> str:
 
 def junit_xml(report: RunReport) -> str:
     """JUnit XML: one testcase per check, named by its permanent ID."""
-    redact = Redactor(report.target.secrets())
+    redact = redactor(report)
     total = len(report.outcomes)
     attrs = {"name": "replisim-conformance", "tests": str(total), "failures": str(report.count(FAILED)),
              "errors": "0", "skipped": str(report.count(SKIPPED)), "time": f"{report.seconds:.3f}"}

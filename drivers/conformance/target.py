@@ -10,7 +10,8 @@ import os
 import sys
 from dataclasses import dataclass, replace
 
-from replisim.actors.config import BackendConfig, CinderConfig, load_class, load_config
+from replisim.actors.config import BackendConfig, CinderConfig, load_config
+from replisim.drivers.contract import load_class
 from replisim.exception import ConfigError
 
 

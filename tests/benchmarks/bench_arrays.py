@@ -16,12 +16,13 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+from replisim.actors.client import api_call
 from replisim.actors.config import parse_config
 from replisim.actors.context import admin_context
 from replisim.actors.db import MemoryRepository
-from replisim.actors.deployment import api_call, deploy
+from replisim.actors.deployment import deploy
 from replisim.drivers.emulated import emulated_drivers
-from replisim.drivers.fabric import Fabric
+from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import SimRuntime
 
 HOUR = 3600.0

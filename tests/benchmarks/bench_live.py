@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the cinderclient helper
 
-from cinderapi import connect
+from support.cinderapi import connect
 
 from replisim.actors.config import parse_config
 from replisim.actors.serve import start
-from replisim.drivers.storage_driver import StorageDriver
-from replisim.drivers.storage_process import StorageProcess
+from replisim.drivers.storage.driver import StorageDriver
+from replisim.drivers.storage.process import StorageProcess
 
 PASSWORD = "bench-s3cret"
 
@@ -39,7 +39,7 @@ def main() -> None:
         try:
             conf = parse_config(
                 "[DEFAULT]\nenabled_backends = alpha\nadmin_users = admin\n\n[alpha]\n"
-                "volume_driver = replisim.drivers.storage_driver.StorageDriver\nvolume_backend_name = alpha\n"
+                "volume_driver = replisim.drivers.storage.StorageDriver\nvolume_backend_name = alpha\n"
                 f"san_ip = 127.0.0.1\nsan_port = {array.port}\nsan_login = admin\n"
                 f"san_password = {PASSWORD}\n")
             server = start(conf, f"sqlite:///{tmp}/bench.db", report_interval=1.0)

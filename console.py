@@ -1,0 +1,406 @@
+"""The verbs behind the command line that join the layers below it: ``run``, ``chaos`` and
+``replay`` (find the scenario, run it, write its outputs and report, tell the verdict first) and
+``serve --record`` (a live server whose record becomes a report).
+
+Each function returns the process exit code: 0 every check passed, 1 a check failed (or a replay
+diverged), 2 bad input, 3 unknown (a checker raised, so the run could not be judged).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from replisim import scenarios
+from replisim.scenarios.coverage import Coverage
+from replisim.scenarios.fuzz import PROFILES, SOURCE_PREFIX, FuzzError, draw_world, fault_kinds, world_source
+from replisim.scenarios.runner import RunResult, run_scenario, write_run
+from replisim.scenarios.schema import Scenario, ScenarioError, load_scenario, parse_scenario, scenario_to_yaml
+from replisim.scenarios.shrink import shrink
+from replisim.scenarios.sweep import SweepError, SweepResult, parse_seeds, sweep
+
+SHIPPED = Path(scenarios.__file__).parent
+
+
+def shipped() -> dict[str, Path]:
+    """Shipped scenarios by name."""
+    return {path.stem: path for path in sorted(SHIPPED.glob("*.yaml"))}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A shipped scenario's name, or a path to a scenario file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ScenarioError(name_or_path, 0, "", "no such scenario file")
+        return path
+    known = shipped()
+    if name_or_path not in known:
+        from replisim.scenarios.hints import suggest
+
+        hint = suggest(name_or_path, known)
+        raise ScenarioError(name_or_path, 0, "", f"no shipped scenario of that name{hint}; "
+                                                 f"shipped: {', '.join(known)}")
+    return known[name_or_path]
+
+
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """The control plane's log lines go to the run's log file, not over the summary."""
+    logger = logging.getLogger("replisim")
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate, logger.level = False, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate, logger.level = saved
+
+
+def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress: bool) -> RunResult:
+    out.mkdir(parents=True, exist_ok=True)
+    with _log_to(out / "run.log"):
+        if not progress:
+            return run_scenario(scenario, seed)
+        bar: Any
+        with click.progressbar(length=100, label=f"{scenario.name} (simulated time)",
+                               file=sys.stderr) as bar:
+            done = [0]
+
+            def advance(now: float, end: float) -> None:
+                step = int(100 * now / end) - done[0]
+                if step > 0:
+                    bar.update(step)
+                    done[0] += step
+
+            return run_scenario(scenario, seed, progress=advance)
+
+
+# A run's exit code and how its verdict is shown, by status: a check failed beats unknown beats pass.
+EXIT_CODES = {"pass": 0, "fail": 1, "unknown": 3}
+_COLORS = {"pass": "green", "fail": "red", "unknown": "yellow"}
+_MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
+
+
+def print_verdicts(result: RunResult, out: Path | None) -> None:
+    passed = sum(v.ok is True for v in result.verdicts)
+    click.secho(f"{result.status.upper()} {result.scenario.name} seed={result.seed}: {passed}/"
+                f"{len(result.verdicts)} checks passed", fg=_COLORS[result.status], bold=True)
+    for verdict in result.verdicts:
+        mark = click.style(_MARKS[verdict.status], fg=_COLORS[verdict.status])
+        click.echo(f"  {mark} {verdict.check:<15} {verdict.summary}")
+        if verdict.ok is not True and verdict.witness is not None:
+            click.echo(f"       witness: {json.dumps(verdict.witness, sort_keys=True, default=str)}")
+    ops = result.record.history.ops
+    done = [op for op in ops if op.type != "invoke"]
+    failovers = result.record.fabric.failovers
+    lost = sum(r.lost_writes for r in failovers)
+    click.echo(f"  time      {result.simulated_seconds:,.0f} s simulated in {result.wall_seconds:.2f} s wall "
+               f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)")
+    click.echo(f"  clients   {len(done)} operations: {sum(o.type == 'ok' for o in done)} ok, "
+               f"{sum(o.type == 'fail' for o in done)} failed, {sum(o.type == 'info' for o in done)} unknown")
+    click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
+    click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
+    if out is not None:
+        click.echo(f"  written   {out}/ (trace.jsonl.gz, history.jsonl, verdicts.json, run.json, run.log)")
+        click.echo(f"  replay    replisim replay {out}")
+
+
+def run_command(scenario_name: str, seed: int | None, out: str | None, progress: bool) -> int:
+    scenario = load_scenario(resolve(scenario_name))
+    seed = scenario.seed if seed is None else seed
+    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-seed{seed}"
+    result = _run_with_progress(scenario, seed, out_dir, progress)
+    write_run(result, out_dir)
+    print_verdicts(result, out_dir)
+    from replisim.reports.console import report_after_run
+
+    report_after_run(out_dir)
+    return EXIT_CODES[result.status]
+
+
+def replay_command(target: str, seed: int | None) -> int:
+    """Re-run a recorded run (its directory) and say whether the trace is the same."""
+    path = Path(target)
+    recorded: dict[str, Any] | None = None
+    if path.is_dir():
+        verdicts = path / "verdicts.json"
+        if not verdicts.is_file():
+            raise ScenarioError(target, 0, "", "not a run directory (no verdicts.json)")
+        recorded = json.loads(verdicts.read_text())
+        if not isinstance(recorded, dict) or not {"source", "seed", "digest"} <= recorded.keys():
+            raise ScenarioError(str(verdicts), 0, "", "not a replisim run record (source, seed, digest)")
+        scenario = load_scenario(recorded["source"])
+        seed = recorded["seed"] if seed is None else seed
+    else:
+        scenario = load_scenario(resolve(target))
+    result = run_scenario(scenario, seed)
+    print_verdicts(result, None)
+    if recorded is not None and seed == recorded["seed"]:
+        same = result.trace_digest == recorded["digest"]
+        click.secho(f"  replay    {'same trace as recorded' if same else 'DIVERGED from the recording'} "
+                    f"({recorded['digest'][:16]})", fg="green" if same else "red")
+        if not same:
+            return 1
+    return EXIT_CODES[result.status]
+
+
+def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
+    """One seed of a sweep (top level, so worker processes can import it). The control plane's log
+    lines stay out of the sweep's terminal: the verdicts and witnesses say what went wrong."""
+    with _log_to(Path(os.devnull)):
+        return run_scenario(load_scenario(scenario_path), seed).summary()
+
+
+def _shrink_to_file(scenario: Scenario, seed: int, check: str, minimal: Path, *, origin: str,
+                    runner: Callable[[Scenario, int], RunResult]) -> None:
+    """Shrink ``scenario`` run with ``seed`` while ``check`` still fails; write the result to ``minimal``
+    with the command that replays it, and print that command."""
+    def still_fails(candidate: Scenario) -> bool:
+        return runner(replace(candidate, checks=(check,)), seed).ok is False
+
+    click.echo(f"  shrinking seed {seed} while {check} still fails ...")
+    with _log_to(Path(os.devnull)):
+        shrunk = shrink(scenario, still_fails, seed=seed)
+    replay = f"replisim run {minimal} --seed {seed}"
+    minimal.write_text(scenario_to_yaml(shrunk.scenario, comment=f"Shrunk from {origin} seed {seed}: {check} "
+                                                                 f"still fails.\nRun: {replay}"))
+    click.echo(f"  {shrunk.summary()}")
+    click.echo(f"  minimal   {replay}")
+
+
+def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
+                  shrink_failures: bool, progress: bool,
+                  one_seed: Callable[[str, int], dict[str, Any]] = run_one,
+                  runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+    """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
+    ``runner`` are the real runner unless a quality test swaps in a broken one."""
+    path = resolve(scenario_name)
+    scenario = load_scenario(path)
+    result = sweep(one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask,
+                   progress=progress)
+    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+    click.echo(result.table())
+    click.echo(f"  written   {out_dir / 'sweep.json'}")
+    from replisim.reports.sweep import write_sweep_report
+
+    write_sweep_report(out_dir)
+    click.echo(f"  report    {out_dir / 'report.html'} (RPO and RTO across the seeds)")
+    failures = result.failures()
+    if failures and shrink_failures:
+        check, seeds_failing = sorted(failures.items())[0]
+        seed = seeds_failing[0]
+
+        _shrink_to_file(scenario, seed, check, out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
+                        origin=str(path), runner=runner)
+    return 0 if result.ok else 1
+
+
+# -- random worlds ----------------------------------------------------------------------------------
+
+
+def world_for(source: str, seed: int) -> Scenario:
+    """The world a fuzz source (``fuzz:<profile>``) names for ``seed``, as its scenario file loads: the
+    schema judges every world, so one it would refuse is a generator bug, never a silent run."""
+    world = draw_world(seed, source.removeprefix(SOURCE_PREFIX))
+    return parse_scenario(scenario_to_yaml(world), world.source)
+
+
+def run_world(source: str, seed: int, runner: Callable[[Scenario, int], RunResult] = run_scenario
+              ) -> dict[str, Any]:
+    """One world of a fuzz run (top level, for worker processes): its verdicts, a digest of the world
+    and what it exercised."""
+    world = world_for(source, seed)
+    with _log_to(Path(os.devnull)):
+        result = runner(world, seed)
+    summary = result.summary()
+    drawn = {fault.kind for fault in result.faults}
+    return {
+        "seed": seed, "ok": result.ok, "digest": result.trace_digest,
+        "verdicts": summary["verdicts"], "wall_seconds": summary["wall_seconds"],
+        "simulated_seconds": result.simulated_seconds,
+        "world": {"backends": len(world.topology.backends), "initial_volumes": world.workload.initial_volumes,
+                  "actions": len(world.workload.actions), "faults": len(result.faults),
+                  "kinds": sorted(drawn), "description": world.description},
+        "failovers": len(result.record.fabric.failovers),
+        "lost_writes": sum(r.lost_writes for r in result.record.fabric.failovers),
+        "coverage": Coverage.of(result).to_json(),
+    }
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    """``1-200`` for a range, else the seeds with commas (the first twenty)."""
+    if len(seeds) > 1 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    shown = ", ".join(map(str, seeds[:20]))
+    return shown + (f", ... ({len(seeds) - 20} more)" if len(seeds) > 20 else "")
+
+
+def fuzz_command(seeds: str, *, profile: str, jobs: int | None, dask: str | None, out: str | None,
+                 shrink_failures: bool, progress: bool,
+                 runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+    """Run the random world of every seed; the verdict first, then the failing seeds by check with the
+    command that replays each, the shrunk worlds, and the coverage table; ``fuzz.json`` under ``out``.
+    ``runner`` is the real one unless a quality test swaps in a broken control plane (it must be
+    importable by worker processes)."""
+    if profile not in PROFILES:
+        raise SweepError(f"--profile {profile!r} is not a profile; profiles: {', '.join(PROFILES)}")
+    try:
+        kinds = [kind.name for kind in fault_kinds()]
+    except FuzzError as exc:
+        raise SweepError(str(exc)) from None
+    seed_list = parse_seeds(seeds)
+    one_world = run_world if runner is run_scenario else functools.partial(run_world, runner=runner)
+    result = sweep(one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask,
+                   progress=progress)
+    out_dir = Path(out) if out else Path("runs") / f"fuzz-{seed_list[0]}-{seed_list[-1]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = len(result.seeds) / max(result.wall_seconds, 1e-9) * 60
+    _print_fuzz_verdict(result, f"({profile} profile, seeds {_seed_list(seed_list)}): {rate:.1f} worlds/min "
+                                f"on {result.workers}")
+    worlds = _write_failing_worlds(result, profile, out_dir)
+    minimal: dict[str, str] = {}
+    if shrink_failures:
+        for check, group in sorted(result.failures().items()):
+            seed = group[0]
+            world, path = worlds[seed], out_dir / f"minimal-{worlds[seed].stem}-{check}.yaml"
+            _shrink_to_file(load_scenario(world), seed, check, path, origin=f"fuzz world {world}",
+                            runner=runner)
+            minimal[check] = f"replisim run {path} --seed {seed}"
+    coverage = Coverage.total(Coverage.from_json(run["coverage"]) for run in result.runs.values())
+    click.echo("")
+    for line in coverage.table(kinds):
+        click.echo(line)
+    report = {
+        "format": 1, "profile": profile, "worlds_per_minute": round(rate, 1), **result.to_json(),
+        "failing_worlds": {str(seed): str(path) for seed, path in worlds.items()}, "minimal": minimal,
+        "coverage": coverage.to_json(),
+    }
+    report["runs"] = [{key: value for key, value in run.items() if key != "coverage"}  # summed above
+                      for run in report["runs"]]
+    (out_dir / "fuzz.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    click.echo(f"  written   {out_dir / 'fuzz.json'}")
+    return 0 if result.ok else 1
+
+
+def _print_fuzz_verdict(result: SweepResult, where: str) -> None:
+    """PASS n/n worlds, or FAIL with the failing seeds grouped by check (and the crashes)."""
+    failed, count = result.failed_seeds(), len(result.seeds)
+    if result.ok:
+        click.secho(f"PASS {count}/{count} worlds {where}", fg="green", bold=True)
+    else:
+        click.secho(f"FAIL {len(failed)} of {count} worlds failed {where}", fg="red", bold=True)
+    groups = {**result.failures(), **({"(crashed)": sorted(result.crashes)} if result.crashes else {})}
+    width = max((len(name) for name in groups), default=0)
+    for name, group in sorted(groups.items()):
+        click.echo(f"  {name:<{width}}  {len(group):>4} worlds: {_seed_list(group)}")
+    for seed, message in sorted(result.crashes.items())[:5]:
+        click.echo(f"  world {seed} crashed: {message}")
+
+
+def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> dict[int, Path]:
+    """Each failing world as a scenario file, and the command that replays it."""
+    failures = result.failures()
+    worlds: dict[int, Path] = {}
+    for seed in result.failed_seeds():
+        world = draw_world(seed, profile)
+        path = worlds[seed] = out_dir / f"{world.name}.yaml"
+        checks = ", ".join(check for check, group in sorted(failures.items()) if seed in group) or "crashed"
+        path.write_text(scenario_to_yaml(world, comment=f"{world.description}\nFailed: {checks}.\n"
+                                                        f"Run: replisim run {path} --seed {seed}"))
+    if worlds:
+        click.echo("  replay each failing world:")
+        for seed, path in list(worlds.items())[:20]:
+            click.echo(f"    replisim run {path} --seed {seed}")
+        if len(worlds) > 20:
+            click.echo(f"    ... and {len(worlds) - 20} more in {out_dir}/")
+    return worlds
+
+
+def serve_command(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
+                  record: Path | None) -> int:
+    """``replisim serve``: the live control plane until a signal; with ``record``, its record and
+    then its report are written there."""
+    from replisim.actors.serve import serve_forever
+    from replisim.scenarios.live_record import LiveRecorder
+
+    recorder = None if record is None else LiveRecorder.into(record, config_path)
+    code = serve_forever(config_path, db_url=db_url, host=host, port=port, report_interval=report_interval,
+                         record=recorder)
+    if record is not None and code == 0:
+        from replisim.reports.report import write_report
+
+        write_report(record)
+        click.echo(f"replisim serve: recorded the run and its report in {record}")
+    return code
+
+
+def faults_command(as_json: bool) -> int:
+    """``replisim faults``: every kind of fault a scenario can name, from the catalog itself."""
+    from replisim.scenarios.faults import KINDS
+
+    if as_json:
+        click.echo(json.dumps([kind.to_dict() for kind in KINDS.values()], indent=2))
+        return 0
+    for kind in KINDS.values():
+        worlds = "sim, live" if kind.live else "sim"
+        click.echo(f"{click.style(kind.name, bold=True)}  target: {kind.target}  ({worlds})")
+        click.echo(f"    {kind.doc}")
+        for p in kind.params:
+            value = f"e.g. {json.dumps(p.example)}" if p.required else f"default {json.dumps(p.default)}"
+            click.echo(f"    params.{p.name:<15} {p.type:<9} {value}; {p.bounds()}: {p.doc}")
+    return 0
+
+
+def conformance_command(*, driver: str | None, config_path: str | None, backend: str | None,
+                        junitxml: str | None, json_path: str | None, require: tuple[str, ...],
+                        select: tuple[str, ...], list_only: bool) -> int:
+    """``replisim conformance``: list the checks, or run them on a driver and write the reports;
+    the exit code is the run's (2 for bad input, before any driver code runs)."""
+    from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks
+    from replisim.drivers.conformance.report import as_json, junit_xml, terminal
+    from replisim.drivers.conformance.target import import_from_cwd
+
+    try:
+        checks = select_checks(select)
+        if list_only:
+            for c in checks:
+                gate = f"  (needs {', '.join(c.requires)})" if c.requires else ""
+                click.echo(f"{c.id:<22} {c.via:<7} {c.title}{gate}\n{'':<30}{c.clause}")
+            return 0
+        if not driver or not config_path:
+            raise click.UsageError("--driver and --config are required (or --list)")
+        for option, path in (("--junitxml", junitxml), ("--json", json_path)):
+            if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
+                raise BadInput(f"{option} {path}: not a file in an existing directory")
+        import_from_cwd()
+        report = run_suite(load_target(driver, config_path, backend), require, select)
+    except BadInput as exc:
+        click.echo(f"replisim conformance: bad input: {exc}", err=True)
+        return 2
+    click.echo(terminal(report), nl=False)
+    for path, text in ((junitxml, junit_xml(report)), (json_path, as_json(report))):
+        if path:
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                click.echo(f"replisim conformance: cannot write {path}: {exc.strerror or exc}", err=True)
+                return 2
+    return report.exit_code

@@ -1,0 +1,341 @@
+"""The emulated driver: the driver contract on top of an emulated array in a fabric.
+
+Configured from its backend's ``cinder.conf`` section like any driver. Options (all optional):
+``emulated_array`` (array name, default the backend name), ``emulated_fabric`` (default
+``default``), ``pool_name``, ``total_capacity_gb`` (1000), ``provisioning`` (``thin``|``thick``),
+``max_over_subscription_ratio`` (20), ``replication_mode`` (``async``|``sync``),
+``replication_lag_threshold`` (seconds, 60), ``replication_bandwidth_mbps`` (1000),
+``replication_latency`` (seconds, 0.005), ``write_size_kb`` (64), ``replication_report_window``
+(seconds, 600: how long after changing a volume's replication the driver keeps reporting its
+state, so a manager that missed the outcome learns it), and ``service_time_<op>`` (median seconds)
+for create, delete, enable, disable, failover, stats, list, updates, setup.
+Unmanaged devices (``replication_devices`` entries) name their array with ``backend_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from replisim import exception
+from replisim.redaction import MASK, is_secret_option
+
+from ..contract import load_class
+from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
+from .fabric import Fabric
+
+LOCATION_PREFIX = "emulated://"
+
+# Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
+OPERATIONS = {
+    "do_setup": "setup", "check_for_setup_error": "setup", "get_volume_stats": "stats",
+    "create_volume": "create", "delete_volume": "delete", "replication_enable": "enable",
+    "replication_disable": "disable", "replication_failover": "failover",
+    "list_replication_targets": "list", "get_replication_updates": "updates",
+}
+
+
+def location(array: str, volume_id: str) -> str:
+    return f"{LOCATION_PREFIX}{array}/{volume_id}"
+
+
+def _located_array(volume: Mapping[str, Any]) -> str | None:
+    where = volume.get("provider_location") or ""
+    if isinstance(where, str) and where.startswith(LOCATION_PREFIX):
+        return where[len(LOCATION_PREFIX):].partition("/")[0] or None
+    return None
+
+
+class EmulatedDriver:
+    """Drives one emulated array; replicates to managed backends' arrays or unmanaged devices."""
+
+    VERSION = "1.0.0"
+
+    def __init__(self, configuration: Any, host: str, *, fabric: Fabric | None = None):
+        self.configuration = configuration
+        self.host = host
+        self.backend = host.partition("@")[2].partition("#")[0]
+        self.fabric = fabric or Fabric.named(self._text("emulated_fabric", "default"))
+        self.array_name = self._text("emulated_array", self.backend)
+        self.mode = self._choice("replication_mode", ("async", "sync"))
+        self.lag_threshold = self._number("replication_lag_threshold", 60.0)
+        self.report_window = self._number("replication_report_window", 600.0)
+        self.managed = configuration.safe_get("managed_replication_target") is not False
+        self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
+        self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
+        self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def _text(self, option: str, default: str) -> str:
+        value = self.configuration.safe_get(option)
+        return str(value).strip() if value not in (None, "") else default
+
+    def _number(self, option: str, default: float) -> float:
+        value = self.configuration.safe_get(option)
+        if value in (None, ""):
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise exception.InvalidConfigurationValue(option=option, value=value) from None
+        if number < 0:
+            raise exception.InvalidConfigurationValue(option=option, value=value)
+        return number
+
+    def _choice(self, option: str, choices: tuple[str, ...]) -> str:
+        value = self._text(option, choices[0]).lower()
+        if value not in choices:
+            raise exception.InvalidConfigurationValue(option=option, value=value)
+        return value
+
+    @property
+    def array(self) -> EmulatedArray:
+        return self.fabric.array(self.array_name)
+
+    def _target_arrays(self) -> list[str]:
+        """Array names this backend replicates to, in configuration order."""
+        if self.managed:
+            return [self.fabric.array_of(str(name)) for name in self.devices]
+        return [str(d.get("backend_id") or d.get("target_device_id") or "") for d in self.devices]
+
+    # -- the contract: set-up and stats -----------------------------------------------------------
+
+    def do_setup(self, context: Any) -> None:
+        array = self.array
+        array.pool = self._text("pool_name", self.backend)
+        array.capacity_gb = self._number("total_capacity_gb", 1000.0)
+        array.thin = self._choice("provisioning", ("thin", "thick")) == "thin"
+        array.max_over_subscription_ratio = self._number("max_over_subscription_ratio", 20.0)
+        array.write_size_kb = self._number("write_size_kb", 64.0)
+        for operation in DEFAULT_SERVICE_TIMES:
+            array.service_times[operation] = self._number(f"service_time_{operation}",
+                                                          DEFAULT_SERVICE_TIMES[operation])
+        self.fabric.set_owner(self.array_name, self.backend)
+        bandwidth = self._number("replication_bandwidth_mbps", 0.0) or None
+        latency = self.configuration.safe_get("replication_latency")
+        for target in self._target_arrays():
+            if target:
+                self.fabric.configure_link(self.array_name, target, bandwidth_mbps=bandwidth,
+                                           latency=None if latency is None else
+                                           self._number("replication_latency", 0.0))
+
+    def check_for_setup_error(self) -> None:
+        if self.managed and any(not isinstance(name, str) for name in self.devices):
+            raise exception.InvalidConfigurationValue(option="replication_devices", value="<devices>")
+        if not self.managed and any(not name for name in self._target_arrays()):
+            raise exception.InvalidReplicationTarget(
+                reason="every unmanaged replication device needs a backend_id naming its array")
+        self.array.require_up()
+
+    def service_time(self, operation: str, args: Mapping[str, Any]) -> float:
+        """Seconds the array takes for ``operation`` (the driver host's sim hook)."""
+        array = self.fabric.array(self._array_for(args.get("volume")) or self.array_name)
+        now = self.fabric.now
+        if array.interrupted(now):
+            self._lost.add((operation, (args.get("volume") or {}).get("id", "")))
+        return array.service_time(OPERATIONS[operation], now)
+
+    def _survive_restart(self, operation: str, volume: Mapping[str, Any]) -> None:
+        """An operation a controller restart lost was never done; the caller sees an error (if it
+        is still waiting: usually it has timed out and the outcome stays unknown to it)."""
+        key = (operation, volume["id"])
+        if key in self._lost:
+            self._lost.discard(key)
+            raise exception.VolumeBackendAPIException(
+                data=f"array controller restarted during {operation} of volume {volume['id']}")
+
+    def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
+        array = self.array
+        array.require_up()
+        targets = [t for t in self._target_arrays() if t]
+        stats: dict[str, Any] = {
+            "volume_backend_name": self.configuration.safe_get("volume_backend_name") or self.backend,
+            "vendor_name": "replisim", "driver_version": self.VERSION, "storage_protocol": "iSCSI",
+            **array.stats(self.fabric.now), "replication_enabled": bool(targets),
+        }
+        if targets:
+            stats["replication_type"] = [self.mode]
+            stats["replication_count"] = len(targets)
+        return stats
+
+    # -- volumes ----------------------------------------------------------------------------------
+
+    def _array_for(self, volume: Mapping[str, Any] | None) -> str | None:
+        if not volume:
+            return None
+        return _located_array(volume) or self.array_name
+
+    def create_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]:
+        self._survive_restart("create_volume", volume)
+        self.fabric.create(self.array_name, volume["id"], int(volume["size"]))
+        return {"provider_location": location(self.array_name, volume["id"])}
+
+    def delete_volume(self, volume: Mapping[str, Any]) -> None:
+        self._survive_restart("delete_volume", volume)
+        array = self._array_for(volume) or self.array_name
+        self.fabric.delete(array, volume["id"])
+
+    # -- replication ------------------------------------------------------------------------------
+
+    def replication_enable(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
+        self._survive_restart("replication_enable", volume)
+        source = self._array_for(volume) or self.array_name
+        targets = [t for t in self._target_arrays() if t and t != source]
+        if not targets:
+            raise exception.InvalidReplicationTarget(
+                reason=f"backend {self.backend} has no replication target")
+        for target in targets:
+            self.fabric.enable(volume["id"], source, target, self.mode)
+        return {"replication_driver_data": {"primary": source, "secondaries": targets, "mode": self.mode}}
+
+    def replication_disable(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
+        self._survive_restart("replication_disable", volume)
+        source = self._array_for(volume) or self.array_name
+        self.fabric.pause(volume["id"], source)
+        return {"replication_driver_data": {"primary": source, "secondaries": [], "mode": self.mode}}
+
+    def replication_failover(self, context: Any, volume: Mapping[str, Any],
+                             secondary: str | None) -> dict[str, Any]:
+        self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
+        self._survive_restart("replication_failover", volume)
+        volume_id = volume["id"]
+        copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
+        target = self._resolve_target(secondary, copies, volume_id)
+        record = self.fabric.failover(volume_id, target)
+        current = _located_array(volume) or self.array_name
+        others = [name for name in copies if name != target]
+        home = self.fabric.home.get(volume_id)
+        result: dict[str, Any] = {
+            # Back on the array it was created on, replicating: that is a failback, not a failover.
+            "model_update": {"provider_location": location(target, volume_id),
+                             "replication_status": "enabled" if target == home else "failed-over"},
+            "replication_driver_data": {"primary": target, "secondaries": others, "mode": record.mode,
+                                        "lost_writes": self.fabric.lost_in(record),
+                                        "in_sync": record.in_sync, "failed_over_at": record.time},
+        }
+        owner = self.fabric.owners.get(target)
+        current_owner = self.fabric.owners.get(current, self.backend)
+        if owner is not None and owner != current_owner:
+            hostname = self.host.partition("@")[0]
+            result["host"] = f"{hostname}@{owner}#{self.fabric.array(target).pool}"
+        if owner is not None:
+            self._changed(target, volume_id)  # its new backend reports it from now on
+        return result
+
+    def _resolve_target(self, secondary: str | None, copies: Mapping[str, Copy], volume_id: str) -> str:
+        """The copy to promote: the one named (by array or backend), else the first replica that
+        is replicating. A paused replica stands still, so it is promoted only when named."""
+        named = [name for name, copy in copies.items() if copy.role == "secondary" or copy.split_from]
+        candidates = [name for name in named if not copies[name].paused]
+        if secondary is None:
+            if not candidates:
+                paused = f" (paused replicas, promoted only when named: {', '.join(named)})" if named else ""
+                raise exception.InvalidReplicationTarget(
+                    reason=f"volume {volume_id} has no replica to fail over to{paused}")
+            return candidates[0]
+        by_name = {name: name for name in named}
+        by_name.update({owner: array for array, owner in self.fabric.owners.items() if array in named})
+        if secondary not in by_name:
+            raise exception.InvalidReplicationTarget(
+                reason=f"{secondary!r} holds no replica of volume {volume_id}; "
+                       f"replicas: {', '.join(named) or 'none'}")
+        return by_name[secondary]
+
+    def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
+        volume_id = volume["id"]
+        targets: list[dict[str, Any]] = []
+        for copy in self.fabric.secondaries(volume_id):
+            if copy.paused:
+                continue
+            targets.append(self._describe_target(copy))
+        return {"volume_id": volume_id, "targets": targets}
+
+    def _describe_target(self, copy: Copy) -> dict[str, Any]:
+        owner = self.fabric.owners.get(copy.array)
+        if owner is not None:
+            return {"type": "managed", "backend_name": owner}
+        device = next((d for d in self.devices if isinstance(d, Mapping)
+                       and copy.array in (d.get("backend_id"), d.get("target_device_id"))),
+                      {"backend_id": copy.array})
+        return {"type": "unmanaged", **{k: MASK if is_secret_option(k) else v for k, v in device.items()}}
+
+    def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
+        """Volumes whose replication went wrong (broken link, lag over the threshold, a sync pair
+        not in sync, split brain, a lost primary), an ``ok`` for each one reported before that has
+        recovered, and every volume whose replication this backend changed within the report
+        window. Each entry says where the volume is served from now and its replication state,
+        so a manager that missed an outcome (a timeout, a restart) can repair its record."""
+        fabric = self.fabric
+        array = self.array
+        array.require_up()
+        now = fabric.now
+        problems: dict[str, dict[str, Any]] = {}
+        for volume_id in fabric.split_volumes(self.array_name):
+            problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "split_brain"}
+        # One look per link: a healthy link vouches for every volume it carries.
+        for link in fabric.links_between(source=self.array_name):
+            lag = link.lag(now) if link.up else 0.0
+            if link.up and lag <= self.lag_threshold:
+                continue
+            for copy in fabric.carried_by(link):
+                if copy.volume_id in problems or (copy.mode == "sync" and link.up):
+                    continue
+                if link.up:
+                    problem = {"reason": "lag", "lag": round(lag, 3)}
+                elif copy.mode == "sync" and not copy.stalling:
+                    problem = {"reason": "not_in_sync"}  # acknowledged writes are not on the replica
+                else:
+                    problem = {"reason": "link_down"}
+                problems[copy.volume_id] = {"volid": copy.volume_id, "status": "error", **problem,
+                                            "target": link.target}
+        for link in fabric.links_between(target=self.array_name):
+            if fabric.array(link.source).up:
+                continue
+            for copy in fabric.carried_by(link):
+                problems.setdefault(copy.volume_id, {"volid": copy.volume_id, "status": "error",
+                                                     "reason": "primary_down", "primary": link.source})
+        updates = [problems[volume_id] for volume_id in sorted(problems)]
+        recovered = sorted(self._reported - set(problems))
+        updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
+        self._reported = set(problems)
+        reported = {update["volid"] for update in updates}
+        changed = fabric.changed.get(self.array_name, {})
+        for volume_id, until in sorted(changed.items()):
+            if until < now or fabric.primary(volume_id) is None:
+                del changed[volume_id]
+            elif volume_id not in reported:
+                updates.append({"volid": volume_id, "status": "ok"})
+        return [{**update, **self._truth(update["volid"])} for update in updates]
+
+    def _changed(self, reporter: str, volume_id: str) -> None:
+        """The backend driving ``reporter`` reports this volume's state for the report window."""
+        self.fabric.changed.setdefault(reporter, {})[volume_id] = self.fabric.now + self.report_window
+
+    def _truth(self, volume_id: str) -> dict[str, Any]:
+        """Where the volume is served from and in which replication state, as the arrays see it."""
+        copies = list(self.fabric.copies(volume_id))
+        primaries = [c for c in copies if c.role == "primary"]
+        primary = next((c for c in primaries if c.split_from is None), primaries[0] if primaries else None)
+        if primary is None:
+            return {}
+        truth: dict[str, Any] = {"provider_location": location(primary.array, volume_id)}
+        owner = self.fabric.owners.get(primary.array)
+        if owner is not None:
+            truth["host"] = f"{self.host.partition('@')[0]}@{owner}#{self.fabric.array(primary.array).pool}"
+        replicating = any(c.source is primary and not c.paused for c in copies if c.role == "secondary")
+        home = self.fabric.home.get(volume_id, primary.array)
+        truth["replication_status"] = ("disabled" if not replicating else
+                                       "enabled" if primary.array == home else "failed-over")
+        return truth
+
+
+def emulated_drivers(config: Any, fabric: Fabric,
+                     driver_class: type[EmulatedDriver] = EmulatedDriver) -> dict[str, EmulatedDriver]:
+    """Drivers on ``fabric`` for every backend of ``config`` that uses the emulated driver, ready to
+    hand to ``deploy(drivers=...)`` so a simulated world shares one fabric and one clock."""
+    return {name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
+            for name, backend in config.backends.items()
+            if issubclass(load_class(backend.volume_driver), EmulatedDriver)}

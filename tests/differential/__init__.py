@@ -1,0 +1,1 @@
+"""The differential suite: the same requests to real Cinder 29 and to ``replisim serve``, compared."""

@@ -1,0 +1,153 @@
+"""The storage array process on its own: durability across SIGKILL, auth, secrets, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from replisim.drivers.storage.client import ArrayClient, ArrayError
+from replisim.drivers.storage.process import StorageProcess
+from replisim.drivers.storage.volumes import GIB, VolumeStore
+
+StartArray = Callable[..., StorageProcess]
+REPLISIM = Path(sys.executable).with_name("replisim")
+
+
+def test_every_acknowledged_write_survives_sigkill_and_restart(start_array: StartArray) -> None:
+    array = start_array("a")
+    client = array.client()
+    client.create_volume("vol-1", 2)
+    acknowledged: dict[int, bytes] = {}
+    for i in range(40):  # overlapping writes too: the last write to a range is what must be read back
+        offset = (i * 7919 * 512) % (2 * GIB - 4096)
+        data = f"write {i:03d} ".encode() * 8
+        assert client.write("vol-1", offset, data) == i + 1
+        acknowledged = {o: d for o, d in acknowledged.items() if not (offset <= o < offset + len(data))}
+        acknowledged[offset] = data
+    client.write("vol-1", 0, b"A" * 100)
+    client.write("vol-1", 50, b"B" * 10)  # overwrites the middle of the previous write
+    array.kill()
+    assert not array.running
+
+    array.start()
+    client = array.client()
+    assert client.volume("vol-1")["generation"] == 42
+    assert client.read("vol-1", 0, 100) == b"A" * 50 + b"B" * 10 + b"A" * 40
+    for offset, data in acknowledged.items():
+        if offset >= 100:
+            assert client.read("vol-1", offset, len(data)) == data, offset
+    image = array.root / "volumes" / "vol-1.img"
+    assert image.stat().st_size == 2 * GIB and image.stat().st_blocks * 512 < 4 << 20  # sparse
+
+
+def test_credentials_are_required_and_never_returned_or_logged(start_array: StartArray) -> None:
+    b = start_array("b")
+    a = start_array("a")
+    assert ArrayClient(a.address, "admin", "nope").request("GET", "/health")["name"] == "a"  # health is open
+    for login, password in (("admin", "wrong"), ("root", "pw-a-s3cret"), ("", "")):
+        with pytest.raises(ArrayError) as refused:
+            ArrayClient(a.address, login, password).stats()
+        assert refused.value.status == 401
+    client = a.client()
+    client.create_volume("v", 1)
+    client.write("v", 0, b"x")
+    replies = [client.enable_replication("v", b.address, "admin", "pw-b-s3cret", "async"), client.stats(),
+               client.volumes(), client.replication_status("v"), client.replication_overview(),
+               client.volume("v"), b.client().volumes(), b.client().replication_overview()]
+    a.cut_link(b)
+    replies += [client.links(), client.replication_status("v")]
+    text = json.dumps(replies)
+    assert "127.0.0.1" in text and "s3cret" not in text
+    a.stop()
+    b.stop()
+    for log in (a.log_path, b.log_path):
+        assert "s3cret" not in log.read_text()
+    assert os.stat(a.root / "peers.json").st_mode & 0o077 == 0  # the peer's password: owner-only
+
+
+def test_api_refuses_bad_requests_with_reasons(start_array: StartArray) -> None:
+    client = start_array("a").client()
+    assert client.create_volume("v", 1)["generation"] == 0
+    assert client.create_volume("v", 1)["id"] == "v"  # a retried create is fine
+    cases = [
+        (lambda: client.create_volume("v", 2), 409, "exists with size_gb 1"),
+        (lambda: client.create_volume("../etc", 1), 400, "invalid volume id"),
+        (lambda: client.create_volume("w", 0), 400, "size_gb must be a positive integer"),
+        (lambda: client.create_volume("big", 5000), 507, "not enough space"),
+        (lambda: client.write("v", GIB - 2, b"abc"), 400, "outside volume v"),
+        (lambda: client.read("nope", 0, 1), 404, "volume nope not found"),
+        (lambda: client.promote("v"), 200, ""),  # already primary: nothing to do
+        (lambda: client.enable_replication("v", "not-an-address", "u", "p", "sync"), 400, "host:port"),
+        (lambda: client.enable_replication("v", "127.0.0.1:1", "u", "p", "sometimes"), 400, "mode must be"),
+        (lambda: client.set_link("127.0.0.1:1", delay=-1), 400, "delay must be"),
+        (lambda: client.request("PATCH", "/volumes"), 405, "use GET, POST"),
+        (lambda: client.request("GET", "/volume"), 404, "no such endpoint"),
+    ]
+    for call, status, text in cases:
+        if status == 200:
+            call()
+            continue
+        with pytest.raises(ArrayError) as refused:
+            call()
+        assert refused.value.status == status and text in refused.value.message
+    assert client.delete_volume("v") is True
+    assert client.delete_volume("v") is False  # deleting what is gone succeeds
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REPLISIM), "array", "serve", *args], capture_output=True, text=True,
+                          timeout=20, check=False,
+                          env={**os.environ, "REPLISIM_ARRAY_PASSWORD": "pw", **(env or {})})
+
+
+def test_cli_reports_bad_input_with_exit_2(tmp_path: Path, start_array: StartArray) -> None:
+    missing = _serve("--root", str(tmp_path / "nope"), "--port", "0", "--name", "x")
+    assert missing.returncode == 2 and "'--root'" in missing.stderr and "does not exist" in missing.stderr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _serve("--root", str(tmp_path), "--port", str(port), "--name", "x")
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    assert "Traceback" not in busy.stderr
+
+    nopass = _serve("--root", str(tmp_path), "--port", "0", "--name", "x",
+                    env={"REPLISIM_ARRAY_PASSWORD": ""})
+    assert nopass.returncode == 2 and "--password-file" in nopass.stderr
+
+    running = start_array("a")
+    shared = _serve("--root", str(running.root), "--port", "0", "--name", "again")
+    assert shared.returncode == 2 and "in use by another array process" in shared.stderr
+
+
+def test_restart_recovery_drops_unacknowledged_leftovers(tmp_path: Path) -> None:
+    """What a SIGKILL can leave behind: a torn journal line, a journal entry whose write was never
+    numbered, a half-created volume and a temporary metadata file. Loading keeps only what was
+    acknowledged."""
+    store = VolumeStore(tmp_path, capacity_gb=10)
+    volume, _ = store.create("v", 1)
+    volume.update(replication={"peer": "127.0.0.1:1", "mode": "async", "shipped": 0, "in_sync": True,
+                               "since": None})
+    for i in range(3):
+        volume.write(i * 10, b"abc", now=100.0 + i)
+    journal = volume.path("journal")
+    lines = journal.read_text().splitlines()
+    numbered_later = json.loads(lines[-1]) | {"generation": 4}  # appended, then the crash hit
+    journal.write_text("\n".join([*lines, json.dumps(numbered_later), '{"generation": 5, "off']))
+    (tmp_path / "volumes" / "half.img").write_bytes(b"")
+    (tmp_path / "volumes" / ".v.json.tmp").write_text("{")
+
+    reloaded = VolumeStore(tmp_path, capacity_gb=10).get("v")
+    assert [entry.generation for entry in reloaded.pending] == [1, 2, 3]
+    assert [entry.written_at for entry in reloaded.pending] == [100.0, 101.0, 102.0]
+    assert sorted(p.name for p in (tmp_path / "volumes").iterdir()) == ["v.img", "v.journal", "v.json"]
+    reloaded.mark_shipped(3)
+    assert not reloaded.pending and journal.stat().st_size == 0

@@ -1,0 +1,20 @@
+"""Shipped scenarios and the verdicts of their runs, as scenario tests read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from replisim.console import shipped
+from replisim.scenarios.runner import RunResult
+from replisim.scenarios.schema import Scenario, load_scenario
+
+
+def scenario(name: str) -> Scenario:
+    """The shipped scenario ``name``."""
+    return load_scenario(shipped()[name])
+
+
+def verdict(result: RunResult, check: str) -> tuple[bool | None, Any]:
+    """One check's ``ok`` and witness in a run."""
+    found = next(v for v in result.verdicts if v.check == check)
+    return found.ok, found.witness

@@ -1,0 +1,37 @@
+"""The driver contract is one table, and what depends on it follows it: the driver host, driver
+faults and the emulated driver's service times."""
+
+from __future__ import annotations
+
+import pytest
+
+from replisim.actors.driverhost import DriverFaults
+from replisim.drivers import contract
+from replisim.drivers.emulated.array import DEFAULT_SERVICE_TIMES
+from replisim.drivers.emulated.driver import OPERATIONS
+
+
+def test_the_emulated_driver_times_every_contract_method_and_nothing_else() -> None:
+    assert set(OPERATIONS) == set(contract.METHODS)
+    assert set(OPERATIONS.values()) <= set(DEFAULT_SERVICE_TIMES)
+
+
+def test_driver_faults_arm_every_contract_method_and_refuse_anything_else() -> None:
+    faults = DriverFaults()
+    for method in contract.METHODS:
+        faults.arm(method, "cinder")
+        assert faults.active(method, 0.0) == ("cinder", float("inf"))
+    with pytest.raises(ValueError, match="'resize_volume' is not a driver operation"):
+        faults.arm("resize_volume", "cinder")
+
+
+def test_a_clause_reads_as_the_contract_states_it() -> None:
+    stats = contract.METHODS["get_volume_stats"]
+    assert str(stats) == "get_volume_stats(refresh=False) -> dict"
+    assert contract.CONSTRUCTOR.signature == "__init__(configuration, host)"
+    assert {name for name, clause in contract.METHODS.items() if clause.gate} == {
+        "replication_enable",
+        "replication_disable",
+        "replication_failover",
+        "get_replication_updates",
+    }

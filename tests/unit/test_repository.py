@@ -1,0 +1,606 @@
+"""The repository contract, run on every backend: the simulator and live runs must agree."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from replisim import exception
+from replisim.actors.db import (
+    VOLUME_FIELDS,
+    MemoryRepository,
+    Repository,
+    SqlRepository,
+    make_repository,
+)
+
+
+class FakeClock:
+    """Time that moves only when a test says so, so timestamps are exact."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite-memory", "sqlite-file"])
+def repo(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Iterator[Repository]:
+    backend: Repository
+    if request.param == "memory":
+        backend = MemoryRepository(clock=clock)
+    elif request.param == "sqlite-memory":
+        backend = SqlRepository("sqlite://", clock=clock)
+    else:
+        backend = SqlRepository(f"sqlite:///{tmp_path / 'cinder.sqlite'}", clock=clock)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+# --- volumes ----------------------------------------------------------------------------------
+
+
+def test_create_fills_defaults_and_timestamps(repo: Repository, clock: FakeClock) -> None:
+    row = repo.volume_create({"id": "v1", "project_id": "p1", "size": 2, "host": "h@b#p"})
+    assert set(row) == set(VOLUME_FIELDS)
+    assert row["status"] == "creating"
+    assert row["replication_status"] == "disabled"
+    assert row["deleted"] is False
+    assert row["deleted_at"] is None
+    assert row["provider_location"] is None
+    assert row["created_at"] == row["updated_at"] == clock.now
+    assert repo.volume_get("v1") == row
+
+
+def test_update_bumps_updated_at_and_destroy_soft_deletes(repo: Repository, clock: FakeClock) -> None:
+    created = repo.volume_create({"id": "v1", "size": 1})
+    clock.advance(5)
+    updated = repo.volume_update("v1", {"status": "available", "provider_location": "lun-7"})
+    assert updated == {**created, "status": "available", "provider_location": "lun-7",
+                       "updated_at": created["created_at"] + 5}
+    assert repo.volume_get("v1") == updated
+    clock.advance(1)
+    repo.volume_destroy("v1")
+    with pytest.raises(exception.VolumeNotFound):
+        repo.volume_get("v1")
+    assert repo.volume_get_all() == []
+    with pytest.raises(exception.VolumeNotFound):
+        repo.volume_destroy("v1")
+
+
+@pytest.mark.parametrize("values", [{}, {"id": 7}, {"id": "v9", "size": "1"}, {"id": "v9", "size": True}])
+def test_create_rejects_missing_id_and_mistyped_values(repo: Repository, values: dict) -> None:
+    with pytest.raises(exception.Invalid):
+        repo.volume_create(values)
+    assert repo.volume_get_all() == []
+
+
+def test_create_rejects_a_duplicate_id_even_of_a_deleted_volume(repo: Repository) -> None:
+    repo.volume_create({"id": "v1"})
+    with pytest.raises(exception.Invalid):
+        repo.volume_create({"id": "v1"})
+    repo.volume_destroy("v1")
+    with pytest.raises(exception.Invalid):
+        repo.volume_create({"id": "v1"})
+
+
+def test_returned_rows_are_copies(repo: Repository) -> None:
+    row = repo.volume_create({"id": "v1", "status": "available"})
+    row["status"] = "mangled"
+    repo.volume_get("v1")["status"] = "mangled"
+    repo.volume_get_all()[0]["status"] = "mangled"
+    repo.volume_update("v1", {"size": 3})["status"] = "mangled"
+    assert repo.volume_get("v1")["status"] == "available"
+
+    volume_type = repo.volume_type_create("t1", "gold", {"replication_enabled": "<is> True"})
+    volume_type["extra_specs"]["replication_enabled"] = "mangled"
+    repo.volume_type_get("t1")["extra_specs"].clear()
+    repo.volume_type_get_all()[0]["extra_specs"]["x"] = "y"
+    assert repo.volume_type_get("t1")["extra_specs"] == {"replication_enabled": "<is> True"}
+
+    caps = {"pools": [{"name": "p1"}]}
+    service = repo.service_update_or_create("h@b", "cinder-volume", {"capabilities": caps})
+    caps["pools"].append({"name": "alias"})
+    service["capabilities"]["pools"].clear()
+    repo.service_get("h@b", "cinder-volume")["capabilities"]["pools"].clear()
+    assert repo.service_get("h@b", "cinder-volume")["capabilities"] == {"pools": [{"name": "p1"}]}
+
+
+def _vandalise(value: Any) -> None:
+    """Change every container in ``value``, at every depth, as a careless caller might."""
+    if isinstance(value, dict):
+        for item in list(value.values()):
+            _vandalise(item)
+        for key in list(value):
+            value[key] = "mangled"
+        value["extra"] = ["mangled"]
+    elif isinstance(value, list):
+        for item in value:
+            _vandalise(item)
+        value.append("mangled")
+
+
+def _stored(repo: Repository) -> Any:
+    """Everything the repository holds, as its readers see it."""
+    return (repo.volume_get_all(), repo.volume_type_get_all(), repo.service_get_all())
+
+
+# Every call that hands back rows, on a store holding volume v1, type t1 (gold) and service h@b.
+ROW_CALLS: dict[str, Callable[[Any], Any]] = {
+    "volume_create": lambda r: r.volume_create({"id": "v9", "size": 1}),
+    "volume_get": lambda r: r.volume_get("v1"),
+    "volume_get_all": lambda r: r.volume_get_all(),
+    "volume_update": lambda r: r.volume_update("v1", {"status": "error"}),
+    "volume_conditional_update": lambda r: r.volume_conditional_update("v1", {}, {"size": 9}),
+    "volume_type_create": lambda r: r.volume_type_create("t9", "silver", {"k": "v"}),
+    "volume_type_get": lambda r: r.volume_type_get("t1"),
+    "volume_type_get_by_name": lambda r: r.volume_type_get_by_name("gold"),
+    "volume_type_get_all": lambda r: r.volume_type_get_all(),
+    "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
+    "service_update_or_create": lambda r: r.service_update_or_create(
+        "h@b", "cinder-volume", {"capabilities": {"pools": [{"name": "p2", "tags": ["x"]}]}}),
+    "service_get_all": lambda r: r.service_get_all(),
+    "service_get": lambda r: r.service_get("h@b", "cinder-volume"),
+}
+
+
+def test_every_row_call_is_listed() -> None:
+    returns_rows = {name for name in vars(Repository) if not name.startswith("_")} - {
+        "available", "close", "volume_destroy", "volume_type_delete", "volume_type_extra_specs_delete"}
+    assert returns_rows == set(ROW_CALLS)
+
+
+@pytest.mark.parametrize("call", ROW_CALLS.values(), ids=ROW_CALLS.keys())
+def test_mutating_what_a_call_returned_never_changes_the_store(repo: Repository,
+                                                               call: Callable[[Any], Any]) -> None:
+    caps: dict[str, Any] = {"pools": [{"name": "p1", "tags": ["thin"]}], "replication_type": ["async"],
+                            "total_capacity_gb": 10.5, "replication_enabled": True}
+    specs = {"replication": "enabled"}
+    repo.volume_create({"id": "v1", "status": "available"})
+    repo.volume_type_create("t1", "gold", specs)
+    repo.service_update_or_create("h@b", "cinder-volume", {"capabilities": caps})
+    _vandalise(caps)  # what was written is the store's own too
+    _vandalise(specs)
+    assert repo.service_get("h@b", "cinder-volume")["capabilities"]["pools"] == [
+        {"name": "p1", "tags": ["thin"]}]
+    assert repo.volume_type_get("t1")["extra_specs"] == {"replication": "enabled"}
+    returned = call(repo)
+    before = copy.deepcopy(_stored(repo))
+    _vandalise(returned)
+    assert _stored(repo) == before
+
+
+def test_get_missing_volume_raises(repo: Repository) -> None:
+    with pytest.raises(exception.VolumeNotFound, match="nope"):
+        repo.volume_get("nope")
+    with pytest.raises(exception.VolumeNotFound):
+        repo.volume_update("nope", {"status": "available"})
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: r.volume_create({"id": "v2", "colour": "red"}),
+        lambda r: r.volume_update("v1", {"colour": "red"}),
+        lambda r: r.volume_conditional_update("v1", {"colour": "red"}, {}),
+        lambda r: r.volume_conditional_update("v1", {}, {"colour": "red"}),
+        lambda r: r.service_update_or_create("h", "cinder-volume", {"colour": "red"}),
+    ],
+    ids=["create", "update", "cas-expected", "cas-values", "service"],
+)
+def test_unknown_field_is_invalid_and_named(repo: Repository, call: Callable[[Any], Any]) -> None:
+    repo.volume_create({"id": "v1"})
+    with pytest.raises(exception.Invalid, match="colour"):
+        call(repo)
+
+
+@pytest.mark.parametrize("field", ["id", "created_at", "updated_at", "deleted_at", "deleted"])
+def test_repository_owned_fields_are_read_only(repo: Repository, field: str) -> None:
+    before = repo.volume_create({"id": "v1"})
+    with pytest.raises(exception.Invalid, match=field):
+        repo.volume_update("v1", {field: before[field]})
+
+
+def test_get_all_filters(repo: Repository, clock: FakeClock) -> None:
+    specs = [
+        ("v1", "p1", "h@b", "available", "enabled"),
+        ("v2", "p1", "h@b#pool1", "in-use", "disabled"),
+        ("v3", "p2", "h@b#pool2", "available", None),
+        ("v4", "p2", "h@bb#pool1", "error", "enabled"),
+        ("v5", "p1", "h@c", "available", "failed-over"),
+        ("v6", "p1", None, "creating", "disabled"),
+    ]
+    for vid, project, host, status, rep in specs:
+        repo.volume_create({"id": vid, "project_id": project, "host": host, "status": status,
+                            "replication_status": rep})
+        clock.advance()
+
+    def ids(**filters: Any) -> list[str]:
+        return [row["id"] for row in repo.volume_get_all(**filters)]
+
+    assert ids() == ["v1", "v2", "v3", "v4", "v5", "v6"]
+    assert ids(project_id="p2") == ["v3", "v4"]
+    assert ids(host="h@b") == ["v1", "v2", "v3"]  # not h@bb
+    assert ids(host="h@b#pool1") == ["v2"]
+    assert ids(host="h") == []
+    assert ids(statuses=["available", "in-use"]) == ["v1", "v2", "v3", "v5"]
+    assert ids(statuses=[]) == []
+    assert ids(replication_statuses={"enabled", "failed-over"}) == ["v1", "v4", "v5"]
+    assert ids(project_id="p1", host="h@b", statuses=("available",)) == ["v1"]
+
+
+def test_get_all_orders_by_created_at_then_id(repo: Repository, clock: FakeClock) -> None:
+    for vid in ("b", "a", "c"):
+        repo.volume_create({"id": vid})
+    clock.advance(-10)  # an earlier timestamp sorts first whatever its id
+    repo.volume_create({"id": "z"})
+    assert [row["id"] for row in repo.volume_get_all()] == ["z", "a", "b", "c"]
+
+
+def test_host_filter_is_exact_about_case_and_wildcards(repo: Repository) -> None:
+    repo.volume_create({"id": "v1", "host": "H@B#p"})
+    repo.volume_create({"id": "v2", "host": "hx1@b#p"})
+    assert repo.volume_get_all(host="h@b") == []
+    assert repo.volume_get_all(host="h_1@b") == []
+
+
+# --- conditional update -------------------------------------------------------------------------
+
+
+def test_conditional_update_matches_one_value(repo: Repository, clock: FakeClock) -> None:
+    repo.volume_create({"id": "v1", "status": "available"})
+    clock.advance()
+    row = repo.volume_conditional_update("v1", {"status": "available"}, {"status": "in-use"})
+    assert row is not None
+    assert row["status"] == "in-use"
+    assert row["updated_at"] == clock.now
+    assert repo.volume_get("v1") == row
+
+
+def test_conditional_update_matches_any_of_a_tuple_and_none(repo: Repository) -> None:
+    repo.volume_create({"id": "v1", "replication_status": None, "status": "error"})
+    row = repo.volume_conditional_update(
+        "v1",
+        {"status": ("available", "error"), "replication_status": None},
+        {"replication_status": "enabled"},
+    )
+    assert row is not None
+    assert row["replication_status"] == "enabled"
+    row = repo.volume_conditional_update(
+        "v1", {"replication_status": [None, "enabled"]}, {"replication_status": "disabled"}
+    )
+    assert row is not None
+    assert row["replication_status"] == "disabled"
+
+
+def test_conditional_update_mismatch_changes_nothing(repo: Repository, clock: FakeClock) -> None:
+    before = repo.volume_create({"id": "v1", "status": "available", "replication_status": "enabled"})
+    clock.advance()
+    expectations: list[dict[str, Any]] = [
+        {"status": "in-use"},
+        {"status": ("error", "in-use")},
+        {"status": "available", "replication_status": None},
+        {"status": ()},
+    ]
+    for expected in expectations:
+        assert repo.volume_conditional_update("v1", expected, {"status": "deleting"}) is None
+    assert repo.volume_get("v1") == before
+
+
+def test_conditional_update_of_missing_or_deleted_volume_raises(repo: Repository) -> None:
+    with pytest.raises(exception.VolumeNotFound):
+        repo.volume_conditional_update("nope", {"status": "available"}, {"status": "in-use"})
+    repo.volume_create({"id": "v1", "status": "available"})
+    repo.volume_destroy("v1")
+    with pytest.raises(exception.VolumeNotFound):
+        repo.volume_conditional_update("v1", {}, {"status": "in-use"})
+
+
+def test_racing_conditional_updates_have_exactly_one_winner(repo: Repository) -> None:
+    for vid in ("v1", "v2", "v3"):
+        repo.volume_create({"id": vid})
+        barrier = threading.Barrier(8)
+        winners: list[str] = []
+        failures: list[BaseException] = []
+
+        def race(vid: str = vid, barrier: threading.Barrier = barrier,
+                 winners: list[str] = winners, failures: list[BaseException] = failures) -> None:
+            name = threading.current_thread().name
+            barrier.wait()
+            try:
+                row = repo.volume_conditional_update(
+                    vid,
+                    {"replication_status": "disabled"},
+                    {"replication_status": "enabling", "replication_extended_status": name},
+                )
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+                return
+            if row is not None:
+                winners.append(name)
+
+        threads = [threading.Thread(target=race, name=f"{vid}-racer-{i}") for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert len(winners) == 1
+        stored = repo.volume_get(vid)
+        assert stored["replication_status"] == "enabling"
+        assert stored["replication_extended_status"] == winners[0]
+
+
+# --- volume types -------------------------------------------------------------------------------
+
+
+def test_volume_types_and_extra_specs(repo: Repository, clock: FakeClock) -> None:
+    gold = repo.volume_type_create("t-gold", "gold", {"replication_enabled": "<is> True"}, "mirrored")
+    assert gold == {"id": "t-gold", "name": "gold", "description": "mirrored",
+                    "extra_specs": {"replication_enabled": "<is> True"},
+                    "created_at": clock.now, "updated_at": clock.now}
+    repo.volume_type_create("t-bronze", "bronze")
+    assert repo.volume_type_get("t-bronze")["extra_specs"] == {}
+    assert repo.volume_type_get_by_name("gold") == gold
+    assert [t["name"] for t in repo.volume_type_get_all()] == ["bronze", "gold"]
+
+    clock.advance()
+    specs = repo.volume_type_extra_specs_update(
+        "t-gold", {"replication_type": "<in> async", "replication_enabled": "<is> False"})
+    assert specs == {"replication_enabled": "<is> False", "replication_type": "<in> async"}
+    assert repo.volume_type_get("t-gold")["updated_at"] == clock.now
+
+    repo.volume_type_extra_specs_delete("t-gold", "replication_type")
+    assert repo.volume_type_get("t-gold")["extra_specs"] == {"replication_enabled": "<is> False"}
+    with pytest.raises(exception.NotFound, match="replication_type"):
+        repo.volume_type_extra_specs_delete("t-gold", "replication_type")
+
+    repo.volume_type_delete("t-gold")
+    with pytest.raises(exception.VolumeTypeNotFound):
+        repo.volume_type_get("t-gold")
+    assert [t["name"] for t in repo.volume_type_get_all()] == ["bronze"]
+
+
+def test_volume_type_errors(repo: Repository) -> None:
+    repo.volume_type_create("t1", "gold")
+    with pytest.raises(exception.Invalid, match="gold"):
+        repo.volume_type_create("t2", "gold")
+    with pytest.raises(exception.Invalid):
+        repo.volume_type_create("t1", "silver")
+    with pytest.raises(exception.Invalid):
+        repo.volume_type_create("t3", "silver", {"k": 1})  # type: ignore[dict-item]
+    for call in (
+        lambda: repo.volume_type_get("nope"),
+        lambda: repo.volume_type_get_by_name("nope"),
+        lambda: repo.volume_type_delete("nope"),
+        lambda: repo.volume_type_extra_specs_update("nope", {"k": "v"}),
+        lambda: repo.volume_type_extra_specs_delete("nope", "k"),
+    ):
+        with pytest.raises(exception.VolumeTypeNotFound):
+            call()
+    assert [t["id"] for t in repo.volume_type_get_all()] == ["t1"]
+
+
+# --- services -----------------------------------------------------------------------------------
+
+
+def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clock: FakeClock) -> None:
+    first = repo.service_update_or_create("h@b", "cinder-volume", {"topic": "cinder-volume"})
+    assert first == {"id": 1, "host": "h@b", "binary": "cinder-volume", "topic": "cinder-volume",
+                     "disabled": False, "disabled_reason": None, "report_count": 0,
+                     "capabilities": None, "created_at": clock.now, "updated_at": clock.now}
+    second = repo.service_update_or_create("sched", "cinder-scheduler", {})
+    assert second["id"] == 2
+
+    clock.advance(10)
+    beat = repo.service_update_or_create("h@b", "cinder-volume", {"report_count": 1})
+    assert (beat["id"], beat["report_count"], beat["topic"]) == (1, 1, "cinder-volume")
+    assert (beat["created_at"], beat["updated_at"]) == (first["created_at"], clock.now)
+    repo.service_update_or_create("h@b", "cinder-volume", {"report_count": 2, "disabled": True,
+                                                           "disabled_reason": "maintenance"})
+    stored = repo.service_get("h@b", "cinder-volume")
+    assert (stored["report_count"], stored["disabled"]) == (2, True)
+
+    assert [s["id"] for s in repo.service_get_all()] == [1, 2]
+    assert [s["host"] for s in repo.service_get_all(binary="cinder-scheduler")] == ["sched"]
+    with pytest.raises(exception.ServiceNotFound, match="cinder-backup on h@b"):
+        repo.service_get("h@b", "cinder-backup")
+
+
+# --- outage -------------------------------------------------------------------------------------
+
+EVERY_CALL: dict[str, Callable[[Any], Any]] = {
+    "volume_create": lambda r: r.volume_create({"id": "v2"}),
+    "volume_get": lambda r: r.volume_get("v1"),
+    "volume_get_all": lambda r: r.volume_get_all(),
+    "volume_update": lambda r: r.volume_update("v1", {"status": "error"}),
+    "volume_conditional_update": lambda r: r.volume_conditional_update("v1", {}, {"size": 9}),
+    "volume_destroy": lambda r: r.volume_destroy("v1"),
+    "volume_type_create": lambda r: r.volume_type_create("t2", "silver"),
+    "volume_type_get": lambda r: r.volume_type_get("t1"),
+    "volume_type_get_by_name": lambda r: r.volume_type_get_by_name("gold"),
+    "volume_type_get_all": lambda r: r.volume_type_get_all(),
+    "volume_type_delete": lambda r: r.volume_type_delete("t1"),
+    "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
+    "volume_type_extra_specs_delete": lambda r: r.volume_type_extra_specs_delete("t1", "k"),
+    "service_update_or_create": lambda r: r.service_update_or_create("h", "b", {"report_count": 5}),
+    "service_get_all": lambda r: r.service_get_all(),
+    "service_get": lambda r: r.service_get("h", "b"),
+}
+
+
+def test_outage_covers_the_whole_interface() -> None:
+    public = {name for name in vars(Repository) if not name.startswith("_")}
+    assert public - {"close"} == set(EVERY_CALL)
+
+
+def test_outage_fails_every_call_and_writes_nothing(repo: Repository, clock: FakeClock) -> None:
+    repo.volume_create({"id": "v1", "status": "available"})
+    repo.volume_type_create("t1", "gold", {"k": "v"})
+    repo.service_update_or_create("h", "b", {})
+
+    def snapshot() -> tuple[Any, ...]:
+        return repo.volume_get_all(), repo.volume_type_get_all(), repo.service_get_all()
+
+    before = snapshot()
+    clock.advance()
+    repo.available = False
+    for call in EVERY_CALL.values():
+        with pytest.raises(exception.DBUnavailable, match="database is unavailable"):
+            call(repo)
+    repo.available = True
+    assert snapshot() == before
+
+
+# --- construction -------------------------------------------------------------------------------
+
+
+def test_make_repository_picks_the_backend(clock: FakeClock) -> None:
+    for url, kind in ((None, MemoryRepository), ("memory", MemoryRepository),
+                      ("sqlite://", SqlRepository)):
+        backend = make_repository(url, clock)
+        assert isinstance(backend, kind)
+        backend.close()
+
+
+def test_file_database_uses_wal_and_persists(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "cinder.sqlite"
+    first = SqlRepository(f"sqlite:///{path}", clock=clock)
+    first.volume_create({"id": "v1"})
+    first.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    second = SqlRepository(f"sqlite:///{path}", clock=clock)
+    assert second.volume_get("v1")["id"] == "v1"
+    second.close()
+
+
+# --- both backends answer alike -----------------------------------------------------------------
+
+IDS = st.sampled_from(["a", "b", "c", "d"])
+STATUS = st.sampled_from(["creating", "available", "in-use", "error"])
+REPLICATION = st.sampled_from(["disabled", "enabling", "enabled", "failed-over", None])
+HOST = st.sampled_from(["h@b", "h@b#p1", "h@b#p2", "h@bb#p1", "g@b", None])
+VALUES = st.fixed_dictionaries({}, optional={
+    "status": STATUS,
+    "replication_status": REPLICATION,
+    "host": HOST,
+    "project_id": st.sampled_from(["p1", "p2"]),
+    "size": st.integers(1, 3),
+    "replication_extended_status": st.text(max_size=3),
+})
+EXPECTED = st.fixed_dictionaries({}, optional={
+    "status": STATUS | st.lists(STATUS, max_size=2).map(tuple),
+    "replication_status": REPLICATION | st.frozensets(REPLICATION, max_size=2),
+    "size": st.integers(1, 3),
+})
+
+
+def _outcome(call: Callable[[Repository], Any], repo: Repository) -> tuple[str, Any]:
+    try:
+        return "ok", call(repo)
+    except exception.CinderException as exc:
+        return type(exc).__name__, str(exc)
+
+
+class SameAnswers(RuleBasedStateMachine):
+    """Random volume traffic: memory and SQLite must give identical answers, timestamps included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.memory = MemoryRepository(clock=self.clock)
+        self.sql = SqlRepository("sqlite://", clock=self.clock)
+
+    def both(self, call: Callable[[Repository], Any]) -> None:
+        assert _outcome(call, self.memory) == _outcome(call, self.sql)
+
+    @rule(seconds=st.sampled_from([0.0, 0.25, 1.0]))
+    def tick(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule(vid=IDS, values=VALUES)
+    def create(self, vid: str, values: dict[str, Any]) -> None:
+        self.both(lambda r: r.volume_create({"id": vid, **values}))
+
+    @rule(vid=IDS, values=VALUES)
+    def update(self, vid: str, values: dict[str, Any]) -> None:
+        self.both(lambda r: r.volume_update(vid, values))
+
+    @rule(vid=IDS, expected=EXPECTED, values=VALUES)
+    def conditional_update(self, vid: str, expected: dict[str, Any], values: dict[str, Any]) -> None:
+        self.both(lambda r: r.volume_conditional_update(vid, expected, values))
+
+    @rule(vid=IDS)
+    def destroy(self, vid: str) -> None:
+        self.both(lambda r: r.volume_destroy(vid))
+
+    @rule(vid=IDS)
+    def get(self, vid: str) -> None:
+        self.both(lambda r: r.volume_get(vid))
+
+    @rule(
+        project=st.none() | st.sampled_from(["p1", "p2"]),
+        host=st.none() | st.sampled_from(["h@b", "h@b#p1", "h", "g@b"]),
+        statuses=st.none() | st.lists(STATUS, max_size=2),
+        replication=st.none() | st.lists(REPLICATION, max_size=2),
+    )
+    def get_all(self, project: str | None, host: str | None, statuses: list[str] | None,
+                replication: list[str] | None) -> None:
+        self.both(lambda r: r.volume_get_all(project_id=project, host=host, statuses=statuses,
+                                             replication_statuses=replication))
+
+    def teardown(self) -> None:
+        self.memory.close()
+        self.sql.close()
+
+
+SameAnswers.TestCase.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
+TestSameAnswers = SameAnswers.TestCase
+
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False)
+                | st.text(max_size=4))
+CAPABILITIES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+    | st.dictionaries(st.text(max_size=3) | st.integers(0, 9), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(capabilities=st.dictionaries(st.text(max_size=5), CAPABILITIES, max_size=5))
+def test_both_backends_store_capabilities_alike(capabilities: dict[str, Any]) -> None:
+    """Whatever shape a driver's stats take (tuples, integer keys, nesting), memory gives back what
+    an SQL JSON column does."""
+    clock = FakeClock()
+    memory, sql = MemoryRepository(clock=clock), SqlRepository("sqlite://", clock=clock)
+    try:
+        answers = [r.service_update_or_create("h@b", "cinder-volume", {"capabilities": capabilities})
+                   for r in (memory, sql)]
+        assert answers[0] == answers[1]
+        assert memory.service_get("h@b", "cinder-volume") == sql.service_get("h@b", "cinder-volume")
+    finally:
+        memory.close()
+        sql.close()
