@@ -22,7 +22,7 @@ from replisim.scenarios.runner import run_scenario
 from replisim.scenarios.schema import Scenario, load_scenario, scenario_to_yaml
 from replisim.sim.faults import FAULT_KINDS
 
-CI_WORLDS = 40  # about 30 s on two processes; `-m slow` runs 200 and 1,000
+CI_WORLDS = 200  # under a minute on two idle cores (the issue asks < 5 min); `-m slow` runs 1,000
 
 
 def replisim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -87,9 +87,9 @@ def test_coverage_table_shows_every_fault_kind_and_the_transitions_taken(ci_run:
     _, done, report = ci_run
     coverage = report["coverage"]
     assert coverage["runs"] == CI_WORLDS
-    assert set(coverage["kinds"]) == set(FAULT_KINDS), "some fault kind never began in 40 worlds"
+    assert set(coverage["kinds"]) == set(FAULT_KINDS), "some fault kind never began in any world"
     lines = done.stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("coverage over 40 runs"))
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"coverage over {CI_WORLDS} runs"))
     table = lines[start + 1 : start + 2 + len(FAULT_KINDS)]
     assert table[0].split()[:2] == ["fault", "kind"] and "failover" in table[0].split()
     assert [row.split()[0] for row in table[1:]] == list(FAULT_KINDS)
@@ -187,7 +187,7 @@ def test_a_failure_shrinks_to_a_minimal_file_that_still_fails(
 @pytest.mark.slow
 @pytest.mark.parametrize(("count", "shrink"), [(200, True), (1000, False)])
 def test_long_fuzz_runs(tmp_path: Path, count: int, shrink: bool) -> None:
-    """`replisim fuzz --seeds 1-200 --jobs 2` (under 2 min on two cores; the 1,000 worlds about 9)."""
+    """200 worlds with every failed check shrunk (under 2 min on two idle cores), and 1,000 (about 4)."""
     done, report = fuzz(tmp_path, f"1-{count}", "--shrink" if shrink else "--no-shrink")
     check_harness(tmp_path, done, report, list(range(1, count + 1)))
     assert set(report["coverage"]["kinds"]) == set(FAULT_KINDS)
