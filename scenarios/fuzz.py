@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from replisim.actors.driverhost import DRIVER_OPERATIONS
 from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOLUME_TOPIC
-from replisim.sim.faults import FAULT_KINDS, Fault
 
+from .faults import KINDS, Fault, Param
 from .schema import (
     SERVICE_TIMES,
     AdminAction,
@@ -115,11 +114,6 @@ def world_source(profile: str) -> str:
 
 
 # -- the fault registry, read through one adapter ---------------------------------------------------
-#
-# TEMPORARY: until the fault registry with parameter types and bounds (scenarios/faults.py) reaches
-# main, kinds and defaults come from replisim.sim.faults.FAULT_KINDS and the bounds the generator
-# draws within are the table below (the ones parse_fault enforces, with practical caps where it has
-# none). When the registry lands, ``fault_kinds`` reads its parameter specs and this table goes.
 
 
 @dataclass(frozen=True)
@@ -134,16 +128,26 @@ class ParamRange:
     groups: bool = False
 
 
-_TEMPORARY_BOUNDS: Mapping[str, ParamRange] = {
-    "completes": ParamRange(0.0, 1.0),
-    "factor": ParamRange(1.0, 100.0, log=True),
-    "period": ParamRange(1.0, 120.0, log=True),
-    "bandwidth_mbps": ParamRange(0.01, 100.0, log=True),
-    "probability": ParamRange(0.0, 1.0),
-    "method": ParamRange(choices=tuple(sorted(DRIVER_OPERATIONS))),
-    "error": ParamRange(choices=("cinder", "unexpected")),
-    "groups": ParamRange(groups=True),
-}
+# How far past a parameter's default the generator explores where the registry sets no upper bound:
+# this many times above it (and below it, but never under the registry's own lower bound).
+REACH = 10.0
+REACH_FROM_ZERO = 60.0  # a parameter whose default is 0 (a delay, in seconds) is drawn up to this
+
+
+def _range(param: Param) -> ParamRange:
+    """The registry's parameter spec as a range to draw from: within its bounds, and around its
+    default where it has no upper bound."""
+    if param.type == "choice":
+        return ParamRange(choices=param.choices)
+    if param.type == "groups":
+        return ParamRange(groups=True)
+    if param.high < math.inf:
+        return ParamRange(param.low, param.high)
+    default = float(param.default or 0.0)
+    if default <= 0:
+        return ParamRange(param.low, REACH_FROM_ZERO)
+    low = max(param.low, default / REACH, 1e-3 if param.positive else 0.0)
+    return ParamRange(low, default * REACH, log=low > 0)
 
 
 @dataclass(frozen=True)
@@ -161,18 +165,24 @@ class KindSpec:
         return not self.required
 
 
+DRAWABLE = ("number", "duration", "choice", "groups")  # the parameter types the generator draws
+
+
 def fault_kinds() -> tuple[KindSpec, ...]:
     """Every registered fault kind, in the registry's order; a kind that needs a parameter the
     generator cannot draw is an error, so a new kind never silently goes untested."""
     kinds = []
-    for name, kind in FAULT_KINDS.items():
-        params = {param: _TEMPORARY_BOUNDS[param] for param in kind.params if param in _TEMPORARY_BOUNDS}
-        missing = [param for param in kind.required if param not in params]
-        if missing:
-            raise FuzzError(
-                f"fault kind {name} needs params.{missing[0]}, which the world generator cannot "
-                "draw: give the parameter a type and bounds in the fault registry"
-            )
+    for name, kind in KINDS.items():
+        params = {}
+        for param in kind.params:
+            if param.type not in DRAWABLE:
+                if param.required:
+                    raise FuzzError(
+                        f"fault kind {name} needs params.{param.name} of type {param.type!r}, which the "
+                        f"world generator cannot draw (it draws {', '.join(DRAWABLE)})"
+                    )
+                continue
+            params[param.name] = _range(param)
         kinds.append(KindSpec(name, kind.target, params, tuple(kind.required)))
     return tuple(kinds)
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from replisim.scenarios.coverage import Coverage
+from replisim.scenarios.faults import Fault
 from replisim.scenarios.history import History, Transition
 from replisim.scenarios.injector import FaultEvent
-from replisim.sim.faults import Fault
 
 LOSS, CRASH, LOSS_AGAIN = (
     Fault("bus.loss", "*", 10, 10),

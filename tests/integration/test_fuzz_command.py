@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import buggy
 import pytest
+from support import buggy
 
+from replisim.console import fuzz_command
 from replisim.scenarios.checkers import CHECKERS
-from replisim.scenarios.console import fuzz_command
+from replisim.scenarios.faults import KINDS as FAULT_KINDS
 from replisim.scenarios.fuzz import draw_world
 from replisim.scenarios.runner import run_scenario
 from replisim.scenarios.schema import Scenario, load_scenario, scenario_to_yaml
-from replisim.sim.faults import FAULT_KINDS
 
 CI_WORLDS = 200  # under a minute on two idle cores (the issue asks < 5 min); `-m slow` runs 1,000
 

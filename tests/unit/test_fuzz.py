@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replisim.actors.driverhost import DRIVER_OPERATIONS
+from replisim.drivers import contract
+from replisim.scenarios.faults import KINDS, Fault, FaultKind, Param
 from replisim.scenarios.fuzz import PROFILES, FuzzError, draw_world, fault_kinds
 from replisim.scenarios.schema import (
     FlipFlopPolicy,
@@ -25,7 +26,6 @@ from replisim.scenarios.schema import (
     parse_scenario,
     scenario_to_yaml,
 )
-from replisim.sim.faults import FAULT_KINDS, Fault, FaultKind
 
 SEEDS = range(1, 301)
 
@@ -109,16 +109,18 @@ def drawn_faults(world: Scenario) -> list[Fault]:
 
 def test_every_fault_kind_and_every_parameter_value_is_drawn(worlds: list[Scenario]) -> None:
     faults = [fault for world in worlds for fault in drawn_faults(world)]
-    assert {fault.kind for fault in faults} == set(FAULT_KINDS)
+    assert {fault.kind for fault in faults} == set(KINDS)
     values: dict[tuple[str, str], list[Any]] = {}
     for fault in faults:
         for name, value in fault.params.items():
             values.setdefault((fault.kind, name), []).append(value)
     assert {key for key in values} == {
-        (kind, name) for kind, spec in FAULT_KINDS.items() for name in spec.params
+        (kind, param.name) for kind, spec in KINDS.items() for param in spec.params
     }
     assert (
-        set(values[("driver.raise", "method")]) == set(values[("driver.hang", "method")]) == DRIVER_OPERATIONS
+        set(values[("driver.raise", "method")])
+        == set(values[("driver.hang", "method")])
+        == set(contract.METHODS)
     )
     assert set(values[("driver.raise", "error")]) == {"cinder", "unexpected"}
     for kind in ("bus.loss", "bus.duplicate", "bus.reorder"):  # both ends of a probability, and between
@@ -234,9 +236,8 @@ def test_faults_overlap_interleave_start_broken_and_some_last_until_the_heal(wor
 def test_a_kind_added_to_the_registry_is_drawn_without_touching_the_generator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(
-        FAULT_KINDS, "array.fuzz_probe", FaultKind("array", doc="a kind the generator never saw")
-    )
+    probe = FaultKind("array.fuzz_probe", "array", "a kind the generator never saw", KINDS["array.crash"].sim)
+    monkeypatch.setitem(KINDS, "array.fuzz_probe", probe)
     assert "array.fuzz_probe" in [kind.name for kind in fault_kinds()]
     seen = [
         world.seed
@@ -247,7 +248,9 @@ def test_a_kind_added_to_the_registry_is_drawn_without_touching_the_generator(
 
 
 def test_a_kind_whose_required_parameter_cannot_be_drawn_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FAULT_KINDS, "bus.fuzz_probe", FaultKind("bus", {"shape": None}, required=("shape",)))
+    shape = Param("shape", "mystery", "a parameter of a type nobody draws", required=True)
+    probe = FaultKind("bus.fuzz_probe", "bus", "a probe", KINDS["bus.loss"].sim, (shape,))
+    monkeypatch.setitem(KINDS, "bus.fuzz_probe", probe)
     with pytest.raises(FuzzError, match=r"bus\.fuzz_probe needs params\.shape"):
         draw_world(1)
 
@@ -255,7 +258,8 @@ def test_a_kind_whose_required_parameter_cannot_be_drawn_is_an_error(monkeypatch
 def test_a_kind_hitting_a_target_type_the_generator_does_not_know_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(FAULT_KINDS, "volume.fuzz_probe", FaultKind("volume"))
+    probe = FaultKind("volume.fuzz_probe", "volume", "a probe", KINDS["array.crash"].sim)
+    monkeypatch.setitem(KINDS, "volume.fuzz_probe", probe)
     with pytest.raises(
         FuzzError, match=r"volume\.fuzz_probe hits a target the world generator does not know"
     ):
