@@ -185,6 +185,7 @@ class SimWorld:
     heal_at: float = math.inf
     knobs: dict[tuple[Any, ...], _Knob] = field(default_factory=dict)
     bus_bases: dict[str, Any] = field(default_factory=dict)  # a bus target's link before its faults
+    restarts: dict[str, list[bool]] = field(default_factory=dict)  # manager host -> a restart is due
     _tokens: Any = field(default_factory=itertools.count)
 
     def contribute(self, key: tuple[Any, ...], value: Any, *, read: Callable[[], Any],
@@ -396,34 +397,43 @@ def _arm(mode: str | None) -> SimBegin:
     return begin
 
 
-def _sim_manager_pause(world: SimWorld, fault: Fault) -> Undo:
-    address = rpcapi.manager_address(world.host(fault.target))
-    runtime = world.runtime
-    return world.hold(("backend", fault.target, "manager paused"), read=lambda: runtime.paused(address),
-                      write=lambda on: (runtime.pause if on else runtime.unpause)(address))
-
-
-def _sim_manager_restart(world: SimWorld, fault: Fault) -> Undo:
-    # Down while the fault lasts (its inbox waits, as a broker queue would), then a new process of
-    # the deployment's manager class: in-flight work is abandoned and start-up reconciliation runs.
+def _manager_stop(world: SimWorld, fault: Fault, how: str) -> Undo:
+    """Pause and restart faults on one manager share one knob: it is stopped (its inbox waits, as a
+    broker queue would) while any of them lasts; when the last ends it resumes, or, if a restart was
+    among them, a new process of the deployment's manager class starts in its place (in-flight work
+    abandoned, start-up reconciliation run)."""
     deployment = world.deployment
     host = world.host(fault.target)
     address = rpcapi.manager_address(host)
     runtime = world.runtime
+    restart_due = world.restarts.setdefault(host, [False])
 
-    def write(down: bool) -> None:
-        if down:
+    def write(stopped: str | bool) -> None:
+        if stopped:
+            restart_due[0] = restart_due[0] or stopped == "restart"
             runtime.pause(address)
-            return
-        old = deployment.managers[host]
-        new = deployment.manager_class(
-            host, old.db, report_interval=old.report_interval, driver_timeout=old.driver_timeout
-        )
-        deployment.managers[host] = new
-        runtime.restart(address, new)
+        elif restart_due[0]:
+            restart_due[0] = False
+            old = deployment.managers[host]
+            new = deployment.manager_class(
+                host, old.db, report_interval=old.report_interval, driver_timeout=old.driver_timeout
+            )
+            deployment.managers[host] = new
+            runtime.restart(address, new)
+        else:
+            runtime.unpause(address)
 
-    return world.hold(("backend", fault.target, "manager down"), read=lambda: runtime.paused(address),
-                      write=write)
+    return world.contribute(("backend", fault.target, "manager stopped"), how,
+                            read=lambda: runtime.paused(address), write=write,
+                            combine=lambda base, hows: "restart" if "restart" in hows else "pause")
+
+
+def _sim_manager_pause(world: SimWorld, fault: Fault) -> Undo:
+    return _manager_stop(world, fault, "pause")
+
+
+def _sim_manager_restart(world: SimWorld, fault: Fault) -> Undo:
+    return _manager_stop(world, fault, "restart")
 
 
 def _sim_db_unavailable(world: SimWorld, fault: Fault) -> Undo:
@@ -462,9 +472,12 @@ def _bus_link(knob: str) -> SimBegin:
                                                       for name, kn in mine.items()}),
                          *(() if target == "*" else ends))
 
+        def read() -> float | None:  # a target's own setting (None: it has no link of its own)
+            link = current()
+            return None if link is None else float(getattr(link, knob))
+
         return world.contribute(("bus", target, knob), float(fault.param("probability")),
-                                read=lambda: getattr(current() or bus.default, knob), write=write,
-                                combine=lambda base, values: max(values))
+                                read=read, write=write, combine=lambda base, values: max(values))
 
     return begin
 
