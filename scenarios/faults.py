@@ -189,12 +189,14 @@ class SimWorld:
     _tokens: Any = field(default_factory=itertools.count)
 
     def contribute(self, key: tuple[Any, ...], value: Any, *, read: Callable[[], Any],
-                   write: Callable[[Any], object], combine: Callable[[Any, list[Any]], Any]) -> Undo:
-        """Add ``value`` to the knob ``key`` (made, with its current value as the base, by the first
-        fault to touch it); the undo takes this value away again, whatever else is active."""
+                   write: Callable[[Any], object], combine: Callable[[Any, list[Any]], Any],
+                   base: Any = _GONE) -> Undo:
+        """Add ``value`` to the knob ``key`` (made, with its current value as the base unless
+        ``base`` is given, by the first fault to touch it); the undo takes this value away again,
+        whatever else is active."""
         knob = self.knobs.get(key)
         if knob is None:
-            knob = self.knobs[key] = _Knob(read, write, combine, read())
+            knob = self.knobs[key] = _Knob(read, write, combine, read() if base is _GONE else base)
         token = next(self._tokens)
         knob.active[token] = value
         knob.settle()
@@ -476,8 +478,11 @@ def _bus_link(knob: str) -> SimBegin:
             link = current()
             return None if link is None else float(getattr(link, knob))
 
+        # A target's base is what it had before any of its faults (another knob's fault may since
+        # have made it a link of its own).
+        base = None if before is None else float(getattr(before, knob))
         return world.contribute(("bus", target, knob), float(fault.param("probability")),
-                                read=read, write=write, combine=lambda base, values: max(values))
+                                read=read, write=write, combine=lambda base, values: max(values), base=base)
 
     return begin
 

@@ -25,6 +25,7 @@ from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
 from .fabric import Fabric
 
 LOCATION_PREFIX = "emulated://"
+REPORT_ROUNDS = 30  # a changed volume is in at least this many replication reports after the change
 
 # Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
 OPERATIONS = {
@@ -64,6 +65,9 @@ class EmulatedDriver:
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
         self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
         self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
+        # Known from the start, not from set-up: a peer whose array is down or paused when this
+        # backend starts is still a managed backend (a failover to it moves the volume's host).
+        self.fabric.set_owner(self.array_name, self.backend)
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -303,16 +307,20 @@ class EmulatedDriver:
         self._reported = set(problems)
         reported = {update["volid"] for update in updates}
         changed = fabric.changed.get(self.array_name, {})
-        for volume_id, until in sorted(changed.items()):
-            if until < now or fabric.primary(volume_id) is None:
+        for volume_id, due in sorted(changed.items()):
+            due[1] -= 1
+            if (due[0] < now and due[1] < 0) or fabric.primary(volume_id) is None:
                 del changed[volume_id]
             elif volume_id not in reported:
                 updates.append({"volid": volume_id, "status": "ok"})
         return [{**update, **self._truth(update["volid"])} for update in updates]
 
     def _changed(self, reporter: str, volume_id: str) -> None:
-        """The backend driving ``reporter`` reports this volume's state for the report window."""
-        self.fabric.changed.setdefault(reporter, {})[volume_id] = self.fabric.now + self.report_window
+        """The backend driving ``reporter`` reports this volume's state for the report window, and
+        in at least ``REPORT_ROUNDS`` reports: an array that cannot answer for a while (down,
+        paused) does not use up the window in silence."""
+        self.fabric.changed.setdefault(reporter, {})[volume_id] = [self.fabric.now + self.report_window,
+                                                                   REPORT_ROUNDS]
 
     def _truth(self, volume_id: str) -> dict[str, Any]:
         """Where the volume is served from and in which replication state, as the arrays see it."""

@@ -71,9 +71,9 @@ class Fabric:
         self.failovers: list[FailoverRecord] = []
         self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
         self.home: dict[str, str] = {}  # volume id -> the array it was created on
-        # array -> {volume id: until}: volumes whose replication changed, which the backend driving
-        # that array reports until then (so a manager that missed an outcome learns it)
-        self.changed: dict[str, dict[str, float]] = {}
+        # array -> {volume id: [until, reports left]}: volumes whose replication changed, which the
+        # backend driving that array reports until then (so a manager that missed an outcome learns it)
+        self.changed: dict[str, dict[str, list[float]]] = {}
         self._link_faults: dict[str, set[str]] = {}
         # Indexes, so that a look-up costs the same on 100 arrays as on 2: each volume's copies by
         # array, the arrays in creation order (the order copies are listed in), each backend's
@@ -550,7 +550,7 @@ class Fabric:
         split = []
         link = self.links[link_name]
         now = self.now
-        for copy in self._secondaries_on(link):
+        for copy in self.carried_by(link):  # a paused replica is not replicating: nothing promotes it
             primary = copy.source
             held = self.array(copy.array).writes_of(copy, now)
             behind = self.lag(copy)  # an async target was already this far behind at the split
