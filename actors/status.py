@@ -62,6 +62,7 @@ ALLOWED_TRANSITIONS = frozenset({
     # array reports), and repairs of what the database missed (an abandoned handler's outcome)
     (ENABLED, ERROR), (FAILED_OVER, ERROR), (ERROR, ENABLED), (ERROR, FAILED_OVER), (ERROR, DISABLED),
     (ENABLED, FAILED_OVER), (FAILED_OVER, ENABLED), (ENABLED, DISABLED), (FAILED_OVER, DISABLED),
+    (DISABLED, FAILED_OVER),
     # a create whose driver model update turns replication on
     (DISABLED, ENABLED),
 })

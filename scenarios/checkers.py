@@ -34,7 +34,7 @@ LEGAL = frozenset({
     ("error", "enabled"), ("error", "failed-over"), ("error", "disabled"),
     # the database learning what the arrays did after a handler was abandoned (a restart)
     ("enabled", "failed-over"), ("failed-over", "enabled"),
-    ("enabled", "disabled"), ("failed-over", "disabled"),
+    ("enabled", "disabled"), ("failed-over", "disabled"), ("disabled", "failed-over"),
 })
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
 # What these statuses claim about where the volume is served from: its home array, or a replica.
