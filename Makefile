@@ -24,6 +24,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy resolves modules from paths, and this repository's root *is* the `replisim` package,
 # so give it a directory in which the root is reachable under that name.

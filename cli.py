@@ -34,8 +34,12 @@ def _scenario_errors(fn: Callable[[], int]) -> None:
 @main.command()
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Directory for the trace, history, verdicts and report (default runs/NAME-seedN).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory for the trace, history, verdicts and report (default runs/NAME-seedN).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> None:
     """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
@@ -51,38 +55,82 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
 @main.command()
 @click.argument("scenario")
 @click.option("--seeds", required=True, help="Seeds to run: 1-500, or 1-10,42.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Local worker processes (default: cores).")
-@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
-              help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.")
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Local worker processes (default: cores)."
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    default=None,
+    metavar="ADDRESS",
+    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.",
+)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Where sweep.json goes.")
-@click.option("--shrink/--no-shrink", default=True,
-              help="Shrink the first failing seed to a minimal scenario.")
+@click.option(
+    "--shrink/--no-shrink", default=True, help="Shrink the first failing seed to a minimal scenario."
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-def chaos(scenario: str, seeds: str, *, jobs: int | None, dask_address: str | None, out: str | None,
-          shrink: bool, progress: bool) -> None:
+def chaos(
+    scenario: str,
+    seeds: str,
+    *,
+    jobs: int | None,
+    dask_address: str | None,
+    out: str | None,
+    shrink: bool,
+    progress: bool,
+) -> None:
     """Run SCENARIO over many seeds and report which seeds failed which checks."""
     from replisim.console import chaos_command
 
-    _scenario_errors(lambda: chaos_command(scenario, seeds, jobs=jobs, dask=dask_address, out=out,
-                                           shrink_failures=shrink, progress=progress))
+    _scenario_errors(
+        lambda: chaos_command(
+            scenario, seeds, jobs=jobs, dask=dask_address, out=out, shrink_failures=shrink, progress=progress
+        )
+    )
 
 
 @main.command()
 @click.option("--seeds", required=True, help="Worlds to run, by seed: 1-200, or 1-10,42.")
-@click.option("--profile", default="ci", show_default=True, metavar="NAME",
-              help="How big and long the worlds are: ci (small, fast) or deep (bigger, longer).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Local worker processes (default: cores).")
-@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
-              help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Where fuzz.json and the failing worlds go (default runs/fuzz-FIRST-LAST).")
-@click.option("--shrink/--no-shrink", default=True,
-              help="Shrink the first failing world of each failed check to a minimal scenario.")
+@click.option(
+    "--profile",
+    default="ci",
+    show_default=True,
+    metavar="NAME",
+    help="How big and long the worlds are: ci (small, fast) or deep (bigger, longer).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Local worker processes (default: cores)."
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    default=None,
+    metavar="ADDRESS",
+    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where fuzz.json and the failing worlds go (default runs/fuzz-FIRST-LAST).",
+)
+@click.option(
+    "--shrink/--no-shrink",
+    default=True,
+    help="Shrink the first failing world of each failed check to a minimal scenario.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-def fuzz(*, seeds: str, profile: str, jobs: int | None, dask_address: str | None, out: str | None,
-         shrink: bool, progress: bool) -> None:
+def fuzz(
+    *,
+    seeds: str,
+    profile: str,
+    jobs: int | None,
+    dask_address: str | None,
+    out: str | None,
+    shrink: bool,
+    progress: bool,
+) -> None:
     """Run random worlds nobody wrote: each seed draws a topology, workload, operator and faults.
 
     Prints the verdict first, the failing seeds by check with the command that replays each world,
@@ -91,8 +139,17 @@ def fuzz(*, seeds: str, profile: str, jobs: int | None, dask_address: str | None
     """
     from replisim.console import fuzz_command
 
-    _scenario_errors(lambda: fuzz_command(seeds, profile=profile, jobs=jobs, dask=dask_address, out=out,
-                                          shrink_failures=shrink, progress=progress))
+    _scenario_errors(
+        lambda: fuzz_command(
+            seeds,
+            profile=profile,
+            jobs=jobs,
+            dask=dask_address,
+            out=out,
+            shrink_failures=shrink,
+            progress=progress,
+        )
+    )
 
 
 @main.command()
@@ -120,20 +177,42 @@ def replay(target: str, seed: int | None) -> None:
 @main.command()
 @click.option("--driver", metavar="PKG.MOD:CLASS", help="The driver class under test (also pkg.mod.Class).")
 @click.option("--config", "config_path", metavar="FILE", help="The cinder.conf with the backend's section.")
-@click.option("--backend", default=None, metavar="NAME",
-              help="The backend section to test (default: the first enabled backend).")
+@click.option(
+    "--backend",
+    default=None,
+    metavar="NAME",
+    help="The backend section to test (default: the first enabled backend).",
+)
 @click.option("--junitxml", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON report here.")
-@click.option("--require", multiple=True, metavar="CAPABILITY",
-              help="Fail instead of skip the checks that need it (replication, array-failure, "
-                   "config-secrets); repeatable.")
-@click.option("--check", "select", multiple=True, metavar="ID-PREFIX",
-              help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the JSON report here."
+)
+@click.option(
+    "--require",
+    multiple=True,
+    metavar="CAPABILITY",
+    help="Fail instead of skip the checks that need it (replication, array-failure, "
+    "config-secrets); repeatable.",
+)
+@click.option(
+    "--check",
+    "select",
+    multiple=True,
+    metavar="ID-PREFIX",
+    help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.",
+)
 @click.option("--list", "list_only", is_flag=True, help="List the checks (ID, path, title, clause) and exit.")
-def conformance(*, driver: str | None, config_path: str | None, backend: str | None, junitxml: str | None,
-                json_path: str | None, require: tuple[str, ...], select: tuple[str, ...],
-                list_only: bool) -> None:
+def conformance(
+    *,
+    driver: str | None,
+    config_path: str | None,
+    backend: str | None,
+    junitxml: str | None,
+    json_path: str | None,
+    require: tuple[str, ...],
+    select: tuple[str, ...],
+    list_only: bool,
+) -> None:
     """Hold a volume driver to the driver contract, directly and through the control plane.
 
     Exit codes: 0 every applicable check passed, 1 a check failed, 2 bad input (driver not
@@ -141,26 +220,62 @@ def conformance(*, driver: str | None, config_path: str | None, backend: str | N
     """
     from replisim.console import conformance_command
 
-    raise SystemExit(conformance_command(driver=driver, config_path=config_path, backend=backend,
-                                         junitxml=junitxml, json_path=json_path, require=require,
-                                         select=select, list_only=list_only))
+    raise SystemExit(
+        conformance_command(
+            driver=driver,
+            config_path=config_path,
+            backend=backend,
+            junitxml=junitxml,
+            json_path=json_path,
+            require=require,
+            select=select,
+            list_only=list_only,
+        )
+    )
 
 
 @main.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="The cinder.conf to deploy (enabled_backends, one section per backend).")
-@click.option("--db", "db_url", default=None, metavar="URL",
-              help="SQLAlchemy database URL (default: SQLite next to the config, cinder.conf -> cinder.db).")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The cinder.conf to deploy (enabled_backends, one section per backend).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    metavar="URL",
+    help="SQLAlchemy database URL (default: SQLite next to the config, cinder.conf -> cinder.db).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8776, show_default=True,
-              help="Port to listen on (0: any free port; the URL is printed).")
-@click.option("--report-interval", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
-              metavar="SECONDS", help="How often each volume manager reports stats and replication updates.")
-@click.option("--record", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Record every API call, status change and pool sample; on shutdown write run.json, "
-                   "history.jsonl and the report (report.html, report.json) into DIR.")
-def serve(*, config_path: str, db_url: str | None, host: str, port: int, report_interval: float,
-          record: str | None) -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8776,
+    show_default=True,
+    help="Port to listen on (0: any free port; the URL is printed).",
+)
+@click.option(
+    "--report-interval",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often each volume manager reports stats and replication updates.",
+)
+@click.option(
+    "--record",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Record every API call, status change and pool sample; on shutdown write run.json, "
+    "history.jsonl and the report (report.html, report.json) into DIR.",
+)
+def serve(
+    *, config_path: str, db_url: str | None, host: str, port: int, report_interval: float, record: str | None
+) -> None:
     """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
 
     API, scheduler, one volume manager and driver per enabled backend run on threads in this
@@ -172,8 +287,16 @@ def serve(*, config_path: str, db_url: str | None, host: str, port: int, report_
 
     from replisim.console import serve_command
 
-    raise SystemExit(serve_command(config_path, db_url=db_url, host=host, port=port,
-                                   report_interval=report_interval, record=Path(record) if record else None))
+    raise SystemExit(
+        serve_command(
+            config_path,
+            db_url=db_url,
+            host=host,
+            port=port,
+            report_interval=report_interval,
+            record=Path(record) if record else None,
+        )
+    )
 
 
 @main.group()
@@ -182,21 +305,51 @@ def array() -> None:
 
 
 @array.command("serve")
-@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False, writable=True),
-              help="Existing directory that holds this array's volumes.")
-@click.option("--port", required=True, type=click.IntRange(0, 65535),
-              help="Port of the management API (0 picks a free one; the first output line names it).")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, writable=True),
+    help="Existing directory that holds this array's volumes.",
+)
+@click.option(
+    "--port",
+    required=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the management API (0 picks a free one; the first output line names it).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--name", required=True, help="The array's name, shown in /health, /stats and its log.")
 @click.option("--login", default="admin", show_default=True, help="Login for HTTP basic auth.")
-@click.option("--password-file", type=click.Path(exists=True, dir_okay=False),
-              help="File holding the password (else the REPLISIM_ARRAY_PASSWORD environment variable).")
-@click.option("--capacity-gb", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Capacity the array offers for volumes.")
-@click.option("--peer-timeout", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
-              help="Seconds to wait for a peer array before a replication request fails.")
-def array_serve(*, root: str, port: int, host: str, name: str, login: str, password_file: str | None,
-                capacity_gb: int, peer_timeout: float) -> None:
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the password (else the REPLISIM_ARRAY_PASSWORD environment variable).",
+)
+@click.option(
+    "--capacity-gb",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Capacity the array offers for volumes.",
+)
+@click.option(
+    "--peer-timeout",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for a peer array before a replication request fails.",
+)
+def array_serve(
+    *,
+    root: str,
+    port: int,
+    host: str,
+    name: str,
+    login: str,
+    password_file: str | None,
+    capacity_gb: int,
+    peer_timeout: float,
+) -> None:
     """Serve one storage array on HOST:PORT until SIGTERM or Ctrl-C."""
     from pathlib import Path
 
@@ -210,21 +363,36 @@ def array_serve(*, root: str, port: int, host: str, name: str, login: str, passw
         password = os.environ.get("REPLISIM_ARRAY_PASSWORD", "")
         source = "REPLISIM_ARRAY_PASSWORD"
     if not password:
-        raise click.UsageError(f"no password: {source} is empty or unset; give --password-file FILE or "
-                               "set REPLISIM_ARRAY_PASSWORD")
+        raise click.UsageError(
+            f"no password: {source} is empty or unset; give --password-file FILE or "
+            "set REPLISIM_ARRAY_PASSWORD"
+        )
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
     try:
-        serve(Path(root), host, port, name=name, login=login, password=password, capacity_gb=capacity_gb,
-              peer_timeout=peer_timeout)
+        serve(
+            Path(root),
+            host,
+            port,
+            name=name,
+            login=login,
+            password=password,
+            capacity_gb=capacity_gb,
+            peer_timeout=peer_timeout,
+        )
     except SetupError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 @main.command()
 @click.argument("run_dir", required=False)
-@click.option("--compare", nargs=2, metavar="A B", default=None,
-              help="Compare two run directories: each figure in A and B, the change and the change in %.")
+@click.option(
+    "--compare",
+    nargs=2,
+    metavar="A B",
+    default=None,
+    help="Compare two run directories: each figure in A and B, the change and the change in %.",
+)
 def report(run_dir: str | None, compare: tuple[str, str] | None) -> None:
     """Write RUN_DIR's report (report.html, report.json) and print its summary, verdict first.
 

@@ -49,8 +49,9 @@ def resolve(name_or_path: str) -> Path:
         from replisim.scenarios.hints import suggest
 
         hint = suggest(name_or_path, known)
-        raise ScenarioError(name_or_path, 0, "", f"no shipped scenario of that name{hint}; "
-                                                 f"shipped: {', '.join(known)}")
+        raise ScenarioError(
+            name_or_path, 0, "", f"no shipped scenario of that name{hint}; shipped: {', '.join(known)}"
+        )
     return known[name_or_path]
 
 
@@ -77,8 +78,7 @@ def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress
         if not progress:
             return run_scenario(scenario, seed)
         bar: Any
-        with click.progressbar(length=100, label=f"{scenario.name} (simulated time)",
-                               file=sys.stderr) as bar:
+        with click.progressbar(length=100, label=f"{scenario.name} (simulated time)", file=sys.stderr) as bar:
             done = [0]
 
             def advance(now: float, end: float) -> None:
@@ -98,8 +98,12 @@ _MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
 
 def print_verdicts(result: RunResult, out: Path | None) -> None:
     passed = sum(v.ok is True for v in result.verdicts)
-    click.secho(f"{result.status.upper()} {result.scenario.name} seed={result.seed}: {passed}/"
-                f"{len(result.verdicts)} checks passed", fg=_COLORS[result.status], bold=True)
+    click.secho(
+        f"{result.status.upper()} {result.scenario.name} seed={result.seed}: {passed}/"
+        f"{len(result.verdicts)} checks passed",
+        fg=_COLORS[result.status],
+        bold=True,
+    )
     for verdict in result.verdicts:
         mark = click.style(_MARKS[verdict.status], fg=_COLORS[verdict.status])
         click.echo(f"  {mark} {verdict.check:<15} {verdict.summary}")
@@ -109,10 +113,14 @@ def print_verdicts(result: RunResult, out: Path | None) -> None:
     done = [op for op in ops if op.type != "invoke"]
     failovers = result.record.fabric.failovers
     lost = sum(r.lost_writes for r in failovers)
-    click.echo(f"  time      {result.simulated_seconds:,.0f} s simulated in {result.wall_seconds:.2f} s wall "
-               f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)")
-    click.echo(f"  clients   {len(done)} operations: {sum(o.type == 'ok' for o in done)} ok, "
-               f"{sum(o.type == 'fail' for o in done)} failed, {sum(o.type == 'info' for o in done)} unknown")
+    click.echo(
+        f"  time      {result.simulated_seconds:,.0f} s simulated in {result.wall_seconds:.2f} s wall "
+        f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)"
+    )
+    click.echo(
+        f"  clients   {len(done)} operations: {sum(o.type == 'ok' for o in done)} ok, "
+        f"{sum(o.type == 'fail' for o in done)} failed, {sum(o.type == 'info' for o in done)} unknown"
+    )
     click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
@@ -152,8 +160,11 @@ def replay_command(target: str, seed: int | None) -> int:
     print_verdicts(result, None)
     if recorded is not None and seed == recorded["seed"]:
         same = result.trace_digest == recorded["digest"]
-        click.secho(f"  replay    {'same trace as recorded' if same else 'DIVERGED from the recording'} "
-                    f"({recorded['digest'][:16]})", fg="green" if same else "red")
+        click.secho(
+            f"  replay    {'same trace as recorded' if same else 'DIVERGED from the recording'} "
+            f"({recorded['digest'][:16]})",
+            fg="green" if same else "red",
+        )
         if not same:
             return 1
     return EXIT_CODES[result.status]
@@ -166,10 +177,18 @@ def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
         return run_scenario(load_scenario(scenario_path), seed).summary()
 
 
-def _shrink_to_file(scenario: Scenario, seed: int, check: str, minimal: Path, *, origin: str,
-                    runner: Callable[[Scenario, int], RunResult]) -> None:
+def _shrink_to_file(
+    scenario: Scenario,
+    seed: int,
+    check: str,
+    minimal: Path,
+    *,
+    origin: str,
+    runner: Callable[[Scenario, int], RunResult],
+) -> None:
     """Shrink ``scenario`` run with ``seed`` while ``check`` still fails; write the result to ``minimal``
     with the command that replays it, and print that command."""
+
     def still_fails(candidate: Scenario) -> bool:
         return runner(replace(candidate, checks=(check,)), seed).ok is False
 
@@ -177,22 +196,34 @@ def _shrink_to_file(scenario: Scenario, seed: int, check: str, minimal: Path, *,
     with _log_to(Path(os.devnull)):
         shrunk = shrink(scenario, still_fails, seed=seed)
     replay = f"replisim run {minimal} --seed {seed}"
-    minimal.write_text(scenario_to_yaml(shrunk.scenario, comment=f"Shrunk from {origin} seed {seed}: {check} "
-                                                                 f"still fails.\nRun: {replay}"))
+    minimal.write_text(
+        scenario_to_yaml(
+            shrunk.scenario, comment=f"Shrunk from {origin} seed {seed}: {check} still fails.\nRun: {replay}"
+        )
+    )
     click.echo(f"  {shrunk.summary()}")
     click.echo(f"  minimal   {replay}")
 
 
-def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str | None, out: str | None,
-                  shrink_failures: bool, progress: bool,
-                  one_seed: Callable[[str, int], dict[str, Any]] = run_one,
-                  runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+def chaos_command(
+    scenario_name: str,
+    seeds: str,
+    *,
+    jobs: int | None,
+    dask: str | None,
+    out: str | None,
+    shrink_failures: bool,
+    progress: bool,
+    one_seed: Callable[[str, int], dict[str, Any]] = run_one,
+    runner: Callable[[Scenario, int], RunResult] = run_scenario,
+) -> int:
     """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
     ``runner`` are the real runner unless a quality test swaps in a broken one."""
     path = resolve(scenario_name)
     scenario = load_scenario(path)
-    result = sweep(one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask,
-                   progress=progress)
+    result = sweep(
+        one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress
+    )
     out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
@@ -207,8 +238,14 @@ def chaos_command(scenario_name: str, seeds: str, *, jobs: int | None, dask: str
         check, seeds_failing = sorted(failures.items())[0]
         seed = seeds_failing[0]
 
-        _shrink_to_file(scenario, seed, check, out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
-                        origin=str(path), runner=runner)
+        _shrink_to_file(
+            scenario,
+            seed,
+            check,
+            out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
+            origin=str(path),
+            runner=runner,
+        )
     return 0 if result.ok else 1
 
 
@@ -222,8 +259,9 @@ def world_for(source: str, seed: int) -> Scenario:
     return parse_scenario(scenario_to_yaml(world), world.source)
 
 
-def run_world(source: str, seed: int, runner: Callable[[Scenario, int], RunResult] = run_scenario
-              ) -> dict[str, Any]:
+def run_world(
+    source: str, seed: int, runner: Callable[[Scenario, int], RunResult] = run_scenario
+) -> dict[str, Any]:
     """One world of a fuzz run (top level, for worker processes): its verdicts, a digest of the world
     and what it exercised."""
     world = world_for(source, seed)
@@ -232,12 +270,20 @@ def run_world(source: str, seed: int, runner: Callable[[Scenario, int], RunResul
     summary = result.summary()
     drawn = {fault.kind for fault in result.faults}
     return {
-        "seed": seed, "ok": result.ok, "digest": result.trace_digest,
-        "verdicts": summary["verdicts"], "wall_seconds": summary["wall_seconds"],
+        "seed": seed,
+        "ok": result.ok,
+        "digest": result.trace_digest,
+        "verdicts": summary["verdicts"],
+        "wall_seconds": summary["wall_seconds"],
         "simulated_seconds": result.simulated_seconds,
-        "world": {"backends": len(world.topology.backends), "initial_volumes": world.workload.initial_volumes,
-                  "actions": len(world.workload.actions), "faults": len(result.faults),
-                  "kinds": sorted(drawn), "description": world.description},
+        "world": {
+            "backends": len(world.topology.backends),
+            "initial_volumes": world.workload.initial_volumes,
+            "actions": len(world.workload.actions),
+            "faults": len(result.faults),
+            "kinds": sorted(drawn),
+            "description": world.description,
+        },
         "failovers": len(result.record.fabric.failovers),
         "lost_writes": sum(r.lost_writes for r in result.record.fabric.failovers),
         "coverage": Coverage.of(result).to_json(),
@@ -252,9 +298,17 @@ def _seed_list(seeds: Sequence[int]) -> str:
     return shown + (f", ... ({len(seeds) - 20} more)" if len(seeds) > 20 else "")
 
 
-def fuzz_command(seeds: str, *, profile: str, jobs: int | None, dask: str | None, out: str | None,
-                 shrink_failures: bool, progress: bool,
-                 runner: Callable[[Scenario, int], RunResult] = run_scenario) -> int:
+def fuzz_command(
+    seeds: str,
+    *,
+    profile: str,
+    jobs: int | None,
+    dask: str | None,
+    out: str | None,
+    shrink_failures: bool,
+    progress: bool,
+    runner: Callable[[Scenario, int], RunResult] = run_scenario,
+) -> int:
     """Run the random world of every seed; the verdict first, then the failing seeds by check with the
     command that replays each, the shrunk worlds, and the coverage table; ``fuzz.json`` under ``out``.
     ``runner`` is the real one unless a quality test swaps in a broken control plane (it must be
@@ -267,33 +321,43 @@ def fuzz_command(seeds: str, *, profile: str, jobs: int | None, dask: str | None
         raise SweepError(str(exc)) from None
     seed_list = parse_seeds(seeds)
     one_world = run_world if runner is run_scenario else functools.partial(run_world, runner=runner)
-    result = sweep(one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask,
-                   progress=progress)
+    result = sweep(
+        one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask, progress=progress
+    )
     out_dir = Path(out) if out else Path("runs") / f"fuzz-{seed_list[0]}-{seed_list[-1]}"
     out_dir.mkdir(parents=True, exist_ok=True)
     rate = len(result.seeds) / max(result.wall_seconds, 1e-9) * 60
-    _print_fuzz_verdict(result, f"({profile} profile, seeds {_seed_list(seed_list)}): {rate:.1f} worlds/min "
-                                f"on {result.workers}")
+    _print_fuzz_verdict(
+        result,
+        f"({profile} profile, seeds {_seed_list(seed_list)}): {rate:.1f} worlds/min on {result.workers}",
+    )
     worlds = _write_failing_worlds(result, profile, out_dir)
     minimal: dict[str, str] = {}
     if shrink_failures:
         for check, group in sorted(result.failures().items()):
             seed = group[0]
             world, path = worlds[seed], out_dir / f"minimal-{worlds[seed].stem}-{check}.yaml"
-            _shrink_to_file(load_scenario(world), seed, check, path, origin=f"fuzz world {world}",
-                            runner=runner)
+            _shrink_to_file(
+                load_scenario(world), seed, check, path, origin=f"fuzz world {world}", runner=runner
+            )
             minimal[check] = f"replisim run {path} --seed {seed}"
     coverage = Coverage.total(Coverage.from_json(run["coverage"]) for run in result.runs.values())
     click.echo("")
     for line in coverage.table(kinds):
         click.echo(line)
     report = {
-        "format": 1, "profile": profile, "worlds_per_minute": round(rate, 1), **result.to_json(),
-        "failing_worlds": {str(seed): str(path) for seed, path in worlds.items()}, "minimal": minimal,
+        "format": 1,
+        "profile": profile,
+        "worlds_per_minute": round(rate, 1),
+        **result.to_json(),
+        "failing_worlds": {str(seed): str(path) for seed, path in worlds.items()},
+        "minimal": minimal,
         "coverage": coverage.to_json(),
     }
-    report["runs"] = [{key: value for key, value in run.items() if key != "coverage"}  # summed above
-                      for run in report["runs"]]
+    report["runs"] = [
+        {key: value for key, value in run.items() if key != "coverage"}  # summed above
+        for run in report["runs"]
+    ]
     (out_dir / "fuzz.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     click.echo(f"  written   {out_dir / 'fuzz.json'}")
     return 0 if result.ok else 1
@@ -322,8 +386,12 @@ def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> d
         world = draw_world(seed, profile)
         path = worlds[seed] = out_dir / f"{world.name}.yaml"
         checks = ", ".join(check for check, group in sorted(failures.items()) if seed in group) or "crashed"
-        path.write_text(scenario_to_yaml(world, comment=f"{world.description}\nFailed: {checks}.\n"
-                                                        f"Run: replisim run {path} --seed {seed}"))
+        path.write_text(
+            scenario_to_yaml(
+                world,
+                comment=f"{world.description}\nFailed: {checks}.\nRun: replisim run {path} --seed {seed}",
+            )
+        )
     if worlds:
         click.echo("  replay each failing world:")
         for seed, path in list(worlds.items())[:20]:
@@ -333,16 +401,18 @@ def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> d
     return worlds
 
 
-def serve_command(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
-                  record: Path | None) -> int:
+def serve_command(
+    config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float, record: Path | None
+) -> int:
     """``replisim serve``: the live control plane until a signal; with ``record``, its record and
     then its report are written there."""
     from replisim.actors.serve import serve_forever
     from replisim.scenarios.live_record import LiveRecorder
 
     recorder = None if record is None else LiveRecorder.into(record, config_path)
-    code = serve_forever(config_path, db_url=db_url, host=host, port=port, report_interval=report_interval,
-                         record=recorder)
+    code = serve_forever(
+        config_path, db_url=db_url, host=host, port=port, report_interval=report_interval, record=recorder
+    )
     if record is not None and code == 0:
         from replisim.reports.report import write_report
 
@@ -368,9 +438,17 @@ def faults_command(as_json: bool) -> int:
     return 0
 
 
-def conformance_command(*, driver: str | None, config_path: str | None, backend: str | None,
-                        junitxml: str | None, json_path: str | None, require: tuple[str, ...],
-                        select: tuple[str, ...], list_only: bool) -> int:
+def conformance_command(
+    *,
+    driver: str | None,
+    config_path: str | None,
+    backend: str | None,
+    junitxml: str | None,
+    json_path: str | None,
+    require: tuple[str, ...],
+    select: tuple[str, ...],
+    list_only: bool,
+) -> int:
     """``replisim conformance``: list the checks, or run them on a driver and write the reports;
     the exit code is the run's (2 for bad input, before any driver code runs)."""
     from replisim.drivers.conformance import BadInput, load_target, run_suite, select_checks

@@ -52,8 +52,12 @@ class Redactor:
 def mask_secret_keys(value: Any) -> Any:
     """A copy of driver output with the value of every secret-looking key masked."""
     if isinstance(value, dict):
-        return {k: MASK if isinstance(k, str) and is_secret_option(k) and v not in (None, "")
-                else mask_secret_keys(v) for k, v in value.items()}
+        return {
+            k: MASK
+            if isinstance(k, str) and is_secret_option(k) and v not in (None, "")
+            else mask_secret_keys(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [mask_secret_keys(v) for v in value]
     return value

@@ -54,8 +54,9 @@ class VolumeAPI(Actor):
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _authorize(self, context: Mapping[str, Any], action: str,
-                   target: Mapping[str, Any] | None = None) -> RequestContext:
+    def _authorize(
+        self, context: Mapping[str, Any], action: str, target: Mapping[str, Any] | None = None
+    ) -> RequestContext:
         ctx = RequestContext.from_dict(context)
         self.policy.enforce(action, ctx.credentials(), target or {"project_id": ctx.project_id})
         return ctx
@@ -77,8 +78,9 @@ class VolumeAPI(Actor):
 
     # -- volumes ----------------------------------------------------------------------------------
 
-    def create_volume(self, context: Mapping[str, Any], size: int, name: str | None = None,
-                      volume_type: str | None = None) -> Gen:
+    def create_volume(
+        self, context: Mapping[str, Any], size: int, name: str | None = None, volume_type: str | None = None
+    ) -> Gen:
         ctx = self._authorize(context, "volume:create")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise exception.InvalidInput(reason=f"size must be a whole number of GiB >= 1, got {size!r}")
@@ -89,9 +91,18 @@ class VolumeAPI(Actor):
             except exception.VolumeTypeNotFound:
                 type_id = self.db.volume_type_get_by_name(volume_type)["id"]
         volume_id = yield from self._new_id()
-        volume = self.db.volume_create({
-            "id": volume_id, "project_id": ctx.project_id, "user_id": ctx.user_id, "display_name": name,
-            "size": size, "status": CREATING, "volume_type_id": type_id, "replication_status": "disabled"})
+        volume = self.db.volume_create(
+            {
+                "id": volume_id,
+                "project_id": ctx.project_id,
+                "user_id": ctx.user_id,
+                "display_name": name,
+                "size": size,
+                "status": CREATING,
+                "volume_type_id": type_id,
+                "replication_status": "disabled",
+            }
+        )
         yield rpcapi.schedule_create_volume(context, volume_id, (yield from self._op_id()))
         return volume
 
@@ -113,11 +124,12 @@ class VolumeAPI(Actor):
         if volume["status"] not in deletable or volume["replication_status"] in TRANSITIONAL:
             raise exception.InvalidVolume(
                 reason=f"volume {volume_id} cannot be deleted while its status is {volume['status']!r} "
-                       f"and its replication status is {volume['replication_status']!r}; the status must "
-                       f"be one of {_listing(list(deletable))} and replication must not be in progress.")
+                f"and its replication status is {volume['replication_status']!r}; the status must "
+                f"be one of {_listing(list(deletable))} and replication must not be in progress."
+            )
         claimed = self.db.volume_conditional_update(
-            volume_id, {"status": deletable, "replication_status": NOT_BUSY},
-            {"status": DELETING})
+            volume_id, {"status": deletable, "replication_status": NOT_BUSY}, {"status": DELETING}
+        )
         if claimed is None:
             raise exception.InvalidVolume(reason=f"volume {volume_id} changed state; try again")
         if not volume["host"]:
@@ -128,9 +140,13 @@ class VolumeAPI(Actor):
 
     # -- volume types ------------------------------------------------------------------------------
 
-    def create_volume_type(self, context: Mapping[str, Any], name: str,
-                           extra_specs: Mapping[str, str] | None = None,
-                           description: str | None = None) -> Gen:
+    def create_volume_type(
+        self,
+        context: Mapping[str, Any],
+        name: str,
+        extra_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> Gen:
         self._authorize(context, "volume_extension:types_manage")
         if not isinstance(name, str) or not name.strip():
             raise exception.InvalidInput(reason="a volume type needs a non-empty name")
@@ -151,8 +167,9 @@ class VolumeAPI(Actor):
             raise exception.InvalidVolumeType(reason=f"type {type_id} is used by {len(in_use)} volume(s)")
         self.db.volume_type_delete(type_id)
 
-    def set_extra_specs(self, context: Mapping[str, Any], type_id: str,
-                        extra_specs: Mapping[str, str]) -> dict[str, str]:
+    def set_extra_specs(
+        self, context: Mapping[str, Any], type_id: str, extra_specs: Mapping[str, str]
+    ) -> dict[str, str]:
         self._authorize(context, "volume_extension:types_extra_specs")
         _check_specs(extra_specs)
         return self.db.volume_type_extra_specs_update(type_id, dict(extra_specs))
@@ -166,8 +183,10 @@ class VolumeAPI(Actor):
     def list_services(self, context: Mapping[str, Any]) -> Gen:
         self._authorize(context, "volume_extension:services:index")
         now = yield Now()
-        return [{**s, "state": "up" if now - s["updated_at"] <= self.service_down_time else "down"}
-                for s in self.db.service_get_all()]
+        return [
+            {**s, "state": "up" if now - s["updated_at"] <= self.service_down_time else "down"}
+            for s in self.db.service_get_all()
+        ]
 
     # -- replication: the seed's four admin actions --------------------------------------------------
 
@@ -181,14 +200,16 @@ class VolumeAPI(Actor):
         op_id = yield from self._op_id()
         yield from self._send(volume, previous, DISABLE, rpcapi.disable_replication(context, volume, op_id))
 
-    def failover_replication(self, context: Mapping[str, Any], volume_id: str,
-                             secondary: str | None = None) -> Gen:
+    def failover_replication(
+        self, context: Mapping[str, Any], volume_id: str, secondary: str | None = None
+    ) -> Gen:
         if secondary is not None and not isinstance(secondary, str):
             raise exception.InvalidInput(reason=f"secondary must be a string, got {secondary!r}")
         volume, previous = self._begin(context, volume_id, FAILOVER)
         op_id = yield from self._op_id()
-        yield from self._send(volume, previous, FAILOVER,
-                              rpcapi.failover_replication(context, volume, op_id, secondary))
+        yield from self._send(
+            volume, previous, FAILOVER, rpcapi.failover_replication(context, volume, op_id, secondary)
+        )
 
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         ctx = self._authorize(context, "volume:list_replication_targets")
@@ -201,10 +222,12 @@ class VolumeAPI(Actor):
             raise err.cause from None
         except MessagingTimeout:
             raise exception.VolumeBackendAPIException(
-                data=f"{backend_host(volume['host'])} did not answer in time.") from None
+                data=f"{backend_host(volume['host'])} did not answer in time."
+            ) from None
 
-    def _begin(self, context: Mapping[str, Any], volume_id: str,
-               action: AdminAction) -> tuple[dict[str, Any], str | None]:
+    def _begin(
+        self, context: Mapping[str, Any], volume_id: str, action: AdminAction
+    ) -> tuple[dict[str, Any], str | None]:
         """Policy, existence, capability and state checks; then the transitional status, atomically.
 
         Returns the updated volume and the replication status it had before."""
@@ -216,14 +239,21 @@ class VolumeAPI(Actor):
         current = volume["replication_status"]
         # Claimed from exactly the status read, so the one recorded as previous is the one it had
         # (a failed or unknown outcome, and a transient error later, come back to it).
-        claimed = None if current not in allowed else self.db.volume_conditional_update(
-            volume_id, {"replication_status": current},
-            {"replication_status": action.transitional, "previous_replication_status": current})
+        claimed = (
+            None
+            if current not in allowed
+            else self.db.volume_conditional_update(
+                volume_id,
+                {"replication_status": current},
+                {"replication_status": action.transitional, "previous_replication_status": current},
+            )
+        )
         if claimed is None:
             current = self.db.volume_get(volume_id)["replication_status"] or action.when_absent
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id} while its replication status is "
-                       f"{current!r}; the valid states are {_listing(valid)}.")
+                f"{current!r}; the valid states are {_listing(valid)}."
+            )
         return claimed, volume["replication_status"]
 
     def _send(self, volume: Mapping[str, Any], previous: str | None, action: AdminAction, cast: Any) -> Gen:
@@ -231,23 +261,31 @@ class VolumeAPI(Actor):
         try:
             yield cast
         except KernelError as exc:
-            self.db.volume_conditional_update(volume["id"], {"replication_status": action.transitional},
-                                              {"replication_status": previous})
+            self.db.volume_conditional_update(
+                volume["id"], {"replication_status": action.transitional}, {"replication_status": previous}
+            )
             raise exception.InvalidVolume(
-                reason=f"Cannot {action.verb} for volume {volume['id']}: {exc}") from None
+                reason=f"Cannot {action.verb} for volume {volume['id']}: {exc}"
+            ) from None
 
     def _check_replicable(self, volume: Mapping[str, Any], action: AdminAction) -> None:
         """Beyond the seed: the type must ask for replication and the backend must offer it."""
         volume_id = volume["id"]
         if not volume["host"]:
-            raise exception.InvalidVolume(reason=f"Cannot {action.verb} for volume {volume_id}: "
-                                                 "it has not been placed on a backend yet.")
-        specs = (self.db.volume_type_get(volume["volume_type_id"])["extra_specs"]
-                 if volume["volume_type_id"] else {})
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume_id}: "
+                "it has not been placed on a backend yet."
+            )
+        specs = (
+            self.db.volume_type_get(volume["volume_type_id"])["extra_specs"]
+            if volume["volume_type_id"]
+            else {}
+        )
         if not wants_replication(specs):
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id}: its volume type does not ask for "
-                       "replication (extra spec 'replication' = 'enabled').")
+                "replication (extra spec 'replication' = 'enabled')."
+            )
         host = backend_host(volume["host"])
         try:
             capabilities = self.db.service_get(host, VOLUME_TOPIC)["capabilities"] or {}
@@ -256,11 +294,13 @@ class VolumeAPI(Actor):
         if capabilities.get("replication_enabled") is not True:
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id}: its backend {host} does not "
-                       "report replication_enabled.")
+                "report replication_enabled."
+            )
 
 
 def _check_specs(specs: Mapping[str, Any]) -> None:
     for key, value in specs.items():
         if not isinstance(key, str) or not isinstance(value, str) or not key:
             raise exception.InvalidInput(
-                reason=f"extra specs map non-empty strings to strings; {key!r}: {value!r} is not")
+                reason=f"extra specs map non-empty strings to strings; {key!r}: {value!r} is not"
+            )

@@ -19,18 +19,32 @@ class RequestContext:
 
     def to_dict(self) -> dict[str, Any]:
         # Every API call carries one: spelled out, as dataclasses.asdict deep-copies field by field.
-        return {"user_id": self.user_id, "project_id": self.project_id, "is_admin": self.is_admin,
-                "request_id": self.request_id, "roles": self.roles}
+        return {
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "is_admin": self.is_admin,
+            "request_id": self.request_id,
+            "roles": self.roles,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RequestContext:
-        return cls(str(data["user_id"]), str(data["project_id"]), bool(data.get("is_admin", False)),
-                   str(data.get("request_id", "req-0")), tuple(data.get("roles", ())))
+        return cls(
+            str(data["user_id"]),
+            str(data["project_id"]),
+            bool(data.get("is_admin", False)),
+            str(data.get("request_id", "req-0")),
+            tuple(data.get("roles", ())),
+        )
 
     def credentials(self) -> dict[str, Any]:
         """What the policy engine checks."""
-        return {"user_id": self.user_id, "project_id": self.project_id, "is_admin": self.is_admin,
-                "roles": list(self.roles)}
+        return {
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "is_admin": self.is_admin,
+            "roles": list(self.roles),
+        }
 
 
 def admin_context(request_id: str = "req-admin") -> RequestContext:

@@ -53,7 +53,11 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
 VOLUME_FIELDS = tuple(_VOLUME_SCHEMA)
 # The repository owns identity, timestamps and soft deletion; callers write the rest.
 _VOLUME_WRITABLE = frozenset(VOLUME_FIELDS) - {
-    "id", "created_at", "updated_at", "deleted_at", "deleted",
+    "id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "deleted",
 }
 _VOLUME_DEFAULTS: Row = {"status": "creating", "replication_status": "disabled", "deleted": False}
 
@@ -71,7 +75,10 @@ _SERVICE_SCHEMA: dict[str, tuple[type, ...]] = {
 }
 SERVICE_FIELDS = tuple(_SERVICE_SCHEMA)
 _SERVICE_DEFAULTS: Row = {
-    "topic": None, "disabled": False, "disabled_reason": None, "report_count": 0,
+    "topic": None,
+    "disabled": False,
+    "disabled_reason": None,
+    "report_count": 0,
     "capabilities": None,
 }
 _SERVICE_WRITABLE = frozenset(_SERVICE_DEFAULTS)
@@ -110,13 +117,9 @@ class Repository(Protocol):
     def volume_type_get_by_name(self, name: str) -> Row: ...
     def volume_type_get_all(self) -> list[Row]: ...
     def volume_type_delete(self, type_id: str) -> None: ...
-    def volume_type_extra_specs_update(
-        self, type_id: str, specs: Mapping[str, str]
-    ) -> dict[str, str]: ...
+    def volume_type_extra_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]: ...
     def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None: ...
-    def service_update_or_create(
-        self, host: str, binary: str, values: Mapping[str, Any]
-    ) -> Row: ...
+    def service_update_or_create(self, host: str, binary: str, values: Mapping[str, Any]) -> Row: ...
     def service_get_all(self, *, binary: str | None = None) -> list[Row]: ...
     def service_get(self, host: str, binary: str) -> Row: ...
     def close(self) -> None: ...
@@ -203,8 +206,9 @@ def _new_volume(values: Mapping[str, Any], now: float) -> Row:
     _check_type("volume", "id", volume_id, (str,))
     row: Row = dict.fromkeys(VOLUME_FIELDS)
     row.update(_VOLUME_DEFAULTS)
-    row.update(_checked("volume", {k: v for k, v in values.items() if k != "id"},
-                        _VOLUME_SCHEMA, _VOLUME_WRITABLE))
+    row.update(
+        _checked("volume", {k: v for k, v in values.items() if k != "id"}, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+    )
     row.update(id=volume_id, created_at=now, updated_at=now)
     return row
 
@@ -266,8 +270,11 @@ def _backend(host: str | None) -> str | None:
 
 def _indexed(row: Row) -> Row:
     """A volume's index keys: its statuses and its backend host."""
-    return {"status": row["status"], "replication_status": row["replication_status"],
-            "host": _backend(row["host"])}
+    return {
+        "status": row["status"],
+        "replication_status": row["replication_status"],
+        "host": _backend(row["host"]),
+    }
 
 
 def _type_copy(row: Row) -> Row:
@@ -372,19 +379,26 @@ class MemoryRepository:
             wanted = _filters(statuses, replication_statuses)
             candidates: Iterable[Row] = self._volumes.values()
             # the smallest of the index entries the filters name (each volume is in one entry per field)
-            options = [[self._by[field].get(value, {}) for value in dict.fromkeys(wanted[field])]
-                       for field in ("replication_status", "status") if field in wanted]
+            options = [
+                [self._by[field].get(value, {}) for value in dict.fromkeys(wanted[field])]
+                for field in ("replication_status", "status")
+                if field in wanted
+            ]
             if host is not None:
                 options.append([self._by["host"].get(_backend(host), {})])
             if options:
                 smallest = min(options, key=lambda groups: sum(map(len, groups)))
                 candidates = [self._volumes[i] for group in smallest for i in group]
             rows = [
-                dict(row) for row in candidates
+                dict(row)
+                for row in candidates
                 if not row["deleted"]
                 and (project_id is None or row["project_id"] == project_id)
-                and (host is None or row["host"] == host
-                     or (row["host"] is not None and row["host"].startswith(host + "#")))
+                and (
+                    host is None
+                    or row["host"] == host
+                    or (row["host"] is not None and row["host"].startswith(host + "#"))
+                )
                 and _matches(row, wanted)
             ]
             return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
@@ -441,8 +455,14 @@ class MemoryRepository:
                 raise exception.Invalid(f"Volume type {type_id} already exists.")
             if any(row["name"] == name for row in self._types.values()):
                 raise exception.Invalid(f"A volume type named {name!r} already exists.")
-            row = {"id": type_id, "name": name, "description": description,
-                   "extra_specs": dict(sorted(specs.items())), "created_at": now, "updated_at": now}
+            row = {
+                "id": type_id,
+                "name": name,
+                "description": description,
+                "extra_specs": dict(sorted(specs.items())),
+                "created_at": now,
+                "updated_at": now,
+            }
             self._types[type_id] = row
             return _type_copy(row)
 
@@ -467,9 +487,7 @@ class MemoryRepository:
             self._type(type_id)
             del self._types[type_id]
 
-    def volume_type_extra_specs_update(
-        self, type_id: str, specs: Mapping[str, str]
-    ) -> dict[str, str]:
+    def volume_type_extra_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]:
         with self._tx() as now:
             changes = _check_specs(specs)
             row = self._type(type_id)
@@ -495,8 +513,13 @@ class MemoryRepository:
             row = self._find_service(host, binary)
             if row is None:
                 service_id = len(self._services) + 1
-                row = {"id": service_id, "host": host, "binary": binary, **_SERVICE_DEFAULTS,
-                       "created_at": now}
+                row = {
+                    "id": service_id,
+                    "host": host,
+                    "binary": binary,
+                    **_SERVICE_DEFAULTS,
+                    "created_at": now,
+                }
                 self._services[service_id] = row
                 self._service_ids[(host, binary)] = service_id
             row.update(changes, updated_at=now)
@@ -508,8 +531,11 @@ class MemoryRepository:
 
     def service_get_all(self, *, binary: str | None = None) -> list[Row]:
         with self._tx():
-            return [_service_copy(row) for row in self._services.values()
-                    if binary is None or row["binary"] == binary]
+            return [
+                _service_copy(row)
+                for row in self._services.values()
+                if binary is None or row["binary"] == binary
+            ]
 
     def service_get(self, host: str, binary: str) -> Row:
         with self._tx():
@@ -527,7 +553,8 @@ def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
 
 _META = sa.MetaData()
 _VOLUMES = sa.Table(
-    "volumes", _META,
+    "volumes",
+    _META,
     sa.Column("id", sa.String(255), primary_key=True),
     sa.Column("project_id", sa.String(255)),
     sa.Column("user_id", sa.String(255)),
@@ -548,7 +575,8 @@ _VOLUMES = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
 )
 _TYPES = sa.Table(
-    "volume_types", _META,
+    "volume_types",
+    _META,
     sa.Column("id", sa.String(255), primary_key=True),
     sa.Column("name", sa.String(255), nullable=False, unique=True),
     sa.Column("description", sa.Text),
@@ -556,13 +584,15 @@ _TYPES = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 _SPECS = sa.Table(
-    "volume_type_extra_specs", _META,
+    "volume_type_extra_specs",
+    _META,
     sa.Column("volume_type_id", sa.String(255), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 _SERVICES = sa.Table(
-    "services", _META,
+    "services",
+    _META,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("binary", sa.String(255), nullable=False),
@@ -653,9 +683,11 @@ class SqlRepository:
 
     @staticmethod
     def _volume(conn: sa.Connection, volume_id: str) -> Row:
-        row = conn.execute(
-            sa.select(_VOLUMES).where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
-        ).mappings().first()
+        row = (
+            conn.execute(sa.select(_VOLUMES).where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted))
+            .mappings()
+            .first()
+        )
         if row is None:
             raise exception.VolumeNotFound(volume_id=volume_id)
         return dict(row)
@@ -762,11 +794,16 @@ class SqlRepository:
                 raise exception.Invalid(f"Volume type {type_id} already exists.")
             if conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == name)).first():
                 raise exception.Invalid(f"A volume type named {name!r} already exists.")
-            conn.execute(sa.insert(_TYPES).values(
-                id=type_id, name=name, description=description, created_at=now, updated_at=now))
+            conn.execute(
+                sa.insert(_TYPES).values(
+                    id=type_id, name=name, description=description, created_at=now, updated_at=now
+                )
+            )
             if specs:
-                conn.execute(sa.insert(_SPECS), [
-                    {"volume_type_id": type_id, "key": k, "value": v} for k, v in specs.items()])
+                conn.execute(
+                    sa.insert(_SPECS),
+                    [{"volume_type_id": type_id, "key": k, "value": v} for k, v in specs.items()],
+                )
             return self._type(conn, _TYPES.c.id == type_id, missing=type_id)
 
     def volume_type_get(self, type_id: str) -> Row:
@@ -793,24 +830,28 @@ class SqlRepository:
         if conn.execute(query).rowcount != 1:
             raise exception.VolumeTypeNotFound(volume_type_id=type_id)
 
-    def volume_type_extra_specs_update(
-        self, type_id: str, specs: Mapping[str, str]
-    ) -> dict[str, str]:
+    def volume_type_extra_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]:
         with self._tx() as (conn, now):
             changes = _check_specs(specs)
             self._touch_type(conn, type_id, now)
             if changes:
-                conn.execute(sa.delete(_SPECS).where(
-                    _SPECS.c.volume_type_id == type_id, _SPECS.c.key.in_(list(changes))))
-                conn.execute(sa.insert(_SPECS), [
-                    {"volume_type_id": type_id, "key": k, "value": v} for k, v in changes.items()])
+                conn.execute(
+                    sa.delete(_SPECS).where(
+                        _SPECS.c.volume_type_id == type_id, _SPECS.c.key.in_(list(changes))
+                    )
+                )
+                conn.execute(
+                    sa.insert(_SPECS),
+                    [{"volume_type_id": type_id, "key": k, "value": v} for k, v in changes.items()],
+                )
             return self._specs(conn, type_id)
 
     def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None:
         with self._tx() as (conn, now):
             self._touch_type(conn, type_id, now)
-            gone = conn.execute(sa.delete(_SPECS).where(
-                _SPECS.c.volume_type_id == type_id, _SPECS.c.key == key))
+            gone = conn.execute(
+                sa.delete(_SPECS).where(_SPECS.c.volume_type_id == type_id, _SPECS.c.key == key)
+            )
             if gone.rowcount != 1:
                 raise _no_spec(type_id, key)
 
@@ -824,10 +865,18 @@ class SqlRepository:
             key = (_SERVICES.c.host == host, _SERVICES.c.binary == binary)
             update = sa.update(_SERVICES).where(*key).values(**changes, updated_at=now)
             if conn.execute(update).rowcount != 1:
-                conn.execute(sa.insert(_SERVICES).values({
-                    **_SERVICE_DEFAULTS, **changes,
-                    "host": host, "binary": binary, "created_at": now, "updated_at": now,
-                }))
+                conn.execute(
+                    sa.insert(_SERVICES).values(
+                        {
+                            **_SERVICE_DEFAULTS,
+                            **changes,
+                            "host": host,
+                            "binary": binary,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                )
             return dict(conn.execute(sa.select(_SERVICES).where(*key)).mappings().one())
 
     def service_get_all(self, *, binary: str | None = None) -> list[Row]:
@@ -839,8 +888,13 @@ class SqlRepository:
 
     def service_get(self, host: str, binary: str) -> Row:
         with self._tx() as (conn, _now):
-            row = conn.execute(sa.select(_SERVICES).where(
-                _SERVICES.c.host == host, _SERVICES.c.binary == binary)).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(_SERVICES).where(_SERVICES.c.host == host, _SERVICES.c.binary == binary)
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
             return dict(row)

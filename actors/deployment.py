@@ -39,10 +39,17 @@ class Deployment:
     manager_class: type[VolumeManager] = VolumeManager  # what a restarted manager is built as
 
 
-def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Policy | None = None, *,
-           report_interval: float = 10.0, driver_timeout: float = 30.0,
-           drivers: Mapping[str, Any] | None = None,
-           manager_class: type[VolumeManager] = VolumeManager) -> Deployment:
+def deploy(
+    runtime: Runtime,
+    config: CinderConfig,
+    db: Repository,
+    policy: Policy | None = None,
+    *,
+    report_interval: float = 10.0,
+    driver_timeout: float = 30.0,
+    drivers: Mapping[str, Any] | None = None,
+    manager_class: type[VolumeManager] = VolumeManager,
+) -> Deployment:
     """Spawn the control plane for every enabled backend of ``config``.
 
     ``drivers`` maps backend names to ready driver objects; otherwise each backend's
@@ -57,10 +64,12 @@ def deploy(runtime: Runtime, config: CinderConfig, db: Repository, policy: Polic
         if drivers and name in drivers:
             driver = drivers[name]
         else:
-            driver = load_class(backend.volume_driver)(configuration=backend.driver_configuration(),
-                                                       host=backend.host)
-        manager = manager_class(backend.host, db, report_interval=report_interval,
-                                driver_timeout=driver_timeout)
+            driver = load_class(backend.volume_driver)(
+                configuration=backend.driver_configuration(), host=backend.host
+            )
+        manager = manager_class(
+            backend.host, db, report_interval=report_interval, driver_timeout=driver_timeout
+        )
         runtime.spawn(DriverHost(driver), rpcapi.driver_address(backend.host))
         runtime.spawn(manager, rpcapi.manager_address(backend.host))
         deployment.managers[backend.host] = manager

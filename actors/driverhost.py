@@ -23,7 +23,6 @@ DEFAULT_SERVICE_TIME = 0.05
 HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
 
 
-
 class DriverFaults:
     """Faults armed on any driver's methods (those of the contract): ``cinder`` raises a
     CinderException, ``unexpected`` a bare RuntimeError (a driver bug), and ``hang`` holds the
@@ -70,8 +69,9 @@ class DriverHost(Actor):
         self.faults = DriverFaults()
         self.calls = RecentRequests()
 
-    def invoke(self, operation: str, args: Mapping[str, Any],
-               call_id: str | None = None) -> Generator[Any, Any, Any]:
+    def invoke(
+        self, operation: str, args: Mapping[str, Any], call_id: str | None = None
+    ) -> Generator[Any, Any, Any]:
         """Run one driver method; a redelivered ``call_id`` gets the first delivery's answer (or
         none while that one runs) and never runs the method twice: a failover done twice is a
         failover and a failback."""

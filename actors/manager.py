@@ -49,8 +49,15 @@ LOG = logging.getLogger("replisim.manager")
 Gen = Generator[Any, Any, Any]
 
 # Keys of a driver's model update that the manager writes; anything else is ignored (and logged).
-MODEL_UPDATE_KEYS = frozenset({"provider_location", "replication_driver_data", "replication_extended_status",
-                               "replication_status", "status"})
+MODEL_UPDATE_KEYS = frozenset(
+    {
+        "provider_location",
+        "replication_driver_data",
+        "replication_extended_status",
+        "replication_status",
+        "status",
+    }
+)
 # How a driver's replication error report reads in ``replication_extended_status``.
 UPDATE_REASON = "replication error reported by the driver: "
 NO_DETAILS = "no details"
@@ -82,8 +89,9 @@ def _supported(version: str | None) -> bool:
 class VolumeManager(Actor):
     """Serves ``cinder-volume.<host@backend>``."""
 
-    def __init__(self, host: str, db: Repository, *, report_interval: float = 10.0,
-                 driver_timeout: float = 30.0):
+    def __init__(
+        self, host: str, db: Repository, *, report_interval: float = 10.0, driver_timeout: float = 30.0
+    ):
         self.host = host
         self.db = db
         self.report_interval = report_interval
@@ -140,21 +148,33 @@ class VolumeManager(Actor):
     def _fail(self, volume_id: str, expected: str, action: str, exc: BaseException) -> None:
         reason = f"{action} failed: {self._describe(exc)}"
         LOG.error("%s: volume %s: %s", self.host, volume_id, reason)
-        self.db.volume_conditional_update(volume_id, {"replication_status": expected},
-                                          {"replication_status": ERROR,
-                                           "replication_extended_status": reason})
+        self.db.volume_conditional_update(
+            volume_id,
+            {"replication_status": expected},
+            {"replication_status": ERROR, "replication_extended_status": reason},
+        )
 
     def _first(self, op_id: str | None, volume_id: str, action: str) -> bool:
         """Whether this delivery of a request should run: not one already started (a redelivered
         message), and no other handler at work on the volume (the API lets one action at a time
         through, so a second is a redelivery that overtook the first)."""
         if volume_id in self.working:
-            LOG.warning("%s: %s of volume %s: another request is at work on it; %s ignored",
-                        self.host, action, volume_id, op_id)
+            LOG.warning(
+                "%s: %s of volume %s: another request is at work on it; %s ignored",
+                self.host,
+                action,
+                volume_id,
+                op_id,
+            )
             return False
         if not self.requests.first(op_id):
-            LOG.warning("%s: %s of volume %s: request %s delivered again; ignored",
-                        self.host, action, volume_id, op_id)
+            LOG.warning(
+                "%s: %s of volume %s: request %s delivered again; ignored",
+                self.host,
+                action,
+                volume_id,
+                op_id,
+            )
             return False
         return True
 
@@ -163,23 +183,44 @@ class VolumeManager(Actor):
         if volume["replication_status"] != expected:
             raise exception.InvalidVolume(
                 reason=f"cannot {action} for volume {volume_id}: its replication status is "
-                       f"{volume['replication_status']!r}, expected {expected!r}")
+                f"{volume['replication_status']!r}, expected {expected!r}"
+            )
         return volume
 
     # -- replication: the seed's three casts and one call ------------------------------------------
 
-    def enable_replication(self, context: Mapping[str, Any], volume_id: str,
-                           op_id: str | None = None) -> Gen:
-        yield from self._toggle(context, volume_id, op_id, states=(ENABLING, ENABLED),
-                                operation="replication_enable", action="enable replication")
+    def enable_replication(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
+        yield from self._toggle(
+            context,
+            volume_id,
+            op_id,
+            states=(ENABLING, ENABLED),
+            operation="replication_enable",
+            action="enable replication",
+        )
 
-    def disable_replication(self, context: Mapping[str, Any], volume_id: str,
-                            op_id: str | None = None) -> Gen:
-        yield from self._toggle(context, volume_id, op_id, states=(DISABLING, DISABLED),
-                                operation="replication_disable", action="disable replication")
+    def disable_replication(
+        self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None
+    ) -> Gen:
+        yield from self._toggle(
+            context,
+            volume_id,
+            op_id,
+            states=(DISABLING, DISABLED),
+            operation="replication_disable",
+            action="disable replication",
+        )
 
-    def _toggle(self, context: Mapping[str, Any], volume_id: str, op_id: str | None, *,
-                states: tuple[str, str], operation: str, action: str) -> Gen:
+    def _toggle(
+        self,
+        context: Mapping[str, Any],
+        volume_id: str,
+        op_id: str | None,
+        *,
+        states: tuple[str, str],
+        operation: str,
+        action: str,
+    ) -> Gen:
         expected, final = states
         if not self._first(op_id, volume_id, action):
             return
@@ -191,7 +232,8 @@ class VolumeManager(Actor):
             if update:
                 if not isinstance(update, Mapping):
                     raise exception.VolumeDriverException(
-                        message=f"{operation} returned {type(update).__name__}, expected a dict or None")
+                        message=f"{operation} returned {type(update).__name__}, expected a dict or None"
+                    )
                 if "replication_driver_data" in update:
                     values["replication_driver_data"] = _as_text(update["replication_driver_data"])
         except Exception as exc:
@@ -201,16 +243,25 @@ class VolumeManager(Actor):
             self.working.discard(volume_id)
         self.db.volume_conditional_update(volume_id, {"replication_status": expected}, values)
 
-    def failover_replication(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None,
-                             secondary: str | None = None) -> Gen:
+    def failover_replication(
+        self,
+        context: Mapping[str, Any],
+        volume_id: str,
+        op_id: str | None = None,
+        secondary: str | None = None,
+    ) -> Gen:
         action = "failover replication"
         if not self._first(op_id, volume_id, action):
             return
         volume = self._volume_in(volume_id, ENABLING_SECONDARY, action)
         self.working.add(volume_id)
         try:
-            result = yield from self._driver("replication_failover", context=context,
-                                             volume=self._driver_volume(volume), secondary=secondary)
+            result = yield from self._driver(
+                "replication_failover",
+                context=context,
+                volume=self._driver_volume(volume),
+                secondary=secondary,
+            )
             values = self._failover_values(result)
         except Exception as exc:
             self._fail(volume_id, ENABLING_SECONDARY, action, exc)
@@ -224,7 +275,8 @@ class VolumeManager(Actor):
         """The DB update for a failover result; a malformed result is the driver's error."""
         if not isinstance(result, Mapping):
             raise exception.VolumeDriverException(
-                message=f"replication_failover returned {type(result).__name__}, expected a dict")
+                message=f"replication_failover returned {type(result).__name__}, expected a dict"
+            )
         values: dict[str, Any] = {}
         model = result.get("model_update") or {}
         if not isinstance(model, Mapping):
@@ -233,7 +285,8 @@ class VolumeManager(Actor):
         if outcome not in FAILOVER_OUTCOMES:
             raise exception.VolumeDriverException(
                 message=f"replication_failover set replication_status {outcome!r}; a failover leaves a "
-                        f"volume {' or '.join(map(repr, FAILOVER_OUTCOMES))}")
+                f"volume {' or '.join(map(repr, FAILOVER_OUTCOMES))}"
+            )
         for key, value in model.items():
             if key in MODEL_UPDATE_KEYS and key not in ("replication_status", "status"):
                 values[key] = _as_text(value)
@@ -245,7 +298,8 @@ class VolumeManager(Actor):
         if host is not None:
             if not is_valid_host(host):
                 raise exception.VolumeDriverException(
-                    message=f"replication_failover returned host {host!r}, not a 'host@backend#pool' string")
+                    message=f"replication_failover returned host {host!r}, not a 'host@backend#pool' string"
+                )
             values["host"] = host
         values["replication_status"] = outcome
         values["replication_extended_status"] = None
@@ -254,8 +308,11 @@ class VolumeManager(Actor):
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         volume = self.db.volume_get(volume_id)
         try:
-            return (yield from self._driver("list_replication_targets", context=context,
-                                            volume=self._driver_volume(volume)))
+            return (
+                yield from self._driver(
+                    "list_replication_targets", context=context, volume=self._driver_volume(volume)
+                )
+            )
         except Exception as exc:
             LOG.error("%s: get replication targets failed: %s", self.host, self._describe(exc))
             raise exception.VolumeBackendAPIException(data="Get replication targets failed.") from None
@@ -275,13 +332,15 @@ class VolumeManager(Actor):
             if update:
                 if not isinstance(update, Mapping):
                     raise exception.VolumeDriverException(
-                        message=f"create_volume returned {type(update).__name__}, expected a dict or None")
+                        message=f"create_volume returned {type(update).__name__}, expected a dict or None"
+                    )
                 for key, value in update.items():
                     if key in MODEL_UPDATE_KEYS and key != "status":
                         values[key] = _as_text(value)
         except Exception as exc:
-            self.db.volume_update(volume_id, {"status": VOLUME_ERROR,
-                                              "status_reason": f"create failed: {self._describe(exc)}"})
+            self.db.volume_update(
+                volume_id, {"status": VOLUME_ERROR, "status_reason": f"create failed: {self._describe(exc)}"}
+            )
             return
         finally:
             self.working.discard(volume_id)
@@ -295,8 +354,10 @@ class VolumeManager(Actor):
         try:
             yield from self._driver("delete_volume", volume=self._driver_volume(volume))
         except Exception as exc:
-            self.db.volume_update(volume_id, {"status": ERROR_DELETING,
-                                              "status_reason": f"delete failed: {self._describe(exc)}"})
+            self.db.volume_update(
+                volume_id,
+                {"status": ERROR_DELETING, "status_reason": f"delete failed: {self._describe(exc)}"},
+            )
             return
         finally:
             self.working.discard(volume_id)
@@ -335,9 +396,15 @@ class VolumeManager(Actor):
         except Exception as exc:
             LOG.error("%s: driver set-up failed: %s", self.host, self._describe(exc))
             with contextlib.suppress(exception.DBUnavailable):
-                self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
-                    "topic": VOLUME_TOPIC, "disabled": True,
-                    "disabled_reason": f"driver set-up failed: {self._describe(exc)}"})
+                self.db.service_update_or_create(
+                    self.host,
+                    VOLUME_TOPIC,
+                    {
+                        "topic": VOLUME_TOPIC,
+                        "disabled": True,
+                        "disabled_reason": f"driver set-up failed: {self._describe(exc)}",
+                    },
+                )
             return False
         return True
 
@@ -348,13 +415,19 @@ class VolumeManager(Actor):
             status = volume["replication_status"]
             if status in TRANSITIONAL:
                 reason = f"{self.host} restarted while the volume was {status}; outcome unknown"
-                if self.db.volume_conditional_update(volume["id"], {"replication_status": status}, {
-                        "replication_status": ERROR, "replication_extended_status": reason}):
+                if self.db.volume_conditional_update(
+                    volume["id"],
+                    {"replication_status": status},
+                    {"replication_status": ERROR, "replication_extended_status": reason},
+                ):
                     fixed.append(volume["id"])
             if volume["status"] in (CREATING, DELETING):
                 new = VOLUME_ERROR if volume["status"] == CREATING else ERROR_DELETING
-                self.db.volume_conditional_update(volume["id"], {"status": volume["status"]}, {
-                    "status": new, "status_reason": f"{self.host} restarted during {volume['status']}"})
+                self.db.volume_conditional_update(
+                    volume["id"],
+                    {"status": volume["status"]},
+                    {"status": new, "status_reason": f"{self.host} restarted during {volume['status']}"},
+                )
                 fixed.append(volume["id"])
         return fixed
 
@@ -363,17 +436,23 @@ class VolumeManager(Actor):
         no handler is working on for ``stuck_after`` seconds go to an error status, saying why;
         returns their ids."""
         reaped = []
-        stuck = [(v, "replication_status", v["replication_status"], {"replication_status": ERROR})
-                 for v in self.db.volume_get_all(host=self.host, replication_statuses=sorted(TRANSITIONAL))]
+        stuck = [
+            (v, "replication_status", v["replication_status"], {"replication_status": ERROR})
+            for v in self.db.volume_get_all(host=self.host, replication_statuses=sorted(TRANSITIONAL))
+        ]
         failed = {CREATING: VOLUME_ERROR, DELETING: ERROR_DELETING}
-        stuck += [(v, "status", v["status"], {"status": failed[v["status"]]})
-                  for v in self.db.volume_get_all(host=self.host, statuses=sorted(failed))]
+        stuck += [
+            (v, "status", v["status"], {"status": failed[v["status"]]})
+            for v in self.db.volume_get_all(host=self.host, statuses=sorted(failed))
+        ]
         for volume, field, status, values in stuck:
             updated = volume.get("updated_at")
             if volume["id"] in self.working or updated is None or now - float(updated) < self.stuck_after:
                 continue
-            reason = (f"no reply to {status} after {self.stuck_after:g} s: the request was lost or its "
-                      "result could not be saved; outcome unknown")
+            reason = (
+                f"no reply to {status} after {self.stuck_after:g} s: the request was lost or its "
+                "result could not be saved; outcome unknown"
+            )
             why = "replication_extended_status" if field == "replication_status" else "status_reason"
             if self.db.volume_conditional_update(volume["id"], {field: status}, {**values, why: reason}):
                 LOG.error("%s: volume %s: %s", self.host, volume["id"], reason)
@@ -386,9 +465,17 @@ class VolumeManager(Actor):
         now = yield Now()
         self.reports += 1
         self.last_stats = dict(stats)
-        self.db.service_update_or_create(self.host, VOLUME_TOPIC, {
-            "topic": VOLUME_TOPIC, "report_count": self.reports, "capabilities": dict(stats),
-            "disabled": False, "disabled_reason": None})
+        self.db.service_update_or_create(
+            self.host,
+            VOLUME_TOPIC,
+            {
+                "topic": VOLUME_TOPIC,
+                "report_count": self.reports,
+                "capabilities": dict(stats),
+                "disabled": False,
+                "disabled_reason": None,
+            },
+        )
         yield rpcapi.report_capabilities(self.host, {**stats, "timestamp": now})
         if stats.get("replication_enabled"):
             asked = yield Now()
@@ -429,54 +516,68 @@ class VolumeManager(Actor):
             # one the operator must see, not what first put the volume in error.
             if current == ERROR and not moved and self._already_said(volume, details, asked):
                 return  # already said: no write (these repeat every report interval)
-            reason = UPDATE_REASON + (json.dumps(details, sort_keys=True, default=str) if details
-                                      else NO_DETAILS)
+            reason = UPDATE_REASON + (
+                json.dumps(details, sort_keys=True, default=str) if details else NO_DETAILS
+            )
             values.update(replication_status=ERROR, replication_extended_status=reason)
             if current != ERROR:
                 values["previous_replication_status"] = current if current in STABLE else truth
         elif current == ERROR:
             self._said.pop(volume_id, None)
             previous = volume.get("previous_replication_status")
-            values.update(replication_status=truth or (FAILED_OVER if "host" in moved else None)
-                          or (previous if previous in STABLE else ENABLED),
-                          replication_extended_status=None)
+            values.update(
+                replication_status=truth
+                or (FAILED_OVER if "host" in moved else None)
+                or (previous if previous in STABLE else ENABLED),
+                replication_extended_status=None,
+            )
         elif moved:
             values["replication_status"] = truth or (FAILED_OVER if "host" in moved else current)
         elif truth is not None and truth != current:
             # The array did what the database does not know of (an action that completed after its
             # handler was abandoned): the array is right.
-            values.update(replication_status=truth, replication_extended_status=(
-                f"repaired from the driver's report: replication is {truth} on the array "
-                f"(the database said {current})"))
+            values.update(
+                replication_status=truth,
+                replication_extended_status=(
+                    f"repaired from the driver's report: replication is {truth} on the array "
+                    f"(the database said {current})"
+                ),
+            )
             LOG.warning("%s: volume %s: %s", self.host, volume_id, values["replication_extended_status"])
         else:
             return
         if moved:
             values.update(moved)
             said = ", ".join(f"{key} {volume.get(key)!r}" for key in sorted(moved))
-            note = (f"repaired from the driver's report: it serves the volume from "
-                    f"{', '.join(f'{k} {v!r}' for k, v in sorted(moved.items()))} (the database said {said})")
+            note = (
+                f"repaired from the driver's report: it serves the volume from "
+                f"{', '.join(f'{k} {v!r}' for k, v in sorted(moved.items()))} (the database said {said})"
+            )
             LOG.warning("%s: volume %s: %s", self.host, volume_id, note)
             if values["replication_status"] != ERROR:
                 values["replication_extended_status"] = note
-        self.db.volume_conditional_update(volume_id, {"replication_status": current, "host": volume["host"]},
-                                          values)
+        self.db.volume_conditional_update(
+            volume_id, {"replication_status": current, "host": volume["host"]}, values
+        )
 
     def _moved(self, volume: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, str]:
         """Where the update says the volume is served from, where the database says otherwise.
 
         A manager claims a volume for its own backend, or repairs one of its own; a volume of
         another backend served from a third is left to those backends' managers."""
-        moved = {key: update[key] for key in ("host", "provider_location")
-                 if isinstance(update.get(key), str) and update[key] != volume.get(key)}
+        moved = {
+            key: update[key]
+            for key in ("host", "provider_location")
+            if isinstance(update.get(key), str) and update[key] != volume.get(key)
+        }
         if "host" in moved and not is_valid_host(moved["host"]):
-            LOG.warning("%s: replication update names host %r, not 'host@backend#pool'", self.host,
-                        moved.pop("host"))
+            LOG.warning(
+                "%s: replication update names host %r, not 'host@backend#pool'", self.host, moved.pop("host")
+            )
         owner = backend_host(moved.get("host") or volume.get("host") or "")
         return moved if moved and self.host in (owner, backend_host(volume.get("host") or "")) else {}
 
-    def _already_said(self, volume: Mapping[str, Any], details: Mapping[str, Any],
-                      now: float | None) -> bool:
+    def _already_said(self, volume: Mapping[str, Any], details: Mapping[str, Any], now: float | None) -> bool:
         """Whether a volume in ``error`` already states this report. Its words (every value that
         is not a number) must match; its numbers (a lag, a count of unshipped writes) are
         measurements that move every interval, so the row's figures are refreshed at most once
@@ -486,7 +587,7 @@ class VolumeManager(Actor):
             return False
         known = self._said.get(volume["id"])
         if known is None or known[0] != said:  # parsed once per text, not once per interval
-            text = said[len(UPDATE_REASON):]
+            text = said[len(UPDATE_REASON) :]
             try:
                 before = {} if text == NO_DETAILS else json.loads(text)
             except ValueError:

@@ -43,9 +43,18 @@ CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication
 MAX_BODY = 1 << 20
 _COLLECTIONS = frozenset({"volumes", "types", "os-services"})
 # Cinder's fault names by status; any other status is a "computeFault".
-_FAULT_NAMES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-                405: "badMethod", 409: "conflictingRequest", 413: "overLimit", 415: "badMediaType",
-                501: "notImplemented", 503: "serviceUnavailable"}
+_FAULT_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
 # The seed's four volume actions and the API actor methods behind them.
 _REPLICATION_ACTIONS = {
     "os-enable_replication": "enable_replication",
@@ -53,11 +62,28 @@ _REPLICATION_ACTIONS = {
     "os-failover_replication": "failover_replication",
     "os-list_replication_targets": "list_replication_targets",
 }
-_VOLUME_FILTERS = ("all_tenants", "project_id", "name", "display_name", "status", "replication_status",
-                   "limit", "marker")
+_VOLUME_FILTERS = (
+    "all_tenants",
+    "project_id",
+    "name",
+    "display_name",
+    "status",
+    "replication_status",
+    "limit",
+    "marker",
+)
 # Create-volume fields that name features replisim does not have: refused unless empty.
-_UNSUPPORTED_CREATE = ("description", "snapshot_id", "source_volid", "imageRef", "backup_id",
-                       "consistencygroup_id", "group_id", "metadata", "multiattach")
+_UNSUPPORTED_CREATE = (
+    "description",
+    "snapshot_id",
+    "source_volid",
+    "imageRef",
+    "backup_id",
+    "consistencygroup_id",
+    "group_id",
+    "metadata",
+    "multiattach",
+)
 
 
 class HttpError(Exception):
@@ -86,8 +112,9 @@ class Request:
 class CallRecorder(Protocol):
     """Told of every call a request makes to the API actor; makes the call and returns its result."""
 
-    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
-                 call: Callable[[], Any]) -> Any: ...
+    def __call__(
+        self, process: str, f: str, args: Mapping[str, Any], arrived: float, call: Callable[[], Any]
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -111,14 +138,18 @@ def requested_version(header: str | None) -> Version:
             raise HttpError(400, f"API version {value!r} is not of the form MAJOR.MINOR (such as 3.0).")
         version = (int(match[1]), int(match[2]))
         if not MIN_VERSION <= version <= MAX_VERSION:
-            raise HttpError(406, f"Version {value} is not supported by the API. Minimum is "
-                                 f"{version_text(MIN_VERSION)} and maximum is {version_text(MAX_VERSION)}.")
+            raise HttpError(
+                406,
+                f"Version {value} is not supported by the API. Minimum is "
+                f"{version_text(MIN_VERSION)} and maximum is {version_text(MAX_VERSION)}.",
+            )
         return version
     return MIN_VERSION
 
 
-def request_context(headers: Mapping[str, str], url_project: str | None,
-                    admin_users: frozenset[str]) -> RequestContext:
+def request_context(
+    headers: Mapping[str, str], url_project: str | None, admin_users: frozenset[str]
+) -> RequestContext:
     """Who is asking, read as Cinder's noauth middleware reads it.
 
     ``X-Auth-Token: user:project`` (a bare ``user`` takes the project from the URL, else its own
@@ -135,11 +166,15 @@ def request_context(headers: Mapping[str, str], url_project: str | None,
     if not user:
         raise HttpError(401, "No credentials: send 'X-Auth-Token: USER:PROJECT' (noauth).")
     if url_project is not None and url_project != project:
-        raise HttpError(400, f"Malformed request URL: the URL's project {url_project!r} is not the "
-                             f"caller's project {project!r}.")
+        raise HttpError(
+            400,
+            f"Malformed request URL: the URL's project {url_project!r} is not the "
+            f"caller's project {project!r}.",
+        )
     roles = tuple(sorted({r.strip().lower() for r in headers.get("x-roles", "").split(",") if r.strip()}))
-    return RequestContext(user, project, user in admin_users or "admin" in roles,
-                          f"req-{uuid.uuid4()}", roles)
+    return RequestContext(
+        user, project, user in admin_users or "admin" in roles, f"req-{uuid.uuid4()}", roles
+    )
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
@@ -198,8 +233,15 @@ class BlockStorageApi:
         ("GET", ("os-services",), "list_services"),
     )
 
-    def __init__(self, runtime: Runtime, *, admin_users: frozenset[str], redactor: Redactor,
-                 timeout: float = CALL_TIMEOUT, recorder: CallRecorder | None = None):
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        admin_users: frozenset[str],
+        redactor: Redactor,
+        timeout: float = CALL_TIMEOUT,
+        recorder: CallRecorder | None = None,
+    ):
         self.runtime = runtime
         self.recorder = recorder
         self.admin_users = admin_users
@@ -208,8 +250,9 @@ class BlockStorageApi:
 
     # -- the request cycle ---------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
-               base_url: str) -> Reply:
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes, base_url: str
+    ) -> Reply:
         """Answer one HTTP request; ``headers`` has lower-case names. Never raises."""
         started = time.monotonic()
         arrived = self.runtime.now
@@ -226,16 +269,36 @@ class BlockStorageApi:
                 handler, args = self._route(method, path, url.path)
                 context = request_context(headers, project, self.admin_users)
                 request_id = context.request_id
-                request = Request(method, path, dict(parse_qsl(url.query, keep_blank_values=True)),
-                                  _json(body), context, version, base_url, arrived)
+                request = Request(
+                    method,
+                    path,
+                    dict(parse_qsl(url.query, keep_blank_values=True)),
+                    _json(body),
+                    context,
+                    version,
+                    base_url,
+                    arrived,
+                )
                 reply = handler(request, *args)
         except Exception as exc:
             reply = self._fault(exc, request_id)
-        reply = Reply(reply.status, self.redactor.data(reply.body), (
-            *reply.headers, (VERSION_HEADER, f"volume {version_text(version)}"),
-            ("Vary", VERSION_HEADER), ("x-openstack-request-id", request_id)))
-        LOG.info("%s", self.redactor.text(f"{method} {target} -> {reply.status} "
-                                          f"({(time.monotonic() - started) * 1000:.1f} ms) {request_id}"))
+        reply = Reply(
+            reply.status,
+            self.redactor.data(reply.body),
+            (
+                *reply.headers,
+                (VERSION_HEADER, f"volume {version_text(version)}"),
+                ("Vary", VERSION_HEADER),
+                ("x-openstack-request-id", request_id),
+            ),
+        )
+        LOG.info(
+            "%s",
+            self.redactor.text(
+                f"{method} {target} -> {reply.status} "
+                f"({(time.monotonic() - started) * 1000:.1f} ms) {request_id}"
+            ),
+        )
         return reply
 
     def _versions(self, method: str, segments: tuple[str, ...], base_url: str) -> Reply:
@@ -254,8 +317,9 @@ class BlockStorageApi:
             return rest[0], rest[1:]
         return None, rest
 
-    def _route(self, method: str, path: tuple[str, ...],
-               where: str) -> tuple[Callable[..., Reply], list[str]]:
+    def _route(
+        self, method: str, path: tuple[str, ...], where: str
+    ) -> tuple[Callable[..., Reply], list[str]]:
         """The controller method for ``method`` on ``path`` and the ids the path holds; else 404/405."""
         allowed = []
         for verb, pattern, name in self.ROUTES:
@@ -264,8 +328,9 @@ class BlockStorageApi:
                     return getattr(self, name), [s for p, s in zip(pattern, path, strict=True) if p == "*"]
                 allowed.append(verb)
         if allowed:
-            raise HttpError(405, f"{method} is not allowed on {where}; "
-                                 f"allowed: {', '.join(sorted(allowed))}.")
+            raise HttpError(
+                405, f"{method} is not allowed on {where}; allowed: {', '.join(sorted(allowed))}."
+            )
         raise HttpError(404, f"The resource {where} could not be found.")
 
     def _fault(self, exc: Exception, request_id: str) -> Reply:
@@ -277,38 +342,61 @@ class BlockStorageApi:
             code, message = 503, f"The volume API is unavailable ({type(exc).__name__}); try again."
         else:
             LOG.error("%s", self.redactor.text(f"{request_id} failed:\n{traceback.format_exc()}"))
-            code, message = 500, ("The server has either erred or is incapable of performing the "
-                                  f"requested operation (request {request_id}).")
+            code, message = (
+                500,
+                (
+                    "The server has either erred or is incapable of performing the "
+                    f"requested operation (request {request_id})."
+                ),
+            )
         return Reply(code, {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}})
 
     def _call(self, request: Request, method: str, **args: Any) -> Any:
         client = Client(self.runtime, request.context, self.timeout)
         if self.recorder is None:
             return client(method, **args)
-        return self.recorder(request.context.project_id, method, self.redactor.data(args), request.arrived,
-                             lambda: client(method, **args))
+        return self.recorder(
+            request.context.project_id,
+            method,
+            self.redactor.data(args),
+            request.arrived,
+            lambda: client(method, **args),
+        )
 
     # -- volumes ---------------------------------------------------------------------------------
 
     def _type_names(self, request: Request) -> dict[str, str]:
         return {t["id"]: t["name"] for t in self._call(request, "list_volume_types")}
 
-    def _detail(self, request: Request, volume: Mapping[str, Any],
-                type_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def _detail(
+        self, request: Request, volume: Mapping[str, Any], type_names: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         names = self._type_names(request) if type_names is None else type_names
-        return views.volume_detail(volume, names, is_admin=request.context.is_admin,
-                                   version=request.version, base_url=request.base_url)
+        return views.volume_detail(
+            volume,
+            names,
+            is_admin=request.context.is_admin,
+            version=request.version,
+            base_url=request.base_url,
+        )
 
     def _volumes(self, request: Request) -> list[dict[str, Any]]:
         """The caller's volumes after Cinder's filters and paging, newest first."""
         query = request.query
         unknown = sorted(set(query) - set(_VOLUME_FILTERS))
         if unknown:
-            raise HttpError(400, f"Invalid filters {', '.join(unknown)} are found in query options; "
-                                 f"supported: {', '.join(_VOLUME_FILTERS)}.")
+            raise HttpError(
+                400,
+                f"Invalid filters {', '.join(unknown)} are found in query options; "
+                f"supported: {', '.join(_VOLUME_FILTERS)}.",
+            )
         volumes = self._call(request, "list_volumes", all_tenants=_flag(query, "all_tenants"))
-        wanted = {"project_id": query.get("project_id"), "display_name": query.get("name"),
-                  "status": query.get("status"), "replication_status": query.get("replication_status")}
+        wanted = {
+            "project_id": query.get("project_id"),
+            "display_name": query.get("name"),
+            "status": query.get("status"),
+            "replication_status": query.get("replication_status"),
+        }
         if "display_name" in query:
             wanted["display_name"] = query["display_name"]
         volumes = [v for v in volumes if all(want is None or v[key] == want for key, want in wanted.items())]
@@ -317,16 +405,17 @@ class BlockStorageApi:
             ids = [v["id"] for v in volumes]
             if query["marker"] not in ids:
                 raise HttpError(400, f"Marker {query['marker']!r} is not a volume in this listing.")
-            volumes = volumes[ids.index(query["marker"]) + 1:]
+            volumes = volumes[ids.index(query["marker"]) + 1 :]
         if "limit" in query:
             if not query["limit"].isdigit():
                 raise HttpError(400, f"limit must be a whole number, got {query['limit']!r}.")
-            volumes = volumes[:int(query["limit"])]
+            volumes = volumes[: int(query["limit"])]
         return volumes
 
     def list_volumes(self, request: Request) -> Reply:
-        return Reply(200, {"volumes": [views.volume_summary(v, request.base_url)
-                                       for v in self._volumes(request)]})
+        return Reply(
+            200, {"volumes": [views.volume_summary(v, request.base_url) for v in self._volumes(request)]}
+        )
 
     def list_volumes_detail(self, request: Request) -> Reply:
         volumes = self._volumes(request)
@@ -334,8 +423,9 @@ class BlockStorageApi:
         return Reply(200, {"volumes": [self._detail(request, v, names) for v in volumes]})
 
     def show_volume(self, request: Request, volume_id: str) -> Reply:
-        return Reply(200, {"volume": self._detail(request, self._call(request, "get_volume",
-                                                                      volume_id=volume_id))})
+        return Reply(
+            200, {"volume": self._detail(request, self._call(request, "get_volume", volume_id=volume_id))}
+        )
 
     def create_volume(self, request: Request) -> Reply:
         spec = _object(request.body, "volume")
@@ -344,16 +434,20 @@ class BlockStorageApi:
         if zone not in (None, views.ZONE):
             unsupported.append("availability_zone")
         if unsupported:
-            raise HttpError(400, f"replisim volumes support size, name, volume_type and availability zone "
-                                 f"{views.ZONE!r} only; this request also sets {', '.join(unsupported)}.")
+            raise HttpError(
+                400,
+                f"replisim volumes support size, name, volume_type and availability zone "
+                f"{views.ZONE!r} only; this request also sets {', '.join(unsupported)}.",
+            )
         if "size" not in spec:
             raise HttpError(400, "A volume needs a 'size' in GiB.")
         name, volume_type = spec.get("name"), spec.get("volume_type")
         for key, value in (("name", name), ("volume_type", volume_type)):
             if value is not None and not isinstance(value, str):
                 raise HttpError(400, f"Volume {key} must be a string, got {value!r}.")
-        volume = self._call(request, "create_volume", size=_size(spec["size"]), name=name,
-                            volume_type=volume_type)
+        volume = self._call(
+            request, "create_volume", size=_size(spec["size"]), name=name, volume_type=volume_type
+        )
         return Reply(202, {"volume": self._detail(request, volume)})
 
     def delete_volume(self, request: Request, volume_id: str) -> Reply:
@@ -364,13 +458,18 @@ class BlockStorageApi:
     def volume_action(self, request: Request, volume_id: str) -> Reply:
         body = request.body
         if not isinstance(body, dict) or len(body) != 1:
-            raise HttpError(400, "An action body is a JSON object with exactly one key, the action's "
-                                 'name, such as {"os-enable_replication": {}}.')
+            raise HttpError(
+                400,
+                "An action body is a JSON object with exactly one key, the action's "
+                'name, such as {"os-enable_replication": {}}.',
+            )
         ((action, info),) = body.items()
         method = _REPLICATION_ACTIONS.get(action)
         if method is None:
-            raise HttpError(400, f"There is no such action: {action}. Supported actions: "
-                                 f"{', '.join(_REPLICATION_ACTIONS)}.")
+            raise HttpError(
+                400,
+                f"There is no such action: {action}. Supported actions: {', '.join(_REPLICATION_ACTIONS)}.",
+            )
         info = {} if info is None else info
         allowed = {"secondary"} if action == "os-failover_replication" else set()
         if not isinstance(info, dict) or set(info) - allowed:
@@ -402,8 +501,13 @@ class BlockStorageApi:
         specs = spec.get("extra_specs") or {}
         if not isinstance(specs, dict):
             raise HttpError(400, f"extra_specs must be a JSON object, got {specs!r}.")
-        row = self._call(request, "create_volume_type", name=spec.get("name"), extra_specs=specs,
-                         description=spec.get("description"))
+        row = self._call(
+            request,
+            "create_volume_type",
+            name=spec.get("name"),
+            extra_specs=specs,
+            description=spec.get("description"),
+        )
         return Reply(200, {"volume_type": self._type_view(request, row)})
 
     def delete_type(self, request: Request, type_id: str) -> Reply:
@@ -442,8 +546,11 @@ class BlockStorageApi:
         unknown = sorted(set(request.query) - {"host", "binary"})
         if unknown:
             raise HttpError(400, f"Invalid filters {', '.join(unknown)}; supported: host, binary.")
-        rows = [s for s in self._call(request, "list_services")
-                if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))]
+        rows = [
+            s
+            for s in self._call(request, "list_services")
+            if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))
+        ]
         return Reply(200, {"services": [views.service(s, version=request.version) for s in rows]})
 
 
@@ -482,8 +589,11 @@ class _Handler(BaseHTTPRequestHandler):
             length = -1
         if not 0 <= length <= MAX_BODY:
             code = 413 if length > MAX_BODY else 400
-            message = (f"The request body is larger than {MAX_BODY} bytes." if code == 413
-                       else "Content-Length is not a number.")
+            message = (
+                f"The request body is larger than {MAX_BODY} bytes."
+                if code == 413
+                else "Content-Length is not a number."
+            )
             self.close_connection = True
             reply = Reply(code, {_FAULT_NAMES[code]: {"code": code, "message": message}})
         else:

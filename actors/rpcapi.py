@@ -24,8 +24,9 @@ def driver_address(host: str) -> Address:
     return Address(DRIVER_TOPIC, backend_host(host))
 
 
-def _to_manager(volume: Mapping[str, Any], method: str, context: Mapping[str, Any],
-                **args: Any) -> tuple[Address, Message]:
+def _to_manager(
+    volume: Mapping[str, Any], method: str, context: Mapping[str, Any], **args: Any
+) -> tuple[Address, Message]:
     host = volume.get("host")
     if not host:
         raise ValueError(f"volume {volume.get('id')} has no host to send {method!r} to")
@@ -36,6 +37,7 @@ def _to_manager(volume: Mapping[str, Any], method: str, context: Mapping[str, An
 # Each state-changing cast carries the id the API gave its request (``op_id``), so a redelivered
 # message is recognised and not acted on twice (see ``idempotency``).
 
+
 def enable_replication(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str) -> Cast:
     return Cast(*_to_manager(volume, "enable_replication", context, op_id=op_id))
 
@@ -44,13 +46,15 @@ def disable_replication(context: Mapping[str, Any], volume: Mapping[str, Any], o
     return Cast(*_to_manager(volume, "disable_replication", context, op_id=op_id))
 
 
-def failover_replication(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str,
-                         secondary: str | None = None) -> Cast:
+def failover_replication(
+    context: Mapping[str, Any], volume: Mapping[str, Any], op_id: str, secondary: str | None = None
+) -> Cast:
     return Cast(*_to_manager(volume, "failover_replication", context, op_id=op_id, secondary=secondary))
 
 
-def list_replication_targets(context: Mapping[str, Any], volume: Mapping[str, Any],
-                             timeout: float = LIST_TARGETS_TIMEOUT) -> Call:
+def list_replication_targets(
+    context: Mapping[str, Any], volume: Mapping[str, Any], timeout: float = LIST_TARGETS_TIMEOUT
+) -> Call:
     return Call(*_to_manager(volume, "list_replication_targets", context), timeout=timeout)
 
 
@@ -63,20 +67,29 @@ def create_volume(context: Mapping[str, Any], volume: Mapping[str, Any], op_id: 
 
 
 def schedule_create_volume(context: Mapping[str, Any], volume_id: str, op_id: str) -> Cast:
-    return Cast(Address(SCHEDULER_TOPIC),
-                Message("create_volume", {"context": dict(context), "volume_id": volume_id, "op_id": op_id},
-                        RPC_VERSION))
+    return Cast(
+        Address(SCHEDULER_TOPIC),
+        Message(
+            "create_volume", {"context": dict(context), "volume_id": volume_id, "op_id": op_id}, RPC_VERSION
+        ),
+    )
 
 
 def report_capabilities(host: str, capabilities: Mapping[str, Any]) -> Cast:
     """A manager's periodic stats report, fanned to the scheduler."""
-    return Cast(Address(SCHEDULER_TOPIC),
-                Message("update_service_capabilities",
-                        {"host": host, "capabilities": dict(capabilities)}, RPC_VERSION))
+    return Cast(
+        Address(SCHEDULER_TOPIC),
+        Message(
+            "update_service_capabilities", {"host": host, "capabilities": dict(capabilities)}, RPC_VERSION
+        ),
+    )
 
 
 def driver_call(host: str, operation: str, timeout: float, call_id: str | None = None, **args: Any) -> Call:
     """Ask the driver host of ``host`` to run one driver method; a redelivered call with the same
     ``call_id`` is answered from the first one's result, never run twice."""
-    return Call(driver_address(host),
-                Message("invoke", {"operation": operation, "args": args, "call_id": call_id}), timeout)
+    return Call(
+        driver_address(host),
+        Message("invoke", {"operation": operation, "args": args, "call_id": call_id}),
+        timeout,
+    )

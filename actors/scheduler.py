@@ -60,8 +60,9 @@ class HostState:
         return 0.0 if self._free is None else self._free - self.placed_gb
 
     def pool(self) -> str:
-        return str(self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name")
-                   or "pool")
+        return str(
+            self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name") or "pool"
+        )
 
 
 class Scheduler(Actor):
@@ -90,8 +91,11 @@ class Scheduler(Actor):
         for volume in self.db.volume_get_all(statuses=[CREATING]):
             if volume["host"] is None and now - float(volume["updated_at"]) >= self.service_down_time:
                 reason = f"not scheduled within {self.service_down_time:g} s: the request was lost"
-                if self.db.volume_conditional_update(volume["id"], {"status": CREATING, "host": None},
-                                                     {"status": VOLUME_ERROR, "status_reason": reason}):
+                if self.db.volume_conditional_update(
+                    volume["id"],
+                    {"status": CREATING, "host": None},
+                    {"status": VOLUME_ERROR, "status_reason": reason},
+                ):
                     reaped.append(volume["id"])
         return reaped
 
@@ -111,8 +115,13 @@ class Scheduler(Actor):
         if volume["status"] != CREATING or volume["host"] is not None:
             # A redelivered request (or one overtaken by the reaper): placing it again would make
             # a second copy of the volume on another backend.
-            LOG.info("volume %s is already placed (%s, host %s); request %s ignored", volume_id,
-                     volume["status"], volume["host"], op_id)
+            LOG.info(
+                "volume %s is already placed (%s, host %s); request %s ignored",
+                volume_id,
+                volume["status"],
+                volume["host"],
+                op_id,
+            )
             return None
         specs: Specs = ()
         if volume.get("volume_type_id"):
@@ -129,13 +138,17 @@ class Scheduler(Actor):
         if not passed:
             reason = "No valid host was found. " + (" | ".join(why) if why else "No backend has reported.")
             LOG.warning("volume %s: %s", volume_id, reason)
-            self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
-                                              {"status": VOLUME_ERROR, "status_reason": reason})
+            self.db.volume_conditional_update(
+                volume_id,
+                {"status": CREATING, "host": None},
+                {"status": VOLUME_ERROR, "status_reason": reason},
+            )
             return None
         best = min(passed, key=lambda s: (-s.free_gb(), s.host))
         # Claimed, not written: of two deliveries of one request, only one places the volume.
-        placed = self.db.volume_conditional_update(volume_id, {"status": CREATING, "host": None},
-                                                   {"host": f"{best.host}#{best.pool()}"})
+        placed = self.db.volume_conditional_update(
+            volume_id, {"status": CREATING, "host": None}, {"host": f"{best.host}#{best.pool()}"}
+        )
         if placed is None:
             LOG.info("volume %s was placed meanwhile; request %s ignored", volume_id, op_id)
             return None

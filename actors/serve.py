@@ -40,8 +40,9 @@ class Recorder(Protocol):
     every call a REST request makes (it is the REST layer's ``CallRecorder``), every status change
     (through the repository it wraps), and samples of the backends while it ``watch``es."""
 
-    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
-                 call: Callable[[], Any]) -> Any: ...
+    def __call__(
+        self, process: str, f: str, args: Mapping[str, Any], arrived: float, call: Callable[[], Any]
+    ) -> Any: ...
 
     def repository(self, inner: Repository) -> Repository: ...
 
@@ -89,8 +90,10 @@ def open_database(db_url: str, clock: Callable[[], float]) -> SqlRepository:
     try:
         shown = shown_url(db_url)
     except sa.exc.ArgumentError:
-        raise exception.ConfigError("--db is not an SQLAlchemy database URL; use one such as "
-                                    "sqlite:////absolute/path.db or postgresql://user@host/name") from None
+        raise exception.ConfigError(
+            "--db is not an SQLAlchemy database URL; use one such as "
+            "sqlite:////absolute/path.db or postgresql://user@host/name"
+        ) from None
     try:
         return SqlRepository(db_url, clock=clock)
     except (sa.exc.SQLAlchemyError, ImportError, exception.CinderException) as exc:
@@ -132,8 +135,11 @@ class Server:
         while True:
             # Ready means the scheduler has heard from the backend, not only that it reported.
             known = self.deployment.scheduler.hosts
-            silent = [host for host, manager in self.deployment.managers.items()
-                      if not manager.reports or host not in known]
+            silent = [
+                host
+                for host, manager in self.deployment.managers.items()
+                if not manager.reports or host not in known
+            ]
             failed = {host: why for host in silent if (why := self._setup_failure(host))}
             if len(failed) == len(silent) or time.monotonic() >= deadline:
                 return {host: failed.get(host, f"no stats reported within {timeout:g} s") for host in silent}
@@ -166,8 +172,15 @@ class Server:
             self.deployment.db.close()
 
 
-def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0.0.1", port: int = 0,
-          report_interval: float = 10.0, record: RecorderFactory | None = None) -> Server:
+def start(
+    config: CinderConfig,
+    db_url: str = "sqlite://",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    report_interval: float = 10.0,
+    record: RecorderFactory | None = None,
+) -> Server:
     """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port);
     with ``record``, keep a record of what happens (the recorder it builds) and write it on ``stop``.
 
@@ -182,8 +195,12 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
         recorder = None if record is None else record(lambda: runtime.now, redactor)
         db = open_database(db_url, clock=lambda: runtime.now)
         started_at = runtime.now
-        deployment = deploy(runtime, config, db if recorder is None else recorder.repository(db),
-                            report_interval=report_interval)
+        deployment = deploy(
+            runtime,
+            config,
+            db if recorder is None else recorder.repository(db),
+            report_interval=report_interval,
+        )
         api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor, recorder=recorder)
         httpd = ApiHttpServer((host, port), api)
     except BaseException:
@@ -199,9 +216,17 @@ def start(config: CinderConfig, db_url: str = "sqlite://", *, host: str = "127.0
     return Server(httpd.url, deployment, httpd, thread, started_at, recorder)
 
 
-def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float,
-                  record: RecorderFactory | None = None, out: TextIO = sys.stdout,
-                  err: TextIO = sys.stderr) -> int:
+def serve_forever(
+    config_path: str,
+    *,
+    db_url: str | None,
+    host: str,
+    port: int,
+    report_interval: float,
+    record: RecorderFactory | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input)."""
 
     def fail(message: str) -> int:
@@ -225,15 +250,19 @@ def serve_forever(config_path: str, *, db_url: str | None, host: str, port: int,
     except OSError as exc:
         return fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     except Exception as exc:  # a driver that cannot even be built is a configuration problem
-        return fail(redactor.text(f"cannot start the control plane from {config_path}: "
-                                  f"{type(exc).__name__}: {exc}"))
+        return fail(
+            redactor.text(f"cannot start the control plane from {config_path}: {type(exc).__name__}: {exc}")
+        )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for backend, why in server.not_ready(timeout=max(30.0, 3 * report_interval)).items():
             LOG.warning("backend %s is not serving: %s", backend, why)
-        print(f"replisim serve: listening on {server.url} (database {shown_url(url)}); "
-              "Ctrl-C stops", file=out, flush=True)
+        print(
+            f"replisim serve: listening on {server.url} (database {shown_url(url)}); Ctrl-C stops",
+            file=out,
+            flush=True,
+        )
         while not stop.wait(1.0):  # a timed wait, so the signal handler always gets to run
             pass
     finally:

@@ -20,12 +20,18 @@ FAILED_OVER = "failed-over"
 ERROR = "error"
 
 REPLICATION_STATUSES = frozenset(
-    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR})
+    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR}
+)
 TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY})
 
 # Volume statuses this project uses (Cinder's names).
 CREATING, AVAILABLE, DELETING, VOLUME_ERROR, ERROR_DELETING = (
-    "creating", "available", "deleting", "error", "error_deleting")
+    "creating",
+    "available",
+    "deleting",
+    "error",
+    "error_deleting",
+)
 TERMINAL_VOLUME_STATUSES = frozenset({AVAILABLE, VOLUME_ERROR, "in-use", "deleted"})
 
 
@@ -33,39 +39,62 @@ TERMINAL_VOLUME_STATUSES = frozenset({AVAILABLE, VOLUME_ERROR, "in-use", "delete
 class AdminAction:
     """What an admin replication action accepts and what it writes before its RPC cast."""
 
-    verb: str            # as the error message says it: "enable replication"
-    policy: str          # the policy rule guarding it
+    verb: str  # as the error message says it: "enable replication"
+    policy: str  # the policy rule guarding it
     valid: tuple[str, ...]
     transitional: str
-    when_absent: str     # the status the seed assumes when a volume has none recorded
+    when_absent: str  # the status the seed assumes when a volume has none recorded
 
 
 ENABLE = AdminAction("enable replication", "volume:enable_replication", (DISABLED,), ENABLING, DISABLED)
-DISABLE = AdminAction("disable replication", "volume:disable_replication", (DISABLED, ENABLED), DISABLING,
-                      DISABLED)
+DISABLE = AdminAction(
+    "disable replication", "volume:disable_replication", (DISABLED, ENABLED), DISABLING, DISABLED
+)
 # The seed accepts failover only from `enabled`, yet its documentation asks that failover act as a
 # toggle (fail over, then back): we also accept `failed-over`, so a second failover switches back.
 # And we accept `error`: once replication updates mark a volume whose primary array died as
 # `error`, failing it over is the one action that helps; refusing it would strand the volume.
-FAILOVER = AdminAction("failover replication", "volume:failover_replication", (ENABLED, FAILED_OVER, ERROR),
-                       ENABLING_SECONDARY, "na")
+FAILOVER = AdminAction(
+    "failover replication",
+    "volume:failover_replication",
+    (ENABLED, FAILED_OVER, ERROR),
+    ENABLING_SECONDARY,
+    "na",
+)
 
 # Every replication_status change the control plane may make: (from, to). The invariant checker
 # and the state-machine tests hold the system to this table.
-ALLOWED_TRANSITIONS = frozenset({
-    (DISABLED, ENABLING), (ENABLING, ENABLED), (ENABLING, ERROR),
-    (DISABLED, DISABLING), (ENABLED, DISABLING), (DISABLING, DISABLED), (DISABLING, ERROR),
-    (ENABLED, ENABLING_SECONDARY), (FAILED_OVER, ENABLING_SECONDARY), (ERROR, ENABLING_SECONDARY),
-    (ENABLING_SECONDARY, FAILED_OVER), (ENABLING_SECONDARY, ERROR),
-    (ENABLING_SECONDARY, ENABLED),  # a failback, to the backend the volume was created on
-    # periodic replication updates from the driver: errors, their end (back to the state the
-    # array reports), and repairs of what the database missed (an abandoned handler's outcome)
-    (ENABLED, ERROR), (FAILED_OVER, ERROR), (ERROR, ENABLED), (ERROR, FAILED_OVER), (ERROR, DISABLED),
-    (ENABLED, FAILED_OVER), (FAILED_OVER, ENABLED), (ENABLED, DISABLED), (FAILED_OVER, DISABLED),
-    (DISABLED, FAILED_OVER),
-    # a create whose driver model update turns replication on
-    (DISABLED, ENABLED),
-})
+ALLOWED_TRANSITIONS = frozenset(
+    {
+        (DISABLED, ENABLING),
+        (ENABLING, ENABLED),
+        (ENABLING, ERROR),
+        (DISABLED, DISABLING),
+        (ENABLED, DISABLING),
+        (DISABLING, DISABLED),
+        (DISABLING, ERROR),
+        (ENABLED, ENABLING_SECONDARY),
+        (FAILED_OVER, ENABLING_SECONDARY),
+        (ERROR, ENABLING_SECONDARY),
+        (ENABLING_SECONDARY, FAILED_OVER),
+        (ENABLING_SECONDARY, ERROR),
+        (ENABLING_SECONDARY, ENABLED),  # a failback, to the backend the volume was created on
+        # periodic replication updates from the driver: errors, their end (back to the state the
+        # array reports), and repairs of what the database missed (an abandoned handler's outcome)
+        (ENABLED, ERROR),
+        (FAILED_OVER, ERROR),
+        (ERROR, ENABLED),
+        (ERROR, FAILED_OVER),
+        (ERROR, DISABLED),
+        (ENABLED, FAILED_OVER),
+        (FAILED_OVER, ENABLED),
+        (ENABLED, DISABLED),
+        (FAILED_OVER, DISABLED),
+        (DISABLED, FAILED_OVER),
+        # a create whose driver model update turns replication on
+        (DISABLED, ENABLED),
+    }
+)
 
 
 def backend_host(host: str) -> str:

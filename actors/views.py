@@ -40,31 +40,47 @@ def timestamp(seconds: float | None) -> str | None:
 
 def versions(base_url: str) -> dict[str, Any]:
     """The version document served at ``/`` and ``/v3/``: one API, v3, with its microversion range."""
-    return {"versions": [{
-        "id": "v3.0",
-        "status": "CURRENT",
-        "version": version_text(MAX_VERSION),
-        "min_version": version_text(MIN_VERSION),
-        "updated": "2023-08-31T00:00:00Z",
-        "links": [{"rel": "self", "href": f"{base_url}/v3/"}],
-        "media-types": [{"base": "application/json",
-                         "type": "application/vnd.openstack.volume+json;version=3"}],
-    }]}
+    return {
+        "versions": [
+            {
+                "id": "v3.0",
+                "status": "CURRENT",
+                "version": version_text(MAX_VERSION),
+                "min_version": version_text(MIN_VERSION),
+                "updated": "2023-08-31T00:00:00Z",
+                "links": [{"rel": "self", "href": f"{base_url}/v3/"}],
+                "media-types": [
+                    {"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}
+                ],
+            }
+        ]
+    }
 
 
 def _links(base_url: str, project_id: str, collection: str, item_id: str) -> list[dict[str, str]]:
-    return [{"rel": "self", "href": f"{base_url}/v3/{project_id}/{collection}/{item_id}"},
-            {"rel": "bookmark", "href": f"{base_url}/{project_id}/{collection}/{item_id}"}]
+    return [
+        {"rel": "self", "href": f"{base_url}/v3/{project_id}/{collection}/{item_id}"},
+        {"rel": "bookmark", "href": f"{base_url}/{project_id}/{collection}/{item_id}"},
+    ]
 
 
 def volume_summary(volume: Mapping[str, Any], base_url: str) -> dict[str, Any]:
     """An entry of ``GET /volumes``."""
-    return {"id": volume["id"], "name": volume["display_name"],
-            "links": _links(base_url, volume["project_id"], "volumes", volume["id"])}
+    return {
+        "id": volume["id"],
+        "name": volume["display_name"],
+        "links": _links(base_url, volume["project_id"], "volumes", volume["id"]),
+    }
 
 
-def volume_detail(volume: Mapping[str, Any], type_names: Mapping[str, str], *, is_admin: bool,
-                  version: Version, base_url: str) -> dict[str, Any]:
+def volume_detail(
+    volume: Mapping[str, Any],
+    type_names: Mapping[str, str],
+    *,
+    is_admin: bool,
+    version: Version,
+    base_url: str,
+) -> dict[str, Any]:
     """A volume as ``GET /volumes/{id}`` shows it; admins also see where it lives and why it failed."""
     type_id = volume["volume_type_id"]
     view: dict[str, Any] = {

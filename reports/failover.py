@@ -17,8 +17,9 @@ from typing import Any
 from replisim.scenarios.faults import KINDS
 
 # The fault kinds that stop a primary array serving: a failover's RTO counts from one.
-ARRAY_DOWN = frozenset(name for name, kind in KINDS.items()
-                       if kind.target == "array" and kind.effect == "outage")
+ARRAY_DOWN = frozenset(
+    name for name, kind in KINDS.items() if kind.target == "array" and kind.effect == "outage"
+)
 
 
 def fault_windows(faults: Iterable[Mapping[str, Any]], heal_at: float = math.inf) -> list[dict[str, Any]]:

@@ -58,8 +58,10 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
     heal_at = float(run.get("duration", end))
     done = completions(run["ops"], run.get("status_changes"), run.get("transitions"))
     stats = operation_stats(done)
-    checks = [{"check": name, **verdict, "status": verdict.get("status") or status_of(verdict.get("ok"))}
-              for name, verdict in run["verdicts"].items()]
+    checks = [
+        {"check": name, **verdict, "status": verdict.get("status") or status_of(verdict.get("ok"))}
+        for name, verdict in run["verdicts"].items()
+    ]
     ok = run["ok"] if "ok" in run else merge(c["ok"] for c in checks) if checks else True
     failovers = failover_figures(
         run.get("failovers", ()), run.get("faults", ()), run.get("detections", ()), run.get("arrays"), heal_at

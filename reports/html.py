@@ -29,11 +29,18 @@ img { max-width: 100%; display: block; margin: .8em 0; } .note { color: #666; }
 """
 
 
-
 def _recovery_cells(s: dict[str, Any]) -> list[str]:
     """Failover count, unplanned, writes lost, worst RPO and the RTO spread, as table cells."""
-    return [number(s["count"]), number(s["unplanned"]), number(s["lost_writes"]), duration(s["rpo_max_s"]),
-            duration(s["rto_min_s"]), duration(s["rto_p50_s"]), duration(s["rto_max_s"])]
+    return [
+        number(s["count"]),
+        number(s["unplanned"]),
+        number(s["lost_writes"]),
+        duration(s["rpo_max_s"]),
+        duration(s["rto_min_s"]),
+        duration(s["rto_p50_s"]),
+        duration(s["rto_max_s"]),
+    ]
+
 
 def _cell(value: Any, numeric: bool = False) -> str:
     return f'<td class="n">{escape(value)}</td>' if numeric else f"<td>{escape(value)}</td>"
@@ -70,8 +77,9 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
     parts = [
         f"<h1>{escape(head['scenario'])} · {'live' if live else 'seed ' + str(head['seed'])}</h1>",
         f"<p>{escape(head.get('description') or '')}</p>",
-        '<div class="verdict pass">LIVE: recorded, no invariant checks</div>' if live else
-        f'<div class="verdict {status}">{status.upper()}: '
+        '<div class="verdict pass">LIVE: recorded, no invariant checks</div>'
+        if live
+        else f'<div class="verdict {status}">{status.upper()}: '
         f"{verdict['passed']}/{verdict['checks']} checks passed</div>",
     ]
     versions = head.get("versions") or {}
@@ -196,9 +204,7 @@ def _failovers(failovers: Mapping[str, Any]) -> str:
             "RTO max",
             "detection",
         ],
-        [
-            [*_recovery_cells(s), duration(s["detection_s"])]
-        ],
+        [[*_recovery_cells(s), duration(s["detection_s"])]],
         numeric_from=0,
     )
     records = failovers["records"]

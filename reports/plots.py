@@ -210,9 +210,13 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
     scale, unit = time_unit(horizon)
     fig, ax = _figure()
     # the pools that fill first (or are fullest) are named; the others are drawn grey, beneath
-    named, rest = _named_first(list(pools), {
-        pool: (math.inf if f["runs_out_at_s"] is None else f["runs_out_at_s"], -(f["used_pct"] or 0))
-        for pool, f in pools.items()})
+    named, rest = _named_first(
+        list(pools),
+        {
+            pool: (math.inf if f["runs_out_at_s"] is None else f["runs_out_at_s"], -(f["used_pct"] or 0))
+            for pool, f in pools.items()
+        },
+    )
     for i, pool in enumerate(named):
         figures = pools[pool]
         colour = f"C{i % 10}"
@@ -250,8 +254,14 @@ def capacity_plot(pools: Mapping[str, Mapping[str, Any]], end: float) -> bytes |
             )
     for i, pool in enumerate(rest):
         s = pools[pool]["series"]
-        ax.plot([t / scale for t in s["time"]], s["used_gb"], color=REST_COLOUR, lw=0.6, zorder=1.5,
-                label=f"{len(rest)} other pools" if i == 0 else None)
+        ax.plot(
+            [t / scale for t in s["time"]],
+            s["used_gb"],
+            color=REST_COLOUR,
+            lw=0.6,
+            zorder=1.5,
+            label=f"{len(rest)} other pools" if i == 0 else None,
+        )
     ax.set_xlim(0, horizon / scale)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
@@ -319,8 +329,14 @@ def lag_plot(
         )
     for i, link in enumerate(rest):
         s = links[link]["series"]
-        line = ax.plot([t / scale for t in s["time"]], s["lag_s"], color=REST_COLOUR, lw=0.6, zorder=1.5,
-                       label=f"{len(rest)} other links")[0]
+        line = ax.plot(
+            [t / scale for t in s["time"]],
+            s["lag_s"],
+            color=REST_COLOUR,
+            lw=0.6,
+            zorder=1.5,
+            label=f"{len(rest)} other links",
+        )[0]
         if i == 0:
             handles.append(line)
     ax.set_xlim(0, end / scale)

@@ -39,10 +39,7 @@ def summary_lines(data: Mapping[str, Any], *, verdict: bool = True) -> list[str]
     """What the report says, in lines for a terminal (without the verdict when it was just printed)."""
     lines = [verdict_line(data)] if verdict else []
     if verdict:
-        lines += [
-            f"  {MARKS[c['status']]} {c['check']:<15} {c.get('summary', '')}"
-            for c in data["checks"]
-        ]
+        lines += [f"  {MARKS[c['status']]} {c['check']:<15} {c.get('summary', '')}" for c in data["checks"]]
     lines += operations_table(data["operations"])
     failovers = data["failovers"]["summary"]
     if failovers["count"]:

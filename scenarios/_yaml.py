@@ -66,8 +66,11 @@ class _Loader(yaml.SafeLoader):
                 hint = " (YAML reads yes/no/on/off as booleans: quote it)" if isinstance(key, bool) else ""
                 raise YamlError(_line(key_node), parent, f"key {key!r} is not a string{hint}")
             if key in out:
-                raise YamlError(_line(key_node), child(parent, key),
-                                f"duplicate key (first given at line {out.key_lines[key]})")
+                raise YamlError(
+                    _line(key_node),
+                    child(parent, key),
+                    f"duplicate key (first given at line {out.key_lines[key]})",
+                )
             self.path = child(parent, key)
             out[key] = self.construct_object(value_node, deep=True)
             out.key_lines[key], out.value_lines[key] = _line(key_node), _line(value_node)

@@ -20,22 +20,40 @@ from .history import History, Transition
 # The replication_status moves the seed allows (plus failing back, which its docs ask for, and
 # failing over a volume whose primary died, which is the point of replication), as a checker sees
 # them: a change to the DB, whoever made it. None is a volume's first status.
-LEGAL = frozenset({
-    (None, "disabled"), (None, "enabled"),
-    ("disabled", "enabling"), ("enabling", "enabled"), ("enabling", "error"),
-    ("disabled", "disabling"), ("enabled", "disabling"), ("disabling", "disabled"), ("disabling", "error"),
-    ("enabled", "enabling_secondary"), ("failed-over", "enabling_secondary"), ("error", "enabling_secondary"),
-    ("enabling_secondary", "failed-over"), ("enabling_secondary", "error"),
-    # a failback: the failover returned the volume to the array it was created on
-    ("enabling_secondary", "enabled"),
-    ("enabled", "error"), ("failed-over", "error"), ("disabled", "enabled"),
-    # an error resolved, back to the state the arrays report (a transient error of a failed-over
-    # volume; an action whose outcome the manager learned only later)
-    ("error", "enabled"), ("error", "failed-over"), ("error", "disabled"),
-    # the database learning what the arrays did after a handler was abandoned (a restart)
-    ("enabled", "failed-over"), ("failed-over", "enabled"),
-    ("enabled", "disabled"), ("failed-over", "disabled"), ("disabled", "failed-over"),
-})
+LEGAL = frozenset(
+    {
+        (None, "disabled"),
+        (None, "enabled"),
+        ("disabled", "enabling"),
+        ("enabling", "enabled"),
+        ("enabling", "error"),
+        ("disabled", "disabling"),
+        ("enabled", "disabling"),
+        ("disabling", "disabled"),
+        ("disabling", "error"),
+        ("enabled", "enabling_secondary"),
+        ("failed-over", "enabling_secondary"),
+        ("error", "enabling_secondary"),
+        ("enabling_secondary", "failed-over"),
+        ("enabling_secondary", "error"),
+        # a failback: the failover returned the volume to the array it was created on
+        ("enabling_secondary", "enabled"),
+        ("enabled", "error"),
+        ("failed-over", "error"),
+        ("disabled", "enabled"),
+        # an error resolved, back to the state the arrays report (a transient error of a failed-over
+        # volume; an action whose outcome the manager learned only later)
+        ("error", "enabled"),
+        ("error", "failed-over"),
+        ("error", "disabled"),
+        # the database learning what the arrays did after a handler was abandoned (a restart)
+        ("enabled", "failed-over"),
+        ("failed-over", "enabled"),
+        ("enabled", "disabled"),
+        ("failed-over", "disabled"),
+        ("disabled", "failed-over"),
+    }
+)
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
 # What these statuses claim about where the volume is served from: its home array, or a replica.
 SERVED_AWAY = {"enabled": False, "failed-over": True}
@@ -125,9 +143,11 @@ class Checker:
 CHECKERS: dict[str, Checker] = {}
 
 
-def checker(name: str, doc: str, witness: str) -> Callable[[Callable[[RunRecord], Finding]],
-                                                           Callable[[RunRecord], Finding]]:
+def checker(
+    name: str, doc: str, witness: str
+) -> Callable[[Callable[[RunRecord], Finding]], Callable[[RunRecord], Finding]]:
     """Register a checker function under ``name``."""
+
     def register(judge: Callable[[RunRecord], Finding]) -> Callable[[RunRecord], Finding]:
         assert name not in CHECKERS, name
         CHECKERS[name] = Checker(name, doc, witness, judge)
@@ -136,8 +156,11 @@ def checker(name: str, doc: str, witness: str) -> Callable[[Callable[[RunRecord]
     return register
 
 
-@checker("no_volume_lost", "every acknowledged volume is on exactly one array and the database's host "
-         "says which", "volume; and primaries, or array, host and provider_location")
+@checker(
+    "no_volume_lost",
+    "every acknowledged volume is on exactly one array and the database's host says which",
+    "volume; and primaries, or array, host and provider_location",
+)
 def no_volume_lost(run: RunRecord) -> Finding:
     """Every volume that became available and was not deleted is served by exactly one array,
     and the database's host (and provider location) name that array: at the end, and at the
@@ -148,35 +171,48 @@ def no_volume_lost(run: RunRecord) -> Finding:
     for volume_id in sorted(ever_available - deleted):
         row = rows.get(volume_id)
         if row is None:
-            return Finding(False, f"volume {volume_id} vanished from the database",
-                           {"volume": volume_id})
+            return Finding(False, f"volume {volume_id} vanished from the database", {"volume": volume_id})
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
         if not primaries and row["status"] in ("deleting", "error_deleting"):
             continue  # its owner asked for it to go: gone from the arrays is not lost
         if volume_id in run.fabric.split:  # two primaries: the split_brain check's business
             primaries = [a for a in primaries if run.fabric.arrays[a].copies[volume_id].split_from is None]
         if len(primaries) != 1:
-            return Finding(False,
-                           f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
-                           {"volume": volume_id, "primaries": primaries})
+            return Finding(
+                False,
+                f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
+                {"volume": volume_id, "primaries": primaries},
+            )
         wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"))
         if wrong:
-            return Finding(False,
-                           f"volume {volume_id} is served by array {primaries[0]} but the database "
-                           f"says {wrong}",
-                           {"volume": volume_id, "array": primaries[0], "host": row["host"],
-                            "provider_location": row.get("provider_location")})
+            return Finding(
+                False,
+                f"volume {volume_id} is served by array {primaries[0]} but the database says {wrong}",
+                {
+                    "volume": volume_id,
+                    "array": primaries[0],
+                    "host": row["host"],
+                    "provider_location": row.get("provider_location"),
+                },
+            )
     served = _served_from(run.fabric)
     for t in run.transitions:
         if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
             array, _ = served(t.volume_id, t.time)
             wrong = None if array is None else _misnamed(run, array, t.host, t.location)
             if wrong:
-                return Finding(False,
-                               f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array "
-                               f"{array} but the database says {wrong}",
-                               {"volume": t.volume_id, "array": array, "time": t.time, "host": t.host,
-                                "provider_location": t.location})
+                return Finding(
+                    False,
+                    f"failover of volume {t.volume_id} completed at {t.time:.3f} s on array "
+                    f"{array} but the database says {wrong}",
+                    {
+                        "volume": t.volume_id,
+                        "array": array,
+                        "time": t.time,
+                        "host": t.host,
+                        "provider_location": t.location,
+                    },
+                )
     return Finding(True, f"{len(ever_available - deleted)} volumes, each on one array")
 
 
@@ -208,48 +244,72 @@ def _served_from(fabric: Fabric) -> Callable[[str, float], tuple[str | None, str
     return served
 
 
-@checker("transitions", "only the replication_status moves the seed allows (the checker owns the table), "
-         "and enabled / failed-over only while the arrays serve the volume from its home / a replica",
-         "volume, from, to, time; and served_from, home")
+@checker(
+    "transitions",
+    "only the replication_status moves the seed allows (the checker owns the table), "
+    "and enabled / failed-over only while the arrays serve the volume from its home / a replica",
+    "volume, from, to, time; and served_from, home",
+)
 def transitions(run: RunRecord) -> Finding:
     served = _served_from(run.fabric)
     for t in run.transitions:
         if (t.old, t.new) not in LEGAL:
-            return Finding(False,
-                           f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s",
-                           {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time})
+            return Finding(
+                False,
+                f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s",
+                {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time},
+            )
         away = SERVED_AWAY.get(t.new)
         if away is not None and t.old is not None:
             array, home = served(t.volume_id, t.time)
             if array is not None and (array != home) != away:
-                where = f"from array {array}, " + ("not where it was created" if away is False else
-                                                   f"where it was created ({home})")
-                return Finding(False,
-                               f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s while "
-                               f"the arrays served it {where}",
-                               {"volume": t.volume_id, "from": t.old, "to": t.new, "time": t.time,
-                                "served_from": array, "home": home})
+                where = f"from array {array}, " + (
+                    "not where it was created" if away is False else f"where it was created ({home})"
+                )
+                return Finding(
+                    False,
+                    f"volume {t.volume_id} moved {t.old!r} -> {t.new!r} at {t.time:.3f} s while "
+                    f"the arrays served it {where}",
+                    {
+                        "volume": t.volume_id,
+                        "from": t.old,
+                        "to": t.new,
+                        "time": t.time,
+                        "served_from": array,
+                        "home": home,
+                    },
+                )
     return Finding(True, f"{len(run.transitions)} status changes, all legal")
 
 
-@checker("liveness", "nothing is transitional after the heal phase",
-         "volume, status, replication_status")
+@checker("liveness", "nothing is transitional after the heal phase", "volume, status, replication_status")
 def liveness(run: RunRecord) -> Finding:
-    stuck = [v for v in run.volumes if v["replication_status"] in TRANSITIONAL
-             or v["status"] in ("creating", "deleting")]
+    stuck = [
+        v
+        for v in run.volumes
+        if v["replication_status"] in TRANSITIONAL or v["status"] in ("creating", "deleting")
+    ]
     if stuck:
         first = stuck[0]
-        return Finding(False,
-                       f"{len(stuck)} volumes still transitional after the heal phase, e.g. {first['id']} "
-                       f"({first['status']}, {first['replication_status']})",
-                       {"volume": first["id"], "status": first["status"],
-                        "replication_status": first["replication_status"]})
+        return Finding(
+            False,
+            f"{len(stuck)} volumes still transitional after the heal phase, e.g. {first['id']} "
+            f"({first['status']}, {first['replication_status']})",
+            {
+                "volume": first["id"],
+                "status": first["status"],
+                "replication_status": first["replication_status"],
+            },
+        )
     return Finding(True, f"all {len(run.volumes)} volumes settled")
 
 
-@checker("data", "sync pairs in sync lose nothing; other failovers lose no more than their lag window; "
-         "the reported loss is the measured one",
-         "the failover record (volume_id, mode, in_sync, lost_writes, lag, ...), and reported")
+@checker(
+    "data",
+    "sync pairs in sync lose nothing; other failovers lose no more than their lag window; "
+    "the reported loss is the measured one",
+    "the failover record (volume_id, mode, in_sync, lost_writes, lag, ...), and reported",
+)
 def data(run: RunRecord) -> Finding:
     """Sync pairs in sync lose nothing; every other failover loses no more than its lag window
     (a sync pair not in sync is as stale as the writes it never received); and the loss the
@@ -261,22 +321,34 @@ def data(run: RunRecord) -> Finding:
         measured[key] = measured.get(key, 0) + record.lost_writes
     for record in run.fabric.failovers:
         if record.mode == "sync" and record.in_sync and record.lost_writes and not record.split:
-            return Finding(False, f"sync failover of {record.volume_id} lost {record.lost_writes} "
-                           "acknowledged writes while its pair was in sync", record.to_dict())
+            return Finding(
+                False,
+                f"sync failover of {record.volume_id} lost {record.lost_writes} "
+                "acknowledged writes while its pair was in sync",
+                record.to_dict(),
+            )
         window = record.rate * record.lag + 1
         if record.lost_writes > window:
             lost = record.lost_writes
-            return Finding(False, f"{record.mode} failover of {record.volume_id} lost {lost} "
-                           f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
-                           record.to_dict())
+            return Finding(
+                False,
+                f"{record.mode} failover of {record.volume_id} lost {lost} "
+                f"writes, more than its {record.lag:.1f} s lag window allows ({window:.0f})",
+                record.to_dict(),
+            )
         key = (record.volume_id, round(record.time, 6))
         said = reported.get(key)
         if said is not None and said != measured[key]:
-            return Finding(False, f"failover of {record.volume_id} reported {said} lost writes, "
-                           f"the arrays lost {measured[key]}", {**record.to_dict(), "reported": said})
+            return Finding(
+                False,
+                f"failover of {record.volume_id} reported {said} lost writes, "
+                f"the arrays lost {measured[key]}",
+                {**record.to_dict(), "reported": said},
+            )
     lost = sum(r.lost_writes for r in run.fabric.failovers)
-    return Finding(True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within "
-                   "their pairs' guarantees")
+    return Finding(
+        True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within their pairs' guarantees"
+    )
 
 
 def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
@@ -292,8 +364,7 @@ def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
     return out
 
 
-@checker("split_brain", "no split brain survives unreported",
-         "volume, replication_status")
+@checker("split_brain", "no split brain survives unreported", "volume, replication_status")
 def split_brain(run: RunRecord) -> Finding:
     rows = {v["id"]: v for v in run.volumes}
     for volume_id in run.fabric.split:
@@ -301,14 +372,15 @@ def split_brain(run: RunRecord) -> Finding:
         said = (row or {}).get("replication_extended_status") or ""
         if row is None or row["replication_status"] != "error" or "split_brain" not in said:
             status = (row or {}).get("replication_status")
-            return Finding(False,
-                           f"volume {volume_id} has two primaries and the control plane does not say so",
-                           {"volume": volume_id, "replication_status": status})
+            return Finding(
+                False,
+                f"volume {volume_id} has two primaries and the control plane does not say so",
+                {"volume": volume_id, "replication_status": status},
+            )
     return Finding(True, f"{len(run.fabric.split)} split volumes, all reported")
 
 
-@checker("secrets", "no configured credential in any API answer",
-         "op, f, secret_length")
+@checker("secrets", "no configured credential in any API answer", "op, f, secret_length")
 def secrets(run: RunRecord) -> Finding:
     for op in run.history.ops:
         if op.type != "ok" or op.value is None:
@@ -316,44 +388,65 @@ def secrets(run: RunRecord) -> Finding:
         text = json.dumps(op.value, default=str)
         leaked = [s for s in run.secrets if s and s in text]
         if leaked:
-            return Finding(False, f"a secret appeared in the answer to {op.f} (op {op.index})",
-                           {"op": op.index, "f": op.f, "secret_length": len(leaked[0])})
+            return Finding(
+                False,
+                f"a secret appeared in the answer to {op.f} (op {op.index})",
+                {"op": op.index, "f": op.f, "secret_length": len(leaked[0])},
+            )
     return Finding(True, f"no secret in {sum(o.type == 'ok' for o in run.history.ops)} answers")
 
 
-@checker("heal", "when the heal phase starts every fault is over and every setting a fault changed "
-         "(bus, links, arrays, drivers, managers, database) is back to its value before the faults",
-         "leftovers")
+@checker(
+    "heal",
+    "when the heal phase starts every fault is over and every setting a fault changed "
+    "(bus, links, arrays, drivers, managers, database) is back to its value before the faults",
+    "leftovers",
+)
 def heal(run: RunRecord) -> Finding:
     if run.healed is None:
         raise ValueError("the run recorded no proof of its heal phase")
     if run.healed:
-        return Finding(False, f"the heal phase began with {len(run.healed)} fault effect(s) left: "
-                       f"{run.healed[0]}", {"leftovers": run.healed})
+        return Finding(
+            False,
+            f"the heal phase began with {len(run.healed)} fault effect(s) left: {run.healed[0]}",
+            {"leftovers": run.healed},
+        )
     return Finding(True, "every fault was over and every setting restored when the heal began")
 
 
-@checker("no_orphans", "every copy on an array belongs to a live volume the database knows",
-         "volume, array, size_gb, leaked_gb, copies")
+@checker(
+    "no_orphans",
+    "every copy on an array belongs to a live volume the database knows",
+    "volume, array, size_gb, leaked_gb, copies",
+)
 def no_orphans(run: RunRecord) -> Finding:
     known = {v["id"] for v in run.volumes}
-    orphans = sorted((copy.volume_id, name, copy.size_gb) for name, array in run.fabric.arrays.items()
-                     for copy in array.copies.values() if copy.volume_id not in known)
+    orphans = sorted(
+        (copy.volume_id, name, copy.size_gb)
+        for name, array in run.fabric.arrays.items()
+        for copy in array.copies.values()
+        if copy.volume_id not in known
+    )
     if orphans:
         volume, array, size = orphans[0]
         leaked = sum(o[2] for o in orphans)
-        return Finding(False, f"{len(orphans)} copies on the arrays belong to no volume the database "
-                       f"knows ({leaked} GiB leaked), e.g. {volume} on {array}",
-                       {"volume": volume, "array": array, "size_gb": size, "leaked_gb": leaked,
-                        "copies": len(orphans)})
+        return Finding(
+            False,
+            f"{len(orphans)} copies on the arrays belong to no volume the database "
+            f"knows ({leaked} GiB leaked), e.g. {volume} on {array}",
+            {"volume": volume, "array": array, "size_gb": size, "leaked_gb": leaked, "copies": len(orphans)},
+        )
     copies = sum(len(a.copies) for a in run.fabric.arrays.values())
     return Finding(True, f"{copies} copies on the arrays, each of a live volume")
 
 
-@checker("converges", "after the heal, each replicated volume is replicating as its status says "
-         "(enabled from its home array, failed-over from a replica), disabled with no pair in force, "
-         "or in error with a reason",
-         "volume, replication_status, arrays (what the arrays show)")
+@checker(
+    "converges",
+    "after the heal, each replicated volume is replicating as its status says "
+    "(enabled from its home array, failed-over from a replica), disabled with no pair in force, "
+    "or in error with a reason",
+    "volume, replication_status, arrays (what the arrays show)",
+)
 def converges(run: RunRecord) -> Finding:
     fabric = run.fabric
     checked = 0
@@ -370,8 +463,11 @@ def converges(run: RunRecord) -> Finding:
         pairs = [c for c in copies if c.role == "secondary" and primary is not None and c.source is primary]
         replicating = [c for c in pairs if fabric.pair_state(c) == "replicating"]
         home = fabric.home.get(volume["id"])
-        shows = {"primary": primary.array if primary else None, "home": home,
-                 "pairs": {c.array: fabric.pair_state(c) for c in pairs}}
+        shows = {
+            "primary": primary.array if primary else None,
+            "home": home,
+            "pairs": {c.array: fabric.pair_state(c) for c in pairs},
+        }
         if status == "error":
             fine = bool(volume.get("replication_extended_status"))
         elif status == "disabled":
@@ -382,9 +478,11 @@ def converges(run: RunRecord) -> Finding:
         else:
             fine = False
         if not fine:
-            return Finding(False, f"volume {volume['id']} is {status!r} after the heal but the arrays show "
-                           f"{shows}", {"volume": volume["id"], "replication_status": status,
-                                        "arrays": shows})
+            return Finding(
+                False,
+                f"volume {volume['id']} is {status!r} after the heal but the arrays show {shows}",
+                {"volume": volume["id"], "replication_status": status, "arrays": shows},
+            )
     return Finding(True, f"{checked} replicated volumes settled as their status says")
 
 

@@ -188,9 +188,16 @@ class SimWorld:
     restarts: dict[str, list[bool]] = field(default_factory=dict)  # manager host -> a restart is due
     _tokens: Any = field(default_factory=itertools.count)
 
-    def contribute(self, key: tuple[Any, ...], value: Any, *, read: Callable[[], Any],
-                   write: Callable[[Any], object], combine: Callable[[Any, list[Any]], Any],
-                   base: Any = _GONE) -> Undo:
+    def contribute(
+        self,
+        key: tuple[Any, ...],
+        value: Any,
+        *,
+        read: Callable[[], Any],
+        write: Callable[[Any], object],
+        combine: Callable[[Any, list[Any]], Any],
+        base: Any = _GONE,
+    ) -> Undo:
         """Add ``value`` to the knob ``key`` (made, with its current value as the base unless
         ``base`` is given, by the first fault to touch it); the undo takes this value away again,
         whatever else is active."""
@@ -207,8 +214,14 @@ class SimWorld:
 
         return undo
 
-    def hold(self, key: tuple[Any, ...], *, read: Callable[[], Any], write: Callable[[Any], object],
-             during: Any = True) -> Undo:
+    def hold(
+        self,
+        key: tuple[Any, ...],
+        *,
+        read: Callable[[], Any],
+        write: Callable[[Any], object],
+        during: Any = True,
+    ) -> Undo:
         """A knob that is ``during`` while any fault holds it, and back to its base after the last."""
         return self.contribute(key, during, read=read, write=write, combine=lambda base, values: during)
 
@@ -258,8 +271,11 @@ def _link_ends(fault: Fault) -> tuple[str, str]:
 def _sim_array_crash(world: SimWorld, fault: Fault) -> Undo:
     fabric = world.fabric(fault)
     array = fabric.array(fault.target)
-    return world.hold(("array", fault.target, "crashed"), read=lambda: not array.up,
-                      write=lambda down: (fabric.crash if down else fabric.restart)(fault.target))
+    return world.hold(
+        ("array", fault.target, "crashed"),
+        read=lambda: not array.up,
+        write=lambda down: (fabric.crash if down else fabric.restart)(fault.target),
+    )
 
 
 def _sim_array_pause(world: SimWorld, fault: Fault) -> Undo:
@@ -272,9 +288,13 @@ def _sim_array_pause(world: SimWorld, fault: Fault) -> Undo:
         else:
             fabric.suspend(fault.target, until=until)
 
-    return world.contribute(("array", fault.target, "paused until"), min(fault.end, world.heal_at),
-                            read=lambda: array.suspended_until if array.suspended else None,
-                            write=write, combine=lambda base, ends: max(ends))
+    return world.contribute(
+        ("array", fault.target, "paused until"),
+        min(fault.end, world.heal_at),
+        read=lambda: array.suspended_until if array.suspended else None,
+        write=write,
+        combine=lambda base, ends: max(ends),
+    )
 
 
 def _sim_controller_restart(world: SimWorld, fault: Fault) -> Undo:
@@ -286,32 +306,47 @@ def _sim_controller_restart(world: SimWorld, fault: Fault) -> Undo:
         else:
             array.restarting_until, array.restart_completes = window
 
-    return world.contribute(("array", fault.target, "controller restart"),
-                            (min(fault.end, world.heal_at), float(fault.param("completes"))),
-                            read=lambda: None if array.restarting_until <= world.runtime.now else (
-                                array.restarting_until, array.restart_completes),
-                            write=write, combine=lambda base, windows: max(windows))
+    return world.contribute(
+        ("array", fault.target, "controller restart"),
+        (min(fault.end, world.heal_at), float(fault.param("completes"))),
+        read=lambda: (
+            None
+            if array.restarting_until <= world.runtime.now
+            else (array.restarting_until, array.restart_completes)
+        ),
+        write=write,
+        combine=lambda base, windows: max(windows),
+    )
 
 
 def _sim_latency_spike(world: SimWorld, fault: Fault) -> Undo:
     array = world.fabric(fault).array(fault.target)
-    return world.contribute(("array", fault.target, "latency factor"), float(fault.param("factor")),
-                            read=lambda: array.latency_factor,
-                            write=functools.partial(setattr, array, "latency_factor"),
-                            combine=lambda base, factors: base * max(factors))
+    return world.contribute(
+        ("array", fault.target, "latency factor"),
+        float(fault.param("factor")),
+        read=lambda: array.latency_factor,
+        write=functools.partial(setattr, array, "latency_factor"),
+        combine=lambda base, factors: base * max(factors),
+    )
 
 
 def _sim_capacity_exhausted(world: SimWorld, fault: Fault) -> Undo:
     array = world.fabric(fault).array(fault.target)
-    return world.hold(("array", fault.target, "capacity exhausted"), read=lambda: array.capacity_exhausted,
-                      write=functools.partial(setattr, array, "capacity_exhausted"))
+    return world.hold(
+        ("array", fault.target, "capacity exhausted"),
+        read=lambda: array.capacity_exhausted,
+        write=functools.partial(setattr, array, "capacity_exhausted"),
+    )
 
 
 def _link_cut(world: SimWorld, fault: Fault, reason: str) -> Undo:
     """Hold the link down for ``reason`` while this fault lasts (the link is down while any holds it)."""
     fabric = world.fabric(fault)
-    return world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
-                      write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)))
+    return world.hold(
+        ("link", fault.target, reason),
+        read=lambda: reason in fabric.link_faults(fault.target),
+        write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)),
+    )
 
 
 def _sim_link_down(world: SimWorld, fault: Fault) -> Undo:
@@ -330,8 +365,11 @@ def _sim_link_flap(world: SimWorld, fault: Fault) -> Undo:
             fabric.set_link_fault(fault.target, reason, down)
             world.runtime.at(period, functools.partial(flip, not down))
 
-    held = world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
-                      write=lambda on: None)
+    held = world.hold(
+        ("link", fault.target, reason),
+        read=lambda: reason in fabric.link_faults(fault.target),
+        write=lambda on: None,
+    )
 
     def undo() -> None:
         flapping[0] = False
@@ -346,15 +384,20 @@ def _sim_link_throttle(world: SimWorld, fault: Fault) -> Undo:
     # The narrowest bandwidth and the longest delay of the throttles in force apply.
     fabric = world.fabric(fault)
     link = fabric.link(*_link_ends(fault))
-    slower = world.contribute(("link", fault.target, "bandwidth KiB/s"),
-                              mbps_to_kib_s(float(fault.param("bandwidth_mbps"))),
-                              read=lambda: link.bandwidth,
-                              write=lambda value: link.set_bandwidth(fabric.now, value),
-                              combine=lambda base, values: min(values))
-    later = world.contribute(("link", fault.target, "latency s"), float(fault.param("delay")),
-                             read=lambda: link.latency,
-                             write=lambda value: link.set_latency(fabric.now, value),
-                             combine=lambda base, delays: base + max(delays))
+    slower = world.contribute(
+        ("link", fault.target, "bandwidth KiB/s"),
+        mbps_to_kib_s(float(fault.param("bandwidth_mbps"))),
+        read=lambda: link.bandwidth,
+        write=lambda value: link.set_bandwidth(fabric.now, value),
+        combine=lambda base, values: min(values),
+    )
+    later = world.contribute(
+        ("link", fault.target, "latency s"),
+        float(fault.param("delay")),
+        read=lambda: link.latency,
+        write=lambda value: link.set_latency(fabric.now, value),
+        combine=lambda base, delays: base + max(delays),
+    )
 
     def undo() -> None:
         slower()
@@ -367,8 +410,11 @@ def _sim_split_brain(world: SimWorld, fault: Fault) -> Undo:
     # The link comes back when the fault ends; the split itself lasts until an operator fails over.
     fabric = world.fabric(fault)
     reason = f"{fault.kind} #{next(world._tokens)}"
-    undo = world.hold(("link", fault.target, reason), read=lambda: reason in fabric.link_faults(fault.target),
-                      write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)))
+    undo = world.hold(
+        ("link", fault.target, reason),
+        read=lambda: reason in fabric.link_faults(fault.target),
+        write=lambda down: fabric.set_link_fault(fault.target, reason, bool(down)),
+    )
     fabric.split_brain(fault.target, reason)
     return undo
 
@@ -393,8 +439,11 @@ def _arm(mode: str | None) -> SimBegin:
             elif not on and armed:
                 faults.disarm(armed.pop())
 
-        return world.hold(("backend", fault.target, f"{method} fault #{next(world._tokens)}"),
-                          read=lambda: bool(armed) and faults.armed(armed[0]), write=write)
+        return world.hold(
+            ("backend", fault.target, f"{method} fault #{next(world._tokens)}"),
+            read=lambda: bool(armed) and faults.armed(armed[0]),
+            write=write,
+        )
 
     return begin
 
@@ -425,9 +474,13 @@ def _manager_stop(world: SimWorld, fault: Fault, how: str) -> Undo:
         else:
             runtime.unpause(address)
 
-    return world.contribute(("backend", fault.target, "manager stopped"), how,
-                            read=lambda: runtime.paused(address), write=write,
-                            combine=lambda base, hows: "restart" if "restart" in hows else "pause")
+    return world.contribute(
+        ("backend", fault.target, "manager stopped"),
+        how,
+        read=lambda: runtime.paused(address),
+        write=write,
+        combine=lambda base, hows: "restart" if "restart" in hows else "pause",
+    )
 
 
 def _sim_manager_pause(world: SimWorld, fault: Fault) -> Undo:
@@ -440,8 +493,11 @@ def _sim_manager_restart(world: SimWorld, fault: Fault) -> Undo:
 
 def _sim_db_unavailable(world: SimWorld, fault: Fault) -> Undo:
     db = world.deployment.db
-    return world.hold(("db", "unavailable"), read=lambda: not db.available,
-                      write=lambda down: setattr(db, "available", not down))
+    return world.hold(
+        ("db", "unavailable"),
+        read=lambda: not db.available,
+        write=lambda down: setattr(db, "available", not down),
+    )
 
 
 def _bus_link(knob: str) -> SimBegin:
@@ -470,9 +526,12 @@ def _bus_link(knob: str) -> SimBegin:
                     bus.reset_link(*ends)
                 return
             link = before or bus.default
-            bus.set_link(dataclasses.replace(link, **{name: kn.combine(kn.base, list(kn.active.values()))
-                                                      for name, kn in mine.items()}),
-                         *(() if target == "*" else ends))
+            bus.set_link(
+                dataclasses.replace(
+                    link, **{name: kn.combine(kn.base, list(kn.active.values())) for name, kn in mine.items()}
+                ),
+                *(() if target == "*" else ends),
+            )
 
         def read() -> float | None:  # a target's own setting (None: it has no link of its own)
             link = current()
@@ -481,8 +540,14 @@ def _bus_link(knob: str) -> SimBegin:
         # A target's base is what it had before any of its faults (another knob's fault may since
         # have made it a link of its own).
         base = None if before is None else float(getattr(before, knob))
-        return world.contribute(("bus", target, knob), float(fault.param("probability")),
-                                read=read, write=write, combine=lambda base, values: max(values), base=base)
+        return world.contribute(
+            ("bus", target, knob),
+            float(fault.param("probability")),
+            read=read,
+            write=write,
+            combine=lambda base, values: max(values),
+            base=base,
+        )
 
     return begin
 
@@ -848,16 +913,21 @@ def check_targets(faults: Sequence[Fault], known: Mapping[str, Iterable[str]]) -
             patterns = list(known.get("actor", ()))
             sides = [] if fault.target == "*" else [p for p in fault.target.partition("->")[::2] if p]
             if fault.target != "*" and ("->" not in fault.target or not sides):
-                raise FaultSpecError(f"{where}: bus target {fault.target!r} must be '*' or "
-                                     "'source->destination' address patterns (either side may be empty)",
-                                     "target")
+                raise FaultSpecError(
+                    f"{where}: bus target {fault.target!r} must be '*' or "
+                    "'source->destination' address patterns (either side may be empty)",
+                    "target",
+                )
             groups = fault.params.get("groups") or ()
             for pattern in [*sides, *(p for group in groups for p in group)]:
                 if pattern not in patterns:
                     key = "params.groups" if pattern not in sides else "target"
-                    raise FaultSpecError(f"{where}: {pattern!r} matches no actor"
-                                         f"{suggest(pattern, patterns)}; actors and topics: "
-                                         f"{', '.join(patterns)}", key)
+                    raise FaultSpecError(
+                        f"{where}: {pattern!r} matches no actor"
+                        f"{suggest(pattern, patterns)}; actors and topics: "
+                        f"{', '.join(patterns)}",
+                        key,
+                    )
             continue
         if fault.target not in names:
             raise FaultSpecError(

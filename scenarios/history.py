@@ -58,8 +58,16 @@ class History:
         invoked = self._open.pop(index)
         kind = outcome_of(error)
         text = None if error is None else f"{type(error).__name__}: {error}"
-        op = Op(invoked.index, invoked.process, kind, invoked.f, now, value if error is None else None,
-                invoked.intended, text)
+        op = Op(
+            invoked.index,
+            invoked.process,
+            kind,
+            invoked.f,
+            now,
+            value if error is None else None,
+            invoked.intended,
+            text,
+        )
         self.ops.append(op)
         return op
 
@@ -128,13 +136,22 @@ class RecordingRepository:
         now = self._clock()
         old_rep = before.get("replication_status") if before else None
         if after.get("replication_status") != old_rep:
-            self.transitions.append(Transition(now, after["id"], old_rep, after["replication_status"],
-                                               after.get("replication_extended_status"), after.get("host"),
-                                               after.get("provider_location")))
+            self.transitions.append(
+                Transition(
+                    now,
+                    after["id"],
+                    old_rep,
+                    after["replication_status"],
+                    after.get("replication_extended_status"),
+                    after.get("host"),
+                    after.get("provider_location"),
+                )
+            )
         old_status = before.get("status") if before else None
         if after.get("status") != old_status:
-            self.status_changes.append(Transition(now, after["id"], old_status, after["status"],
-                                                  after.get("status_reason")))
+            self.status_changes.append(
+                Transition(now, after["id"], old_status, after["status"], after.get("status_reason"))
+            )
 
     def volume_create(self, values: Mapping[str, Any]) -> dict[str, Any]:
         row = self._inner.volume_create(values)
@@ -147,8 +164,9 @@ class RecordingRepository:
         self._record(before, row)
         return row
 
-    def volume_conditional_update(self, volume_id: str, expected: Mapping[str, Any],
-                                  values: Mapping[str, Any]) -> dict[str, Any] | None:
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         before = self._inner.volume_get(volume_id)
         row = self._inner.volume_conditional_update(volume_id, expected, values)
         self._record(before, row)

@@ -41,6 +41,7 @@ class LiveRecorder:
         """What ``replisim.actors.serve.start(record=...)`` takes: a recorder writing into ``out``,
         built once the server's clock and redactor exist, with ``out`` checked writable then
         rather than at shutdown."""
+
         def build(clock: Callable[[], float], redactor: Redactor) -> LiveRecorder:
             try:
                 out.mkdir(parents=True, exist_ok=True)
@@ -76,8 +77,9 @@ class LiveRecorder:
         self.db = RecordingRepository(inner, self.now)
         return self.db
 
-    def __call__(self, process: str, f: str, args: Mapping[str, Any], arrived: float,
-                 call: Callable[[], Any]) -> Any:
+    def __call__(
+        self, process: str, f: str, args: Mapping[str, Any], arrived: float, call: Callable[[], Any]
+    ) -> Any:
         with self._lock:
             index = self.history.invoke(process, f, dict(args), self.now(), arrived - self._started)
         try:
@@ -97,6 +99,7 @@ class LiveRecorder:
 
     def watch(self, deployment: Deployment, interval: float) -> None:
         """Sample every backend's pool now and every ``interval`` seconds until ``stop_watching``."""
+
         def loop() -> None:
             while True:
                 try:
@@ -105,6 +108,7 @@ class LiveRecorder:
                     LOG.warning("no capacity sample at %.1f s: %s", self.now(), exc)
                 if self._stop.wait(interval):
                     return
+
         self._sampler = threading.Thread(target=loop, name="replisim-record", daemon=True)
         self._sampler.start()
 
@@ -128,7 +132,8 @@ class LiveRecorder:
                 continue  # not reported yet
             total, free = float(stats["total_capacity_gb"]), float(stats["free_capacity_gb"])
             pools[host.partition("@")[2]] = {
-                "total_gb": total, "free_gb": free,
+                "total_gb": total,
+                "free_gb": free,
                 "provisioned_gb": float(stats.get("provisioned_capacity_gb", total - free)),
                 "volumes": volumes.get(host, 0),
                 "up": _serving(deployment.db, host),
@@ -144,8 +149,10 @@ class LiveRecorder:
         with self._lock:
             ops = [Op(**self._redactor.data(asdict(op))) for op in self.history.ops]
         History(ops).write(self.out / HISTORY_NAME)
-        write_atomically(self.out / RUN_NAME, json.dumps(self._redactor.data(self.run_data(ops, hosts)),
-                                                         sort_keys=True, default=str) + "\n")
+        write_atomically(
+            self.out / RUN_NAME,
+            json.dumps(self._redactor.data(self.run_data(ops, hosts)), sort_keys=True, default=str) + "\n",
+        )
 
     def run_data(self, ops: list[Op], hosts: Mapping[str, str]) -> dict[str, Any]:
         """What the report builder reads from a run, for a live server: no seed, no trace digest, no
@@ -155,12 +162,26 @@ class LiveRecorder:
         transitions = self.db.transitions if self.db else []
         status_changes = self.db.status_changes if self.db else []
         return {
-            "scenario": "serve", "source": self.source, "mode": "live", "seed": None, "digest": None,
+            "scenario": "serve",
+            "source": self.source,
+            "mode": "live",
+            "seed": None,
+            "digest": None,
             "description": "Recorded from a live replisim serve.",
-            "duration": elapsed, "heal": 0.0, "simulated_seconds": elapsed, "wall_seconds": elapsed,
-            "versions": {"replisim": __version__, "python": platform.python_version(),
-                         "machine": f"{platform.system()} {platform.machine()}"},
-            "verdicts": {}, "faults": [], "fault_events": [], "detections": [], "failovers": [],
+            "duration": elapsed,
+            "heal": 0.0,
+            "simulated_seconds": elapsed,
+            "wall_seconds": elapsed,
+            "versions": {
+                "replisim": __version__,
+                "python": platform.python_version(),
+                "machine": f"{platform.system()} {platform.machine()}",
+            },
+            "verdicts": {},
+            "faults": [],
+            "fault_events": [],
+            "detections": [],
+            "failovers": [],
             "samples": self.samples,
             "transitions": _changes(transitions),
             "status_changes": _changes(status_changes),

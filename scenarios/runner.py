@@ -64,19 +64,24 @@ def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
 
 def _inline_options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
-        ("volume_driver", EMULATED), ("volume_backend_name", spec.volume_backend_name),
-        ("emulated_array", spec.array), ("total_capacity_gb", spec.capacity_gb),
+        ("volume_driver", EMULATED),
+        ("volume_backend_name", spec.volume_backend_name),
+        ("emulated_array", spec.array),
+        ("total_capacity_gb", spec.capacity_gb),
         ("provisioning", spec.provisioning),
         ("max_over_subscription_ratio", spec.max_over_subscription_ratio),
-        ("replication_mode", spec.replication_mode), ("replication_lag_threshold", spec.lag_threshold),
+        ("replication_mode", spec.replication_mode),
+        ("replication_lag_threshold", spec.lag_threshold),
         ("write_size_kb", scenario.workload.writes.size_kb),
     ]
     options += [(f"service_time_{op}", seconds) for op, seconds in sorted(spec.service_times.items())]
     if spec.replication_targets:
         options.append(("replication_devices", ", ".join(spec.replication_targets)))
     elif spec.replication_devices:
-        entries = ", ".join("{" + " ".join(f"'{k}'='{v}'" for k, v in device.items()) + "}"
-                            for device in spec.replication_devices)
+        entries = ", ".join(
+            "{" + " ".join(f"'{k}'='{v}'" for k, v in device.items()) + "}"
+            for device in spec.replication_devices
+        )
         options += [("managed_replication_target", "false"), ("replication_devices", entries)]
     return options
 
@@ -109,22 +114,33 @@ class RunResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
-        return {"scenario": self.scenario.name, "source": self.scenario.source, "seed": self.seed,
-                "ok": self.ok, "status": self.status,
-                "verdicts": {v.check: v.to_dict() for v in self.verdicts},
-                "digest": self.trace_digest, "simulated_seconds": self.simulated_seconds,
-                "wall_seconds": round(self.wall_seconds, 3),
-                "failovers": [r.to_dict() for r in self.record.fabric.failovers],
-                # what RTO is measured from: the faults, who detected them, which backend drives which array
-                "faults": [f.to_dict() for f in self.faults], "duration": self.scenario.duration,
-                "detections": self.detections,
-                "arrays": dict(sorted(self.record.owners.items()))}
+        return {
+            "scenario": self.scenario.name,
+            "source": self.scenario.source,
+            "seed": self.seed,
+            "ok": self.ok,
+            "status": self.status,
+            "verdicts": {v.check: v.to_dict() for v in self.verdicts},
+            "digest": self.trace_digest,
+            "simulated_seconds": self.simulated_seconds,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "failovers": [r.to_dict() for r in self.record.fabric.failovers],
+            # what RTO is measured from: the faults, who detected them, which backend drives which array
+            "faults": [f.to_dict() for f in self.faults],
+            "duration": self.scenario.duration,
+            "detections": self.detections,
+            "arrays": dict(sorted(self.record.owners.items())),
+        }
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None, *,
-                 progress: Callable[[float, float], None] | None = None,
-                 manager_class: type[VolumeManager] = VolumeManager,
-                 driver_class: type[EmulatedDriver] = EmulatedDriver) -> RunResult:
+def run_scenario(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    progress: Callable[[float, float], None] | None = None,
+    manager_class: type[VolumeManager] = VolumeManager,
+    driver_class: type[EmulatedDriver] = EmulatedDriver,
+) -> RunResult:
     """Run ``scenario`` with ``seed`` (default: the scenario's); ``progress(now, end)`` is called
     as simulated time passes. ``manager_class`` and ``driver_class`` let quality tests run a
     deliberately broken manager or driver, to prove the checkers catch it."""
@@ -136,11 +152,18 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     fabric = Fabric.for_runtime(runtime)
     config = parse_config(cinder_conf(scenario), scenario.source)
     db = RecordingRepository(MemoryRepository(clock=clock), clock)
-    deployment = deploy(runtime, config, db, report_interval=scenario.report_interval,
-                        drivers=emulated_drivers(config, fabric, driver_class), manager_class=manager_class)
+    deployment = deploy(
+        runtime,
+        config,
+        db,
+        report_interval=scenario.report_interval,
+        drivers=emulated_drivers(config, fabric, driver_class),
+        manager_class=manager_class,
+    )
     for link in scenario.topology.links:
-        fabric.configure_link(link.source, link.target, bandwidth_mbps=link.bandwidth_mbps,
-                              latency=link.latency)
+        fabric.configure_link(
+            link.source, link.target, bandwidth_mbps=link.bandwidth_mbps, latency=link.latency
+        )
     history = History()
     workload = Workload(scenario, fabric, history, seed)
     runtime.spawn(workload, WORKLOAD, concurrency=None)
@@ -158,14 +181,33 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
             if progress is not None:
                 progress(runtime.now, end)
     volumes = db.volume_get_all()
-    record = RunRecord(history, db.transitions, db.status_changes, volumes, fabric, dict(fabric.owners),
-                       config.secrets(), injector.healed,
-                       {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()})
+    record = RunRecord(
+        history,
+        db.transitions,
+        db.status_changes,
+        volumes,
+        fabric,
+        dict(fabric.owners),
+        config.secrets(),
+        injector.healed,
+        {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()},
+    )
     verdicts = check(record, scenario.checks)
     runtime.stop()
-    return RunResult(scenario, seed, verdicts, record, faults, injector.events, samples, workload.detections,
-                     runtime.now, time.perf_counter() - started, runtime.trace.digest(),
-                     runtime.trace)
+    return RunResult(
+        scenario,
+        seed,
+        verdicts,
+        record,
+        faults,
+        injector.events,
+        samples,
+        workload.detections,
+        runtime.now,
+        time.perf_counter() - started,
+        runtime.trace.digest(),
+        runtime.trace,
+    )
 
 
 @contextmanager
@@ -191,17 +233,31 @@ def sample_interval(scenario: Scenario) -> float:
     return scenario.report_interval * max(1, math.ceil(span / (MAX_SAMPLES * scenario.report_interval)))
 
 
-def _sample_every(runtime: SimRuntime, fabric: Fabric, interval: float,
-                  samples: list[dict[str, Any]]) -> None:
+def _sample_every(
+    runtime: SimRuntime, fabric: Fabric, interval: float, samples: list[dict[str, Any]]
+) -> None:
     """Capacity per pool, lag per link and replication statuses, every ``interval`` simulated s."""
+
     def sample() -> None:
         now = runtime.now
-        pools = {name: {"total_gb": a.capacity_gb, "free_gb": round(a.free_gb(now), 3),
-                        "provisioned_gb": a.provisioned_gb(), "volumes": len(a.copies), "up": a.up}
-                 for name, a in sorted(fabric.arrays.items())}
-        links = {name: {"lag_s": round(link.lag(now), 6), "up": link.up,
-                        "backlog_kib": round(link.backlog(now), 3)}
-                 for name, link in sorted(fabric.links.items())}
+        pools = {
+            name: {
+                "total_gb": a.capacity_gb,
+                "free_gb": round(a.free_gb(now), 3),
+                "provisioned_gb": a.provisioned_gb(),
+                "volumes": len(a.copies),
+                "up": a.up,
+            }
+            for name, a in sorted(fabric.arrays.items())
+        }
+        links = {
+            name: {
+                "lag_s": round(link.lag(now), 6),
+                "up": link.up,
+                "backlog_kib": round(link.backlog(now), 3),
+            }
+            for name, link in sorted(fabric.links.items())
+        }
         samples.append({"time": now, "pools": pools, "links": links})
         runtime.at(interval, sample)
 
@@ -230,16 +286,25 @@ def run_data(result: RunResult) -> dict[str, Any]:
         **result.summary(),
         "description": result.scenario.description,
         "heal": result.scenario.heal,
-        "report_interval": result.scenario.report_interval, "mode": "sim",
-        "versions": {"replisim": __version__, "python": platform.python_version(),
-                     "machine": f"{platform.system()} {platform.machine()}"},
-        "fault_events": [{"time": e.time, "phase": e.phase, **e.fault.to_dict()}
-                         for e in result.fault_events],
+        "report_interval": result.scenario.report_interval,
+        "mode": "sim",
+        "versions": {
+            "replisim": __version__,
+            "python": platform.python_version(),
+            "machine": f"{platform.system()} {platform.machine()}",
+        },
+        "fault_events": [
+            {"time": e.time, "phase": e.phase, **e.fault.to_dict()} for e in result.fault_events
+        ],
         "samples": result.samples,
-        "transitions": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
-                        for t in result.record.transitions],
-        "status_changes": [{"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
-                           for t in result.record.status_changes],
+        "transitions": [
+            {"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
+            for t in result.record.transitions
+        ],
+        "status_changes": [
+            {"time": t.time, "volume": t.volume_id, "from": t.old, "to": t.new}
+            for t in result.record.status_changes
+        ],
         "ops": [for_report(op) for op in result.record.history.ops],
         # where each volume left at the end lives ('host@backend#pool'), to tie latency to a pool's fill
         "hosts": {v["id"]: v["host"] for v in result.record.volumes if v.get("host")},

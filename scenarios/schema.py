@@ -74,7 +74,13 @@ LIMITS: Mapping[str, float] = {
     "faults": 10_000,  # scheduled, or expected from a random policy
 }
 SERVICE_TIMES: Mapping[str, float] = {
-    "create": 2.0, "delete": 1.0, "enable": 0.5, "disable": 0.5, "failover": 3.0, "stats": 0.05, "list": 0.1,
+    "create": 2.0,
+    "delete": 1.0,
+    "enable": 0.5,
+    "disable": 0.5,
+    "failover": 3.0,
+    "stats": 0.05,
+    "list": 0.1,
 }
 _NAME = re.compile(r"[a-z0-9-]+")
 _BACKEND_NAME_FORBIDDEN = frozenset(" \t{}=,'\"@#")
@@ -169,16 +175,33 @@ class Topology:
     def fault_targets(self) -> dict[str, tuple[str, ...]]:
         """What a fault may hit, by target type (``FaultKind.target``); a bus fault's own patterns
         (``src->dst`` sides, partition groups) name ``actor`` entries."""
-        return {"array": self.arrays(), "link": self.link_names(), "backend": tuple(sorted(self.backends)),
-                "bus": ("*",), "db": ("db",), "actor": self.bus_patterns()}
+        return {
+            "array": self.arrays(),
+            "link": self.link_names(),
+            "backend": tuple(sorted(self.backends)),
+            "bus": ("*",),
+            "db": ("db",),
+            "actor": self.bus_patterns(),
+        }
 
     def bus_patterns(self) -> tuple[str, ...]:
         """The address patterns a bus fault may name: every topic, and every actor as topic.server."""
-        hosts = [b.config.host if b.config is not None and b.config.host else f"replisim@{name}"
-                 for name, b in sorted(self.backends.items())]
+        hosts = [
+            b.config.host if b.config is not None and b.config.host else f"replisim@{name}"
+            for name, b in sorted(self.backends.items())
+        ]
         per_host = [f"{topic}.{host}" for topic in (VOLUME_TOPIC, DRIVER_TOPIC) for host in hosts]
-        return (API_TOPIC, f"{API_TOPIC}.api", SCHEDULER_TOPIC, f"{SCHEDULER_TOPIC}.scheduler",
-                VOLUME_TOPIC, DRIVER_TOPIC, *per_host, WORKLOAD_TOPIC, f"{WORKLOAD_TOPIC}.clients")
+        return (
+            API_TOPIC,
+            f"{API_TOPIC}.api",
+            SCHEDULER_TOPIC,
+            f"{SCHEDULER_TOPIC}.scheduler",
+            VOLUME_TOPIC,
+            DRIVER_TOPIC,
+            *per_host,
+            WORKLOAD_TOPIC,
+            f"{WORKLOAD_TOPIC}.clients",
+        )
 
 
 @dataclass(frozen=True)
@@ -246,8 +269,15 @@ class PoissonPolicy:
     scale: float = 10.0
 
     def draw(self, rng: random.Random, targets: Mapping[str, Sequence[str]]) -> list[Fault]:
-        return poisson_schedule(rng, rate=self.rate, kinds=self.kinds, targets=targets,
-                                start=self.start, end=self.end, scale=self.scale)
+        return poisson_schedule(
+            rng,
+            rate=self.rate,
+            kinds=self.kinds,
+            targets=targets,
+            start=self.start,
+            end=self.end,
+            scale=self.scale,
+        )
 
 
 @dataclass(frozen=True)
@@ -262,8 +292,9 @@ class FlipFlopPolicy:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def draw(self, rng: random.Random, targets: Mapping[str, Sequence[str]]) -> list[Fault]:
-        return flip_flop_schedule(self.kind, self.target, interval=self.interval, start=self.start,
-                                  end=self.end, params=self.params)
+        return flip_flop_schedule(
+            self.kind, self.target, interval=self.interval, start=self.start, end=self.end, params=self.params
+        )
 
 
 RandomPolicy = PoissonPolicy | FlipFlopPolicy
@@ -332,8 +363,14 @@ class _Reader:
 
     # -- structure
 
-    def mapping(self, value: Any, line: int, path: str, allowed: Sequence[str] | None = None,
-                required: Sequence[str] = ()) -> LocatedDict:
+    def mapping(
+        self,
+        value: Any,
+        line: int,
+        path: str,
+        allowed: Sequence[str] | None = None,
+        required: Sequence[str] = (),
+    ) -> LocatedDict:
         """``value`` as a mapping (nothing counts as empty), with unknown and missing keys reported."""
         if value is None:
             value = LocatedDict()
@@ -343,16 +380,24 @@ class _Reader:
         if allowed is not None:
             for key in value:
                 if key not in allowed:
-                    raise self.fail(value.key_lines[key], child(path, key),
-                                    f"unknown key; valid keys here: {', '.join(allowed)}"
-                                    f"{suggest(key, allowed)}")
+                    raise self.fail(
+                        value.key_lines[key],
+                        child(path, key),
+                        f"unknown key; valid keys here: {', '.join(allowed)}{suggest(key, allowed)}",
+                    )
         for key in required:
             if value.get(key) is None:
                 raise self.fail(value.key_lines.get(key, value.line), child(path, key), "is required")
         return value
 
-    def sub(self, m: LocatedDict, key: str, path: str, allowed: Sequence[str] | None = None,
-            required: Sequence[str] = ()) -> LocatedDict:
+    def sub(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        allowed: Sequence[str] | None = None,
+        required: Sequence[str] = (),
+    ) -> LocatedDict:
         return self.mapping(m.get(key), self.at(m, key), child(path, key), allowed, required)
 
     def items(self, m: LocatedDict, key: str, path: str) -> list[tuple[Any, int, str]]:
@@ -362,57 +407,95 @@ class _Reader:
             return []
         if not isinstance(value, LocatedList):
             raise self.fail(self.at(m, key), child(path, key), f"must be a list, got {_describe(value)}")
-        return [(item, line, child(child(path, key), index))
-                for index, (item, line) in enumerate(zip(value, value.item_lines, strict=True))]
+        return [
+            (item, line, child(child(path, key), index))
+            for index, (item, line) in enumerate(zip(value, value.item_lines, strict=True))
+        ]
 
     def entries(self, m: LocatedDict, key: str, path: str) -> list[tuple[Any, int, str]]:
         """The list under ``key``, each item a mapping, as (mapping, line, key path)."""
-        return [(self.mapping(item, line, item_path), line, item_path)
-                for item, line, item_path in self.items(m, key, path)]
+        return [
+            (self.mapping(item, line, item_path), line, item_path)
+            for item, line, item_path in self.items(m, key, path)
+        ]
 
     # -- scalars
 
-    def text(self, m: LocatedDict, key: str, path: str, default: str | None = None,
-             choices: Sequence[str] | None = None) -> str:
+    def text(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        default: str | None = None,
+        choices: Sequence[str] | None = None,
+    ) -> str:
         value = m.get(key)
         if value is None:
             if default is None:
                 raise self.fail(m.key_lines.get(key, m.line), child(path, key), "is required")
             return default
         if not isinstance(value, str) or not value:
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"must be a non-empty string, got {_describe(value)}")
+            raise self.fail(
+                self.at(m, key), child(path, key), f"must be a non-empty string, got {_describe(value)}"
+            )
         if choices is not None and value not in choices:
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"{value!r} is not one of {', '.join(choices)}{suggest(value, choices)}")
+            raise self.fail(
+                self.at(m, key),
+                child(path, key),
+                f"{value!r} is not one of {', '.join(choices)}{suggest(value, choices)}",
+            )
         return value
 
-    def number(self, m: LocatedDict, key: str, path: str, default: float, *, minimum: float = 0.0,
-               maximum: float = math.inf, positive: bool = False) -> float:
+    def number(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        maximum: float = math.inf,
+        positive: bool = False,
+    ) -> float:
         value = m.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.fail(self.at(m, key), child(path, key), f"must be a number, got {_describe(value)}")
         if value < minimum or value > maximum or (positive and value <= 0):
-            bound = "greater than 0" if positive else (
-                f"between {minimum:g} and {maximum:g}" if maximum < math.inf else f"at least {minimum:g}")
+            bound = (
+                "greater than 0"
+                if positive
+                else (
+                    f"between {minimum:g} and {maximum:g}" if maximum < math.inf else f"at least {minimum:g}"
+                )
+            )
             raise self.fail(self.at(m, key), child(path, key), f"must be {bound}, got {value!r}")
         return float(value)
 
-    def integer(self, m: LocatedDict, key: str, path: str, default: int, *, minimum: int = 0,
-                maximum: float = math.inf) -> int:
+    def integer(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        default: int,
+        *,
+        minimum: int = 0,
+        maximum: float = math.inf,
+    ) -> int:
         value = m.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"must be a whole number, got {_describe(value)}")
+            raise self.fail(
+                self.at(m, key), child(path, key), f"must be a whole number, got {_describe(value)}"
+            )
         if value < minimum:
             raise self.fail(self.at(m, key), child(path, key), f"must be at least {minimum}, got {value}")
         if value > maximum:
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"must be at most {maximum:,.0f}, got {value:,}")
+            raise self.fail(
+                self.at(m, key), child(path, key), f"must be at most {maximum:,.0f}, got {value:,}"
+            )
         return value
 
     def boolean(self, m: LocatedDict, key: str, path: str, default: bool) -> bool:
@@ -420,17 +503,28 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"must be true or false, got {_describe(value)}")
+            raise self.fail(
+                self.at(m, key), child(path, key), f"must be true or false, got {_describe(value)}"
+            )
         return value
 
-    def duration(self, m: LocatedDict, key: str, path: str, default: float | None = None, *,
-                 positive: bool = False, minimum: float = 0.0, maximum: float = math.inf) -> float:
+    def duration(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        default: float | None = None,
+        *,
+        positive: bool = False,
+        minimum: float = 0.0,
+        maximum: float = math.inf,
+    ) -> float:
         value = m.get(key)
         if value is None:
             if default is None:
-                raise self.fail(m.key_lines.get(key, m.line), child(path, key),
-                                "is required (e.g. 90s, 15m, 1h)")
+                raise self.fail(
+                    m.key_lines.get(key, m.line), child(path, key), "is required (e.g. 90s, 15m, 1h)"
+                )
             return default
         try:
             seconds = parse_duration(value)
@@ -439,13 +533,24 @@ class _Reader:
         if positive and seconds <= 0:
             raise self.fail(self.at(m, key), child(path, key), f"must be longer than 0, got {value!r}")
         if seconds < minimum or seconds > maximum:
-            bound = (f"at least {format_duration(minimum)}" if seconds < minimum
-                     else f"at most {format_duration(maximum)}")
+            bound = (
+                f"at least {format_duration(minimum)}"
+                if seconds < minimum
+                else f"at most {format_duration(maximum)}"
+            )
             raise self.fail(self.at(m, key), child(path, key), f"must be {bound}, got {value!r}")
         return seconds
 
-    def rate(self, m: LocatedDict, key: str, path: str, default: float = 0.0, *,
-             positive: bool = False, maximum: float = math.inf) -> float:
+    def rate(
+        self,
+        m: LocatedDict,
+        key: str,
+        path: str,
+        default: float = 0.0,
+        *,
+        positive: bool = False,
+        maximum: float = math.inf,
+    ) -> float:
         value = m.get(key)
         if value is None:
             if positive:
@@ -458,8 +563,9 @@ class _Reader:
         if positive and per_second <= 0:
             raise self.fail(self.at(m, key), child(path, key), f"must be greater than 0, got {value!r}")
         if per_second > maximum:
-            raise self.fail(self.at(m, key), child(path, key),
-                            f"must be at most {format_rate(maximum)}, got {value!r}")
+            raise self.fail(
+                self.at(m, key), child(path, key), f"must be at most {format_rate(maximum)}, got {value!r}"
+            )
         return per_second
 
     def reference(self, m: LocatedDict, key: str, path: str, known: Sequence[str], what: str) -> str:
@@ -475,10 +581,31 @@ def _unknown(what: str, name: str, known: Sequence[str]) -> str:
     return f"unknown {what} {name!r}; known {what}s: {valid}{suggest(name, known)}"
 
 
-_TOP = ("name", "description", "seed", "duration", "heal", "report_interval", "topology", "volume_types",
-        "workload", "faults", "checks", "report")
-_BACKEND = ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio", "replication_targets",
-            "replication_devices", "replication_mode", "lag_threshold", "service_times")
+_TOP = (
+    "name",
+    "description",
+    "seed",
+    "duration",
+    "heal",
+    "report_interval",
+    "topology",
+    "volume_types",
+    "workload",
+    "faults",
+    "checks",
+    "report",
+)
+_BACKEND = (
+    "array",
+    "capacity_gb",
+    "provisioning",
+    "max_over_subscription_ratio",
+    "replication_targets",
+    "replication_devices",
+    "replication_mode",
+    "lag_threshold",
+    "service_times",
+)
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
@@ -494,8 +621,9 @@ class _ScenarioReader(_Reader):
         top = self.mapping(data, 1, "", _TOP, required=("name", "duration", "topology"))
         name = self.text(top, "name", "")
         if not _NAME.fullmatch(name):
-            raise self.fail(self.at(top, "name"), "name",
-                            f"{name!r} must be lower-case letters, digits and '-' only")
+            raise self.fail(
+                self.at(top, "name"), "name", f"{name!r} must be lower-case letters, digits and '-' only"
+            )
         seed = top.get("seed", 1)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise self.fail(self.at(top, "seed"), "seed", f"must be a whole number, got {_describe(seed)}")
@@ -523,10 +651,13 @@ class _ScenarioReader(_Reader):
     def report_interval(self, top: LocatedDict, duration: float) -> float:
         interval = self.duration(top, "report_interval", "", 10.0, minimum=LIMITS["report_interval"])
         if 2.5 * interval >= duration:
-            raise self.fail(self.at(top, "report_interval"), "report_interval",
-                            f"{format_duration(interval)} leaves the run ({format_duration(duration)}) no "
-                            "time: clients start after two reports, so the duration must exceed 2.5 "
-                            "intervals")
+            raise self.fail(
+                self.at(top, "report_interval"),
+                "report_interval",
+                f"{format_duration(interval)} leaves the run ({format_duration(duration)}) no "
+                "time: clients start after two reports, so the duration must exceed 2.5 "
+                "intervals",
+            )
         return interval
 
     # -- topology
@@ -543,18 +674,23 @@ class _ScenarioReader(_Reader):
         names = [*backends, *(name for name in inline if name not in backends)]
         for name in inline:
             if not name or any(ch in _BACKEND_NAME_FORBIDDEN for ch in name):
-                raise self.fail(inline.key_lines[name], child("topology.backends", name),
-                                "a backend name must be non-empty without spaces, quotes, braces, "
-                                "'=', ',', '@' or '#'")
+                raise self.fail(
+                    inline.key_lines[name],
+                    child("topology.backends", name),
+                    "a backend name must be non-empty without spaces, quotes, braces, '=', ',', '@' or '#'",
+                )
             base = backends.get(name) or BackendSpec(name=name, array=name, volume_backend_name=name)
             backends[name] = self.backend(self.sub(inline, name, "topology.backends", _BACKEND), base, names)
         driven: dict[str, str] = {}
         for name, spec in backends.items():
             if spec.array in driven:
                 line = inline.key_lines.get(name, t.line)
-                raise self.fail(line, child("topology.backends", name),
-                                f"array {spec.array!r} is already driven by backend {driven[spec.array]!r}; "
-                                "each backend drives an array of its own")
+                raise self.fail(
+                    line,
+                    child("topology.backends", name),
+                    f"array {spec.array!r} is already driven by backend {driven[spec.array]!r}; "
+                    "each backend drives an array of its own",
+                )
             driven[spec.array] = name
         topology = Topology(backends=backends, config=config_path)
         links = self.links(t, topology)
@@ -587,9 +723,12 @@ class _ScenarioReader(_Reader):
             targets = self.targets(b, path, base.name, names)
             devices = self.devices(b, path)
             if targets and devices:
-                raise self.fail(b.key_lines["replication_devices"], child(path, "replication_devices"),
-                                "give replication_targets (managed) or replication_devices (unmanaged), not "
-                                "both: the Replication V2 seed forbids mixing them")
+                raise self.fail(
+                    b.key_lines["replication_devices"],
+                    child(path, "replication_devices"),
+                    "give replication_targets (managed) or replication_devices (unmanaged), not "
+                    "both: the Replication V2 seed forbids mixing them",
+                )
         times = self.sub(b, "service_times", path, tuple(SERVICE_TIMES))
         times_path = child(path, "service_times")
         provisioning = self.text(b, "provisioning", path, base.provisioning, ("thin", "thick"))
@@ -601,14 +740,16 @@ class _ScenarioReader(_Reader):
             array=self.text(b, "array", path, base.array),
             capacity_gb=self.number(b, "capacity_gb", path, base.capacity_gb, positive=True),
             provisioning=provisioning,
-            max_over_subscription_ratio=self.number(b, "max_over_subscription_ratio", path,
-                                                    base.max_over_subscription_ratio, minimum=1.0),
+            max_over_subscription_ratio=self.number(
+                b, "max_over_subscription_ratio", path, base.max_over_subscription_ratio, minimum=1.0
+            ),
             replication_targets=targets,
             replication_devices=devices,
             replication_mode=self.text(b, "replication_mode", path, base.replication_mode, ("async", "sync")),
             lag_threshold=self.duration(b, "lag_threshold", path, base.lag_threshold),
-            service_times={op: self.duration(times, op, times_path, base.service_times[op])
-                           for op in SERVICE_TIMES},
+            service_times={
+                op: self.duration(times, op, times_path, base.service_times[op]) for op in SERVICE_TIMES
+            },
         )
 
     def targets(self, b: LocatedDict, path: str, name: str, names: Sequence[str]) -> tuple[str, ...]:
@@ -631,13 +772,19 @@ class _ScenarioReader(_Reader):
         for device, _line, item_path in self.entries(b, "replication_devices", path):
             for key, value in device.items():
                 if isinstance(value, bool | dict | list) or value is None:
-                    raise self.fail(self.at(device, key), child(item_path, key),
-                                    f"must be a string or number, got {_describe(value)}")
+                    raise self.fail(
+                        self.at(device, key),
+                        child(item_path, key),
+                        f"must be a string or number, got {_describe(value)}",
+                    )
             self.text(device, "backend_id", item_path)
             entry = {key: str(value) for key, value in device.items()}
             if any(entry["backend_id"] == other["backend_id"] for other in devices):
-                raise self.fail(self.at(device, "backend_id"), child(item_path, "backend_id"),
-                                f"backend_id {entry['backend_id']!r} is used by another device")
+                raise self.fail(
+                    self.at(device, "backend_id"),
+                    child(item_path, "backend_id"),
+                    f"backend_id {entry['backend_id']!r} is used by another device",
+                )
             devices.append(entry)
         return tuple(devices)
 
@@ -649,8 +796,9 @@ class _ScenarioReader(_Reader):
             spec = LinkSpec(
                 source=self.reference(link, "from", item_path, arrays, "array"),
                 target=self.reference(link, "to", item_path, arrays, "array"),
-                bandwidth_mbps=self.number(link, "bandwidth_mbps", item_path, LinkSpec.bandwidth_mbps,
-                                           positive=True),
+                bandwidth_mbps=self.number(
+                    link, "bandwidth_mbps", item_path, LinkSpec.bandwidth_mbps, positive=True
+                ),
                 latency=self.duration(link, "latency", item_path, LinkSpec.latency),
             )
             if spec.source == spec.target:
@@ -672,8 +820,11 @@ class _ScenarioReader(_Reader):
             out[name] = {}
             for key, value in specs.items():
                 if isinstance(value, dict | list) or value is None:
-                    raise self.fail(self.at(specs, key), child(path, key),
-                                    f"an extra spec is a string, got {_describe(value)}")
+                    raise self.fail(
+                        self.at(specs, key),
+                        child(path, key),
+                        f"an extra spec is a string, got {_describe(value)}",
+                    )
                 out[name][key] = str(value)
             if "volume_backend_name" in out[name]:
                 self.reference(specs, "volume_backend_name", path, backend_names, "volume_backend_name")
@@ -681,11 +832,16 @@ class _ScenarioReader(_Reader):
 
     # -- workload
 
-    def workload(self, top: LocatedDict, topology: Topology, types: Mapping[str, Any],
-                 duration: float) -> Workload:
+    def workload(
+        self, top: LocatedDict, topology: Topology, types: Mapping[str, Any], duration: float
+    ) -> Workload:
         path = "workload"
-        w = self.sub(top, "workload", "",
-                     ("tenants", "initial_volumes", "create", "delete", "writes", "actions", "policies"))
+        w = self.sub(
+            top,
+            "workload",
+            "",
+            ("tenants", "initial_volumes", "create", "delete", "writes", "actions", "policies"),
+        )
         create = self.sub(w, "create", path, ("rate", "size_gb", "types"))
         delete = self.sub(w, "delete", path, ("rate",))
         writes = self.sub(w, "writes", path, ("per_volume_rate", "size_kb"))
@@ -707,9 +863,12 @@ class _ScenarioReader(_Reader):
         )
         volumes = workload.initial_volumes + workload.create.rate * duration
         if volumes > LIMITS["volumes"]:
-            raise self.fail(self.at(create, "rate") if "rate" in create else w.line, "workload.create.rate",
-                            f"the run would create about {volumes:,.0f} volumes; at most "
-                            f"{LIMITS['volumes']:,.0f} (initial_volumes plus rate x duration)")
+            raise self.fail(
+                self.at(create, "rate") if "rate" in create else w.line,
+                "workload.create.rate",
+                f"the run would create about {volumes:,.0f} volumes; at most "
+                f"{LIMITS['volumes']:,.0f} (initial_volumes plus rate x duration)",
+            )
         return workload
 
     def size_range(self, create: LocatedDict, path: str) -> tuple[int, int]:
@@ -718,10 +877,14 @@ class _ScenarioReader(_Reader):
         if value is None:
             return CreateLoad.size_gb
         bounds = [value] if isinstance(value, int) else value
-        if (not isinstance(bounds, list) or len(bounds) not in (1, 2)
-                or any(isinstance(v, bool) or not isinstance(v, int) for v in bounds)):
-            raise self.fail(line, key_path,
-                            f"must be a size in GiB or [smallest, largest], got {_describe(value)}")
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) not in (1, 2)
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in bounds)
+        ):
+            raise self.fail(
+                line, key_path, f"must be a size in GiB or [smallest, largest], got {_describe(value)}"
+            )
         low, high = bounds[0], bounds[-1]
         if low < 1 or high < low:
             raise self.fail(line, key_path, f"needs 1 <= smallest <= largest, got {value!r}")
@@ -732,33 +895,50 @@ class _ScenarioReader(_Reader):
         weights = self.sub(create, "types", path)
         for name in weights:
             if name not in known:
-                raise self.fail(weights.key_lines[name], child(child(path, "types"), name),
-                                _unknown("volume type", name, known))
-        return {name: self.number(weights, name, child(path, "types"), 0.0, positive=True)
-                for name in weights}
+                raise self.fail(
+                    weights.key_lines[name],
+                    child(child(path, "types"), name),
+                    _unknown("volume type", name, known),
+                )
+        return {
+            name: self.number(weights, name, child(path, "types"), 0.0, positive=True) for name in weights
+        }
 
     def secondary(self, m: LocatedDict, path: str, action: str, topology: Topology) -> str | None:
         if m.get("secondary") is None:
             return None
         if action != "failover_replication":
-            raise self.fail(m.key_lines["secondary"], child(path, "secondary"),
-                            "only failover_replication takes a secondary")
+            raise self.fail(
+                m.key_lines["secondary"],
+                child(path, "secondary"),
+                "only failover_replication takes a secondary",
+            )
         devices = [array for backend in topology.backends.values() for array in backend.device_arrays()]
         known = sorted({*topology.backends, *devices})
         return self.reference(m, "secondary", path, known, "replication target")
 
-    def actions(self, w: LocatedDict, topology: Topology, types: Sequence[str],
-                duration: float) -> tuple[AdminAction, ...]:
+    def actions(
+        self, w: LocatedDict, topology: Topology, types: Sequence[str], duration: float
+    ) -> tuple[AdminAction, ...]:
         actions: list[AdminAction] = []
         for a, line, path in self.entries(w, "actions", "workload"):
             self.mapping(a, line, path, ("at", "action", "volumes", "secondary"), ("at", "action"))
             at = self.duration(a, "at", path)
             if at >= duration:
-                raise self.fail(self.at(a, "at"), child(path, "at"),
-                                f"must be before the end of the run's duration ({format_duration(duration)})")
+                raise self.fail(
+                    self.at(a, "at"),
+                    child(path, "at"),
+                    f"must be before the end of the run's duration ({format_duration(duration)})",
+                )
             action = self.text(a, "action", path, choices=ACTIONS)
-            actions.append(AdminAction(at=at, action=action, volumes=self.selector(a, path, topology, types),
-                                       secondary=self.secondary(a, path, action, topology)))
+            actions.append(
+                AdminAction(
+                    at=at,
+                    action=action,
+                    volumes=self.selector(a, path, topology, types),
+                    secondary=self.secondary(a, path, action, topology),
+                )
+            )
         return tuple(actions)
 
     def selector(self, a: LocatedDict, path: str, topology: Topology, types: Sequence[str]) -> str:
@@ -780,35 +960,49 @@ class _ScenarioReader(_Reader):
     def policies(self, w: LocatedDict, topology: Topology) -> tuple[AdminPolicy, ...]:
         policies: list[AdminPolicy] = []
         for p, line, path in self.entries(w, "policies", "workload"):
-            self.mapping(p, line, path, ("when", "backend", "action", "after", "secondary"),
-                         ("when", "backend", "action"))
+            self.mapping(
+                p,
+                line,
+                path,
+                ("when", "backend", "action", "after", "secondary"),
+                ("when", "backend", "action"),
+            )
             action = self.text(p, "action", path, choices=ACTIONS)
-            policies.append(AdminPolicy(
-                when=self.text(p, "when", path, choices=POLICY_EVENTS),
-                backend=self.reference(p, "backend", path, tuple(topology.backends), "backend"),
-                action=action,
-                after=self.duration(p, "after", path, 0.0),
-                secondary=self.secondary(p, path, action, topology),
-            ))
+            policies.append(
+                AdminPolicy(
+                    when=self.text(p, "when", path, choices=POLICY_EVENTS),
+                    backend=self.reference(p, "backend", path, tuple(topology.backends), "backend"),
+                    action=action,
+                    after=self.duration(p, "after", path, 0.0),
+                    secondary=self.secondary(p, path, action, topology),
+                )
+            )
         return tuple(policies)
 
     # -- faults
 
-    def faults(self, top: LocatedDict, topology: Topology,
-               duration: float) -> tuple[tuple[Fault, ...], tuple[RandomPolicy, ...]]:
+    def faults(
+        self, top: LocatedDict, topology: Topology, duration: float
+    ) -> tuple[tuple[Fault, ...], tuple[RandomPolicy, ...]]:
         f = self.sub(top, "faults", "", ("schedule", "random"))
         targets = topology.fault_targets()
         entries = self.entries(f, "schedule", "faults")
         if len(entries) > LIMITS["faults"]:
-            raise self.fail(self.at(f, "schedule"), "faults.schedule",
-                            f"{len(entries):,} faults; at most {LIMITS['faults']:,.0f}")
+            raise self.fail(
+                self.at(f, "schedule"),
+                "faults.schedule",
+                f"{len(entries):,} faults; at most {LIMITS['faults']:,.0f}",
+            )
         schedule = tuple(self.fault(entry, line, path, targets, duration) for entry, line, path in entries)
-        policies = tuple(self.random_policy(entry, line, path, targets, duration)
-                         for entry, line, path in self.entries(f, "random", "faults"))
+        policies = tuple(
+            self.random_policy(entry, line, path, targets, duration)
+            for entry, line, path in self.entries(f, "random", "faults")
+        )
         return schedule, policies
 
-    def fault(self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]],
-              duration: float) -> Fault:
+    def fault(
+        self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]], duration: float
+    ) -> Fault:
         self.mapping(entry, line, path, _FAULT, ("kind",))
         spec: dict[str, Any] = dict(entry)
         spec["start"] = self.duration(entry, "start", path, 0.0)
@@ -817,8 +1011,12 @@ class _ScenarioReader(_Reader):
         spec["params"] = self.params(entry, path)
         fault = self.checked_fault(spec, entry, path, targets)
         if fault.start >= duration or (fault.duration is not None and fault.end > duration):
-            raise self.fail(line, path, f"{fault.describe()} must start and end within the run's duration "
-                                        f"({format_duration(duration)}); the heal phase is fault-free")
+            raise self.fail(
+                line,
+                path,
+                f"{fault.describe()} must start and end within the run's duration "
+                f"({format_duration(duration)}); the heal phase is fault-free",
+            )
         return fault
 
     def params(self, entry: LocatedDict, path: str) -> dict[str, Any]:
@@ -829,8 +1027,9 @@ class _ScenarioReader(_Reader):
                 out[key] = self.duration(params, key, child(path, "params"))
         return out
 
-    def checked_fault(self, spec: Mapping[str, Any], entry: LocatedDict, path: str,
-                      targets: Mapping[str, Sequence[str]]) -> Fault:
+    def checked_fault(
+        self, spec: Mapping[str, Any], entry: LocatedDict, path: str, targets: Mapping[str, Sequence[str]]
+    ) -> Fault:
         """``parse_fault`` and ``check_targets``, their errors moved to the offending key's line."""
         try:
             fault = parse_fault(spec, where=path)
@@ -847,16 +1046,21 @@ class _ScenarioReader(_Reader):
             raise self.fail(line, child(path, key), message) from None
         return fault
 
-    def random_policy(self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]],
-                      duration: float) -> RandomPolicy:
+    def random_policy(
+        self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]], duration: float
+    ) -> RandomPolicy:
         self.mapping(entry, line, path, None, ("policy",))
         policy = self.text(entry, "policy", path, choices=("poisson", "flip_flop"))
         self.mapping(entry, line, path, _POISSON if policy == "poisson" else _FLIP_FLOP)
         start = self.duration(entry, "start", path, 0.0)
         end = self.duration(entry, "end", path, duration)
         if not start < end <= duration:
-            raise self.fail(line, path, f"needs 0 <= start < end <= duration ({format_duration(duration)}), "
-                                        f"got start {format_duration(start)} and end {format_duration(end)}")
+            raise self.fail(
+                line,
+                path,
+                f"needs 0 <= start < end <= duration ({format_duration(duration)}), "
+                f"got start {format_duration(start)} and end {format_duration(end)}",
+            )
         if policy == "flip_flop":
             spec = {"kind": entry.get("kind"), "start": start, "params": self.params(entry, path)}
             if entry.get("target") is not None:
@@ -864,33 +1068,52 @@ class _ScenarioReader(_Reader):
             fault = self.checked_fault(spec, entry, path, targets)
             interval = self.duration(entry, "interval", path, 10.0, minimum=1.0)
             self.expected_faults(entry, "interval", path, (end - start) / (2 * interval))
-            return FlipFlopPolicy(kind=fault.kind, target=fault.target, start=start, end=end,
-                                  interval=interval, params=fault.params)
+            return FlipFlopPolicy(
+                kind=fault.kind,
+                target=fault.target,
+                start=start,
+                end=end,
+                interval=interval,
+                params=fault.params,
+            )
         rate = self.rate(entry, "rate", path, positive=True)
         self.expected_faults(entry, "rate", path, rate * (end - start))
-        return PoissonPolicy(kinds=self.poisson_kinds(entry, path, targets), rate=rate, start=start, end=end,
-                             scale=self.number(entry, "scale", path, 10.0, positive=True))
+        return PoissonPolicy(
+            kinds=self.poisson_kinds(entry, path, targets),
+            rate=rate,
+            start=start,
+            end=end,
+            scale=self.number(entry, "scale", path, 10.0, positive=True),
+        )
 
     def expected_faults(self, entry: LocatedDict, key: str, path: str, count: float) -> None:
         if count > LIMITS["faults"]:
-            raise self.fail(self.at(entry, key), child(path, key),
-                            f"would draw about {count:,.0f} faults; at most {LIMITS['faults']:,.0f}")
+            raise self.fail(
+                self.at(entry, key),
+                child(path, key),
+                f"would draw about {count:,.0f} faults; at most {LIMITS['faults']:,.0f}",
+            )
 
-    def poisson_kinds(self, entry: LocatedDict, path: str,
-                      targets: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    def poisson_kinds(
+        self, entry: LocatedDict, path: str, targets: Mapping[str, Sequence[str]]
+    ) -> tuple[str, ...]:
         items = self.items(entry, "kinds", path)
         if not items:
-            raise self.fail(self.at(entry, "kinds"), child(path, "kinds"),
-                            "needs a list of at least one fault kind")
+            raise self.fail(
+                self.at(entry, "kinds"), child(path, "kinds"), "needs a list of at least one fault kind"
+            )
         kinds: list[str] = []
         for kind, line, item_path in items:
             if not isinstance(kind, str) or kind not in KINDS:
                 raise self.fail(line, item_path, _unknown("fault kind", str(kind), tuple(KINDS)))
             spec = KINDS[kind]
             if spec.required:
-                raise self.fail(line, item_path,
-                                f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
-                                "draw; put it in faults.schedule or a flip_flop policy")
+                raise self.fail(
+                    line,
+                    item_path,
+                    f"{kind} needs params.{spec.required[0]}, which a poisson policy cannot "
+                    "draw; put it in faults.schedule or a flip_flop policy",
+                )
             if spec.target in ("array", "link", "backend") and not targets.get(spec.target):
                 raise self.fail(line, item_path, f"{kind} hits a {spec.target}, and the topology has none")
             kinds.append(kind)
@@ -903,8 +1126,11 @@ class _ScenarioReader(_Reader):
             return tuple(CHECKERS)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
-            raise self.fail(self.at(top, "checks"), "checks",
-                            f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})")
+            raise self.fail(
+                self.at(top, "checks"),
+                "checks",
+                f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})",
+            )
         for name, line, path in self.items(top, "checks", ""):
             if not isinstance(name, str) or name not in CHECKERS:
                 raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
@@ -920,8 +1146,11 @@ class _ScenarioReader(_Reader):
 
 # BackendSpec field -> the emulated driver's cinder.conf option that sets it.
 CONF_OPTIONS: Mapping[str, str] = {
-    "array": "emulated_array", "capacity_gb": "total_capacity_gb", "provisioning": "provisioning",
-    "max_over_subscription_ratio": "max_over_subscription_ratio", "replication_mode": "replication_mode",
+    "array": "emulated_array",
+    "capacity_gb": "total_capacity_gb",
+    "provisioning": "provisioning",
+    "max_over_subscription_ratio": "max_over_subscription_ratio",
+    "replication_mode": "replication_mode",
     "lag_threshold": "replication_lag_threshold",
 }
 
@@ -929,9 +1158,14 @@ CONF_OPTIONS: Mapping[str, str] = {
 def config_backend(config: BackendConfig) -> BackendSpec:
     """A backend as its cinder.conf section defines it (the emulated array's options as written,
     its defaults elsewhere); ``ValueError`` names the option whose value is not valid."""
-    spec = BackendSpec(name=config.name, array=config.name, volume_backend_name=config.volume_backend_name,
-                       replication_targets=config.replication_targets,
-                       replication_devices=config.replication_devices, config=config)
+    spec = BackendSpec(
+        name=config.name,
+        array=config.name,
+        volume_backend_name=config.volume_backend_name,
+        replication_targets=config.replication_targets,
+        replication_devices=config.replication_devices,
+        config=config,
+    )
     options = config.options
     values: dict[str, Any] = {}
     for key, option in CONF_OPTIONS.items():
@@ -991,8 +1225,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     """Only what differs from what the backend would be without an inline entry (defaults or the file)."""
-    base = config_backend(spec.config) if spec.config is not None else BackendSpec(
-        name=spec.name, array=spec.name, volume_backend_name=spec.name)
+    base = (
+        config_backend(spec.config)
+        if spec.config is not None
+        else BackendSpec(name=spec.name, array=spec.name, volume_backend_name=spec.name)
+    )
     out: dict[str, Any] = {}
     for key in ("array", "capacity_gb", "provisioning", "max_over_subscription_ratio", "replication_mode"):
         if getattr(spec, key) != getattr(base, key):
@@ -1035,10 +1272,20 @@ def _fault_to_dict(fault: Fault) -> dict[str, Any]:
 def _policy_to_dict(policy: RandomPolicy) -> dict[str, Any]:
     window = {"start": format_duration(policy.start), "end": format_duration(policy.end)}
     if isinstance(policy, PoissonPolicy):
-        return {"policy": "poisson", "rate": format_rate(policy.rate), "kinds": list(policy.kinds),
-                "scale": policy.scale, **window}
-    out: dict[str, Any] = {"policy": "flip_flop", "kind": policy.kind, "target": policy.target,
-           "interval": format_duration(policy.interval), **window}
+        return {
+            "policy": "poisson",
+            "rate": format_rate(policy.rate),
+            "kinds": list(policy.kinds),
+            "scale": policy.scale,
+            **window,
+        }
+    out: dict[str, Any] = {
+        "policy": "flip_flop",
+        "kind": policy.kind,
+        "target": policy.target,
+        "interval": format_duration(policy.interval),
+        **window,
+    }
     if policy.params:
         out["params"] = _plain(policy.params)
     return out
@@ -1053,14 +1300,23 @@ def _workload_to_dict(w: Workload) -> dict[str, Any]:
     out["writes"] = {"per_volume_rate": format_rate(w.writes.per_volume_rate), "size_kb": w.writes.size_kb}
     if w.actions:
         out["actions"] = [
-            {"at": format_duration(a.at), "action": a.action, "volumes": a.volumes,
-             **({"secondary": a.secondary} if a.secondary else {})}
+            {
+                "at": format_duration(a.at),
+                "action": a.action,
+                "volumes": a.volumes,
+                **({"secondary": a.secondary} if a.secondary else {}),
+            }
             for a in w.actions
         ]
     if w.policies:
         out["policies"] = [
-            {"when": p.when, "backend": p.backend, "action": p.action, "after": format_duration(p.after),
-             **({"secondary": p.secondary} if p.secondary else {})}
+            {
+                "when": p.when,
+                "backend": p.backend,
+                "action": p.action,
+                "after": format_duration(p.after),
+                **({"secondary": p.secondary} if p.secondary else {}),
+            }
             for p in w.policies
         ]
     return out
@@ -1074,23 +1330,36 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         topo["config"] = topology.config
     topo["backends"] = {name: _backend_to_dict(spec) for name, spec in topology.backends.items()}
     if topology.links:
-        topo["links"] = [{"from": link.source, "to": link.target, "bandwidth_mbps": link.bandwidth_mbps,
-                          "latency": format_duration(link.latency)} for link in topology.links]
+        topo["links"] = [
+            {
+                "from": link.source,
+                "to": link.target,
+                "bandwidth_mbps": link.bandwidth_mbps,
+                "latency": format_duration(link.latency),
+            }
+            for link in topology.links
+        ]
     bus = topology.bus
-    topo["bus"] = {"latency": format_duration(bus.latency), "loss": bus.loss, "duplicate": bus.duplicate,
-                   "reorder": bus.reorder}
+    topo["bus"] = {
+        "latency": format_duration(bus.latency),
+        "loss": bus.loss,
+        "duplicate": bus.duplicate,
+        "reorder": bus.reorder,
+    }
     out: dict[str, Any] = {"name": scenario.name}
     if scenario.description:
         out["description"] = scenario.description
-    out.update({
-        "seed": scenario.seed,
-        "duration": format_duration(scenario.duration),
-        "heal": format_duration(scenario.heal),
-        "report_interval": format_duration(scenario.report_interval),
-        "topology": topo,
-        "volume_types": {name: dict(specs) for name, specs in scenario.volume_types.items()},
-        "workload": _workload_to_dict(scenario.workload),
-    })
+    out.update(
+        {
+            "seed": scenario.seed,
+            "duration": format_duration(scenario.duration),
+            "heal": format_duration(scenario.heal),
+            "report_interval": format_duration(scenario.report_interval),
+            "topology": topo,
+            "volume_types": {name: dict(specs) for name, specs in scenario.volume_types.items()},
+            "workload": _workload_to_dict(scenario.workload),
+        }
+    )
     faults: dict[str, Any] = {}
     if scenario.faults:
         faults["schedule"] = [_fault_to_dict(fault) for fault in scenario.faults]
@@ -1118,5 +1387,11 @@ _Dumper.add_representer(str, _represent_text)
 def scenario_to_yaml(scenario: Scenario, comment: str = "") -> str:
     """A scenario file (``comment`` on top, as ``#`` lines) that loads back to an equal scenario."""
     header = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines())
-    return header + yaml.dump(scenario_to_dict(scenario), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                              width=110, default_flow_style=None)
+    return header + yaml.dump(
+        scenario_to_dict(scenario),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=110,
+        default_flow_style=None,
+    )

@@ -69,7 +69,7 @@ def _ddmin(items: tuple[T, ...], fails: Callable[[tuple[T, ...]], bool]) -> tupl
     while items:
         size = -(-len(items) // chunks)
         for start in range(0, len(items), size):
-            candidate = items[:start] + items[start + size:]
+            candidate = items[:start] + items[start + size :]
             if fails(candidate):
                 items = candidate
                 chunks = max(chunks - 1, 2)
@@ -101,8 +101,12 @@ def _reduce_list(scenario: Scenario, get: _Get, put: _Put, fails: Predicate) -> 
 
 
 def _numbers(workload: Workload) -> dict[str, float]:
-    return {"initial_volumes": workload.initial_volumes, "create": workload.create.rate,
-            "delete": workload.delete.rate, "writes": workload.writes.per_volume_rate}
+    return {
+        "initial_volumes": workload.initial_volumes,
+        "create": workload.create.rate,
+        "delete": workload.delete.rate,
+        "writes": workload.writes.per_volume_rate,
+    }
 
 
 def _set_number(scenario: Scenario, name: str, value: float) -> Scenario:
@@ -133,8 +137,9 @@ def _reduce_number(scenario: Scenario, name: str, fails: Predicate) -> Scenario:
     return scenario
 
 
-def shrink(scenario: Scenario, still_fails: Predicate, *, seed: int | None = None,
-           max_attempts: int = 200) -> ShrinkResult:
+def shrink(
+    scenario: Scenario, still_fails: Predicate, *, seed: int | None = None, max_attempts: int = 200
+) -> ShrinkResult:
     """The smallest scenario found for which ``still_fails`` holds, starting from ``scenario`` run
     with ``seed`` (default: its own). ``still_fails`` should run the scenario and say whether the
     same check fails again; it is called at most ``max_attempts`` times.

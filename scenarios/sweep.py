@@ -70,9 +70,11 @@ class SweepResult:
     def summary(self) -> str:
         bad = self.failed_seeds()
         name = os.path.basename(self.scenario)
-        return (f"{name}: {len(self.seeds)} seeds, {len(self.seeds) - len(bad)} passed, "
-                f"{len(bad) - len(self.crashes)} failed checks, {len(self.crashes)} crashed "
-                f"in {self.wall_seconds:.1f} s on {self.workers}")
+        return (
+            f"{name}: {len(self.seeds)} seeds, {len(self.seeds) - len(bad)} passed, "
+            f"{len(bad) - len(self.crashes)} failed checks, {len(self.crashes)} crashed "
+            f"in {self.wall_seconds:.1f} s on {self.workers}"
+        )
 
     def table(self) -> str:
         """The verdict first, then a row per check seen (failed or not) and one for crashes."""
@@ -113,8 +115,9 @@ def parse_seeds(text: str) -> list[int]:
             first = int(low)
             last = int(high) if dash else first
         except ValueError:
-            raise SweepError(f"seeds {text!r}: {part.strip()!r} is not a seed or a range such as 1-500"
-                             ) from None
+            raise SweepError(
+                f"seeds {text!r}: {part.strip()!r} is not a seed or a range such as 1-500"
+            ) from None
         if last < first:
             raise SweepError(f"seeds {text!r}: the range {part.strip()!r} runs backwards")
         if len(seeds) + last - first + 1 > MAX_SEEDS:
@@ -137,8 +140,9 @@ def _pinned_hash_seed() -> Iterator[None]:
             os.environ["PYTHONHASHSEED"] = before
 
 
-def _run_local(run_one: RunOne, source: str, seeds: Sequence[int], jobs: int,
-               done: Callable[[int, _Outcome], None]) -> None:
+def _run_local(
+    run_one: RunOne, source: str, seeds: Sequence[int], jobs: int, done: Callable[[int, _Outcome], None]
+) -> None:
     # spawn, not fork: each worker is a fresh interpreter that sees the pinned hash seed
     context = multiprocessing.get_context("spawn")
     with _pinned_hash_seed():
@@ -153,8 +157,9 @@ def _run_local(run_one: RunOne, source: str, seeds: Sequence[int], jobs: int,
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(run_one: RunOne, source: str, seeds: Sequence[int], address: str,
-              done: Callable[[int, _Outcome], None]) -> None:
+def _run_dask(
+    run_one: RunOne, source: str, seeds: Sequence[int], address: str, done: Callable[[int, _Outcome], None]
+) -> None:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
@@ -169,8 +174,15 @@ def _run_dask(run_one: RunOne, source: str, seeds: Sequence[int], address: str,
             done(seed_of[future.key], future)
 
 
-def sweep(run_one: RunOne, source: str, seeds: Sequence[int], *, jobs: int | None = None,
-          dask_address: str | None = None, progress: bool = True) -> SweepResult:
+def sweep(
+    run_one: RunOne,
+    source: str,
+    seeds: Sequence[int],
+    *,
+    jobs: int | None = None,
+    dask_address: str | None = None,
+    progress: bool = True,
+) -> SweepResult:
     """Run ``run_one(source, seed)`` for every seed, on ``jobs`` local processes (default: one per
     core) or on the Dask cluster at ``dask_address``; a run that raises is recorded as a crash.
 
@@ -183,13 +195,22 @@ def sweep(run_one: RunOne, source: str, seeds: Sequence[int], *, jobs: int | Non
     workers = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     runs: dict[int, Mapping[str, Any]] = {}
     crashes: dict[int, str] = {}
-    bar_context = (click.progressbar(length=len(seeds), label=os.path.basename(source), file=sys.stderr,
-                                     show_pos=True, item_show_func=lambda status: status)
-                   if progress else contextlib.nullcontext())
+    bar_context = (
+        click.progressbar(
+            length=len(seeds),
+            label=os.path.basename(source),
+            file=sys.stderr,
+            show_pos=True,
+            item_show_func=lambda status: status,
+        )
+        if progress
+        else contextlib.nullcontext()
+    )
 
     failing = 0
 
     with bar_context as bar:
+
         def done(seed: int, outcome: _Outcome) -> None:
             nonlocal failing
             try:
@@ -207,5 +228,6 @@ def sweep(run_one: RunOne, source: str, seeds: Sequence[int], *, jobs: int | Non
             _run_local(run_one, source, seeds, workers, done)
         wall = time.perf_counter() - started
     where = dask_address or f"{workers} local process{'es' if workers > 1 else ''}"
-    return SweepResult(scenario=source, seeds=tuple(seeds), runs=runs, crashes=crashes, wall_seconds=wall,
-                       workers=where)
+    return SweepResult(
+        scenario=source, seeds=tuple(seeds), runs=runs, crashes=crashes, wall_seconds=wall, workers=where
+    )

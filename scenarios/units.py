@@ -14,10 +14,10 @@ UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 8
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DURATION = re.compile(rf"\s*(?P<number>{_NUMBER})?\s*(?P<unit>[a-z]+)?\s*")
 _RATE = re.compile(rf"\s*(?P<count>{_NUMBER})\s*/(?P<period>.*)")
-_DURATION_HELP = ("use a number of seconds or a number with one of the units ms, s, m, h, d, w "
-                  "(e.g. 90s, 15m, 2h)")
-_RATE_HELP = ("use a number per second or count/period with a unit ms, s, m, h, d, w "
-              "(e.g. 0.5/s, 30/m, 1/10m)")
+_DURATION_HELP = (
+    "use a number of seconds or a number with one of the units ms, s, m, h, d, w (e.g. 90s, 15m, 2h)"
+)
+_RATE_HELP = "use a number per second or count/period with a unit ms, s, m, h, d, w (e.g. 0.5/s, 30/m, 1/10m)"
 
 
 class UnitError(ValueError):

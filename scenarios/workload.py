@@ -29,8 +29,11 @@ WORKLOAD = Address(WORKLOAD_TOPIC, "clients")
 STREAM = "workload"
 CALL_TIMEOUT = 60.0
 # The replication statuses an operator takes each action from.
-APPLIES_TO = {"enable_replication": ("disabled",), "disable_replication": ("enabled",),
-              "failover_replication": ("enabled", "failed-over", "error")}
+APPLIES_TO = {
+    "enable_replication": ("disabled",),
+    "disable_replication": ("enabled",),
+    "failover_replication": ("enabled", "failed-over", "error"),
+}
 
 
 class Workload(Actor):
@@ -47,8 +50,9 @@ class Workload(Actor):
         self.volumes: dict[str, RequestContext] = {}  # available volumes -> their owner
         self.detections: list[dict[str, Any]] = []  # when a policy noticed a backend down
         # Types drawn by weight; with no weights given, every declared type is as likely.
-        self._types = sorted(self.load.create.types.items()) or [(name, 1.0) for name in
-                                                                  sorted(scenario.volume_types)]
+        self._types = sorted(self.load.create.types.items()) or [
+            (name, 1.0) for name in sorted(scenario.volume_types)
+        ]
 
     def _self(self, method: str, **args: Any) -> Cast:
         return Cast(self.address, Message(method, args))
@@ -74,8 +78,9 @@ class Workload(Actor):
 
     # -- operations -------------------------------------------------------------------------------
 
-    def _op(self, process: str, context: RequestContext, method: str, intended: float | None = None,
-            **args: Any) -> Gen:
+    def _op(
+        self, process: str, context: RequestContext, method: str, intended: float | None = None, **args: Any
+    ) -> Gen:
         """Call the API as ``process``, recording invoke and outcome; returns (ok, value), where a
         failure's value is the error (a ``MessagingTimeout`` when the outcome is unknown)."""
         now = yield Now()
@@ -128,8 +133,15 @@ class Workload(Actor):
                 point -= weight
                 if point < 0:
                     break
-        ok, volume = yield from self._op(owner.project_id, owner, "create_volume", intended, size=size,
-                                         name=self.names.volume(), volume_type=volume_type)
+        ok, volume = yield from self._op(
+            owner.project_id,
+            owner,
+            "create_volume",
+            intended,
+            size=size,
+            name=self.names.volume(),
+            volume_type=volume_type,
+        )
         if not ok:
             return
         volume_id = volume["id"]
@@ -167,8 +179,13 @@ class Workload(Actor):
         now = yield Now()
         yield Sleep(max(0.0, action.at - now))
         for volume_id in (yield from self._select(action.volumes, action.action)):
-            yield self._self("admin_action", action=action.action, volume_id=volume_id,
-                             secondary=action.secondary, intended=action.at)
+            yield self._self(
+                "admin_action",
+                action=action.action,
+                volume_id=volume_id,
+                secondary=action.secondary,
+                intended=action.at,
+            )
 
     def _select(self, which: str, action: str) -> Gen:
         """Available volumes named by ``which`` (all, backend:<name>, type:<name>) that ``action``
@@ -211,8 +228,13 @@ class Workload(Actor):
                 self.detections.append({"backend": policy.backend, "time": now})
                 yield Sleep(policy.after)
                 for volume_id in (yield from self._select(f"backend:{policy.backend}", policy.action)):
-                    yield self._self("admin_action", action=policy.action, volume_id=volume_id,
-                                     secondary=policy.secondary, intended=now + policy.after)
+                    yield self._self(
+                        "admin_action",
+                        action=policy.action,
+                        volume_id=volume_id,
+                        secondary=policy.secondary,
+                        intended=now + policy.after,
+                    )
             elif not down:
                 fired = False
 

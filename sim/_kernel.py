@@ -102,15 +102,28 @@ class Mailbox:
         if envelope is not None:
             self.in_flight -= 1
             if error is not None:
-                rt.trace.record(rt.now, "error", actor=str(self.address),
-                                method=envelope.describe(), error=f"{type(error).__name__}: {error}")
+                rt.trace.record(
+                    rt.now,
+                    "error",
+                    actor=str(self.address),
+                    method=envelope.describe(),
+                    error=f"{type(error).__name__}: {error}",
+                )
                 if envelope.kind == "cast":
-                    LOG.error("%s failed: %s: %s", self.label(envelope), type(error).__name__,
-                              error)
+                    LOG.error("%s failed: %s: %s", self.label(envelope), type(error).__name__, error)
             if envelope.kind == "call" and value is not NO_REPLY:
                 remote = RemoteError(str(self.address), envelope.describe(), error) if error else None
-                rt._transmit(Envelope(rt.next_id(), "reply", self.address, envelope.src,
-                                      call_id=envelope.call_id, value=value, error=remote))
+                rt._transmit(
+                    Envelope(
+                        rt.next_id(),
+                        "reply",
+                        self.address,
+                        envelope.src,
+                        call_id=envelope.call_id,
+                        value=value,
+                        error=remote,
+                    )
+                )
             if self.draining:  # a handler that finished inside start(): the outer loop goes on
                 return
             self.draining = True
@@ -126,9 +139,14 @@ class Task:
 
     __slots__ = ("envelope", "gen", "mailbox", "on_done", "runtime")
 
-    def __init__(self, runtime: RuntimeBase, mailbox: Mailbox, gen: Generator[Any, Any, Any],
-                 envelope: Envelope | None,
-                 on_done: Callable[[Any, BaseException | None], None] | None = None):
+    def __init__(
+        self,
+        runtime: RuntimeBase,
+        mailbox: Mailbox,
+        gen: Generator[Any, Any, Any],
+        envelope: Envelope | None,
+        on_done: Callable[[Any, BaseException | None], None] | None = None,
+    ):
         self.runtime = runtime
         self.mailbox = mailbox
         self.gen = gen
@@ -180,7 +198,8 @@ class Task:
                 where = self.mailbox.label(self.envelope)
                 error = InvalidEffect(
                     f"{where} yielded {effect!r} ({type(effect).__name__}), which is not an effect; "
-                    "yield Call, Cast, Sleep, Now, Draw or Block")
+                    "yield Call, Cast, Sleep, Now, Draw or Block"
+                )
 
     def _resumer(self, value: Any, error: BaseException | None) -> Callable[[], None]:
         return lambda: self.resume(value, error)
@@ -271,10 +290,16 @@ class RuntimeBase:
         gen = mailbox.actor.on_start()
         if gen is None:
             return
+
         def done(value: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.trace.record(self.now, "error", actor=str(mailbox.address), method="on_start",
-                                  error=f"{type(error).__name__}: {error}")
+                self.trace.record(
+                    self.now,
+                    "error",
+                    actor=str(mailbox.address),
+                    method="on_start",
+                    error=f"{type(error).__name__}: {error}",
+                )
                 LOG.error("%s failed: %s: %s", mailbox.label(None), type(error).__name__, error)
 
         Task(self, mailbox, gen, None, done).resume(None, None)
@@ -305,8 +330,7 @@ class RuntimeBase:
 
     # -- messaging ------------------------------------------------------------------------------
 
-    def _send(self, src: Address, target: Address, kind: str, message: Message,
-              call_id: int = 0) -> None:
+    def _send(self, src: Address, target: Address, kind: str, message: Message, call_id: int = 0) -> None:
         if target.server is not None and target in self._mailboxes:
             dst = target
         else:
@@ -327,10 +351,18 @@ class RuntimeBase:
         if entry is None:
             return
         task, mailbox = entry
-        self.trace.record(self.now, "timeout", actor=str(mailbox.address), call=call_id,
-                          method=effect.message.method, target=str(effect.target))
-        error = MessagingTimeout(f"{mailbox.address} got no reply from {effect.target} to "
-                                 f"{effect.message.method!r} within {effect.timeout} s")
+        self.trace.record(
+            self.now,
+            "timeout",
+            actor=str(mailbox.address),
+            call=call_id,
+            method=effect.message.method,
+            target=str(effect.target),
+        )
+        error = MessagingTimeout(
+            f"{mailbox.address} got no reply from {effect.target} to "
+            f"{effect.message.method!r} within {effect.timeout} s"
+        )
         self._post(mailbox, lambda: task.resume(None, error))
 
     def _arrive(self, envelope: Envelope) -> None:
@@ -368,8 +400,7 @@ class RuntimeBase:
     def submit(self, gen: Generator[Any, Any, Any]) -> Pending:
         """Run a generator of effects as a client (not an actor); returns its ``Pending`` result."""
         pending = Pending()
-        self._post(self._client, lambda: Task(self, self._client, gen, None,
-                                              pending._set).resume(None, None))
+        self._post(self._client, lambda: Task(self, self._client, gen, None, pending._set).resume(None, None))
         return pending
 
     def wait(self, pending: Pending, timeout: float | None = None) -> Any:

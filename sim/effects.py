@@ -67,8 +67,20 @@ class Now:
 
 
 DRAW_METHODS = frozenset(
-    {"random", "uniform", "expovariate", "lognormvariate", "gauss", "randint", "choice",
-     "getrandbits", "sample", "shuffle", "paretovariate", "weibullvariate"}
+    {
+        "random",
+        "uniform",
+        "expovariate",
+        "lognormvariate",
+        "gauss",
+        "randint",
+        "choice",
+        "getrandbits",
+        "sample",
+        "shuffle",
+        "paretovariate",
+        "weibullvariate",
+    }
 )
 
 

@@ -54,8 +54,7 @@ class _Timers:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped and (
-                        not self._heap or self._heap[0][0] > time.monotonic()):
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._cond.wait(timeout)
                 if self._stopped:
@@ -80,8 +79,7 @@ class LiveRuntime(RuntimeBase):
         self._shells: dict[Mailbox, pykka.ActorRef[Any]] = {}
         self._t0 = time.monotonic()
         self._timers = _Timers()
-        self._executor = ThreadPoolExecutor(max_workers=block_workers,
-                                            thread_name_prefix="replisim-block")
+        self._executor = ThreadPoolExecutor(max_workers=block_workers, thread_name_prefix="replisim-block")
         self._stopped = False
         super().__init__(seed, trace, threads=True)
 

@@ -57,8 +57,14 @@ class Trace:
 
     def record(self, time: float, event: str, **fields: Any) -> None:
         if self.enabled:
-            self._add(json.dumps({"t": round(time, 9), "ev": event, **fields}, sort_keys=True,
-                                 separators=(",", ":"), default=str))
+            self._add(
+                json.dumps(
+                    {"t": round(time, 9), "ev": event, **fields},
+                    sort_keys=True,
+                    separators=(",", ":"),
+                    default=str,
+                )
+            )
 
     def _time(self, time: float) -> str:
         """``time`` as the lines give it (many events share an instant)."""
@@ -71,31 +77,45 @@ class Trace:
         message = envelope.message
         if message is not None:
             key: tuple[Any, ...] = (envelope.src, envelope.dst, envelope.kind, message.method)
-            parts = self._parts.get(key) or self._cache(key, (
-                f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
-                f',"kind":{_quote(envelope.kind)},"method":{_quote(message.method)},'
-                f'"src":{_quote(envelope.src)},"t":'))
+            parts = self._parts.get(key) or self._cache(
+                key,
+                (
+                    f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
+                    f',"kind":{_quote(envelope.kind)},"method":{_quote(message.method)},'
+                    f'"src":{_quote(envelope.src)},"t":',
+                ),
+            )
             self._add(f"{parts[0]}{envelope.id}{parts[1]}{self._time(time)}}}")
         else:
             key = (envelope.src, envelope.dst, envelope.kind)
-            parts = self._parts.get(key) or self._cache(key, (
-                f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
-                f',"kind":{_quote(envelope.kind)},"method":"reply:', f'","src":{_quote(envelope.src)},"t":'))
+            parts = self._parts.get(key) or self._cache(
+                key,
+                (
+                    f'{{"dst":{_quote(envelope.dst)},"ev":"send","id":',
+                    f',"kind":{_quote(envelope.kind)},"method":"reply:',
+                    f'","src":{_quote(envelope.src)},"t":',
+                ),
+            )
             self._add(f"{parts[0]}{envelope.id}{parts[1]}{envelope.call_id}{parts[2]}{self._time(time)}}}")
 
     def deliver(self, time: float, envelope: Any) -> None:
         """A cast or call reaches its actor."""
         key = (envelope.dst, envelope.message.method)
-        parts = self._parts.get(key) or self._cache(key, (
-            f'{{"dst":{_quote(envelope.dst)},"ev":"deliver","id":',
-            f',"method":{_quote(envelope.message.method)},"t":'))
+        parts = self._parts.get(key) or self._cache(
+            key,
+            (
+                f'{{"dst":{_quote(envelope.dst)},"ev":"deliver","id":',
+                f',"method":{_quote(envelope.message.method)},"t":',
+            ),
+        )
         self._add(f"{parts[0]}{envelope.id}{parts[1]}{self._time(time)}}}")
 
     def reply(self, time: float, envelope: Any) -> None:
         """A reply reaches the caller still waiting for it."""
         ok = "true" if envelope.error is None else "false"
-        self._add(f'{{"call":{envelope.call_id},"ev":"reply","id":{envelope.id},"ok":{ok},'
-                  f'"t":{self._time(time)}}}')
+        self._add(
+            f'{{"call":{envelope.call_id},"ev":"reply","id":{envelope.id},"ok":{ok},"t":{self._time(time)}}}'
+        )
 
     def _cache(self, key: tuple[Any, ...], parts: tuple[str, ...]) -> tuple[str, ...]:
         self._parts[key] = parts

@@ -9,5 +9,15 @@ from .checks import CAPABILITIES, CHECKS, Check
 from .runner import RunReport, Suite, run_suite, select_checks
 from .target import BadInput, Target, load_target
 
-__all__ = ["CAPABILITIES", "CHECKS", "BadInput", "Check", "RunReport", "Suite", "Target", "load_target",
-           "run_suite", "select_checks"]
+__all__ = [
+    "CAPABILITIES",
+    "CHECKS",
+    "BadInput",
+    "Check",
+    "RunReport",
+    "Suite",
+    "Target",
+    "load_target",
+    "run_suite",
+    "select_checks",
+]

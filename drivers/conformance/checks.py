@@ -55,8 +55,9 @@ CHECKS: list[Check] = []
 CheckFunction = Callable[[Probe], None]
 
 
-def check(check_id: str, area: str, via: str, title: str, clause: str, *,
-          requires: str | tuple[str, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
+def check(
+    check_id: str, area: str, via: str, title: str, clause: str, *, requires: str | tuple[str, ...] = ()
+) -> Callable[[CheckFunction], CheckFunction]:
     needs = (requires,) if isinstance(requires, str) else requires
     assert area in AREAS and via in ("class", "driver", "actors", "suite"), (area, via)
     assert all(need in CAPABILITIES for need in needs), needs
@@ -128,8 +129,10 @@ def _targets_problem(answer: Any, volume_id: str, probe: Probe, replicating: boo
         if not isinstance(target, Mapping) or target.get("type") not in contract.TARGET_TYPES:
             return f"target {target!r}: 'type' must be 'managed' or 'unmanaged'"
         if target["type"] == "managed" and target.get("backend_name") not in names:
-            return (f"managed target {target!r}: 'backend_name' names no configured target "
-                    f"(configured: {', '.join(sorted(names)) or 'none'})")
+            return (
+                f"managed target {target!r}: 'backend_name' names no configured target "
+                f"(configured: {', '.join(sorted(names)) or 'none'})"
+            )
     return None
 
 
@@ -155,8 +158,13 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
 # -- Interface ------------------------------------------------------------------------------------
 
 
-@check("INTF-METHODS-001", "Interface", "class", "every method of the contract is present",
-       f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.METHODS))}")
+@check(
+    "INTF-METHODS-001",
+    "Interface",
+    "class",
+    "every method of the contract is present",
+    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.METHODS))}",
+)
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"callable(getattr({cls.__name__}, name)) for each contract method")
@@ -194,8 +202,9 @@ def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | Non
     ]
     if defaults:
         required = [value for arg, value in zip(args, values, strict=True) if arg not in defaults]
-        attempts.append((f"{name}({', '.join('...' for _ in required)})",
-                         lambda: signature.bind(*lead, *required)))
+        attempts.append(
+            (f"{name}({', '.join('...' for _ in required)})", lambda: signature.bind(*lead, *required))
+        )
     for call, bind in attempts:
         try:
             bind()
@@ -205,24 +214,36 @@ def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | Non
     return None
 
 
-@check("INTF-SIGNATURE-002", "Interface", "class",
-       "every method accepts the control plane's call, by keyword and by position",
-       f"Contract: {', '.join(c.signature for c in (contract.CONSTRUCTOR, *contract.CLAUSES))}; "
-       "the driver host passes them by keyword, Cinder by position")
+@check(
+    "INTF-SIGNATURE-002",
+    "Interface",
+    "class",
+    "every method accepts the control plane's call, by keyword and by position",
+    f"Contract: {', '.join(c.signature for c in (contract.CONSTRUCTOR, *contract.CLAUSES))}; "
+    "the driver host passes them by keyword, Cinder by position",
+)
 def signatures(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"inspect.signature(...).bind(...) for {cls.__name__} and each contract method")
-    problems = [p for c in (contract.CONSTRUCTOR, *contract.CLAUSES)
-                if (p := _signature_problem(cls, c.name, c.params))]
+    problems = [
+        p
+        for c in (contract.CONSTRUCTOR, *contract.CLAUSES)
+        if (p := _signature_problem(cls, c.name, c.params))
+    ]
     probe.expect(not problems, "every signature binds the contract's arguments", "; ".join(problems))
 
 
 # -- Set-up ---------------------------------------------------------------------------------------
 
 
-@check("SETUP-INIT-001", "Set-up", "driver", "the driver is built from its config section alone",
-       "Contract: __init__(self, configuration, host): configuration gives attribute access and "
-       "safe_get(name) over the backend's section, host is 'host@backend'")
+@check(
+    "SETUP-INIT-001",
+    "Set-up",
+    "driver",
+    "the driver is built from its config section alone",
+    "Contract: __init__(self, configuration, host): configuration gives attribute access and "
+    "safe_get(name) over the backend's section, host is 'host@backend'",
+)
 def construct(probe: Probe) -> None:
     bench = probe.env.drivers
     assert bench.constructed is not None
@@ -231,9 +252,14 @@ def construct(probe: Probe) -> None:
     probe.expect(exc is None, "the driver object", _raised(exc) if exc else "")
 
 
-@check("SETUP-DO-SETUP-002", "Set-up", "driver", "do_setup and check_for_setup_error succeed",
-       "Contract: do_setup(context) then check_for_setup_error() prepare the driver, as Cinder calls "
-       "them at service start")
+@check(
+    "SETUP-DO-SETUP-002",
+    "Set-up",
+    "driver",
+    "do_setup and check_for_setup_error succeed",
+    "Contract: do_setup(context) then check_for_setup_error() prepare the driver, as Cinder calls "
+    "them at service start",
+)
 def set_up(probe: Probe) -> None:
     bench = probe.env.drivers
     if bench.set_up is None:
@@ -243,9 +269,14 @@ def set_up(probe: Probe) -> None:
     probe.expect(exc is None, "both return without raising", _raised(exc) if exc else "")
 
 
-@check("SETUP-SERVICE-003", "Set-up", "actors", "the volume manager starts the driver and reports its stats",
-       "The volume manager runs do_setup and check_for_setup_error on start, then reports "
-       "get_volume_stats(refresh=True) to the scheduler every report interval")
+@check(
+    "SETUP-SERVICE-003",
+    "Set-up",
+    "actors",
+    "the volume manager starts the driver and reports its stats",
+    "The volume manager runs do_setup and check_for_setup_error on start, then reports "
+    "get_volume_stats(refresh=True) to the scheduler every report interval",
+)
 def service_up(probe: Probe) -> None:
     bench = probe.env.cinder
     if bench.failure:
@@ -254,24 +285,36 @@ def service_up(probe: Probe) -> None:
         raise probe.fail("the service enabled, with the driver's stats in its capabilities", observed)
     service = bench.db.service_get(bench.host, "cinder-volume")
     probe.calls.append(f"services table: cinder-volume on {bench.host}")
-    probe.expect(bool(service["capabilities"]) and not service["disabled"],
-                 "an enabled service with capabilities", service)
+    probe.expect(
+        bool(service["capabilities"]) and not service["disabled"],
+        "an enabled service with capabilities",
+        service,
+    )
 
 
 # -- Stats ----------------------------------------------------------------------------------------
 
 
-@check("STATS-KEYS-001", "Stats", "driver", "get_volume_stats reports every required key",
-       f"Contract: {contract.METHODS['get_volume_stats']} with {', '.join(contract.STATS_TYPES)}")
+@check(
+    "STATS-KEYS-001",
+    "Stats",
+    "driver",
+    "get_volume_stats reports every required key",
+    f"Contract: {contract.METHODS['get_volume_stats']} with {', '.join(contract.STATS_TYPES)}",
+)
 def stats_keys(probe: Probe) -> None:
     stats = _stats(probe)
     missing = [key for key in contract.STATS_TYPES if key not in stats]
     probe.expect(not missing, f"keys {', '.join(contract.STATS_TYPES)}", f"missing {', '.join(missing)}")
 
 
-@check("STATS-TYPES-002", "Stats", "driver", "every stats value has the contract's type",
-       "Contract: names are strings, capacities numbers (or 'infinite' / 'unknown'), "
-       "replication_enabled a bool")
+@check(
+    "STATS-TYPES-002",
+    "Stats",
+    "driver",
+    "every stats value has the contract's type",
+    "Contract: names are strings, capacities numbers (or 'infinite' / 'unknown'), replication_enabled a bool",
+)
 def stats_types(probe: Probe) -> None:
     stats = _stats(probe)
     wrong = []
@@ -287,8 +330,13 @@ def stats_types(probe: Probe) -> None:
     probe.expect(not wrong, "strings, numbers or 'infinite'/'unknown', and a bool", ", ".join(wrong))
 
 
-@check("STATS-CAPACITY-003", "Stats", "driver", "free capacity is between 0 and total capacity",
-       "Cinder's scheduler compares free_capacity_gb with total_capacity_gb: 0 <= free <= total")
+@check(
+    "STATS-CAPACITY-003",
+    "Stats",
+    "driver",
+    "free capacity is between 0 and total capacity",
+    "Cinder's scheduler compares free_capacity_gb with total_capacity_gb: 0 <= free <= total",
+)
 def stats_capacity(probe: Probe) -> None:
     stats = _stats(probe)
     total, free = stats.get("total_capacity_gb"), stats.get("free_capacity_gb")
@@ -301,55 +349,94 @@ def stats_capacity(probe: Probe) -> None:
         probe.expect(0 <= free_gb <= total_gb, "0 <= free_capacity_gb <= total_capacity_gb", shown)
 
 
-@check("STATS-NAME-004", "Stats", "driver", "volume_backend_name is the configured one",
-       "The scheduler matches a type's volume_backend_name against the stats; the driver reports the "
-       "name its config section sets")
+@check(
+    "STATS-NAME-004",
+    "Stats",
+    "driver",
+    "volume_backend_name is the configured one",
+    "The scheduler matches a type's volume_backend_name against the stats; the driver reports the "
+    "name its config section sets",
+)
 def stats_name(probe: Probe) -> None:
     stats = _stats(probe)
     wanted = probe.target.backend.volume_backend_name
-    probe.expect(stats.get("volume_backend_name") == wanted, f"volume_backend_name={wanted!r}",
-                 f"volume_backend_name={stats.get('volume_backend_name')!r}")
+    probe.expect(
+        stats.get("volume_backend_name") == wanted,
+        f"volume_backend_name={wanted!r}",
+        f"volume_backend_name={stats.get('volume_backend_name')!r}",
+    )
 
 
-@check("STATS-REPLICATION-005", "Stats", "driver", "replication keys are present and typed when enabled",
-       "Contract: when replication_enabled, replication_type is a list such as ['async', 'sync'] and "
-       "replication_count an int; replication needs configured replication_devices",
-       requires="replication")
+@check(
+    "STATS-REPLICATION-005",
+    "Stats",
+    "driver",
+    "replication keys are present and typed when enabled",
+    "Contract: when replication_enabled, replication_type is a list such as ['async', 'sync'] and "
+    "replication_count an int; replication needs configured replication_devices",
+    requires="replication",
+)
 def stats_replication(probe: Probe) -> None:
     stats = _stats(probe)
     configured, _, _ = _configured_targets(probe)
     kinds, count = stats.get("replication_type"), stats.get("replication_count")
-    probe.expect(configured > 0, f"replication_devices in [{probe.target.backend.name}]",
-                 "replication_enabled=True with no replication target configured")
+    probe.expect(
+        configured > 0,
+        f"replication_devices in [{probe.target.backend.name}]",
+        "replication_enabled=True with no replication target configured",
+    )
     typed = isinstance(kinds, list) and bool(kinds) and all(k in contract.REPLICATION_TYPES for k in kinds)
-    probe.expect(typed, "replication_type: a non-empty list of 'async' and/or 'sync'",
-                 f"replication_type={kinds!r}" if "replication_type" in stats else "no replication_type")
-    probe.expect(isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= configured,
-                 f"replication_count: an int from 1 to {configured} (the configured targets)",
-                 f"replication_count={count!r}" if "replication_count" in stats else "no replication_count")
+    probe.expect(
+        typed,
+        "replication_type: a non-empty list of 'async' and/or 'sync'",
+        f"replication_type={kinds!r}" if "replication_type" in stats else "no replication_type",
+    )
+    probe.expect(
+        isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= configured,
+        f"replication_count: an int from 1 to {configured} (the configured targets)",
+        f"replication_count={count!r}" if "replication_count" in stats else "no replication_count",
+    )
 
 
 # -- Volumes --------------------------------------------------------------------------------------
 
 
-@check("VOL-CREATE-001", "Volumes", "driver", "create_volume returns a model update or None",
-       _clause("create_volume"))
+@check(
+    "VOL-CREATE-001",
+    "Volumes",
+    "driver",
+    "create_volume returns a model update or None",
+    _clause("create_volume"),
+)
 def create_returns_update(probe: Probe) -> None:
     volume = probe.volume(replicated=False)
     update = probe.call("create_volume", volume=volume)
     probe.track(volume)
-    probe.expect(update is None or (isinstance(update, Mapping) and all(isinstance(k, str) for k in update)),
-                 "None or a dict keyed by volume field names", update)
+    probe.expect(
+        update is None or (isinstance(update, Mapping) and all(isinstance(k, str) for k in update)),
+        "None or a dict keyed by volume field names",
+        update,
+    )
 
 
-@check("VOL-DELETE-002", "Volumes", "driver", "delete_volume deletes a volume the driver created",
-       "Contract: delete_volume(volume) removes the volume from the array")
+@check(
+    "VOL-DELETE-002",
+    "Volumes",
+    "driver",
+    "delete_volume deletes a volume the driver created",
+    "Contract: delete_volume(volume) removes the volume from the array",
+)
 def delete_created(probe: Probe) -> None:
     probe.delete(probe.create())
 
 
-@check("VOL-DELETE-MISSING-003", "Volumes", "driver", "deleting a volume the array does not have succeeds",
-       "Contract: deleting a volume the array does not have succeeds (so a retried delete is safe)")
+@check(
+    "VOL-DELETE-MISSING-003",
+    "Volumes",
+    "driver",
+    "deleting a volume the array does not have succeeds",
+    "Contract: deleting a volume the array does not have succeeds (so a retried delete is safe)",
+)
 def delete_missing(probe: Probe) -> None:
     probe.call("delete_volume", volume=probe.volume(replicated=False))
     volume = probe.create()
@@ -357,17 +444,30 @@ def delete_missing(probe: Probe) -> None:
     probe.call("delete_volume", volume=dict(volume))
 
 
-@check("VOL-CREATE-004", "Volumes", "actors", "a volume created through the API becomes available",
-       "The scheduler places the volume on this backend by its stats, the manager calls create_volume "
-       "and stores the model update: status 'available'")
+@check(
+    "VOL-CREATE-004",
+    "Volumes",
+    "actors",
+    "a volume created through the API becomes available",
+    "The scheduler places the volume on this backend by its stats, the manager calls create_volume "
+    "and stores the model update: status 'available'",
+)
 def create_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_volume(replicated=False)
-    probe.expect(volume["replication_status"] == "disabled", "replication_status 'disabled'",
-                 replication_outcome(volume))
+    probe.expect(
+        volume["replication_status"] == "disabled",
+        "replication_status 'disabled'",
+        replication_outcome(volume),
+    )
 
 
-@check("VOL-DELETE-005", "Volumes", "actors", "a volume deleted through the API is gone",
-       "The manager calls delete_volume and destroys the row; a driver error leaves 'error_deleting'")
+@check(
+    "VOL-DELETE-005",
+    "Volumes",
+    "actors",
+    "a volume deleted through the API is gone",
+    "The manager calls delete_volume and destroys the row; a driver error leaves 'error_deleting'",
+)
 def delete_through_cinder(probe: Probe) -> None:
     probe.cinder_delete(probe.cinder_volume(replicated=False)["id"])
 
@@ -379,37 +479,65 @@ def _update_problem(update: Any) -> bool:
     return update is not None and not (isinstance(update, Mapping) and set(update) <= contract.ENABLE_KEYS)
 
 
-@check("REPL-ENABLE-001", "Replication", "driver", "replication_enable returns driver data or None",
-       _clause("replication_enable"), requires="replication")
+@check(
+    "REPL-ENABLE-001",
+    "Replication",
+    "driver",
+    "replication_enable returns driver data or None",
+    _clause("replication_enable"),
+    requires="replication",
+)
 def enable_returns(probe: Probe) -> None:
     update = probe.enable(probe.create(replicated=True))
     probe.expect(not _update_problem(update), "None or {'replication_driver_data': ...}", update)
 
 
-@check("REPL-DISABLE-002", "Replication", "driver", "replication_disable returns driver data or None",
-       _clause("replication_disable"), requires="replication")
+@check(
+    "REPL-DISABLE-002",
+    "Replication",
+    "driver",
+    "replication_disable returns driver data or None",
+    _clause("replication_disable"),
+    requires="replication",
+)
 def disable_returns(probe: Probe) -> None:
     volume = probe.replicated()
     update = probe.call("replication_disable", context=probe.context, volume=dict(volume))
     probe.expect(not _update_problem(update), "None or {'replication_driver_data': ...}", update)
 
 
-@check("REPL-FAILOVER-003", "Replication", "driver", "replication_failover returns a dict of known keys",
-       _clause("replication_failover"), requires="replication")
+@check(
+    "REPL-FAILOVER-003",
+    "Replication",
+    "driver",
+    "replication_failover returns a dict of known keys",
+    _clause("replication_failover"),
+    requires="replication",
+)
 def failover_shape(probe: Probe) -> None:
     result = probe.failover(probe.replicated())
     probe.expect(isinstance(result, Mapping), "a dict", result)
     extra = sorted(set(result) - contract.FAILOVER_KEYS, key=str)
-    probe.expect(not extra, "only the keys host, model_update, replication_driver_data",
-                 f"also {', '.join(map(repr, extra))}")
+    probe.expect(
+        not extra,
+        "only the keys host, model_update, replication_driver_data",
+        f"also {', '.join(map(repr, extra))}",
+    )
     model = result.get("model_update")
-    probe.expect(model is None or isinstance(model, Mapping), "model_update: a dict",
-                 f"model_update={model!r}")
+    probe.expect(
+        model is None or isinstance(model, Mapping), "model_update: a dict", f"model_update={model!r}"
+    )
 
 
-@check("REPL-FAILOVER-004", "Replication", "driver", "failover's host is a valid host on a configured target",
-       "Contract: 'host' is a valid 'host@backend#pool' string; for managed replication it names a "
-       "configured target backend, whose volume manager then serves the volume", requires="replication")
+@check(
+    "REPL-FAILOVER-004",
+    "Replication",
+    "driver",
+    "failover's host is a valid host on a configured target",
+    "Contract: 'host' is a valid 'host@backend#pool' string; for managed replication it names a "
+    "configured target backend, whose volume manager then serves the volume",
+    requires="replication",
+)
 def failover_host(probe: Probe) -> None:
     result = probe.failover(probe.replicated())
     host = result.get("host") if isinstance(result, Mapping) else None
@@ -417,25 +545,43 @@ def failover_host(probe: Probe) -> None:
     _, _, hosts = _configured_targets(probe)
     if hosts and probe.target.backend.managed_replication_target:
         on_target = isinstance(host, str) and is_valid_host(host) and backend_host(host) in hosts
-        probe.expect(on_target, f"host: a 'host@backend#pool' string on a configured target "
-                                f"({', '.join(sorted(hosts))})", shown)
+        probe.expect(
+            on_target,
+            f"host: a 'host@backend#pool' string on a configured target ({', '.join(sorted(hosts))})",
+            shown,
+        )
     else:
-        probe.expect(isinstance(result, Mapping) and (host is None or is_valid_host(host)),
-                     "no host, or a valid 'host@backend#pool' string", shown)
+        probe.expect(
+            isinstance(result, Mapping) and (host is None or is_valid_host(host)),
+            "no host, or a valid 'host@backend#pool' string",
+            shown,
+        )
 
 
-@check("REPL-TARGETS-005", "Replication", "driver", "list_replication_targets names the targets of a replica",
-       _clause("list_replication_targets"), requires="replication")
+@check(
+    "REPL-TARGETS-005",
+    "Replication",
+    "driver",
+    "list_replication_targets names the targets of a replica",
+    _clause("list_replication_targets"),
+    requires="replication",
+)
 def targets_shape(probe: Probe) -> None:
     volume = probe.replicated()
     answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
     problem = _targets_problem(answer, volume["id"], probe, replicating=True)
-    probe.expect(problem is None, "{'volume_id': <id>, 'targets': [<managed or unmanaged target>, ...]}",
-                 problem)
+    probe.expect(
+        problem is None, "{'volume_id': <id>, 'targets': [<managed or unmanaged target>, ...]}", problem
+    )
 
 
-@check("REPL-TARGETS-006", "Replication", "driver", "a volume that is not replicated has no targets",
-       "Contract: a volume that is not replicated gives an empty targets list (not an error)")
+@check(
+    "REPL-TARGETS-006",
+    "Replication",
+    "driver",
+    "a volume that is not replicated has no targets",
+    "Contract: a volume that is not replicated gives an empty targets list (not an error)",
+)
 def targets_empty(probe: Probe) -> None:
     volume = probe.create()
     answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
@@ -443,9 +589,14 @@ def targets_empty(probe: Probe) -> None:
     probe.expect(problem is None, "{'volume_id': <id>, 'targets': []}", problem)
 
 
-@check("REPL-TARGETS-007", "Replication", "driver", "no secret from the config in list_replication_targets",
-       "Contract: every secret (password, secret, token, key material) is masked in the targets",
-       requires="config-secrets")
+@check(
+    "REPL-TARGETS-007",
+    "Replication",
+    "driver",
+    "no secret from the config in list_replication_targets",
+    "Contract: every secret (password, secret, token, key material) is masked in the targets",
+    requires="config-secrets",
+)
 def targets_secret(probe: Probe) -> None:
     volumes = [probe.create()]
     if probe.env.capability("replication") is None:
@@ -453,58 +604,100 @@ def targets_secret(probe: Probe) -> None:
     for volume in volumes:
         answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
         leaked = _leaks(answer, probe.env.secrets())
-        probe.expect(not leaked, "every credential masked",
-                     f"{len(leaked)} config secret(s) in the answer: {answer!r}")
+        probe.expect(
+            not leaked, "every credential masked", f"{len(leaked)} config secret(s) in the answer: {answer!r}"
+        )
 
 
-@check("REPL-UPDATES-008", "Replication", "driver", "get_replication_updates returns a list of reports",
-       _clause("get_replication_updates"))
+@check(
+    "REPL-UPDATES-008",
+    "Replication",
+    "driver",
+    "get_replication_updates returns a list of reports",
+    _clause("get_replication_updates"),
+)
 def updates_shape(probe: Probe) -> None:
     if probe.env.capability("replication") is None:
         probe.replicated()  # something that could be reported on
     updates = probe.call("get_replication_updates", context=probe.context)
     probe.expect(isinstance(updates, list), "a list", updates)
-    bad = [u for u in updates if not (isinstance(u, Mapping) and isinstance(u.get("volid"), str)
-                                      and u.get("status") in contract.UPDATE_STATUSES)]
+    bad = [
+        u
+        for u in updates
+        if not (
+            isinstance(u, Mapping)
+            and isinstance(u.get("volid"), str)
+            and u.get("status") in contract.UPDATE_STATUSES
+        )
+    ]
     probe.expect(not bad, "each {'volid': <id>, 'status': 'ok' | 'error', ...}", bad)
 
 
-@check("REPL-ENABLE-009", "Replication", "actors", "enable through the API ends 'enabled'",
-       "The manager calls replication_enable, stores replication_driver_data and sets 'enabled'",
-       requires="replication")
+@check(
+    "REPL-ENABLE-009",
+    "Replication",
+    "actors",
+    "enable through the API ends 'enabled'",
+    "The manager calls replication_enable, stores replication_driver_data and sets 'enabled'",
+    requires="replication",
+)
 def enable_through_cinder(probe: Probe) -> None:
     probe.cinder_replicated()
 
 
-@check("REPL-DISABLE-010", "Replication", "actors", "disable through the API ends 'disabled'",
-       "The manager calls replication_disable, stores replication_driver_data and sets 'disabled'",
-       requires="replication")
+@check(
+    "REPL-DISABLE-010",
+    "Replication",
+    "actors",
+    "disable through the API ends 'disabled'",
+    "The manager calls replication_disable, stores replication_driver_data and sets 'disabled'",
+    requires="replication",
+)
 def disable_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
     probe.api("disable_replication", volume_id=volume["id"])
     after = probe.cinder.final(volume["id"])
-    probe.expect(after["replication_status"] == "disabled", "replication_status 'disabled'",
-                 replication_outcome(after))
+    probe.expect(
+        after["replication_status"] == "disabled", "replication_status 'disabled'", replication_outcome(after)
+    )
 
 
-@check("REPL-FAILOVER-011", "Replication", "actors", "failover through the API ends 'failed-over'",
-       "The manager calls replication_failover, applies host and model_update and sets 'failed-over'; "
-       "a malformed answer ends in 'error'", requires="replication")
+@check(
+    "REPL-FAILOVER-011",
+    "Replication",
+    "actors",
+    "failover through the API ends 'failed-over'",
+    "The manager calls replication_failover, applies host and model_update and sets 'failed-over'; "
+    "a malformed answer ends in 'error'",
+    requires="replication",
+)
 def failover_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
     probe.api("failover_replication", volume_id=volume["id"])
     after = probe.cinder.final(volume["id"])
-    probe.expect(after["replication_status"] == FAILED_OVER, "replication_status 'failed-over'",
-                 replication_outcome(after))
+    probe.expect(
+        after["replication_status"] == FAILED_OVER,
+        "replication_status 'failed-over'",
+        replication_outcome(after),
+    )
     _, _, hosts = _configured_targets(probe)
     if hosts and probe.target.backend.managed_replication_target:
-        probe.expect(backend_host(after["host"]) in hosts, f"host on a target ({', '.join(sorted(hosts))})",
-                     f"host={after['host']!r}")
+        probe.expect(
+            backend_host(after["host"]) in hosts,
+            f"host on a target ({', '.join(sorted(hosts))})",
+            f"host={after['host']!r}",
+        )
 
 
-@check("REPL-TARGETS-012", "Replication", "actors", "the API lists the targets, with no secret in them",
-       "The API returns the driver's list_replication_targets answer verbatim, so it must be well formed "
-       "and hold no credential", requires="replication")
+@check(
+    "REPL-TARGETS-012",
+    "Replication",
+    "actors",
+    "the API lists the targets, with no secret in them",
+    "The API returns the driver's list_replication_targets answer verbatim, so it must be well formed "
+    "and hold no credential",
+    requires="replication",
+)
 def targets_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
     answer = probe.api("list_replication_targets", volume_id=volume["id"])
@@ -519,10 +712,15 @@ def targets_through_cinder(probe: Probe) -> None:
 NO_SUCH_TARGET = f"{VOLUME_PREFIX}-no-such-target"
 
 
-@check("ERR-TARGET-001", "Errors", "driver", "failover to an unknown target raises a CinderException",
-       "Contract: expected failures raise subclasses of replisim.exception.CinderException "
-       "(InvalidReplicationTarget for a target that is not configured); anything else is a driver bug",
-       requires="replication")
+@check(
+    "ERR-TARGET-001",
+    "Errors",
+    "driver",
+    "failover to an unknown target raises a CinderException",
+    "Contract: expected failures raise subclasses of replisim.exception.CinderException "
+    "(InvalidReplicationTarget for a target that is not configured); anything else is a driver bug",
+    requires="replication",
+)
 def unknown_target(probe: Probe) -> None:
     volume = probe.replicated()
     try:
@@ -530,29 +728,46 @@ def unknown_target(probe: Probe) -> None:
     except CinderException:
         return
     except Exception as exc:
-        raise probe.fail("a CinderException subclass", _raised(exc),
-                         hint="raise replisim.exception.InvalidReplicationTarget") from None
+        raise probe.fail(
+            "a CinderException subclass",
+            _raised(exc),
+            hint="raise replisim.exception.InvalidReplicationTarget",
+        ) from None
     raise probe.fail("a CinderException subclass", f"returned {result!r}")
 
 
-@check("ERR-TARGET-002", "Errors", "actors", "a failed failover ends in 'error' with the driver's reason",
-       "The manager records a CinderException's message as the reason; any other exception is logged as "
-       "a driver bug. The volume stays on its host", requires="replication")
+@check(
+    "ERR-TARGET-002",
+    "Errors",
+    "actors",
+    "a failed failover ends in 'error' with the driver's reason",
+    "The manager records a CinderException's message as the reason; any other exception is logged as "
+    "a driver bug. The volume stays on its host",
+    requires="replication",
+)
 def unknown_target_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
     probe.api("failover_replication", volume_id=volume["id"], secondary=NO_SUCH_TARGET)
     after = probe.cinder.final(volume["id"])
     reason = after.get("replication_extended_status") or ""
     # "driver bug" is how the manager words an exception that is not a CinderException
-    probe.expect(after["replication_status"] == ERROR and bool(reason) and "driver bug" not in reason,
-                 "replication_status 'error' with the reason a CinderException gave",
-                 replication_outcome(after))
+    probe.expect(
+        after["replication_status"] == ERROR and bool(reason) and "driver bug" not in reason,
+        "replication_status 'error' with the reason a CinderException gave",
+        replication_outcome(after),
+    )
     probe.expect(after["host"] == volume["host"], f"host still {volume['host']!r}", f"host={after['host']!r}")
 
 
-@check("ERR-LOST-003", "Errors", "driver", "enabling a volume the array lacks raises a CinderException",
-       "Contract: expected failures raise CinderException subclasses; a volume the array does not have "
-       "(never created, or lost with the array) is one", requires="replication")
+@check(
+    "ERR-LOST-003",
+    "Errors",
+    "driver",
+    "enabling a volume the array lacks raises a CinderException",
+    "Contract: expected failures raise CinderException subclasses; a volume the array does not have "
+    "(never created, or lost with the array) is one",
+    requires="replication",
+)
 def lost_volume(probe: Probe) -> None:
     volume = {**probe.volume(replicated=True), "status": "available"}  # never created
     try:
@@ -566,10 +781,15 @@ def lost_volume(probe: Probe) -> None:
     raise probe.fail("a CinderException subclass", f"returned {result!r} for a volume it does not have")
 
 
-@check("ERR-ARRAY-004", "Errors", "actors", "an array failure leaves every volume in a final status",
-       "While the array is down the driver fails with CinderExceptions, so each operation ends in a final "
-       "replication_status ('error' with the driver's reason); once it is back the backend serves again",
-       requires=("replication", "array-failure"))
+@check(
+    "ERR-ARRAY-004",
+    "Errors",
+    "actors",
+    "an array failure leaves every volume in a final status",
+    "While the array is down the driver fails with CinderExceptions, so each operation ends in a final "
+    "replication_status ('error' with the driver's reason); once it is back the backend serves again",
+    requires=("replication", "array-failure"),
+)
 def array_failure(probe: Probe) -> None:
     bench = probe.cinder
     hook = probe.env.array_hook()
@@ -591,18 +811,25 @@ def array_failure(probe: Probe) -> None:
     for volume_id in (moving["id"], enabling["id"]):
         after = bench.final(volume_id)
         status, reason = after["replication_status"], after.get("replication_extended_status") or ""
-        probe.expect(status in FINAL_REPLICATION_STATUSES and (
-            status != ERROR or (bool(reason) and "driver bug" not in reason)),
+        probe.expect(
+            status in FINAL_REPLICATION_STATUSES
+            and (status != ERROR or (bool(reason) and "driver bug" not in reason)),
             "a final replication_status; with 'error', the reason a CinderException gave",
-            replication_outcome(after))
+            replication_outcome(after),
+        )
     probe.cinder_replicated()  # the manager still serves
 
 
 # -- Hygiene --------------------------------------------------------------------------------------
 
 
-@check("HYG-CLEANUP-001", "Hygiene", "suite", "everything the suite created is gone",
-       "The suite deletes what it created, last first, even when checks fail, and nothing else")
+@check(
+    "HYG-CLEANUP-001",
+    "Hygiene",
+    "suite",
+    "everything the suite created is gone",
+    "The suite deletes what it created, last first, even when checks fail, and nothing else",
+)
 def cleanup(probe: Probe) -> None:
     probe.calls.append("undo every check's resources, then the run's")
     errors = probe.env.finish()

@@ -36,10 +36,11 @@ from replisim.sim import SimRuntime
 from .target import Target
 
 VOLUME_PREFIX = "conformance"
-ADMIN = RequestContext("conformance", "conformance", is_admin=True, request_id="req-conformance",
-                       roles=("admin",))
+ADMIN = RequestContext(
+    "conformance", "conformance", is_admin=True, request_id="req-conformance", roles=("admin",)
+)
 REPORT_INTERVAL = 10.0  # simulated seconds between the manager's stats reports
-WAIT_REPORTS = 30       # how many report intervals an outcome may take before a check gives up
+WAIT_REPORTS = 30  # how many report intervals an outcome may take before a check gives up
 
 
 class CheckFailed(AssertionError):
@@ -64,8 +65,10 @@ def describe_call(method: str, args: Mapping[str, Any]) -> str:
         if isinstance(value, RequestContext):
             text = "<admin context>" if value.is_admin else f"<context of {value.user_id}>"
         elif isinstance(value, Mapping) and "id" in value and "size" in value:
-            text = (f"<volume {value['id']}, {value['size']} GiB, "
-                    f"replication_status={value.get('replication_status')!r}>")
+            text = (
+                f"<volume {value['id']}, {value['size']} GiB, "
+                f"replication_status={value.get('replication_status')!r}>"
+            )
         else:
             text = repr(value)
         shown.append(f"{key}={text}")
@@ -145,11 +148,14 @@ class DriverBench:
 
     def _build(self) -> None:
         ctx = admin_context()
-        units = [(self.target.backend, self.target.driver_class),
-                 *((peer, cls) for peer, cls in self.target.peers)]
+        units = [
+            (self.target.backend, self.target.driver_class),
+            *((peer, cls) for peer, cls in self.target.peers),
+        ]
         for backend, cls in units:
-            what = describe_call(cls.__name__, {"configuration": f"<[{backend.name}] section>",
-                                                     "host": backend.host})
+            what = describe_call(
+                cls.__name__, {"configuration": f"<[{backend.name}] section>", "host": backend.host}
+            )
             try:
                 driver = cls(configuration=backend.driver_configuration(), host=backend.host)
             except Exception as exc:
@@ -198,14 +204,22 @@ class CinderBench:
 
     def _start(self) -> None:
         backend = self.target.backend
-        call = describe_call(self.target.driver_class.__name__,
-                             {"configuration": f"<[{backend.name}] section>", "host": self.host})
+        call = describe_call(
+            self.target.driver_class.__name__,
+            {"configuration": f"<[{backend.name}] section>", "host": self.host},
+        )
         try:
-            self.driver = self.target.driver_class(configuration=backend.driver_configuration(),
-                                                   host=self.host)
+            self.driver = self.target.driver_class(
+                configuration=backend.driver_configuration(), host=self.host
+            )
             call = f"deploy the control plane for {', '.join(self.target.deploy_config().enabled_backends)}"
-            self.deployment = deploy(self.runtime, self.target.deploy_config(), self.db,
-                                     report_interval=REPORT_INTERVAL, drivers={backend.name: self.driver})
+            self.deployment = deploy(
+                self.runtime,
+                self.target.deploy_config(),
+                self.db,
+                report_interval=REPORT_INTERVAL,
+                drivers={backend.name: self.driver},
+            )
         except Exception as exc:
             self.failure = (call, f"raised {type(exc).__name__}: {exc}")
             return
@@ -215,8 +229,10 @@ class CinderBench:
             self.failure = ("start the volume service and wait for its first stats report", exc.observed)
             return
         if service["disabled"]:
-            self.failure = ("start the volume service (do_setup, check_for_setup_error)",
-                            f"service disabled: {service['disabled_reason']}")
+            self.failure = (
+                "start the volume service (do_setup, check_for_setup_error)",
+                f"service disabled: {service['disabled_reason']}",
+            )
 
     def _service_state(self) -> dict[str, Any] | None:
         for service in self.db.service_get_all():
@@ -267,6 +283,7 @@ class CinderBench:
 
     def final(self, volume_id: str) -> dict[str, Any]:
         """The volume once no operation is in progress on it."""
+
         def settled() -> dict[str, Any] | None:
             volume = self.get(volume_id)
             if volume is None:
@@ -278,8 +295,11 @@ class CinderBench:
             result: dict[str, Any] = self.wait(settled, f"volume {volume_id} to reach a final status")
         except CheckFailed as exc:
             volume = self.get(volume_id) or {}
-            raise CheckFailed(exc.expected, f"still status={volume.get('status')!r}, replication_status="
-                                            f"{volume.get('replication_status')!r}; {exc.observed}") from None
+            raise CheckFailed(
+                exc.expected,
+                f"still status={volume.get('status')!r}, replication_status="
+                f"{volume.get('replication_status')!r}; {exc.observed}",
+            ) from None
         return result
 
     def delete(self, volume_id: str) -> None:
@@ -371,13 +391,21 @@ class Environment:
 
     def _why_not(self, name: str) -> str | None:
         if name == "config-secrets":
-            return None if self.secrets() else (
-                f"{self.target.config.source} holds no password, secret, token or key option to look for")
+            return (
+                None
+                if self.secrets()
+                else (
+                    f"{self.target.config.source} holds no password, secret, token or key option to look for"
+                )
+            )
         if name == "array-failure":
             if not self.cinder.ready:
                 raise Blocked("the volume service did not come up (see SETUP-SERVICE-003)")
-            return None if self.array_hook() is not None else (
-                "the driver exposes no array crash/restart hook (the emulated driver does)")
+            return (
+                None
+                if self.array_hook() is not None
+                else ("the driver exposes no array crash/restart hook (the emulated driver does)")
+            )
         if name == "replication":
             if not self.drivers.ready:
                 raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
@@ -427,8 +455,9 @@ class Probe:
     def drivers(self) -> DriverBench:
         bench = self.env.drivers
         if not bench.ready:
-            raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001, "
-                          "SETUP-DO-SETUP-002)")
+            raise Blocked(
+                "the driver could not be constructed and set up (see SETUP-INIT-001, SETUP-DO-SETUP-002)"
+            )
         return bench
 
     @property
@@ -447,11 +476,20 @@ class Probe:
         if replicated:
             specs["replication"] = "enabled"
         volume_id = self.env.new_volume_id()
-        return {"id": volume_id, "size": 1, "host": f"{backend.host}#{backend.volume_backend_name}",
-                "status": CREATING, "volume_type_id": f"{VOLUME_PREFIX}-type",
-                "replication_status": "disabled",
-                "replication_driver_data": None, "provider_location": None, "extra_specs": specs,
-                "display_name": volume_id, "project_id": ADMIN.project_id, "user_id": ADMIN.user_id}
+        return {
+            "id": volume_id,
+            "size": 1,
+            "host": f"{backend.host}#{backend.volume_backend_name}",
+            "status": CREATING,
+            "volume_type_id": f"{VOLUME_PREFIX}-type",
+            "replication_status": "disabled",
+            "replication_driver_data": None,
+            "provider_location": None,
+            "extra_specs": specs,
+            "display_name": volume_id,
+            "project_id": ADMIN.project_id,
+            "user_id": ADMIN.user_id,
+        }
 
     def track(self, volume: dict[str, Any]) -> None:
         """The volume exists now: delete it when the check ends (through whichever driver owns it)."""
@@ -488,8 +526,9 @@ class Probe:
 
     def failover(self, volume: dict[str, Any], secondary: str | None = None) -> Any:
         """Fail over; a well-formed answer moves the volume (so cleanup asks the new owner)."""
-        result = self.call("replication_failover", context=self.context, volume=dict(volume),
-                           secondary=secondary)
+        result = self.call(
+            "replication_failover", context=self.context, volume=dict(volume), secondary=secondary
+        )
         if isinstance(result, Mapping):
             if is_valid_host(result.get("host")):
                 volume["host"] = result["host"]
@@ -507,8 +546,9 @@ class Probe:
     def cinder(self) -> CinderBench:
         bench = self.env.cinder
         if not bench.ready:
-            raise Blocked("the volume service did not come up in the simulated control plane "
-                          "(see SETUP-SERVICE-003)")
+            raise Blocked(
+                "the volume service did not come up in the simulated control plane (see SETUP-SERVICE-003)"
+            )
         return bench
 
     def api(self, method: str, **args: Any) -> Any:
@@ -524,9 +564,11 @@ class Probe:
         bench.created.append(created["id"])
         self.cleanup.push(created["id"], lambda: bench.delete(created["id"]))
         volume = bench.final(created["id"])
-        self.expect(volume["status"] == AVAILABLE and backend_host(volume["host"] or "") == bench.host,
-                    f"status 'available' on {bench.host}",
-                    f"status {volume['status']!r} on {volume['host']!r}: {volume.get('status_reason')}")
+        self.expect(
+            volume["status"] == AVAILABLE and backend_host(volume["host"] or "") == bench.host,
+            f"status 'available' on {bench.host}",
+            f"status {volume['status']!r} on {volume['host']!r}: {volume.get('status_reason')}",
+        )
         return volume
 
     def cinder_replicated(self) -> dict[str, Any]:
@@ -534,8 +576,11 @@ class Probe:
         volume = self.cinder_volume(replicated=True)
         self.api("enable_replication", volume_id=volume["id"])
         enabled = self.cinder.final(volume["id"])
-        self.expect(enabled["replication_status"] == "enabled", "replication_status 'enabled'",
-                    replication_outcome(enabled))
+        self.expect(
+            enabled["replication_status"] == "enabled",
+            "replication_status 'enabled'",
+            replication_outcome(enabled),
+        )
         return enabled
 
     def cinder_delete(self, volume_id: str) -> None:

@@ -24,14 +24,31 @@ NODE = "replisim-conformance"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("replisim-conformance", "replisim driver conformance suite")
-    group.addoption("--driver", default=None, metavar="PKG.MOD:CLASS",
-                    help="Run the conformance checks against this driver class.")
-    group.addoption("--driver-config", default=None, metavar="FILE",
-                    help="The cinder.conf holding the backend's section (needed with --driver).")
-    group.addoption("--driver-backend", default=None, metavar="NAME",
-                    help="The backend section to test (default: the first enabled backend).")
-    group.addoption("--require", action="append", default=[], metavar="CAPABILITY",
-                    help=f"Fail instead of skip the checks that need it: {', '.join(CAPABILITIES)}.")
+    group.addoption(
+        "--driver",
+        default=None,
+        metavar="PKG.MOD:CLASS",
+        help="Run the conformance checks against this driver class.",
+    )
+    group.addoption(
+        "--driver-config",
+        default=None,
+        metavar="FILE",
+        help="The cinder.conf holding the backend's section (needed with --driver).",
+    )
+    group.addoption(
+        "--driver-backend",
+        default=None,
+        metavar="NAME",
+        help="The backend section to test (default: the first enabled backend).",
+    )
+    group.addoption(
+        "--require",
+        action="append",
+        default=[],
+        metavar="CAPABILITY",
+        help=f"Fail instead of skip the checks that need it: {', '.join(CAPABILITIES)}.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -109,8 +126,9 @@ class ConformanceSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         target = self.suite.env.target
-        terminalreporter.write_sep("-", f"replisim conformance: {target.name}, volumes conformance-"
-                                        f"{self.suite.env.run_id}-*")
+        terminalreporter.write_sep(
+            "-", f"replisim conformance: {target.name}, volumes conformance-{self.suite.env.run_id}-*"
+        )
         redact = Redactor(target.secrets()).text
         for line in self.leftovers:
             terminalreporter.write_line(f"cleanup failed: {redact(line)}", red=True)

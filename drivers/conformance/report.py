@@ -126,23 +126,31 @@ def as_json(report: RunReport) -> str:
     checks = []
     for o in report.outcomes:
         failure = o.failure
-        checks.append({
-            "id": o.check.id, "area": o.check.area, "via": o.check.via, "title": o.check.title,
-            "clause": o.check.clause, "requires": list(o.check.requires), "outcome": o.status,
-            "reason": redact(o.reason) or None,
-            "call": redact(failure.call) if failure and failure.call else None,
-            "expected": redact(failure.expected) if failure else None,
-            "observed": redact(failure.observed) if failure else None,
-            "hint": failure.hint if failure and failure.hint else None,
-            "log": [redact(line) for line in o.log],
-            "seconds": round(o.seconds, 4),
-        })
+        checks.append(
+            {
+                "id": o.check.id,
+                "area": o.check.area,
+                "via": o.check.via,
+                "title": o.check.title,
+                "clause": o.check.clause,
+                "requires": list(o.check.requires),
+                "outcome": o.status,
+                "reason": redact(o.reason) or None,
+                "call": redact(failure.call) if failure and failure.call else None,
+                "expected": redact(failure.expected) if failure else None,
+                "observed": redact(failure.observed) if failure else None,
+                "hint": failure.hint if failure and failure.hint else None,
+                "log": [redact(line) for line in o.log],
+                "seconds": round(o.seconds, 4),
+            }
+        )
     document = {
         **_summary(report),
         "counts": {s: report.count(s) for s in ("passed", "failed", "skipped")},
         "executed": report.executed,
-        "capabilities": {name: {"present": why is None, "reason": why}
-                         for name, why in report.capabilities.items()},
+        "capabilities": {
+            name: {"present": why is None, "reason": why} for name, why in report.capabilities.items()
+        },
         "checks": checks,
     }
     return json.dumps(document, indent=2) + "\n"
@@ -152,8 +160,14 @@ def junit_xml(report: RunReport) -> str:
     """JUnit XML: one testcase per check, named by its permanent ID."""
     redact = redactor(report)
     total = len(report.outcomes)
-    attrs = {"name": "replisim-conformance", "tests": str(total), "failures": str(report.count(FAILED)),
-             "errors": "0", "skipped": str(report.count(SKIPPED)), "time": f"{report.seconds:.3f}"}
+    attrs = {
+        "name": "replisim-conformance",
+        "tests": str(total),
+        "failures": str(report.count(FAILED)),
+        "errors": "0",
+        "skipped": str(report.count(SKIPPED)),
+        "time": f"{report.seconds:.3f}",
+    }
     root = ET.Element("testsuites", attrs)
     suite = ET.SubElement(root, "testsuite", attrs)
     properties = ET.SubElement(suite, "properties")
@@ -164,8 +178,9 @@ def junit_xml(report: RunReport) -> str:
         ET.SubElement(properties, "property", name=f"capability.{name}", value=shown)
     for o in report.outcomes:
         area = o.check.area.lower().replace("-", "")
-        case = ET.SubElement(suite, "testcase", classname=f"conformance.{area}", name=o.check.id,
-                             time=f"{o.seconds:.4f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"conformance.{area}", name=o.check.id, time=f"{o.seconds:.4f}"
+        )
         if o.status == FAILED:
             text = "\n".join(failure_text(o, redact))
             failure = ET.SubElement(case, "failure", message=redact(o.reason), type="ConformanceFailure")

@@ -69,8 +69,10 @@ def select_checks(prefixes: Iterable[str] = ()) -> list[Check]:
         return list(CHECKS)
     for prefix in wanted:
         if not any(c.id.startswith(prefix) for c in CHECKS):
-            raise BadInput(f"--check {prefix!r} matches no check ID; IDs start with "
-                           f"{', '.join(sorted({c.id.split('-')[0] for c in CHECKS}))}")
+            raise BadInput(
+                f"--check {prefix!r} matches no check ID; IDs start with "
+                f"{', '.join(sorted({c.id.split('-')[0] for c in CHECKS}))}"
+            )
     return [c for c in CHECKS if any(c.id.startswith(p) for p in wanted)]
 
 
@@ -87,8 +89,9 @@ class Suite:
     def __init__(self, target: Target, require: Collection[str] = ()):
         unknown = sorted(set(require) - set(CAPABILITIES))
         if unknown:
-            raise BadInput(f"--require {', '.join(unknown)}: unknown capability; known: "
-                           f"{', '.join(CAPABILITIES)}")
+            raise BadInput(
+                f"--require {', '.join(unknown)}: unknown capability; known: {', '.join(CAPABILITIES)}"
+            )
         self.env = Environment(target)
         self.require = frozenset(require)
         self.started = time.perf_counter()
@@ -124,8 +127,11 @@ class Suite:
 
     def _gated(self, check: Check, capability: str, reason: str) -> Outcome:
         if capability in self.require:
-            failure = CheckFailed(f"capability {capability!r}: {CAPABILITIES[capability]}", reason,
-                                  hint=f"--require {capability} makes this skip a failure")
+            failure = CheckFailed(
+                f"capability {capability!r}: {CAPABILITIES[capability]}",
+                reason,
+                hint=f"--require {capability} makes this skip a failure",
+            )
             return Outcome(check, FAILED, f"required capability {capability!r} is missing", failure)
         return Outcome(check, SKIPPED, f"{capability}: {reason}")
 
@@ -143,5 +149,10 @@ def run_suite(target: Target, require: Collection[str] = (), select: Iterable[st
         outcomes = [suite.run(check) for check in checks]
     finally:
         suite.close()
-    return RunReport(target, suite.env.run_id, suite.env.known_capabilities(), outcomes,
-                     time.perf_counter() - suite.started)
+    return RunReport(
+        target,
+        suite.env.run_id,
+        suite.env.known_capabilities(),
+        outcomes,
+        time.perf_counter() - suite.started,
+    )

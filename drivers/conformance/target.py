@@ -36,8 +36,9 @@ class Target:
     def deploy_config(self) -> CinderConfig:
         """The config with only the backend under test and its targets, for ``deploy``."""
         names = (self.backend.name, *(peer.name for peer, _ in self.peers))
-        return replace(self.config, enabled_backends=names,
-                       backends={name: self.config.backends[name] for name in names})
+        return replace(
+            self.config, enabled_backends=names, backends={name: self.config.backends[name] for name in names}
+        )
 
     def secrets(self) -> tuple[str, ...]:
         """Every credential in the file: none of them may show in a driver's answers."""
@@ -63,8 +64,10 @@ def load_target(driver: str, config_path: str, backend: str | None = None) -> Ta
         raise BadInput(str(exc)) from None
     name = backend if backend is not None else config.enabled_backends[0]
     if name not in config.backends:
-        raise BadInput(f"--backend {name!r}: {config.source} enables no such backend; enabled backends: "
-                       f"{', '.join(config.enabled_backends)}")
+        raise BadInput(
+            f"--backend {name!r}: {config.source} enables no such backend; enabled backends: "
+            f"{', '.join(config.enabled_backends)}"
+        )
     chosen = config.backends[name]
     peers = []
     for peer_name in chosen.replication_targets:
@@ -72,6 +75,8 @@ def load_target(driver: str, config_path: str, backend: str | None = None) -> Ta
         try:
             peers.append((peer, load_class(peer.volume_driver)))
         except ValueError as exc:
-            raise BadInput(f"{config.source}: [{peer_name}] volume_driver: cannot load the driver of "
-                           f"[{name}]'s replication target {peer_name!r}: {exc}") from None
+            raise BadInput(
+                f"{config.source}: [{peer_name}] volume_driver: cannot load the driver of "
+                f"[{name}]'s replication target {peer_name!r}: {exc}"
+            ) from None
     return Target(driver, driver_class, config, chosen, tuple(peers))

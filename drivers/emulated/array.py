@@ -20,8 +20,15 @@ from .writes import WriteHistory
 
 # Median seconds per operation; each call draws around the median (log-normal, sigma below).
 DEFAULT_SERVICE_TIMES: Mapping[str, float] = {
-    "create": 2.0, "delete": 1.0, "enable": 0.5, "disable": 0.5, "failover": 3.0,
-    "stats": 0.05, "list": 0.1, "updates": 0.1, "setup": 0.2,
+    "create": 2.0,
+    "delete": 1.0,
+    "enable": 0.5,
+    "disable": 0.5,
+    "failover": 3.0,
+    "stats": 0.05,
+    "list": 0.1,
+    "updates": 0.1,
+    "setup": 0.2,
 }
 SERVICE_TIME_SIGMA = 0.25
 # A thin pool slows down as it fills: free extents get scarce and fragmented, so allocation and
@@ -107,8 +114,12 @@ class EmulatedArray:
         by a latency spike and by how full the pool is; during a controller restart or a pause it
         does not finish before the restart or the pause does."""
         median = self.service_times.get(operation, DEFAULT_SERVICE_TIMES.get(operation, 0.1))
-        seconds = (median * math.exp(self.rng.gauss(0.0, SERVICE_TIME_SIGMA)) * self.latency_factor
-                   * self.fill_slowdown(now))
+        seconds = (
+            median
+            * math.exp(self.rng.gauss(0.0, SERVICE_TIME_SIGMA))
+            * self.latency_factor
+            * self.fill_slowdown(now)
+        )
         if now < self.restarting_until:
             seconds += self.restarting_until - now
         if self.suspended and now < self.suspended_until:
@@ -151,7 +162,8 @@ class EmulatedArray:
         if size_gb > room or self.capacity_exhausted:
             raise exception.VolumeBackendAPIException(
                 data=f"array {self.name} pool {self.pool}: no space for {size_gb} GiB "
-                     f"({room:.0f} GiB available)")
+                f"({room:.0f} GiB available)"
+            )
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -172,10 +184,12 @@ class EmulatedArray:
 
     def stats(self, now: float) -> dict[str, Any]:
         return {
-            "pool_name": self.pool, "total_capacity_gb": round(self.capacity_gb, 3),
+            "pool_name": self.pool,
+            "total_capacity_gb": round(self.capacity_gb, 3),
             "free_capacity_gb": round(self.free_gb(now), 3),
             "provisioned_capacity_gb": round(self.provisioned_gb(), 3),
-            "thin_provisioning_support": self.thin, "thick_provisioning_support": not self.thin,
+            "thin_provisioning_support": self.thin,
+            "thick_provisioning_support": not self.thin,
             "max_over_subscription_ratio": self.max_over_subscription_ratio,
             "total_volumes": len(self.copies),
         }

@@ -29,10 +29,16 @@ REPORT_ROUNDS = 30  # a changed volume is in at least this many replication repo
 
 # Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
 OPERATIONS = {
-    "do_setup": "setup", "check_for_setup_error": "setup", "get_volume_stats": "stats",
-    "create_volume": "create", "delete_volume": "delete", "replication_enable": "enable",
-    "replication_disable": "disable", "replication_failover": "failover",
-    "list_replication_targets": "list", "get_replication_updates": "updates",
+    "do_setup": "setup",
+    "check_for_setup_error": "setup",
+    "get_volume_stats": "stats",
+    "create_volume": "create",
+    "delete_volume": "delete",
+    "replication_enable": "enable",
+    "replication_disable": "disable",
+    "replication_failover": "failover",
+    "list_replication_targets": "list",
+    "get_replication_updates": "updates",
 }
 
 
@@ -43,7 +49,7 @@ def location(array: str, volume_id: str) -> str:
 def _located_array(volume: Mapping[str, Any]) -> str | None:
     where = volume.get("provider_location") or ""
     if isinstance(where, str) and where.startswith(LOCATION_PREFIX):
-        return where[len(LOCATION_PREFIX):].partition("/")[0] or None
+        return where[len(LOCATION_PREFIX) :].partition("/")[0] or None
     return None
 
 
@@ -113,23 +119,28 @@ class EmulatedDriver:
         array.max_over_subscription_ratio = self._number("max_over_subscription_ratio", 20.0)
         array.write_size_kb = self._number("write_size_kb", 64.0)
         for operation in DEFAULT_SERVICE_TIMES:
-            array.service_times[operation] = self._number(f"service_time_{operation}",
-                                                          DEFAULT_SERVICE_TIMES[operation])
+            array.service_times[operation] = self._number(
+                f"service_time_{operation}", DEFAULT_SERVICE_TIMES[operation]
+            )
         self.fabric.set_owner(self.array_name, self.backend)
         bandwidth = self._number("replication_bandwidth_mbps", 0.0) or None
         latency = self.configuration.safe_get("replication_latency")
         for target in self._target_arrays():
             if target:
-                self.fabric.configure_link(self.array_name, target, bandwidth_mbps=bandwidth,
-                                           latency=None if latency is None else
-                                           self._number("replication_latency", 0.0))
+                self.fabric.configure_link(
+                    self.array_name,
+                    target,
+                    bandwidth_mbps=bandwidth,
+                    latency=None if latency is None else self._number("replication_latency", 0.0),
+                )
 
     def check_for_setup_error(self) -> None:
         if self.managed and any(not isinstance(name, str) for name in self.devices):
             raise exception.InvalidConfigurationValue(option="replication_devices", value="<devices>")
         if not self.managed and any(not name for name in self._target_arrays()):
             raise exception.InvalidReplicationTarget(
-                reason="every unmanaged replication device needs a backend_id naming its array")
+                reason="every unmanaged replication device needs a backend_id naming its array"
+            )
         self.array.require_up()
 
     def service_time(self, operation: str, args: Mapping[str, Any]) -> float:
@@ -147,7 +158,8 @@ class EmulatedDriver:
         if key in self._lost:
             self._lost.discard(key)
             raise exception.VolumeBackendAPIException(
-                data=f"array controller restarted during {operation} of volume {volume['id']}")
+                data=f"array controller restarted during {operation} of volume {volume['id']}"
+            )
 
     def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
         array = self.array
@@ -155,8 +167,11 @@ class EmulatedDriver:
         targets = [t for t in self._target_arrays() if t]
         stats: dict[str, Any] = {
             "volume_backend_name": self.configuration.safe_get("volume_backend_name") or self.backend,
-            "vendor_name": "replisim", "driver_version": self.VERSION, "storage_protocol": "iSCSI",
-            **array.stats(self.fabric.now), "replication_enabled": bool(targets),
+            "vendor_name": "replisim",
+            "driver_version": self.VERSION,
+            "storage_protocol": "iSCSI",
+            **array.stats(self.fabric.now),
+            "replication_enabled": bool(targets),
         }
         if targets:
             stats["replication_type"] = [self.mode]
@@ -189,7 +204,8 @@ class EmulatedDriver:
         targets = [t for t in self._target_arrays() if t and t != source]
         if not targets:
             raise exception.InvalidReplicationTarget(
-                reason=f"backend {self.backend} has no replication target")
+                reason=f"backend {self.backend} has no replication target"
+            )
         for target in targets:
             self.fabric.enable(volume["id"], source, target, self.mode)
         return {"replication_driver_data": {"primary": source, "secondaries": targets, "mode": self.mode}}
@@ -201,8 +217,9 @@ class EmulatedDriver:
         self.fabric.pause(volume["id"], source)
         return {"replication_driver_data": {"primary": source, "secondaries": [], "mode": self.mode}}
 
-    def replication_failover(self, context: Any, volume: Mapping[str, Any],
-                             secondary: str | None) -> dict[str, Any]:
+    def replication_failover(
+        self, context: Any, volume: Mapping[str, Any], secondary: str | None
+    ) -> dict[str, Any]:
         self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_failover", volume)
         volume_id = volume["id"]
@@ -214,11 +231,18 @@ class EmulatedDriver:
         home = self.fabric.home.get(volume_id)
         result: dict[str, Any] = {
             # Back on the array it was created on, replicating: that is a failback, not a failover.
-            "model_update": {"provider_location": location(target, volume_id),
-                             "replication_status": "enabled" if target == home else "failed-over"},
-            "replication_driver_data": {"primary": target, "secondaries": others, "mode": record.mode,
-                                        "lost_writes": self.fabric.lost_in(record),
-                                        "in_sync": record.in_sync, "failed_over_at": record.time},
+            "model_update": {
+                "provider_location": location(target, volume_id),
+                "replication_status": "enabled" if target == home else "failed-over",
+            },
+            "replication_driver_data": {
+                "primary": target,
+                "secondaries": others,
+                "mode": record.mode,
+                "lost_writes": self.fabric.lost_in(record),
+                "in_sync": record.in_sync,
+                "failed_over_at": record.time,
+            },
         }
         owner = self.fabric.owners.get(target)
         current_owner = self.fabric.owners.get(current, self.backend)
@@ -238,14 +262,16 @@ class EmulatedDriver:
             if not candidates:
                 paused = f" (paused replicas, promoted only when named: {', '.join(named)})" if named else ""
                 raise exception.InvalidReplicationTarget(
-                    reason=f"volume {volume_id} has no replica to fail over to{paused}")
+                    reason=f"volume {volume_id} has no replica to fail over to{paused}"
+                )
             return candidates[0]
         by_name = {name: name for name in named}
         by_name.update({owner: array for array, owner in self.fabric.owners.items() if array in named})
         if secondary not in by_name:
             raise exception.InvalidReplicationTarget(
                 reason=f"{secondary!r} holds no replica of volume {volume_id}; "
-                       f"replicas: {', '.join(named) or 'none'}")
+                f"replicas: {', '.join(named) or 'none'}"
+            )
         return by_name[secondary]
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
@@ -261,9 +287,14 @@ class EmulatedDriver:
         owner = self.fabric.owners.get(copy.array)
         if owner is not None:
             return {"type": "managed", "backend_name": owner}
-        device = next((d for d in self.devices if isinstance(d, Mapping)
-                       and copy.array in (d.get("backend_id"), d.get("target_device_id"))),
-                      {"backend_id": copy.array})
+        device = next(
+            (
+                d
+                for d in self.devices
+                if isinstance(d, Mapping) and copy.array in (d.get("backend_id"), d.get("target_device_id"))
+            ),
+            {"backend_id": copy.array},
+        )
         return {"type": "unmanaged", **{k: MASK if is_secret_option(k) else v for k, v in device.items()}}
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
@@ -293,14 +324,25 @@ class EmulatedDriver:
                     problem = {"reason": "not_in_sync"}  # acknowledged writes are not on the replica
                 else:
                     problem = {"reason": "link_down"}
-                problems[copy.volume_id] = {"volid": copy.volume_id, "status": "error", **problem,
-                                            "target": link.target}
+                problems[copy.volume_id] = {
+                    "volid": copy.volume_id,
+                    "status": "error",
+                    **problem,
+                    "target": link.target,
+                }
         for link in fabric.links_between(target=self.array_name):
             if fabric.array(link.source).up:
                 continue
             for copy in fabric.carried_by(link):
-                problems.setdefault(copy.volume_id, {"volid": copy.volume_id, "status": "error",
-                                                     "reason": "primary_down", "primary": link.source})
+                problems.setdefault(
+                    copy.volume_id,
+                    {
+                        "volid": copy.volume_id,
+                        "status": "error",
+                        "reason": "primary_down",
+                        "primary": link.source,
+                    },
+                )
         updates = [problems[volume_id] for volume_id in sorted(problems)]
         recovered = sorted(self._reported - set(problems))
         updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
@@ -319,8 +361,10 @@ class EmulatedDriver:
         """The backend driving ``reporter`` reports this volume's state for the report window, and
         in at least ``REPORT_ROUNDS`` reports: an array that cannot answer for a while (down,
         paused) does not use up the window in silence."""
-        self.fabric.changed.setdefault(reporter, {})[volume_id] = [self.fabric.now + self.report_window,
-                                                                   REPORT_ROUNDS]
+        self.fabric.changed.setdefault(reporter, {})[volume_id] = [
+            self.fabric.now + self.report_window,
+            REPORT_ROUNDS,
+        ]
 
     def _truth(self, volume_id: str) -> dict[str, Any]:
         """Where the volume is served from and in which replication state, as the arrays see it."""
@@ -335,15 +379,19 @@ class EmulatedDriver:
             truth["host"] = f"{self.host.partition('@')[0]}@{owner}#{self.fabric.array(primary.array).pool}"
         replicating = any(c.source is primary and not c.paused for c in copies if c.role == "secondary")
         home = self.fabric.home.get(volume_id, primary.array)
-        truth["replication_status"] = ("disabled" if not replicating else
-                                       "enabled" if primary.array == home else "failed-over")
+        truth["replication_status"] = (
+            "disabled" if not replicating else "enabled" if primary.array == home else "failed-over"
+        )
         return truth
 
 
-def emulated_drivers(config: Any, fabric: Fabric,
-                     driver_class: type[EmulatedDriver] = EmulatedDriver) -> dict[str, EmulatedDriver]:
+def emulated_drivers(
+    config: Any, fabric: Fabric, driver_class: type[EmulatedDriver] = EmulatedDriver
+) -> dict[str, EmulatedDriver]:
     """Drivers on ``fabric`` for every backend of ``config`` that uses the emulated driver, ready to
     hand to ``deploy(drivers=...)`` so a simulated world shares one fabric and one clock."""
-    return {name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
-            for name, backend in config.backends.items()
-            if issubclass(load_class(backend.volume_driver), EmulatedDriver)}
+    return {
+        name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
+        for name, backend in config.backends.items()
+        if issubclass(load_class(backend.volume_driver), EmulatedDriver)
+    }

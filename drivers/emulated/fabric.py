@@ -47,11 +47,20 @@ class FailoverRecord:
         return max(0, self.source_writes - self.target_writes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"volume_id": self.volume_id, "time": self.time, "source": self.source,
-                "target": self.target, "mode": self.mode, "source_writes": self.source_writes,
-                "target_writes": self.target_writes, "lost_writes": self.lost_writes,
-                "lag": round(self.lag, 6), "rate": self.rate, "split": self.split,
-                "in_sync": self.in_sync}
+        return {
+            "volume_id": self.volume_id,
+            "time": self.time,
+            "source": self.source,
+            "target": self.target,
+            "mode": self.mode,
+            "source_writes": self.source_writes,
+            "target_writes": self.target_writes,
+            "lost_writes": self.lost_writes,
+            "lag": round(self.lag, 6),
+            "rate": self.rate,
+            "split": self.split,
+            "in_sync": self.in_sync,
+        }
 
 
 class Fabric:
@@ -59,8 +68,12 @@ class Fabric:
 
     _named: ClassVar[dict[str, Fabric]] = {}
 
-    def __init__(self, clock: Callable[[], float] | None = None, seed: int | str = 0,
-                 rngs: Callable[[str], random.Random] | None = None):
+    def __init__(
+        self,
+        clock: Callable[[], float] | None = None,
+        seed: int | str = 0,
+        rngs: Callable[[str], random.Random] | None = None,
+    ):
         started = time.monotonic()
         self.clock = clock or (lambda: time.monotonic() - started)
         self._rng = rngs or (lambda name: random.Random(f"{seed}:{name}"))
@@ -126,15 +139,17 @@ class Fabric:
         name = f"{source}->{target}"
         if name not in self.links:
             bandwidth = mbps_to_kib_s(DEFAULT_BANDWIDTH_MBPS)
-            link = self.links[name] = ReplicationLink(source, target, bandwidth_kib_s=bandwidth,
-                                                      latency=DEFAULT_LATENCY, start=self.now)
+            link = self.links[name] = ReplicationLink(
+                source, target, bandwidth_kib_s=bandwidth, latency=DEFAULT_LATENCY, start=self.now
+            )
             self._links_from.setdefault(source, []).append(link)
             self._links_to.setdefault(target, []).append(link)
             self._refresh_link(link)
         return self.links[name]
 
-    def configure_link(self, source: str, target: str, *, bandwidth_mbps: float | None = None,
-                       latency: float | None = None) -> ReplicationLink:
+    def configure_link(
+        self, source: str, target: str, *, bandwidth_mbps: float | None = None, latency: float | None = None
+    ) -> ReplicationLink:
         link = self.link(source, target)
         if bandwidth_mbps is not None:
             link.set_bandwidth(self.now, mbps_to_kib_s(bandwidth_mbps))
@@ -155,8 +170,11 @@ class Fabric:
 
     def _refresh_link(self, link: ReplicationLink) -> None:
         now = self.now
-        up = not self._link_faults.get(link.name) and self.array(link.source).serving \
+        up = (
+            not self._link_faults.get(link.name)
+            and self.array(link.source).serving
             and self.array(link.target).serving
+        )
         if up == link.up:
             return
         link.set_up(now, up)
@@ -274,7 +292,8 @@ class Fabric:
             raise exception.VolumeBackendAPIException(data=f"array {array.name} is not answering")
         if any(s.stalling and s.source is copy for s in self.secondaries(volume_id)):
             raise exception.VolumeBackendAPIException(
-                data=f"write to volume {volume_id} held: its sync replica is unreachable")
+                data=f"write to volume {volume_id} held: its sync replica is unreachable"
+            )
         now = self.now
         count = copy.history.add(now, writes)
         for secondary in self.secondaries(volume_id):
@@ -295,8 +314,10 @@ class Fabric:
         if copy.history is None:
             return
         array = self.array(copy.array)
-        stalled = any(s.stalling and s.source is copy and s.role == "secondary"
-                      for s in self.secondaries(copy.volume_id))
+        stalled = any(
+            s.stalling and s.source is copy and s.role == "secondary"
+            for s in self.secondaries(copy.volume_id)
+        )
         effective = rate if array.serving and not stalled else 0.0
         now = self.now
         delta = effective - copy.history.rate
@@ -304,8 +325,12 @@ class Fabric:
             return
         copy.history.set_rate(now, effective)
         for secondary in self.secondaries(copy.volume_id):
-            if secondary.source is copy and secondary.link is not None and secondary.frozen is None \
-                    and secondary.mode == "async":
+            if (
+                secondary.source is copy
+                and secondary.link is not None
+                and secondary.frozen is None
+                and secondary.mode == "async"
+            ):
                 secondary.link.change_rate(now, delta * array.write_size_kb)
         self._remeter(copy.volume_id)
 
@@ -317,14 +342,20 @@ class Fabric:
         source = copy.source
         if copy.history is not None:
             rate = copy.history.rate
-        elif (copy.frozen is None and source is not None and source.history is not None
-              and copy.link is not None and copy.link.up):
+        elif (
+            copy.frozen is None
+            and source is not None
+            and source.history is not None
+            and copy.link is not None
+            and copy.link.up
+        ):
             rate = source.history.rate
         else:
             rate = 0.0
         per_write = array.write_size_kb / GIB_IN_KIB
-        array.meter.set(copy.volume_id, now, array.writes_of(copy, now) * per_write, rate * per_write,
-                        copy.size_gb)
+        array.meter.set(
+            copy.volume_id, now, array.writes_of(copy, now) * per_write, rate * per_write, copy.size_gb
+        )
 
     def _remeter(self, volume_id: str) -> None:
         for copy in self.copies(volume_id):
@@ -338,8 +369,9 @@ class Fabric:
         source.require_up()
         primary = source.copies.get(volume_id)
         if primary is None or primary.role != "primary":
-            raise exception.VolumeBackendAPIException(data=f"array {source_array} has no primary copy of "
-                                                           f"volume {volume_id}")
+            raise exception.VolumeBackendAPIException(
+                data=f"array {source_array} has no primary copy of volume {volume_id}"
+            )
         target = self.array(target_array)
         target.require_up()
         existing = target.copies.get(volume_id)
@@ -349,7 +381,8 @@ class Fabric:
             return existing
         if existing is not None:
             raise exception.VolumeBackendAPIException(
-                data=f"array {target_array} already holds a {existing.role} copy of volume {volume_id}")
+                data=f"array {target_array} already holds a {existing.role} copy of volume {volume_id}"
+            )
         target.check_room(primary.size_gb, self.now)
         copy = Copy(volume_id, target_array, primary.size_gb, role="secondary", mode=mode)
         self._add(target, copy)
@@ -414,11 +447,13 @@ class Fabric:
         copy = target.copies.get(volume_id)
         if copy is None:
             raise exception.InvalidReplicationTarget(
-                reason=f"array {target_array} holds no copy of volume {volume_id}")
+                reason=f"array {target_array} holds no copy of volume {volume_id}"
+            )
         losers = [c for c in self.copies(volume_id) if c.role == "primary" and c is not copy]
         if not losers:
             raise exception.InvalidReplicationTarget(
-                reason=f"the copy of volume {volume_id} on {target_array} is already its primary")
+                reason=f"the copy of volume {volume_id} on {target_array} is already its primary"
+            )
         losers.sort(key=lambda c: c.split_from is not None)  # the original primary first
         records = [self._loss(copy, loser, now) for loser in losers]
         if copy.role == "secondary":
@@ -429,8 +464,11 @@ class Fabric:
             copy.frozen, copy.paused, copy.stalling = None, False, False
         self.failovers.extend(records)
         for loser in losers:
-            fed = [other for other in self.secondaries(volume_id)
-                   if other.source is loser and other is not copy and other not in losers]
+            fed = [
+                other
+                for other in self.secondaries(volume_id)
+                if other.source is loser and other is not copy and other not in losers
+            ]
             self._demote(loser, copy)
             for other in fed:
                 self._stop_pair(other)
@@ -466,8 +504,19 @@ class Fabric:
         window_start = stopped - lag
         made = source_writes - (loser.history.count_at(window_start) if loser.history else source_writes)
         rate = made / lag if lag > 0 else self.rates.get(winner.volume_id, 0.0)
-        return FailoverRecord(winner.volume_id, now, loser.array, winner.array, winner.mode, source_writes,
-                              held, lag, rate, split=split, in_sync=in_sync)
+        return FailoverRecord(
+            winner.volume_id,
+            now,
+            loser.array,
+            winner.array,
+            winner.mode,
+            source_writes,
+            held,
+            lag,
+            rate,
+            split=split,
+            in_sync=in_sync,
+        )
 
     def _demote(self, old: Copy, new: Copy) -> None:
         """The old primary becomes a secondary of the new one; its unreplicated writes are gone."""

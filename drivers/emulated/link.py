@@ -14,8 +14,9 @@ import bisect
 class ReplicationLink:
     """Ships writes from ``source`` to ``target`` (array names); sizes in KiB, times in seconds."""
 
-    def __init__(self, source: str, target: str, *, bandwidth_kib_s: float, latency: float,
-                 start: float = 0.0):
+    def __init__(
+        self, source: str, target: str, *, bandwidth_kib_s: float, latency: float, start: float = 0.0
+    ):
         if bandwidth_kib_s <= 0 or latency < 0:
             raise ValueError(f"link {source}->{target}: bandwidth must be positive and latency >= 0")
         self.source = source
@@ -155,4 +156,3 @@ class ReplicationLink:
 def mbps_to_kib_s(mbps: float) -> float:
     """Megabits per second (how links are sold) to KiB per second."""
     return mbps * 1_000_000 / 8 / 1024
-

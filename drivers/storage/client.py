@@ -60,8 +60,12 @@ class ArrayClient:
         if query:
             path += "?" + urlencode(query)
         payload = json.dumps(body).encode() if body is not None else b""
-        headers = {"Authorization": self._authorization, "Accept": "application/json",
-                   "Content-Type": "application/json", "Connection": "close"}
+        headers = {
+            "Authorization": self._authorization,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Connection": "close",
+        }
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             connection.request(method, path, body=payload, headers=headers)
@@ -104,8 +108,9 @@ class ArrayClient:
 
     def write(self, volume_id: str, offset: int, data: bytes) -> int:
         """Write and return the write's generation (acknowledged: durable, and on the peer if sync)."""
-        reply = self.request("POST", f"/volumes/{quote(volume_id)}/write",
-                             {"offset": offset, "data": encode(data)})
+        reply = self.request(
+            "POST", f"/volumes/{quote(volume_id)}/write", {"offset": offset, "data": encode(data)}
+        )
         return int(reply["generation"])
 
     def read(self, volume_id: str, offset: int, length: int) -> bytes:
@@ -114,8 +119,9 @@ class ArrayClient:
 
     # -- replication, as the driver drives it
 
-    def enable_replication(self, volume_id: str, peer: str, login: str, password: str,
-                           mode: str) -> dict[str, Any]:
+    def enable_replication(
+        self, volume_id: str, peer: str, login: str, password: str, mode: str
+    ) -> dict[str, Any]:
         body = {"peer": peer, "login": login, "password": password, "mode": mode}
         return dict(self.request("POST", f"/volumes/{quote(volume_id)}/replication", body))
 
@@ -141,12 +147,16 @@ class ArrayClient:
     def links(self) -> dict[str, Any]:
         return dict(self.request("GET", "/links")["links"])
 
-    def set_link(self, peer: str, *, down: bool | None = None, delay: float | None = None,
-                 bandwidth: int | None = None) -> dict[str, Any]:
+    def set_link(
+        self, peer: str, *, down: bool | None = None, delay: float | None = None, bandwidth: int | None = None
+    ) -> dict[str, Any]:
         """Cut (``down=True``), slow (``delay`` seconds per request, ``bandwidth`` bytes/s) or,
         with ``down=False, delay=0, bandwidth=0``, restore this array's link to ``peer``."""
-        body = {key: value for key, value in (("down", down), ("delay", delay), ("bandwidth", bandwidth))
-                if value is not None}
+        body = {
+            key: value
+            for key, value in (("down", down), ("delay", delay), ("bandwidth", bandwidth))
+            if value is not None
+        }
         return dict(self.request("PUT", f"/links/{quote(peer)}", body))
 
     def restore_link(self, peer: str) -> dict[str, Any]:
@@ -155,18 +165,25 @@ class ArrayClient:
     # -- the replication protocol between arrays
 
     def begin_replica(self, volume_id: str, size_gb: int, epoch: int, source: dict[str, Any]) -> None:
-        self.request("POST", f"/replicas/{quote(volume_id)}/begin",
-                     {"size_gb": size_gb, "epoch": epoch, "source": source})
+        self.request(
+            "POST",
+            f"/replicas/{quote(volume_id)}/begin",
+            {"size_gb": size_gb, "epoch": epoch, "source": source},
+        )
 
     def apply(self, volume_id: str, epoch: int, entries: list[dict[str, Any]], baseline: bool = False) -> int:
         """Ship writes; returns the generation the replica holds afterwards."""
-        reply = self.request("POST", f"/replicas/{quote(volume_id)}/apply",
-                             {"epoch": epoch, "entries": entries, "baseline": baseline})
+        reply = self.request(
+            "POST",
+            f"/replicas/{quote(volume_id)}/apply",
+            {"epoch": epoch, "entries": entries, "baseline": baseline},
+        )
         return int(reply["generation"])
 
     def commit_replica(self, volume_id: str, epoch: int, generation: int) -> None:
-        self.request("POST", f"/replicas/{quote(volume_id)}/commit",
-                     {"epoch": epoch, "generation": generation})
+        self.request(
+            "POST", f"/replicas/{quote(volume_id)}/commit", {"epoch": epoch, "generation": generation}
+        )
 
     def drop_replica(self, volume_id: str, epoch: int) -> None:
         self.request("DELETE", f"/replicas/{quote(volume_id)}", epoch=epoch)

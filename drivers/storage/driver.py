@@ -63,8 +63,10 @@ class Site:
         """This site as a replication target, every secret masked."""
         if self.kind != "unmanaged":
             return {"type": "managed", "backend_name": self.name}
-        return {"type": "unmanaged", **{key: MASK if is_secret_option(key) else value
-                                        for key, value in self.options.items()}}
+        return {
+            "type": "unmanaged",
+            **{key: MASK if is_secret_option(key) else value for key, value in self.options.items()},
+        }
 
 
 class StorageDriver:
@@ -129,22 +131,37 @@ class StorageDriver:
         if self.mode not in MODES:
             raise self._bad("storage_replication_mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
         address = self._address("san_port", self._option("san_ip"), self._option("san_port"))
-        own = Site(self.backend, "own", address, login, password,
-                   self._option("storage_pool", self.backend) or self.backend, timeout)
+        own = Site(
+            self.backend,
+            "own",
+            address,
+            login,
+            password,
+            self._option("storage_pool", self.backend) or self.backend,
+            timeout,
+        )
         self._sites = {own.name: own}
         self.own = own
         managed = self.configuration.safe_get("managed_replication_target")
-        managed = managed if isinstance(managed, bool) else str(managed).strip().lower() not in (
-            "false", "no", "0", "off")
+        managed = (
+            managed
+            if isinstance(managed, bool)
+            else str(managed).strip().lower() not in ("false", "no", "0", "off")
+        )
         for entry in self._devices():
             if isinstance(entry, Mapping) == managed:
-                raise self._bad("replication_devices", "managed targets are backend names; unmanaged ones "
-                                "are {...} entries (set managed_replication_target to match)")
-            site = (self._managed_site(str(entry), own, timeout) if managed
-                    else self._device(entry, own, timeout))
+                raise self._bad(
+                    "replication_devices",
+                    "managed targets are backend names; unmanaged ones "
+                    "are {...} entries (set managed_replication_target to match)",
+                )
+            site = (
+                self._managed_site(str(entry), own, timeout) if managed else self._device(entry, own, timeout)
+            )
             if site.name in self._sites:
-                raise self._bad("replication_devices", f"target {site.name!r} is listed twice or is this "
-                                                       "backend itself")
+                raise self._bad(
+                    "replication_devices", f"target {site.name!r} is listed twice or is this backend itself"
+                )
             self._sites[site.name] = site
             self._targets.append(site.name)
 
@@ -166,26 +183,44 @@ class StorageDriver:
         key = f"replication_peer_{name}"
         address = self._option(key)
         if address is None:
-            raise self._bad(key, f"missing; name the array of replication target {name!r}, "
-                                 f"e.g. '{key} = 127.0.0.1:8702'")
+            raise self._bad(
+                key, f"missing; name the array of replication target {name!r}, e.g. '{key} = 127.0.0.1:8702'"
+            )
         try:
             address = "{}:{}".format(*parse_address(address))
         except ValueError as exc:
             raise self._bad(key, str(exc)) from None
-        return Site(name, "managed", address, self._option(f"{key}_login", own.login) or own.login,
-                    self._option(f"{key}_password", own.password) or own.password,
-                    self._option(f"{key}_pool", name) or name, timeout)
+        return Site(
+            name,
+            "managed",
+            address,
+            self._option(f"{key}_login", own.login) or own.login,
+            self._option(f"{key}_password", own.password) or own.password,
+            self._option(f"{key}_pool", name) or name,
+            timeout,
+        )
 
     def _device(self, entry: Mapping[str, Any], own: Site, timeout: float) -> Site:
         device = {str(key): str(value) for key, value in entry.items()}
         name = device.get("backend_id") or device.get("target_device_id")
         if not name:
-            raise self._bad("replication_devices", "an unmanaged entry needs 'backend_id' (or "
-                                                   "'target_device_id') to name the device")
-        address = self._address(f"replication_devices {name} san_port", device.get("san_ip"),
-                                device.get("san_port"))
-        return Site(name, "unmanaged", address, device.get("san_login") or own.login,
-                    device.get("san_password") or own.password, own.pool, timeout, device)
+            raise self._bad(
+                "replication_devices",
+                "an unmanaged entry needs 'backend_id' (or 'target_device_id') to name the device",
+            )
+        address = self._address(
+            f"replication_devices {name} san_port", device.get("san_ip"), device.get("san_port")
+        )
+        return Site(
+            name,
+            "unmanaged",
+            address,
+            device.get("san_login") or own.login,
+            device.get("san_password") or own.password,
+            own.pool,
+            timeout,
+            device,
+        )
 
     # -- helpers
 
@@ -199,7 +234,8 @@ class StorageDriver:
             return request(site.client())
         except ArrayUnreachable as exc:
             raise exception.VolumeBackendAPIException(
-                data=f"{action}: array {site.name} ({site.address}) is unreachable: {exc.message}") from None
+                data=f"{action}: array {site.name} ({site.address}) is unreachable: {exc.message}"
+            ) from None
         except ArrayError as exc:
             raise exception.VolumeBackendAPIException(
                 data=f"{action}: array {site.name} ({site.address}) answered {exc.status}: {exc.message}"
@@ -225,7 +261,8 @@ class StorageDriver:
             if site is None:
                 raise exception.VolumeDriverException(
                     message=f"volume {volume['id']} is active on {active!r}, "
-                            f"unknown to backend {self.backend}")
+                    f"unknown to backend {self.backend}"
+                )
             return site
         location = str(volume.get("provider_location") or "").partition("/")[0]
         return next((site for site in self._sites.values() if site.address == location), self.own)
@@ -235,7 +272,8 @@ class StorageDriver:
         mode = str(spec).split()[-1] if spec else self.mode  # "<in> sync" -> "sync"
         if mode not in MODES:
             raise exception.InvalidVolumeType(
-                reason=f"replication:replication_type {spec!r} is not one of {', '.join(MODES)}")
+                reason=f"replication:replication_type {spec!r} is not one of {', '.join(MODES)}"
+            )
         return mode
 
     def _location(self, site: Site, volume_id: str) -> str:
@@ -260,9 +298,14 @@ class StorageDriver:
         stats = self._call(self.own, "get_volume_stats", lambda c: c.stats())
         result: dict[str, Any] = {
             "volume_backend_name": self._option("volume_backend_name", self.backend),
-            "vendor_name": "replisim", "driver_version": self.VERSION, "storage_protocol": "iSCSI",
-            "pool_name": self.own.pool, "total_capacity_gb": stats["total_capacity_gb"],
-            "free_capacity_gb": stats["free_capacity_gb"], "replication_enabled": bool(self._targets)}
+            "vendor_name": "replisim",
+            "driver_version": self.VERSION,
+            "storage_protocol": "iSCSI",
+            "pool_name": self.own.pool,
+            "total_capacity_gb": stats["total_capacity_gb"],
+            "free_capacity_gb": stats["free_capacity_gb"],
+            "replication_enabled": bool(self._targets),
+        }
         if self._targets:
             result.update(replication_type=list(MODES), replication_count=len(self._targets))
         return result
@@ -271,8 +314,11 @@ class StorageDriver:
 
     def create_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]:
         self._ready()
-        self._call(self.own, f"create volume {volume['id']}",
-                   lambda c: c.create_volume(str(volume["id"]), int(volume["size"])))
+        self._call(
+            self.own,
+            f"create volume {volume['id']}",
+            lambda c: c.create_volume(str(volume["id"]), int(volume["size"])),
+        )
         return {"provider_location": self._location(self.own, str(volume["id"]))}
 
     def delete_volume(self, volume: Mapping[str, Any]) -> None:
@@ -288,18 +334,25 @@ class StorageDriver:
         site = self._serving(volume)
         if not self._targets:
             raise exception.VolumeDriverException(
-                message=f"backend {self.backend} has no replication_devices to replicate to")
+                message=f"backend {self.backend} has no replication_devices to replicate to"
+            )
         volume_id = str(volume["id"])
         previous = self._driver_data(volume).get("peer")
         peer_name = previous if previous in self._sites and previous != site.name else self._targets[0]
         peer = self._sites[peer_name]
         mode = self._mode(volume)
-        self._call(site, f"enable replication of {volume_id} to {peer.name}",
-                   lambda c: c.enable_replication(volume_id, peer.address, peer.login, peer.password, mode))
+        self._call(
+            site,
+            f"enable replication of {volume_id} to {peer.name}",
+            lambda c: c.enable_replication(volume_id, peer.address, peer.login, peer.password, mode),
+        )
         with self._lock:
             self._active[volume_id] = site.name
-        return {"replication_driver_data": json.dumps({"active": site.name, "peer": peer.name, "mode": mode},
-                                                      sort_keys=True)}
+        return {
+            "replication_driver_data": json.dumps(
+                {"active": site.name, "peer": peer.name, "mode": mode}, sort_keys=True
+            )
+        }
 
     def replication_disable(self, context: Any, volume: Mapping[str, Any]) -> None:
         site = self._serving(volume)
@@ -309,8 +362,9 @@ class StorageDriver:
             self._active.pop(volume_id, None)
             self._in_error.discard(volume_id)
 
-    def replication_failover(self, context: Any, volume: Mapping[str, Any],
-                             secondary: str | None = None) -> dict[str, Any]:
+    def replication_failover(
+        self, context: Any, volume: Mapping[str, Any], secondary: str | None = None
+    ) -> dict[str, Any]:
         """Promote the replica on ``secondary`` (default: the volume's peer). A managed target's
         backend takes the volume over (``host``); an unmanaged device is served from here.
 
@@ -326,7 +380,8 @@ class StorageDriver:
         if target is None:
             raise exception.InvalidReplicationTarget(
                 reason=f"{name!r} is not a replication target of backend {self.backend}; "
-                       f"known: {', '.join(self._targets) or 'none'}")
+                f"known: {', '.join(self._targets) or 'none'}"
+            )
         if target.name == site.name:
             raise exception.InvalidReplicationTarget(reason=f"volume {volume_id} is already active on {name}")
         self._take_over(target, volume_id, "check")
@@ -338,14 +393,20 @@ class StorageDriver:
                 try:
                     self._take_over(site, volume_id, "promote")
                 except exception.CinderException as exc:
-                    LOG.error("volume %s has no writable copy: %s did not take it back: %s",
-                              volume_id, site.name, exc)
+                    LOG.error(
+                        "volume %s has no writable copy: %s did not take it back: %s",
+                        volume_id,
+                        site.name,
+                        exc,
+                    )
             raise
         mode = (status.get("replication") or {}).get("mode") or data.get("mode") or self.mode
         result: dict[str, Any] = {
             "model_update": {"provider_location": self._location(target, volume_id)},
-            "replication_driver_data": json.dumps({"active": target.name, "peer": site.name, "mode": mode},
-                                                  sort_keys=True)}
+            "replication_driver_data": json.dumps(
+                {"active": target.name, "peer": site.name, "mode": mode}, sort_keys=True
+            ),
+        }
         with self._lock:
             self._in_error.discard(volume_id)
             if target.kind == "managed":
@@ -361,18 +422,21 @@ class StorageDriver:
             client = target.client()
             status = client.promote(volume_id) if step == "promote" else client.volume(volume_id)
         except ArrayUnreachable as exc:
-            raise exception.UnableToFailOver(reason=f"target {target.name} ({target.address}) is "
-                                                    f"unreachable: {exc.message}") from None
+            raise exception.UnableToFailOver(
+                reason=f"target {target.name} ({target.address}) is unreachable: {exc.message}"
+            ) from None
         except ArrayError as exc:
             if exc.status == 404:
                 raise exception.InvalidReplicationTarget(
                     reason=f"{target.name} ({target.address}) holds no replica of volume {volume_id}"
                 ) from None
             raise exception.UnableToFailOver(
-                reason=f"{target.name} refused to take over: {exc.message}") from None
+                reason=f"{target.name} refused to take over: {exc.message}"
+            ) from None
         if step == "check" and status["role"] == "replica" and not status.get("complete"):
             raise exception.UnableToFailOver(
-                reason=f"the replica of {volume_id} on {target.name} has not completed its initial copy")
+                reason=f"the replica of {volume_id} on {target.name} has not completed its initial copy"
+            )
         return status
 
     def _step_down(self, site: Site, volume_id: str) -> bool:
@@ -380,8 +444,9 @@ class StorageDriver:
         try:
             site.client().demote(volume_id)
         except ArrayError as exc:  # unreachable, link down, or nothing in sync: an unplanned failover
-            LOG.warning("volume %s: unplanned failover, %s could not hand over: %s", volume_id,
-                        site.name, exc)
+            LOG.warning(
+                "volume %s: unplanned failover, %s could not hand over: %s", volume_id, site.name, exc
+            )
             return False
         return True
 
@@ -394,7 +459,8 @@ class StorageDriver:
             if exc.status == 404:
                 return {"volume_id": volume_id, "targets": []}
             raise exception.VolumeBackendAPIException(
-                data=f"list replication targets of {volume_id}: array {site.name}: {exc}") from None
+                data=f"list replication targets of {volume_id}: array {site.name}: {exc}"
+            ) from None
         replication = status.get("replication")
         if not replication:
             return {"volume_id": volume_id, "targets": []}
@@ -420,8 +486,10 @@ class StorageDriver:
                 overview = site.client().replication_overview()
             except ArrayError as exc:
                 for volume_id in mine:
-                    findings[volume_id] = {"status": "error", "reason": f"array {site.name} ({site.address}) "
-                                                                        f"is unreachable: {exc.message}"}
+                    findings[volume_id] = {
+                        "status": "error",
+                        "reason": f"array {site.name} ({site.address}) is unreachable: {exc.message}",
+                    }
                 continue
             for entry in overview:
                 replication = entry.get("replication")

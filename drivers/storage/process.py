@@ -31,9 +31,20 @@ class StorageProcess:
     """One array process. ``root`` is created if needed; the log goes to ``root.parent/<name>.log``
     unless ``log_path`` says otherwise (never inside the root, which holds only volumes)."""
 
-    def __init__(self, root: Path | str, name: str, password: str, *, login: str = "admin", port: int = 0,
-                 host: str = "127.0.0.1", capacity_gb: int = 1000, peer_timeout: float = 5.0,
-                 log_path: Path | str | None = None, start_timeout: float = 10.0):
+    def __init__(
+        self,
+        root: Path | str,
+        name: str,
+        password: str,
+        *,
+        login: str = "admin",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        capacity_gb: int = 1000,
+        peer_timeout: float = 5.0,
+        log_path: Path | str | None = None,
+        start_timeout: float = 10.0,
+    ):
         self.root = Path(root)
         self.name = name
         self.login = login
@@ -71,13 +82,32 @@ class StorageProcess:
         if self.running:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "replisim", "array", "serve", "--root", str(self.root),
-                   "--port", str(self.port), "--host", self.host, "--name", self.name, "--login", self.login,
-                   "--capacity-gb", str(self.capacity_gb), "--peer-timeout", str(self.peer_timeout)]
+        command = [
+            sys.executable,
+            "-m",
+            "replisim",
+            "array",
+            "serve",
+            "--root",
+            str(self.root),
+            "--port",
+            str(self.port),
+            "--host",
+            self.host,
+            "--name",
+            self.name,
+            "--login",
+            self.login,
+            "--capacity-gb",
+            str(self.capacity_gb),
+            "--peer-timeout",
+            str(self.peer_timeout),
+        ]
         env = {**os.environ, "REPLISIM_ARRAY_PASSWORD": self._password}
         with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                             stderr=log, env=env)
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env
+            )
         _RUNNING.add(self)
         assert self._process.stdout is not None
         try:

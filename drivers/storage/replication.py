@@ -81,8 +81,9 @@ class Links:
             raise StorageError(400, f"down must be true or false, got {down!r}")
         if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
             raise StorageError(400, f"delay must be a number of seconds >= 0, got {delay!r}")
-        if bandwidth is not None and (not isinstance(bandwidth, int) or isinstance(bandwidth, bool)
-                                      or bandwidth < 0):
+        if bandwidth is not None and (
+            not isinstance(bandwidth, int) or isinstance(bandwidth, bool) or bandwidth < 0
+        ):
             raise StorageError(400, f"bandwidth must be an integer >= 0 (bytes/s), got {bandwidth!r}")
         with self._lock:
             shape = self._shapes.setdefault(peer, LinkShape())
@@ -121,7 +122,8 @@ class PeerBook:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, str]] = (
-            json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
+            json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        )
 
     def remember(self, address: str, login: str, password: str) -> None:
         with self._lock:
@@ -154,8 +156,16 @@ def _int(value: Any, what: str) -> int:
 class Replicator:
     """Both ends of replication for one array, plus the background shipper thread."""
 
-    def __init__(self, store: VolumeStore, peers: PeerBook, links: Links, identity: Identity, *,
-                 interval: float = 0.2, probe_interval: float = 1.0):
+    def __init__(
+        self,
+        store: VolumeStore,
+        peers: PeerBook,
+        links: Links,
+        identity: Identity,
+        *,
+        interval: float = 0.2,
+        probe_interval: float = 1.0,
+    ):
         self.store = store
         self.peers = peers
         self.links = links
@@ -208,14 +218,27 @@ class Replicator:
             if volume.role != PRIMARY or not replication or replication["peer"] != peer:
                 raise ReplicationFailed(str(exc))
             if isinstance(epoch, int) and epoch > volume.epoch and exc.details.get("role") == PRIMARY:
-                LOG.warning("volume %s: %s holds it as primary at epoch %s (ours %s); demoting ourselves",
-                            volume.id, peer, epoch, volume.epoch)
+                LOG.warning(
+                    "volume %s: %s holds it as primary at epoch %s (ours %s); demoting ourselves",
+                    volume.id,
+                    peer,
+                    epoch,
+                    volume.epoch,
+                )
                 volume.clear_journal()
-                volume.update(role=REPLICA, replication=None, complete=False,
-                              source={"address": peer, "mode": replication["mode"]})
+                volume.update(
+                    role=REPLICA,
+                    replication=None,
+                    complete=False,
+                    source={"address": peer, "mode": replication["mode"]},
+                )
             elif replication["in_sync"]:
-                LOG.warning("volume %s: %s lost track of the copy (%s); starting a full copy",
-                            volume.id, peer, exc.message)
+                LOG.warning(
+                    "volume %s: %s lost track of the copy (%s); starting a full copy",
+                    volume.id,
+                    peer,
+                    exc.message,
+                )
                 volume.clear_journal()
                 volume.update(replication={**replication, "in_sync": False, "since": time.time()})
         self.wake()
@@ -224,14 +247,28 @@ class Replicator:
     def _baseline(self, volume: Volume, peer: str, mode: str) -> int:
         """Copy the volume's data to ``peer`` (caller holds ``volume.lock``, so nothing changes)."""
         source = {**asdict(self.identity), "mode": mode}
-        self._call(volume, peer, 0, lambda c: c.begin_replica(volume.id, int(volume.meta["size_gb"]),
-                                                              volume.epoch, source))
+        self._call(
+            volume,
+            peer,
+            0,
+            lambda c: c.begin_replica(volume.id, int(volume.meta["size_gb"]), volume.epoch, source),
+        )
         batch: list[dict[str, Any]] = []
         size = 0
         for offset, data in [*volume.extents(), (-1, b"")]:
             if batch and (offset < 0 or size + len(data) > CHUNK):
-                self._call(volume, peer, size, partial(ArrayClient.apply, volume_id=volume.id,
-                                                       epoch=volume.epoch, entries=batch, baseline=True))
+                self._call(
+                    volume,
+                    peer,
+                    size,
+                    partial(
+                        ArrayClient.apply,
+                        volume_id=volume.id,
+                        epoch=volume.epoch,
+                        entries=batch,
+                        baseline=True,
+                    ),
+                )
                 batch, size = [], 0
             if offset >= 0:
                 batch.append({"offset": offset, "data": encode(data)})
@@ -256,8 +293,12 @@ class Replicator:
             raise StorageError(400, "login and password of the peer are required")
         with volume.lock:
             if volume.role != PRIMARY:
-                raise StorageError(409, f"volume {volume.id} is a replica here; only a primary replicates",
-                                   role=volume.role, epoch=volume.epoch)
+                raise StorageError(
+                    409,
+                    f"volume {volume.id} is a replica here; only a primary replicates",
+                    role=volume.role,
+                    epoch=volume.epoch,
+                )
             current = volume.replication
             if current and current["in_sync"] and (current["peer"], current["mode"]) == (peer, mode):
                 return
@@ -267,8 +308,15 @@ class Replicator:
             except ReplicationFailed as exc:
                 raise StorageError(503, f"cannot copy volume {volume.id} to {peer}: {exc}") from None
             volume.clear_journal()
-            volume.update(replication={"peer": peer, "mode": mode, "shipped": generation, "in_sync": True,
-                                       "since": None})
+            volume.update(
+                replication={
+                    "peer": peer,
+                    "mode": mode,
+                    "shipped": generation,
+                    "in_sync": True,
+                    "since": None,
+                }
+            )
 
     def disable(self, volume: Volume) -> None:
         with volume.lock:
@@ -285,9 +333,12 @@ class Replicator:
             try:
                 self.ship(volume, until=generation)
             except ReplicationFailed as exc:
-                raise StorageError(503, f"write {generation} to volume {volume.id} is stored here but "
-                                        f"not acknowledged by its sync peer {replication['peer']}: {exc}",
-                                   generation=generation) from None
+                raise StorageError(
+                    503,
+                    f"write {generation} to volume {volume.id} is stored here but "
+                    f"not acknowledged by its sync peer {replication['peer']}: {exc}",
+                    generation=generation,
+                ) from None
         else:
             self.wake()
 
@@ -308,11 +359,16 @@ class Replicator:
             size = 0
             while entries and (not batch or size + len(entries[0].data) <= CHUNK):
                 entry = entries.pop(0)
-                batch.append({"generation": entry.generation, "offset": entry.offset,
-                              "data": encode(entry.data)})
+                batch.append(
+                    {"generation": entry.generation, "offset": entry.offset, "data": encode(entry.data)}
+                )
                 size += len(entry.data)
-            held = self._call(volume, peer, size, partial(ArrayClient.apply, volume_id=volume.id,
-                                                          epoch=volume.epoch, entries=batch))
+            held = self._call(
+                volume,
+                peer,
+                size,
+                partial(ArrayClient.apply, volume_id=volume.id, epoch=volume.epoch, entries=batch),
+            )
             with volume.lock:
                 volume.mark_shipped(held)
 
@@ -325,8 +381,9 @@ class Replicator:
             generation = self._baseline(volume, replication["peer"], replication["mode"])
             volume.clear_journal()
             volume.update(replication={**replication, "shipped": generation, "in_sync": True, "since": None})
-        LOG.info("volume %s: copy to %s complete at generation %s", volume.id, replication["peer"],
-                 generation)
+        LOG.info(
+            "volume %s: copy to %s complete at generation %s", volume.id, replication["peer"], generation
+        )
 
     def demote(self, volume: Volume) -> None:
         """A planned failover's first half: refuse new writes, ship every pending one, and become
@@ -336,16 +393,27 @@ class Replicator:
             if volume.role != PRIMARY:
                 return
             if not replication or not replication["in_sync"]:
-                raise StorageError(409, f"volume {volume.id} has no replica in sync to hand over to",
-                                   role=volume.role, epoch=volume.epoch)
+                raise StorageError(
+                    409,
+                    f"volume {volume.id} has no replica in sync to hand over to",
+                    role=volume.role,
+                    epoch=volume.epoch,
+                )
             try:
                 self._ship(volume, None)
             except ReplicationFailed as exc:
-                raise StorageError(503, f"volume {volume.id} stays primary: its last writes cannot reach "
-                                        f"{replication['peer']}: {exc}") from None
+                raise StorageError(
+                    503,
+                    f"volume {volume.id} stays primary: its last writes cannot reach "
+                    f"{replication['peer']}: {exc}",
+                ) from None
             volume.clear_journal()
-            volume.update(role=REPLICA, replication=None, complete=True,
-                          source={"address": replication["peer"], "mode": replication["mode"]})
+            volume.update(
+                role=REPLICA,
+                replication=None,
+                complete=True,
+                source={"address": replication["peer"], "mode": replication["mode"]},
+            )
         LOG.info("volume %s demoted: every write is on %s", volume.id, replication["peer"])
 
     def promote(self, volume: Volume) -> None:
@@ -355,15 +423,25 @@ class Replicator:
             if volume.role == PRIMARY:
                 return
             if not volume.meta.get("complete"):
-                raise StorageError(409, f"replica of volume {volume.id} never completed its initial copy; "
-                                        "promoting it would expose partial data", role=volume.role)
+                raise StorageError(
+                    409,
+                    f"replica of volume {volume.id} never completed its initial copy; "
+                    "promoting it would expose partial data",
+                    role=volume.role,
+                )
             source = volume.meta.get("source") or {}
             replication = None
             if source.get("address"):
-                replication = {"peer": source["address"], "mode": source.get("mode", "async"), "shipped": 0,
-                               "in_sync": False, "since": time.time()}
-            volume.update(role=PRIMARY, epoch=volume.epoch + 1, source=None, complete=None,
-                          replication=replication)
+                replication = {
+                    "peer": source["address"],
+                    "mode": source.get("mode", "async"),
+                    "shipped": 0,
+                    "in_sync": False,
+                    "since": time.time(),
+                }
+            volume.update(
+                role=PRIMARY, epoch=volume.epoch + 1, source=None, complete=None, replication=replication
+            )
         LOG.info("volume %s promoted to primary at epoch %s", volume.id, volume.epoch)
         self.wake()
 
@@ -399,9 +477,15 @@ class Replicator:
         else:
             lag = 0.0
         result["replication"] = {
-            "peer": peer, "mode": replication["mode"], "link": link, "last_error": error,
-            "in_sync": replication["in_sync"], "shipped_generation": replication["shipped"],
-            "unshipped": len(pending), "lag_seconds": round(max(lag, 0.0), 3)}
+            "peer": peer,
+            "mode": replication["mode"],
+            "link": link,
+            "last_error": error,
+            "in_sync": replication["in_sync"],
+            "shipped_generation": replication["shipped"],
+            "unshipped": len(pending),
+            "lag_seconds": round(max(lag, 0.0), 3),
+        }
         return result
 
     # -- the replica's side
@@ -409,8 +493,9 @@ class Replicator:
     def receive_begin(self, volume_id: str, body: dict[str, Any]) -> None:
         epoch = _int(body.get("epoch"), "epoch")
         source = body.get("source")
-        if not isinstance(source, dict) or not all(isinstance(source.get(k), str) and source.get(k)
-                                                   for k in ("address", "login", "password", "mode")):
+        if not isinstance(source, dict) or not all(
+            isinstance(source.get(k), str) and source.get(k) for k in ("address", "login", "password", "mode")
+        ):
             raise StorageError(400, "source must carry address, login, password and mode")
         volume = self.store.find(volume_id)
         meta = {"source": {"address": source["address"], "mode": source["mode"]}, "complete": False}
@@ -419,19 +504,35 @@ class Replicator:
         else:
             with volume.lock:
                 if volume.role == PRIMARY and volume.epoch >= epoch:
-                    raise StorageError(409, f"volume {volume_id} is primary here at epoch {volume.epoch}; "
-                                            f"refusing a copy from epoch {epoch}",
-                                       role=PRIMARY, epoch=volume.epoch)
+                    raise StorageError(
+                        409,
+                        f"volume {volume_id} is primary here at epoch {volume.epoch}; "
+                        f"refusing a copy from epoch {epoch}",
+                        role=PRIMARY,
+                        epoch=volume.epoch,
+                    )
                 if volume.role == REPLICA and volume.epoch > epoch:
-                    raise StorageError(409, f"replica of {volume_id} is at epoch {volume.epoch}, newer than "
-                                            f"the sender's {epoch}", role=REPLICA, epoch=volume.epoch)
+                    raise StorageError(
+                        409,
+                        f"replica of {volume_id} is at epoch {volume.epoch}, newer than the sender's {epoch}",
+                        role=REPLICA,
+                        epoch=volume.epoch,
+                    )
                 if body.get("size_gb") != volume.meta["size_gb"]:
-                    raise StorageError(409, f"volume {volume_id} has size_gb {volume.meta['size_gb']} "
-                                            f"here, not {body.get('size_gb')}",
-                                       role=volume.role, epoch=volume.epoch)
+                    raise StorageError(
+                        409,
+                        f"volume {volume_id} has size_gb {volume.meta['size_gb']} "
+                        f"here, not {body.get('size_gb')}",
+                        role=volume.role,
+                        epoch=volume.epoch,
+                    )
                 if volume.role == PRIMARY:
-                    LOG.warning("volume %s: fenced by %s at epoch %s; becoming its replica",
-                                volume_id, source["address"], epoch)
+                    LOG.warning(
+                        "volume %s: fenced by %s at epoch %s; becoming its replica",
+                        volume_id,
+                        source["address"],
+                        epoch,
+                    )
                 volume.clear_journal()
                 volume.reset_image()
                 volume.update(role=REPLICA, replication=None, generation=0, epoch=epoch, **meta)
@@ -441,8 +542,13 @@ class Replicator:
         volume = self.store.get(volume_id)
         epoch = _int(epoch, "epoch")
         if volume.role != REPLICA or volume.epoch != epoch:
-            raise StorageError(409, f"volume {volume_id} is {volume.role} at epoch {volume.epoch} here; "
-                                    f"not a replica at epoch {epoch}", role=volume.role, epoch=volume.epoch)
+            raise StorageError(
+                409,
+                f"volume {volume_id} is {volume.role} at epoch {volume.epoch} here; "
+                f"not a replica at epoch {epoch}",
+                role=volume.role,
+                epoch=volume.epoch,
+            )
         return volume
 
     def receive_apply(self, volume_id: str, body: dict[str, Any]) -> int:
@@ -454,13 +560,15 @@ class Replicator:
             pieces = [(_int(entry.get("offset"), "offset"), decode(entry.get("data"))) for entry in entries]
             if body.get("baseline"):
                 if volume.meta.get("complete"):
-                    raise StorageError(409, f"the copy of {volume_id} is already complete",
-                                       role=REPLICA, epoch=volume.epoch)
+                    raise StorageError(
+                        409, f"the copy of {volume_id} is already complete", role=REPLICA, epoch=volume.epoch
+                    )
                 volume.apply(pieces, None)
                 return volume.generation
             if not volume.meta.get("complete"):
-                raise StorageError(409, f"the copy of {volume_id} is incomplete", role=REPLICA,
-                                   epoch=volume.epoch)
+                raise StorageError(
+                    409, f"the copy of {volume_id} is incomplete", role=REPLICA, epoch=volume.epoch
+                )
             generation = volume.generation
             fresh = []
             for entry, piece in zip(entries, pieces, strict=True):
@@ -468,9 +576,13 @@ class Replicator:
                 if number <= generation:
                     continue  # a resend of something already applied
                 if number != generation + 1:
-                    raise StorageError(409, f"write {number} to {volume_id} skips generations after "
-                                            f"{generation}", role=REPLICA, epoch=volume.epoch,
-                                       generation=volume.generation)
+                    raise StorageError(
+                        409,
+                        f"write {number} to {volume_id} skips generations after {generation}",
+                        role=REPLICA,
+                        epoch=volume.epoch,
+                        generation=volume.generation,
+                    )
                 fresh.append(piece)
                 generation = number
             if fresh:
@@ -490,9 +602,13 @@ class Replicator:
             return
         with volume.lock:
             if volume.epoch > epoch or (volume.role == PRIMARY and volume.epoch == epoch):
-                raise StorageError(409, f"volume {volume_id} is {volume.role} at epoch {volume.epoch} here; "
-                                        f"a primary at epoch {epoch} cannot drop it",
-                                   role=volume.role, epoch=volume.epoch)
+                raise StorageError(
+                    409,
+                    f"volume {volume_id} is {volume.role} at epoch {volume.epoch} here; "
+                    f"a primary at epoch {epoch} cannot drop it",
+                    role=volume.role,
+                    epoch=volume.epoch,
+                )
         self.store.delete(volume_id)
 
     # -- the background shipper

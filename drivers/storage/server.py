@@ -62,8 +62,18 @@ class ArrayServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, root: Path, host: str, port: int, *, name: str, login: str, password: str,
-                 capacity_gb: int = 1000, peer_timeout: float = 5.0):
+    def __init__(
+        self,
+        root: Path,
+        host: str,
+        port: int,
+        *,
+        name: str,
+        login: str,
+        password: str,
+        capacity_gb: int = 1000,
+        peer_timeout: float = 5.0,
+    ):
         try:
             super().__init__((host, port), RequestHandler)
         except OSError as exc:
@@ -74,8 +84,12 @@ class ArrayServer(ThreadingHTTPServer):
         self.address = f"{host}:{self.server_address[1]}"
         self.store = VolumeStore(root, capacity_gb)
         self.links = Links()
-        self.replicator = Replicator(self.store, PeerBook(root / "peers.json", peer_timeout), self.links,
-                                     Identity(self.address, login, password))
+        self.replicator = Replicator(
+            self.store,
+            PeerBook(root / "peers.json", peer_timeout),
+            self.links,
+            Identity(self.address, login, password),
+        )
 
     def authorized(self, header: str | None) -> bool:
         scheme, _, token = (header or "").partition(" ")
@@ -90,6 +104,7 @@ class ArrayServer(ThreadingHTTPServer):
 
 
 # -- endpoints ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Request:
@@ -167,8 +182,13 @@ def _read(request: Request) -> Reply:
 
 def _enable(request: Request) -> Reply:
     volume, body = request.volume, request.body
-    request.server.replicator.enable(volume, str(body.get("peer", "")), body.get("login", ""),
-                                     body.get("password", ""), body.get("mode", "async"))
+    request.server.replicator.enable(
+        volume,
+        str(body.get("peer", "")),
+        body.get("login", ""),
+        body.get("password", ""),
+        body.get("mode", "async"),
+    )
     return 200, request.server.replicator.status(volume)
 
 
@@ -243,7 +263,8 @@ def _drop(request: Request) -> Reply:
 
 _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
-    (method, re.compile(pattern), handler) for method, pattern, handler in [
+    (method, re.compile(pattern), handler)
+    for method, pattern, handler in [
         ("GET", "/health", _health),
         ("GET", "/stats", _stats),
         ("GET", "/volumes", _list),
@@ -361,15 +382,35 @@ def lock_root(root: Path) -> Any:
     return handle
 
 
-def serve(root: Path, host: str, port: int, *, name: str, login: str, password: str,
-          capacity_gb: int = 1000, peer_timeout: float = 5.0) -> None:
+def serve(
+    root: Path,
+    host: str,
+    port: int,
+    *,
+    name: str,
+    login: str,
+    password: str,
+    capacity_gb: int = 1000,
+    peer_timeout: float = 5.0,
+) -> None:
     """Run an array until SIGTERM or SIGINT. Prints one line, ``listening on http://HOST:PORT``, once
     the socket accepts connections (a supervisor that asked for port 0 reads the port there)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s " + name.replace("%", "%%") + " %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s " + name.replace("%", "%%") + " %(levelname)s %(message)s",
+    )
     lock = lock_root(root)
-    server = ArrayServer(root, host, port, name=name, login=login, password=password,
-                         capacity_gb=capacity_gb, peer_timeout=peer_timeout)
+    server = ArrayServer(
+        root,
+        host,
+        port,
+        name=name,
+        login=login,
+        password=password,
+        capacity_gb=capacity_gb,
+        peer_timeout=peer_timeout,
+    )
 
     def shutdown(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -79,8 +79,12 @@ class JournalEntry:
     written_at: float  # wall-clock seconds: the age of the oldest unshipped write is the lag
 
     def to_json(self) -> dict[str, Any]:
-        return {"generation": self.generation, "offset": self.offset, "data": encode(self.data),
-                "written_at": self.written_at}
+        return {
+            "generation": self.generation,
+            "offset": self.offset,
+            "data": encode(self.data),
+            "written_at": self.written_at,
+        }
 
 
 class Volume:
@@ -132,15 +136,19 @@ class Volume:
 
     def summary(self) -> dict[str, Any]:
         meta = self.meta
-        return {key: meta.get(key) for key in ("id", "size_gb", "role", "generation", "epoch", "source",
-                                                "complete")}
+        return {
+            key: meta.get(key)
+            for key in ("id", "size_gb", "role", "generation", "epoch", "source", "complete")
+        }
 
     # -- data
 
     def _check_range(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size_bytes:
-            raise StorageError(400, f"range [{offset}, {offset + length}) is outside volume {self.id} "
-                                    f"of {self.size_bytes} bytes")
+            raise StorageError(
+                400,
+                f"range [{offset}, {offset + length}) is outside volume {self.id} of {self.size_bytes} bytes",
+            )
 
     def _pwrite_all(self, pieces: list[tuple[int, bytes]]) -> None:
         fd = os.open(self.path("img"), os.O_WRONLY)
@@ -164,8 +172,9 @@ class Volume:
         """A client write on the primary; returns its generation once data and number are durable."""
         with self.lock:
             if self.role != PRIMARY:
-                raise StorageError(409, f"volume {self.id} is a read-only replica here; promote it first",
-                                   role=self.role)
+                raise StorageError(
+                    409, f"volume {self.id} is a read-only replica here; promote it first", role=self.role
+                )
             self._check_range(offset, len(data))
             self._pwrite_all([(offset, data)])
             generation = self.generation + 1
@@ -239,8 +248,12 @@ class Volume:
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 raw = json.loads(line)
-                entry = JournalEntry(int(raw["generation"]), int(raw["offset"]),
-                                     base64.b64decode(raw["data"]), float(raw["written_at"]))
+                entry = JournalEntry(
+                    int(raw["generation"]),
+                    int(raw["offset"]),
+                    base64.b64decode(raw["data"]),
+                    float(raw["written_at"]),
+                )
             except (ValueError, KeyError, TypeError, binascii.Error):
                 continue  # a torn last line: that write was never acknowledged
             if shipped < entry.generation <= self.generation:
@@ -292,8 +305,11 @@ class VolumeStore:
     @staticmethod
     def check_id(volume_id: str) -> str:
         if not VOLUME_ID.fullmatch(volume_id):
-            raise StorageError(400, f"invalid volume id {volume_id!r}: use 1-128 letters, digits, '.', '_' "
-                                    "or '-', starting with a letter or digit")
+            raise StorageError(
+                400,
+                f"invalid volume id {volume_id!r}: use 1-128 letters, digits, '.', '_' "
+                "or '-', starting with a letter or digit",
+            )
         return volume_id
 
     def provisioned_gb(self) -> int:
@@ -320,14 +336,26 @@ class VolumeStore:
             existing = self.volumes.get(volume_id)
             if existing is not None:
                 if int(existing.meta["size_gb"]) != size_gb:
-                    raise StorageError(409, f"volume {volume_id} exists with size_gb "
-                                            f"{existing.meta['size_gb']}, not {size_gb}")
+                    raise StorageError(
+                        409,
+                        f"volume {volume_id} exists with size_gb {existing.meta['size_gb']}, not {size_gb}",
+                    )
                 return existing, False
             free = self.capacity_gb - self.provisioned_gb()
             if size_gb > free:
                 raise StorageError(507, f"not enough space for {size_gb} GiB: {free} GiB free")
-            volume = Volume(self.directory, {"id": volume_id, "size_gb": size_gb, "role": role,
-                                             "generation": 0, "epoch": 0, "replication": None, **meta})
+            volume = Volume(
+                self.directory,
+                {
+                    "id": volume_id,
+                    "size_gb": size_gb,
+                    "role": role,
+                    "generation": 0,
+                    "epoch": 0,
+                    "replication": None,
+                    **meta,
+                },
+            )
             fd = os.open(volume.path("img"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 os.ftruncate(fd, volume.size_bytes)  # sparse: no blocks until written
@@ -354,5 +382,9 @@ class VolumeStore:
 
     def stats(self) -> dict[str, Any]:
         provisioned = self.provisioned_gb()
-        return {"total_capacity_gb": self.capacity_gb, "free_capacity_gb": self.capacity_gb - provisioned,
-                "provisioned_capacity_gb": provisioned, "volumes": len(self.volumes)}
+        return {
+            "total_capacity_gb": self.capacity_gb,
+            "free_capacity_gb": self.capacity_gb - provisioned,
+            "provisioned_capacity_gb": provisioned,
+            "volumes": len(self.volumes),
+        }

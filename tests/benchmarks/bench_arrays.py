@@ -36,7 +36,8 @@ def config(arrays: int) -> str:
         sections.append(
             f"[{name}]\nvolume_driver = replisim.drivers.emulated.EmulatedDriver\n"
             f"volume_backend_name = {name}\nreplication_devices = {names[(i + 1) % arrays]}\n"
-            f"total_capacity_gb = 1000000\nreplication_bandwidth_mbps = 10000\n")
+            f"total_capacity_gb = 1000000\nreplication_bandwidth_mbps = 10000\n"
+        )
     return "\n".join(sections)
 
 
@@ -51,12 +52,16 @@ def run(volumes: int, arrays: int, seed: int = 1) -> dict[str, Any]:
     deploy(runtime, conf, db, drivers=emulated_drivers(conf, fabric), report_interval=10.0)
     admin = admin_context()
     runtime.run(until=30.0)
-    runtime.wait(runtime.submit(one_call(admin, "create_volume_type", name="replicated",
-                                         extra_specs={"replication": "enabled"})))
+    runtime.wait(
+        runtime.submit(
+            one_call(admin, "create_volume_type", name="replicated", extra_specs={"replication": "enabled"})
+        )
+    )
 
     def lifecycle(index: int) -> Generator[Any, Any, None]:
-        volume = yield api_call(admin, "create_volume", timeout=600, size=10, volume_type="replicated",
-                                name=f"vol-{index}")
+        volume = yield api_call(
+            admin, "create_volume", timeout=600, size=10, volume_type="replicated", name=f"vol-{index}"
+        )
         yield from sleep(60.0)
         while (yield api_call(admin, "get_volume", volume_id=volume["id"]))["status"] != "available":
             yield from sleep(30.0)
@@ -72,15 +77,29 @@ def run(volumes: int, arrays: int, seed: int = 1) -> dict[str, Any]:
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     enabled = len(db.volume_get_all(replication_statuses=["enabled"]))
-    lags = [fabric.lag(copy) for array in fabric.arrays.values() for copy in array.copies.values()
-            if copy.role == "secondary"]
+    lags = [
+        fabric.lag(copy)
+        for array in fabric.arrays.values()
+        for copy in array.copies.values()
+        if copy.role == "secondary"
+    ]
     return {
-        "volumes": volumes, "arrays": arrays, "set_up": set_up, "enabled": enabled,
-        "simulated_s": runtime.now, "wall_s": wall, "cpu_s": cpu, "setup_wall_s": setup_wall,
+        "volumes": volumes,
+        "arrays": arrays,
+        "set_up": set_up,
+        "enabled": enabled,
+        "simulated_s": runtime.now,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "setup_wall_s": setup_wall,
         "ratio": runtime.now / wall,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "writes": sum(copy.history.count_at(runtime.now) for array in fabric.arrays.values()
-                      for copy in array.copies.values() if copy.history is not None),
+        "writes": sum(
+            copy.history.count_at(runtime.now)
+            for array in fabric.arrays.values()
+            for copy in array.copies.values()
+            if copy.history is not None
+        ),
         "max_lag_s": max(lags, default=0.0),
     }
 
@@ -99,11 +118,15 @@ def main() -> None:
     volumes = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     arrays = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     result = run(volumes, arrays)
-    print(f"{result['volumes']} volumes on {result['arrays']} arrays, {result['set_up']} set up, "
-          f"{result['enabled']} replicating at the end")
-    print(f"simulated {result['simulated_s']:.0f} s in {result['wall_s']:.2f} s wall "
-          f"({result['cpu_s']:.2f} s CPU; set-up {result['setup_wall_s']:.2f} s wall); "
-          f"ratio {result['ratio']:.0f}x; peak RSS {result['peak_rss_mib']:.0f} MiB")
+    print(
+        f"{result['volumes']} volumes on {result['arrays']} arrays, {result['set_up']} set up, "
+        f"{result['enabled']} replicating at the end"
+    )
+    print(
+        f"simulated {result['simulated_s']:.0f} s in {result['wall_s']:.2f} s wall "
+        f"({result['cpu_s']:.2f} s CPU; set-up {result['setup_wall_s']:.2f} s wall); "
+        f"ratio {result['ratio']:.0f}x; peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
     print(f"writes made: {result['writes']:,}; worst replication lag at the end: {result['max_lag_s']:.3f} s")
 
 

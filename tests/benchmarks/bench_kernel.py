@@ -84,8 +84,9 @@ def rate(fn: Callable[[int, bool], int], burst: bool) -> float:
 
 
 def main(rounds: int = 5) -> dict[str, float]:
-    print(f"python {sys.version.split()[0]}, simpy {simpy.__version__}, "
-          f"{MESSAGES:,} messages, best of {rounds}")
+    print(
+        f"python {sys.version.split()[0]}, simpy {simpy.__version__}, {MESSAGES:,} messages, best of {rounds}"
+    )
     ratios = {}
     for shape, burst in (("paced", False), ("burst", True)):
         bare = ours = 0.0
@@ -93,8 +94,10 @@ def main(rounds: int = 5) -> dict[str, float]:
             bare = max(bare, rate(bare_simpy, burst))
             ours = max(ours, rate(replisim_bus, burst))
         ratios[shape] = ours / bare
-        print(f"{shape:>5}: bare simpy {bare:10,.0f}/s   replisim bus {ours:10,.0f}/s   "
-              f"ratio {ours / bare:.2f} (goal >= 0.40)")
+        print(
+            f"{shape:>5}: bare simpy {bare:10,.0f}/s   replisim bus {ours:10,.0f}/s   "
+            f"ratio {ours / bare:.2f} (goal >= 0.40)"
+        )
     return ratios
 
 

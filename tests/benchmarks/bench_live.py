@@ -41,7 +41,8 @@ def main() -> None:
                 "[DEFAULT]\nenabled_backends = alpha\nadmin_users = admin\n\n[alpha]\n"
                 "volume_driver = replisim.drivers.storage.StorageDriver\nvolume_backend_name = alpha\n"
                 f"san_ip = 127.0.0.1\nsan_port = {array.port}\nsan_login = admin\n"
-                f"san_password = {PASSWORD}\n")
+                f"san_password = {PASSWORD}\n"
+            )
             server = start(conf, f"sqlite:///{tmp}/bench.db", report_interval=1.0)
             try:
                 server.not_ready(20.0)
@@ -66,8 +67,11 @@ def main() -> None:
                 server.stop()
         finally:
             array.stop()
-    rows = [("REST create (POST to 202)", posted), ("REST create to available", available),
-            ("driver create_volume, direct", direct)]
+    rows = [
+        ("REST create (POST to 202)", posted),
+        ("REST create to available", available),
+        ("driver create_volume, direct", direct),
+    ]
     print(f"{count} creates each, one storage array process on 127.0.0.1")
     for label, samples in rows:
         median, p99 = percentiles(samples)

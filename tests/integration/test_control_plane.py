@@ -65,8 +65,12 @@ def test_enable_failover_list_disable_round_trip(cluster: Cluster) -> None:
 
     # the seed's docs ask that failover act as a toggle: a second one switches back
     cluster.admin("failover_replication", volume_id=vid)
-    back = cluster.wait_for(lambda: (v := cluster.volume(vid))["host"] == primary
-                            and v["replication_status"] == "failed-over" and v, "fail back")
+    back = cluster.wait_for(
+        lambda: (
+            (v := cluster.volume(vid))["host"] == primary and v["replication_status"] == "failed-over" and v
+        ),
+        "fail back",
+    )
     assert back["host"] == primary
 
 
@@ -104,15 +108,20 @@ def test_invalid_state_message_reads_as_a_sentence(cluster: Cluster) -> None:
         cluster.admin("failover_replication", volume_id=vid)
     assert str(info.value) == (
         f"Invalid volume: Cannot failover replication for volume {vid} while its replication status "
-        "is 'disabled'; the valid states are 'enabled', 'failed-over', 'error'.")
+        "is 'disabled'; the valid states are 'enabled', 'failed-over', 'error'."
+    )
     assert cluster.volume(vid)["replication_status"] == "disabled"
 
 
 def test_policy_not_found_and_capability_errors(cluster: Cluster) -> None:
     cluster.replicated_type()
     vid = cluster.available_volume(cluster.alice, "gold")["id"]
-    for action in ("enable_replication", "disable_replication", "failover_replication",
-                   "list_replication_targets"):
+    for action in (
+        "enable_replication",
+        "disable_replication",
+        "failover_replication",
+        "list_replication_targets",
+    ):
         with pytest.raises(exception.PolicyNotAuthorized) as denied:
             cluster.alice(action, volume_id=vid)
         assert denied.value.code == 403
@@ -141,10 +150,12 @@ def test_listing_is_scoped_to_the_project(cluster: Cluster) -> None:
         cluster.alice("create_volume_type", name="x")
 
 
-@pytest.mark.parametrize("fault", [exception.VolumeBackendAPIException(data="array said no"),
-                                   ZeroDivisionError("driver bug")])
-def test_driver_failures_end_in_error_with_a_reason_never_stuck(cluster: Cluster,
-                                                                fault: BaseException) -> None:
+@pytest.mark.parametrize(
+    "fault", [exception.VolumeBackendAPIException(data="array said no"), ZeroDivisionError("driver bug")]
+)
+def test_driver_failures_end_in_error_with_a_reason_never_stuck(
+    cluster: Cluster, fault: BaseException
+) -> None:
     cluster.replicated_type()
     volume = cluster.available_volume(cluster.alice, "gold")
     vid, host = volume["id"], volume["host"].partition("#")[0]
@@ -181,8 +192,9 @@ def test_list_targets_failure_becomes_backend_api_exception(cluster: Cluster) ->
         cluster.admin("list_replication_targets", volume_id=volume["id"])
 
 
-def test_replication_updates_move_volumes_to_error_and_back(cluster: Cluster,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replication_updates_move_volumes_to_error_and_back(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cluster.replicated_type()
     volume = cluster.available_volume(cluster.alice, "gold")
     vid, host = volume["id"], volume["host"].partition("#")[0]
@@ -200,8 +212,9 @@ def test_replication_updates_move_volumes_to_error_and_back(cluster: Cluster,
 def test_manager_refuses_an_rpc_version_it_does_not_know(cluster: Cluster) -> None:
     cluster.replicated_type()
     volume = cluster.available_volume(cluster.alice, "gold")
-    message = Message("list_replication_targets", {"context": ADMIN.to_dict(), "volume_id": volume["id"]},
-                      version="1.99")
+    message = Message(
+        "list_replication_targets", {"context": ADMIN.to_dict(), "volume_id": volume["id"]}, version="1.99"
+    )
     with pytest.raises(RemoteError) as info:
         cluster.runtime.call(rpcapi.manager_address(volume["host"]), message, timeout=5)
     assert isinstance(info.value.cause, exception.UnsupportedVersion)

@@ -71,7 +71,8 @@ def test_trace_is_identical_across_processes_and_hash_seeds() -> None:
     digests = set()
     for hash_seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run([sys.executable, "-c", script, here], env=env, check=True,
-                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", script, here], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
         digests.add(out)
     assert digests == {traced_run(42).trace.digest()}

@@ -55,9 +55,18 @@ def test_managed_failover_moves_the_volume_to_the_target_backend_and_back(world:
 def test_unmanaged_failover_keeps_the_host_and_masks_device_secrets(world: Cluster) -> None:
     vid = replicated(world, "dr")
     targets = world.admin("list_replication_targets", volume_id=vid)
-    assert targets == {"volume_id": vid, "targets": [
-        {"type": "unmanaged", "backend_id": "vault", "san_ip": "10.0.0.9", "san_login": "ops",
-         "san_password": "***"}]}
+    assert targets == {
+        "volume_id": vid,
+        "targets": [
+            {
+                "type": "unmanaged",
+                "backend_id": "vault",
+                "san_ip": "10.0.0.9",
+                "san_login": "ops",
+                "san_password": "***",
+            }
+        ],
+    }
     assert "hunter2" not in json.dumps(targets)
     world.admin("failover_replication", volume_id=vid)
     moved = world.wait_status(vid, "replication_status", "failed-over")
@@ -75,6 +84,8 @@ def test_non_replicated_volume_lists_no_targets_and_disable_stops_shipping(world
 def test_config_errors_name_the_option() -> None:
     config = parse_config(CONF.replace("replication_mode = sync", "replication_mode = sometimes"))
     backend = config.backend("beta")
-    with pytest.raises(exception.InvalidConfigurationValue,
-                       match='"sometimes" is not valid for configuration option "replication_mode"'):
+    with pytest.raises(
+        exception.InvalidConfigurationValue,
+        match='"sometimes" is not valid for configuration option "replication_mode"',
+    ):
         EmulatedDriver(backend.driver_configuration(), backend.host, fabric=Fabric())

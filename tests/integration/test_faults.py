@@ -32,8 +32,9 @@ class World(Cluster):
         assert self.fabric is not None
         return self.fabric
 
-    def inject(self, kind: str, target: str, start: float = 0.0, duration: float | None = None,
-               **params: object) -> Fault:
+    def inject(
+        self, kind: str, target: str, start: float = 0.0, duration: float | None = None, **params: object
+    ) -> Fault:
         fault = Fault(kind, target, self.runtime.now + start, duration, params)
         self.injector.schedule([fault])
         if self.live and start == 0:  # the timer thread begins it: wait until it has
@@ -57,8 +58,13 @@ def any_world(runtime_kind: str) -> Iterator[World]:
 
 def make_world(kind: str, manager_class: type[VolumeManager] = VolumeManager) -> Iterator[World]:
     runtime = make_runtime(kind, seed=5)
-    w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime),
-              manager_class=manager_class)
+    w = World(
+        runtime,
+        make_repo("memory", runtime),
+        CONF,
+        fabric=Fabric.for_runtime(runtime),
+        manager_class=manager_class,
+    )
     w.injector = FaultInjector(w.deployment, w.fabric)
     try:
         yield w
@@ -71,6 +77,7 @@ def no_transitional(world: World) -> list[str]:
 
 
 # -- arrays ---------------------------------------------------------------------------------------
+
 
 def test_primary_crash_async_failover_reports_exactly_the_lag_window_lost(world: World) -> None:
     vid = replicated(world, "alpha")  # alpha -> beta, async, 30 s link latency
@@ -182,6 +189,7 @@ def test_capacity_exhausted_refuses_creates_and_reports_no_free_space(world: Wor
 
 # -- links ----------------------------------------------------------------------------------------
 
+
 def test_link_down_makes_updates_report_the_volume_and_the_manager_mark_it(world: World) -> None:
     vid = replicated(world, "alpha")
     world.inject("link.down", "alpha->beta", duration=100)
@@ -229,6 +237,7 @@ def test_split_brain_is_reported_until_a_failover_resolves_it(world: World) -> N
 
 
 # -- drivers, managers, database -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("error", ["cinder", "unexpected"])
 def test_driver_method_raising_ends_in_error_with_the_reason(any_world: World, error: str) -> None:
@@ -359,10 +368,16 @@ faults:
 
 
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
-def test_every_kind_in_the_catalog_can_be_written_in_a_scenario_and_applied(world: World,
-                                                                             kind: FaultKind) -> None:
-    entry = {"kind": kind.name, "target": TARGETS[kind.target], "start": "1m", "duration": "2m",
-             "params": {p.name: p.example for p in kind.params if p.required}}
+def test_every_kind_in_the_catalog_can_be_written_in_a_scenario_and_applied(
+    world: World, kind: FaultKind
+) -> None:
+    entry = {
+        "kind": kind.name,
+        "target": TARGETS[kind.target],
+        "start": "1m",
+        "duration": "2m",
+        "params": {p.name: p.example for p in kind.params if p.required},
+    }
     text = ONE_FAULT.replace("ENTRY", json.dumps(entry))
     (fault,) = parse_scenario(text).faults
     assert (fault.kind, fault.target) == (kind.name, TARGETS[kind.target])
@@ -377,7 +392,9 @@ def test_the_faults_verb_lists_the_catalog() -> None:
     assert [k["kind"] for k in listed] == list(KINDS)
     throttle = next(k for k in listed if k["kind"] == "link.throttle")
     assert throttle["live"] and {p["name"]: p["default"] for p in throttle["params"]} == {
-        "bandwidth_mbps": 1.0, "delay": 0.0}
+        "bandwidth_mbps": 1.0,
+        "delay": 0.0,
+    }
     text = CliRunner().invoke(main, ["faults"]).output
     assert all(name in text for name in KINDS) and "params.delay" in text
 
@@ -387,8 +404,14 @@ def test_same_seed_same_fault_trace() -> None:
         runtime = make_runtime("sim", seed=seed)
         w = World(runtime, make_repo("memory", runtime), CONF, fabric=Fabric.for_runtime(runtime))
         w.injector = FaultInjector(w.deployment, w.fabric)
-        faults = poisson_schedule(runtime.streams["faults"], rate=1 / 30, kinds=["link.down", "bus.loss"],
-                                  targets={"link": ["alpha->beta"]}, start=runtime.now, end=runtime.now + 300)
+        faults = poisson_schedule(
+            runtime.streams["faults"],
+            rate=1 / 30,
+            kinds=["link.down", "bus.loss"],
+            targets={"link": ["alpha->beta"]},
+            start=runtime.now,
+            end=runtime.now + 300,
+        )
         w.injector.schedule(faults)
         replicated(w, "alpha")
         w.run_for(400)

@@ -74,8 +74,9 @@ def test_any_percentile_is_within_a_thousandth_of_its_order_statistic(
     assert expected * (1 - 1e-3) - 1e-6 <= got <= expected * (1 + 1e-3) + 1e-6
 
 
-def _op(index: int, kind: str, f: str, time: float, value: Any = None, *,
-        intended: float | None = None) -> dict[str, Any]:
+def _op(
+    index: int, kind: str, f: str, time: float, value: Any = None, *, intended: float | None = None
+) -> dict[str, Any]:
     return {
         "index": index,
         "process": "p",
@@ -343,11 +344,23 @@ def test_a_plot_names_the_first_ranked_series_in_order_and_greys_the_rest(ranks:
 def test_a_cloud_of_pools_and_links_plots_with_a_bounded_legend(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hundred pools: ten named in colour, the rest one grey legend entry."""
     times = [float(t) for t in range(0, 3600, 60)]
-    pools = {f"b{i:03d}": {"series": {"time": times, "used_gb": [i * t / 100 for t in times]},
-                           "runs_out_at_s": None, "runs_out": "never", "capacity_gb": 1e6,
-                           "used_pct": i / 10} for i in range(100)}
-    links = {f"b{i:03d}->b{i + 1:03d}": {"series": {"time": times, "lag_s": [i * 0.01] * len(times)},
-                                          "max_lag_s": i * 0.01} for i in range(100)}
+    pools = {
+        f"b{i:03d}": {
+            "series": {"time": times, "used_gb": [i * t / 100 for t in times]},
+            "runs_out_at_s": None,
+            "runs_out": "never",
+            "capacity_gb": 1e6,
+            "used_pct": i / 10,
+        }
+        for i in range(100)
+    }
+    links = {
+        f"b{i:03d}->b{i + 1:03d}": {
+            "series": {"time": times, "lag_s": [i * 0.01] * len(times)},
+            "max_lag_s": i * 0.01,
+        }
+        for i in range(100)
+    }
     legends: list[list[str]] = []
     original = Axes.legend
 

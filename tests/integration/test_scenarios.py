@@ -35,8 +35,9 @@ def test_shipped_scenario_passes_every_check(name: str) -> None:
 
 
 def test_a_long_run_keeps_at_most_max_samples_and_short_ones_sample_every_interval() -> None:
-    day = parse_scenario("name: day\nduration: 24h\nheal: 10m\nreport_interval: 10s\n"
-                         "topology: {backends: {alpha: {}}}\n")
+    day = parse_scenario(
+        "name: day\nduration: 24h\nheal: 10m\nreport_interval: 10s\ntopology: {backends: {alpha: {}}}\n"
+    )
     assert sample_interval(day) == 50.0  # five report intervals
     assert (day.duration + day.heal) / sample_interval(day) <= MAX_SAMPLES
     for name in shipped():  # what they record is what they always did
@@ -57,9 +58,13 @@ def test_async_primary_loss_is_within_the_lag_window_and_reported_exactly() -> N
     assert records and all(r.mode == "async" for r in records)
     # 5 writes/s over a link with 5 s of latency: each failover loses the 25 writes in flight.
     assert {r.lost_writes for r in records} == {25}
-    reported = [json.loads(v["replication_driver_data"])["lost_writes"] for v in result.record.volumes
-                if v["replication_status"] in ("failed-over", "error") and v["replication_driver_data"]
-                and "lost_writes" in v["replication_driver_data"]]
+    reported = [
+        json.loads(v["replication_driver_data"])["lost_writes"]
+        for v in result.record.volumes
+        if v["replication_status"] in ("failed-over", "error")
+        and v["replication_driver_data"]
+        and "lost_writes" in v["replication_driver_data"]
+    ]
     assert reported and set(reported) == {25}
 
 
@@ -74,6 +79,7 @@ def test_double_failover_returns_every_volume_home_losing_nothing() -> None:
 
 
 # -- the CLI verbs --------------------------------------------------------------------------------------
+
 
 def replisim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("replisim")
@@ -95,8 +101,10 @@ def test_run_writes_its_outputs_and_replay_gives_the_same_trace(tmp_path: Path) 
 
 def test_bad_scenario_input_exits_2_naming_the_place(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nduration: 1h\ntopology:\n  backends:\n    alpha: {capacity_gb: 10}\n"
-                   "faults:\n  schedule:\n    - {kind: array.crahs, target: alpha, start: 10m}\n")
+    bad.write_text(
+        "name: bad\nduration: 1h\ntopology:\n  backends:\n    alpha: {capacity_gb: 10}\n"
+        "faults:\n  schedule:\n    - {kind: array.crahs, target: alpha, start: 10m}\n"
+    )
     done = replisim("run", str(bad), "--no-progress", cwd=tmp_path)
     assert done.returncode == 2
     assert "bad.yaml:8" in done.stderr and "did you mean 'array.crash'" in done.stderr
@@ -104,8 +112,18 @@ def test_bad_scenario_input_exits_2_naming_the_place(tmp_path: Path) -> None:
 
 
 def test_chaos_sweeps_seeds_on_processes(tmp_path: Path) -> None:
-    done = replisim("chaos", "split-brain-partition", "--seeds", "1-4", "--jobs", "2", "--no-progress",
-                    "--out", "sweep", cwd=tmp_path)
+    done = replisim(
+        "chaos",
+        "split-brain-partition",
+        "--seeds",
+        "1-4",
+        "--jobs",
+        "2",
+        "--no-progress",
+        "--out",
+        "sweep",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("PASS split-brain-partition.yaml: 4 seeds, 4 passed")
     sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
@@ -116,9 +134,14 @@ def test_same_digest_across_processes_and_hash_seeds(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("replisim")
     digests = set()
     for hash_seed in ("1", "2"):
-        done = subprocess.run([str(exe), "run", "rpc-loss-on-casts", "--no-progress", "--out", hash_seed],
-                              capture_output=True, text=True, check=True, cwd=tmp_path,
-                              env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"})
+        done = subprocess.run(
+            [str(exe), "run", "rpc-loss-on-casts", "--no-progress", "--out", hash_seed],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"},
+        )
         digests.add(json.loads((tmp_path / hash_seed / "verdicts.json").read_text())["digest"])
         assert done.returncode == 0
     assert len(digests) == 1
@@ -169,7 +192,8 @@ def test_a_scenario_can_pause_an_array_and_delay_a_link_and_the_world_shows_both
 
 
 def test_a_checker_that_raises_gives_an_unknown_verdict_and_the_run_still_writes_its_files(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken(run: RunRecord) -> Finding:
         raise KeyError("no such record")
 

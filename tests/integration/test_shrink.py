@@ -68,7 +68,8 @@ def test_keeps_exactly_the_two_faults_that_matter(scenario: Scenario) -> None:
     assert result.attempts == len(calls) == len({repr(call) for call in calls}) <= 80
     assert not result.exhausted
     assert result.summary().startswith(
-        f"shrunk {len(result.original.faults)} -> 2 faults, 3 -> 0 admin actions, 1 -> 0 admin policies in ")
+        f"shrunk {len(result.original.faults)} -> 2 faults, 3 -> 0 admin actions, 1 -> 0 admin policies in "
+    )
     again = shrink(scenario, lambda s: first in s.faults and second in s.faults)
     assert again == result
 

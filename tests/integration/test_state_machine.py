@@ -21,8 +21,14 @@ from replisim.actors.status import ALLOWED_TRANSITIONS, REPLICATION_STATUSES, TR
 from replisim.sim import SimRuntime
 
 HOSTS = ["replisim@alpha", "replisim@beta", "replisim@gamma"]
-METHODS = ["replication_enable", "replication_disable", "replication_failover", "create_volume",
-           "delete_volume", "list_replication_targets"]
+METHODS = [
+    "replication_enable",
+    "replication_disable",
+    "replication_failover",
+    "create_volume",
+    "delete_volume",
+    "list_replication_targets",
+]
 FAULTS = [exception.VolumeBackendAPIException(data="injected"), RuntimeError("injected driver bug")]
 
 
@@ -66,12 +72,17 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.cluster.settle(0.5)
         return str(volume["id"])
 
-    @rule(volume=volumes, action=st.sampled_from(["enable_replication", "disable_replication",
-                                                  "failover_replication", "list_replication_targets"]))
+    @rule(
+        volume=volumes,
+        action=st.sampled_from(
+            ["enable_replication", "disable_replication", "failover_replication", "list_replication_targets"]
+        ),
+    )
     def admin_action(self, volume: str, action: str) -> None:
         # refusals are part of the contract; what matters is the state they leave
-        with contextlib.suppress(exception.InvalidVolume, exception.VolumeNotFound,
-                                 exception.VolumeBackendAPIException):
+        with contextlib.suppress(
+            exception.InvalidVolume, exception.VolumeNotFound, exception.VolumeBackendAPIException
+        ):
             self.cluster.admin(action, volume_id=volume)
 
     @rule(volume=volumes)
@@ -106,8 +117,11 @@ class ReplicationMachine(RuleBasedStateMachine):
 
     def check_quiet(self) -> None:
         self.cluster.settle(3)
-        stuck = [(v["id"], v["replication_status"]) for v in self.repo.volume_get_all()
-                 if v["replication_status"] in TRANSITIONAL]
+        stuck = [
+            (v["id"], v["replication_status"])
+            for v in self.repo.volume_get_all()
+            if v["replication_status"] in TRANSITIONAL
+        ]
         assert not stuck, f"volumes left mid-operation once quiet: {stuck}"
 
     @invariant()
@@ -125,6 +139,10 @@ class ReplicationMachine(RuleBasedStateMachine):
 
 
 ReplicationMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TestReplicationStateMachine = ReplicationMachine.TestCase

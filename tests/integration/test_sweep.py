@@ -36,7 +36,8 @@ def check_result(result: SweepResult, scenario: str) -> None:
 
 
 def test_local_processes_run_every_seed_with_the_hash_seed_pinned(
-        scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = sweep(run_one, scenario, SEEDS, jobs=2, progress=True)
     check_result(result, scenario)
     assert {run["hash_seed"] for run in result.runs.values()} == {"0"}
@@ -47,8 +48,9 @@ def test_local_processes_run_every_seed_with_the_hash_seed_pinned(
 def test_dask_cluster_runs_the_same_function(scenario: str) -> None:
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         result = sweep(run_one, scenario, SEEDS, dask_address=cluster.scheduler_address, progress=False)
     check_result(result, scenario)
     assert result.workers.startswith("tcp://127.0.0.1:")

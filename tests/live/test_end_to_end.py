@@ -56,6 +56,7 @@ def replicate_write_fail_over_and_read_back(world: World) -> None:
 
 # -- live: real processes, real sockets, python-cinderclient ---------------------------------------------
 
+
 class LiveWorld:
     def __init__(self, cs: Any, arrays: dict[str, StorageProcess]):
         self.cs = cs
@@ -73,8 +74,11 @@ class LiveWorld:
 
     def volume(self, volume_id: str) -> dict[str, Any]:
         volume = self.cs.volumes.get(volume_id)
-        return {"status": volume.status, "replication_status": volume.replication_status,
-                "host": getattr(volume, "os-vol-host-attr:host")}
+        return {
+            "status": volume.status,
+            "replication_status": volume.replication_status,
+            "host": getattr(volume, "os-vol-host-attr:host"),
+        }
 
     def write(self, volume_id: str, data: bytes) -> int:
         backend = self.volume(volume_id)["host"].partition("@")[2].partition("#")[0]
@@ -89,14 +93,20 @@ class LiveWorld:
 
 def live_conf(path: Path, alpha: StorageProcess, beta: StorageProcess) -> Path:
     def section(name: str, me: StorageProcess, peer: str, other: StorageProcess) -> str:
-        return (f"[{name}]\nvolume_driver = replisim.drivers.storage.StorageDriver\n"
-                f"volume_backend_name = {name}\nsan_ip = 127.0.0.1\nsan_port = {me.port}\n"
-                f"san_login = admin\nsan_password = pw-{name}-s3cret\nreplication_devices = {peer}\n"
-                f"replication_peer_{peer} = 127.0.0.1:{other.port}\n"
-                f"replication_peer_{peer}_password = pw-{peer}-s3cret\n")
+        return (
+            f"[{name}]\nvolume_driver = replisim.drivers.storage.StorageDriver\n"
+            f"volume_backend_name = {name}\nsan_ip = 127.0.0.1\nsan_port = {me.port}\n"
+            f"san_login = admin\nsan_password = pw-{name}-s3cret\nreplication_devices = {peer}\n"
+            f"replication_peer_{peer} = 127.0.0.1:{other.port}\n"
+            f"replication_peer_{peer}_password = pw-{peer}-s3cret\n"
+        )
 
-    path.write_text("[DEFAULT]\nenabled_backends = alpha, beta\nadmin_users = admin\n\n"
-                    + section("alpha", alpha, "beta", beta) + "\n" + section("beta", beta, "alpha", alpha))
+    path.write_text(
+        "[DEFAULT]\nenabled_backends = alpha, beta\nadmin_users = admin\n\n"
+        + section("alpha", alpha, "beta", beta)
+        + "\n"
+        + section("beta", beta, "alpha", alpha)
+    )
     return path
 
 

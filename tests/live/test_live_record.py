@@ -50,8 +50,15 @@ replication_devices = {{'san_ip'='192.0.2.9' 'api_token'='{DEVICE_SECRET}'}}
 san_password = {SECRET}
 """
 # The calls that change something; the reads the client makes while it waits are recorded too.
-MUTATING = {"create_volume_type", "set_extra_specs", "create_volume", "delete_volume",
-            "enable_replication", "disable_replication", "failover_replication"}
+MUTATING = {
+    "create_volume_type",
+    "set_extra_specs",
+    "create_volume",
+    "delete_volume",
+    "enable_replication",
+    "disable_replication",
+    "failover_replication",
+}
 
 
 def load(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
@@ -124,8 +131,11 @@ def test_a_recorded_server_reports_exactly_what_its_clients_did(tmp_path: Path) 
     completions = [op for op in history if op["type"] != "invoke"]
     assert sorted(op["index"] for op in completions) == sorted(invokes)  # each call answered once
     assert {op["process"] for op in history} == {"admin-project"}
-    recorded = [(invokes[op["index"]]["f"], op["type"])
-                for op in sorted(completions, key=lambda op: op["index"]) if op["f"] in MUTATING]
+    recorded = [
+        (invokes[op["index"]]["f"], op["type"])
+        for op in sorted(completions, key=lambda op: op["index"])
+        if op["f"] in MUTATING
+    ]
     assert recorded == done
     assert {op["f"] for op in history} - MUTATING == {"get_volume", "list_volume_types"}
 
@@ -163,8 +173,9 @@ def test_no_configured_secret_reaches_the_record(tmp_path: Path) -> None:
         cs = connect(server.url, "admin", "admin-project")
         kind = cs.volume_types.create("leaky")
         kind.set_keys({"replication": "enabled", "volume_backend_name": "leaky"})
-        volume = wait_volume(cs, cs.volumes.create(1, name=f"named {SECRET}", volume_type="leaky").id,
-                             "status", "available")
+        volume = wait_volume(
+            cs, cs.volumes.create(1, name=f"named {SECRET}", volume_type="leaky").id, "status", "available"
+        )
         cs.volumes._action("os-list_replication_targets", volume)
         cs.volumes._action("os-enable_replication", volume)
         wait_volume(cs, volume.id, "replication_status", "enabled")
@@ -205,10 +216,25 @@ def test_the_serve_command_writes_its_record_when_signalled(tmp_path: Path, sig:
 def test_an_unwritable_record_directory_is_refused_before_serving(tmp_path: Path) -> None:
     taken = tmp_path / "a-file"
     taken.write_text("")
-    done = subprocess.run([sys.executable, "-m", "replisim", "serve", "--config", str(write_config(tmp_path)),
-                           "--port", "0", "--record", str(taken / "sub")],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "PYTHONPATH": str(TESTS)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "replisim",
+            "serve",
+            "--config",
+            str(write_config(tmp_path)),
+            "--port",
+            "0",
+            "--record",
+            str(taken / "sub"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+    )
     assert done.returncode == 2
     assert f"--record {taken / 'sub'}: cannot write there" in done.stderr
     assert "Traceback" not in done.stderr

@@ -77,8 +77,9 @@ def replicated_volume(cs: Any, backend: str = "alpha", type_name: str = "gold") 
     return wait_volume(cs, volume.id, "status", "available")
 
 
-def raw(server: Server, method: str, path: str, token: str = "admin:admin-project",
-        **kwargs: Any) -> requests.Response:
+def raw(
+    server: Server, method: str, path: str, token: str = "admin:admin-project", **kwargs: Any
+) -> requests.Response:
     headers = {"X-Auth-Token": token, **kwargs.pop("headers", {})}
     return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
 
@@ -135,8 +136,7 @@ def test_the_microversion_header_is_honoured_echoed_and_checked(server: Server) 
 
 
 @pytest.mark.parametrize("bare", [False, True], ids=["project-in-url", "no-project-in-url"])
-def test_volume_create_list_show_delete(server: Server, bare: bool,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_volume_create_list_show_delete(server: Server, bare: bool, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "replisim.rest")
     cs = connect(server.url, "alice", "project-a", bare=bare)
     created = cs.volumes.create(2, name="scratch")
@@ -232,8 +232,12 @@ def test_non_admins_are_refused_the_replication_actions_with_403(server: Server)
     cs = admin(server)
     volume = replicated_volume(cs)
     outsider = connect(server.url, "mallory", "admin-project")
-    for action in ("os-enable_replication", "os-disable_replication", "os-failover_replication",
-                   "os-list_replication_targets"):
+    for action in (
+        "os-enable_replication",
+        "os-disable_replication",
+        "os-failover_replication",
+        "os-list_replication_targets",
+    ):
         with pytest.raises(exceptions.Forbidden) as refused:
             outsider.volumes._action(action, volume, {})
         assert refused.value.code == 403 and "volume:" in refused.value.message
@@ -253,8 +257,9 @@ def test_non_admins_are_refused_the_replication_actions_with_403(server: Server)
 def test_errors_are_cinder_fault_bodies_with_their_status(server: Server) -> None:
     missing = raw(server, "GET", "/v3/admin-project/volumes/no-such-volume")
     assert missing.status_code == 404
-    assert missing.json() == {"itemNotFound": {"code": 404,
-                                               "message": "Volume no-such-volume could not be found."}}
+    assert missing.json() == {
+        "itemNotFound": {"code": 404, "message": "Volume no-such-volume could not be found."}
+    }
     cs = admin(server)
     with pytest.raises(exceptions.NotFound) as not_found:
         cs.volumes._action("os-enable_replication", "no-such-volume")
@@ -318,8 +323,13 @@ def test_no_configured_secret_in_any_response(server: Server, caplog: pytest.Log
     cs.client.session.session.hooks["response"].append(record)
     _, targets = cs.volumes._action("os-list_replication_targets", volume)
     (target,) = targets["targets"]
-    assert target == {"type": "unmanaged", "san_ip": "192.0.2.9", "api_token": "***",
-                      "san_password": "***", "hint": "log in with ***"}
+    assert target == {
+        "type": "unmanaged",
+        "san_ip": "192.0.2.9",
+        "api_token": "***",
+        "san_password": "***",
+        "hint": "log in with ***",
+    }
     cs.volumes._action("os-enable_replication", volume)
     wait_volume(cs, volume.id, "replication_status", "enabled")
     cs.volumes._action("os-failover_replication", volume, {"secondary": SECRET})
@@ -338,7 +348,8 @@ def test_no_configured_secret_in_any_response(server: Server, caplog: pytest.Log
 def test_services_list_is_admin_only_and_filters(server: Server) -> None:
     services = admin(server).services.list()
     assert sorted((s.binary, s.host, s.state, s.status) for s in services) == [
-        ("cinder-volume", f"replisim@{b}", "up", "enabled") for b in ("alpha", "beta", "leaky")]
+        ("cinder-volume", f"replisim@{b}", "up", "enabled") for b in ("alpha", "beta", "leaky")
+    ]
     assert services[0].cluster is None  # a 3.7 field, present at 3.71
     only = admin(server).services.list(host="replisim@beta", binary="cinder-volume")
     assert [s.host for s in only] == ["replisim@beta"]
@@ -348,21 +359,44 @@ def test_services_list_is_admin_only_and_filters(server: Server) -> None:
 
 # -- the request parser, over arbitrary input -----------------------------------------------------
 
-SEGMENTS = st.sampled_from(["v3", "p1", "volumes", "detail", "action", "types", "extra_specs",
-                            "os-services", "snapshots", "%20", "", "x"])
-VERSIONS = st.one_of(st.none(), st.text(max_size=16),
-                     st.tuples(st.integers(0, 5), st.integers(0, 120)).map(lambda v: f"volume {v[0]}.{v[1]}"))
+SEGMENTS = st.sampled_from(
+    [
+        "v3",
+        "p1",
+        "volumes",
+        "detail",
+        "action",
+        "types",
+        "extra_specs",
+        "os-services",
+        "snapshots",
+        "%20",
+        "",
+        "x",
+    ]
+)
+VERSIONS = st.one_of(
+    st.none(),
+    st.text(max_size=16),
+    st.tuples(st.integers(0, 5), st.integers(0, 120)).map(lambda v: f"volume {v[0]}.{v[1]}"),
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(req=st.fixed_dictionaries({
-    "method": st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
-    "path": st.lists(SEGMENTS, max_size=5),
-    "query": st.sampled_from(["", "?all_tenants=1", "?limit=x", "?colour=1", "?name=a&name=b"]),
-    "x-auth-token": st.sampled_from([None, "", "alice", "alice:p1", "admin:p2", ":"]),
-    "openstack-api-version": VERSIONS,
-    "body": st.one_of(st.binary(max_size=24), st.sampled_from([b"{}", b'{"volume": {"size": 1}}', b"[]"])),
-}))
+@given(
+    req=st.fixed_dictionaries(
+        {
+            "method": st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            "path": st.lists(SEGMENTS, max_size=5),
+            "query": st.sampled_from(["", "?all_tenants=1", "?limit=x", "?colour=1", "?name=a&name=b"]),
+            "x-auth-token": st.sampled_from([None, "", "alice", "alice:p1", "admin:p2", ":"]),
+            "openstack-api-version": VERSIONS,
+            "body": st.one_of(
+                st.binary(max_size=24), st.sampled_from([b"{}", b'{"volume": {"size": 1}}', b"[]"])
+            ),
+        }
+    )
+)
 def test_any_request_gets_an_answer_in_cinder_form(req: dict[str, Any]) -> None:
     """Whatever arrives, the answer is a status and, for errors, a fault body whose code is that status.
     No actor runs here, so requests that get as far as the API actor answer 503."""
@@ -388,5 +422,6 @@ def test_a_microversion_is_served_exactly_when_in_range(major: int, minor: int) 
         assert served == (major, minor) and (3, 0) <= served <= (3, 71)
 
 
-OFFLINE_API = BlockStorageApi(SimRuntime(seed=1), admin_users=frozenset({"admin"}),
-                              redactor=Redactor(["hunter2"]), timeout=1.0)
+OFFLINE_API = BlockStorageApi(
+    SimRuntime(seed=1), admin_users=frozenset({"admin"}), redactor=Redactor(["hunter2"]), timeout=1.0
+)

@@ -23,9 +23,24 @@ def cinder(url: str, home: Path, *args: str, user: str = "admin") -> subprocess.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["HOME"] = str(home)  # cinderclient keeps a completion cache there
     return subprocess.run(
-        [str(CINDER), "--os-auth-type", "noauth", "--os-user-id", user, "--os-project-id", "ops",
-         "--os-endpoint", f"{url}/v3", *args],
-        capture_output=True, text=True, timeout=60, env=env, check=False)
+        [
+            str(CINDER),
+            "--os-auth-type",
+            "noauth",
+            "--os-user-id",
+            user,
+            "--os-project-id",
+            "ops",
+            "--os-endpoint",
+            f"{url}/v3",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 def field(table: str, name: str) -> str:
@@ -52,7 +67,9 @@ def test_the_cinder_command_drives_replisim_serve(tmp_path: Path, serve: type[Se
     wait_volume(admin, volume_id, "status", "available")
     shown = ok("show", "vol1")
     assert (field(shown, "replication_status"), field(shown, "os-vol-host-attr:host")) == (
-        "disabled", "replisim@leaky#leaky")
+        "disabled",
+        "replisim@leaky#leaky",
+    )
     assert volume_id in ok("list")
     assert ok("service-list").count("cinder-volume") == 3
     refused = cinder(url, tmp_path, "service-list", user="alice")
@@ -84,12 +101,17 @@ def test_bad_configuration_is_exit_2_naming_file_section_and_key(tmp_path: Path,
     assert "Traceback" not in message
 
 
-@pytest.mark.parametrize(("db", "says"), [
-    ("postgresql://ops:Db-Passw0rd@127.0.0.1:1/cinder", "cannot use the database postgresql://ops:***@"),
-    ("not a url", "--db is not an SQLAlchemy database URL"),
-], ids=["unreachable", "malformed"])
-def test_an_unusable_database_is_exit_2_without_its_password(tmp_path: Path, serve: type[Serve], db: str,
-                                                             says: str) -> None:
+@pytest.mark.parametrize(
+    ("db", "says"),
+    [
+        ("postgresql://ops:Db-Passw0rd@127.0.0.1:1/cinder", "cannot use the database postgresql://ops:***@"),
+        ("not a url", "--db is not an SQLAlchemy database URL"),
+    ],
+    ids=["unreachable", "malformed"],
+)
+def test_an_unusable_database_is_exit_2_without_its_password(
+    tmp_path: Path, serve: type[Serve], db: str, says: str
+) -> None:
     server = serve(write_config(tmp_path), "--db", db)
     assert server.process.wait(timeout=30) == 2
     message = server.log.read_text()
@@ -118,12 +140,16 @@ def test_a_restart_after_sigkill_mid_failover_reconciles(tmp_path: Path, serve: 
     cs = connect(second.wait_url(), "admin", "ops")
     volumes = {v.id: v for v in cs.volumes.list(search_opts={"all_tenants": 1})}
     assert set(acknowledged) <= set(volumes)
-    assert not {v.replication_status for v in volumes.values()} & {"enabling", "disabling",
-                                                                    "enabling_secondary"}
+    assert not {v.replication_status for v in volumes.values()} & {
+        "enabling",
+        "disabling",
+        "enabling_secondary",
+    }
     recovered = volumes[victim]
     assert recovered.replication_status == "error"
     assert "restarted while the volume was enabling_secondary" in getattr(
-        recovered, "os-volume-replication:extended_status")
+        recovered, "os-volume-replication:extended_status"
+    )
     # ids are drawn from the runtime's seed: a restart must not draw the last run's again
     fresh = cs.volumes.create(1, name="after-restart", volume_type="gold")
     assert fresh.id not in {*volumes, gold.id}

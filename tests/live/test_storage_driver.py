@@ -23,9 +23,17 @@ from replisim.drivers.storage.process import StorageProcess
 StartArray = Callable[..., StorageProcess]
 CTX = admin_context()
 DRIVER = "replisim.drivers.storage.StorageDriver"
-CONTRACT_STATS = {"volume_backend_name", "vendor_name", "driver_version", "storage_protocol",
-                  "total_capacity_gb", "free_capacity_gb", "replication_enabled", "replication_type",
-                  "replication_count"}
+CONTRACT_STATS = {
+    "volume_backend_name",
+    "vendor_name",
+    "driver_version",
+    "storage_protocol",
+    "total_capacity_gb",
+    "free_capacity_gb",
+    "replication_enabled",
+    "replication_type",
+    "replication_count",
+}
 
 
 def managed_conf(alpha: StorageProcess, beta: StorageProcess, extra: str = "") -> str:
@@ -60,8 +68,10 @@ replication_peer_alpha_pool = alpha
 
 def drivers_for(conf: str) -> dict[str, StorageDriver]:
     config = parse_config(conf)
-    drivers = {name: StorageDriver(configuration=backend.driver_configuration(), host=backend.host)
-               for name, backend in config.backends.items()}
+    drivers = {
+        name: StorageDriver(configuration=backend.driver_configuration(), host=backend.host)
+        for name, backend in config.backends.items()
+    }
     for driver in drivers.values():
         driver.do_setup(CTX)
         driver.check_for_setup_error()
@@ -69,9 +79,17 @@ def drivers_for(conf: str) -> dict[str, StorageDriver]:
 
 
 def new_volume(volume_id: str, host: str, **specs: str) -> dict[str, Any]:
-    return {"id": volume_id, "size": 1, "host": host, "status": "creating", "volume_type_id": None,
-            "replication_status": "disabled", "replication_driver_data": None, "provider_location": None,
-            "extra_specs": specs}
+    return {
+        "id": volume_id,
+        "size": 1,
+        "host": host,
+        "status": "creating",
+        "volume_type_id": None,
+        "replication_status": "disabled",
+        "replication_driver_data": None,
+        "provider_location": None,
+        "extra_specs": specs,
+    }
 
 
 def apply(volume: dict[str, Any], update: dict[str, Any] | None) -> None:
@@ -112,7 +130,9 @@ def test_managed_target_failover_and_failback(start_array: StartArray) -> None:
     data = json.loads(volume["replication_driver_data"])
     assert data == {"active": "alpha", "peer": "beta", "mode": "sync"}
     assert alpha.list_replication_targets(CTX, volume) == {
-        "volume_id": "vol-1", "targets": [{"type": "managed", "backend_name": "beta"}]}
+        "volume_id": "vol-1",
+        "targets": [{"type": "managed", "backend_name": "beta"}],
+    }
     assert alpha.get_replication_updates(CTX) == []
     a.client().write("vol-1", 4096, b"after enable")
 
@@ -170,9 +190,19 @@ def test_unmanaged_device_failover_routes_to_the_device(start_array: StartArray)
     a.client().write("vol-u", 0, b"primary data")
 
     targets = alpha.list_replication_targets(CTX, volume)
-    assert targets == {"volume_id": "vol-u", "targets": [{
-        "type": "unmanaged", "backend_id": "vault", "san_ip": "127.0.0.1", "san_port": str(vault.port),
-        "san_login": "admin", "san_password": "***"}]}
+    assert targets == {
+        "volume_id": "vol-u",
+        "targets": [
+            {
+                "type": "unmanaged",
+                "backend_id": "vault",
+                "san_ip": "127.0.0.1",
+                "san_port": str(vault.port),
+                "san_login": "admin",
+                "san_password": "***",
+            }
+        ],
+    }
     assert "s3cret" not in json.dumps(targets)
 
     result = alpha.replication_failover(CTX, volume, "vault")
@@ -230,8 +260,16 @@ def test_replication_updates_follow_the_link_and_the_lag(start_array: StartArray
 
     a.client().restore_link(b.address)
     assert alpha.get_replication_updates(CTX) == [
-        {"volid": "vol-0", "status": "ok", "peer": b.address, "mode": "async", "link": "up",
-         "lag_seconds": 0.0, "unshipped": 0}]
+        {
+            "volid": "vol-0",
+            "status": "ok",
+            "peer": b.address,
+            "mode": "async",
+            "link": "up",
+            "lag_seconds": 0.0,
+            "unshipped": 0,
+        }
+    ]
     assert alpha.get_replication_updates(CTX) == []  # only news is reported
 
     a.slow_link(b, delay=1.0)
@@ -279,21 +317,33 @@ def test_the_conformance_suite_passes(start_array: StartArray, tmp_path: Path, p
     assert [o.check.id for o in report.outcomes if o.status == "skipped"] == ["ERR-ARRAY-004"]
 
 
-@pytest.mark.parametrize(("section", "problem"), [
-    ("san_port = 1", "[alpha] san_password: missing"),
-    ("san_password = x", "[alpha] san_port: missing"),
-    ("san_port = 99999\nsan_password = x", "[alpha] san_port: '127.0.0.1:99999' is not an address"),
-    ("san_port = 1\nsan_password = x\nstorage_replication_mode = eventually",
-     "storage_replication_mode: 'eventually' is not one of async, sync"),
-    ("san_port = 1\nsan_password = x\nstorage_timeout = soon", "storage_timeout: 'soon' is not a number"),
-    ("san_port = 1\nsan_password = x\nreplication_devices = beta",
-     "[alpha] replication_peer_beta: missing; name the array of replication target 'beta'"),
-    ("san_port = 1\nsan_password = x\nmanaged_replication_target = false\n"
-     "replication_devices = {'san_port'='2' 'san_password'='hunter2'}", "needs 'backend_id'"),
-])
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("san_port = 1", "[alpha] san_password: missing"),
+        ("san_password = x", "[alpha] san_port: missing"),
+        ("san_port = 99999\nsan_password = x", "[alpha] san_port: '127.0.0.1:99999' is not an address"),
+        (
+            "san_port = 1\nsan_password = x\nstorage_replication_mode = eventually",
+            "storage_replication_mode: 'eventually' is not one of async, sync",
+        ),
+        ("san_port = 1\nsan_password = x\nstorage_timeout = soon", "storage_timeout: 'soon' is not a number"),
+        (
+            "san_port = 1\nsan_password = x\nreplication_devices = beta",
+            "[alpha] replication_peer_beta: missing; name the array of replication target 'beta'",
+        ),
+        (
+            "san_port = 1\nsan_password = x\nmanaged_replication_target = false\n"
+            "replication_devices = {'san_port'='2' 'san_password'='hunter2'}",
+            "needs 'backend_id'",
+        ),
+    ],
+)
 def test_configuration_mistakes_fail_set_up_with_the_key(section: str, problem: str) -> None:
-    conf = f"[DEFAULT]\nenabled_backends = alpha, beta\n[alpha]\nvolume_driver = {DRIVER}\n{section}\n" \
-           f"[beta]\nvolume_driver = {DRIVER}\n"
+    conf = (
+        f"[DEFAULT]\nenabled_backends = alpha, beta\n[alpha]\nvolume_driver = {DRIVER}\n{section}\n"
+        f"[beta]\nvolume_driver = {DRIVER}\n"
+    )
     backend = parse_config(conf).backends["alpha"]
     driver = StorageDriver(configuration=backend.driver_configuration(), host=backend.host)
     with pytest.raises(exception.InvalidConfigurationValue) as failed:
@@ -309,8 +359,11 @@ def test_the_control_plane_fails_a_volume_over_and_back_on_real_arrays(start_arr
     conf = managed_conf(arrays["alpha"], arrays["beta"])
     cluster = Cluster(runtime, make_repo("memory", runtime), conf=conf)
     try:
-        cluster.admin("create_volume_type", name="gold-sync",
-                      extra_specs={"replication": "enabled", "replication:replication_type": "sync"})
+        cluster.admin(
+            "create_volume_type",
+            name="gold-sync",
+            extra_specs={"replication": "enabled", "replication:replication_type": "sync"},
+        )
         volume = cluster.available_volume(cluster.alice, "gold-sync", size=1)
         vid, first = volume["id"], volume["host"].split("@")[1].split("#")[0]
         second = "beta" if first == "alpha" else "alpha"
@@ -326,8 +379,9 @@ def test_the_control_plane_fails_a_volume_over_and_back_on_real_arrays(start_arr
         assert moved["host"].startswith(f"replisim@{second}#")
         assert arrays[second].client().read(vid, 4096, 24) == b"replicated synchronously"
 
-        wait_for(lambda: arrays[second].client().replication_status(vid)["replication"]["in_sync"],
-                 "the copy back")
+        wait_for(
+            lambda: arrays[second].client().replication_status(vid)["replication"]["in_sync"], "the copy back"
+        )
         cluster.admin("failover_replication", volume_id=vid)
         cluster.wait_for(lambda: cluster.volume(vid)["host"].startswith(f"replisim@{first}#"), "failback")
         assert arrays[first].client().volume(vid)["role"] == "primary"

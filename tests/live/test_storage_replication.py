@@ -125,7 +125,11 @@ def test_failover_and_failback_keep_one_writer_and_all_data(start_array: StartAr
     client_a.write("v", 16384, b"back on a")
     for client in (client_a, client_b):
         assert [client.read("v", offset, 4) for offset in (4096, 8192, 12288, 16384)] == [
-            b"on a", b"on b", b"sync", b"back"]
+            b"on a",
+            b"on b",
+            b"sync",
+            b"back",
+        ]
     assert client_b.volume("v")["role"] == "replica"
 
 
@@ -190,9 +194,10 @@ def test_deleting_a_fenced_old_primary_leaves_the_new_one_and_no_trace(start_arr
 def test_live_fault_kinds_drive_the_processes(start_array: StartArray) -> None:
     primary, secondary, client = pair(start_array, "async")
     faults = ArrayFaults({"primary": primary, "secondary": secondary})
-    link_faults = [Fault("link.throttle", "primary->secondary", 0.0, params={"bandwidth_mbps": 0.08,
-                                                                             "delay": 0.05}),
-                   Fault("link.down", "primary->secondary", 1.0)]
+    link_faults = [
+        Fault("link.throttle", "primary->secondary", 0.0, params={"bandwidth_mbps": 0.08, "delay": 0.05}),
+        Fault("link.down", "primary->secondary", 1.0),
+    ]
 
     faults.inject(link_faults[0])
     assert client.links() == {secondary.address: {"down": False, "delay": 0.05, "bandwidth": 10_000}}
@@ -215,8 +220,10 @@ def test_live_fault_kinds_drive_the_processes(start_array: StartArray) -> None:
     faults.heal(crash)
     assert client.read("v", 0, 26) == b"written before replication"
 
-    for fault, problem in ((Fault("bus.loss", "*", 0.0), "no live form on storage arrays"),
-                           (Fault("array.crash", "gamma", 0.0), "no array named 'gamma'"),
-                           (Fault("link.down", "primary", 0.0), "must be 'source->target'")):
+    for fault, problem in (
+        (Fault("bus.loss", "*", 0.0), "no live form on storage arrays"),
+        (Fault("array.crash", "gamma", 0.0), "no array named 'gamma'"),
+        (Fault("link.down", "primary", 0.0), "must be 'source->target'"),
+    ):
         with pytest.raises(ValueError, match=problem):
             faults.inject(fault)

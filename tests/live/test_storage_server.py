@@ -58,9 +58,16 @@ def test_credentials_are_required_and_never_returned_or_logged(start_array: Star
     client = a.client()
     client.create_volume("v", 1)
     client.write("v", 0, b"x")
-    replies = [client.enable_replication("v", b.address, "admin", "pw-b-s3cret", "async"), client.stats(),
-               client.volumes(), client.replication_status("v"), client.replication_overview(),
-               client.volume("v"), b.client().volumes(), b.client().replication_overview()]
+    replies = [
+        client.enable_replication("v", b.address, "admin", "pw-b-s3cret", "async"),
+        client.stats(),
+        client.volumes(),
+        client.replication_status("v"),
+        client.replication_overview(),
+        client.volume("v"),
+        b.client().volumes(),
+        b.client().replication_overview(),
+    ]
     a.cut_link(b)
     replies += [client.links(), client.replication_status("v")]
     text = json.dumps(replies)
@@ -102,9 +109,14 @@ def test_api_refuses_bad_requests_with_reasons(start_array: StartArray) -> None:
 
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REPLISIM), "array", "serve", *args], capture_output=True, text=True,
-                          timeout=20, check=False,
-                          env={**os.environ, "REPLISIM_ARRAY_PASSWORD": "pw", **(env or {})})
+    return subprocess.run(
+        [str(REPLISIM), "array", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        env={**os.environ, "REPLISIM_ARRAY_PASSWORD": "pw", **(env or {})},
+    )
 
 
 def test_cli_reports_bad_input_with_exit_2(tmp_path: Path, start_array: StartArray) -> None:
@@ -119,8 +131,9 @@ def test_cli_reports_bad_input_with_exit_2(tmp_path: Path, start_array: StartArr
     assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
     assert "Traceback" not in busy.stderr
 
-    nopass = _serve("--root", str(tmp_path), "--port", "0", "--name", "x",
-                    env={"REPLISIM_ARRAY_PASSWORD": ""})
+    nopass = _serve(
+        "--root", str(tmp_path), "--port", "0", "--name", "x", env={"REPLISIM_ARRAY_PASSWORD": ""}
+    )
     assert nopass.returncode == 2 and "--password-file" in nopass.stderr
 
     running = start_array("a")
@@ -134,8 +147,9 @@ def test_restart_recovery_drops_unacknowledged_leftovers(tmp_path: Path) -> None
     acknowledged."""
     store = VolumeStore(tmp_path, capacity_gb=10)
     volume, _ = store.create("v", 1)
-    volume.update(replication={"peer": "127.0.0.1:1", "mode": "async", "shipped": 0, "in_sync": True,
-                               "since": None})
+    volume.update(
+        replication={"peer": "127.0.0.1:1", "mode": "async", "shipped": 0, "in_sync": True, "since": None}
+    )
     for i in range(3):
         volume.write(i * 10, b"abc", now=100.0 + i)
     journal = volume.path("journal")

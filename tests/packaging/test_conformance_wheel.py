@@ -123,11 +123,31 @@ def test_the_installed_wheel_checks_a_driver_written_outside_the_repository(tmp_
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     # replisim's dependencies come from the test environment (a path, so its editable finder stays off)
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
 
     vendor = tmp_path / "acme"
@@ -135,14 +155,36 @@ def test_the_installed_wheel_checks_a_driver_written_outside_the_repository(tmp_
     (vendor / "acme_driver.py").write_text(textwrap.dedent(VENDOR_DRIVER), encoding="utf-8")
     (vendor / "acme.conf").write_text(VENDOR_CONFIG, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    where = subprocess.run([python, "-c", "import replisim; print(replisim.__file__)"], cwd=vendor, env=env,
-                           check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [python, "-c", "import replisim; print(replisim.__file__)"],
+        cwd=vendor,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(str(venv))  # the wheel, not the repository
 
     def conformance(driver: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([venv / "bin" / "replisim", "conformance", "--driver", driver,
-                               "--config", "acme.conf", "--json", "report.json", "--junitxml", "report.xml"],
-                              cwd=vendor, env=env, capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [
+                venv / "bin" / "replisim",
+                "conformance",
+                "--driver",
+                driver,
+                "--config",
+                "acme.conf",
+                "--json",
+                "report.json",
+                "--junitxml",
+                "report.xml",
+            ],
+            cwd=vendor,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     done = conformance("acme_driver:AcmeDriver")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -154,7 +196,10 @@ def test_the_installed_wheel_checks_a_driver_written_outside_the_repository(tmp_
 
     done = conformance("acme_driver:ChattyAcmeDriver")
     assert done.returncode == 1
-    failed = {c["id"] for c in json.loads((vendor / "report.json").read_text())["checks"]
-              if c["outcome"] == "failed"}
+    failed = {
+        c["id"]
+        for c in json.loads((vendor / "report.json").read_text())["checks"]
+        if c["outcome"] == "failed"
+    }
     assert failed == {"REPL-TARGETS-007", "REPL-TARGETS-012"}
     assert "hunter2-acme" not in done.stdout + (vendor / "report.xml").read_text()

@@ -53,8 +53,11 @@ def test_a_failover_to_the_third_copy_resolves_the_split_and_counts_both_losses(
 
 def test_a_failover_completed_after_the_manager_gave_up_is_repaired_from_the_arrays() -> None:
     result = run("late-failover")
-    timed_out = [t for t in result.record.transitions
-                 if t.old == "enabling_secondary" and t.new == "error" and "timed out" in (t.reason or "")]
+    timed_out = [
+        t
+        for t in result.record.transitions
+        if t.old == "enabling_secondary" and t.new == "error" and "timed out" in (t.reason or "")
+    ]
     assert timed_out, "the scenario must make the manager give up"
     for volume in result.record.volumes:
         assert volume["host"].startswith("replisim@beta"), volume
@@ -101,8 +104,9 @@ class RestoresEnabledAfterError(VolumeManager):
     def apply_replication_update(self, update: Mapping[str, Any], asked: float | None = None) -> None:
         volume = self.db.volume_get(update["volid"])
         if update.get("status") == "ok" and volume["replication_status"] == "error":
-            self.db.volume_update(volume["id"], {"replication_status": "enabled",
-                                                 "replication_extended_status": None})
+            self.db.volume_update(
+                volume["id"], {"replication_status": "enabled", "replication_extended_status": None}
+            )
             return
         super().apply_replication_update(update, asked)
 
@@ -120,8 +124,11 @@ def test_a_failed_over_volume_returns_to_failed_over_after_a_transient_error() -
 def test_an_operator_retries_through_the_api_when_the_database_is_down() -> None:
     result = run("operator-outlives-outages")
     ops = result.record.history.ops
-    tried = [op for op in ops
-             if op.process == "admin" and op.type == "fail" and "DBUnavailable" in (op.error or "")]
+    tried = [
+        op
+        for op in ops
+        if op.process == "admin" and op.type == "fail" and "DBUnavailable" in (op.error or "")
+    ]
     assert tried, "the outage must meet the operator, and the history must show it"
     assert sum(op.f == "disable_replication" and op.type == "ok" for op in ops) == 5  # the action still ran
     assert len(result.record.fabric.failovers) == 5  # and the policy outlived the outage
@@ -131,7 +138,10 @@ def test_a_topology_cinder_conf_is_used_as_written_and_inline_keys_override_it()
     result = run("config-as-written")
     arrays = result.record.fabric.arrays
     assert (arrays["gold"].pool, arrays["gold"].capacity_gb, arrays["gold"].service_times["create"]) == (
-        "gold-pool-1", 500.0, 0.25)
+        "gold-pool-1",
+        500.0,
+        0.25,
+    )
     assert arrays["dr"].capacity_gb == 800.0  # the inline entry's one key, over the file's 500
     replicas = [c for c in arrays["dr"].copies.values() if c.role == "secondary"]
     assert replicas and {c.mode for c in replicas} == {"sync"}
@@ -147,7 +157,8 @@ def _old_bus_loss(world: Any, fault: Any) -> Any:
 
 
 def test_overlapping_faults_end_clean_and_heal_catches_a_fault_that_leaks(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert failed(run("overlapping-faults")) == []
     leaky = dataclasses.replace(faults.KINDS["bus.loss"], sim=_old_bus_loss)
     monkeypatch.setitem(faults.KINDS, "bus.loss", leaky)

@@ -38,8 +38,7 @@ def outcome(report: RunReport, check_id: str) -> tuple[str, str]:
 
 def run(tmp_path: Path, driver: str = zoo.REFERENCE, profile: str = "managed", **kwargs: object) -> RunReport:
     """One run on a fabric of its own (named after the test's directory)."""
-    return run_suite(load_target(driver, str(zoo.config(tmp_path, profile, fabric=tmp_path.name))),
-                     **kwargs)  # type: ignore[arg-type]
+    return run_suite(load_target(driver, str(zoo.config(tmp_path, profile, fabric=tmp_path.name))), **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -106,12 +105,18 @@ def test_require_replication_turns_those_skips_into_failures(tmp_path: Path) -> 
 
 def test_the_array_failure_check_needs_the_hook(tmp_path: Path) -> None:
     conf = tmp_path / "mem.conf"
-    conf.write_text(zoo.PROFILES["managed"].replace("replisim.drivers.emulated.EmulatedDriver",
-                                                    "support.memdriver.MemoryDriver"), encoding="utf-8")
+    conf.write_text(
+        zoo.PROFILES["managed"].replace(
+            "replisim.drivers.emulated.EmulatedDriver", "support.memdriver.MemoryDriver"
+        ),
+        encoding="utf-8",
+    )
     target = load_target("support.memdriver:MemoryDriver", str(conf))
     report = run_suite(target, select=("ERR-ARRAY",))
     assert outcome(report, "ERR-ARRAY-004") == (
-        "skipped", "array-failure: the driver exposes no array crash/restart hook (the emulated driver does)")
+        "skipped",
+        "array-failure: the driver exposes no array crash/restart hook (the emulated driver does)",
+    )
     assert (report.exit_code, report.verdict, report.executed) == (3, "NOTHING CHECKED", 0)
     required = run_suite(target, require=("array-failure",), select=("ERR-ARRAY",))
     assert failed(required) == {"ERR-ARRAY-004"} and required.exit_code == 1
@@ -140,8 +145,10 @@ def test_failing_checks_leave_nothing_behind_and_never_touch_foreign_volumes(tmp
     report = run(tmp_path, "support.conformance_zoo:LeaksPassword")  # fails checks, with volumes in use
     assert failed(report) and outcome(report, "HYG-CLEANUP-001")[0] == "passed"
     holdings = {name: {v: c.role for v, c in array.copies.items()} for name, array in fabric.arrays.items()}
-    assert holdings == {"alpha": {"customer-volume": "primary"},
-                        "beta": {"customer-volume": "secondary", "other-customer": "primary"}}
+    assert holdings == {
+        "alpha": {"customer-volume": "primary"},
+        "beta": {"customer-volume": "secondary", "other-customer": "primary"},
+    }
 
 
 def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
@@ -210,13 +217,20 @@ def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
     assert areas[1:8] == ["Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene"]
     failure = text.split("Failures\n--------\n")[1]
     assert failure.startswith("REPL-TARGETS-007 [driver] no secret from the config in list_replication_")
-    for label in ("Clause:", "Call:     list_replication_targets(context=<admin context>, volume=<volume",
-                  "Expected: every credential masked", "Observed: 1 config secret(s)"):
+    for label in (
+        "Clause:",
+        "Call:     list_replication_targets(context=<admin context>, volume=<volume",
+        "Expected: every credential masked",
+        "Observed: 1 config secret(s)",
+    ):
         assert label in failure
 
     assert [c["id"] for c in document["checks"]] == CHECK_IDS
     assert (document["verdict"], document["exit_code"], document["counts"]) == (
-        "FAIL", 1, {"passed": len(CHECK_IDS) - 2, "failed": 2, "skipped": 0})
+        "FAIL",
+        1,
+        {"passed": len(CHECK_IDS) - 2, "failed": 2, "skipped": 0},
+    )
     leak = next(c for c in document["checks"] if c["id"] == "REPL-TARGETS-012")
     assert leak["outcome"] == "failed" and leak["call"].startswith("API list_replication_targets(")
 
@@ -225,7 +239,11 @@ def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == CHECK_IDS
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
-        str(len(CHECK_IDS)), "2", "0", "0")
+        str(len(CHECK_IDS)),
+        "2",
+        "0",
+        "0",
+    )
     failures = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
     assert set(failures) == {"REPL-TARGETS-007", "REPL-TARGETS-012"}
     assert "Observed:" in (failures["REPL-TARGETS-007"].text or "")  # type: ignore[union-attr]
@@ -251,7 +269,8 @@ def test_skips_appear_as_junit_skipped_with_the_reason(tmp_path: Path) -> None:
     skipped = {c.get("name"): c.find("skipped") for c in cases if c.find("skipped") is not None}
     assert int(suite.get("skipped") or 0) == len(skipped) > 10
     assert skipped["REPL-ENABLE-001"].get("message") == (  # type: ignore[union-attr]
-        "replication: get_volume_stats() reports replication_enabled=False")
+        "replication: get_volume_stats() reports replication_enabled=False"
+    )
 
 
 # -- the command line -------------------------------------------------------------------------------
@@ -265,30 +284,44 @@ def cli(*args: str) -> tuple[int, str]:
 def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None) -> None:
     conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
     junit, report = tmp_path / "out.xml", tmp_path / "out.json"
-    code, out = cli("--driver", zoo.REFERENCE, "--config", conf, "--junitxml", str(junit),
-                    "--json", str(report))
+    code, out = cli(
+        "--driver", zoo.REFERENCE, "--config", conf, "--junitxml", str(junit), "--json", str(report)
+    )
     assert code == 0 and out.startswith("replisim conformance: PASS")
     assert ET.parse(junit).getroot().tag == "testsuites"
     assert json.loads(report.read_text())["verdict"] == "PASS"
-    code, out = cli("--driver", "support.conformance_zoo.MalformedFailoverHost", "--config", conf,
-                    "--backend", "alpha")
+    code, out = cli(
+        "--driver", "support.conformance_zoo.MalformedFailoverHost", "--config", conf, "--backend", "alpha"
+    )
     assert code == 1 and "REPL-FAILOVER-004 [driver]" in out
     plain = str(zoo.config(tmp_path, "plain", fabric=tmp_path.name))
     code, out = cli("--driver", zoo.REFERENCE, "--config", plain, "--check", "ERR-TARGET")
     assert code == 3 and "NOTHING CHECKED" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--driver", "no_such_vendor.driver:Driver"], "--driver 'no_such_vendor.driver:Driver': cannot import"),
-    (["--driver", "support.conformance_zoo:NoSuchDriver"],
-     "module 'support.conformance_zoo' has no attribute 'NoSuch"),
-    (["--backend", "gamma"], "--backend 'gamma': "),
-    (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
-    (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
-    (["--json", "no/such/dir/report.json"], "--json no/such/dir/report.json: not a file in an existing dir"),
-])
-def test_bad_input_exits_2_saying_what_and_where(tmp_path: Path, restore_sys_path: None, args: list[str],
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--driver", "no_such_vendor.driver:Driver"],
+            "--driver 'no_such_vendor.driver:Driver': cannot import",
+        ),
+        (
+            ["--driver", "support.conformance_zoo:NoSuchDriver"],
+            "module 'support.conformance_zoo' has no attribute 'NoSuch",
+        ),
+        (["--backend", "gamma"], "--backend 'gamma': "),
+        (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
+        (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
+        (
+            ["--json", "no/such/dir/report.json"],
+            "--json no/such/dir/report.json: not a file in an existing dir",
+        ),
+    ],
+)
+def test_bad_input_exits_2_saying_what_and_where(
+    tmp_path: Path, restore_sys_path: None, args: list[str], message: str
+) -> None:
     conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
     full = ["--driver", zoo.REFERENCE, "--config", conf, *args]
     code, out = cli(*full)
@@ -297,8 +330,11 @@ def test_bad_input_exits_2_saying_what_and_where(tmp_path: Path, restore_sys_pat
 
 def test_a_broken_config_names_file_line_and_key(tmp_path: Path, restore_sys_path: None) -> None:
     conf = tmp_path / "bad.conf"
-    conf.write_text("[DEFAULT]\nenabled_backends = alpha\n\n[alpha]\nvolume_driver = x.Y\n"
-                    "managed_replication_target = maybe\n", encoding="utf-8")
+    conf.write_text(
+        "[DEFAULT]\nenabled_backends = alpha\n\n[alpha]\nvolume_driver = x.Y\n"
+        "managed_replication_target = maybe\n",
+        encoding="utf-8",
+    )
     code, out = cli("--driver", zoo.REFERENCE, "--config", str(conf))
     assert code == 2
     assert f"{conf}:6: [alpha] managed_replication_target: 'maybe' is not a boolean" in out
@@ -322,14 +358,27 @@ def test_list_names_every_check_with_its_clause_and_gate() -> None:
 def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """pytest in a directory with no tests of its own, as a vendor's CI would call it."""
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfs", *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfs", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_the_pytest_plugin_runs_each_check_as_an_item_named_by_its_id(tmp_path: Path) -> None:
     conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
-    done = pytest_run(tmp_path, "--driver", "support.conformance_zoo:LeaksPassword", "--driver-config", conf,
-                      "--junitxml", "out.xml")
+    done = pytest_run(
+        tmp_path,
+        "--driver",
+        "support.conformance_zoo:LeaksPassword",
+        "--driver-config",
+        conf,
+        "--junitxml",
+        "out.xml",
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"2 failed, {len(CHECK_IDS) - 2} passed" in done.stdout
     assert "FAILED replisim-conformance::REPL-TARGETS-007" in done.stdout

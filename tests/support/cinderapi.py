@@ -12,8 +12,15 @@ from keystoneauth1 import session
 VERSION = "3.71"
 
 
-def connect(url: str, user: str, project: str, *, roles: tuple[str, ...] = (), bare: bool = False,
-            version: str = VERSION) -> Any:
+def connect(
+    url: str,
+    user: str,
+    project: str,
+    *,
+    roles: tuple[str, ...] = (),
+    bare: bool = False,
+    version: str = VERSION,
+) -> Any:
     """A v3 client. URLs are ``/v3/{project}/...``, or ``/v3/...`` with ``bare`` (the endpoint
     given explicitly, as ``cinder --os-endpoint`` does)."""
     auth = CinderNoAuthPlugin(user, project, endpoint=f"{url}/v3")
@@ -30,6 +37,8 @@ def wait_volume(cs: Any, volume_id: str, field: str, value: str, timeout: float 
         if getattr(volume, field) == value:
             return volume
         if time.monotonic() > deadline:
-            raise AssertionError(f"volume {volume_id}: {field} is {getattr(volume, field)!r} after "
-                                 f"{timeout} s, expected {value!r}")
+            raise AssertionError(
+                f"volume {volume_id}: {field} is {getattr(volume, field)!r} after "
+                f"{timeout} s, expected {value!r}"
+            )
         time.sleep(0.02)

@@ -56,8 +56,15 @@ def make_repo(kind: str, runtime: Runtime) -> Repository:
 class Cluster:
     """A deployed control plane plus the clients and waits a test needs."""
 
-    def __init__(self, runtime: Runtime, repo: Repository, conf: str = CONF, fabric: Fabric | None = None,
-                 *, manager_class: type[VolumeManager] = VolumeManager):
+    def __init__(
+        self,
+        runtime: Runtime,
+        repo: Repository,
+        conf: str = CONF,
+        fabric: Fabric | None = None,
+        *,
+        manager_class: type[VolumeManager] = VolumeManager,
+    ):
         memdriver.reset()
         self.runtime = runtime
         self.db = repo
@@ -65,11 +72,15 @@ class Cluster:
         self.interval = 0.05 if self.live else 10.0
         config = parse_config(conf)
         self.fabric = fabric
-        self.deployment: Deployment = deploy(runtime, config, repo,
-                                             report_interval=self.interval,
-                                             driver_timeout=2.0 if self.live else 30.0,
-                                             drivers=emulated_drivers(config, fabric) if fabric else None,
-                                             manager_class=manager_class)
+        self.deployment: Deployment = deploy(
+            runtime,
+            config,
+            repo,
+            report_interval=self.interval,
+            driver_timeout=2.0 if self.live else 30.0,
+            drivers=emulated_drivers(config, fabric) if fabric else None,
+            manager_class=manager_class,
+        )
         self.admin = Client(runtime, ADMIN, timeout=5.0)
         self.alice = Client(runtime, ALICE, timeout=5.0)
         self.bob = Client(runtime, BOB, timeout=5.0)
@@ -97,16 +108,19 @@ class Cluster:
     def wait_status(self, volume_id: str, field: str, value: str) -> dict[str, Any]:
         result: dict[str, Any] = self.wait_for(
             lambda: (v := self.volume(volume_id))[field] == value and v,
-            f"volume {volume_id} {field} == {value!r} (now {self.volume(volume_id)[field]!r})")
+            f"volume {volume_id} {field} == {value!r} (now {self.volume(volume_id)[field]!r})",
+        )
         return result
 
     def replicated_type(self) -> dict[str, Any]:
-        created: dict[str, Any] = self.admin("create_volume_type", name="gold",
-                                             extra_specs={"replication": "enabled"})
+        created: dict[str, Any] = self.admin(
+            "create_volume_type", name="gold", extra_specs={"replication": "enabled"}
+        )
         return created
 
-    def available_volume(self, client: Client, type_name: str | None = None,
-                         size: int = 10) -> dict[str, Any]:
+    def available_volume(
+        self, client: Client, type_name: str | None = None, size: int = 10
+    ) -> dict[str, Any]:
         volume = client("create_volume", size=size, volume_type=type_name)
         return self.wait_status(volume["id"], "status", "available")
 

@@ -247,16 +247,27 @@ class BareErrorWhileArrayDown(EmulatedDriver):
 
 
 # the checks through the control plane that need a volume: a driver Cinder cannot create one on fails all
-THROUGH_CINDER = frozenset({"VOL-CREATE-004", "VOL-DELETE-005", "REPL-ENABLE-009", "REPL-DISABLE-010",
-                            "REPL-FAILOVER-011", "REPL-TARGETS-012", "ERR-TARGET-002", "ERR-ARRAY-004"})
+THROUGH_CINDER = frozenset(
+    {
+        "VOL-CREATE-004",
+        "VOL-DELETE-005",
+        "REPL-ENABLE-009",
+        "REPL-DISABLE-010",
+        "REPL-FAILOVER-011",
+        "REPL-TARGETS-012",
+        "ERR-TARGET-002",
+        "ERR-ARRAY-004",
+    }
+)
 
 # driver -> the check IDs it must fail, exactly
 ZOO: dict[type, frozenset[str]] = {
     NoVendorName: frozenset({"STATS-KEYS-001"}),
     ReportsAnotherBackendName: THROUGH_CINDER | {"STATS-NAME-004"},
     CreateReturnsList: THROUGH_CINDER | {"VOL-CREATE-001"},
-    UndeletableVolumes: frozenset({"VOL-DELETE-002", "VOL-DELETE-MISSING-003", "VOL-DELETE-005",
-                                   "HYG-CLEANUP-001"}),
+    UndeletableVolumes: frozenset(
+        {"VOL-DELETE-002", "VOL-DELETE-MISSING-003", "VOL-DELETE-005", "HYG-CLEANUP-001"}
+    ),
     LeaksPassword: frozenset({"REPL-TARGETS-007", "REPL-TARGETS-012"}),
     MalformedFailoverHost: frozenset({"REPL-FAILOVER-004", "REPL-FAILOVER-011"}),
     NoReplicationType: frozenset({"STATS-REPLICATION-005"}),

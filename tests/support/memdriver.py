@@ -52,9 +52,13 @@ class MemoryDriver:
         self._maybe_fail("get_volume_stats")
         used = sum(v["size"] for v in self.volumes.values() if v["primary"])
         stats: dict[str, Any] = {
-            "volume_backend_name": self.configuration.volume_backend_name, "vendor_name": "replisim-tests",
-            "driver_version": self.VERSION, "storage_protocol": "iSCSI", "pool_name": self.backend,
-            "total_capacity_gb": self.total_gb, "free_capacity_gb": self.total_gb - used,
+            "volume_backend_name": self.configuration.volume_backend_name,
+            "vendor_name": "replisim-tests",
+            "driver_version": self.VERSION,
+            "storage_protocol": "iSCSI",
+            "pool_name": self.backend,
+            "total_capacity_gb": self.total_gb,
+            "free_capacity_gb": self.total_gb - used,
             "replication_enabled": bool(self.targets),
         }
         if self.targets:
@@ -82,8 +86,9 @@ class MemoryDriver:
         self.volumes[volume["id"]]["replicating"] = False
         return None
 
-    def replication_failover(self, context: Any, volume: dict[str, Any],
-                             secondary: str | None) -> dict[str, Any]:
+    def replication_failover(
+        self, context: Any, volume: dict[str, Any], secondary: str | None
+    ) -> dict[str, Any]:
         self._maybe_fail("replication_failover")
         time.sleep(float(self.configuration.safe_get("failover_delay") or 0))
         data = json.loads(volume.get("replication_driver_data") or "{}")
@@ -93,9 +98,11 @@ class MemoryDriver:
         ARRAYS[target][volume["id"]]["primary"] = True
         self.volumes[volume["id"]]["primary"] = False
         hostname = self.host.partition("@")[0]
-        return {"host": f"{hostname}@{target}#{target}",
-                "model_update": {"provider_location": f"{target}:{volume['id']}"},
-                "replication_driver_data": json.dumps({"primary": target, "secondary": self.backend})}
+        return {
+            "host": f"{hostname}@{target}#{target}",
+            "model_update": {"provider_location": f"{target}:{volume['id']}"},
+            "replication_driver_data": json.dumps({"primary": target, "secondary": self.backend}),
+        }
 
     def list_replication_targets(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
         self._maybe_fail("list_replication_targets")
@@ -119,11 +126,16 @@ class LeakyDriver(MemoryDriver):
     def list_replication_targets(self, context: Any, volume: dict[str, Any]) -> dict[str, Any]:
         password = self.configuration.safe_get("san_password")
         devices: list[dict[str, str]] = self.configuration.safe_get("replication_devices") or []
-        return {"volume_id": volume["id"], "targets": [
-            {"type": "unmanaged", **device, "san_password": password, "hint": f"log in with {password}"}
-            for device in devices]}
+        return {
+            "volume_id": volume["id"],
+            "targets": [
+                {"type": "unmanaged", **device, "san_password": password, "hint": f"log in with {password}"}
+                for device in devices
+            ],
+        }
 
-    def replication_failover(self, context: Any, volume: dict[str, Any],
-                             secondary: str | None) -> dict[str, Any]:
+    def replication_failover(
+        self, context: Any, volume: dict[str, Any], secondary: str | None
+    ) -> dict[str, Any]:
         password = self.configuration.safe_get("san_password")
         raise exception.VolumeBackendAPIException(data=f"{secondary} refused the password {password}")

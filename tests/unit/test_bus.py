@@ -109,13 +109,13 @@ def test_partition_cuts_links_between_groups_until_healed() -> None:
     other = Sink()
     rt.spawn(other, Address("sink", "s2"))
     handle = rt.bus.partition(["client"], ["sink.s1"])
-    blast(rt, count=100, gap=0.01)                          # t = 0 .. 1
+    blast(rt, count=100, gap=0.01)  # t = 0 .. 1
     blast(rt, count=100, target=Address("sink", "s2"), gap=0.01)
     rt.at(2.0, lambda: rt.bus.heal(handle))
     rt.at(2.0, lambda: blast(rt, count=50, gap=0.01))
     rt.run()
-    assert [n for n, _ in sink.got] == list(range(50))     # only the post-heal burst
-    assert len(other.got) == 100                             # s2 was never cut off
+    assert [n for n, _ in sink.got] == list(range(50))  # only the post-heal burst
+    assert len(other.got) == 100  # s2 was never cut off
 
 
 def test_paused_actor_serves_nothing_until_unpaused() -> None:

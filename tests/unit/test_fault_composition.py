@@ -22,9 +22,13 @@ def test_any_interleaving_of_contributions_restores_the_base(values: list[float]
     active: dict[int, float] = {}
     undos = {}
     for index, value in enumerate(values):
-        undos[index] = world.contribute(("knob",), value, read=lambda: setting.value,
-                                        write=lambda v: setattr(setting, "value", v),
-                                        combine=lambda base, vs: base * max(vs))
+        undos[index] = world.contribute(
+            ("knob",),
+            value,
+            read=lambda: setting.value,
+            write=lambda v: setattr(setting, "value", v),
+            combine=lambda base, vs: base * max(vs),
+        )
         active[index] = value
         assert setting.value == max(active.values())
         if data.draw(st.booleans()):  # end some faults while others are still beginning

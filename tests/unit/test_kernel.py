@@ -151,10 +151,12 @@ def test_callee_exception_travels_back_as_remote_error(runtime: SimRuntime | Liv
     assert "broken disk" in str(info.value) and info.value.method == "fail"
 
 
-def test_cast_exception_is_logged_and_traced(runtime: SimRuntime | LiveRuntime,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_cast_exception_is_logged_and_traced(
+    runtime: SimRuntime | LiveRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
     runtime.spawn(Worker(), WORKER)
     with caplog.at_level(logging.ERROR, logger="replisim.sim"):
+
         def client() -> Gen:
             yield Cast(WORKER, Message("fail", {"text": "cast went wrong"}))
             yield Sleep(0.1)
@@ -218,7 +220,8 @@ def test_concurrency_limit_queues_the_rest(runtime: SimRuntime | LiveRuntime) ->
 
 
 def test_a_long_queue_of_handlers_that_fail_at_once_drains_without_recursion(
-        runtime: SimRuntime | LiveRuntime) -> None:
+    runtime: SimRuntime | LiveRuntime,
+) -> None:
     worker = runtime.spawn(Worker(), WORKER, concurrency=1)
     assert isinstance(worker, Worker)
 

@@ -20,8 +20,9 @@ class Clock:
         return self.now
 
 
-def world(latency: float = 30.0, bandwidth_mbps: float = 1000.0, mode: str = "async",
-          rate: float = 2.0) -> tuple[Fabric, Clock]:
+def world(
+    latency: float = 30.0, bandwidth_mbps: float = 1000.0, mode: str = "async", rate: float = 2.0
+) -> tuple[Fabric, Clock]:
     """Volume v on array a, replicating to b, written ``rate`` times a second from t=0."""
     clock = Clock()
     fabric = Fabric(clock=clock, seed=1)
@@ -33,6 +34,7 @@ def world(latency: float = 30.0, bandwidth_mbps: float = 1000.0, mode: str = "as
 
 
 # -- write history --------------------------------------------------------------------------------
+
 
 def test_write_history_counts_rates_and_single_writes_exactly() -> None:
     history = WriteHistory(0.0)
@@ -56,6 +58,7 @@ def test_write_history_dates_a_late_reading_at_the_last_change() -> None:
 
 
 # -- the link's queue -----------------------------------------------------------------------------
+
 
 def test_uncongested_async_link_lags_by_its_latency() -> None:
     fabric, clock = world(latency=30.0)
@@ -90,11 +93,14 @@ def test_cut_link_freezes_the_secondary_and_it_catches_up_after() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.1, 50.0), st.floats(0.0, 2000.0), st.booleans()), min_size=1,
-                max_size=12),
-       st.floats(10.0, 500.0), st.floats(0.0, 5.0))
+@given(
+    st.lists(st.tuples(st.floats(0.1, 50.0), st.floats(0.0, 2000.0), st.booleans()), min_size=1, max_size=12),
+    st.floats(10.0, 500.0),
+    st.floats(0.0, 5.0),
+)
 def test_link_never_delivers_early_or_faster_than_its_bandwidth(
-        steps: list[tuple[float, float, bool]], bandwidth: float, latency: float) -> None:
+    steps: list[tuple[float, float, bool]], bandwidth: float, latency: float
+) -> None:
     link = ReplicationLink("a", "b", bandwidth_kib_s=bandwidth, latency=latency)
     segments: list[tuple[float, float, float]] = []  # (start, end, KiB/s) of the input
 
@@ -117,6 +123,7 @@ def test_link_never_delivers_early_or_faster_than_its_bandwidth(
 
 
 # -- failover and loss ----------------------------------------------------------------------------
+
 
 def test_async_crash_then_failover_loses_exactly_the_lag_window() -> None:
     fabric, clock = world(latency=30.0, rate=2.0)
@@ -212,9 +219,15 @@ def test_disabling_a_stalled_sync_pair_lets_the_primary_write_again() -> None:
 # -- the fabric's indexes -------------------------------------------------------------------------
 
 ARRAYS = ["c", "a", "b"]  # not in alphabetical order: copies are listed by creation order
-FABRIC_OPS = st.lists(st.tuples(
-    st.sampled_from(["create", "enable", "failover", "delete", "crash", "restart", "split", "owner"]),
-    st.sampled_from(["v1", "v2"]), st.sampled_from(ARRAYS), st.sampled_from(ARRAYS)), max_size=40)
+FABRIC_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "enable", "failover", "delete", "crash", "restart", "split", "owner"]),
+        st.sampled_from(["v1", "v2"]),
+        st.sampled_from(ARRAYS),
+        st.sampled_from(ARRAYS),
+    ),
+    max_size=40,
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -76,8 +76,12 @@ def test_update_bumps_updated_at_and_destroy_soft_deletes(repo: Repository, cloc
     created = repo.volume_create({"id": "v1", "size": 1})
     clock.advance(5)
     updated = repo.volume_update("v1", {"status": "available", "provider_location": "lun-7"})
-    assert updated == {**created, "status": "available", "provider_location": "lun-7",
-                       "updated_at": created["created_at"] + 5}
+    assert updated == {
+        **created,
+        "status": "available",
+        "provider_location": "lun-7",
+        "updated_at": created["created_at"] + 5,
+    }
     assert repo.volume_get("v1") == updated
     clock.advance(1)
     repo.volume_destroy("v1")
@@ -158,7 +162,8 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     "volume_type_get_all": lambda r: r.volume_type_get_all(),
     "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
     "service_update_or_create": lambda r: r.service_update_or_create(
-        "h@b", "cinder-volume", {"capabilities": {"pools": [{"name": "p2", "tags": ["x"]}]}}),
+        "h@b", "cinder-volume", {"capabilities": {"pools": [{"name": "p2", "tags": ["x"]}]}}
+    ),
     "service_get_all": lambda r: r.service_get_all(),
     "service_get": lambda r: r.service_get("h@b", "cinder-volume"),
 }
@@ -166,15 +171,25 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
 
 def test_every_row_call_is_listed() -> None:
     returns_rows = {name for name in vars(Repository) if not name.startswith("_")} - {
-        "available", "close", "volume_destroy", "volume_type_delete", "volume_type_extra_specs_delete"}
+        "available",
+        "close",
+        "volume_destroy",
+        "volume_type_delete",
+        "volume_type_extra_specs_delete",
+    }
     assert returns_rows == set(ROW_CALLS)
 
 
 @pytest.mark.parametrize("call", ROW_CALLS.values(), ids=ROW_CALLS.keys())
-def test_mutating_what_a_call_returned_never_changes_the_store(repo: Repository,
-                                                               call: Callable[[Any], Any]) -> None:
-    caps: dict[str, Any] = {"pools": [{"name": "p1", "tags": ["thin"]}], "replication_type": ["async"],
-                            "total_capacity_gb": 10.5, "replication_enabled": True}
+def test_mutating_what_a_call_returned_never_changes_the_store(
+    repo: Repository, call: Callable[[Any], Any]
+) -> None:
+    caps: dict[str, Any] = {
+        "pools": [{"name": "p1", "tags": ["thin"]}],
+        "replication_type": ["async"],
+        "total_capacity_gb": 10.5,
+        "replication_enabled": True,
+    }
     specs = {"replication": "enabled"}
     repo.volume_create({"id": "v1", "status": "available"})
     repo.volume_type_create("t1", "gold", specs)
@@ -182,7 +197,8 @@ def test_mutating_what_a_call_returned_never_changes_the_store(repo: Repository,
     _vandalise(caps)  # what was written is the store's own too
     _vandalise(specs)
     assert repo.service_get("h@b", "cinder-volume")["capabilities"]["pools"] == [
-        {"name": "p1", "tags": ["thin"]}]
+        {"name": "p1", "tags": ["thin"]}
+    ]
     assert repo.volume_type_get("t1")["extra_specs"] == {"replication": "enabled"}
     returned = call(repo)
     before = copy.deepcopy(_stored(repo))
@@ -231,8 +247,9 @@ def test_get_all_filters(repo: Repository, clock: FakeClock) -> None:
         ("v6", "p1", None, "creating", "disabled"),
     ]
     for vid, project, host, status, rep in specs:
-        repo.volume_create({"id": vid, "project_id": project, "host": host, "status": status,
-                            "replication_status": rep})
+        repo.volume_create(
+            {"id": vid, "project_id": project, "host": host, "status": status, "replication_status": rep}
+        )
         clock.advance()
 
     def ids(**filters: Any) -> list[str]:
@@ -323,8 +340,12 @@ def test_racing_conditional_updates_have_exactly_one_winner(repo: Repository) ->
         winners: list[str] = []
         failures: list[BaseException] = []
 
-        def race(vid: str = vid, barrier: threading.Barrier = barrier,
-                 winners: list[str] = winners, failures: list[BaseException] = failures) -> None:
+        def race(
+            vid: str = vid,
+            barrier: threading.Barrier = barrier,
+            winners: list[str] = winners,
+            failures: list[BaseException] = failures,
+        ) -> None:
             name = threading.current_thread().name
             barrier.wait()
             try:
@@ -356,9 +377,14 @@ def test_racing_conditional_updates_have_exactly_one_winner(repo: Repository) ->
 
 def test_volume_types_and_extra_specs(repo: Repository, clock: FakeClock) -> None:
     gold = repo.volume_type_create("t-gold", "gold", {"replication_enabled": "<is> True"}, "mirrored")
-    assert gold == {"id": "t-gold", "name": "gold", "description": "mirrored",
-                    "extra_specs": {"replication_enabled": "<is> True"},
-                    "created_at": clock.now, "updated_at": clock.now}
+    assert gold == {
+        "id": "t-gold",
+        "name": "gold",
+        "description": "mirrored",
+        "extra_specs": {"replication_enabled": "<is> True"},
+        "created_at": clock.now,
+        "updated_at": clock.now,
+    }
     repo.volume_type_create("t-bronze", "bronze")
     assert repo.volume_type_get("t-bronze")["extra_specs"] == {}
     assert repo.volume_type_get_by_name("gold") == gold
@@ -366,7 +392,8 @@ def test_volume_types_and_extra_specs(repo: Repository, clock: FakeClock) -> Non
 
     clock.advance()
     specs = repo.volume_type_extra_specs_update(
-        "t-gold", {"replication_type": "<in> async", "replication_enabled": "<is> False"})
+        "t-gold", {"replication_type": "<in> async", "replication_enabled": "<is> False"}
+    )
     assert specs == {"replication_enabled": "<is> False", "replication_type": "<in> async"}
     assert repo.volume_type_get("t-gold")["updated_at"] == clock.now
 
@@ -406,9 +433,18 @@ def test_volume_type_errors(repo: Repository) -> None:
 
 def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clock: FakeClock) -> None:
     first = repo.service_update_or_create("h@b", "cinder-volume", {"topic": "cinder-volume"})
-    assert first == {"id": 1, "host": "h@b", "binary": "cinder-volume", "topic": "cinder-volume",
-                     "disabled": False, "disabled_reason": None, "report_count": 0,
-                     "capabilities": None, "created_at": clock.now, "updated_at": clock.now}
+    assert first == {
+        "id": 1,
+        "host": "h@b",
+        "binary": "cinder-volume",
+        "topic": "cinder-volume",
+        "disabled": False,
+        "disabled_reason": None,
+        "report_count": 0,
+        "capabilities": None,
+        "created_at": clock.now,
+        "updated_at": clock.now,
+    }
     second = repo.service_update_or_create("sched", "cinder-scheduler", {})
     assert second["id"] == 2
 
@@ -416,8 +452,9 @@ def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clo
     beat = repo.service_update_or_create("h@b", "cinder-volume", {"report_count": 1})
     assert (beat["id"], beat["report_count"], beat["topic"]) == (1, 1, "cinder-volume")
     assert (beat["created_at"], beat["updated_at"]) == (first["created_at"], clock.now)
-    repo.service_update_or_create("h@b", "cinder-volume", {"report_count": 2, "disabled": True,
-                                                           "disabled_reason": "maintenance"})
+    repo.service_update_or_create(
+        "h@b", "cinder-volume", {"report_count": 2, "disabled": True, "disabled_reason": "maintenance"}
+    )
     stored = repo.service_get("h@b", "cinder-volume")
     assert (stored["report_count"], stored["disabled"]) == (2, True)
 
@@ -476,8 +513,7 @@ def test_outage_fails_every_call_and_writes_nothing(repo: Repository, clock: Fak
 
 
 def test_make_repository_picks_the_backend(clock: FakeClock) -> None:
-    for url, kind in ((None, MemoryRepository), ("memory", MemoryRepository),
-                      ("sqlite://", SqlRepository)):
+    for url, kind in ((None, MemoryRepository), ("memory", MemoryRepository), ("sqlite://", SqlRepository)):
         backend = make_repository(url, clock)
         assert isinstance(backend, kind)
         backend.close()
@@ -501,19 +537,25 @@ IDS = st.sampled_from(["a", "b", "c", "d"])
 STATUS = st.sampled_from(["creating", "available", "in-use", "error"])
 REPLICATION = st.sampled_from(["disabled", "enabling", "enabled", "failed-over", None])
 HOST = st.sampled_from(["h@b", "h@b#p1", "h@b#p2", "h@bb#p1", "g@b", None])
-VALUES = st.fixed_dictionaries({}, optional={
-    "status": STATUS,
-    "replication_status": REPLICATION,
-    "host": HOST,
-    "project_id": st.sampled_from(["p1", "p2"]),
-    "size": st.integers(1, 3),
-    "replication_extended_status": st.text(max_size=3),
-})
-EXPECTED = st.fixed_dictionaries({}, optional={
-    "status": STATUS | st.lists(STATUS, max_size=2).map(tuple),
-    "replication_status": REPLICATION | st.frozensets(REPLICATION, max_size=2),
-    "size": st.integers(1, 3),
-})
+VALUES = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": STATUS,
+        "replication_status": REPLICATION,
+        "host": HOST,
+        "project_id": st.sampled_from(["p1", "p2"]),
+        "size": st.integers(1, 3),
+        "replication_extended_status": st.text(max_size=3),
+    },
+)
+EXPECTED = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": STATUS | st.lists(STATUS, max_size=2).map(tuple),
+        "replication_status": REPLICATION | st.frozensets(REPLICATION, max_size=2),
+        "size": st.integers(1, 3),
+    },
+)
 
 
 def _outcome(call: Callable[[Repository], Any], repo: Repository) -> tuple[str, Any]:
@@ -565,10 +607,14 @@ class SameAnswers(RuleBasedStateMachine):
         statuses=st.none() | st.lists(STATUS, max_size=2),
         replication=st.none() | st.lists(REPLICATION, max_size=2),
     )
-    def get_all(self, project: str | None, host: str | None, statuses: list[str] | None,
-                replication: list[str] | None) -> None:
-        self.both(lambda r: r.volume_get_all(project_id=project, host=host, statuses=statuses,
-                                             replication_statuses=replication))
+    def get_all(
+        self, project: str | None, host: str | None, statuses: list[str] | None, replication: list[str] | None
+    ) -> None:
+        self.both(
+            lambda r: r.volume_get_all(
+                project_id=project, host=host, statuses=statuses, replication_statuses=replication
+            )
+        )
 
     def teardown(self) -> None:
         self.memory.close()
@@ -579,12 +625,20 @@ SameAnswers.TestCase.settings = settings(max_examples=50, stateful_step_count=25
 TestSameAnswers = SameAnswers.TestCase
 
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False)
-                | st.text(max_size=4))
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+)
 CAPABILITIES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
-    | st.dictionaries(st.text(max_size=3) | st.integers(0, 9), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 9), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 
@@ -597,8 +651,10 @@ def test_both_backends_store_capabilities_alike(capabilities: dict[str, Any]) ->
     clock = FakeClock()
     memory, sql = MemoryRepository(clock=clock), SqlRepository("sqlite://", clock=clock)
     try:
-        answers = [r.service_update_or_create("h@b", "cinder-volume", {"capabilities": capabilities})
-                   for r in (memory, sql)]
+        answers = [
+            r.service_update_or_create("h@b", "cinder-volume", {"capabilities": capabilities})
+            for r in (memory, sql)
+        ]
         assert answers[0] == answers[1]
         assert memory.service_get("h@b", "cinder-volume") == sql.service_get("h@b", "cinder-volume")
     finally:

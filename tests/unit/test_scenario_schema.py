@@ -105,8 +105,9 @@ def test_full_example_loads_to_seconds_rates_and_references() -> None:
     assert alpha.service_times["create"] == 2.0 and alpha.service_times["failover"] == 3.0
     assert alpha.service_times["list"] == 0.1  # not given: the default
     assert (beta.array, beta.provisioning, beta.capacity_gb) == ("beta-array", "thick", 10000.0)
-    assert gamma.replication_devices == ({"backend_id": "dr1", "san_ip": "10.0.0.9", "san_login": "admin",
-                                          "san_password": "hunter2-dr1"},)
+    assert gamma.replication_devices == (
+        {"backend_id": "dr1", "san_ip": "10.0.0.9", "san_login": "admin", "san_password": "hunter2-dr1"},
+    )
     assert scenario.topology.links == (LinkSpec("alpha", "beta-array", 100.0, 0.005),)
     assert scenario.topology.bus.loss == 0.01 and scenario.topology.bus.latency == 0.001
     assert scenario.topology.arrays() == ("alpha", "beta-array", "dr1", "gamma")
@@ -130,8 +131,12 @@ def test_full_example_loads_to_seconds_rates_and_references() -> None:
 
 def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, "name: tiny\nduration: 90s\ntopology: {backends: {a: {}}}\n"))
-    assert scenario == Scenario(name="tiny", duration=90.0, source=str(tmp_path / "scenario.yaml"),
-                                topology=Topology({"a": BackendSpec("a", "a", "a")}))
+    assert scenario == Scenario(
+        name="tiny",
+        duration=90.0,
+        source=str(tmp_path / "scenario.yaml"),
+        topology=Topology({"a": BackendSpec("a", "a", "a")}),
+    )
     assert (scenario.seed, scenario.heal, scenario.report_interval) == (1, 300, 10)
     assert scenario.workload == Workload() and scenario.checks == tuple(CHECKERS)
 
@@ -139,7 +144,9 @@ def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
 def test_config_file_backends_resolved_next_to_the_scenario_and_overridden_inline(tmp_path: Path) -> None:
     write(tmp_path, CINDER_CONF, "cinder.conf")
     (tmp_path / "scn").mkdir()
-    path = write(tmp_path / "scn", """\
+    path = write(
+        tmp_path / "scn",
+        """\
 name: from-conf
 duration: 10m
 topology:
@@ -149,14 +156,19 @@ topology:
     extra: {replication_targets: [backend-a]}
 volume_types:
   gold: {volume_backend_name: gold}
-""")
+""",
+    )
     scenario = load_scenario(path)
     backends = scenario.topology.backends
     assert scenario.topology.config == str(tmp_path / "cinder.conf")
     assert list(backends) == ["backend-a", "backend-b", "extra"]
     a = backends["backend-a"]
     assert (a.volume_backend_name, a.replication_targets, a.capacity_gb, a.replication_mode) == (
-        "gold", ("backend-b",), 500.0, "sync")
+        "gold",
+        ("backend-b",),
+        500.0,
+        "sync",
+    )
     assert a.config is not None and a.config.host == "replisim@backend-a"
     assert backends["backend-b"].config is not None and backends["backend-b"].capacity_gb == 10000.0
     assert backends["extra"].config is None and backends["extra"].replication_targets == ("backend-a",)
@@ -164,16 +176,29 @@ volume_types:
 
 
 def test_config_file_errors_keep_the_config_location(tmp_path: Path) -> None:
-    write(tmp_path, CINDER_CONF.replace("replication_devices = backend-b", "replication_devices = backend-c"),
-          "cinder.conf")
-    error = expect_error(tmp_path, "name: c\nduration: 1h\ntopology:\n  config: cinder.conf\n", 4,
-                         "topology.config", "replication target 'backend-c' is not a configured backend")
+    write(
+        tmp_path,
+        CINDER_CONF.replace("replication_devices = backend-b", "replication_devices = backend-c"),
+        "cinder.conf",
+    )
+    error = expect_error(
+        tmp_path,
+        "name: c\nduration: 1h\ntopology:\n  config: cinder.conf\n",
+        4,
+        "topology.config",
+        "replication target 'backend-c' is not a configured backend",
+    )
     assert f"{tmp_path / 'cinder.conf'}:7: [backend-a] replication_devices" in error.message
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    expect_error(tmp_path, "name: c\nduration: 1h\ntopology: {config: nowhere.conf}\n", 3, "topology.config",
-                 "nowhere.conf: cannot read configuration file")
+    expect_error(
+        tmp_path,
+        "name: c\nduration: 1h\ntopology: {config: nowhere.conf}\n",
+        3,
+        "topology.config",
+        "nowhere.conf: cannot read configuration file",
+    )
 
 
 # -- every kind of mistake: file, line, key path, message ------------------------------------------
@@ -181,87 +206,247 @@ def test_missing_config_file(tmp_path: Path) -> None:
 ERRORS: list[tuple[Any, ...]] = [
     # typos: the nearest valid key is suggested
     ("durration", ("duration: 1h", "durration: 1h"), 2, "durration", "did you mean 'duration'?"),
-    ("nested typo", ("capacity_gb: 100", "capacity_gbb: 100"), 5, "topology.backends.alpha.capacity_gbb",
-     "valid keys here: array, capacity_gb", "(did you mean 'capacity_gb'?)"),
-    ("fault key typo", ("start: 20m, duration: 5m}", "start: 20m, duraton: 5m}"), 15,
-     "faults.schedule[0].duraton", "did you mean 'duration'?"),
-    ("policy key typo", ("kinds: [bus.loss]", "kinds: [bus.loss], ends: 1h"), 18, "faults.random[0].ends",
-     "did you mean 'end'?"),
+    (
+        "nested typo",
+        ("capacity_gb: 100", "capacity_gbb: 100"),
+        5,
+        "topology.backends.alpha.capacity_gbb",
+        "valid keys here: array, capacity_gb",
+        "(did you mean 'capacity_gb'?)",
+    ),
+    (
+        "fault key typo",
+        ("start: 20m, duration: 5m}", "start: 20m, duraton: 5m}"),
+        15,
+        "faults.schedule[0].duraton",
+        "did you mean 'duration'?",
+    ),
+    (
+        "policy key typo",
+        ("kinds: [bus.loss]", "kinds: [bus.loss], ends: 1h"),
+        18,
+        "faults.random[0].ends",
+        "did you mean 'end'?",
+    ),
     # wrong types
-    ("not a mapping", ("gold: {volume_backend_name: alpha}", "gold: [volume_backend_name]"), 8,
-     "volume_types.gold", "must be a mapping of keys to values, got a list"),
-    ("not a number", ("capacity_gb: 100", "capacity_gb: lots"), 5, "topology.backends.alpha.capacity_gb",
-     "must be a number, got the string 'lots'"),
-    ("not a list", ("kinds: [bus.loss]", "kinds: bus.loss"), 18, "faults.random[0].kinds",
-     "must be a list, got the string 'bus.loss'"),
+    (
+        "not a mapping",
+        ("gold: {volume_backend_name: alpha}", "gold: [volume_backend_name]"),
+        8,
+        "volume_types.gold",
+        "must be a mapping of keys to values, got a list",
+    ),
+    (
+        "not a number",
+        ("capacity_gb: 100", "capacity_gb: lots"),
+        5,
+        "topology.backends.alpha.capacity_gb",
+        "must be a number, got the string 'lots'",
+    ),
+    (
+        "not a list",
+        ("kinds: [bus.loss]", "kinds: bus.loss"),
+        18,
+        "faults.random[0].kinds",
+        "must be a list, got the string 'bus.loss'",
+    ),
     ("bad name", ("name: t", "name: My Scenario"), 1, "name", "lower-case letters, digits and '-'"),
     # units
-    ("bad duration unit", ("duration: 1h", "duration: 10 minutes"), 2, "duration",
-     "'10 minutes' is not a duration", "ms, s, m, h, d, w"),
-    ("bad rate unit", ("rate: 1/m,", "rate: 1 per minute,"), 10, "workload.create.rate",
-     "'1 per minute' is not a rate", "0.5/s, 30/m, 1/10m"),
-    ("bad param duration", ("period: 20s", "period: 20 secs"), 16, "faults.schedule[1].params.period",
-     "is not a duration"),
+    (
+        "bad duration unit",
+        ("duration: 1h", "duration: 10 minutes"),
+        2,
+        "duration",
+        "'10 minutes' is not a duration",
+        "ms, s, m, h, d, w",
+    ),
+    (
+        "bad rate unit",
+        ("rate: 1/m,", "rate: 1 per minute,"),
+        10,
+        "workload.create.rate",
+        "'1 per minute' is not a rate",
+        "0.5/s, 30/m, 1/10m",
+    ),
+    (
+        "bad param duration",
+        ("period: 20s", "period: 20 secs"),
+        16,
+        "faults.schedule[1].params.period",
+        "is not a duration",
+    ),
     # negative values
-    ("negative duration", ("start: 20m, duration: 5m", "start: 20m, duration: -5m"), 15,
-     "faults.schedule[0].duration", "cannot be negative"),
+    (
+        "negative duration",
+        ("start: 20m, duration: 5m", "start: 20m, duration: -5m"),
+        15,
+        "faults.schedule[0].duration",
+        "cannot be negative",
+    ),
     ("negative rate", ("rate: 1/m,", "rate: -1/m,"), 10, "workload.create.rate", "cannot be negative"),
     ("zero duration", ("duration: 1h", "duration: 0s"), 2, "duration", "must be longer than 0"),
-    ("negative number", ("capacity_gb: 100", "capacity_gb: -1"), 5, "topology.backends.alpha.capacity_gb",
-     "must be greater than 0"),
+    (
+        "negative number",
+        ("capacity_gb: 100", "capacity_gb: -1"),
+        5,
+        "topology.backends.alpha.capacity_gb",
+        "must be greater than 0",
+    ),
     # references
-    ("unknown target backend", ("[beta]", "[betta]"), 5, "topology.backends.alpha.replication_targets[0]",
-     "unknown backend 'betta'; known backends: beta", "(did you mean 'beta'?)"),
-    ("self target", ("[beta]", "[alpha]"), 5, "topology.backends.alpha.replication_targets[0]",
-     "cannot replicate to itself"),
-    ("unknown volume_backend_name", ("volume_backend_name: alpha}", "volume_backend_name: alfa}"), 8,
-     "volume_types.gold.volume_backend_name", "unknown volume_backend_name 'alfa'", "did you mean 'alpha'?"),
-    ("unknown type weight", ("types: {gold: 1}", "types: {golld: 1}"), 10, "workload.create.types.golld",
-     "unknown volume type 'golld'", "did you mean 'gold'?"),
-    ("unknown selector backend", ("volumes: backend:alpha", "volumes: backend:alpah"), 12,
-     "workload.actions[0].volumes", "unknown backend 'alpah'", "did you mean 'alpha'?"),
-    ("unknown secondary", ("secondary: beta}", "secondary: bet}"), 12, "workload.actions[0].secondary",
-     "unknown replication target 'bet'"),
-    ("secondary on enable", ("action: failover_replication", "action: enable_replication"), 12,
-     "workload.actions[0].secondary", "only failover_replication takes a secondary"),
-    ("unknown action", ("action: failover_replication", "action: failover_replicaton"), 12,
-     "workload.actions[0].action", "'failover_replicaton' is not one of enable_replication",
-     "did you mean 'failover_replication'?"),
+    (
+        "unknown target backend",
+        ("[beta]", "[betta]"),
+        5,
+        "topology.backends.alpha.replication_targets[0]",
+        "unknown backend 'betta'; known backends: beta",
+        "(did you mean 'beta'?)",
+    ),
+    (
+        "self target",
+        ("[beta]", "[alpha]"),
+        5,
+        "topology.backends.alpha.replication_targets[0]",
+        "cannot replicate to itself",
+    ),
+    (
+        "unknown volume_backend_name",
+        ("volume_backend_name: alpha}", "volume_backend_name: alfa}"),
+        8,
+        "volume_types.gold.volume_backend_name",
+        "unknown volume_backend_name 'alfa'",
+        "did you mean 'alpha'?",
+    ),
+    (
+        "unknown type weight",
+        ("types: {gold: 1}", "types: {golld: 1}"),
+        10,
+        "workload.create.types.golld",
+        "unknown volume type 'golld'",
+        "did you mean 'gold'?",
+    ),
+    (
+        "unknown selector backend",
+        ("volumes: backend:alpha", "volumes: backend:alpah"),
+        12,
+        "workload.actions[0].volumes",
+        "unknown backend 'alpah'",
+        "did you mean 'alpha'?",
+    ),
+    (
+        "unknown secondary",
+        ("secondary: beta}", "secondary: bet}"),
+        12,
+        "workload.actions[0].secondary",
+        "unknown replication target 'bet'",
+    ),
+    (
+        "secondary on enable",
+        ("action: failover_replication", "action: enable_replication"),
+        12,
+        "workload.actions[0].secondary",
+        "only failover_replication takes a secondary",
+    ),
+    (
+        "unknown action",
+        ("action: failover_replication", "action: failover_replicaton"),
+        12,
+        "workload.actions[0].action",
+        "'failover_replicaton' is not one of enable_replication",
+        "did you mean 'failover_replication'?",
+    ),
     ("action after the end", ("at: 10m", "at: 2h"), 12, "workload.actions[0].at", "before the end"),
     # faults
-    ("unknown fault kind", ("kind: array.crash", "kind: array.crsh"), 15, "faults.schedule[0].kind",
-     "unknown fault kind 'array.crsh'", "did you mean 'array.crash'?"),
-    ("unknown fault target", ("target: alpha, start: 20m", "target: alpah, start: 20m"), 15,
-     "faults.schedule[0].target", "unknown array 'alpah'", "did you mean 'alpha'?"),
-    ("unknown link", ("target: alpha->beta, start: 25m", "target: beta->gamma, start: 25m"), 16,
-     "faults.schedule[1].target", "unknown link 'beta->gamma'", "known links: alpha->beta, beta->alpha"),
-    ("unknown fault param", ("{period: 20s}", "{perod: 20s}"), 16, "faults.schedule[1].params.perod",
-     "link.flap has no parameter 'perod'", "did you mean 'period'?"),
-    ("fault after the end", ("start: 20m, duration: 5m", "start: 58m, duration: 5m"), 15,
-     "faults.schedule[0]", "within the run's duration (1h)"),
-    ("unknown policy", ("policy: poisson", "policy: poison"), 18, "faults.random[0].policy",
-     "did you mean 'poisson'?"),
-    ("poisson kind needing params", ("kinds: [bus.loss]", "kinds: [driver.raise]"), 18,
-     "faults.random[0].kinds[0]", "driver.raise needs params.method"),
-    ("policy window", ("kinds: [bus.loss]", "kinds: [bus.loss], start: 30m, end: 10m"), 18,
-     "faults.random[0]", "start < end"),
+    (
+        "unknown fault kind",
+        ("kind: array.crash", "kind: array.crsh"),
+        15,
+        "faults.schedule[0].kind",
+        "unknown fault kind 'array.crsh'",
+        "did you mean 'array.crash'?",
+    ),
+    (
+        "unknown fault target",
+        ("target: alpha, start: 20m", "target: alpah, start: 20m"),
+        15,
+        "faults.schedule[0].target",
+        "unknown array 'alpah'",
+        "did you mean 'alpha'?",
+    ),
+    (
+        "unknown link",
+        ("target: alpha->beta, start: 25m", "target: beta->gamma, start: 25m"),
+        16,
+        "faults.schedule[1].target",
+        "unknown link 'beta->gamma'",
+        "known links: alpha->beta, beta->alpha",
+    ),
+    (
+        "unknown fault param",
+        ("{period: 20s}", "{perod: 20s}"),
+        16,
+        "faults.schedule[1].params.perod",
+        "link.flap has no parameter 'perod'",
+        "did you mean 'period'?",
+    ),
+    (
+        "fault after the end",
+        ("start: 20m, duration: 5m", "start: 58m, duration: 5m"),
+        15,
+        "faults.schedule[0]",
+        "within the run's duration (1h)",
+    ),
+    (
+        "unknown policy",
+        ("policy: poisson", "policy: poison"),
+        18,
+        "faults.random[0].policy",
+        "did you mean 'poisson'?",
+    ),
+    (
+        "poisson kind needing params",
+        ("kinds: [bus.loss]", "kinds: [driver.raise]"),
+        18,
+        "faults.random[0].kinds[0]",
+        "driver.raise needs params.method",
+    ),
+    (
+        "policy window",
+        ("kinds: [bus.loss]", "kinds: [bus.loss], start: 30m, end: 10m"),
+        18,
+        "faults.random[0]",
+        "start < end",
+    ),
     # checks, structure, YAML itself
-    ("unknown check", ("name: t\n", "name: t\nchecks: [liveness, split_brian]\n"), 2, "checks[1]",
-     "unknown check 'split_brian'", "did you mean 'split_brain'?"),
+    (
+        "unknown check",
+        ("name: t\n", "name: t\nchecks: [liveness, split_brian]\n"),
+        2,
+        "checks[1]",
+        "unknown check 'split_brian'",
+        "did you mean 'split_brain'?",
+    ),
     ("no checks", ("name: t\n", "name: t\nchecks: []\n"), 2, "checks", "needs at least one check"),
-    ("duplicate key", ("    beta: {}\n", "    beta: {}\n    alpha: {}\n"), 7, "topology.backends.alpha",
-     "duplicate key (first given at line 5)"),
+    (
+        "duplicate key",
+        ("    beta: {}\n", "    beta: {}\n    alpha: {}\n"),
+        7,
+        "topology.backends.alpha",
+        "duplicate key (first given at line 5)",
+    ),
     ("missing required", ("duration: 1h\n", ""), 1, "duration", "is required"),
     ("boolean key", ("name: t\n", "name: t\non: 1\n"), 2, "", "key True is not a string", "quote it"),
     ("invalid yaml", ("beta: {}", "beta: {"), 8, "", "not valid YAML", "(from line 6)"),
 ]
 
 
-@pytest.mark.parametrize(("change", "line", "key_path", "parts"),
-                         [(case[1], case[2], case[3], case[4:]) for case in ERRORS],
-                         ids=[case[0] for case in ERRORS])
-def test_error_names_file_line_key_and_what_is_valid(tmp_path: Path, change: tuple[str, str], line: int,
-                                                     key_path: str, parts: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("change", "line", "key_path", "parts"),
+    [(case[1], case[2], case[3], case[4:]) for case in ERRORS],
+    ids=[case[0] for case in ERRORS],
+)
+def test_error_names_file_line_key_and_what_is_valid(
+    tmp_path: Path, change: tuple[str, str], line: int, key_path: str, parts: tuple[str, ...]
+) -> None:
     expect_error(tmp_path, edited(*change), line, key_path, *parts)
 
 
@@ -334,8 +519,15 @@ def test_nested_fault_parameters_load_as_plain_data_and_write_back() -> None:
     groups = scenario.faults[0].params["groups"]
     assert type(groups) is list and all(type(group) is list for group in groups)
     assert parse_scenario(scenario_to_yaml(scenario), "nested.yaml") == scenario
-    as_tuples = dataclasses.replace(scenario, faults=(dataclasses.replace(
-        scenario.faults[0], params={"groups": (("cinder-api", "replisim-workload"), ("cinder-volume",))}),))
+    as_tuples = dataclasses.replace(
+        scenario,
+        faults=(
+            dataclasses.replace(
+                scenario.faults[0],
+                params={"groups": (("cinder-api", "replisim-workload"), ("cinder-volume",))},
+            ),
+        ),
+    )
     assert parse_scenario(scenario_to_yaml(as_tuples), "nested.yaml") == scenario
 
 
@@ -390,22 +582,39 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     for name in names:
         others = [other for other in names if other != name]
         backends[name] = BackendSpec(
-            name=name, array=draw(st.sampled_from([name, f"{name}-array"])), volume_backend_name=name,
-            capacity_gb=draw(st.floats(1, 1e6)), replication_targets=tuple(draw(st.lists(
-                st.sampled_from(others), unique=True, max_size=len(others)))) if others else (),
-            replication_mode=draw(st.sampled_from(["async", "sync"])), lag_threshold=draw(DURATIONS),
+            name=name,
+            array=draw(st.sampled_from([name, f"{name}-array"])),
+            volume_backend_name=name,
+            capacity_gb=draw(st.floats(1, 1e6)),
+            replication_targets=tuple(
+                draw(st.lists(st.sampled_from(others), unique=True, max_size=len(others)))
+            )
+            if others
+            else (),
+            replication_mode=draw(st.sampled_from(["async", "sync"])),
+            lag_threshold=draw(DURATIONS),
             service_times={**BackendSpec("x", "x", "x").service_times, "create": draw(DURATIONS)},
         )
     topology = Topology(backends)
     duration = draw(st.floats(60, 1e5))
-    types = {f"t{i}": ({"volume_backend_name": draw(st.sampled_from(names))} if draw(st.booleans()) else {})
-             for i in range(draw(st.integers(0, 2)))}
+    types = {
+        f"t{i}": ({"volume_backend_name": draw(st.sampled_from(names))} if draw(st.booleans()) else {})
+        for i in range(draw(st.integers(0, 2)))
+    }
     targets = topology.fault_targets()
     faults = []
     for _ in range(draw(st.integers(0, 4))):
-        kind, target_type = draw(st.sampled_from([("array.crash", "array"), ("link.down", "link"),
-                                                  ("bus.loss", "bus"), ("manager.restart", "backend"),
-                                                  ("db.unavailable", "db")]))
+        kind, target_type = draw(
+            st.sampled_from(
+                [
+                    ("array.crash", "array"),
+                    ("link.down", "link"),
+                    ("bus.loss", "bus"),
+                    ("manager.restart", "backend"),
+                    ("db.unavailable", "db"),
+                ]
+            )
+        )
         start = draw(st.floats(0, duration * 0.9))
         length = draw(st.one_of(st.none(), st.floats(0, duration - start)))
         if length is not None and start + length > duration:  # rounding
@@ -415,8 +624,15 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     policies = []
     if draw(st.booleans()):
         rate = draw(st.floats(1e-4, LIMITS["faults"] / duration))  # within the bound on drawn faults
-        policies.append(PoissonPolicy(kinds=("bus.loss",), rate=min(rate, 1.0), start=0.0, end=duration,
-                                      scale=draw(st.floats(0.1, 100))))
+        policies.append(
+            PoissonPolicy(
+                kinds=("bus.loss",),
+                rate=min(rate, 1.0),
+                start=0.0,
+                end=duration,
+                scale=draw(st.floats(0.1, 100)),
+            )
+        )
     return Scenario(
         name=draw(st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True)),
         description=draw(st.text(max_size=20)),
@@ -428,12 +644,19 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         workload=Workload(
             tenants=draw(st.integers(1, 50)),
             initial_volumes=draw(st.integers(0, 500)),
-            create=CreateLoad(rate=draw(st.floats(0, 10)), size_gb=(1, draw(st.integers(1, 100))),
-                              types={name: draw(st.floats(0.1, 10)) for name in types}),
+            create=CreateLoad(
+                rate=draw(st.floats(0, 10)),
+                size_gb=(1, draw(st.integers(1, 100))),
+                types={name: draw(st.floats(0.1, 10)) for name in types},
+            ),
             actions=tuple(
-                AdminAction(at=draw(st.floats(0, duration * 0.99)), action="enable_replication",
-                            volumes=draw(st.sampled_from(["all", *(f"backend:{n}" for n in names)])))
-                for _ in range(draw(st.integers(0, 2)))),
+                AdminAction(
+                    at=draw(st.floats(0, duration * 0.99)),
+                    action="enable_replication",
+                    volumes=draw(st.sampled_from(["all", *(f"backend:{n}" for n in names)])),
+                )
+                for _ in range(draw(st.integers(0, 2)))
+            ),
         ),
         faults=tuple(faults),
         random_faults=tuple(policies),
@@ -466,8 +689,17 @@ faults:
   random:
     - {{policy: poisson, rate: {poisson}, kinds: [bus.loss]}}
 """
-FINE = {"duration": "1h", "interval": "10s", "alpha_array": "", "initial": 10, "rate": "1/m",
-        "kind": "bus.loss", "target": "*", "params": "", "poisson": "1/10m"}
+FINE = {
+    "duration": "1h",
+    "interval": "10s",
+    "alpha_array": "",
+    "initial": 10,
+    "rate": "1/m",
+    "kind": "bus.loss",
+    "target": "*",
+    "params": "",
+    "poisson": "1/10m",
+}
 
 
 def test_the_bounded_scenario_is_valid_as_written() -> None:
@@ -476,26 +708,42 @@ def test_the_bounded_scenario_is_valid_as_written() -> None:
 
 # Each: what changes, the key path the error names, and what it says. Before these bounds each was
 # accepted and then crashed (exit 1, a traceback), ran for ever, or exhausted memory.
-@pytest.mark.parametrize(("change", "key", "says"), [
-    ({"target": "cinder-volme->*"}, "faults.schedule[0].target", "matches no actor"),
-    ({"kind": "bus.partition", "target": "*",
-      "params": ", params: {groups: [[cinder-api], [nobody]]}"}, "faults.schedule[0].params.groups",
-     "'nobody' matches no actor"),
-    ({"target": "cinder-api"}, "faults.schedule[0].target", "'source->destination'"),
-    ({"alpha_array": ", array: beta"}, "topology.backends.beta", "already driven by backend 'alpha'"),
-    ({"interval": "30m"}, "report_interval", "no time"),
-    ({"interval": "100ms"}, "report_interval", "at least 1s"),
-    ({"duration": "3000d"}, "duration", "at most"),
-    ({"initial": 10**9}, "workload.initial_volumes", "at most 200,000"),
-    ({"rate": "1000/s"}, "workload.create.rate", "at most"),
-    ({"duration": "700d", "rate": "50/s", "poisson": "1/d"}, "workload.create.rate",
-     "volumes; at most 1,000,000"),
-    ({"poisson": "10/s"}, "faults.random[0].rate", "faults; at most 10,000"),
-    ({"kind": "link.flap", "target": "alpha->beta", "params": ", params: {period: 1ms}"},
-     "faults.schedule[0].params.period", ">= 1"),
-])
-def test_a_scenario_beyond_a_bound_is_refused_naming_the_key(change: dict[str, object], key: str,
-                                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "key", "says"),
+    [
+        ({"target": "cinder-volme->*"}, "faults.schedule[0].target", "matches no actor"),
+        (
+            {
+                "kind": "bus.partition",
+                "target": "*",
+                "params": ", params: {groups: [[cinder-api], [nobody]]}",
+            },
+            "faults.schedule[0].params.groups",
+            "'nobody' matches no actor",
+        ),
+        ({"target": "cinder-api"}, "faults.schedule[0].target", "'source->destination'"),
+        ({"alpha_array": ", array: beta"}, "topology.backends.beta", "already driven by backend 'alpha'"),
+        ({"interval": "30m"}, "report_interval", "no time"),
+        ({"interval": "100ms"}, "report_interval", "at least 1s"),
+        ({"duration": "3000d"}, "duration", "at most"),
+        ({"initial": 10**9}, "workload.initial_volumes", "at most 200,000"),
+        ({"rate": "1000/s"}, "workload.create.rate", "at most"),
+        (
+            {"duration": "700d", "rate": "50/s", "poisson": "1/d"},
+            "workload.create.rate",
+            "volumes; at most 1,000,000",
+        ),
+        ({"poisson": "10/s"}, "faults.random[0].rate", "faults; at most 10,000"),
+        (
+            {"kind": "link.flap", "target": "alpha->beta", "params": ", params: {period: 1ms}"},
+            "faults.schedule[0].params.period",
+            ">= 1",
+        ),
+    ],
+)
+def test_a_scenario_beyond_a_bound_is_refused_naming_the_key(
+    change: dict[str, object], key: str, says: str
+) -> None:
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(BOUNDED.format(**{**FINE, **change}), "bounded.yaml")
     assert caught.value.key_path == key and says in caught.value.message, str(caught.value)
