@@ -31,6 +31,25 @@ def _scenario_errors(fn: Callable[[], int]) -> None:
     raise SystemExit(code)
 
 
+def _schedule(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from replisim.sim.schedule import parse
+
+    try:
+        return None if value is None else parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+schedule_option = click.option(
+    "--schedule",
+    default=None,
+    metavar="NAME",
+    callback=_schedule,
+    help="How events due at one simulated instant are ordered: fifo, random, pct or pct:DEPTH "
+    "(default: the scenario's own, else fifo; each fuzz world draws one).",
+)
+
+
 @main.command()
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
@@ -40,8 +59,9 @@ def _scenario_errors(fn: Callable[[], int]) -> None:
     default=None,
     help="Directory for the trace, history, verdicts and report (default runs/NAME-seedN).",
 )
+@schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> None:
+def run(scenario: str, seed: int | None, out: str | None, schedule: str | None, progress: bool) -> None:
     """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
 
     Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed,
@@ -49,7 +69,7 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
     """
     from replisim.console import run_command
 
-    _scenario_errors(lambda: run_command(scenario, seed, out, progress))
+    _scenario_errors(lambda: run_command(scenario, seed, out, progress, schedule))
 
 
 @main.command()
@@ -69,6 +89,7 @@ def run(scenario: str, seed: int | None, out: str | None, progress: bool) -> Non
 @click.option(
     "--shrink/--no-shrink", default=True, help="Shrink the first failing seed to a minimal scenario."
 )
+@schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 def chaos(
     scenario: str,
@@ -78,6 +99,7 @@ def chaos(
     dask_address: str | None,
     out: str | None,
     shrink: bool,
+    schedule: str | None,
     progress: bool,
 ) -> None:
     """Run SCENARIO over many seeds and report which seeds failed which checks."""
@@ -85,7 +107,14 @@ def chaos(
 
     _scenario_errors(
         lambda: chaos_command(
-            scenario, seeds, jobs=jobs, dask=dask_address, out=out, shrink_failures=shrink, progress=progress
+            scenario,
+            seeds,
+            jobs=jobs,
+            dask=dask_address,
+            out=out,
+            shrink_failures=shrink,
+            progress=progress,
+            schedule=schedule,
         )
     )
 
@@ -120,6 +149,7 @@ def chaos(
     default=True,
     help="Shrink the first failing world of each failed check to a minimal scenario.",
 )
+@schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 def fuzz(
     *,
@@ -129,6 +159,7 @@ def fuzz(
     dask_address: str | None,
     out: str | None,
     shrink: bool,
+    schedule: str | None,
     progress: bool,
 ) -> None:
     """Run random worlds nobody wrote: each seed draws a topology, workload, operator and faults.
@@ -148,6 +179,7 @@ def fuzz(
             out=out,
             shrink_failures=shrink,
             progress=progress,
+            schedule=schedule,
         )
     )
 

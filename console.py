@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,6 +29,7 @@ from replisim.scenarios.runner import RunResult, run_scenario, write_run
 from replisim.scenarios.schema import Scenario, ScenarioError, load_scenario, parse_scenario, scenario_to_yaml
 from replisim.scenarios.shrink import shrink
 from replisim.scenarios.sweep import SweepError, SweepResult, parse_seeds, sweep
+from replisim.sim import schedule as schedules
 
 SHIPPED = Path(scenarios.__file__).parent
 
@@ -99,8 +101,8 @@ _MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
 def print_verdicts(result: RunResult, out: Path | None) -> None:
     passed = sum(v.ok is True for v in result.verdicts)
     click.secho(
-        f"{result.status.upper()} {result.scenario.name} seed={result.seed}: {passed}/"
-        f"{len(result.verdicts)} checks passed",
+        f"{result.status.upper()} {result.scenario.name} seed={result.seed}"
+        f"{_schedule_note(result.scenario)}: {passed}/{len(result.verdicts)} checks passed",
         fg=_COLORS[result.status],
         bold=True,
     )
@@ -128,8 +130,20 @@ def print_verdicts(result: RunResult, out: Path | None) -> None:
         click.echo(f"  replay    replisim replay {out}")
 
 
-def run_command(scenario_name: str, seed: int | None, out: str | None, progress: bool) -> int:
-    scenario = load_scenario(resolve(scenario_name))
+def _schedule_note(scenario: Scenario) -> str:
+    """Outputs name a schedule other than the default, as they name the seed: both make the trace."""
+    return "" if scenario.schedule == schedules.DEFAULT else f" schedule={scenario.schedule}"
+
+
+def with_schedule(scenario: Scenario, schedule: str | None) -> Scenario:
+    """``scenario`` with the schedule a command line asked for (``None``: the scenario's own)."""
+    return scenario if schedule is None else replace(scenario, schedule=schedules.parse(schedule))
+
+
+def run_command(
+    scenario_name: str, seed: int | None, out: str | None, progress: bool, schedule: str | None = None
+) -> int:
+    scenario = with_schedule(load_scenario(resolve(scenario_name)), schedule)
     seed = scenario.seed if seed is None else seed
     out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-seed{seed}"
     result = _run_with_progress(scenario, seed, out_dir, progress)
@@ -152,7 +166,7 @@ def replay_command(target: str, seed: int | None) -> int:
         recorded = json.loads(verdicts.read_text())
         if not isinstance(recorded, dict) or not {"source", "seed", "digest"} <= recorded.keys():
             raise ScenarioError(str(verdicts), 0, "", "not a replisim run record (source, seed, digest)")
-        scenario = load_scenario(recorded["source"])
+        scenario = with_schedule(load_scenario(recorded["source"]), recorded.get("schedule"))
         seed = recorded["seed"] if seed is None else seed
     else:
         scenario = load_scenario(resolve(target))
@@ -170,11 +184,11 @@ def replay_command(target: str, seed: int | None) -> int:
     return EXIT_CODES[result.status]
 
 
-def run_one(scenario_path: str, seed: int) -> dict[str, Any]:
+def run_one(scenario_path: str, seed: int, schedule: str | None = None) -> dict[str, Any]:
     """One seed of a sweep (top level, so worker processes can import it). The control plane's log
     lines stay out of the sweep's terminal: the verdicts and witnesses say what went wrong."""
     with _log_to(Path(os.devnull)):
-        return run_scenario(load_scenario(scenario_path), seed).summary()
+        return run_scenario(with_schedule(load_scenario(scenario_path), schedule), seed).summary()
 
 
 def _shrink_to_file(
@@ -214,13 +228,16 @@ def chaos_command(
     out: str | None,
     shrink_failures: bool,
     progress: bool,
-    one_seed: Callable[[str, int], dict[str, Any]] = run_one,
+    one_seed: Callable[..., dict[str, Any]] = run_one,
     runner: Callable[[Scenario, int], RunResult] = run_scenario,
+    schedule: str | None = None,
 ) -> int:
     """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
     ``runner`` are the real runner unless a quality test swaps in a broken one."""
     path = resolve(scenario_name)
-    scenario = load_scenario(path)
+    scenario = with_schedule(load_scenario(path), schedule)
+    if schedule is not None:
+        one_seed = functools.partial(one_seed, schedule=scenario.schedule)
     result = sweep(
         one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress
     )
@@ -252,19 +269,22 @@ def chaos_command(
 # -- random worlds ----------------------------------------------------------------------------------
 
 
-def world_for(source: str, seed: int) -> Scenario:
+def world_for(source: str, seed: int, schedule: str | None = None) -> Scenario:
     """The world a fuzz source (``fuzz:<profile>``) names for ``seed``, as its scenario file loads: the
     schema judges every world, so one it would refuse is a generator bug, never a silent run."""
-    world = draw_world(seed, source.removeprefix(SOURCE_PREFIX))
+    world = with_schedule(draw_world(seed, source.removeprefix(SOURCE_PREFIX)), schedule)
     return parse_scenario(scenario_to_yaml(world), world.source)
 
 
 def run_world(
-    source: str, seed: int, runner: Callable[[Scenario, int], RunResult] = run_scenario
+    source: str,
+    seed: int,
+    runner: Callable[[Scenario, int], RunResult] = run_scenario,
+    schedule: str | None = None,
 ) -> dict[str, Any]:
     """One world of a fuzz run (top level, for worker processes): its verdicts, a digest of the world
     and what it exercised."""
-    world = world_for(source, seed)
+    world = world_for(source, seed, schedule)
     with _log_to(Path(os.devnull)):
         result = runner(world, seed)
     summary = result.summary()
@@ -282,6 +302,7 @@ def run_world(
             "actions": len(world.workload.actions),
             "faults": len(result.faults),
             "kinds": sorted(drawn),
+            "schedule": world.schedule,
             "description": world.description,
         },
         "failovers": len(result.record.fabric.failovers),
@@ -308,6 +329,7 @@ def fuzz_command(
     shrink_failures: bool,
     progress: bool,
     runner: Callable[[Scenario, int], RunResult] = run_scenario,
+    schedule: str | None = None,
 ) -> int:
     """Run the random world of every seed; the verdict first, then the failing seeds by check with the
     command that replays each, the shrunk worlds, and the coverage table; ``fuzz.json`` under ``out``.
@@ -320,7 +342,11 @@ def fuzz_command(
     except FuzzError as exc:
         raise SweepError(str(exc)) from None
     seed_list = parse_seeds(seeds)
-    one_world = run_world if runner is run_scenario else functools.partial(run_world, runner=runner)
+    try:
+        schedule = None if schedule is None else schedules.parse(schedule)
+    except ValueError as exc:
+        raise SweepError(f"--schedule: {exc}") from None
+    one_world = functools.partial(run_world, runner=runner, schedule=schedule)
     result = sweep(
         one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask, progress=progress
     )
@@ -329,9 +355,15 @@ def fuzz_command(
     rate = len(result.seeds) / max(result.wall_seconds, 1e-9) * 60
     _print_fuzz_verdict(
         result,
-        f"({profile} profile, seeds {_seed_list(seed_list)}): {rate:.1f} worlds/min on {result.workers}",
+        f"({profile} profile, seeds {_seed_list(seed_list)}, "
+        f"{'schedule ' + schedule if schedule else 'schedules drawn'}): "
+        f"{rate:.1f} worlds/min on {result.workers}",
     )
-    worlds = _write_failing_worlds(result, profile, out_dir)
+    drawn = Counter(
+        run["world"]["schedule"].partition(":")[0] for run in result.runs.values() if "world" in run
+    )
+    click.echo("  schedules " + ", ".join(f"{name} {drawn[name]}" for name in schedules.NAMES))
+    worlds = _write_failing_worlds(result, profile, out_dir, schedule)
     minimal: dict[str, str] = {}
     if shrink_failures:
         for check, group in sorted(result.failures().items()):
@@ -348,6 +380,7 @@ def fuzz_command(
     report = {
         "format": 1,
         "profile": profile,
+        "schedule": schedule or "drawn",
         "worlds_per_minute": round(rate, 1),
         **result.to_json(),
         "failing_worlds": {str(seed): str(path) for seed, path in worlds.items()},
@@ -378,12 +411,14 @@ def _print_fuzz_verdict(result: SweepResult, where: str) -> None:
         click.echo(f"  world {seed} crashed: {message}")
 
 
-def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> dict[int, Path]:
-    """Each failing world as a scenario file, and the command that replays it."""
+def _write_failing_worlds(
+    result: SweepResult, profile: str, out_dir: Path, schedule: str | None
+) -> dict[int, Path]:
+    """Each failing world as a scenario file (its schedule in it), and the command that replays it."""
     failures = result.failures()
     worlds: dict[int, Path] = {}
     for seed in result.failed_seeds():
-        world = draw_world(seed, profile)
+        world = with_schedule(draw_world(seed, profile), schedule)
         path = worlds[seed] = out_dir / f"{world.name}.yaml"
         checks = ", ".join(check for check, group in sorted(failures.items()) if seed in group) or "crashed"
         path.write_text(

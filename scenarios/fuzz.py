@@ -6,8 +6,9 @@ backends in pairs, chains, rings and fan-outs of up to four, sync and async, man
 unmanaged devices with fake credentials, thin and thick pools, small capacities, random links and
 bus), volume types, a workload, an operator (failover, failback, a named secondary, disable and
 enable waves, reactive policies) and faults of every registered kind, overlapping and interleaved,
-in a safety phase followed by a fault-free heal phase long enough to converge. Every draw comes
-from the world's own stream, ``random.Random(f"{seed}:world")``, so a seed names a world for good.
+in a safety phase followed by a fault-free heal phase long enough to converge, and the schedule
+that orders its same-time events (``sim.schedule``). Every draw comes from the world's own streams,
+``random.Random(f"{seed}:world")`` and ``f"{seed}:schedule"``, so a seed names a world for good.
 The schema is the judge of validity: every world written with ``scenario_to_yaml`` loads back equal.
 """
 
@@ -190,6 +191,19 @@ def fault_kinds() -> tuple[KindSpec, ...]:
 # -- drawing --------------------------------------------------------------------------------------------
 
 
+def draw_schedule(seed: int) -> str:
+    """The schedule of world ``seed``: a third simpy's own order, a third random, a third PCT of
+    depth 2 to 5. Drawn from a stream of its own, so the rest of the world is what it was before
+    worlds had schedules (their files, and the regressions kept from them, stay valid)."""
+    rng = random.Random(f"{seed}:schedule")
+    roll = rng.random()
+    if roll < 1 / 3:
+        return "fifo"
+    if roll < 2 / 3:
+        return "random"
+    return f"pct:{rng.randint(2, 5)}"
+
+
 def draw_world(seed: int, profile: str = "ci") -> Scenario:
     """The world ``seed`` names in ``profile``: the same seed always gives an equal ``Scenario``."""
     if profile not in PROFILES:
@@ -261,6 +275,7 @@ class _World:
             name=f"fuzz-{p.name}-{self.seed}",
             description=f"Random world {self.seed} of the {p.name} profile: {summary}.",
             seed=self.seed,
+            schedule=draw_schedule(self.seed),
             duration=duration,
             heal=heal,
             report_interval=report_interval,

@@ -118,6 +118,7 @@ class RunResult:
             "scenario": self.scenario.name,
             "source": self.scenario.source,
             "seed": self.seed,
+            "schedule": self.scenario.schedule,
             "ok": self.ok,
             "status": self.status,
             "verdicts": {v.check: v.to_dict() for v in self.verdicts},
@@ -147,7 +148,11 @@ def run_scenario(
     seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
     bus = scenario.topology.bus
-    runtime = SimRuntime(seed=seed, link=Link(Constant(bus.latency), bus.loss, bus.duplicate, bus.reorder))
+    runtime = SimRuntime(
+        seed=seed,
+        link=Link(Constant(bus.latency), bus.loss, bus.duplicate, bus.reorder),
+        schedule=scenario.schedule,
+    )
     clock = lambda: runtime.now  # noqa: E731
     fabric = Fabric.for_runtime(runtime)
     config = parse_config(cinder_conf(scenario), scenario.source)

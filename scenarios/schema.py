@@ -24,6 +24,7 @@ from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOL
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
+from replisim.sim import schedule as schedules
 
 from .checkers import CHECKERS
 from .fault_policies import flip_flop_schedule, poisson_schedule
@@ -309,6 +310,7 @@ class Scenario:
     topology: Topology
     description: str = ""
     seed: int = 1
+    schedule: str = schedules.DEFAULT  # how same-time events are ordered (``sim.schedule``)
     heal: float = 300.0
     report_interval: float = 10.0
     volume_types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -585,6 +587,7 @@ _TOP = (
     "name",
     "description",
     "seed",
+    "schedule",
     "duration",
     "heal",
     "report_interval",
@@ -627,6 +630,10 @@ class _ScenarioReader(_Reader):
         seed = top.get("seed", 1)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise self.fail(self.at(top, "seed"), "seed", f"must be a whole number, got {_describe(seed)}")
+        try:
+            schedule = schedules.parse(top.get("schedule", schedules.DEFAULT))
+        except ValueError as exc:
+            raise self.fail(self.at(top, "schedule"), "schedule", str(exc)) from None
         duration = self.duration(top, "duration", "", positive=True, maximum=LIMITS["duration"])
         topology = self.topology(self.sub(top, "topology", "", ("config", "backends", "links", "bus")))
         volume_types = self.volume_types(top, topology)
@@ -635,6 +642,7 @@ class _ScenarioReader(_Reader):
             name=name,
             description=self.text(top, "description", "", default=""),
             seed=seed,
+            schedule=schedule,
             duration=duration,
             heal=self.duration(top, "heal", "", 300.0, maximum=LIMITS["heal"]),
             report_interval=self.report_interval(top, duration),
@@ -1352,6 +1360,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     out.update(
         {
             "seed": scenario.seed,
+            **({"schedule": scenario.schedule} if scenario.schedule != schedules.DEFAULT else {}),
             "duration": format_duration(scenario.duration),
             "heal": format_duration(scenario.heal),
             "report_interval": format_duration(scenario.report_interval),

@@ -211,13 +211,18 @@ class Workload(Actor):
         yield from self._admin(action, intended, **args)
 
     def watch(self, index: int) -> Gen:
-        """A policy: when a backend stops reporting (its array is down), act on its volumes."""
+        """A policy: when a backend stops reporting (its array is down), act on its volumes.
+
+        It watches during the safety phase only. The heal phase is the world's chance to settle:
+        a policy that still watched would act on any late false alarm (a lossy bus can delay a
+        stats report by a driver timeout), and a failover it began seconds before the end would
+        leave volumes transitional for ``liveness`` to blame on the control plane."""
         policy: AdminPolicy = self.load.policies[index]
         fired = False
         while True:
             yield Sleep(self.scenario.report_interval)
             now = yield Now()
-            if now >= self.scenario.duration + self.scenario.heal:
+            if now >= self.scenario.duration:
                 return
             down = yield from self._backend_down(policy.backend)
             if down is None:

@@ -74,8 +74,11 @@ def matches(pattern: str, address: Address) -> bool:
 class Bus:
     """Decides, per message, when (and whether, and how often) it arrives."""
 
-    def __init__(self, rng: random.Random, default: Link | None = None):
+    def __init__(self, rng: random.Random, default: Link | None = None, *, strict_fifo: bool = False):
         self._rng = rng
+        # A schedule that reorders same-time events would reorder two messages due on one link at
+        # one instant: then each message on a link arrives strictly after the one before it.
+        self._strict_fifo = strict_fifo
         self.default = default or Link()
         self._links: dict[tuple[str | None, str | None], Link] = {}
         self._partitions: list[tuple[tuple[str, ...], ...]] = []
@@ -170,6 +173,10 @@ class Bus:
                 if last > arrival:
                     arrival = last
                     delay = arrival - now
+                if self._strict_fifo:
+                    while now + delay <= last:
+                        delay = math.nextafter(delay, math.inf)
+                    arrival = now + delay
                 self._fifo[key] = arrival
             delays.append(delay)
         return delays, None

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL
 from simpy.events import Event
 
 from ._kernel import Envelope, Mailbox, Pending, RuntimeBase, Task
 from .bus import Bus, Link
 from .effects import Block
 from .errors import Deadlock
+from .schedule import DEFAULT, make
 
 
 class _Wake(Event):
@@ -30,12 +30,15 @@ class _Wake(Event):
 
 
 class SimRuntime(RuntimeBase):
-    """Deterministic runtime: ``run(until=...)`` advances simulated time."""
+    """Deterministic runtime: ``run(until=...)`` advances simulated time; ``schedule`` names how
+    events due at one instant are ordered (``sim.schedule``)."""
 
-    def __init__(self, seed: int = 0, trace: bool = True, link: Link | None = None):
+    def __init__(self, seed: int = 0, trace: bool = True, link: Link | None = None, schedule: str = DEFAULT):
         super().__init__(seed, trace)
         self.env = simpy.Environment()
-        self.bus = Bus(self.streams["bus"], link)
+        self.schedule = make(schedule, self.streams["schedule"])
+        self.bus = Bus(self.streams["bus"], link, strict_fifo=schedule != DEFAULT)
+        self._priority = self.schedule.priority
 
     @property
     def now(self) -> float:
@@ -52,9 +55,9 @@ class SimRuntime(RuntimeBase):
             raise ValueError(f"cannot schedule {delay} s in the past")
         env = self.env
         if mailbox is None:
-            env.schedule(_Wake(env, lambda _: fn()), NORMAL, delay)
+            env.schedule(_Wake(env, lambda _: fn()), self._priority(None), delay)
         else:
-            env.schedule(_Wake(env, lambda _: mailbox.execute(fn)), NORMAL, delay)
+            env.schedule(_Wake(env, lambda _: mailbox.execute(fn)), self._priority(mailbox.address), delay)
 
     def _transmit(self, envelope: Envelope) -> None:
         trace = self.trace
@@ -69,8 +72,9 @@ class SimRuntime(RuntimeBase):
             trace.record(now, "dup", id=envelope.id)
         arrive = self._arrive
         env = self.env
+        actor = envelope.src  # a delivery is a step of its sender's (PCT orders senders)
         for delay in delays:
-            env.schedule(_Wake(env, lambda _: arrive(envelope)), NORMAL, delay)
+            env.schedule(_Wake(env, lambda _: arrive(envelope)), self._priority(actor), delay)
 
     def _start_block(self, task: Task, effect: Block) -> None:
         def complete() -> None:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Generator
 from typing import Any
 
+import pytest
+
 from replisim.sim import (
     Actor,
     Address,
@@ -43,8 +45,15 @@ class Peer(Actor):
         return "pong"
 
 
-def traced_run(seed: int) -> SimRuntime:
-    rt = SimRuntime(seed=seed, link=Link(LogNormal(0.005, 1.0), loss=0.1, duplicate=0.1, reorder=0.1))
+SCHEDULES = ("fifo", "random", "pct:3")
+
+
+def traced_run(seed: int, schedule: str = "fifo") -> SimRuntime:
+    rt = SimRuntime(
+        seed=seed,
+        link=Link(LogNormal(0.005, 1.0), loss=0.1, duplicate=0.1, reorder=0.1),
+        schedule=schedule,
+    )
     names = [f"p{i}" for i in range(5)]
     for name in names:
         rt.spawn(Peer(names), Address("peer", name))
@@ -52,8 +61,9 @@ def traced_run(seed: int) -> SimRuntime:
     return rt
 
 
-def test_same_seed_gives_byte_identical_trace() -> None:
-    first, second = traced_run(42), traced_run(42)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_same_seed_gives_byte_identical_trace(schedule: str) -> None:
+    first, second = traced_run(42, schedule), traced_run(42, schedule)
     assert len(first.trace.records) > 300
     assert first.trace.lines() == second.trace.lines()
 
@@ -62,10 +72,11 @@ def test_different_seeds_give_different_traces() -> None:
     assert traced_run(42).trace.digest() != traced_run(43).trace.digest()
 
 
-def test_trace_is_identical_across_processes_and_hash_seeds() -> None:
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_trace_is_identical_across_processes_and_hash_seeds(schedule: str) -> None:
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_determinism import traced_run; print(traced_run(42).trace.digest())"
+        f"from test_determinism import traced_run; print(traced_run(42, {schedule!r}).trace.digest())"
     )
     here = os.path.dirname(__file__)
     digests = set()
@@ -75,4 +86,4 @@ def test_trace_is_identical_across_processes_and_hash_seeds() -> None:
             [sys.executable, "-c", script, here], env=env, check=True, capture_output=True, text=True
         ).stdout.strip()
         digests.add(out)
-    assert digests == {traced_run(42).trace.digest()}
+    assert digests == {traced_run(42, schedule).trace.digest()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,10 @@ def check_harness(
     else:
         assert head.startswith(f"PASS {len(seeds)}/{len(seeds)} worlds (ci profile, seeds ")
     assert "worlds/min on 2 local processes" in head and report["worlds_per_minute"] > 0
+    counts = next(line for line in done.stdout.splitlines() if line.startswith("  schedules "))
+    drawn = Counter(run["world"]["schedule"].partition(":")[0] for run in report["runs"])
+    assert counts == "  schedules " + ", ".join(f"{name} {drawn[name]}" for name in ("fifo", "random", "pct"))
+    assert sum(drawn.values()) == len(report["runs"]) and report["schedule"] == "drawn"
     assert sorted(int(seed) for seed in report["failing_worlds"]) == failing
     for seed in failing:
         assert load_scenario(cwd / report["failing_worlds"][str(seed)]).seed == seed
@@ -176,7 +181,9 @@ def test_a_failure_shrinks_to_a_minimal_file_that_still_fails(
         runner=buggy.forgets_failover_host_run,
     )
     out = capsys.readouterr().out
-    assert code == 1 and out.startswith(f"FAIL 1 of 1 worlds failed (ci profile, seeds {seed})")
+    assert code == 1 and out.startswith(
+        f"FAIL 1 of 1 worlds failed (ci profile, seeds {seed}, schedules drawn)"
+    )
     report = json.loads((tmp_path / "fuzz.json").read_text())
     assert report["failures"] == {"no_volume_lost": [seed]}
     minimal = tmp_path / f"minimal-{world.name}-no_volume_lost.yaml"

@@ -121,6 +121,20 @@ def test_a_failed_over_volume_returns_to_failed_over_after_a_transient_error() -
     assert not verdict.ok and verdict.witness["to"] == "enabled", verdict
 
 
+def test_an_operator_policy_starts_nothing_in_the_heal_phase() -> None:
+    """Found by schedule exploration: a late false alarm made the operator fail over seconds before
+    the end, and liveness blamed the control plane for the volumes still moving."""
+    result = run("fuzz-ci-14-random")
+    scenario = result.scenario
+    assert scenario.schedule == "random" and scenario.workload.policies
+    detections = [d["time"] for d in result.detections]
+    assert detections and max(detections) < scenario.duration
+    started = [op.time for op in result.record.history.ops if op.process == "admin" and op.type == "invoke"]
+    latest_response = scenario.duration + max(p.after for p in scenario.workload.policies)
+    assert max(started) <= latest_response + scenario.report_interval  # reactions, not new alarms
+    assert result.ok, [v.summary for v in result.verdicts if not v.ok]
+
+
 def test_an_operator_retries_through_the_api_when_the_database_is_down() -> None:
     result = run("operator-outlives-outages")
     ops = result.record.history.ops
