@@ -30,6 +30,7 @@ from replisim.actors.status import (
     backend_host,
     is_valid_host,
 )
+from replisim.drivers.contract import BORN_REPORTS, BORN_STATUSES
 from replisim.exception import VolumeNotFound
 from replisim.sim import SimRuntime
 
@@ -185,6 +186,31 @@ class DriverBench:
         return self.by_host.get(backend_host(str(volume.get("host") or "")), self.driver)
 
 
+class RecordingRepository(MemoryRepository):
+    """The database, remembering every replication status a volume was given: an action's outcome
+    is the first final status after it started, whatever the driver's reports repair it to later
+    (an 'ok' report rightly brings a failed failover's 'error' back to 'enabled')."""
+
+    def __init__(self, *, clock: Callable[[], float]):
+        super().__init__(clock=clock)
+        self.history: list[dict[str, Any]] = []
+
+    def _record(self, row: dict[str, Any] | None, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        if row is not None and "replication_status" in values:
+            self.history.append(dict(row))
+        return row
+
+    def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        row = self._record(super().volume_update(volume_id, values), values)
+        assert row is not None
+        return row
+
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return self._record(super().volume_conditional_update(volume_id, expected, values), values)
+
+
 class CinderBench:
     """The control plane in sim around a fresh instance of the driver under test."""
 
@@ -193,7 +219,7 @@ class CinderBench:
         self.run_id = run_id
         self.host = target.backend.host
         self.runtime = SimRuntime(seed=1)
-        self.db = MemoryRepository(clock=lambda: self.runtime.now)
+        self.db = RecordingRepository(clock=lambda: self.runtime.now)
         self._types: dict[bool, str] = {}
         self.created: list[str] = []  # every volume id the suite created through the API
         self.failure: tuple[str, str] | None = None  # (call, what went wrong)
@@ -301,6 +327,19 @@ class CinderBench:
                 f"{volume.get('replication_status')!r}; {exc.observed}",
             ) from None
         return result
+
+    def mark(self) -> int:
+        """Where the status history is now: ``outcome`` looks only at what comes after."""
+        return len(self.db.history)
+
+    def outcome(self, volume_id: str, since: int) -> dict[str, Any]:
+        """The volume as the first final replication status written after ``since`` left it (the
+        outcome of the action started then), once no operation is in progress on it."""
+        now = self.final(volume_id)
+        for row in self.db.history[since:]:
+            if row["id"] == volume_id and row["replication_status"] not in TRANSITIONAL:
+                return row
+        return now
 
     def delete(self, volume_id: str) -> None:
         """Delete one of the suite's volumes through the API and wait until it is gone."""
@@ -503,6 +542,12 @@ class Probe:
         volume["status"] = AVAILABLE
         if isinstance(update, Mapping):
             volume.update({k: _text(v) for k, v in update.items() if k in MODEL_UPDATE_KEYS - {"status"}})
+        born = volume["replication_status"]
+        self.expect(
+            born in BORN_STATUSES,
+            f"replication_status {' or '.join(map(repr, sorted(BORN_STATUSES)))} for a new volume",
+            f"replication_status={born!r}",
+        )
         return volume
 
     def delete(self, volume: Mapping[str, Any]) -> Any:
@@ -518,10 +563,27 @@ class Probe:
             volume["replication_driver_data"] = _text(update["replication_driver_data"])
         return update
 
+    def disable(self, volume: dict[str, Any]) -> Any:
+        """Disable replication and keep what the manager would store."""
+        update = self.call("replication_disable", context=self.context, volume=dict(volume))
+        volume["replication_status"] = "disabled"
+        if isinstance(update, Mapping) and "replication_driver_data" in update:
+            volume["replication_driver_data"] = _text(update["replication_driver_data"])
+        return update
+
     def replicated(self) -> dict[str, Any]:
-        """A created volume with replication enabled."""
+        """A created volume with replication enabled (enabled by the suite unless born so)."""
         volume = self.create(replicated=True)
-        self.enable(volume)
+        if volume["replication_status"] != "enabled":
+            self.enable(volume)
+        return volume
+
+    def replicable(self) -> dict[str, Any]:
+        """A created volume of a replicated type whose replication is disabled: one born enabled
+        is disabled first (the call shows in the check's sequence)."""
+        volume = self.create(replicated=True)
+        if volume["replication_status"] == "enabled":
+            self.disable(volume)
         return volume
 
     def failover(self, volume: dict[str, Any], secondary: str | None = None) -> Any:
@@ -569,19 +631,41 @@ class Probe:
             f"status 'available' on {bench.host}",
             f"status {volume['status']!r} on {volume['host']!r}: {volume.get('status_reason')}",
         )
+        if replicated and volume["replication_status"] == "disabled":
+            # a driver may say it replicates from birth in its replication updates, not at once
+            bench.settle(BORN_REPORTS)
+            volume = bench.final(created["id"])
         return volume
 
     def cinder_replicated(self) -> dict[str, Any]:
-        """A volume created and enabled through the API."""
+        """A volume of a replicated type, enabled through the API unless it was born enabled."""
         volume = self.cinder_volume(replicated=True)
-        self.api("enable_replication", volume_id=volume["id"])
-        enabled = self.cinder.final(volume["id"])
+        if volume["replication_status"] == "enabled":
+            return volume
+        return self._cinder_action(volume, "enable_replication", "enabled")
+
+    def cinder_replicable(self) -> dict[str, Any]:
+        """A volume of a replicated type with replication disabled: one born enabled is disabled
+        through the API first (the call shows in the check's sequence)."""
+        volume = self.cinder_volume(replicated=True)
+        if volume["replication_status"] == "disabled":
+            return volume
+        return self._cinder_action(volume, "disable_replication", "disabled")
+
+    def cinder_action(self, volume: Mapping[str, Any], action: str, **args: Any) -> dict[str, Any]:
+        """An admin action through the API, and the volume as its outcome left it."""
+        since = self.cinder.mark()
+        self.api(action, volume_id=volume["id"], **args)
+        return self.cinder.outcome(volume["id"], since)
+
+    def _cinder_action(self, volume: Mapping[str, Any], action: str, wanted: str) -> dict[str, Any]:
+        after = self.cinder_action(volume, action)
         self.expect(
-            enabled["replication_status"] == "enabled",
-            "replication_status 'enabled'",
-            replication_outcome(enabled),
+            after["replication_status"] == wanted,
+            f"replication_status {wanted!r}",
+            replication_outcome(after),
         )
-        return enabled
+        return after
 
     def cinder_delete(self, volume_id: str) -> None:
         self.calls.append("API " + describe_call("delete_volume", {"volume_id": volume_id}))

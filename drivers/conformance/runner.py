@@ -28,6 +28,7 @@ class Outcome:
     reason: str = ""  # why it was skipped, or a one-line summary of the failure
     failure: CheckFailed | None = None
     log: list[str] = field(default_factory=list)  # what the control plane logged meanwhile
+    calls: list[str] = field(default_factory=list)  # every call the check made, in order
     seconds: float = 0.0
 
 
@@ -122,6 +123,7 @@ class Suite:
             observed = outcome.failure.observed if outcome.failure else ""
             lines = [line for line in log if not _quoted(line, observed)]
             outcome.log = [line if n == 1 else f"{line} (x{n})" for line, n in Counter(lines).items()]
+        outcome.calls = list(probe.calls)
         outcome.seconds = time.perf_counter() - start
         return outcome
 

@@ -1,5 +1,6 @@
-"""The conformance suite, checked against the emulated driver (positive control) and a zoo of broken
-drivers (each must fail exactly the checks named for its bug), plus its gating, cleanup, reports,
+"""The conformance suite, checked against a zoo of correct drivers written in every legal style (each
+must pass every check, on every profile) and a zoo of broken drivers (each must fail exactly the
+checks named for its bug, whichever way its volumes are born), plus its gating, cleanup, reports,
 command line and pytest plugin."""
 
 from __future__ import annotations
@@ -63,14 +64,61 @@ def test_the_emulated_driver_passes_every_check_with_unmanaged_targets(tmp_path:
     assert failed(report) == set()
 
 
-@pytest.mark.parametrize("driver", list(zoo.ZOO), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("profile", zoo.CORRECT_PROFILES)
+@pytest.mark.parametrize("driver", zoo.CORRECT, ids=lambda cls: cls.__name__)
+def test_every_correct_driver_passes_every_check(tmp_path: Path, driver: type, profile: str) -> None:
+    """A FAIL must mean the driver is wrong: a driver that differs from the reference only in ways
+    the contract allows passes everything, on managed and unmanaged targets, one or several."""
+    path = zoo.path_of(driver)
+    report = run_suite(load_target(path, str(zoo.config(tmp_path, profile, tmp_path.name, driver=path))))
+    assert [(o.check.id, o.status, o.failure) for o in report.outcomes] == [
+        (i, "passed", None) for i in CHECK_IDS
+    ]
+
+
+BROKEN = {**zoo.ZOO, **zoo.BORN_ENABLED_ZOO}
+
+
+@pytest.mark.parametrize("driver", list(BROKEN), ids=lambda cls: cls.__name__)
 def test_each_broken_driver_fails_exactly_the_checks_named_for_its_bug(tmp_path: Path, driver: type) -> None:
     report = run(tmp_path, f"support.conformance_zoo:{driver.__name__}")
-    assert failed(report) == zoo.ZOO[driver]
+    assert failed(report) == BROKEN[driver]
     assert report.exit_code == 1 and report.verdict == "FAIL"
     for o in report.outcomes:
         if o.status == "failed":  # every failure explains itself
             assert o.failure is not None and o.failure.expected and o.failure.observed and o.failure.call
+
+
+def test_a_check_that_needs_a_disabled_volume_disables_one_born_enabled_first(tmp_path: Path) -> None:
+    born = run(tmp_path, "support.conformance_zoo:BornEnabledEnableReturnsStatus")
+    (enable,) = [o for o in born.outcomes if o.check.id == "REPL-ENABLE-001"]
+    assert [call.partition("(")[0] for call in enable.calls] == [
+        "create_volume",
+        "replication_disable",
+        "replication_enable",
+    ]
+    assert "replication_status='enabled'>" in enable.calls[1]  # it was born enabled
+    text = terminal(born)
+    assert "  After:    create_volume(volume=<volume conformance-" in text
+    assert "; replication_disable(context=<admin context>, volume=<volume conformance-" in text
+    plain = run(tmp_path, "support.conformance_zoo:EnableReturnsStatus")  # born disabled: no detour
+    (enable,) = [o for o in plain.outcomes if o.check.id == "REPL-ENABLE-001"]
+    assert [call.partition("(")[0] for call in enable.calls] == ["create_volume", "replication_enable"]
+
+
+def test_through_the_api_a_volume_born_enabled_is_disabled_first_where_a_check_needs_it(
+    tmp_path: Path,
+) -> None:
+    report = run(tmp_path, "support.conformance_zoo:BornEnabledBareErrorWhileArrayDown")
+    (array,) = [o for o in report.outcomes if o.status == "failed"]
+    assert array.check.id == "ERR-ARRAY-004"
+    api = [call.partition("(")[0] for call in array.calls if call.startswith("API ")]
+    assert api[:4] == [
+        "API create_volume",
+        "API create_volume",
+        "API disable_replication",
+        "API failover_replication",
+    ]
 
 
 def test_a_driver_that_cannot_be_set_up_blocks_the_checks_that_need_it(tmp_path: Path) -> None:
