@@ -68,6 +68,7 @@ UPDATE_STATUSES = frozenset({"ok", "error"})
 BORN_STATUSES = frozenset({"disabled", "enabled"})
 BORN_REPORTS = 2
 INVENTORY_KEYS = frozenset({"volumes", "used_gb", "volume_ids"})
+CALL_TIMEOUT = 30.0  # seconds a driver call may take, by default, before the conformance suite gives up
 
 CONSTRUCTOR = Clause(
     "__init__",

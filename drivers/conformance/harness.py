@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from replisim.actors.client import Client
+from replisim.actors.config import BackendConfig
 from replisim.actors.context import RequestContext, admin_context
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import Deployment, deploy
@@ -30,6 +33,7 @@ from replisim.actors.status import (
     backend_host,
     is_valid_host,
 )
+from replisim.drivers import contract
 from replisim.drivers.contract import BORN_REPORTS, BORN_STATUSES
 from replisim.exception import VolumeNotFound
 from replisim.sim import SimRuntime
@@ -42,6 +46,7 @@ ADMIN = RequestContext(
 )
 REPORT_INTERVAL = 10.0  # simulated seconds between the manager's stats reports
 WAIT_REPORTS = 30  # how many report intervals an outcome may take before a check gives up
+DEFAULT_TIMEOUT = contract.CALL_TIMEOUT  # wall-clock seconds a call may take before its check fails
 
 
 class CheckFailed(AssertionError):
@@ -100,6 +105,88 @@ class Cleanup:
         return errors
 
 
+class CallTimedOut(Exception):
+    """A driver call gave no answer within the per-call timeout; its thread was abandoned."""
+
+    def __init__(self, call: str, seconds: float, earlier: bool = False):
+        self.call = call
+        self.seconds = seconds
+        self.observed = (
+            f"no answer: an earlier call to the same method of this driver object is still hung "
+            f"after the {seconds:g} s timeout"
+            if earlier
+            else f"no answer within {seconds:g} s; the call was abandoned and the run went on"
+        )
+        super().__init__(f"{call}: {self.observed}")
+
+
+class Guard:
+    """Runs driver calls on a thread each and waits at most ``timeout`` seconds for an answer.
+
+    A call that hangs is abandoned (its daemon thread may never end) and recorded, so the check
+    that made it fails naming the call and the time; while it stays hung, further calls to the
+    same method of the same object fail at once, so one hang costs one timeout, not one per call.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.timeouts: list[CallTimedOut] = []  # every call that hung, in order
+        self._hung: dict[tuple[int, str], threading.Thread] = {}
+
+    def call(self, owner: Any, method: str, call: str, fn: Callable[[], Any]) -> Any:
+        key = (id(owner), method)
+        hung = self._hung.get(key)
+        if hung is not None and hung.is_alive():
+            failure = CallTimedOut(call, self.timeout, earlier=True)
+            self.timeouts.append(failure)
+            raise failure
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name=f"conformance: {method}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            self._hung[key] = thread
+            failure = CallTimedOut(call, self.timeout)
+            self.timeouts.append(failure)
+            raise failure
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+
+class Guarded:
+    """A driver object whose contract methods answer within the guard's timeout; every other
+    attribute (hooks such as ``service_time``, ``array``) is the object's own."""
+
+    def __init__(self, driver: Any, guard: Guard, where: str = ""):
+        self._driver = driver
+        self._guard = guard
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._driver, name)
+        if not callable(value) or (name not in contract.METHODS and name not in contract.OPTIONAL):
+            return value
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            shown = describe_call(name, {**{f"arg{i}": a for i, a in enumerate(args)}, **kwargs})
+            return self._guard.call(self._driver, name, self._where + shown, lambda: value(*args, **kwargs))
+
+        return guarded
+
+
+def unwrap(driver: Any) -> Any:
+    """The driver object behind a ``Guarded`` one."""
+    return driver._driver if isinstance(driver, Guarded) else driver
+
+
 @contextmanager
 def control_plane_log() -> Iterator[list[str]]:
     """Collect what the manager and scheduler log (warnings and errors) meanwhile: what Cinder
@@ -134,14 +221,20 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def construct(cls: type, backend: BackendConfig) -> Any:
+    """A driver built from its config section alone, as Cinder builds one."""
+    return cls(configuration=backend.driver_configuration(), host=backend.host)
+
+
 class DriverBench:
     """The driver under test, constructed from its config section alone and set up, as Cinder
     would at service start; then the drivers of its managed replication targets."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, guard: Guard):
         self.target = target
+        self.guard = guard
         self.driver: Any = None
-        self.by_host: dict[str, Any] = {}
+        self.by_host: dict[str, Any] = {}  # each a Guarded driver
         # (call, exception) per stage; None until the stage ran
         self.constructed: tuple[str, BaseException | None] | None = None
         self.set_up: tuple[str, BaseException | None] | None = None
@@ -158,11 +251,16 @@ class DriverBench:
                 cls.__name__, {"configuration": f"<[{backend.name}] section>", "host": backend.host}
             )
             try:
-                driver = cls(configuration=backend.driver_configuration(), host=backend.host)
+                driver = self.guard.call(
+                    cls,
+                    "__init__",
+                    what,
+                    partial(construct, cls, backend),
+                )
             except Exception as exc:
                 self.constructed = (what, exc)
                 return
-            self.by_host[backend.host] = driver
+            self.by_host[backend.host] = Guarded(driver, self.guard)
         self.constructed = (what, None)
         self.driver = self.by_host[self.target.backend.host]
         for backend, _ in units:
@@ -214,11 +312,12 @@ class RecordingRepository(MemoryRepository):
 class CinderBench:
     """The control plane in sim around a fresh instance of the driver under test."""
 
-    def __init__(self, target: Target, run_id: str):
+    def __init__(self, target: Target, run_id: str, guard: Guard):
         self.target = target
         self.run_id = run_id
+        self.guard = guard
         self.host = target.backend.host
-        self.runtime = SimRuntime(seed=1)
+        self.runtime = SimRuntime(seed=int(run_id, 16))  # so API ids differ from run to run
         self.db = RecordingRepository(clock=lambda: self.runtime.now)
         self._types: dict[bool, str] = {}
         self.created: list[str] = []  # every volume id the suite created through the API
@@ -235,16 +334,23 @@ class CinderBench:
             {"configuration": f"<[{backend.name}] section>", "host": self.host},
         )
         try:
-            self.driver = self.target.driver_class(
-                configuration=backend.driver_configuration(), host=self.host
-            )
+            drivers: dict[str, Any] = {}
+            for unit, cls in ((backend, self.target.driver_class), *self.target.peers):
+                built = self.guard.call(
+                    cls,
+                    "__init__",
+                    call if unit is backend else f"[{unit.name}] {cls.__name__}(...)",
+                    partial(construct, cls, unit),
+                )
+                drivers[unit.name] = Guarded(built, self.guard, "[control plane] ")
+            self.driver = unwrap(drivers[backend.name])
             call = f"deploy the control plane for {', '.join(self.target.deploy_config().enabled_backends)}"
             self.deployment = deploy(
                 self.runtime,
                 self.target.deploy_config(),
                 self.db,
                 report_interval=REPORT_INTERVAL,
-                drivers={backend.name: self.driver},
+                drivers=drivers,
             )
         except Exception as exc:
             self.failure = (call, f"raised {type(exc).__name__}: {exc}")
@@ -370,9 +476,10 @@ class CinderBench:
 class Environment:
     """One run's shared state: the target, both benches (built on first use), ids and capabilities."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, timeout: float = DEFAULT_TIMEOUT):
         self.target = target
-        self.run_id = secrets.token_hex(3)
+        self.run_id = secrets.token_hex(4)
+        self.guard = Guard(timeout)
         self._count = 0
         self._drivers: DriverBench | None = None
         self._cinder: CinderBench | None = None
@@ -385,16 +492,26 @@ class Environment:
         self._count += 1
         return f"{VOLUME_PREFIX}-{self.run_id}-{self._count:03d}"
 
+    def volume_ids(self) -> list[str]:
+        """Every volume id this run made: its own names, and the ids the API gave (unique per run,
+        as the simulated control plane is seeded by the run id), so a run never meets another's."""
+        own = [f"{VOLUME_PREFIX}-{self.run_id}-{n:03d}" for n in range(1, self._count + 1)]
+        return own + (list(self._cinder.created) if self._cinder is not None else [])
+
     @property
     def drivers(self) -> DriverBench:
         if self._drivers is None:
-            self._drivers = DriverBench(self.target)
+            self._drivers = DriverBench(self.target, self.guard)
         return self._drivers
+
+    def fresh_drivers(self) -> None:
+        """After a hung call the driver objects may be wedged: the next check builds new ones."""
+        self._drivers = None
 
     @property
     def cinder(self) -> CinderBench:
         if self._cinder is None:
-            bench = self._cinder = CinderBench(self.target, self.run_id)
+            bench = self._cinder = CinderBench(self.target, self.run_id, self.guard)
             self.cleanup.push("stop the simulated control plane", bench.close)
             self.cleanup.push("delete the suite's volume types", bench.drop_types)
         return self._cinder

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from support import conformance_zoo as zoo
 from replisim.cli import main
 from replisim.drivers.conformance import CHECKS, RunReport, load_target, run_suite
 from replisim.drivers.conformance.checks import _signature_problem
-from replisim.drivers.conformance.harness import Cleanup
+from replisim.drivers.conformance.harness import CallTimedOut, Cleanup, Guard
 from replisim.drivers.conformance.report import as_json, junit_xml, terminal
 from replisim.drivers.emulated.fabric import Fabric
 
@@ -121,6 +122,42 @@ def test_through_the_api_a_volume_born_enabled_is_disabled_first_where_a_check_n
     ]
 
 
+def test_a_call_that_hangs_fails_its_check_naming_the_call_and_the_time_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    report = run(tmp_path, "support.conformance_zoo:HangsListingTargets", timeout=0.25)
+    assert failed(report) == zoo.HANGS
+    assert report.count("passed") == len(CHECK_IDS) - len(zoo.HANGS)  # every other check ran
+    for o in report.outcomes:
+        if o.status == "failed":
+            assert o.failure is not None
+            assert o.failure.expected == "an answer within 0.25 s (the per-call timeout)"
+            assert "list_replication_targets(" in o.failure.call
+            assert o.failure.observed.startswith("no answer within 0.25 s; the call was abandoned")
+    through_api = next(o for o in report.outcomes if o.check.id == "REPL-TARGETS-012").failure
+    assert through_api is not None and through_api.call.startswith(
+        "[control plane] list_replication_targets("
+    )
+
+
+def test_a_hung_method_costs_one_timeout_per_driver_object_not_one_per_call() -> None:
+    guard = Guard(0.05)
+    release = threading.Event()
+    owner = object()
+    with pytest.raises(CallTimedOut):
+        guard.call(owner, "list", "list()", release.wait)
+    with pytest.raises(CallTimedOut, match="an earlier call to the same method of this driver object"):
+        guard.call(owner, "list", "list()", lambda: 1)
+    assert guard.call(owner, "stats", "stats()", lambda: 2) == 2  # other methods still answer
+    assert guard.call(object(), "list", "list()", lambda: 3) == 3  # and other objects
+    release.set()
+    guard._hung[(id(owner), "list")].join()
+    assert guard.call(owner, "list", "list()", lambda: 4) == 4  # once it ends, calls go through
+    with pytest.raises(KeyError):  # a driver's exception reaches the caller as it was raised
+        guard.call(owner, "list", "list()", lambda: dict[str, int]()["missing"])
+    assert [t.call for t in guard.timeouts] == ["list()", "list()"]
+
+
 def test_a_driver_that_cannot_be_set_up_blocks_the_checks_that_need_it(tmp_path: Path) -> None:
     report = run(tmp_path, "support.conformance_zoo:SetupFails")
     status, reason = outcome(report, "REPL-FAILOVER-003")
@@ -208,6 +245,16 @@ def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
     assert "VOL-CREATE-001: conformance-" in hygiene.failure.observed
     assert "VolumeBackendAPIException" in hygiene.failure.observed
     assert "is still in the database" in hygiene.failure.observed  # volumes made through the API, too
+
+
+def test_two_runs_in_a_row_share_no_volume_id(tmp_path: Path) -> None:
+    """Ids the API hands out came from a fixed seed once: every run met the last one's leftovers."""
+    first, second = run(tmp_path), run(tmp_path)
+    for report in (first, second):
+        api = [i for i in report.volume_ids if not i.startswith("conformance-")]
+        assert len(api) >= 8 and len(set(report.volume_ids)) == len(report.volume_ids)
+    assert first.run_id != second.run_id
+    assert set(first.volume_ids).isdisjoint(second.volume_ids)
 
 
 # -- the interface check ----------------------------------------------------------------------------
@@ -361,6 +408,7 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
         (["--backend", "gamma"], "--backend 'gamma': "),
         (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
         (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0"),
         (
             ["--json", "no/such/dir/report.json"],
             "--json no/such/dir/report.json: not a file in an existing dir",
@@ -439,3 +487,14 @@ def test_the_pytest_plugin_runs_each_check_as_an_item_named_by_its_id(tmp_path: 
 
     done = pytest_run(tmp_path, "--driver", "nowhere:Driver", "--driver-config", conf)
     assert done.returncode == 4 and "--driver 'nowhere:Driver': cannot import module" in done.stderr
+
+
+def test_the_pytest_plugin_takes_the_per_call_timeout(tmp_path: Path) -> None:
+    conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
+    args = ("--driver", "support.conformance_zoo:HangsListingTargets", "--driver-config", conf)
+    done = pytest_run(tmp_path, *args, "--driver-timeout", "0.25", "-k", "REPL-TARGETS-006 or STATS")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 5 passed" in done.stdout
+    assert "Observed: no answer within 0.25 s; the call was abandoned" in done.stdout
+    done = pytest_run(tmp_path, *args, "--driver-timeout", "-1")
+    assert done.returncode == 4 and "--driver-timeout -1: it must be above 0 seconds" in done.stderr

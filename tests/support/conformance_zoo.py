@@ -12,6 +12,7 @@ own emulated fabric so runs never share arrays.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -295,6 +296,18 @@ class ClaimsReplicationForPlainVolumes(EmulatedDriver):
     def create_volume(self, volume: Any) -> dict[str, Any]:
         update = super().create_volume(volume)
         return update if wants_replication(volume) else {**update, "replication_status": "enabled"}
+
+
+class HangsListingTargets(EmulatedDriver):
+    """Never answers list_replication_targets (an array that accepts the request and goes quiet).
+    Not in ``ZOO``: it is run with a short per-call timeout."""
+
+    def list_replication_targets(self, context: Any, volume: Any) -> dict[str, Any]:
+        threading.Event().wait()  # forever
+        raise AssertionError("unreachable")
+
+
+HANGS = frozenset({"REPL-TARGETS-005", "REPL-TARGETS-006", "REPL-TARGETS-007", "REPL-TARGETS-012"})
 
 
 # the checks through the control plane that need a volume: a driver Cinder cannot create one on fails all
