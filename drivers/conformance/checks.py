@@ -25,7 +25,7 @@ from replisim.actors.status import (
 from replisim.drivers import contract
 from replisim.exception import CinderException
 
-from .harness import VOLUME_PREFIX, Blocked, Probe, replication_outcome
+from .harness import VOLUME_PREFIX, Blocked, Probe, leftovers, replication_outcome
 
 FINAL_REPLICATION_STATUSES = REPLICATION_STATUSES - TRANSITIONAL
 AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene")
@@ -832,10 +832,22 @@ def array_failure(probe: Probe) -> None:
     "HYG-CLEANUP-001",
     "Hygiene",
     "suite",
-    "everything the suite created is gone",
-    "The suite deletes what it created, last first, even when checks fail, and nothing else",
+    "everything the suite created is gone, from the database and every array",
+    "The suite deletes what it created, last first, even when checks fail, and nothing else; "
+    f"where the driver has the optional {contract.OPTIONAL['get_inventory']}, the arrays hold "
+    "after the run what they held before it (replicas on peers included)",
 )
 def cleanup(probe: Probe) -> None:
+    env = probe.env
     probe.calls.append("undo every check's resources, then the run's")
-    errors = probe.env.finish()
+    errors = env.finish()
     probe.expect(not errors, "every undo succeeded", "; ".join(errors))
+    before = env.inventory_before
+    if before is None or isinstance(before, str):
+        return  # no inventory to compare (the report's clause says what that needs)
+    probe.calls.append("get_inventory() before the run and now")
+    after = env.inventory()
+    probe.expect(not isinstance(after, str), "the arrays' holdings after the run", after)
+    assert not isinstance(after, str)
+    left = leftovers(before, after, env.volume_ids())
+    probe.expect(not left, "every array as it was before the run", "; ".join(left))

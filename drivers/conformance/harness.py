@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -486,6 +486,7 @@ class Environment:
         self._capabilities: dict[str, str | None] = {}
         self.cleanup = Cleanup()  # run-wide resources (volume types, the benches)
         self.cleanup_errors: list[str] = []  # what per-check cleanups could not undo
+        self.inventory_before: Mapping[str, Mapping[str, Any]] | str | None = None
         self.finished = False
 
     def new_volume_id(self) -> str:
@@ -502,7 +503,28 @@ class Environment:
     def drivers(self) -> DriverBench:
         if self._drivers is None:
             self._drivers = DriverBench(self.target, self.guard)
+            self.baseline()
         return self._drivers
+
+    def baseline(self) -> None:
+        """What the arrays hold before the run creates anything (taken once, on first use)."""
+        if self.inventory_before is None:
+            self.inventory_before = self.inventory()
+
+    def inventory(self) -> Mapping[str, Mapping[str, Any]] | str:
+        """What every array the driver reaches holds, by its optional ``get_inventory``; or why not."""
+        bench = self.drivers
+        if not bench.ready:
+            return "the driver could not be set up"
+        hook = getattr(bench.driver, "get_inventory", None)
+        if not callable(hook):
+            return "the driver has no get_inventory (an optional clause of the contract)"
+        try:
+            answer = hook()
+        except Exception as exc:
+            return f"get_inventory() raised {type(exc).__name__}: {exc}"
+        problem = inventory_problem(answer)
+        return f"get_inventory() returned {answer!r}: {problem}" if problem else answer
 
     def fresh_drivers(self) -> None:
         """After a hung call the driver objects may be wedged: the next check builds new ones."""
@@ -511,6 +533,7 @@ class Environment:
     @property
     def cinder(self) -> CinderBench:
         if self._cinder is None:
+            self.baseline()  # before the control plane's drivers touch an array
             bench = self._cinder = CinderBench(self.target, self.run_id, self.guard)
             self.cleanup.push("stop the simulated control plane", bench.close)
             self.cleanup.push("delete the suite's volume types", bench.drop_types)
@@ -583,6 +606,46 @@ class Environment:
         errors.extend(self.cleanup.run())
         self.finished = True
         return errors
+
+
+def inventory_problem(answer: Any) -> str | None:
+    """What is wrong with a ``get_inventory`` answer, or None."""
+    if not isinstance(answer, Mapping) or not answer:
+        return "expected a non-empty dict of array name -> holdings"
+    for array, holding in answer.items():
+        if not isinstance(holding, Mapping) or not {"volumes", "used_gb"} <= set(holding):
+            return f"array {array!r}: expected {{'volumes': n, 'used_gb': x, ...}}"
+        if set(holding) - contract.INVENTORY_KEYS:
+            return f"array {array!r}: unknown keys {sorted(set(holding) - contract.INVENTORY_KEYS)}"
+        ids = holding.get("volume_ids")
+        if ids is not None and not (isinstance(ids, list | tuple) and all(isinstance(i, str) for i in ids)):
+            return f"array {array!r}: volume_ids must be a list of ids"
+    return None
+
+
+def leftovers(
+    before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]], mine: Iterable[str]
+) -> list[str]:
+    """What the run left on the arrays: its own volume ids still held, where the driver names ids
+    (so another tenant's volumes never count); else each array whose count or usage changed."""
+    ours = set(mine)
+    found = []
+    for array in sorted(set(before) | set(after), key=str):
+        was, now = before.get(array, {}), after.get(array, {})
+        if array not in after:
+            found.append(f"array {array} is no longer in get_inventory()")
+            continue
+        ids = now.get("volume_ids")
+        if ids is not None:
+            left = sorted(ours.intersection(ids))
+            if left:
+                found.append(f"array {array} still holds {', '.join(left)}")
+        elif (was.get("volumes"), was.get("used_gb")) != (now.get("volumes"), now.get("used_gb")):
+            found.append(
+                f"array {array} held {was.get('volumes')} volume(s), {was.get('used_gb')} GiB before the run "
+                f"and {now.get('volumes')}, {now.get('used_gb')} GiB after"
+            )
+    return found
 
 
 class Probe:

@@ -13,6 +13,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from support import conformance_zoo as zoo
 from replisim.cli import main
 from replisim.drivers.conformance import CHECKS, RunReport, load_target, run_suite
 from replisim.drivers.conformance.checks import _signature_problem
-from replisim.drivers.conformance.harness import CallTimedOut, Cleanup, Guard
+from replisim.drivers.conformance.harness import CallTimedOut, Cleanup, Guard, inventory_problem, leftovers
 from replisim.drivers.conformance.report import as_json, junit_xml, terminal
 from replisim.drivers.emulated.fabric import Fabric
 
@@ -245,6 +246,37 @@ def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
     assert "VOL-CREATE-001: conformance-" in hygiene.failure.observed
     assert "VolumeBackendAPIException" in hygiene.failure.observed
     assert "is still in the database" in hygiene.failure.observed  # volumes made through the API, too
+
+
+def test_cleanup_looks_at_every_array_the_driver_reaches(tmp_path: Path) -> None:
+    report = run(tmp_path, "support.conformance_zoo:LeavesReplicaOnDelete")
+    assert failed(report) == {"HYG-CLEANUP-001"}  # every undo "succeeded": only the arrays tell
+    hygiene = next(o for o in report.outcomes if o.check.id == "HYG-CLEANUP-001").failure
+    assert hygiene is not None and hygiene.call == "get_inventory() before the run and now"
+    assert hygiene.observed.startswith("array beta still holds ")
+    assert "alpha" not in hygiene.observed  # the primaries did go
+    left = hygiene.observed.removeprefix("array beta still holds ").split(", ")
+    assert set(left) <= set(report.volume_ids) and len(left) >= 3
+
+
+def test_without_volume_ids_the_inventory_is_compared_by_count_and_usage() -> None:
+    before: dict[str, dict[str, Any]] = {"a": {"volumes": 2, "used_gb": 3}, "b": {"volumes": 0, "used_gb": 0}}
+    assert leftovers(before, {**before}, ["x"]) == []
+    after = {**before, "b": {"volumes": 1, "used_gb": 1}}
+    assert leftovers(before, after, ["x"]) == [
+        "array b held 0 volume(s), 0 GiB before the run and 1, 1 GiB after"
+    ]
+    named: dict[str, dict[str, Any]] = {
+        **before,
+        "a": {"volumes": 3, "used_gb": 4, "volume_ids": ["foreign", "x"]},
+    }
+    assert leftovers(before, named, ["x", "y"]) == ["array a still holds x"]  # never counts foreign
+    assert leftovers(before, {"a": before["a"]}, []) == ["array b is no longer in get_inventory()"]
+    shape = "array 'a': expected {'volumes': n, 'used_gb': x, ...}"
+    assert inventory_problem({"a": {"volumes": 1}}) == shape
+    unknown = {"a": {"volumes": 1, "used_gb": 1, "ids": []}}
+    assert inventory_problem(unknown) == "array 'a': unknown keys ['ids']"
+    assert inventory_problem([]) is not None and inventory_problem(named) is None
 
 
 def test_two_runs_in_a_row_share_no_volume_id(tmp_path: Path) -> None:

@@ -298,6 +298,15 @@ class ClaimsReplicationForPlainVolumes(EmulatedDriver):
         return update if wants_replication(volume) else {**update, "replication_status": "enabled"}
 
 
+class LeavesReplicaOnDelete(EmulatedDriver):
+    """Deletes only the copy it serves: the replica stays on the target array, readable there."""
+
+    def delete_volume(self, volume: Any) -> None:
+        array = self._array_for(volume) or self.array_name
+        if any(copy.array == array for copy in self.fabric.copies(volume["id"])):
+            self.fabric._discard(self.fabric.array(array), volume["id"])
+
+
 class HangsListingTargets(EmulatedDriver):
     """Never answers list_replication_targets (an array that accepts the request and goes quiet).
     Not in ``ZOO``: it is run with a short per-call timeout."""
@@ -351,6 +360,7 @@ ZOO: dict[type, frozenset[str]] = {
     KeyErrorForMissingVolume: frozenset({"ERR-LOST-003"}),
     BareErrorWhileArrayDown: frozenset({"ERR-ARRAY-004"}),
     ClaimsReplicationForPlainVolumes: frozenset({"VOL-CREATE-001", "VOL-CREATE-004"}),
+    LeavesReplicaOnDelete: frozenset({"HYG-CLEANUP-001"}),
 }
 
 
