@@ -10,6 +10,7 @@ from collections.abc import Callable
 import click
 
 from replisim import __version__
+from replisim.drivers.contract import CALL_TIMEOUT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -233,6 +234,15 @@ def replay(target: str, seed: int | None) -> None:
     metavar="ID-PREFIX",
     help="Run only the checks whose ID starts with this (e.g. REPL-FAILOVER); repeatable.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=CALL_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Fail a check whose driver call gives no answer within this many seconds (the call is "
+    "abandoned and the run goes on).",
+)
 @click.option("--list", "list_only", is_flag=True, help="List the checks (ID, path, title, clause) and exit.")
 def conformance(
     *,
@@ -243,6 +253,7 @@ def conformance(
     json_path: str | None,
     require: tuple[str, ...],
     select: tuple[str, ...],
+    timeout: float,
     list_only: bool,
 ) -> None:
     """Hold a volume driver to the driver contract, directly and through the control plane.
@@ -262,6 +273,7 @@ def conformance(
             require=require,
             select=select,
             list_only=list_only,
+            timeout=timeout,
         )
     )
 

@@ -483,6 +483,7 @@ def conformance_command(
     require: tuple[str, ...],
     select: tuple[str, ...],
     list_only: bool,
+    timeout: float,
 ) -> int:
     """``replisim conformance``: list the checks, or run them on a driver and write the reports;
     the exit code is the run's (2 for bad input, before any driver code runs)."""
@@ -503,7 +504,7 @@ def conformance_command(
             if path and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path)))):
                 raise BadInput(f"{option} {path}: not a file in an existing directory")
         import_from_cwd()
-        report = run_suite(load_target(driver, config_path, backend), require, select)
+        report = run_suite(load_target(driver, config_path, backend), require, select, timeout)
     except BadInput as exc:
         click.echo(f"replisim conformance: bad input: {exc}", err=True)
         return 2

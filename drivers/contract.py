@@ -61,6 +61,14 @@ ENABLE_KEYS = frozenset({"replication_driver_data"})
 FAILOVER_KEYS = frozenset({"host", "model_update", "replication_driver_data"})
 TARGET_TYPES = frozenset({"managed", "unmanaged"})
 UPDATE_STATUSES = frozenset({"ok", "error"})
+# A new volume's replication_status, as create_volume's model update may set it: "enabled" only for
+# a volume whose type asks for replication (the driver replicates it from birth); absent means
+# "disabled". A driver may instead let it land in its replication updates, within BORN_REPORTS
+# report intervals of the create: the control plane then repairs the record to what the arrays say.
+BORN_STATUSES = frozenset({"disabled", "enabled"})
+BORN_REPORTS = 2
+INVENTORY_KEYS = frozenset({"volumes", "used_gb", "volume_ids"})
+CALL_TIMEOUT = 30.0  # seconds a driver call may take, by default, before the conformance suite gives up
 
 CONSTRUCTOR = Clause(
     "__init__",
@@ -82,18 +90,27 @@ CLAUSES: tuple[Clause, ...] = (
         keys=frozenset({*STATS_TYPES, "replication_type", "replication_count"}),
         defaults={"refresh": False},
     ),
-    Clause("create_volume", ("volume",), "dict | None", "the model update the manager stores"),
+    Clause(
+        "create_volume",
+        ("volume",),
+        "dict | None",
+        "the model update the manager stores; for a volume whose type asks for replication the driver "
+        "may replicate it from birth and say replication_status 'enabled' (in the update, or in its "
+        f"replication updates within {BORN_REPORTS} report intervals), else it is born 'disabled'",
+    ),
     Clause(
         "delete_volume",
         ("volume",),
         "None",
-        "removes the volume; deleting a volume the array does not have succeeds",
+        "removes the volume and every replica of it, on every array; deleting a volume the array "
+        "does not have succeeds",
     ),
     Clause(
         "replication_enable",
         ("context", "volume"),
         "{'replication_driver_data': ...} | None",
-        "starts replicating the volume to its targets",
+        "starts replicating the volume to its targets; enabling a volume that already replicates "
+        "succeeds (a re-enable)",
         keys=ENABLE_KEYS,
         gate=REPLICATION,
     ),
@@ -101,7 +118,8 @@ CLAUSES: tuple[Clause, ...] = (
         "replication_disable",
         ("context", "volume"),
         "{'replication_driver_data': ...} | None",
-        "stops replicating the volume",
+        "stops replicating the volume; a replica it retains on a peer counts as the volume's, so "
+        "delete_volume removes it",
         keys=ENABLE_KEYS,
         gate=REPLICATION,
     ),
@@ -109,8 +127,10 @@ CLAUSES: tuple[Clause, ...] = (
         "replication_failover",
         ("context", "volume", "secondary"),
         "dict",
-        "makes a replica the volume; optional keys host (a valid 'host@backend#pool'), "
-        "model_update (a dict) and replication_driver_data",
+        "makes a replica the volume; optional keys host (a valid 'host@backend#pool' naming a "
+        "configured target backend, whose driver then serves the volume), model_update (a dict) "
+        "and replication_driver_data; without host the volume stays on its backend, whose driver "
+        "keeps serving it from wherever the replica is",
         keys=FAILOVER_KEYS,
         gate=REPLICATION,
     ),
@@ -132,6 +152,22 @@ CLAUSES: tuple[Clause, ...] = (
 )
 
 METHODS: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
+
+# Methods a driver MAY have; the control plane never calls them, the conformance suite uses them
+# when present (and says so when not).
+OPTIONAL: Mapping[str, Clause] = MappingProxyType(
+    {
+        "get_inventory": Clause(
+            "get_inventory",
+            (),
+            "{array_name: {'volumes': n, 'used_gb': x, 'volume_ids': [...]}}",
+            "what every array the driver reaches holds (its own, its targets', its devices'), replicas "
+            "included; volume_ids is optional; lets the suite see that a run left nothing on any array",
+            keys=INVENTORY_KEYS,
+            era="conformance",
+        ),
+    }
+)
 
 
 def unknown_method(name: str) -> ValueError:

@@ -25,7 +25,7 @@ from replisim.actors.status import (
 from replisim.drivers import contract
 from replisim.exception import CinderException
 
-from .harness import VOLUME_PREFIX, Blocked, Probe, replication_outcome
+from .harness import VOLUME_PREFIX, Blocked, Probe, leftovers, replication_outcome
 
 FINAL_REPLICATION_STATUSES = REPLICATION_STATUSES - TRANSITIONAL
 AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene")
@@ -417,6 +417,12 @@ def create_returns_update(probe: Probe) -> None:
         "None or a dict keyed by volume field names",
         update,
     )
+    born = update.get("replication_status", "disabled") if isinstance(update, Mapping) else "disabled"
+    probe.expect(
+        born == "disabled",
+        "no replication_status, or 'disabled', for a volume whose type asks for no replication",
+        f"replication_status={born!r}",
+    )
 
 
 @check(
@@ -488,7 +494,7 @@ def _update_problem(update: Any) -> bool:
     requires="replication",
 )
 def enable_returns(probe: Probe) -> None:
-    update = probe.enable(probe.create(replicated=True))
+    update = probe.enable(probe.replicable())
     probe.expect(not _update_problem(update), "None or {'replication_driver_data': ...}", update)
 
 
@@ -533,9 +539,10 @@ def failover_shape(probe: Probe) -> None:
     "REPL-FAILOVER-004",
     "Replication",
     "driver",
-    "failover's host is a valid host on a configured target",
-    "Contract: 'host' is a valid 'host@backend#pool' string; for managed replication it names a "
-    "configured target backend, whose volume manager then serves the volume",
+    "failover's host, if any, is a valid host on a configured target",
+    "Contract: 'host' is optional; when given it is a valid 'host@backend#pool' string, and for "
+    "managed replication it names a configured target backend, whose volume manager then serves "
+    "the volume (without it the volume stays on its backend)",
     requires="replication",
 )
 def failover_host(probe: Probe) -> None:
@@ -543,7 +550,7 @@ def failover_host(probe: Probe) -> None:
     host = result.get("host") if isinstance(result, Mapping) else None
     shown = f"host={host!r}" if isinstance(result, Mapping) else f"a {type(result).__name__}: {result!r}"
     _, _, hosts = _configured_targets(probe)
-    if hosts and probe.target.backend.managed_replication_target:
+    if hosts and probe.target.backend.managed_replication_target and host is not None:
         on_target = isinstance(host, str) and is_valid_host(host) and backend_host(host) in hosts
         probe.expect(
             on_target,
@@ -655,8 +662,7 @@ def enable_through_cinder(probe: Probe) -> None:
 )
 def disable_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
-    probe.api("disable_replication", volume_id=volume["id"])
-    after = probe.cinder.final(volume["id"])
+    after = probe.cinder_action(volume, "disable_replication")
     probe.expect(
         after["replication_status"] == "disabled", "replication_status 'disabled'", replication_outcome(after)
     )
@@ -668,13 +674,13 @@ def disable_through_cinder(probe: Probe) -> None:
     "actors",
     "failover through the API ends 'failed-over'",
     "The manager calls replication_failover, applies host and model_update and sets 'failed-over'; "
-    "a malformed answer ends in 'error'",
+    "the volume is on a target backend or, when the driver named no host, where it was; a malformed "
+    "answer ends in 'error'",
     requires="replication",
 )
 def failover_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
-    probe.api("failover_replication", volume_id=volume["id"])
-    after = probe.cinder.final(volume["id"])
+    after = probe.cinder_action(volume, "failover_replication")
     probe.expect(
         after["replication_status"] == FAILED_OVER,
         "replication_status 'failed-over'",
@@ -683,8 +689,8 @@ def failover_through_cinder(probe: Probe) -> None:
     _, _, hosts = _configured_targets(probe)
     if hosts and probe.target.backend.managed_replication_target:
         probe.expect(
-            backend_host(after["host"]) in hosts,
-            f"host on a target ({', '.join(sorted(hosts))})",
+            backend_host(after["host"]) in hosts or after["host"] == volume["host"],
+            f"host on a target ({', '.join(sorted(hosts))}), or still {volume['host']!r}",
             f"host={after['host']!r}",
         )
 
@@ -747,8 +753,7 @@ def unknown_target(probe: Probe) -> None:
 )
 def unknown_target_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
-    probe.api("failover_replication", volume_id=volume["id"], secondary=NO_SUCH_TARGET)
-    after = probe.cinder.final(volume["id"])
+    after = probe.cinder_action(volume, "failover_replication", secondary=NO_SUCH_TARGET)
     reason = after.get("replication_extended_status") or ""
     # "driver bug" is how the manager words an exception that is not a CinderException
     probe.expect(
@@ -796,8 +801,8 @@ def array_failure(probe: Probe) -> None:
     assert hook is not None  # the capability gate saw it
     crash, restart = hook
     moving = probe.cinder_replicated()
-    enabling = probe.cinder_volume(replicated=True)
-    first = len(probe.calls)
+    enabling = probe.cinder_replicable()
+    first, since = len(probe.calls), bench.mark()
     probe.calls.append("crash the array")
     crash()
     probe.cleanup.push("restart the array", restart)
@@ -809,7 +814,7 @@ def array_failure(probe: Probe) -> None:
     bench.settle(3)
     probe.calls.append("; ".join(probe.calls[first:]))  # the failure shows the whole sequence
     for volume_id in (moving["id"], enabling["id"]):
-        after = bench.final(volume_id)
+        after = bench.outcome(volume_id, since)  # not what later reports repaired it to
         status, reason = after["replication_status"], after.get("replication_extended_status") or ""
         probe.expect(
             status in FINAL_REPLICATION_STATUSES
@@ -827,10 +832,22 @@ def array_failure(probe: Probe) -> None:
     "HYG-CLEANUP-001",
     "Hygiene",
     "suite",
-    "everything the suite created is gone",
-    "The suite deletes what it created, last first, even when checks fail, and nothing else",
+    "everything the suite created is gone, from the database and every array",
+    "The suite deletes what it created, last first, even when checks fail, and nothing else; "
+    f"where the driver has the optional {contract.OPTIONAL['get_inventory']}, the arrays hold "
+    "after the run what they held before it (replicas on peers included)",
 )
 def cleanup(probe: Probe) -> None:
+    env = probe.env
     probe.calls.append("undo every check's resources, then the run's")
-    errors = probe.env.finish()
+    errors = env.finish()
     probe.expect(not errors, "every undo succeeded", "; ".join(errors))
+    before = env.inventory_before
+    if before is None or isinstance(before, str):
+        return  # no inventory to compare (the report's clause says what that needs)
+    probe.calls.append("get_inventory() before the run and now")
+    after = env.inventory()
+    probe.expect(not isinstance(after, str), "the arrays' holdings after the run", after)
+    assert not isinstance(after, str)
+    left = leftovers(before, after, env.volume_ids())
+    probe.expect(not left, "every array as it was before the run", "; ".join(left))

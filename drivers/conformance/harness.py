@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from replisim.actors.client import Client
+from replisim.actors.config import BackendConfig
 from replisim.actors.context import RequestContext, admin_context
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import Deployment, deploy
@@ -30,6 +33,8 @@ from replisim.actors.status import (
     backend_host,
     is_valid_host,
 )
+from replisim.drivers import contract
+from replisim.drivers.contract import BORN_REPORTS, BORN_STATUSES
 from replisim.exception import VolumeNotFound
 from replisim.sim import SimRuntime
 
@@ -41,6 +46,7 @@ ADMIN = RequestContext(
 )
 REPORT_INTERVAL = 10.0  # simulated seconds between the manager's stats reports
 WAIT_REPORTS = 30  # how many report intervals an outcome may take before a check gives up
+DEFAULT_TIMEOUT = contract.CALL_TIMEOUT  # wall-clock seconds a call may take before its check fails
 
 
 class CheckFailed(AssertionError):
@@ -99,6 +105,88 @@ class Cleanup:
         return errors
 
 
+class CallTimedOut(Exception):
+    """A driver call gave no answer within the per-call timeout; its thread was abandoned."""
+
+    def __init__(self, call: str, seconds: float, earlier: bool = False):
+        self.call = call
+        self.seconds = seconds
+        self.observed = (
+            f"no answer: an earlier call to the same method of this driver object is still hung "
+            f"after the {seconds:g} s timeout"
+            if earlier
+            else f"no answer within {seconds:g} s; the call was abandoned and the run went on"
+        )
+        super().__init__(f"{call}: {self.observed}")
+
+
+class Guard:
+    """Runs driver calls on a thread each and waits at most ``timeout`` seconds for an answer.
+
+    A call that hangs is abandoned (its daemon thread may never end) and recorded, so the check
+    that made it fails naming the call and the time; while it stays hung, further calls to the
+    same method of the same object fail at once, so one hang costs one timeout, not one per call.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.timeouts: list[CallTimedOut] = []  # every call that hung, in order
+        self._hung: dict[tuple[int, str], threading.Thread] = {}
+
+    def call(self, owner: Any, method: str, call: str, fn: Callable[[], Any]) -> Any:
+        key = (id(owner), method)
+        hung = self._hung.get(key)
+        if hung is not None and hung.is_alive():
+            failure = CallTimedOut(call, self.timeout, earlier=True)
+            self.timeouts.append(failure)
+            raise failure
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # handed to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name=f"conformance: {method}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            self._hung[key] = thread
+            failure = CallTimedOut(call, self.timeout)
+            self.timeouts.append(failure)
+            raise failure
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+
+class Guarded:
+    """A driver object whose contract methods answer within the guard's timeout; every other
+    attribute (hooks such as ``service_time``, ``array``) is the object's own."""
+
+    def __init__(self, driver: Any, guard: Guard, where: str = ""):
+        self._driver = driver
+        self._guard = guard
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._driver, name)
+        if not callable(value) or (name not in contract.METHODS and name not in contract.OPTIONAL):
+            return value
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            shown = describe_call(name, {**{f"arg{i}": a for i, a in enumerate(args)}, **kwargs})
+            return self._guard.call(self._driver, name, self._where + shown, lambda: value(*args, **kwargs))
+
+        return guarded
+
+
+def unwrap(driver: Any) -> Any:
+    """The driver object behind a ``Guarded`` one."""
+    return driver._driver if isinstance(driver, Guarded) else driver
+
+
 @contextmanager
 def control_plane_log() -> Iterator[list[str]]:
     """Collect what the manager and scheduler log (warnings and errors) meanwhile: what Cinder
@@ -133,14 +221,20 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def construct(cls: type, backend: BackendConfig) -> Any:
+    """A driver built from its config section alone, as Cinder builds one."""
+    return cls(configuration=backend.driver_configuration(), host=backend.host)
+
+
 class DriverBench:
     """The driver under test, constructed from its config section alone and set up, as Cinder
     would at service start; then the drivers of its managed replication targets."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, guard: Guard):
         self.target = target
+        self.guard = guard
         self.driver: Any = None
-        self.by_host: dict[str, Any] = {}
+        self.by_host: dict[str, Any] = {}  # each a Guarded driver
         # (call, exception) per stage; None until the stage ran
         self.constructed: tuple[str, BaseException | None] | None = None
         self.set_up: tuple[str, BaseException | None] | None = None
@@ -157,11 +251,16 @@ class DriverBench:
                 cls.__name__, {"configuration": f"<[{backend.name}] section>", "host": backend.host}
             )
             try:
-                driver = cls(configuration=backend.driver_configuration(), host=backend.host)
+                driver = self.guard.call(
+                    cls,
+                    "__init__",
+                    what,
+                    partial(construct, cls, backend),
+                )
             except Exception as exc:
                 self.constructed = (what, exc)
                 return
-            self.by_host[backend.host] = driver
+            self.by_host[backend.host] = Guarded(driver, self.guard)
         self.constructed = (what, None)
         self.driver = self.by_host[self.target.backend.host]
         for backend, _ in units:
@@ -185,15 +284,41 @@ class DriverBench:
         return self.by_host.get(backend_host(str(volume.get("host") or "")), self.driver)
 
 
+class RecordingRepository(MemoryRepository):
+    """The database, remembering every replication status a volume was given: an action's outcome
+    is the first final status after it started, whatever the driver's reports repair it to later
+    (an 'ok' report rightly brings a failed failover's 'error' back to 'enabled')."""
+
+    def __init__(self, *, clock: Callable[[], float]):
+        super().__init__(clock=clock)
+        self.history: list[dict[str, Any]] = []
+
+    def _record(self, row: dict[str, Any] | None, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        if row is not None and "replication_status" in values:
+            self.history.append(dict(row))
+        return row
+
+    def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        row = self._record(super().volume_update(volume_id, values), values)
+        assert row is not None
+        return row
+
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return self._record(super().volume_conditional_update(volume_id, expected, values), values)
+
+
 class CinderBench:
     """The control plane in sim around a fresh instance of the driver under test."""
 
-    def __init__(self, target: Target, run_id: str):
+    def __init__(self, target: Target, run_id: str, guard: Guard):
         self.target = target
         self.run_id = run_id
+        self.guard = guard
         self.host = target.backend.host
-        self.runtime = SimRuntime(seed=1)
-        self.db = MemoryRepository(clock=lambda: self.runtime.now)
+        self.runtime = SimRuntime(seed=int(run_id, 16))  # so API ids differ from run to run
+        self.db = RecordingRepository(clock=lambda: self.runtime.now)
         self._types: dict[bool, str] = {}
         self.created: list[str] = []  # every volume id the suite created through the API
         self.failure: tuple[str, str] | None = None  # (call, what went wrong)
@@ -209,16 +334,23 @@ class CinderBench:
             {"configuration": f"<[{backend.name}] section>", "host": self.host},
         )
         try:
-            self.driver = self.target.driver_class(
-                configuration=backend.driver_configuration(), host=self.host
-            )
+            drivers: dict[str, Any] = {}
+            for unit, cls in ((backend, self.target.driver_class), *self.target.peers):
+                built = self.guard.call(
+                    cls,
+                    "__init__",
+                    call if unit is backend else f"[{unit.name}] {cls.__name__}(...)",
+                    partial(construct, cls, unit),
+                )
+                drivers[unit.name] = Guarded(built, self.guard, "[control plane] ")
+            self.driver = unwrap(drivers[backend.name])
             call = f"deploy the control plane for {', '.join(self.target.deploy_config().enabled_backends)}"
             self.deployment = deploy(
                 self.runtime,
                 self.target.deploy_config(),
                 self.db,
                 report_interval=REPORT_INTERVAL,
-                drivers={backend.name: self.driver},
+                drivers=drivers,
             )
         except Exception as exc:
             self.failure = (call, f"raised {type(exc).__name__}: {exc}")
@@ -302,6 +434,19 @@ class CinderBench:
             ) from None
         return result
 
+    def mark(self) -> int:
+        """Where the status history is now: ``outcome`` looks only at what comes after."""
+        return len(self.db.history)
+
+    def outcome(self, volume_id: str, since: int) -> dict[str, Any]:
+        """The volume as the first final replication status written after ``since`` left it (the
+        outcome of the action started then), once no operation is in progress on it."""
+        now = self.final(volume_id)
+        for row in self.db.history[since:]:
+            if row["id"] == volume_id and row["replication_status"] not in TRANSITIONAL:
+                return row
+        return now
+
     def delete(self, volume_id: str) -> None:
         """Delete one of the suite's volumes through the API and wait until it is gone."""
         if volume_id not in self.created:
@@ -331,31 +476,65 @@ class CinderBench:
 class Environment:
     """One run's shared state: the target, both benches (built on first use), ids and capabilities."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, timeout: float = DEFAULT_TIMEOUT):
         self.target = target
-        self.run_id = secrets.token_hex(3)
+        self.run_id = secrets.token_hex(4)
+        self.guard = Guard(timeout)
         self._count = 0
         self._drivers: DriverBench | None = None
         self._cinder: CinderBench | None = None
         self._capabilities: dict[str, str | None] = {}
         self.cleanup = Cleanup()  # run-wide resources (volume types, the benches)
         self.cleanup_errors: list[str] = []  # what per-check cleanups could not undo
+        self.inventory_before: Mapping[str, Mapping[str, Any]] | str | None = None
         self.finished = False
 
     def new_volume_id(self) -> str:
         self._count += 1
         return f"{VOLUME_PREFIX}-{self.run_id}-{self._count:03d}"
 
+    def volume_ids(self) -> list[str]:
+        """Every volume id this run made: its own names, and the ids the API gave (unique per run,
+        as the simulated control plane is seeded by the run id), so a run never meets another's."""
+        own = [f"{VOLUME_PREFIX}-{self.run_id}-{n:03d}" for n in range(1, self._count + 1)]
+        return own + (list(self._cinder.created) if self._cinder is not None else [])
+
     @property
     def drivers(self) -> DriverBench:
         if self._drivers is None:
-            self._drivers = DriverBench(self.target)
+            self._drivers = DriverBench(self.target, self.guard)
+            self.baseline()
         return self._drivers
+
+    def baseline(self) -> None:
+        """What the arrays hold before the run creates anything (taken once, on first use)."""
+        if self.inventory_before is None:
+            self.inventory_before = self.inventory()
+
+    def inventory(self) -> Mapping[str, Mapping[str, Any]] | str:
+        """What every array the driver reaches holds, by its optional ``get_inventory``; or why not."""
+        bench = self.drivers
+        if not bench.ready:
+            return "the driver could not be set up"
+        hook = getattr(bench.driver, "get_inventory", None)
+        if not callable(hook):
+            return "the driver has no get_inventory (an optional clause of the contract)"
+        try:
+            answer = hook()
+        except Exception as exc:
+            return f"get_inventory() raised {type(exc).__name__}: {exc}"
+        problem = inventory_problem(answer)
+        return f"get_inventory() returned {answer!r}: {problem}" if problem else answer
+
+    def fresh_drivers(self) -> None:
+        """After a hung call the driver objects may be wedged: the next check builds new ones."""
+        self._drivers = None
 
     @property
     def cinder(self) -> CinderBench:
         if self._cinder is None:
-            bench = self._cinder = CinderBench(self.target, self.run_id)
+            self.baseline()  # before the control plane's drivers touch an array
+            bench = self._cinder = CinderBench(self.target, self.run_id, self.guard)
             self.cleanup.push("stop the simulated control plane", bench.close)
             self.cleanup.push("delete the suite's volume types", bench.drop_types)
         return self._cinder
@@ -427,6 +606,46 @@ class Environment:
         errors.extend(self.cleanup.run())
         self.finished = True
         return errors
+
+
+def inventory_problem(answer: Any) -> str | None:
+    """What is wrong with a ``get_inventory`` answer, or None."""
+    if not isinstance(answer, Mapping) or not answer:
+        return "expected a non-empty dict of array name -> holdings"
+    for array, holding in answer.items():
+        if not isinstance(holding, Mapping) or not {"volumes", "used_gb"} <= set(holding):
+            return f"array {array!r}: expected {{'volumes': n, 'used_gb': x, ...}}"
+        if set(holding) - contract.INVENTORY_KEYS:
+            return f"array {array!r}: unknown keys {sorted(set(holding) - contract.INVENTORY_KEYS)}"
+        ids = holding.get("volume_ids")
+        if ids is not None and not (isinstance(ids, list | tuple) and all(isinstance(i, str) for i in ids)):
+            return f"array {array!r}: volume_ids must be a list of ids"
+    return None
+
+
+def leftovers(
+    before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]], mine: Iterable[str]
+) -> list[str]:
+    """What the run left on the arrays: its own volume ids still held, where the driver names ids
+    (so another tenant's volumes never count); else each array whose count or usage changed."""
+    ours = set(mine)
+    found = []
+    for array in sorted(set(before) | set(after), key=str):
+        was, now = before.get(array, {}), after.get(array, {})
+        if array not in after:
+            found.append(f"array {array} is no longer in get_inventory()")
+            continue
+        ids = now.get("volume_ids")
+        if ids is not None:
+            left = sorted(ours.intersection(ids))
+            if left:
+                found.append(f"array {array} still holds {', '.join(left)}")
+        elif (was.get("volumes"), was.get("used_gb")) != (now.get("volumes"), now.get("used_gb")):
+            found.append(
+                f"array {array} held {was.get('volumes')} volume(s), {was.get('used_gb')} GiB before the run "
+                f"and {now.get('volumes')}, {now.get('used_gb')} GiB after"
+            )
+    return found
 
 
 class Probe:
@@ -503,6 +722,12 @@ class Probe:
         volume["status"] = AVAILABLE
         if isinstance(update, Mapping):
             volume.update({k: _text(v) for k, v in update.items() if k in MODEL_UPDATE_KEYS - {"status"}})
+        born = volume["replication_status"]
+        self.expect(
+            born in BORN_STATUSES,
+            f"replication_status {' or '.join(map(repr, sorted(BORN_STATUSES)))} for a new volume",
+            f"replication_status={born!r}",
+        )
         return volume
 
     def delete(self, volume: Mapping[str, Any]) -> Any:
@@ -518,10 +743,27 @@ class Probe:
             volume["replication_driver_data"] = _text(update["replication_driver_data"])
         return update
 
+    def disable(self, volume: dict[str, Any]) -> Any:
+        """Disable replication and keep what the manager would store."""
+        update = self.call("replication_disable", context=self.context, volume=dict(volume))
+        volume["replication_status"] = "disabled"
+        if isinstance(update, Mapping) and "replication_driver_data" in update:
+            volume["replication_driver_data"] = _text(update["replication_driver_data"])
+        return update
+
     def replicated(self) -> dict[str, Any]:
-        """A created volume with replication enabled."""
+        """A created volume with replication enabled (enabled by the suite unless born so)."""
         volume = self.create(replicated=True)
-        self.enable(volume)
+        if volume["replication_status"] != "enabled":
+            self.enable(volume)
+        return volume
+
+    def replicable(self) -> dict[str, Any]:
+        """A created volume of a replicated type whose replication is disabled: one born enabled
+        is disabled first (the call shows in the check's sequence)."""
+        volume = self.create(replicated=True)
+        if volume["replication_status"] == "enabled":
+            self.disable(volume)
         return volume
 
     def failover(self, volume: dict[str, Any], secondary: str | None = None) -> Any:
@@ -569,19 +811,41 @@ class Probe:
             f"status 'available' on {bench.host}",
             f"status {volume['status']!r} on {volume['host']!r}: {volume.get('status_reason')}",
         )
+        if replicated and volume["replication_status"] == "disabled":
+            # a driver may say it replicates from birth in its replication updates, not at once
+            bench.settle(BORN_REPORTS)
+            volume = bench.final(created["id"])
         return volume
 
     def cinder_replicated(self) -> dict[str, Any]:
-        """A volume created and enabled through the API."""
+        """A volume of a replicated type, enabled through the API unless it was born enabled."""
         volume = self.cinder_volume(replicated=True)
-        self.api("enable_replication", volume_id=volume["id"])
-        enabled = self.cinder.final(volume["id"])
+        if volume["replication_status"] == "enabled":
+            return volume
+        return self._cinder_action(volume, "enable_replication", "enabled")
+
+    def cinder_replicable(self) -> dict[str, Any]:
+        """A volume of a replicated type with replication disabled: one born enabled is disabled
+        through the API first (the call shows in the check's sequence)."""
+        volume = self.cinder_volume(replicated=True)
+        if volume["replication_status"] == "disabled":
+            return volume
+        return self._cinder_action(volume, "disable_replication", "disabled")
+
+    def cinder_action(self, volume: Mapping[str, Any], action: str, **args: Any) -> dict[str, Any]:
+        """An admin action through the API, and the volume as its outcome left it."""
+        since = self.cinder.mark()
+        self.api(action, volume_id=volume["id"], **args)
+        return self.cinder.outcome(volume["id"], since)
+
+    def _cinder_action(self, volume: Mapping[str, Any], action: str, wanted: str) -> dict[str, Any]:
+        after = self.cinder_action(volume, action)
         self.expect(
-            enabled["replication_status"] == "enabled",
-            "replication_status 'enabled'",
-            replication_outcome(enabled),
+            after["replication_status"] == wanted,
+            f"replication_status {wanted!r}",
+            replication_outcome(after),
         )
-        return enabled
+        return after
 
     def cinder_delete(self, volume_id: str) -> None:
         self.calls.append("API " + describe_call("delete_volume", {"volume_id": volume_id}))

@@ -15,6 +15,7 @@ import pytest
 from replisim.redaction import Redactor
 
 from .checks import CAPABILITIES, CHECKS, Check
+from .harness import DEFAULT_TIMEOUT
 from .report import failure_text
 from .runner import FAILED, SKIPPED, Outcome, Suite
 from .target import BadInput, import_from_cwd, load_target
@@ -43,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="The backend section to test (default: the first enabled backend).",
     )
     group.addoption(
+        "--driver-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"Fail a check whose driver call gives no answer within this (default {DEFAULT_TIMEOUT:g}).",
+    )
+    group.addoption(
         "--require",
         action="append",
         default=[],
@@ -58,10 +66,13 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("driver_config")
     if not path:
         raise pytest.UsageError("--driver needs --driver-config FILE (the cinder.conf with its backend)")
+    timeout = config.getoption("driver_timeout")
+    if not timeout > 0:
+        raise pytest.UsageError(f"--driver-timeout {timeout:g}: it must be above 0 seconds")
     import_from_cwd()
     try:
         target = load_target(driver, path, config.getoption("driver_backend"))
-        suite = Suite(target, config.getoption("require"))
+        suite = Suite(target, config.getoption("require"), timeout)
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(ConformanceSession(suite), f"{NODE}-session")

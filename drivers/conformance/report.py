@@ -57,6 +57,9 @@ def failure_text(outcome: Outcome, redact: Redact) -> list[str]:
     check, failure = outcome.check, outcome.failure
     lines = [f"{check.id} [{check.via}] {check.title}", f"  Clause:   {check.clause}"]
     if failure is not None:
+        earlier = outcome.calls[:-1] if outcome.calls[-1:] == [failure.call] else []
+        if earlier:  # how the check got there (a disable first, for a volume born enabled)
+            lines.append(f"  After:    {redact('; '.join(earlier[-4:]))}")
         if failure.call:
             lines.append(f"  Call:     {redact(failure.call)}")
         lines.append(f"  Expected: {redact(failure.expected)}")
@@ -137,6 +140,7 @@ def as_json(report: RunReport) -> str:
                 "outcome": o.status,
                 "reason": redact(o.reason) or None,
                 "call": redact(failure.call) if failure and failure.call else None,
+                "calls": [redact(call) for call in o.calls],
                 "expected": redact(failure.expected) if failure else None,
                 "observed": redact(failure.observed) if failure else None,
                 "hint": failure.hint if failure and failure.hint else None,

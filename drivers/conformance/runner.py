@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from .checks import CAPABILITIES, CHECKS, Check
-from .harness import Blocked, CheckFailed, Environment, Probe, control_plane_log
+from .harness import DEFAULT_TIMEOUT, Blocked, CheckFailed, Environment, Probe, control_plane_log
 from .target import BadInput, Target
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -28,6 +28,7 @@ class Outcome:
     reason: str = ""  # why it was skipped, or a one-line summary of the failure
     failure: CheckFailed | None = None
     log: list[str] = field(default_factory=list)  # what the control plane logged meanwhile
+    calls: list[str] = field(default_factory=list)  # every call the check made, in order
     seconds: float = 0.0
 
 
@@ -40,6 +41,7 @@ class RunReport:
     capabilities: dict[str, str | None]
     outcomes: list[Outcome]
     seconds: float
+    volume_ids: list[str] = field(default_factory=list)  # every volume id the run made
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -86,13 +88,15 @@ def _quoted(line: str, text: str) -> bool:
 class Suite:
     """One run against one target."""
 
-    def __init__(self, target: Target, require: Collection[str] = ()):
+    def __init__(self, target: Target, require: Collection[str] = (), timeout: float = DEFAULT_TIMEOUT):
         unknown = sorted(set(require) - set(CAPABILITIES))
         if unknown:
             raise BadInput(
                 f"--require {', '.join(unknown)}: unknown capability; known: {', '.join(CAPABILITIES)}"
             )
-        self.env = Environment(target)
+        if not timeout > 0:
+            raise BadInput(f"per-call timeout {timeout!r}: it must be above 0 seconds")
+        self.env = Environment(target, timeout)
         self.require = frozenset(require)
         self.started = time.perf_counter()
 
@@ -100,6 +104,8 @@ class Suite:
         start = time.perf_counter()
         probe = Probe(self.env)
         outcome = Outcome(check, PASSED)
+        guard = self.env.guard
+        hung_before = len(guard.timeouts)
         with control_plane_log() as log:
             try:
                 missing = [(need, why) for need in check.requires if (why := self.env.capability(need))]
@@ -117,11 +123,23 @@ class Suite:
                 failure = CheckFailed("the call to return", f"raised {type(exc).__name__}: {exc}", call)
                 outcome = Outcome(check, FAILED, "the driver raised", failure)
             finally:
+                if len(guard.timeouts) > hung_before:
+                    self.env.fresh_drivers()  # the undo, and the next checks, get new driver objects
                 self.env.cleanup_errors.extend(f"{check.id}: {e}" for e in probe.cleanup.run())
+        hung = guard.timeouts[hung_before:]
+        if hung:  # whatever else the check saw, a call that never answered is its failure
+            failure = CheckFailed(
+                f"an answer within {guard.timeout:g} s (the per-call timeout)",
+                hung[0].observed + (f" ({len(hung)} calls hung)" if len(hung) > 1 else ""),
+                hung[0].call,
+                hint="--timeout SECONDS sets the per-call timeout",
+            )
+            outcome = Outcome(check, FAILED, f"a driver call hung for {guard.timeout:g} s", failure)
         if outcome.status == FAILED:  # what the control plane logged, unless the failure quotes it
             observed = outcome.failure.observed if outcome.failure else ""
             lines = [line for line in log if not _quoted(line, observed)]
             outcome.log = [line if n == 1 else f"{line} (x{n})" for line, n in Counter(lines).items()]
+        outcome.calls = list(probe.calls)
         outcome.seconds = time.perf_counter() - start
         return outcome
 
@@ -140,10 +158,15 @@ class Suite:
         return [] if self.env.finished else self.env.finish()
 
 
-def run_suite(target: Target, require: Collection[str] = (), select: Iterable[str] = ()) -> RunReport:
+def run_suite(
+    target: Target,
+    require: Collection[str] = (),
+    select: Iterable[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+) -> RunReport:
     """Run the selected checks in order and report; nothing is left behind, whatever happens."""
     checks = select_checks(select)
-    suite = Suite(target, require)
+    suite = Suite(target, require, timeout)
     outcomes = []
     try:
         outcomes = [suite.run(check) for check in checks]
@@ -155,4 +178,5 @@ def run_suite(target: Target, require: Collection[str] = (), select: Iterable[st
         suite.env.known_capabilities(),
         outcomes,
         time.perf_counter() - suite.started,
+        suite.env.volume_ids(),
     )

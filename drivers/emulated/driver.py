@@ -357,6 +357,19 @@ class EmulatedDriver:
                 updates.append({"volid": volume_id, "status": "ok"})
         return [{**update, **self._truth(update["volid"])} for update in updates]
 
+    def get_inventory(self) -> dict[str, dict[str, Any]]:
+        """The contract's optional inventory: what this backend's array and its targets' hold."""
+        names = [self.array_name, *(t for t in self._target_arrays() if t and t != self.array_name)]
+        inventory = {}
+        for name in dict.fromkeys(names):
+            copies = self.fabric.array(name).copies
+            inventory[name] = {
+                "volumes": len(copies),
+                "used_gb": sum(copy.size_gb for copy in copies.values()),
+                "volume_ids": sorted(copies),
+            }
+        return inventory
+
     def _changed(self, reporter: str, volume_id: str) -> None:
         """The backend driving ``reporter`` reports this volume's state for the report window, and
         in at least ``REPORT_ROUNDS`` reports: an array that cannot answer for a while (down,

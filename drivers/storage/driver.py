@@ -310,6 +310,20 @@ class StorageDriver:
             result.update(replication_type=list(MODES), replication_count=len(self._targets))
         return result
 
+    def get_inventory(self) -> dict[str, dict[str, Any]]:
+        """The contract's optional inventory: what this backend's array and every target's hold,
+        replicas included (a peer's other volumes too: the ids tell whose they are)."""
+        self._ready()
+        inventory = {}
+        for site in self._sites.values():
+            volumes = self._call(site, "get_inventory", lambda c: c.volumes())
+            inventory[site.name] = {
+                "volumes": len(volumes),
+                "used_gb": sum(int(v["size_gb"]) for v in volumes),
+                "volume_ids": sorted(str(v["id"]) for v in volumes),
+            }
+        return inventory
+
     # -- volumes
 
     def create_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]:

@@ -315,14 +315,41 @@ class Replicator:
                     "shipped": generation,
                     "in_sync": True,
                     "since": None,
-                }
+                },
+                retained=None if volume.meta.get("retained") == peer else volume.meta.get("retained"),
             )
+        self._drop_retained(volume)  # a copy a disable kept on another peer
 
     def disable(self, volume: Volume) -> None:
+        """Stop replicating and drop the replica on the peer: a disabled volume's data must not stay
+        readable elsewhere. A peer that cannot be reached keeps it for now; the volume remembers
+        it (``retained``) and deleting the volume drops it then."""
         with volume.lock:
-            if volume.replication:
-                volume.clear_journal()
-                volume.update(replication=None)
+            replication = volume.replication
+            if not replication:
+                return
+            volume.clear_journal()
+            volume.update(replication=None, retained=replication["peer"])
+        self._drop_retained(volume)
+
+    def _drop_retained(self, volume: Volume) -> None:
+        peer = volume.meta.get("retained")
+        if not peer or volume.role != PRIMARY:
+            return
+        if self._drop(volume, peer, "is kept until the volume is deleted"):
+            with volume.lock:
+                if volume.meta.get("retained") == peer and self.store.find(volume.id) is volume:
+                    volume.update(retained=None)
+
+    def _drop(self, volume: Volume, peer: str, otherwise: str) -> bool:
+        """Ask ``peer`` to drop its copy of ``volume`` (best effort): whether it is gone there."""
+        try:  # not through _call: a refusal must not touch this volume's metadata
+            self.links.cross(peer, 0)
+            self.peers.client(peer).drop_replica(volume.id, volume.epoch)
+        except (ReplicationFailed, ArrayError) as exc:
+            LOG.warning("volume %s: its replica on %s %s: %s", volume.id, peer, otherwise, exc)
+            return False
+        return True
 
     def after_write(self, volume: Volume, generation: int) -> None:
         """Acknowledge a write only once the sync peer has it; async just nudges the shipper."""
@@ -446,16 +473,16 @@ class Replicator:
         self.wake()
 
     def forget(self, volume: Volume) -> None:
-        """After deleting a primary, drop its replica on the peer (best effort)."""
-        replication = volume.replication
-        if not replication or volume.role != PRIMARY:
+        """After deleting a primary, drop its replica on the peer, and the one a disable could not
+        drop (best effort: the metadata of a deleted volume is never touched)."""
+        if volume.role != PRIMARY:
             return
-        peer = replication["peer"]
-        try:  # not through _call: a refusal must not touch the metadata of a deleted volume
-            self.links.cross(peer, 0)
-            self.peers.client(peer).drop_replica(volume.id, volume.epoch)
-        except (ReplicationFailed, ArrayError) as exc:
-            LOG.warning("volume %s deleted; its replica on %s stays: %s", volume.id, peer, exc)
+        replication = volume.replication
+        peers = [replication["peer"]] if replication else []
+        retained = volume.meta.get("retained")
+        peers += [retained] if retained and retained not in peers else []
+        for peer in peers:
+            self._drop(volume, peer, "stays (the volume is deleted)")
 
     def status(self, volume: Volume) -> dict[str, Any]:
         """What an operator asks of a pair: link state, generations and lag."""

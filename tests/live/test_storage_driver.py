@@ -305,16 +305,52 @@ def test_a_paused_array_fails_calls_cleanly_and_recovers(start_array: StartArray
     assert [u["status"] for u in alpha.get_replication_updates(CTX)] == ["ok"]
 
 
+def holdings(*arrays: StorageProcess) -> list[tuple[int, int]]:
+    """Each array's volume count and used capacity, asked of the array itself."""
+    volumes = [array.client().volumes() for array in arrays]
+    return [(len(held), sum(v["size_gb"] for v in held)) for held in volumes]
+
+
 @pytest.mark.parametrize("profile", ["managed", "unmanaged"])
-def test_the_conformance_suite_passes(start_array: StartArray, tmp_path: Path, profile: str) -> None:
+def test_the_conformance_suite_passes_and_leaves_every_array_as_it_was(
+    start_array: StartArray, tmp_path: Path, profile: str
+) -> None:
     alpha, other = start_array("alpha"), start_array("beta" if profile == "managed" else "vault")
     conf = tmp_path / "cinder.conf"
     conf.write_text(managed_conf(alpha, other) if profile == "managed" else unmanaged_conf(alpha, other))
-    report = run_suite(load_target(DRIVER, str(conf)), require=("replication", "config-secrets"))
-    assert {o.check.id for o in report.outcomes if o.status == "failed"} == set()
-    assert report.exit_code == 0 and report.count("passed") >= 30
-    # the suite cannot crash an array behind a driver that does not own the process
-    assert [o.check.id for o in report.outcomes if o.status == "skipped"] == ["ERR-ARRAY-004"]
+    alpha.client().create_volume("customer-volume", 2)  # not the suite's: it stays, untouched
+    before = holdings(alpha, other)
+    reports = []
+    for _ in range(2):
+        report = run_suite(load_target(DRIVER, str(conf)), require=("replication", "config-secrets"))
+        assert {o.check.id for o in report.outcomes if o.status == "failed"} == set()
+        assert report.exit_code == 0 and report.count("passed") >= 30
+        # the suite cannot crash an array behind a driver that does not own the process
+        assert [o.check.id for o in report.outcomes if o.status == "skipped"] == ["ERR-ARRAY-004"]
+        assert holdings(alpha, other) == before  # replicas on the peer included
+        reports.append(report)
+    assert before == [(1, 2), (0, 0)]
+    first, second = (set(report.volume_ids) for report in reports)
+    assert len(first) >= 20 and first.isdisjoint(second)
+
+
+def test_disable_drops_the_replica_and_delete_drops_one_a_cut_link_kept(start_array: StartArray) -> None:
+    a, b = start_array("alpha"), start_array("beta")
+    alpha = drivers_for(managed_conf(a, b))["alpha"]
+    volume = new_volume("vol-r", "replisim@alpha#alpha")
+    apply(volume, alpha.create_volume(volume))
+    apply(volume, alpha.replication_enable(CTX, volume))
+    assert [v["id"] for v in b.client().volumes()] == ["vol-r"]
+    alpha.replication_disable(CTX, volume)
+    assert b.client().volumes() == []  # its data is no longer readable on the peer
+
+    apply(volume, alpha.replication_enable(CTX, volume))
+    a.cut_link(b)
+    alpha.replication_disable(CTX, volume)  # the peer cannot be told: its replica stays for now
+    assert [v["id"] for v in b.client().volumes()] == ["vol-r"]
+    a.restore_link(b)
+    alpha.delete_volume(volume)
+    assert a.client().volumes() == [] and b.client().volumes() == []
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The conformance suite, checked against the emulated driver (positive control) and a zoo of broken
-drivers (each must fail exactly the checks named for its bug), plus its gating, cleanup, reports,
+"""The conformance suite, checked against a zoo of correct drivers written in every legal style (each
+must pass every check, on every profile) and a zoo of broken drivers (each must fail exactly the
+checks named for its bug, whichever way its volumes are born), plus its gating, cleanup, reports,
 command line and pytest plugin."""
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +23,7 @@ from support import conformance_zoo as zoo
 from replisim.cli import main
 from replisim.drivers.conformance import CHECKS, RunReport, load_target, run_suite
 from replisim.drivers.conformance.checks import _signature_problem
-from replisim.drivers.conformance.harness import Cleanup
+from replisim.drivers.conformance.harness import CallTimedOut, Cleanup, Guard, inventory_problem, leftovers
 from replisim.drivers.conformance.report import as_json, junit_xml, terminal
 from replisim.drivers.emulated.fabric import Fabric
 
@@ -63,14 +66,97 @@ def test_the_emulated_driver_passes_every_check_with_unmanaged_targets(tmp_path:
     assert failed(report) == set()
 
 
-@pytest.mark.parametrize("driver", list(zoo.ZOO), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("profile", zoo.CORRECT_PROFILES)
+@pytest.mark.parametrize("driver", zoo.CORRECT, ids=lambda cls: cls.__name__)
+def test_every_correct_driver_passes_every_check(tmp_path: Path, driver: type, profile: str) -> None:
+    """A FAIL must mean the driver is wrong: a driver that differs from the reference only in ways
+    the contract allows passes everything, on managed and unmanaged targets, one or several."""
+    path = zoo.path_of(driver)
+    report = run_suite(load_target(path, str(zoo.config(tmp_path, profile, tmp_path.name, driver=path))))
+    assert [(o.check.id, o.status, o.failure) for o in report.outcomes] == [
+        (i, "passed", None) for i in CHECK_IDS
+    ]
+
+
+BROKEN = {**zoo.ZOO, **zoo.BORN_ENABLED_ZOO}
+
+
+@pytest.mark.parametrize("driver", list(BROKEN), ids=lambda cls: cls.__name__)
 def test_each_broken_driver_fails_exactly_the_checks_named_for_its_bug(tmp_path: Path, driver: type) -> None:
     report = run(tmp_path, f"support.conformance_zoo:{driver.__name__}")
-    assert failed(report) == zoo.ZOO[driver]
+    assert failed(report) == BROKEN[driver]
     assert report.exit_code == 1 and report.verdict == "FAIL"
     for o in report.outcomes:
         if o.status == "failed":  # every failure explains itself
             assert o.failure is not None and o.failure.expected and o.failure.observed and o.failure.call
+
+
+def test_a_check_that_needs_a_disabled_volume_disables_one_born_enabled_first(tmp_path: Path) -> None:
+    born = run(tmp_path, "support.conformance_zoo:BornEnabledEnableReturnsStatus")
+    (enable,) = [o for o in born.outcomes if o.check.id == "REPL-ENABLE-001"]
+    assert [call.partition("(")[0] for call in enable.calls] == [
+        "create_volume",
+        "replication_disable",
+        "replication_enable",
+    ]
+    assert "replication_status='enabled'>" in enable.calls[1]  # it was born enabled
+    text = terminal(born)
+    assert "  After:    create_volume(volume=<volume conformance-" in text
+    assert "; replication_disable(context=<admin context>, volume=<volume conformance-" in text
+    plain = run(tmp_path, "support.conformance_zoo:EnableReturnsStatus")  # born disabled: no detour
+    (enable,) = [o for o in plain.outcomes if o.check.id == "REPL-ENABLE-001"]
+    assert [call.partition("(")[0] for call in enable.calls] == ["create_volume", "replication_enable"]
+
+
+def test_through_the_api_a_volume_born_enabled_is_disabled_first_where_a_check_needs_it(
+    tmp_path: Path,
+) -> None:
+    report = run(tmp_path, "support.conformance_zoo:BornEnabledBareErrorWhileArrayDown")
+    (array,) = [o for o in report.outcomes if o.status == "failed"]
+    assert array.check.id == "ERR-ARRAY-004"
+    api = [call.partition("(")[0] for call in array.calls if call.startswith("API ")]
+    assert api[:4] == [
+        "API create_volume",
+        "API create_volume",
+        "API disable_replication",
+        "API failover_replication",
+    ]
+
+
+def test_a_call_that_hangs_fails_its_check_naming_the_call_and_the_time_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    report = run(tmp_path, "support.conformance_zoo:HangsListingTargets", timeout=0.25)
+    assert failed(report) == zoo.HANGS
+    assert report.count("passed") == len(CHECK_IDS) - len(zoo.HANGS)  # every other check ran
+    for o in report.outcomes:
+        if o.status == "failed":
+            assert o.failure is not None
+            assert o.failure.expected == "an answer within 0.25 s (the per-call timeout)"
+            assert "list_replication_targets(" in o.failure.call
+            assert o.failure.observed.startswith("no answer within 0.25 s; the call was abandoned")
+    through_api = next(o for o in report.outcomes if o.check.id == "REPL-TARGETS-012").failure
+    assert through_api is not None and through_api.call.startswith(
+        "[control plane] list_replication_targets("
+    )
+
+
+def test_a_hung_method_costs_one_timeout_per_driver_object_not_one_per_call() -> None:
+    guard = Guard(0.05)
+    release = threading.Event()
+    owner = object()
+    with pytest.raises(CallTimedOut):
+        guard.call(owner, "list", "list()", release.wait)
+    with pytest.raises(CallTimedOut, match="an earlier call to the same method of this driver object"):
+        guard.call(owner, "list", "list()", lambda: 1)
+    assert guard.call(owner, "stats", "stats()", lambda: 2) == 2  # other methods still answer
+    assert guard.call(object(), "list", "list()", lambda: 3) == 3  # and other objects
+    release.set()
+    guard._hung[(id(owner), "list")].join()
+    assert guard.call(owner, "list", "list()", lambda: 4) == 4  # once it ends, calls go through
+    with pytest.raises(KeyError):  # a driver's exception reaches the caller as it was raised
+        guard.call(owner, "list", "list()", lambda: dict[str, int]()["missing"])
+    assert [t.call for t in guard.timeouts] == ["list()", "list()"]
 
 
 def test_a_driver_that_cannot_be_set_up_blocks_the_checks_that_need_it(tmp_path: Path) -> None:
@@ -160,6 +246,47 @@ def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
     assert "VOL-CREATE-001: conformance-" in hygiene.failure.observed
     assert "VolumeBackendAPIException" in hygiene.failure.observed
     assert "is still in the database" in hygiene.failure.observed  # volumes made through the API, too
+
+
+def test_cleanup_looks_at_every_array_the_driver_reaches(tmp_path: Path) -> None:
+    report = run(tmp_path, "support.conformance_zoo:LeavesReplicaOnDelete")
+    assert failed(report) == {"HYG-CLEANUP-001"}  # every undo "succeeded": only the arrays tell
+    hygiene = next(o for o in report.outcomes if o.check.id == "HYG-CLEANUP-001").failure
+    assert hygiene is not None and hygiene.call == "get_inventory() before the run and now"
+    assert hygiene.observed.startswith("array beta still holds ")
+    assert "alpha" not in hygiene.observed  # the primaries did go
+    left = hygiene.observed.removeprefix("array beta still holds ").split(", ")
+    assert set(left) <= set(report.volume_ids) and len(left) >= 3
+
+
+def test_without_volume_ids_the_inventory_is_compared_by_count_and_usage() -> None:
+    before: dict[str, dict[str, Any]] = {"a": {"volumes": 2, "used_gb": 3}, "b": {"volumes": 0, "used_gb": 0}}
+    assert leftovers(before, {**before}, ["x"]) == []
+    after = {**before, "b": {"volumes": 1, "used_gb": 1}}
+    assert leftovers(before, after, ["x"]) == [
+        "array b held 0 volume(s), 0 GiB before the run and 1, 1 GiB after"
+    ]
+    named: dict[str, dict[str, Any]] = {
+        **before,
+        "a": {"volumes": 3, "used_gb": 4, "volume_ids": ["foreign", "x"]},
+    }
+    assert leftovers(before, named, ["x", "y"]) == ["array a still holds x"]  # never counts foreign
+    assert leftovers(before, {"a": before["a"]}, []) == ["array b is no longer in get_inventory()"]
+    shape = "array 'a': expected {'volumes': n, 'used_gb': x, ...}"
+    assert inventory_problem({"a": {"volumes": 1}}) == shape
+    unknown = {"a": {"volumes": 1, "used_gb": 1, "ids": []}}
+    assert inventory_problem(unknown) == "array 'a': unknown keys ['ids']"
+    assert inventory_problem([]) is not None and inventory_problem(named) is None
+
+
+def test_two_runs_in_a_row_share_no_volume_id(tmp_path: Path) -> None:
+    """Ids the API hands out came from a fixed seed once: every run met the last one's leftovers."""
+    first, second = run(tmp_path), run(tmp_path)
+    for report in (first, second):
+        api = [i for i in report.volume_ids if not i.startswith("conformance-")]
+        assert len(api) >= 8 and len(set(report.volume_ids)) == len(report.volume_ids)
+    assert first.run_id != second.run_id
+    assert set(first.volume_ids).isdisjoint(second.volume_ids)
 
 
 # -- the interface check ----------------------------------------------------------------------------
@@ -313,6 +440,7 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
         (["--backend", "gamma"], "--backend 'gamma': "),
         (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
         (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0"),
         (
             ["--json", "no/such/dir/report.json"],
             "--json no/such/dir/report.json: not a file in an existing dir",
@@ -391,3 +519,14 @@ def test_the_pytest_plugin_runs_each_check_as_an_item_named_by_its_id(tmp_path: 
 
     done = pytest_run(tmp_path, "--driver", "nowhere:Driver", "--driver-config", conf)
     assert done.returncode == 4 and "--driver 'nowhere:Driver': cannot import module" in done.stderr
+
+
+def test_the_pytest_plugin_takes_the_per_call_timeout(tmp_path: Path) -> None:
+    conf = str(zoo.config(tmp_path, fabric=tmp_path.name))
+    args = ("--driver", "support.conformance_zoo:HangsListingTargets", "--driver-config", conf)
+    done = pytest_run(tmp_path, *args, "--driver-timeout", "0.25", "-k", "REPL-TARGETS-006 or STATS")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 5 passed" in done.stdout
+    assert "Observed: no answer within 0.25 s; the call was abandoned" in done.stdout
+    done = pytest_run(tmp_path, *args, "--driver-timeout", "-1")
+    assert done.returncode == 4 and "--driver-timeout -1: it must be above 0 seconds" in done.stderr

@@ -1,12 +1,20 @@
-"""Deliberately broken drivers: the emulated driver with exactly one violation each.
+"""Drivers to hold the conformance suite to: broken ones that it must fail, correct ones that it
+must pass.
 
-``ZOO`` maps each to the check IDs it must fail, and no others: the conformance suite is only
-trustworthy if it fails the check named for a bug (and not merely something). ``config`` writes
-the profiles the suite runs under, each on its own emulated fabric so runs never share arrays.
+``ZOO`` maps each broken driver (the emulated one with exactly one violation) to the check IDs it
+must fail, and no others: the suite is only trustworthy if it fails the check named for a bug (and
+not merely something). ``CORRECT`` lists drivers that differ from the emulated one only in ways
+the contract allows; each must pass every applicable check on every profile, or a vendor reads a
+FAIL that is the suite's fault. ``config`` writes the profiles the suite runs under, each on its
+own emulated fabric so runs never share arrays.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +56,32 @@ replication_devices = {'backend_id'='dr-site' 'san_ip'='10.0.0.9' 'san_login'='a
     'san_password'='dr-s3cret'}
 emulated_fabric = FABRIC
 """,
+    # one backend replicating to two managed targets, one of them named apart from its section
+    "two-targets": """
+[DEFAULT]
+enabled_backends = alpha, beta, gamma
+
+[alpha]
+volume_driver = replisim.drivers.emulated.EmulatedDriver
+volume_backend_name = alpha
+replication_devices = beta, gamma
+san_password = alpha-s3cret
+emulated_fabric = FABRIC
+
+[beta]
+volume_driver = replisim.drivers.emulated.EmulatedDriver
+volume_backend_name = beta
+replication_devices = alpha
+san_password = beta-s3cret
+emulated_fabric = FABRIC
+
+[gamma]
+volume_driver = replisim.drivers.emulated.EmulatedDriver
+volume_backend_name = gamma-pool
+replication_devices = alpha
+san_password = gamma-s3cret
+emulated_fabric = FABRIC
+""",
     # one backend without replication
     "plain": """
 [DEFAULT]
@@ -61,10 +95,20 @@ emulated_fabric = FABRIC
 }
 
 
-def config(directory: Path, profile: str = "managed", fabric: str = "zoo") -> Path:
+def config(directory: Path, profile: str = "managed", fabric: str = "zoo", driver: str | None = None) -> Path:
+    """A profile on its own fabric; with ``driver`` (an import path) every backend runs that class,
+    so a driver whose instances keep state of their own meets itself on its targets."""
+    text = PROFILES[profile].replace("FABRIC", fabric)
+    if driver is not None:
+        text = text.replace("replisim.drivers.emulated.EmulatedDriver", driver.replace(":", "."))
     path = directory / f"{profile}.conf"
-    path.write_text(PROFILES[profile].replace("FABRIC", fabric), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
+
+
+def wants_replication(volume: Mapping[str, Any]) -> bool:
+    """Whether the volume's type asks for replication (the seed's extra spec)."""
+    return (volume.get("extra_specs") or {}).get("replication") == "enabled"
 
 
 class LeaksPassword(EmulatedDriver):
@@ -246,6 +290,35 @@ class BareErrorWhileArrayDown(EmulatedDriver):
         return super().replication_enable(context, volume)
 
 
+class ClaimsReplicationForPlainVolumes(EmulatedDriver):
+    """Says replication_status 'enabled' for a new volume whose type asks for no replication."""
+
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        update = super().create_volume(volume)
+        return update if wants_replication(volume) else {**update, "replication_status": "enabled"}
+
+
+class LeavesReplicaOnDelete(EmulatedDriver):
+    """Deletes only the copy it serves: the replica stays on the target array, readable there."""
+
+    def delete_volume(self, volume: Any) -> None:
+        array = self._array_for(volume) or self.array_name
+        if any(copy.array == array for copy in self.fabric.copies(volume["id"])):
+            self.fabric._discard(self.fabric.array(array), volume["id"])
+
+
+class HangsListingTargets(EmulatedDriver):
+    """Never answers list_replication_targets (an array that accepts the request and goes quiet).
+    Not in ``ZOO``: it is run with a short per-call timeout."""
+
+    def list_replication_targets(self, context: Any, volume: Any) -> dict[str, Any]:
+        threading.Event().wait()  # forever
+        raise AssertionError("unreachable")
+
+
+HANGS = frozenset({"REPL-TARGETS-005", "REPL-TARGETS-006", "REPL-TARGETS-007", "REPL-TARGETS-012"})
+
+
 # the checks through the control plane that need a volume: a driver Cinder cannot create one on fails all
 THROUGH_CINDER = frozenset(
     {
@@ -286,4 +359,238 @@ ZOO: dict[type, frozenset[str]] = {
     NoUpdatesMethod: frozenset({"INTF-METHODS-001", "REPL-UPDATES-008"}),
     KeyErrorForMissingVolume: frozenset({"ERR-LOST-003"}),
     BareErrorWhileArrayDown: frozenset({"ERR-ARRAY-004"}),
+    ClaimsReplicationForPlainVolumes: frozenset({"VOL-CREATE-001", "VOL-CREATE-004"}),
+    LeavesReplicaOnDelete: frozenset({"HYG-CLEANUP-001"}),
+}
+
+
+# -- correct drivers: each differs from the emulated driver only in a way the contract allows ------
+
+
+class BornEnabled(EmulatedDriver):
+    """Replicates a volume of a replicated type from birth, and says so in create's model update."""
+
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        update = super().create_volume(volume)
+        if wants_replication(volume) and self._target_arrays():
+            enabled = self.replication_enable(None, {**volume, **update})
+            update.update(enabled, replication_status="enabled")
+        return update
+
+
+class BornDisabledSaysSo(EmulatedDriver):
+    """Says replication_status 'disabled' in every create's model update."""
+
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        return {**super().create_volume(volume), "replication_status": "disabled"}
+
+
+class StatusLandsLater(EmulatedDriver):
+    """Replicates a volume of a replicated type from birth but says nothing in create: the status
+    lands through get_replication_updates (which report every changed volume's state)."""
+
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        update = super().create_volume(volume)
+        if wants_replication(volume) and self._target_arrays():
+            self.replication_enable(None, {**volume, **update})
+        return update
+
+
+class NoneFromEnableDisable(EmulatedDriver):
+    """Returns None from replication_enable and replication_disable (no driver data to keep)."""
+
+    def replication_enable(self, context: Any, volume: Any) -> Any:  # None: nothing to store
+        super().replication_enable(context, volume)
+
+    def replication_disable(self, context: Any, volume: Any) -> Any:  # None: nothing to store
+        super().replication_disable(context, volume)
+
+
+class DriverDataAsText(EmulatedDriver):
+    """Returns replication_driver_data as JSON text, not as a JSON-able value."""
+
+    def replication_enable(self, context: Any, volume: Any) -> dict[str, Any]:
+        return _as_text(super().replication_enable(context, volume))
+
+    def replication_disable(self, context: Any, volume: Any) -> dict[str, Any]:
+        return _as_text(super().replication_disable(context, volume))
+
+    def replication_failover(self, context: Any, volume: Any, secondary: Any) -> dict[str, Any]:
+        return _as_text(super().replication_failover(context, volume, secondary))
+
+
+def _as_text(answer: dict[str, Any]) -> dict[str, Any]:
+    data = answer["replication_driver_data"]
+    return {**answer, "replication_driver_data": json.dumps(data, sort_keys=True)}
+
+
+class FailoverModelUpdateOnly(EmulatedDriver):
+    """Answers a failover with only a model_update: no host, so the volume stays on this backend,
+    whose driver serves it from wherever the replica is (the seed's "let the driver route")."""
+
+    def replication_failover(self, context: Any, volume: Any, secondary: Any) -> dict[str, Any]:
+        result = super().replication_failover(context, volume, secondary)
+        promoted = self.fabric.primary(volume["id"])
+        if promoted is not None and promoted.array != self.array_name:
+            # this backend keeps reporting the volume; the promoted array's backend does not
+            self.fabric.changed.get(promoted.array, {}).pop(volume["id"], None)
+        return {"model_update": result["model_update"]}
+
+    def _truth(self, volume_id: str) -> dict[str, Any]:
+        truth = super()._truth(volume_id)
+        truth.pop("host", None)  # served from here, wherever the primary copy is
+        return truth
+
+
+class PerBackendState(EmulatedDriver):
+    """Keeps state per instance and serves only volumes whose primary copy is on its own array (or
+    an unmanaged device of its): after a managed failover the target backend's instance serves the
+    volume, and a failover from there brings it back. A delete sent to the wrong instance deletes
+    nothing (that array does not have the volume), so a suite that routes wrongly leaks."""
+
+    def __init__(self, configuration: Any, host: str, **kwargs: Any):
+        super().__init__(configuration, host, **kwargs)
+        self.served: set[str] = set()  # the volumes this instance knows it serves
+
+    def _mine(self) -> set[str]:
+        return {self.array_name} | (set() if self.managed else set(self._target_arrays()))
+
+    def _serves(self, volume: Mapping[str, Any]) -> bool:
+        primary = self.fabric.primary(volume["id"])
+        if primary is None:
+            return False
+        if primary.array in self._mine():
+            self.served.add(volume["id"])
+            return True
+        self.served.discard(volume["id"])
+        return False
+
+    def _require(self, volume: Mapping[str, Any]) -> None:
+        if not self._serves(volume) and self.fabric.primary(volume["id"]) is not None:
+            owner = self.fabric.owners.get(self.fabric.primary(volume["id"]).array)  # type: ignore[union-attr]
+            raise exception.VolumeBackendAPIException(
+                data=f"volume {volume['id']} is served by backend {owner}, not {self.backend}"
+            )
+
+    def create_volume(self, volume: Any) -> dict[str, Any]:
+        update = super().create_volume(volume)
+        self.served.add(volume["id"])
+        return update
+
+    def delete_volume(self, volume: Any) -> None:
+        if self._serves(volume):
+            super().delete_volume(volume)
+        self.served.discard(volume["id"])
+
+    def replication_enable(self, context: Any, volume: Any) -> dict[str, Any]:
+        self._require(volume)
+        return super().replication_enable(context, volume)
+
+    def replication_disable(self, context: Any, volume: Any) -> dict[str, Any]:
+        self._require(volume)
+        return super().replication_disable(context, volume)
+
+    def replication_failover(self, context: Any, volume: Any, secondary: Any) -> dict[str, Any]:
+        self._require(volume)
+        result = super().replication_failover(context, volume, secondary)
+        if "host" in result:
+            self.served.discard(volume["id"])
+        return result
+
+    def list_replication_targets(self, context: Any, volume: Any) -> dict[str, Any]:
+        self._require(volume)
+        return super().list_replication_targets(context, volume)
+
+
+REQUIRED_STATS = (
+    "volume_backend_name",
+    "vendor_name",
+    "driver_version",
+    "storage_protocol",
+    "total_capacity_gb",
+    "free_capacity_gb",
+    "replication_enabled",
+    "replication_type",
+    "replication_count",
+)
+
+
+class MinimalStats(EmulatedDriver):
+    """Reports only the keys the contract asks for (no pool, provisioning or usage figures)."""
+
+    def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
+        stats = super().get_volume_stats(refresh)
+        return {key: stats[key] for key in REQUIRED_STATS if key in stats}
+
+
+class RichStats(EmulatedDriver):
+    """Reports optional keys beyond the contract's, as many real drivers do."""
+
+    def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
+        return {
+            **super().get_volume_stats(refresh),
+            "reserved_percentage": 0,
+            "QoS_support": False,
+            "multiattach": True,
+            "location_info": f"replisim:{self.array_name}",
+            "sampled_at": time.time(),
+        }
+
+
+class SparseAnswers(EmulatedDriver):
+    """Answers as tersely as allowed: no model update from create, None from enable and disable, and
+    a failover answer with no replication_driver_data."""
+
+    def create_volume(self, volume: Any) -> Any:  # None: nothing to store
+        super().create_volume(volume)
+
+    def replication_enable(self, context: Any, volume: Any) -> Any:  # None: nothing to store
+        super().replication_enable(context, volume)
+
+    def replication_disable(self, context: Any, volume: Any) -> Any:  # None: nothing to store
+        super().replication_disable(context, volume)
+
+    def replication_failover(self, context: Any, volume: Any, secondary: Any) -> dict[str, Any]:
+        result = super().replication_failover(context, volume, secondary)
+        result.pop("replication_driver_data")
+        return result
+
+
+# every correct driver, the reference first
+CORRECT: tuple[type, ...] = (
+    EmulatedDriver,
+    BornEnabled,
+    BornDisabledSaysSo,
+    StatusLandsLater,
+    NoneFromEnableDisable,
+    DriverDataAsText,
+    FailoverModelUpdateOnly,
+    PerBackendState,
+    MinimalStats,
+    RichStats,
+    SparseAnswers,
+)
+CORRECT_PROFILES = ("managed", "unmanaged", "two-targets")
+
+
+def path_of(driver: type) -> str:
+    """The import path of a zoo driver (the reference is the emulated driver itself)."""
+    return REFERENCE if driver is EmulatedDriver else f"support.conformance_zoo:{driver.__name__}"
+
+
+def _born_enabled_variant(broken: type) -> type:
+    """``broken`` with its volumes born enabled: its bug must be caught the same way."""
+    variant = type(f"BornEnabled{broken.__name__}", (broken, BornEnabled), {"__doc__": broken.__doc__})
+    globals()[variant.__name__] = variant  # importable by path, as the suite loads drivers
+    return variant
+
+
+# the broken zoo again, every driver's replicated volumes born enabled: the same checks must catch
+# each bug, plus those that meet it while getting a disabled volume ready (disable comes first)
+BORN_ENABLED_EXTRA: dict[type, frozenset[str]] = {
+    WrongSignature: frozenset({"REPL-ENABLE-001", "ERR-ARRAY-004"})
+}
+BORN_ENABLED_ZOO: dict[type, frozenset[str]] = {
+    _born_enabled_variant(broken): checks | BORN_ENABLED_EXTRA.get(broken, frozenset())
+    for broken, checks in ZOO.items()
 }
