@@ -302,7 +302,8 @@ class VolumeManager(Actor):
                 )
             values["host"] = host
         values["replication_status"] = outcome
-        values["replication_extended_status"] = None
+        # What the driver says of the failover stays (a loss it counted, say); else the old error goes.
+        values.setdefault("replication_extended_status", None)
         return values
 
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
