@@ -7,12 +7,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cinderapi import connect, wait_volume
 from support.cluster import Cluster, make_repo, make_runtime
 
+from replisim.actors.config import parse_config
+from replisim.actors.serve import start
 from replisim.drivers.storage.process import StorageProcess
+from replisim.reports.report import write_report
+from replisim.scenarios.live_record import LiveRecorder
 
 StartArray = Callable[..., StorageProcess]
 DRIVER = "replisim.drivers.storage.StorageDriver"
@@ -123,3 +129,45 @@ def test_a_planned_failover_loses_nothing_and_says_nothing(
     assert record["lost_writes"] == 0 and record["planned"] is True
     assert moved["replication_extended_status"] is None
     assert arrays[second].client().read(vid, 3 * 4096, 9) == b"in flight"
+
+
+def test_the_live_record_and_report_state_the_loss(start_array: StartArray, tmp_path: Path) -> None:
+    """``replisim serve --record``: the failover's loss is in run.json and the report, as a
+    simulated run's RPO is."""
+    arrays = {"alpha": start_array("alpha"), "beta": start_array("beta")}
+    out = tmp_path / "record"
+    server = start(
+        parse_config(conf(arrays["alpha"], arrays["beta"])),
+        "sqlite://",
+        report_interval=0.1,
+        record=LiveRecorder.into(out, "<string>"),
+    )
+    try:
+        assert server.not_ready(timeout=10.0) == {}
+        cs = connect(server.url, "admin", "admin-project")
+        cs.volume_types.create("gold").set_keys({"replication": "enabled"})
+        volume = wait_volume(cs, cs.volumes.create(1, volume_type="gold").id, "status", "available")
+        cs.volumes._action("os-enable_replication", volume)
+        wait_volume(cs, volume.id, "replication_status", "enabled")
+        first = volume.to_dict()["os-vol-host-attr:host"].split("@")[1].split("#")[0]
+        second = "beta" if first == "alpha" else "alpha"
+        arrays[first].cut_link(arrays[second])
+        for i in range(5):
+            arrays[first].client().write(volume.id, 4096 * i, b"lost")
+        cs.volumes._action("os-failover_replication", volume)
+        moved = wait_volume(cs, volume.id, "replication_status", "failed-over")
+        said = moved.to_dict()["os-volume-replication:extended_status"]
+        assert "lost 5 acknowledged write(s)" in said
+    finally:
+        server.stop()
+    write_report(out)
+
+    run = json.loads((out / "run.json").read_text())
+    (record,) = run["failovers"]
+    assert (record["volume_id"], record["source"], record["target"]) == (volume.id, first, second)
+    assert record["lost_writes"] == 5 and record["lag"] > 0
+    report = json.loads((out / "report.json").read_text())
+    summary = report["failovers"]["summary"]
+    assert (summary["count"], summary["unplanned"], summary["lost_writes"]) == (1, 1, 5)
+    (row,) = report["failovers"]["records"]
+    assert row["cause"].startswith("unplanned") and row["rpo_s"] == record["lag"]
