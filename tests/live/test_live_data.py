@@ -5,8 +5,12 @@ back, and a volume in replication ``error`` always has a way out."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,9 @@ import pytest
 from support.cinderapi import connect, wait_volume
 from support.cluster import Cluster, make_repo, make_runtime
 
+from replisim import exception
 from replisim.actors.config import parse_config
+from replisim.actors.db import SqlRepository
 from replisim.actors.serve import start
 from replisim.drivers.storage.process import StorageProcess
 from replisim.reports.report import write_report
@@ -171,3 +177,57 @@ def test_the_live_record_and_report_state_the_loss(start_array: StartArray, tmp_
     assert (summary["count"], summary["unplanned"], summary["lost_writes"]) == (1, 1, 5)
     (row,) = report["failovers"]["records"]
     assert row["cause"].startswith("unplanned") and row["rpo_s"] == record["lag"]
+
+
+def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
+    """Another process's writer, as SQLite sees it: a connection of its own holding the write
+    lock for ``seconds``."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ready.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    ready.wait(5.0)
+    return thread
+
+
+def test_64_concurrent_creates_all_land_while_another_writer_holds_the_database(tmp_path: Path) -> None:
+    """No create is lost to contention: 64 clients at once, through API, scheduler and manager,
+    while another process holds SQLite's write lock for five times the busy timeout."""
+    path = tmp_path / "replisim.sqlite"
+    runtime = make_runtime("live")
+    repo = SqlRepository(f"sqlite:///{path}", clock=lambda: runtime.now, busy_timeout=0.2)
+    cluster = Cluster(runtime, repo)
+    try:
+        holder = hold_write_lock(path, 1.0)
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            created = list(pool.map(lambda _: cluster.alice("create_volume", size=1)["id"], range(64)))
+        holder.join()
+        assert len(set(created)) == 64
+        cluster.wait_for(
+            lambda: all(cluster.volume(v)["status"] != "creating" for v in created), "every create to end"
+        )
+        outcomes = Counter((cluster.volume(v)["status"], cluster.volume(v)["status_reason"]) for v in created)
+        assert outcomes == {("available", None): 64}
+    finally:
+        cluster.stop()
+
+
+def test_a_lock_held_past_the_patience_is_reported_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "replisim.sqlite"
+    repo = SqlRepository(f"sqlite:///{path}", clock=time.time, busy_timeout=0.05, lock_patience=0.3)
+    holder = hold_write_lock(path, 1.0)
+    try:
+        with pytest.raises(exception.DBUnavailable, match=r"locked.*held the write lock for"):
+            repo.volume_create({"id": "v-1", "size": 1, "status": "creating"})
+    finally:
+        holder.join()
+    assert repo.volume_create({"id": "v-1", "size": 1, "status": "creating"})["id"] == "v-1"
+    repo.close()
