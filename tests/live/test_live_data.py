@@ -231,3 +231,71 @@ def test_a_lock_held_past_the_patience_is_reported_as_such(tmp_path: Path) -> No
         holder.join()
     assert repo.volume_create({"id": "v-1", "size": 1, "status": "creating"})["id"] == "v-1"
     repo.close()
+
+
+def failed_over_volumes(
+    cluster: Cluster, arrays: dict[str, StorageProcess], count: int
+) -> tuple[list[str], str, str]:
+    """``count`` replicated volumes created on one backend, each failed over to the other and its
+    copy back complete."""
+    cluster.replicated_type()
+    cluster.admin(
+        "set_extra_specs",
+        type_id=cluster.db.volume_type_get_by_name("gold")["id"],
+        extra_specs={"volume_backend_name": "alpha"},
+    )
+    vids = [cluster.available_volume(cluster.alice, "gold", size=1)["id"] for _ in range(count)]
+    for vid in vids:
+        cluster.admin("enable_replication", volume_id=vid)
+    for vid in vids:
+        cluster.wait_status(vid, "replication_status", "enabled")
+        cluster.admin("failover_replication", volume_id=vid)
+    for vid in vids:
+        cluster.wait_status(vid, "replication_status", "failed-over")
+        wait_for(
+            lambda v=vid: arrays["beta"].client().replication_status(v)["replication"]["in_sync"], "copy"
+        )
+    return vids, "alpha", "beta"
+
+
+def test_a_transient_error_does_not_flip_a_failed_over_volume_back(
+    live: tuple[Cluster, dict[str, StorageProcess]],
+) -> None:
+    """SIGSTOP of the array holding their replicas: the failed-over volumes go to error, and come
+    back failed-over (served by beta), never enabled."""
+    cluster, arrays = live
+    vids, stopped, second = failed_over_volumes(cluster, arrays, 3)
+    arrays[stopped].pause()
+    try:
+        for vid in vids:
+            cluster.wait_for(lambda v=vid: cluster.volume(v)["replication_status"] == "error", "error", 200)
+    finally:
+        arrays[stopped].resume()
+    for vid in vids:
+        back = cluster.wait_status(vid, "replication_status", "failed-over")
+        assert back["host"].startswith(f"replisim@{second}#")
+    cluster.settle(20)  # and they stay so, report after report
+    assert {cluster.volume(v)["replication_status"] for v in vids} == {"failed-over"}
+
+
+def test_a_failover_the_database_missed_is_repaired_from_the_arrays(
+    live: tuple[Cluster, dict[str, StorageProcess]],
+) -> None:
+    """A failover whose outcome the manager never wrote (its driver call timed out) leaves the
+    row naming the old host, in error, with ``enabled`` as the status to return to: the array's
+    report brings it to where it is, failed over, rather than back to enabled."""
+    cluster, arrays = live
+    (vid,), first, second = failed_over_volumes(cluster, arrays, 1)
+    cluster.db.volume_update(
+        vid,
+        {
+            "host": f"replisim@{first}#{first}",
+            "provider_location": f"{arrays[first].address}/{vid}",
+            "replication_status": "error",
+            "previous_replication_status": "enabled",
+            "replication_extended_status": "failover replication failed: driver timed out",
+        },
+    )
+    repaired = cluster.wait_status(vid, "replication_status", "failed-over")
+    assert repaired["host"].startswith(f"replisim@{second}#")
+    assert repaired["provider_location"] == f"{arrays[second].address}/{vid}"
