@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -250,11 +251,10 @@ def failed_over_volumes(
     for vid in vids:
         cluster.wait_status(vid, "replication_status", "enabled")
         cluster.admin("failover_replication", volume_id=vid)
+    beta = arrays["beta"].client()
     for vid in vids:
         cluster.wait_status(vid, "replication_status", "failed-over")
-        wait_for(
-            lambda v=vid: arrays["beta"].client().replication_status(v)["replication"]["in_sync"], "copy"
-        )
+        wait_for(partial(lambda v: beta.replication_status(v)["replication"]["in_sync"], vid), "copy")
     return vids, "alpha", "beta"
 
 
