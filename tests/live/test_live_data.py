@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cinderclient import exceptions as cinder_exceptions
+from support import memdriver
 from support.cinderapi import connect, wait_volume
 from support.cluster import Cluster, make_repo, make_runtime
 
@@ -299,3 +301,89 @@ def test_a_failover_the_database_missed_is_repaired_from_the_arrays(
     repaired = cluster.wait_status(vid, "replication_status", "failed-over")
     assert repaired["host"].startswith(f"replisim@{second}#")
     assert repaired["provider_location"] == f"{arrays[second].address}/{vid}"
+
+
+MEMORY_CONF = """
+[DEFAULT]
+enabled_backends = alpha, beta
+
+[alpha]
+volume_driver = support.memdriver.MemoryDriver
+volume_backend_name = alpha
+replication_devices = beta
+
+[beta]
+volume_driver = support.memdriver.MemoryDriver
+volume_backend_name = beta
+replication_devices = alpha
+"""
+
+
+def test_an_admin_resets_replication_status_error_over_rest() -> None:
+    """``os-reset_replication_status``: admin only, from ``error`` only, to a stable status, and
+    the extended status says who did it; then the volume's actions work again."""
+    memdriver.reset()
+    server = start(parse_config(MEMORY_CONF), "sqlite://", report_interval=0.1)
+    try:
+        assert server.not_ready(timeout=10.0) == {}
+        admin = connect(server.url, "admin", "admin-project")
+        admin.volume_types.create("gold").set_keys({"replication": "enabled", "volume_backend_name": "alpha"})
+        volume = wait_volume(admin, admin.volumes.create(1, volume_type="gold").id, "status", "available")
+        admin.volumes._action("os-enable_replication", volume)
+        wait_volume(admin, volume.id, "replication_status", "enabled")
+        with pytest.raises(cinder_exceptions.BadRequest, match="only 'error' can be reset"):
+            admin.volumes._action("os-reset_replication_status", volume, {"replication_status": "disabled"})
+
+        memdriver.FAULTS[("replisim@alpha", "replication_failover")] = exception.UnableToFailOver(
+            reason="the target is gone"
+        )
+        admin.volumes._action("os-failover_replication", volume)
+        wait_volume(admin, volume.id, "replication_status", "error")
+        del memdriver.FAULTS[("replisim@alpha", "replication_failover")]
+        with pytest.raises(cinder_exceptions.BadRequest):  # Cinder refuses disable from error
+            admin.volumes._action("os-disable_replication", volume)
+
+        owner = connect(server.url, "alice", "admin-project")
+        with pytest.raises(cinder_exceptions.Forbidden):
+            owner.volumes._action("os-reset_replication_status", volume, {"replication_status": "enabled"})
+        with pytest.raises(cinder_exceptions.BadRequest, match="must be one of"):
+            admin.volumes._action("os-reset_replication_status", volume, {"replication_status": "enabling"})
+        with pytest.raises(cinder_exceptions.BadRequest, match="takes 'replication_status'"):
+            admin.volumes._action("os-reset_replication_status", volume, {"status": "available"})
+
+        admin.volumes._action("os-reset_replication_status", volume, {"replication_status": "enabled"})
+        reset = admin.volumes.get(volume.id).to_dict()
+        assert reset["replication_status"] == "enabled"
+        assert "reset from 'error' to 'enabled' by admin" in reset["os-volume-replication:extended_status"]
+        admin.volumes._action("os-disable_replication", volume)
+        wait_volume(admin, volume.id, "replication_status", "disabled")
+    finally:
+        server.stop()
+
+
+def test_a_volume_in_error_whose_array_is_healthy_comes_back_and_a_failback_can_be_disabled(
+    live: tuple[Cluster, dict[str, StorageProcess]],
+) -> None:
+    """A failover that failed (its target was down) leaves the volume in error; once the arrays
+    report it healthy and in sync, the manager brings it back to enabled. A failover and a
+    failback later it is ``enabled`` again, so it can be disabled."""
+    cluster, arrays = live
+    vid, first, second = replicated_volume(cluster, arrays)
+    arrays[second].kill()
+    cluster.admin("failover_replication", volume_id=vid)
+    failed = cluster.wait_status(vid, "replication_status", "error")
+    assert "unreachable" in failed["replication_extended_status"]
+    arrays[second].start()
+    back = cluster.wait_for(
+        lambda: (v := cluster.volume(vid))["replication_status"] == "enabled" and v, "reconciled", 400
+    )
+    assert back["host"].startswith(f"replisim@{first}#")
+
+    cluster.admin("failover_replication", volume_id=vid)
+    cluster.wait_status(vid, "replication_status", "failed-over")
+    wait_for(lambda: arrays[second].client().replication_status(vid)["replication"]["in_sync"], "copy")
+    cluster.admin("failover_replication", volume_id=vid)
+    home = cluster.wait_status(vid, "replication_status", "enabled")
+    assert home["host"].startswith(f"replisim@{first}#")
+    cluster.admin("disable_replication", volume_id=vid)
+    cluster.wait_status(vid, "replication_status", "disabled")
