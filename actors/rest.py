@@ -480,7 +480,7 @@ class BlockStorageApi:
         info = {} if info is None else info
         allowed = _ACTION_ARGUMENTS.get(action, set())
         if not isinstance(info, dict) or set(info) - allowed:
-            takes = " or ".join(f"'{name}'" for name in sorted(allowed)) or "no arguments"
+            takes = " or ".join(f"an optional '{name}'" for name in sorted(allowed)) or "no arguments"
             raise HttpError(400, f"{action} takes {takes}; got {json.dumps(info)}.")
         result = self._call(request, method, volume_id=volume_id, **info)
         if action == "os-list_replication_targets":
