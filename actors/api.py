@@ -24,8 +24,12 @@ from .status import (
     CREATING,
     DELETING,
     DISABLE,
+    DISABLED,
     ENABLE,
+    ENABLED,
+    ERROR,
     ERROR_DELETING,
+    FAILED_OVER,
     FAILOVER,
     REPLICATION_STATUSES,
     TRANSITIONAL,
@@ -38,6 +42,8 @@ from .status import (
 Gen = Generator[Any, Any, Any]
 # Replication statuses in which a volume may be deleted: none of the in-progress ones.
 NOT_BUSY: tuple[str | None, ...] = (*sorted(REPLICATION_STATUSES - TRANSITIONAL), None)
+# What an admin may reset replication_status error to: the stable statuses.
+RESETTABLE_TO = (ENABLED, FAILED_OVER, DISABLED)
 
 
 def _listing(values: list[str]) -> str:
@@ -210,6 +216,41 @@ class VolumeAPI(Actor):
         yield from self._send(
             volume, previous, FAILOVER, rpcapi.failover_replication(context, volume, op_id, secondary)
         )
+
+    def reset_replication_status(
+        self, context: Mapping[str, Any], volume_id: str, replication_status: Any = None
+    ) -> dict[str, Any]:
+        """replisim's admin way out of replication ``error``, which Cinder's ``os-reset_status``
+        cannot change: the database only (the arrays are not touched), to a stable status,
+        saying who reset it and from what. A later report from the arrays still overrides it."""
+        ctx = self._authorize(context, "volume:reset_replication_status")
+        volume = self._get(ctx, volume_id)
+        if replication_status not in RESETTABLE_TO:
+            raise exception.InvalidInput(
+                reason=f"replication_status must be one of {_listing(list(RESETTABLE_TO))}, "
+                f"got {replication_status!r}"
+            )
+        current = volume["replication_status"]
+        reason = (
+            f"reset from {current!r} to {replication_status!r} by admin {ctx.user_id}; "
+            "the arrays were not changed"
+        )
+        reset = self.db.volume_conditional_update(
+            volume_id,
+            {"replication_status": ERROR},
+            {
+                "replication_status": replication_status,
+                "previous_replication_status": replication_status,
+                "replication_extended_status": reason,
+            },
+        )
+        if reset is None:
+            raise exception.InvalidVolume(
+                reason=f"Cannot reset the replication status of volume {volume_id} while it is "
+                f"{self.db.volume_get(volume_id)['replication_status']!r}; only 'error' can be reset "
+                "(the other statuses have actions of their own)."
+            )
+        return reset
 
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
         ctx = self._authorize(context, "volume:list_replication_targets")

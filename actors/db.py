@@ -11,7 +11,9 @@ Both backends validate values with the same code, so they store, and answer, the
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
@@ -23,6 +25,7 @@ from .. import exception
 
 Row = dict[str, Any]
 Clock = Callable[[], float]
+LOG = logging.getLogger("replisim.db")
 
 _NONE = type(None)
 _TEXT: tuple[type, ...] = (str, _NONE)
@@ -620,7 +623,18 @@ def _where(table: sa.Table, wanted: Mapping[str, list[Any]]) -> list[sa.ColumnEl
     return clauses
 
 
-def _sqlite_setup(engine: sa.Engine, *, wal: bool) -> None:
+# How long a transaction waits in all for another process's write lock, in rounds of the busy
+# timeout with a growing pause between them, before the caller is told the database is locked.
+LOCK_PATIENCE = 120.0
+
+
+def _locked(exc: sa.exc.OperationalError) -> bool:
+    """SQLite's "database is locked" / "database table is locked" / SQLITE_BUSY: worth a retry."""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def _sqlite_setup(engine: sa.Engine, *, wal: bool, busy_timeout: float) -> None:
     """Let SQLite wait for, rather than fail on, concurrent writers from other threads or processes.
 
     pysqlite's own transaction handling is switched off and every transaction starts with
@@ -634,7 +648,7 @@ def _sqlite_setup(engine: sa.Engine, *, wal: bool) -> None:
         cursor = dbapi_connection.cursor()
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -643,10 +657,24 @@ def _sqlite_setup(engine: sa.Engine, *, wal: bool) -> None:
 
 
 class SqlRepository:
-    """SQLAlchemy Core on any URL; each public method is one transaction."""
+    """SQLAlchemy Core on any URL; each public method is one transaction.
 
-    def __init__(self, url: str = "sqlite://", *, clock: Clock):
+    On SQLite every transaction is a writer (``BEGIN IMMEDIATE``), so this process's transactions
+    take turns on a lock of their own rather than racing for SQLite's: SQLite's busy handler
+    sleeps and retries, is unfair, and at 64 concurrent writers let one wait past its timeout and
+    fail. What remains is another process's lock: waited for in rounds of ``busy_timeout`` up to
+    ``lock_patience`` seconds, then reported as a locked database, saying for how long."""
+
+    def __init__(
+        self,
+        url: str = "sqlite://",
+        *,
+        clock: Clock,
+        busy_timeout: float = 5.0,
+        lock_patience: float = LOCK_PATIENCE,
+    ):
         self._clock = clock
+        self.lock_patience = lock_patience
         self.available = True
         parsed = sa.make_url(url)
         sqlite = parsed.get_backend_name() == "sqlite"
@@ -657,10 +685,12 @@ class SqlRepository:
         if in_memory:
             options["poolclass"] = StaticPool  # one connection, so every thread sees the same DB
         self._engine = sa.create_engine(parsed, **options)
+        self._sqlite = sqlite
         if sqlite:
-            _sqlite_setup(self._engine, wal=not in_memory)
-        # The single in-memory connection cannot hold two transactions: take turns.
-        self._serial: AbstractContextManager[Any] = threading.Lock() if in_memory else nullcontext()
+            _sqlite_setup(self._engine, wal=not in_memory, busy_timeout=busy_timeout)
+        # SQLite: one writer at a time anyway (and the single in-memory connection cannot hold two
+        # transactions), so this process's transactions queue here, in turn.
+        self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         _META.create_all(self._engine)
 
     @contextmanager
@@ -668,12 +698,38 @@ class SqlRepository:
         """One transaction; yields the connection and the time. Driver failures become ours."""
         _require(self.available)
         try:
-            with self._serial, self._engine.begin() as conn:
-                yield conn, float(self._clock())
+            with self._serial:
+                conn, transaction = self._begin()
+                with conn, transaction:
+                    yield conn, float(self._clock())
         except sa.exc.IntegrityError as exc:  # a uniqueness race the pre-checks could not see
             raise exception.Invalid(f"Integrity error: {exc.orig}") from exc
         except sa.exc.OperationalError as exc:
             raise exception.DBUnavailable(reason=str(exc.orig)) from exc
+
+    def _begin(self) -> tuple[sa.Connection, sa.RootTransaction]:
+        """A connection in a new transaction. Another process's write lock is waited for (each
+        attempt waits the busy timeout, then a pause that doubles up to half a second) for up to
+        ``lock_patience`` seconds; only then is the database reported locked."""
+        started = time.monotonic()
+        pause = 0.01
+        while True:
+            conn = self._engine.connect()
+            try:
+                return conn, conn.begin()
+            except sa.exc.OperationalError as exc:
+                conn.close()
+                waited = time.monotonic() - started
+                if not (self._sqlite and _locked(exc)):
+                    raise
+                if waited >= self.lock_patience:
+                    raise exception.DBUnavailable(
+                        reason=f"{exc.orig}: another process held the write lock for {waited:.0f} s "
+                        f"(waited that long; lock_patience is {self.lock_patience:g} s)"
+                    ) from exc
+                LOG.warning("database is locked by another process; waiting (%.1f s so far)", waited)
+                time.sleep(min(pause, max(self.lock_patience - waited, 0.0)))
+                pause = min(pause * 2, 0.5)
 
     def close(self) -> None:
         """Release the connection pool (and with it an in-memory database)."""

@@ -106,6 +106,7 @@ class VolumeManager(Actor):
         # the database refused the final write. Long enough for a queued cast to arrive.
         self.stuck_after = 2 * driver_timeout + 2 * report_interval
         self.last_reap = 0.0
+        self.unsaved: dict[str, str] = {}  # volume id -> why an outcome could not be written
         self.requests = RecentRequests()  # the requests this incarnation has started
         self.incarnation = "0"  # drawn at start, so driver call ids never repeat across restarts
         self._calls = itertools.count()
@@ -153,6 +154,15 @@ class VolumeManager(Actor):
             {"replication_status": expected},
             {"replication_status": ERROR, "replication_extended_status": reason},
         )
+
+    def _save(self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        """Write an outcome; if the database refuses, remember why, so the reaper that finds the
+        volume stuck says so rather than that the request was lost."""
+        try:
+            self.db.volume_conditional_update(volume_id, expected, values)
+        except exception.DBUnavailable as exc:
+            self.unsaved[volume_id] = str(exc)
+            raise
 
     def _first(self, op_id: str | None, volume_id: str, action: str) -> bool:
         """Whether this delivery of a request should run: not one already started (a redelivered
@@ -241,7 +251,7 @@ class VolumeManager(Actor):
             return
         finally:
             self.working.discard(volume_id)
-        self.db.volume_conditional_update(volume_id, {"replication_status": expected}, values)
+        self._save(volume_id, {"replication_status": expected}, values)
 
     def failover_replication(
         self,
@@ -268,7 +278,7 @@ class VolumeManager(Actor):
             return
         finally:
             self.working.discard(volume_id)
-        self.db.volume_conditional_update(volume_id, {"replication_status": ENABLING_SECONDARY}, values)
+        self._save(volume_id, {"replication_status": ENABLING_SECONDARY}, values)
 
     @staticmethod
     def _failover_values(result: Any) -> dict[str, Any]:
@@ -302,7 +312,8 @@ class VolumeManager(Actor):
                 )
             values["host"] = host
         values["replication_status"] = outcome
-        values["replication_extended_status"] = None
+        # What the driver says of the failover stays (a loss it counted, say); else the old error goes.
+        values.setdefault("replication_extended_status", None)
         return values
 
     def list_replication_targets(self, context: Mapping[str, Any], volume_id: str) -> Gen:
@@ -344,7 +355,7 @@ class VolumeManager(Actor):
             return
         finally:
             self.working.discard(volume_id)
-        self.db.volume_conditional_update(volume_id, {"status": CREATING}, values)
+        self._save(volume_id, {"status": CREATING}, values)
 
     def delete_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
         if not self._first(op_id, volume_id, "delete"):
@@ -449,12 +460,15 @@ class VolumeManager(Actor):
             updated = volume.get("updated_at")
             if volume["id"] in self.working or updated is None or now - float(updated) < self.stuck_after:
                 continue
-            reason = (
-                f"no reply to {status} after {self.stuck_after:g} s: the request was lost or its "
-                "result could not be saved; outcome unknown"
+            why = self.unsaved.get(volume["id"])
+            reason = f"no reply to {status} after {self.stuck_after:g} s: " + (
+                f"its result could not be saved ({why})"
+                if why
+                else "the request was lost or its result could not be saved; outcome unknown"
             )
-            why = "replication_extended_status" if field == "replication_status" else "status_reason"
-            if self.db.volume_conditional_update(volume["id"], {field: status}, {**values, why: reason}):
+            column = "replication_extended_status" if field == "replication_status" else "status_reason"
+            if self.db.volume_conditional_update(volume["id"], {field: status}, {**values, column: reason}):
+                self.unsaved.pop(volume["id"], None)
                 LOG.error("%s: volume %s: %s", self.host, volume["id"], reason)
                 reaped.append(volume["id"])
         return reaped

@@ -41,6 +41,7 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "volume:disable_replication": "rule:admin_api",
         "volume:failover_replication": "rule:admin_api",
         "volume:list_replication_targets": "rule:admin_api",
+        "volume:reset_replication_status": "rule:admin_api",
         "volume_extension:types_manage": "rule:admin_api",
         "volume_extension:types_extra_specs": "rule:admin_api",
         "volume_extension:services:index": "rule:admin_api",

@@ -61,6 +61,13 @@ _REPLICATION_ACTIONS = {
     "os-disable_replication": "disable_replication",
     "os-failover_replication": "failover_replication",
     "os-list_replication_targets": "list_replication_targets",
+    # replisim's own way out of replication_status error (Cinder's os-reset_status cannot change it)
+    "os-reset_replication_status": "reset_replication_status",
+}
+# The arguments each action takes (every one optional but a reset's status, which the API checks).
+_ACTION_ARGUMENTS = {
+    "os-failover_replication": {"secondary"},
+    "os-reset_replication_status": {"replication_status"},
 }
 _VOLUME_FILTERS = (
     "all_tenants",
@@ -471,9 +478,9 @@ class BlockStorageApi:
                 f"There is no such action: {action}. Supported actions: {', '.join(_REPLICATION_ACTIONS)}.",
             )
         info = {} if info is None else info
-        allowed = {"secondary"} if action == "os-failover_replication" else set()
+        allowed = _ACTION_ARGUMENTS.get(action, set())
         if not isinstance(info, dict) or set(info) - allowed:
-            takes = "an optional 'secondary'" if allowed else "no arguments"
+            takes = " or ".join(f"an optional '{name}'" for name in sorted(allowed)) or "no arguments"
             raise HttpError(400, f"{action} takes {takes}; got {json.dumps(info)}.")
         result = self._call(request, method, volume_id=volume_id, **info)
         if action == "os-list_replication_targets":

@@ -13,6 +13,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from replisim import exception
 from replisim.sim import Actor, Now
 
 from . import rpcapi
@@ -74,6 +75,7 @@ class Scheduler(Actor):
         self.hosts: dict[str, HostState] = {}
         self._order: list[str] = []  # the hosts, sorted: placement is deterministic
         self.last_reap = 0.0
+        self.unsaved: dict[str, str] = {}  # volume id -> why its placement could not be written
 
     def update_service_capabilities(self, host: str, capabilities: Mapping[str, Any]) -> Gen:
         now = yield Now()
@@ -90,7 +92,12 @@ class Scheduler(Actor):
         reaped = []
         for volume in self.db.volume_get_all(statuses=[CREATING]):
             if volume["host"] is None and now - float(volume["updated_at"]) >= self.service_down_time:
-                reason = f"not scheduled within {self.service_down_time:g} s: the request was lost"
+                why = self.unsaved.pop(volume["id"], None)
+                reason = f"not scheduled within {self.service_down_time:g} s: " + (
+                    f"the scheduler could not save its placement ({why})"
+                    if why
+                    else "the request never reached a scheduler"
+                )
                 if self.db.volume_conditional_update(
                     volume["id"],
                     {"status": CREATING, "host": None},
@@ -146,9 +153,13 @@ class Scheduler(Actor):
             return None
         best = min(passed, key=lambda s: (-s.free_gb(), s.host))
         # Claimed, not written: of two deliveries of one request, only one places the volume.
-        placed = self.db.volume_conditional_update(
-            volume_id, {"status": CREATING, "host": None}, {"host": f"{best.host}#{best.pool()}"}
-        )
+        try:
+            placed = self.db.volume_conditional_update(
+                volume_id, {"status": CREATING, "host": None}, {"host": f"{best.host}#{best.pool()}"}
+            )
+        except exception.DBUnavailable as exc:  # the reaper will say so, not that the request was lost
+            self.unsaved[volume_id] = str(exc)
+            raise
         if placed is None:
             LOG.info("volume %s was placed meanwhile; request %s ignored", volume_id, op_id)
             return None

@@ -1,7 +1,8 @@
 """Per-failover recovery figures: RPO (what was lost) and RTO (how long the volume was out).
 
 - RPO: the writes the old primary had that the new one lacked, and the replication lag in seconds
-  at the moment of failure (both recorded by the fabric when it promoted the copy).
+  at the moment of failure (both recorded by the fabric when it promoted the copy; live, by the
+  storage driver, which fences the old array first and so counts exactly, or says it could not).
 - RTO: from the start of the fault that took the primary's array down to the volume serving again,
   i.e. the failover's completion; a failover with no such fault under way was planned (no RTO).
 - Detection: from that fault's start to the operator policy noticing its backend had gone quiet.
@@ -67,7 +68,8 @@ def failover_figures(
                 "source": source,
                 "target": record["target"],
                 "mode": record["mode"],
-                "cause": f"{cause['kind']} {cause['target']}" if cause else "planned",
+                # a live failover says itself whether it was planned: a live run injects no faults
+                "cause": f"{cause['kind']} {cause['target']}" if cause else record.get("cause", "planned"),
                 "lost_writes": record["lost_writes"],
                 "rpo_s": record["lag"],
                 "rto_s": rto,
@@ -80,13 +82,15 @@ def failover_figures(
 def failover_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Totals and spreads over a run's (or a sweep's) failovers."""
     rto = sorted(r["rto_s"] for r in rows if r["rto_s"] is not None)
-    rpo = sorted(r["rpo_s"] for r in rows)
-    lost = [r["lost_writes"] for r in rows]
+    # A live failover whose old array did not answer lost what it could not count: None, not 0.
+    rpo = sorted(r["rpo_s"] for r in rows if r["rpo_s"] is not None)
+    lost = [r["lost_writes"] for r in rows if r["lost_writes"] is not None]
     detection = [r["detection_s"] for r in rows if r["detection_s"] is not None]
     return {
         "count": len(rows),
-        "unplanned": len(rto),
+        "unplanned": sum(1 for r in rows if r["cause"] != "planned"),
         "lost_writes": sum(lost),
+        "lost_uncounted": len(rows) - len(lost),
         "lost_writes_max": max(lost, default=None),
         "rpo_max_s": max(rpo, default=None),
         "rto_min_s": rto[0] if rto else None,

@@ -35,6 +35,12 @@ def operations_table(operations: Mapping[str, Mapping[str, Any]], indent: str = 
     return lines
 
 
+def _uncounted(failovers: Mapping[str, Any]) -> str:
+    """Live failovers whose old array did not answer lost writes nobody could count: say so."""
+    uncounted = failovers.get("lost_uncounted") or 0
+    return f" (and an uncounted number in {uncounted:,} whose old array did not answer)" if uncounted else ""
+
+
 def summary_lines(data: Mapping[str, Any], *, verdict: bool = True) -> list[str]:
     """What the report says, in lines for a terminal (without the verdict when it was just printed)."""
     lines = [verdict_line(data)] if verdict else []
@@ -45,7 +51,8 @@ def summary_lines(data: Mapping[str, Any], *, verdict: bool = True) -> list[str]
     if failovers["count"]:
         lines.append(
             f"  failovers {failovers['count']:,} ({failovers['unplanned']:,} after a fault): "
-            f"{failovers['lost_writes']:,} writes lost, RPO max {duration(failovers['rpo_max_s'])}, "
+            f"{failovers['lost_writes']:,} writes lost{_uncounted(failovers)}, "
+            f"RPO max {duration(failovers['rpo_max_s'])}, "
             f"RTO p50 {duration(failovers['rto_p50_s'])} max {duration(failovers['rto_max_s'])}, "
             f"detected after {duration(failovers['detection_s'])}"
         )

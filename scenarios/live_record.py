@@ -22,7 +22,7 @@ from typing import Any
 from replisim import __version__, exception
 from replisim.actors.db import Repository
 from replisim.actors.deployment import Deployment
-from replisim.actors.status import VOLUME_TOPIC
+from replisim.actors.status import ENABLED, ENABLING_SECONDARY, FAILED_OVER, VOLUME_TOPIC
 from replisim.redaction import Redactor
 
 from .history import History, Op, RecordingRepository, Transition, for_report, write_atomically
@@ -64,6 +64,7 @@ class LiveRecorder:
         self._lock = threading.Lock()  # the HTTP server answers requests on many threads
         self.history = History()
         self.samples: list[dict[str, Any]] = []
+        self.failovers: list[dict[str, Any]] = []
         self.db: RecordingRepository | None = None
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
@@ -73,8 +74,9 @@ class LiveRecorder:
         return self._clock() - self._started
 
     def repository(self, inner: Repository) -> RecordingRepository:
-        """``inner``, recording every volume and replication status change from here on."""
-        self.db = RecordingRepository(inner, self.now)
+        """``inner``, recording every volume and replication status change from here on, and
+        each failover's loss as its driver counted it."""
+        self.db = FailoverRecordingRepository(inner, self.now, self.failovers)
         return self.db
 
     def __call__(
@@ -156,8 +158,7 @@ class LiveRecorder:
 
     def run_data(self, ops: list[Op], hosts: Mapping[str, str]) -> dict[str, Any]:
         """What the report builder reads from a run, for a live server: no seed, no trace digest, no
-        checks, no injected faults; failovers show in the transitions (the fabric's per-failover
-        RPO records exist only in a simulation)."""
+        checks, no injected faults; failovers with what each lost, as its driver counted it."""
         elapsed = self.now()
         transitions = self.db.transitions if self.db else []
         status_changes = self.db.status_changes if self.db else []
@@ -181,13 +182,64 @@ class LiveRecorder:
             "faults": [],
             "fault_events": [],
             "detections": [],
-            "failovers": [],
+            "failovers": list(self.failovers),
             "samples": self.samples,
             "transitions": _changes(transitions),
             "status_changes": _changes(status_changes),
             "ops": [for_report(op) for op in ops],
             "hosts": dict(hosts),
         }
+
+
+class FailoverRecordingRepository(RecordingRepository):
+    """Also keeps, for each failover the database records, what its driver says it lost (the
+    ``failover`` entry of ``replication_driver_data``), in the shape of a simulated run's failover
+    records, so the report states a live run's RPO as it does a simulated one's."""
+
+    def __init__(self, inner: Repository, clock: Callable[[], float], failovers: list[dict[str, Any]]):
+        super().__init__(inner, clock)
+        self.failovers = failovers
+
+    def volume_conditional_update(
+        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        row = super().volume_conditional_update(volume_id, expected, values)
+        if row is not None and expected.get("replication_status") == ENABLING_SECONDARY:
+            record = failover_record(row, self._clock())
+            if record is not None:
+                self.failovers.append(record)
+        return row
+
+
+def failover_record(row: Mapping[str, Any], now: float) -> dict[str, Any] | None:
+    """A completed failover's record from the volume row it left; None if it says nothing of one
+    (a driver that does not count its losses, or a failover that failed)."""
+    if row.get("replication_status") not in (FAILED_OVER, ENABLED):
+        return None
+    try:
+        data = json.loads(row.get("replication_driver_data") or "{}")
+    except ValueError:
+        return None
+    figures = data.get("failover") if isinstance(data, dict) else None
+    if not isinstance(figures, dict):
+        return None
+    if figures.get("planned"):
+        cause = "planned"
+    elif figures.get("exact"):
+        cause = "unplanned: the old array was fenced with writes it could not ship"
+    else:
+        cause = "unplanned: the old array did not answer"
+    return {
+        "volume_id": row["id"],
+        "time": now,
+        "source": figures.get("source"),
+        "target": figures.get("target"),
+        "mode": figures.get("mode"),
+        "lost_writes": figures.get("lost_writes"),
+        "lag": figures.get("lost_seconds"),
+        "cause": cause,
+        "note": row.get("replication_extended_status"),
+    }
 
 
 def _serving(db: Repository, host: str) -> bool:

@@ -138,9 +138,12 @@ class ArrayClient:
     def promote(self, volume_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/volumes/{quote(volume_id)}/promote", {}))
 
-    def demote(self, volume_id: str) -> dict[str, Any]:
-        """Hand over: ship every pending write to the peer and stop taking writes."""
-        return dict(self.request("POST", f"/volumes/{quote(volume_id)}/demote", {}))
+    def demote(self, volume_id: str, *, discard_unshipped: bool = False) -> dict[str, Any]:
+        """Hand over: ship every pending write to the peer and stop taking writes. With
+        ``discard_unshipped``, stop taking writes even if some cannot be shipped; ``fenced`` in the
+        answer lists those."""
+        body = {"discard_unshipped": True} if discard_unshipped else {}
+        return dict(self.request("POST", f"/volumes/{quote(volume_id)}/demote", body))
 
     # -- link control, for live faults
 

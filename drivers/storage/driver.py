@@ -18,8 +18,10 @@ replisim.drivers.storage.StorageDriver``):
   ``san_password``. Failover keeps the volume on this backend and points it at the device.
 
 A volume replicates to one target: the first configured one, or after a failover the array it came
-from. ``replication_driver_data`` records ``{"active", "peer", "mode"}``: which array serves the
-volume, which holds its replica, and how writes travel.
+from. ``replication_driver_data`` records ``{"active", "peer", "mode", "home"}``: which array serves
+the volume, which holds its replica, how writes travel and where replication began (a failover back
+there is a failback: ``enabled``, not ``failed-over``), and after a failover ``failover``: what it
+lost (``lost_writes``, ``lost_seconds``; ``None`` when the old array did not answer).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +43,10 @@ from .client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
 LOG = logging.getLogger("replisim.drivers.storage")
 T = TypeVar("T")
 MODES = ("async", "sync")
+# Healthy replicated volumes are reported (with where they are served from) in the first report,
+# in this many reports after an action on them, and in every this-many-th report: so a volume the
+# database has in error while its array has it healthy and in sync is brought back.
+TRUTH_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,11 @@ class StorageDriver:
         self.hostname, _, self.backend = host.partition("@")
         self._lock = threading.Lock()
         self._active: dict[str, str] = {}  # replicated volume id -> name of the site serving it
+        self._home: dict[str, str] = {}  # replicated volume id -> the site its replication began on
         self._in_error: set[str] = set()  # volumes last reported in error
+        self._changed: dict[str, int] = {}  # volume id -> reports left that must state its truth
+        self._seen: dict[str, tuple[float, dict[str, Any]]] = {}  # last replication state read
+        self._reports = 0
         self._sites: dict[str, Site] = {}
         self._targets: list[str] = []
         self._problem: exception.CinderException | None = None
@@ -285,13 +296,13 @@ class StorageDriver:
         self._ready()
 
     def check_for_setup_error(self) -> None:
-        """Reach this backend's array with its credentials, and learn which volumes replicate."""
+        """Reach this backend's array with its credentials. Which volumes it serves is learnt by
+        the replication reports, each checked with its peer (an old primary a failover fenced while
+        it was down still calls itself primary until the new one reaches it)."""
         self._ready()
-        overview = self._call(self.own, "check_for_setup_error", lambda c: c.replication_overview())
+        self._call(self.own, "check_for_setup_error", lambda c: c.replication_overview())
         with self._lock:
-            for entry in overview:
-                if entry["role"] == "primary" and entry.get("replication"):
-                    self._active[entry["id"]] = self.own.name
+            self._reports = 0
 
     def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
         self._ready()
@@ -339,10 +350,17 @@ class StorageDriver:
         site = self._serving(volume)
         self._call(site, f"delete volume {volume['id']}", lambda c: c.delete_volume(str(volume["id"])))
         with self._lock:
-            self._active.pop(str(volume["id"]), None)
-            self._in_error.discard(str(volume["id"]))
+            self._forget(str(volume["id"]))
 
     # -- replication
+
+    def _forget(self, volume_id: str) -> None:
+        """This backend no longer replicates ``volume_id`` (caller holds the lock)."""
+        self._active.pop(volume_id, None)
+        self._home.pop(volume_id, None)
+        self._in_error.discard(volume_id)
+        self._changed.pop(volume_id, None)
+        self._seen.pop(volume_id, None)
 
     def replication_enable(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
         site = self._serving(volume)
@@ -351,7 +369,9 @@ class StorageDriver:
                 message=f"backend {self.backend} has no replication_devices to replicate to"
             )
         volume_id = str(volume["id"])
-        previous = self._driver_data(volume).get("peer")
+        data = self._driver_data(volume)
+        home = str(data.get("home") or site.name)
+        previous = data.get("peer")
         peer_name = previous if previous in self._sites and previous != site.name else self._targets[0]
         peer = self._sites[peer_name]
         mode = self._mode(volume)
@@ -362,9 +382,11 @@ class StorageDriver:
         )
         with self._lock:
             self._active[volume_id] = site.name
+            self._home[volume_id] = home
+            self._changed[volume_id] = TRUTH_ROUNDS
         return {
             "replication_driver_data": json.dumps(
-                {"active": site.name, "peer": peer.name, "mode": mode}, sort_keys=True
+                {"active": site.name, "peer": peer.name, "mode": mode, "home": home}, sort_keys=True
             )
         }
 
@@ -373,8 +395,7 @@ class StorageDriver:
         volume_id = str(volume["id"])
         self._call(site, f"disable replication of {volume_id}", lambda c: c.disable_replication(volume_id))
         with self._lock:
-            self._active.pop(volume_id, None)
-            self._in_error.discard(volume_id)
+            self._forget(volume_id)
 
     def replication_failover(
         self, context: Any, volume: Mapping[str, Any], secondary: str | None = None
@@ -382,8 +403,12 @@ class StorageDriver:
         """Promote the replica on ``secondary`` (default: the volume's peer). A managed target's
         backend takes the volume over (``host``); an unmanaged device is served from here.
 
-        When the serving array still answers, it first ships its last writes and steps down (a
-        planned failover, nothing lost); when it does not, the unshipped writes are lost (the RPO).
+        When the serving array can ship its last writes it does, and steps down: a planned
+        failover, nothing lost. When it answers but cannot (its link is cut, its replica is being
+        rebuilt) the failover still goes ahead, as a failover is the admin's way out of exactly
+        that, but the array is fenced first, so what the new primary lacks is counted exactly and
+        stated (``replication_extended_status`` and the driver data's ``failover``). When it does
+        not answer, what it had not shipped is lost and cannot be counted: that is stated too.
         """
         site = self._serving(volume)
         volume_id = str(volume["id"])
@@ -398,12 +423,14 @@ class StorageDriver:
             )
         if target.name == site.name:
             raise exception.InvalidReplicationTarget(reason=f"volume {volume_id} is already active on {name}")
+        with self._lock:
+            self._changed[volume_id] = TRUTH_ROUNDS  # whatever comes of it, report the truth after
         self._take_over(target, volume_id, "check")
-        planned = self._step_down(site, volume_id)
+        fenced, why = self._step_down(site, volume_id)
         try:
             status = self._take_over(target, volume_id, "promote")
         except exception.CinderException:
-            if planned:  # put the old primary back rather than leave the volume without a writer
+            if fenced is not None:  # put the old primary back rather than leave the volume without a writer
                 try:
                     self._take_over(site, volume_id, "promote")
                 except exception.CinderException as exc:
@@ -415,20 +442,108 @@ class StorageDriver:
                     )
             raise
         mode = (status.get("replication") or {}).get("mode") or data.get("mode") or self.mode
+        record = self._loss(
+            volume_id,
+            site=site,
+            target=target,
+            mode=mode,
+            fenced=fenced,
+            why=why,
+            promoted_at=int(status.get("generation") or 0),
+        )
+        home = data.get("home")
+        model: dict[str, Any] = {"provider_location": self._location(target, volume_id)}
+        if home:
+            model["replication_status"] = "enabled" if target.name == home else "failed-over"
+        if record["note"]:
+            model["replication_extended_status"] = record["note"]
+        driver_data = {"active": target.name, "peer": site.name, "mode": mode, "failover": record["figures"]}
+        if home:
+            driver_data["home"] = home
         result: dict[str, Any] = {
-            "model_update": {"provider_location": self._location(target, volume_id)},
-            "replication_driver_data": json.dumps(
-                {"active": target.name, "peer": site.name, "mode": mode}, sort_keys=True
-            ),
+            "model_update": model,
+            "replication_driver_data": json.dumps(driver_data, sort_keys=True),
         }
         with self._lock:
             self._in_error.discard(volume_id)
+            self._seen.pop(volume_id, None)
             if target.kind == "managed":
                 self._active.pop(volume_id, None)
+                self._home.pop(volume_id, None)
                 result["host"] = f"{self.hostname}@{target.name}#{target.pool}"
             else:
                 self._active[volume_id] = target.name
+                if home:
+                    self._home[volume_id] = str(home)
         return result
+
+    def _loss(
+        self,
+        volume_id: str,
+        *,
+        site: Site,
+        target: Site,
+        mode: str,
+        fenced: Mapping[str, Any] | None,
+        why: str | None,
+        promoted_at: int,
+    ) -> dict[str, Any]:
+        """What a failover lost, as figures (for records and reports) and as words (``note``, None
+        when nothing was lost). ``promoted_at`` is the generation the new primary started from."""
+        figures: dict[str, Any] = {
+            "time": time.time(),
+            "source": site.name,
+            "target": target.name,
+            "mode": mode,
+            "planned": fenced is not None and why is None,
+        }
+        head = f"failover of {volume_id} from {site.name} to {target.name}"
+        if fenced is None:
+            seen = self._seen.get(volume_id)
+            last = ""
+            if seen is not None:
+                when, details = seen
+                last = (
+                    f"; {time.time() - when:.1f} s before, it had {details.get('unshipped')} write(s) "
+                    f"unshipped, {details.get('lag_seconds')} s behind"
+                )
+            figures.update(lost_writes=None, lost_seconds=None, exact=False)
+            note = (
+                f"{head}: {site.name} did not answer ({why}), so the writes it had not shipped to "
+                f"{target.name} (if any) are lost and could not be counted{last}"
+            )
+            if mode == "sync":
+                note += "; in sync mode a write is acknowledged only once the replica has it"
+            return {"figures": figures, "note": note}
+        lost = max(int(fenced.get("generation") or 0) - promoted_at, 0)
+        unshipped = [(int(g), float(t)) for g, t in fenced.get("unshipped") or () if int(g) > promoted_at]
+        fenced_at = float(fenced.get("fenced_at") or time.time())
+        since = fenced.get("since")
+        if unshipped:
+            seconds = max(fenced_at - min(t for _, t in unshipped), 0.0)
+        elif lost and since:
+            seconds = max(fenced_at - float(since), 0.0)
+        else:
+            seconds = 0.0
+        # A sync pair in sync acknowledges a write only once the replica has it: what it lacks
+        # was answered with an error, never acknowledged.
+        acknowledged = 0 if (mode == "sync" and not since) else lost
+        figures.update(
+            lost_writes=acknowledged,
+            unacknowledged_writes=lost - acknowledged,
+            lost_seconds=round(seconds, 3),
+            exact=True,
+        )
+        if not lost:
+            return {"figures": figures, "note": None}
+        note = (
+            f"{head} lost {acknowledged} acknowledged write(s), the last {seconds:.3f} s of writes "
+            f"({site.name} answered but could not ship them: {why}; it was fenced before "
+            f"{target.name} was promoted, so the count is exact)"
+        )
+        if lost != acknowledged:
+            note += f"; {lost - acknowledged} write(s) its sync peer never confirmed were never acknowledged"
+        return {"figures": figures, "note": note}
 
     def _take_over(self, target: Site, volume_id: str, step: str) -> dict[str, Any]:
         """``check`` that ``target`` holds a replica it could promote, or ``promote`` it."""
@@ -453,16 +568,34 @@ class StorageDriver:
             )
         return status
 
-    def _step_down(self, site: Site, volume_id: str) -> bool:
-        """Ask the serving array to ship its last writes and turn replica; False if it cannot."""
+    def _step_down(self, site: Site, volume_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """Have the serving array stop taking writes: by handing over (nothing lost), else by a
+        fence that lists what it could not ship. Returns what the fence reported (None: the array
+        did not answer, nothing is known) and why the hand-over failed (None: it did not)."""
+        client = site.client()
         try:
-            site.client().demote(volume_id)
-        except ArrayError as exc:  # unreachable, link down, or nothing in sync: an unplanned failover
-            LOG.warning(
-                "volume %s: unplanned failover, %s could not hand over: %s", volume_id, site.name, exc
-            )
-            return False
-        return True
+            return dict(client.demote(volume_id).get("fenced") or {}), None
+        except ArrayUnreachable as exc:
+            LOG.warning("volume %s: unplanned failover, %s does not answer: %s", volume_id, site.name, exc)
+            return None, exc.message
+        except ArrayError as exc:
+            if exc.status not in (409, 503):
+                LOG.warning("volume %s: unplanned failover, %s refused: %s", volume_id, site.name, exc)
+                return None, exc.message
+            why = exc.message
+        try:
+            fenced = dict(client.demote(volume_id, discard_unshipped=True).get("fenced") or {})
+        except ArrayError as exc:  # gone meanwhile: nothing known
+            LOG.warning("volume %s: unplanned failover, %s was not fenced: %s", volume_id, site.name, exc)
+            return None, f"{why}; then: {exc.message}"
+        LOG.warning(
+            "volume %s: %s fenced with %d unshipped write(s): %s",
+            volume_id,
+            site.name,
+            len(fenced.get("unshipped") or ()),
+            why,
+        )
+        return fenced, why
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
         site = self._serving(volume)
@@ -488,12 +621,19 @@ class StorageDriver:
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         """Errors for replicated volumes whose link is cut or failing, whose lag (or pending rebuild
         of the replica) is above ``storage_max_lag_seconds`` or whose array is unreachable; ``ok``
-        for those that recovered since they were reported."""
+        for those that recovered since they were reported; and ``ok`` for healthy, in-sync volumes
+        in the first report, after an action on them and every ``TRUTH_ROUNDS`` reports. An ``ok``
+        says where the volume is served from (``host``, ``provider_location``) and, where this
+        driver knows where replication began, its ``replication_status``: the array's truth, which
+        the manager applies over a database that missed an outcome."""
         self._ready()
         findings: dict[str, dict[str, Any]] = {}
+        truths: dict[str, dict[str, Any]] = {}
         addresses = {site.address for site in self._sites.values()}
         with self._lock:
             active = dict(self._active)
+            everything = self._reports % TRUTH_ROUNDS == 0
+            self._reports += 1
         for site in [self.own, *(s for s in self._sites.values() if s.kind == "unmanaged")]:
             mine = sorted(vid for vid, name in active.items() if name == site.name)
             try:
@@ -509,20 +649,68 @@ class StorageDriver:
                 replication = entry.get("replication")
                 if entry["role"] != "primary" or not replication:
                     continue
-                if site is not self.own and entry["id"] not in mine and replication["peer"] not in addresses:
+                volume_id = entry["id"]
+                if site is not self.own and volume_id not in mine and replication["peer"] not in addresses:
                     continue  # another backend's volume on a shared device
-                findings[entry["id"]] = self._judge(replication)
+                finding = self._judge(replication)
+                findings[volume_id] = finding
+                with self._lock:
+                    self._seen[volume_id] = (time.time(), finding)
+                healthy = finding["status"] == "ok" and replication.get("in_sync")
+                if healthy and (active.get(volume_id) == site.name or self._verified(site, entry)):
+                    truths[volume_id] = self._truth(site, volume_id)
         updates = []
         with self._lock:
             for volume_id in sorted(findings):
                 finding = findings[volume_id]
+                due = self._changed.get(volume_id)
+                if due is not None:
+                    if due <= 1:
+                        del self._changed[volume_id]
+                    else:
+                        self._changed[volume_id] = due - 1
                 if finding["status"] == "error":
                     self._in_error.add(volume_id)
                     updates.append({"volid": volume_id, **finding})
-                elif volume_id in self._in_error:
+                    continue
+                truth = truths.get(volume_id)
+                if volume_id in self._in_error:
                     self._in_error.discard(volume_id)
-                    updates.append({"volid": volume_id, **finding})
+                    updates.append({"volid": volume_id, **finding, **(truth or {})})
+                elif truth is not None and (everything or due is not None):
+                    updates.append({"volid": volume_id, **finding, **truth})
         return updates
+
+    def _verified(self, site: Site, entry: Mapping[str, Any]) -> bool:
+        """Whether this array's primary copy of a volume is the one that counts: its peer holds a
+        replica at the same epoch. A failover this driver did not make (another backend's, or one
+        made while this array was down) leaves an old primary here that its peer outranks."""
+        peer = next((s for s in self._sites.values() if s.address == entry["replication"]["peer"]), None)
+        if peer is None:
+            return False
+        try:
+            other = peer.client().volume(entry["id"])
+        except ArrayError:
+            return False
+        if other.get("role") != "replica" or other.get("epoch") != entry.get("epoch"):
+            return False
+        with self._lock:
+            self._active[entry["id"]] = site.name
+        return True
+
+    def _truth(self, site: Site, volume_id: str) -> dict[str, Any]:
+        """Where the volume is served from, and its replication status when this driver knows
+        where its replication began."""
+        pool = site.pool if site.kind == "managed" else self.own.pool
+        backend = site.name if site.kind == "managed" else self.backend
+        truth = {
+            "host": f"{self.hostname}@{backend}#{pool}",
+            "provider_location": self._location(site, volume_id),
+        }
+        home = self._home.get(volume_id)
+        if home:
+            truth["replication_status"] = "enabled" if home == site.name else "failed-over"
+        return truth
 
     def _judge(self, replication: Mapping[str, Any]) -> dict[str, Any]:
         details = {key: replication.get(key) for key in ("peer", "mode", "link", "lag_seconds", "unshipped")}

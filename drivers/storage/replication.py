@@ -412,28 +412,51 @@ class Replicator:
             "volume %s: copy to %s complete at generation %s", volume.id, replication["peer"], generation
         )
 
-    def demote(self, volume: Volume) -> None:
+    def demote(self, volume: Volume, *, discard: bool = False) -> dict[str, Any]:
         """A planned failover's first half: refuse new writes, ship every pending one, and become
-        the peer's replica, so promoting the peer loses nothing even in async mode."""
+        the peer's replica, so promoting the peer loses nothing even in async mode.
+
+        With ``discard``, writes that cannot be shipped do not keep the volume primary: it is
+        fenced (a replica, refusing writes) all the same, and the answer names what the peer lacks
+        (``unshipped``: each write's generation and time), so a failover that goes ahead can say
+        exactly what it lost instead of losing it silently."""
+        fenced: dict[str, Any] = {"generation": volume.generation, "unshipped": [], "since": None}
         with volume.ship_lock, volume.lock:  # the lock order of ship(); writers wait, then find a replica
             replication = volume.replication
             if volume.role != PRIMARY:
-                return
-            if not replication or not replication["in_sync"]:
+                return fenced
+            if not replication:
                 raise StorageError(
+                    409,
+                    f"volume {volume.id} has no replica to hand over to",
+                    role=volume.role,
+                    epoch=volume.epoch,
+                )
+            problem = None
+            if not replication["in_sync"]:
+                problem = StorageError(
                     409,
                     f"volume {volume.id} has no replica in sync to hand over to",
                     role=volume.role,
                     epoch=volume.epoch,
                 )
-            try:
-                self._ship(volume, None)
-            except ReplicationFailed as exc:
-                raise StorageError(
-                    503,
-                    f"volume {volume.id} stays primary: its last writes cannot reach "
-                    f"{replication['peer']}: {exc}",
-                ) from None
+            else:
+                try:
+                    self._ship(volume, None)
+                except ReplicationFailed as exc:
+                    problem = StorageError(
+                        503,
+                        f"volume {volume.id} stays primary: its last writes cannot reach "
+                        f"{replication['peer']}: {exc}",
+                    )
+            if problem is not None and not discard:
+                raise problem
+            fenced = {
+                "generation": volume.generation,
+                "unshipped": [[entry.generation, entry.written_at] for entry in volume.pending],
+                "since": None if replication["in_sync"] else replication.get("since"),
+                "fenced_at": time.time(),
+            }
             volume.clear_journal()
             volume.update(
                 role=REPLICA,
@@ -441,7 +464,17 @@ class Replicator:
                 complete=True,
                 source={"address": replication["peer"], "mode": replication["mode"]},
             )
-        LOG.info("volume %s demoted: every write is on %s", volume.id, replication["peer"])
+        if problem is None:
+            LOG.info("volume %s demoted: every write is on %s", volume.id, replication["peer"])
+        else:
+            LOG.warning(
+                "volume %s fenced with %s write(s) %s lacks: %s",
+                volume.id,
+                len(fenced["unshipped"]),
+                replication["peer"],
+                problem.message,
+            )
+        return fenced
 
     def promote(self, volume: Volume) -> None:
         """Make a replica the writable primary. It replicates back to its old primary, which a full

@@ -15,7 +15,8 @@ POST/DEL  /volumes/{id}/replication        enable ``{"peer", "login", "password"
 GET       /volumes/{id}/replication        status: link, generations, unshipped writes, lag
 GET       /replication                     the status of every volume
 POST      /volumes/{id}/promote            failover: this replica becomes the writable primary
-POST      /volumes/{id}/demote             planned failover: ship every write, then turn replica
+POST      /volumes/{id}/demote             planned failover: ship every write, then turn replica;
+                                           ``{"discard_unshipped": true}`` fences it even so
 GET       /links, PUT/DEL /links/{peer}    link faults ``{"down", "delay", "bandwidth"}``; restore
 POST      /replicas/{id}/begin|apply|commit, DEL /replicas/{id}: the protocol between arrays
 ========  ===============================  ====================================================
@@ -215,8 +216,11 @@ def _promote(request: Request) -> Reply:
 
 def _demote(request: Request) -> Reply:
     volume = request.volume
-    request.server.replicator.demote(volume)
-    return 200, request.server.replicator.status(volume)
+    discard = request.body.get("discard_unshipped", False)
+    if not isinstance(discard, bool):
+        raise StorageError(400, f"discard_unshipped must be true or false, got {discard!r}")
+    fenced = request.server.replicator.demote(volume, discard=discard)
+    return 200, {**request.server.replicator.status(volume), "fenced": fenced}
 
 
 def _links(request: Request) -> Reply:

@@ -99,6 +99,11 @@ def apply(volume: dict[str, Any], update: dict[str, Any] | None) -> None:
     volume.update(update)
 
 
+def errors(driver: StorageDriver) -> list[dict[str, Any]]:
+    """A report's errors (its ``ok`` entries may restate healthy volumes' truth)."""
+    return [u for u in driver.get_replication_updates(CTX) if u["status"] == "error"]
+
+
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,12 +133,12 @@ def test_managed_target_failover_and_failback(start_array: StartArray) -> None:
 
     apply(volume, alpha.replication_enable(CTX, volume))
     data = json.loads(volume["replication_driver_data"])
-    assert data == {"active": "alpha", "peer": "beta", "mode": "sync"}
+    assert data == {"active": "alpha", "peer": "beta", "mode": "sync", "home": "alpha"}
     assert alpha.list_replication_targets(CTX, volume) == {
         "volume_id": "vol-1",
         "targets": [{"type": "managed", "backend_name": "beta"}],
     }
-    assert alpha.get_replication_updates(CTX) == []
+    assert errors(alpha) == []
     a.client().write("vol-1", 4096, b"after enable")
 
     result = alpha.replication_failover(CTX, volume, None)
@@ -207,7 +212,10 @@ def test_unmanaged_device_failover_routes_to_the_device(start_array: StartArray)
 
     result = alpha.replication_failover(CTX, volume, "vault")
     assert "host" not in result  # the volume stays on this backend, which now routes to the device
-    assert result["model_update"] == {"provider_location": f"{vault.address}/vol-u"}
+    assert result["model_update"] == {
+        "provider_location": f"{vault.address}/vol-u",
+        "replication_status": "failed-over",
+    }
     apply(volume, result)
     assert vault.client().read("vol-u", 0, 12) == b"primary data"
     vault.client().write("vol-u", 0, b"device data!")
@@ -221,7 +229,11 @@ def test_unmanaged_device_failover_routes_to_the_device(start_array: StartArray)
     vault.restore_link(a)
 
     back = alpha.replication_failover(CTX, volume, "default")
-    assert "host" not in back and back["model_update"] == {"provider_location": f"{a.address}/vol-u"}
+    assert "host" not in back
+    assert back["model_update"] == {
+        "provider_location": f"{a.address}/vol-u",
+        "replication_status": "enabled",  # a failback
+    }
     apply(volume, back)
     assert a.client().read("vol-u", 0, 12) == b"device data!"
     alpha.replication_disable(CTX, volume)
@@ -250,7 +262,7 @@ def test_replication_updates_follow_the_link_and_the_lag(start_array: StartArray
     for volume in volumes:
         apply(volume, alpha.create_volume(volume))
     apply(volumes[0], alpha.replication_enable(CTX, volumes[0]))  # async, the backend's default
-    assert alpha.get_replication_updates(CTX) == []
+    assert errors(alpha) == []
 
     a.cut_link(b)
     time.sleep(1.2)  # long enough for the shipper to probe the idle link while it is cut
@@ -268,9 +280,13 @@ def test_replication_updates_follow_the_link_and_the_lag(start_array: StartArray
             "link": "up",
             "lag_seconds": 0.0,
             "unshipped": 0,
+            # the array's truth: where the volume is served from, and that this is its home
+            "host": "replisim@alpha#alpha",
+            "provider_location": f"{a.address}/vol-0",
+            "replication_status": "enabled",
         }
     ]
-    assert alpha.get_replication_updates(CTX) == []  # only news is reported
+    assert errors(alpha) == []
 
     a.slow_link(b, delay=1.0)
     a.client().write("vol-0", 0, b"slow")
@@ -281,7 +297,7 @@ def test_replication_updates_follow_the_link_and_the_lag(start_array: StartArray
     a.restore_link(b)
     wait_for(lambda: [u["status"] for u in alpha.get_replication_updates(CTX)] == ["ok"], "the recovery")
     b.kill()  # the shipper's probe finds the dead peer even with nothing to ship
-    (dead,) = wait_for(lambda: alpha.get_replication_updates(CTX), "the dead peer to be reported")
+    (dead,) = wait_for(lambda: errors(alpha), "the dead peer to be reported")
     assert dead["link"] == "error" and "is failing" in dead["reason"] and "unreachable" in dead["reason"]
 
 
