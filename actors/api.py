@@ -42,6 +42,10 @@ from .status import (
 Gen = Generator[Any, Any, Any]
 # Replication statuses in which a volume may be deleted: none of the in-progress ones.
 NOT_BUSY: tuple[str | None, ...] = (*sorted(REPLICATION_STATUSES - TRANSITIONAL), None)
+# Volume statuses in which a replication action may start: none in which a create or a delete is at
+# work on the volume, since the manager runs one request per volume at a time (as delete waits for
+# replication to rest, replication waits for the volume to).
+RESTING: tuple[str, ...] = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING, "in-use")
 # What an admin may reset replication_status error to: the stable statuses.
 RESETTABLE_TO = (ENABLED, FAILED_OVER, DISABLED)
 
@@ -282,15 +286,21 @@ class VolumeAPI(Actor):
         # (a failed or unknown outcome, and a transient error later, come back to it).
         claimed = (
             None
-            if current not in allowed
+            if current not in allowed or volume["status"] not in RESTING
             else self.db.volume_conditional_update(
                 volume_id,
-                {"replication_status": current},
+                {"replication_status": current, "status": RESTING},
                 {"replication_status": action.transitional, "previous_replication_status": current},
             )
         )
         if claimed is None:
-            current = self.db.volume_get(volume_id)["replication_status"] or action.when_absent
+            now = self.db.volume_get(volume_id)
+            if now["status"] not in RESTING:
+                raise exception.InvalidVolume(
+                    reason=f"Cannot {action.verb} for volume {volume_id} while its status is "
+                    f"{now['status']!r}; the status must be one of {_listing(list(RESTING))}."
+                )
+            current = now["replication_status"] or action.when_absent
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id} while its replication status is "
                 f"{current!r}; the valid states are {_listing(valid)}."

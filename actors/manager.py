@@ -166,8 +166,9 @@ class VolumeManager(Actor):
 
     def _first(self, op_id: str | None, volume_id: str, action: str) -> bool:
         """Whether this delivery of a request should run: not one already started (a redelivered
-        message), and no other handler at work on the volume (the API lets one action at a time
-        through, so a second is a redelivery that overtook the first)."""
+        message), and no other handler at work on the volume (the API lets one request at a time
+        through, a delete or a replication action, so a second is a redelivery that overtook the
+        first)."""
         if volume_id in self.working:
             LOG.warning(
                 "%s: %s of volume %s: another request is at work on it; %s ignored",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
@@ -146,3 +147,21 @@ ReplicationMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestReplicationStateMachine = ReplicationMachine.TestCase
+
+
+def test_a_replication_action_on_a_volume_being_deleted_is_refused_and_leaves_nothing_moving() -> None:
+    """Found by the machine above: the API let an enable through while a delete was at work, the
+    manager (one request per volume) ignored it, and the volume stayed 'enabling' for good."""
+    machine = ReplicationMachine()
+    try:
+        volume = machine.create(replicated=True, size=1)
+        machine.break_driver(
+            fault=exception.VolumeBackendAPIException("injected"), method="delete_volume", volume=volume
+        )
+        machine.delete(volume=volume)
+        assert machine.repo.volume_get(volume)["status"] == "deleting"
+        with pytest.raises(exception.InvalidVolume, match="while its status is 'deleting'"):
+            machine.cluster.admin("enable_replication", volume_id=volume)
+        machine.check_quiet()
+    finally:
+        machine.cluster.stop()
