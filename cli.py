@@ -418,8 +418,24 @@ def conformance(
     help="Record every API call, status change and pool sample; on shutdown write run.json, "
     "history.jsonl and the report (report.html, report.json) into DIR.",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A policy.json of rule -> check string over the defaults (Cinder's rule names, e.g. "
+    "volume_extension:volume_actions:failover_replication).",
+)
 def serve(
-    *, config_path: str, db_url: str | None, host: str, port: int, report_interval: float, record: str | None
+    *,
+    config_path: str,
+    db_url: str | None,
+    host: str,
+    port: int,
+    report_interval: float,
+    record: str | None,
+    policy_path: str | None,
 ) -> None:
     """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
 
@@ -440,6 +456,7 @@ def serve(
             port=port,
             report_interval=report_interval,
             record=Path(record) if record else None,
+            policy_path=policy_path,
         )
     )
 

@@ -567,7 +567,14 @@ def _write_failing_worlds(result: SweepResult, profile: str, out_dir: Path) -> d
 
 
 def serve_command(
-    config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float, record: Path | None
+    config_path: str,
+    *,
+    db_url: str | None,
+    host: str,
+    port: int,
+    report_interval: float,
+    record: Path | None,
+    policy_path: str | None = None,
 ) -> int:
     """``replisim serve``: the live control plane until a signal; with ``record``, its record and
     then its report are written there."""
@@ -576,7 +583,13 @@ def serve_command(
 
     recorder = None if record is None else LiveRecorder.into(record, config_path)
     code = serve_forever(
-        config_path, db_url=db_url, host=host, port=port, report_interval=report_interval, record=recorder
+        config_path,
+        db_url=db_url,
+        host=host,
+        port=port,
+        report_interval=report_interval,
+        record=recorder,
+        policy_path=policy_path,
     )
     if record is not None and code == 0:
         from replisim.reports.report import write_report
