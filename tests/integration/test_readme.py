@@ -227,7 +227,7 @@ def arrays(block: Block, tmp_path: Path) -> None:
 
 
 def storage_config(block: Block, tmp_path: Path) -> None:
-    """The shipped file, byte for byte; it loads, and it serves once its four arrays run."""
+    """The shipped file, byte for byte, and it loads complete (serving it on live arrays: not yet)."""
     assert block.text == (EXAMPLES / "storage-arrays.conf").read_text(encoding="utf-8")
     from replisim.actors.config import load_config
 
