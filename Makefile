@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SEED   ?= 7
+SEED   ?=  # empty: the scenario's own seed
 SCENARIO ?= primary-dies-async
 PYTEST_ARGS ?=
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/replisim run $(SCENARIO) --seed $(SEED)
+	$(BIN)/replisim run $(SCENARIO) $(if $(SEED),--seed $(SEED))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

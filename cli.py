@@ -4,19 +4,78 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
 from replisim import __version__
 from replisim.drivers.contract import CALL_TIMEOUT
 
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def _shipped_names() -> str:
+    """The shipped scenarios' names, for help texts (read from the folder: no scenario is parsed)."""
+    return "\n    ".join(f"  {path.stem}" for path in sorted(SCENARIOS.glob("*.yaml")))
+
+
+class _PipeSafeWriter(io.RawIOBase):
+    """Standard output that a closed reader (``replisim run X | head -n1``) cannot break: once the
+    pipe is gone, further output is dropped, so the verb still finishes its work and exits with its
+    own code instead of a BrokenPipeError traceback and exit 1."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self._fd = fd
+        self.broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
+        if not self.broken:
+            try:
+                return os.write(self._fd, data)
+            except BrokenPipeError:
+                self.broken = True
+        return size
+
+
+def _pipe_safe_stdout() -> None:
+    """Swap in ``_PipeSafeWriter`` when stdout is the process's own (not a test runner's capture)."""
+    stream = sys.__stdout__
+    if stream is None or sys.stdout is not stream:  # already swapped, or captured by a test
+        return
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    stream.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_PipeSafeWriter(fd)),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=True,
+    )
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="replisim")
 def main() -> None:
     """Simulate and test the replication control plane of block storage (Cinder Replication V2)."""
+    _pipe_safe_stdout()
 
 
 def _scenario_errors(fn: Callable[[], int]) -> None:
@@ -51,7 +110,32 @@ schedule_option = click.option(
 )
 
 
-@main.command()
+def _quiet_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """``--quiet`` and ``--log-level``: what the terminal shows, and what the log file keeps."""
+    fn = click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+        default="info",
+        show_default=True,
+        help="What the control plane's log file in the output directory keeps (never the terminal).",
+    )(fn)
+    return click.option(
+        "--quiet", "-q", is_flag=True, help="Print the verdict only (and the checks that did not pass)."
+    )(fn)
+
+
+@main.command(
+    help=f"""Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
+
+    \b
+    Shipped scenarios (`replisim scenarios` says what each is for):
+    {_shipped_names()}
+
+    Prints the verdict first, then the numbers; the control plane's log goes to run.log in the output
+    directory. Exit 0 if every check passed, 1 if one failed, 2 on bad input, 3 if a checker raised (the
+    verdict is unknown, its error is in the output).
+    """
+)
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Master seed (default: the scenario's).")
 @click.option(
@@ -62,15 +146,42 @@ schedule_option = click.option(
 )
 @schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-def run(scenario: str, seed: int | None, out: str | None, schedule: str | None, progress: bool) -> None:
-    """Run one SCENARIO (a shipped name or a YAML file) in simulated time and check it.
-
-    Prints the verdict first, then the numbers; exit 0 if every check passed, 1 if one failed,
-    3 if a checker raised (the verdict is unknown, its error is in the output).
-    """
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (nothing else).")
+@_quiet_options
+def run(
+    scenario: str,
+    seed: int | None,
+    out: str | None,
+    progress: bool,
+    schedule: str | None,
+    *,
+    as_json: bool,
+    quiet: bool,
+    log_level: str,
+) -> None:
     from replisim.console import run_command
 
-    _scenario_errors(lambda: run_command(scenario, seed, out, progress, schedule))
+    _scenario_errors(
+        lambda: run_command(
+            scenario,
+            seed,
+            out,
+            progress and not quiet,
+            quiet=quiet,
+            as_json=as_json,
+            log_level=log_level,
+            schedule=schedule,
+        )
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def scenarios(as_json: bool) -> None:
+    """List the shipped scenarios, each with what it is for; `replisim run NAME` runs one."""
+    from replisim.console import scenarios_command
+
+    _scenario_errors(lambda: scenarios_command(as_json))
 
 
 @main.command()
@@ -84,14 +195,21 @@ def run(scenario: str, seed: int | None, out: str | None, schedule: str | None, 
     "dask_address",
     default=None,
     metavar="ADDRESS",
-    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.",
+    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead; not with --jobs.",
 )
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Where sweep.json goes.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where sweep.json, the report and chaos.log go (default runs/NAME-chaos).",
+)
 @click.option(
     "--shrink/--no-shrink", default=True, help="Shrink the first failing seed to a minimal scenario."
 )
 @schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweep as JSON on stdout (nothing else).")
+@_quiet_options
 def chaos(
     scenario: str,
     seeds: str,
@@ -102,8 +220,15 @@ def chaos(
     shrink: bool,
     schedule: str | None,
     progress: bool,
+    as_json: bool,
+    quiet: bool,
+    log_level: str,
 ) -> None:
-    """Run SCENARIO over many seeds and report which seeds failed which checks."""
+    """Run SCENARIO over many seeds and report which seeds failed which checks.
+
+    Exit 0 if every seed passed, 1 if one did not, 2 on bad input (checked before the sweep runs:
+    the scenario, the seeds, the Dask address, the output directory).
+    """
     from replisim.console import chaos_command
 
     _scenario_errors(
@@ -114,7 +239,10 @@ def chaos(
             dask=dask_address,
             out=out,
             shrink_failures=shrink,
-            progress=progress,
+            progress=progress and not quiet,
+            as_json=as_json,
+            quiet=quiet,
+            log_level=log_level,
             schedule=schedule,
         )
     )
@@ -137,7 +265,7 @@ def chaos(
     "dask_address",
     default=None,
     metavar="ADDRESS",
-    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead.",
+    help="Run on the Dask cluster at this scheduler address (tcp://host:port) instead; not with --jobs.",
 )
 @click.option(
     "--out",
@@ -152,6 +280,13 @@ def chaos(
 )
 @schedule_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="What fuzz.log in the output directory keeps of shrinking's control-plane log.",
+)
 def fuzz(
     *,
     seeds: str,
@@ -162,6 +297,7 @@ def fuzz(
     shrink: bool,
     schedule: str | None,
     progress: bool,
+    log_level: str,
 ) -> None:
     """Run random worlds nobody wrote: each seed draws a topology, workload, operator and faults.
 
@@ -181,6 +317,7 @@ def fuzz(
             shrink_failures=shrink,
             progress=progress,
             schedule=schedule,
+            log_level=log_level,
         )
     )
 
@@ -200,11 +337,21 @@ def faults(as_json: bool) -> None:
 @main.command()
 @click.argument("target")
 @click.option("--seed", type=int, default=None, help="Seed (default: the recorded run's, or the scenario's).")
-def replay(target: str, seed: int | None) -> None:
-    """Re-run a recorded run (its output directory) or a scenario, and compare the trace."""
+@click.option(
+    "--force", is_flag=True, help="Run a recorded run with another --seed anyway (nothing is compared)."
+)
+@_quiet_options
+def replay(target: str, seed: int | None, *, force: bool, quiet: bool, log_level: str) -> None:
+    """Re-run a recorded run (its output directory) or a scenario, and compare the trace.
+
+    A run directory is replayed from the scenario stored in it (scenario.yaml), with its seed; its
+    log goes to replay.log there. Exit 0 same trace and every check passed, 1 a check failed,
+    2 bad input (also: --seed differs from the recording's, without --force), 3 a checker raised,
+    4 the trace DIVERGED from the recording.
+    """
     from replisim.console import replay_command
 
-    _scenario_errors(lambda: replay_command(target, seed))
+    _scenario_errors(lambda: replay_command(target, seed, quiet=quiet, log_level=log_level, force=force))
 
 
 @main.command()
@@ -317,8 +464,24 @@ def conformance(
     help="Record every API call, status change and pool sample; on shutdown write run.json, "
     "history.jsonl and the report (report.html, report.json) into DIR.",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A policy.json of rule -> check string over the defaults (Cinder's rule names, e.g. "
+    "volume_extension:volume_actions:failover_replication).",
+)
 def serve(
-    *, config_path: str, db_url: str | None, host: str, port: int, report_interval: float, record: str | None
+    *,
+    config_path: str,
+    db_url: str | None,
+    host: str,
+    port: int,
+    report_interval: float,
+    record: str | None,
+    policy_path: str | None,
 ) -> None:
     """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
 
@@ -339,6 +502,7 @@ def serve(
             port=port,
             report_interval=report_interval,
             record=Path(record) if record else None,
+            policy_path=policy_path,
         )
     )
 

@@ -8,6 +8,7 @@ diverged), 2 bad input, 3 unknown (a checker raised, so the run could not be jud
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -23,12 +24,14 @@ from typing import Any
 import click
 
 from replisim import scenarios
+from replisim.reports.operations import operation_totals, totals_line
 from replisim.scenarios.coverage import Coverage
 from replisim.scenarios.fuzz import PROFILES, SOURCE_PREFIX, FuzzError, draw_world, fault_kinds, world_source
-from replisim.scenarios.runner import RunResult, run_scenario, write_run
+from replisim.scenarios.history import OutputError, prepare_output_dir, write_atomically
+from replisim.scenarios.runner import RunResult, run_data, run_scenario, write_run
 from replisim.scenarios.schema import Scenario, ScenarioError, load_scenario, parse_scenario, scenario_to_yaml
 from replisim.scenarios.shrink import shrink
-from replisim.scenarios.sweep import SweepError, SweepResult, parse_seeds, sweep
+from replisim.scenarios.sweep import SweepError, SweepResult, check_dask_address, parse_seeds, sweep
 from replisim.sim import schedule as schedules
 
 SHIPPED = Path(scenarios.__file__).parent
@@ -42,6 +45,13 @@ def shipped() -> dict[str, Path]:
 def resolve(name_or_path: str) -> Path:
     """A shipped scenario's name, or a path to a scenario file."""
     path = Path(name_or_path)
+    if path.is_dir():
+        hint = (
+            " (a run directory: `replisim replay` or `replisim report` take those)"
+            if (path / "verdicts.json").is_file()
+            else ""
+        )
+        raise ScenarioError(name_or_path, 0, "", f"a directory, not a scenario file{hint}")
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ScenarioError(name_or_path, 0, "", "no such scenario file")
@@ -57,15 +67,20 @@ def resolve(name_or_path: str) -> Path:
     return known[name_or_path]
 
 
+# The levels ``--log-level`` takes, for the control plane's log file (the terminal never gets them).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+SCENARIO_FILE = "scenario.yaml"  # the run's own copy of its scenario, which `replay` reads
+
+
 @contextmanager
-def _log_to(path: Path) -> Iterator[None]:
+def _log_to(path: Path, level: str = "info") -> Iterator[None]:
     """The control plane's log lines go to the run's log file, not over the summary."""
     logger = logging.getLogger("replisim")
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     saved = logger.propagate, logger.level
     logger.addHandler(handler)
-    logger.propagate, logger.level = False, logging.INFO
+    logger.propagate, logger.level = False, getattr(logging, level.upper())
     try:
         yield
     finally:
@@ -74,9 +89,10 @@ def _log_to(path: Path) -> Iterator[None]:
         logger.propagate, logger.level = saved
 
 
-def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress: bool) -> RunResult:
-    out.mkdir(parents=True, exist_ok=True)
-    with _log_to(out / "run.log"):
+def _run_with_progress(
+    scenario: Scenario, seed: int | None, log: Path, progress: bool, log_level: str = "info"
+) -> RunResult:
+    with _log_to(log, log_level):
         if not progress:
             return run_scenario(scenario, seed)
         bar: Any
@@ -92,13 +108,25 @@ def _run_with_progress(scenario: Scenario, seed: int | None, out: Path, progress
             return run_scenario(scenario, seed, progress=advance)
 
 
+def _output_dir(out: str | None, default: Path) -> Path:
+    """The verb's output directory, created and proven writable before anything runs."""
+    try:
+        return prepare_output_dir(Path(out) if out else default)
+    except OutputError as exc:
+        raise SweepError(str(exc)) from None
+
+
 # A run's exit code and how its verdict is shown, by status: a check failed beats unknown beats pass.
 EXIT_CODES = {"pass": 0, "fail": 1, "unknown": 3}
+DIVERGED = 4  # `replay`: the trace differs from the recording (the run is not reproducible)
 _COLORS = {"pass": "green", "fail": "red", "unknown": "yellow"}
 _MARKS = {"pass": "ok  ", "fail": "FAIL", "unknown": "UNKNOWN"}
 
 
-def print_verdicts(result: RunResult, out: Path | None) -> None:
+def print_verdicts(
+    result: RunResult, out: Path | None, *, quiet: bool = False, totals: dict[str, Any] | None = None
+) -> None:
+    """The verdict line, then each check; ``quiet`` keeps the verdict and the checks that did not pass."""
     passed = sum(v.ok is True for v in result.verdicts)
     click.secho(
         f"{result.status.upper()} {result.scenario.name} seed={result.seed}"
@@ -107,26 +135,29 @@ def print_verdicts(result: RunResult, out: Path | None) -> None:
         bold=True,
     )
     for verdict in result.verdicts:
+        if quiet and verdict.ok is True:
+            continue
         mark = click.style(_MARKS[verdict.status], fg=_COLORS[verdict.status])
         click.echo(f"  {mark} {verdict.check:<15} {verdict.summary}")
         if verdict.ok is not True and verdict.witness is not None:
             click.echo(f"       witness: {json.dumps(verdict.witness, sort_keys=True, default=str)}")
-    ops = result.record.history.ops
-    done = [op for op in ops if op.type != "invoke"]
+    if quiet:
+        return
     failovers = result.record.fabric.failovers
     lost = sum(r.lost_writes for r in failovers)
+    totals = operation_totals(run_data(result)) if totals is None else totals
     click.echo(
         f"  time      {result.simulated_seconds:,.0f} s simulated in {result.wall_seconds:.2f} s wall "
         f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)"
     )
-    click.echo(
-        f"  clients   {len(done)} operations: {sum(o.type == 'ok' for o in done)} ok, "
-        f"{sum(o.type == 'fail' for o in done)} failed, {sum(o.type == 'info' for o in done)} unknown"
-    )
+    click.echo(f"  clients   {totals_line(totals)}")
     click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
-        click.echo(f"  written   {out}/ (trace.jsonl.gz, history.jsonl, verdicts.json, run.json, run.log)")
+        click.echo(
+            f"  written   {out}/ (trace.jsonl.gz, history.jsonl, verdicts.json, run.json, run.log, "
+            f"{SCENARIO_FILE})"
+        )
         click.echo(f"  replay    replisim replay {out}")
 
 
@@ -140,38 +171,113 @@ def with_schedule(scenario: Scenario, schedule: str | None) -> Scenario:
     return scenario if schedule is None else replace(scenario, schedule=schedules.parse(schedule))
 
 
-def run_command(
-    scenario_name: str, seed: int | None, out: str | None, progress: bool, schedule: str | None = None
-) -> int:
-    scenario = with_schedule(load_scenario(resolve(scenario_name)), schedule)
-    seed = scenario.seed if seed is None else seed
-    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-seed{seed}"
-    result = _run_with_progress(scenario, seed, out_dir, progress)
-    write_run(result, out_dir)
-    print_verdicts(result, out_dir)
-    from replisim.reports.console import report_after_run
+def run_json(result: RunResult, out: Path | None, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``--json`` prints for one run: the verdicts, where it was written, the figures' totals."""
+    summary = result.summary()
+    data: dict[str, Any] = {
+        "format": 1,
+        **{
+            key: summary[key]
+            for key in ("scenario", "source", "seed", "schedule", "ok", "status", "verdicts", "digest")
+        },
+        "exit_code": EXIT_CODES[result.status],
+        "simulated_seconds": result.simulated_seconds,
+        "wall_seconds": summary["wall_seconds"],
+        "operations": operation_totals(run_data(result)) if report is None else report["totals"],
+        "failovers": len(result.record.fabric.failovers),
+        "lost_writes": sum(r.lost_writes for r in result.record.fabric.failovers),
+    }
+    if out is not None:
+        data["out"] = str(out)
+        data["replay"] = f"replisim replay {out}"
+    if report is not None:
+        data["report"] = {"html": str(out / "report.html") if out else None, "capacity": report["capacity"]}
+    return data
 
-    report_after_run(out_dir)
+
+def run_command(
+    scenario_name: str,
+    seed: int | None,
+    out: str | None,
+    progress: bool,
+    *,
+    quiet: bool = False,
+    as_json: bool = False,
+    log_level: str = "info",
+    schedule: str | None = None,
+) -> int:
+    """Run, write everything (record, scenario copy, report), and only then print: a reader that closes
+    the terminal's pipe early (``| head -n1``) loses lines, never the run."""
+    path = resolve(scenario_name)
+    scenario = with_schedule(load_scenario(path), schedule)
+    seed = scenario.seed if seed is None else seed
+    out_dir = _output_dir(out, Path("runs") / f"{scenario.name}-seed{seed}")
+    result = _run_with_progress(scenario, seed, out_dir / "run.log", progress and not as_json, log_level)
+    write_run(result, out_dir)
+    store_scenario(path, scenario, out_dir)
+    from replisim.reports.console import print_run_summary
+    from replisim.reports.report import write_report
+
+    report = write_report(out_dir)
+    if as_json:
+        click.echo(json.dumps(run_json(result, out_dir, report), indent=2, sort_keys=True, default=str))
+    else:
+        print_verdicts(result, out_dir, quiet=quiet, totals=report["totals"])
+        if not quiet:
+            print_run_summary(out_dir, report)
     return EXIT_CODES[result.status]
 
 
-def replay_command(target: str, seed: int | None) -> int:
-    """Re-run a recorded run (its directory) and say whether the trace is the same."""
+def store_scenario(path: Path, scenario: Scenario, out_dir: Path) -> Path:
+    """Keep the run's scenario in its directory (``scenario.yaml``, and the cinder.conf it names as
+    ``scenario.conf``), so that replay needs neither the original path nor the working directory."""
+    stored = scenario
+    if scenario.topology.config is not None:
+        config = (path.parent / scenario.topology.config).resolve()
+        (out_dir / "scenario.conf").write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
+        stored = replace(scenario, topology=replace(scenario.topology, config="scenario.conf"))
+    target = out_dir / SCENARIO_FILE
+    write_atomically(target, scenario_to_yaml(stored, comment=f"Stored by replisim run from {path}."))
+    return target
+
+
+def replay_command(
+    target: str, seed: int | None, *, quiet: bool = False, log_level: str = "info", force: bool = False
+) -> int:
+    """Re-run a recorded run (its directory) and say whether the trace is the same: 0 the same and
+    every check passed, the run's own code when the checks say otherwise, DIVERGED when the trace
+    differs. A different ``--seed`` than the recording's compares nothing, so it needs ``force``."""
     path = Path(target)
     recorded: dict[str, Any] | None = None
+    log = Path(os.devnull)
     if path.is_dir():
         verdicts = path / "verdicts.json"
         if not verdicts.is_file():
             raise ScenarioError(target, 0, "", "not a run directory (no verdicts.json)")
-        recorded = json.loads(verdicts.read_text())
+        try:
+            recorded = json.loads(verdicts.read_text())
+        except ValueError as exc:
+            raise ScenarioError(str(verdicts), 0, "", f"not JSON: {exc}") from None
         if not isinstance(recorded, dict) or not {"source", "seed", "digest"} <= recorded.keys():
             raise ScenarioError(str(verdicts), 0, "", "not a replisim run record (source, seed, digest)")
-        scenario = with_schedule(load_scenario(recorded["source"]), recorded.get("schedule"))
+        stored = path / SCENARIO_FILE
+        # runs written before the copy existed name their scenario by the path they were given
+        scenario = with_schedule(
+            load_scenario(stored if stored.is_file() else recorded["source"]), recorded.get("schedule")
+        )
+        if seed is not None and seed != recorded["seed"] and not force:
+            raise SweepError(
+                f"--seed {seed}: {target} was recorded with seed {recorded['seed']}, so another seed has "
+                "no trace to compare with; drop --seed, or add --force to run it unchecked"
+            )
         seed = recorded["seed"] if seed is None else seed
+        with contextlib.suppress(OutputError):
+            log = prepare_output_dir(path) / "replay.log"
     else:
         scenario = load_scenario(resolve(target))
-    result = run_scenario(scenario, seed)
-    print_verdicts(result, None)
+    with _log_to(log, log_level):
+        result = run_scenario(scenario, seed)
+    print_verdicts(result, None, quiet=quiet)
     if recorded is not None and seed == recorded["seed"]:
         same = result.trace_digest == recorded["digest"]
         click.secho(
@@ -180,7 +286,13 @@ def replay_command(target: str, seed: int | None) -> int:
             fg="green" if same else "red",
         )
         if not same:
-            return 1
+            return DIVERGED
+    elif recorded is not None:
+        click.secho(
+            f"  replay    seed {seed}, not the recording's {recorded['seed']}: not compared", fg="yellow"
+        )
+    if log != Path(os.devnull):
+        click.echo(f"  log       {log}")
     return EXIT_CODES[result.status]
 
 
@@ -199,24 +311,24 @@ def _shrink_to_file(
     *,
     origin: str,
     runner: Callable[[Scenario, int], RunResult],
+    say: Callable[[str], None] = click.echo,
 ) -> None:
     """Shrink ``scenario`` run with ``seed`` while ``check`` still fails; write the result to ``minimal``
-    with the command that replays it, and print that command."""
+    with the command that replays it, and print that command. The caller routes the log."""
 
     def still_fails(candidate: Scenario) -> bool:
         return runner(replace(candidate, checks=(check,)), seed).ok is False
 
-    click.echo(f"  shrinking seed {seed} while {check} still fails ...")
-    with _log_to(Path(os.devnull)):
-        shrunk = shrink(scenario, still_fails, seed=seed)
+    say(f"  shrinking seed {seed} while {check} still fails ...")
+    shrunk = shrink(scenario, still_fails, seed=seed)
     replay = f"replisim run {minimal} --seed {seed}"
     minimal.write_text(
         scenario_to_yaml(
             shrunk.scenario, comment=f"Shrunk from {origin} seed {seed}: {check} still fails.\nRun: {replay}"
         )
     )
-    click.echo(f"  {shrunk.summary()}")
-    click.echo(f"  minimal   {replay}")
+    say(f"  {shrunk.summary()}")
+    say(f"  minimal   {replay}")
 
 
 def chaos_command(
@@ -230,40 +342,95 @@ def chaos_command(
     progress: bool,
     one_seed: Callable[..., dict[str, Any]] = run_one,
     runner: Callable[[Scenario, int], RunResult] = run_scenario,
+    quiet: bool = False,
+    as_json: bool = False,
+    log_level: str = "info",
     schedule: str | None = None,
 ) -> int:
     """Sweep ``seeds``; shrink the first failure. ``one_seed`` (importable by worker processes) and
-    ``runner`` are the real runner unless a quality test swaps in a broken one."""
+    ``runner`` are the real runner unless a quality test swaps in a broken one. Every input (the
+    scenario, the seeds, the Dask address, the output directory) is checked before the sweep runs."""
     path = resolve(scenario_name)
     scenario = with_schedule(load_scenario(path), schedule)
     if schedule is not None:
         one_seed = functools.partial(one_seed, schedule=scenario.schedule)
-    result = sweep(
-        one_seed, os.path.abspath(path), parse_seeds(seeds), jobs=jobs, dask_address=dask, progress=progress
-    )
-    out_dir = Path(out) if out else Path("runs") / f"{scenario.name}-chaos"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sweep.json").write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
-    click.echo(result.table())
-    click.echo(f"  written   {out_dir / 'sweep.json'}")
+    seed_list = parse_seeds(seeds)
+    dask = _check_workers(jobs, dask)
+    out_dir = _output_dir(out, Path("runs") / f"{scenario.name}-chaos")
+    with _log_to(out_dir / "chaos.log", log_level):
+        result = sweep(
+            one_seed,
+            os.path.abspath(path),
+            seed_list,
+            jobs=jobs,
+            dask_address=dask,
+            progress=progress and not as_json,
+        )
+    write_atomically(out_dir / "sweep.json", json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     from replisim.reports.sweep import write_sweep_report
 
     write_sweep_report(out_dir)
-    click.echo(f"  report    {out_dir / 'report.html'} (RPO and RTO across the seeds)")
     failures = result.failures()
+    shrunk: dict[str, str] = {}
+    say = _Say(quiet=quiet, silent=as_json)
+    say.verdict(result.table())
+    say(f"  written   {out_dir / 'sweep.json'}")
+    say(f"  report    {out_dir / 'report.html'} (RPO and RTO across the seeds)")
     if failures and shrink_failures:
         check, seeds_failing = sorted(failures.items())[0]
         seed = seeds_failing[0]
-
-        _shrink_to_file(
-            scenario,
-            seed,
-            check,
-            out_dir / f"minimal-{scenario.name}-seed{seed}.yaml",
-            origin=str(path),
-            runner=runner,
+        minimal = out_dir / f"minimal-{scenario.name}-seed{seed}.yaml"
+        with _log_to(out_dir / "chaos.log", log_level):
+            _shrink_to_file(scenario, seed, check, minimal, origin=str(path), runner=runner, say=say)
+        shrunk[check] = f"replisim run {minimal} --seed {seed}"
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "format": 1,
+                    "out": str(out_dir),
+                    "exit_code": 0 if result.ok else 1,
+                    **{k: v for k, v in result.to_json().items() if k != "runs"},
+                    "runs": [
+                        {key: run.get(key) for key in ("seed", "ok", "status", "digest")}
+                        for run in result.to_json()["runs"]
+                    ],
+                    "minimal": shrunk,
+                },
+                indent=2,
+                sort_keys=True,
+                default=str,
+            )
         )
     return 0 if result.ok else 1
+
+
+class _Say:
+    """A verb's terminal lines: with ``quiet`` only the verdict (the first line) is printed."""
+
+    def __init__(self, *, quiet: bool = False, silent: bool = False):
+        self.quiet, self.silent = quiet or silent, silent  # silent: stdout is for JSON alone
+
+    def verdict(self, text: str) -> None:
+        first, _, rest = text.partition("\n")
+        if not self.silent:
+            click.echo(first)
+        if rest:
+            self(rest)
+
+    def __call__(self, line: str) -> None:
+        if not self.quiet:
+            click.echo(line)
+
+
+def _check_workers(jobs: int | None, dask: str | None) -> str | None:
+    """``--dask`` names a scheduler and comes without ``--jobs`` (its workers decide), else exit 2."""
+    if dask is None:
+        return None
+    address = check_dask_address(dask)
+    if jobs is not None:
+        raise SweepError("--jobs and --dask: give one (a Dask cluster's workers decide its parallelism)")
+    return address
 
 
 # -- random worlds ----------------------------------------------------------------------------------
@@ -329,6 +496,7 @@ def fuzz_command(
     shrink_failures: bool,
     progress: bool,
     runner: Callable[[Scenario, int], RunResult] = run_scenario,
+    log_level: str = "info",
     schedule: str | None = None,
 ) -> int:
     """Run the random world of every seed; the verdict first, then the failing seeds by check with the
@@ -342,6 +510,8 @@ def fuzz_command(
     except FuzzError as exc:
         raise SweepError(str(exc)) from None
     seed_list = parse_seeds(seeds)
+    dask = _check_workers(jobs, dask)
+    out_dir = _output_dir(out, Path("runs") / f"fuzz-{seed_list[0]}-{seed_list[-1]}")
     try:
         schedule = None if schedule is None else schedules.parse(schedule)
     except ValueError as exc:
@@ -350,8 +520,6 @@ def fuzz_command(
     result = sweep(
         one_world, world_source(profile), seed_list, jobs=jobs, dask_address=dask, progress=progress
     )
-    out_dir = Path(out) if out else Path("runs") / f"fuzz-{seed_list[0]}-{seed_list[-1]}"
-    out_dir.mkdir(parents=True, exist_ok=True)
     rate = len(result.seeds) / max(result.wall_seconds, 1e-9) * 60
     _print_fuzz_verdict(
         result,
@@ -369,9 +537,10 @@ def fuzz_command(
         for check, group in sorted(result.failures().items()):
             seed = group[0]
             world, path = worlds[seed], out_dir / f"minimal-{worlds[seed].stem}-{check}.yaml"
-            _shrink_to_file(
-                load_scenario(world), seed, check, path, origin=f"fuzz world {world}", runner=runner
-            )
+            with _log_to(out_dir / "fuzz.log", log_level):
+                _shrink_to_file(
+                    load_scenario(world), seed, check, path, origin=f"fuzz world {world}", runner=runner
+                )
             minimal[check] = f"replisim run {path} --seed {seed}"
     coverage = Coverage.total(Coverage.from_json(run["coverage"]) for run in result.runs.values())
     click.echo("")
@@ -437,7 +606,14 @@ def _write_failing_worlds(
 
 
 def serve_command(
-    config_path: str, *, db_url: str | None, host: str, port: int, report_interval: float, record: Path | None
+    config_path: str,
+    *,
+    db_url: str | None,
+    host: str,
+    port: int,
+    report_interval: float,
+    record: Path | None,
+    policy_path: str | None = None,
 ) -> int:
     """``replisim serve``: the live control plane until a signal; with ``record``, its record and
     then its report are written there."""
@@ -446,7 +622,13 @@ def serve_command(
 
     recorder = None if record is None else LiveRecorder.into(record, config_path)
     code = serve_forever(
-        config_path, db_url=db_url, host=host, port=port, report_interval=report_interval, record=recorder
+        config_path,
+        db_url=db_url,
+        host=host,
+        port=port,
+        report_interval=report_interval,
+        record=recorder,
+        policy_path=policy_path,
     )
     if record is not None and code == 0:
         from replisim.reports.report import write_report
@@ -454,6 +636,24 @@ def serve_command(
         write_report(record)
         click.echo(f"replisim serve: recorded the run and its report in {record}")
     return code
+
+
+def scenarios_command(as_json: bool) -> int:
+    """``replisim scenarios``: each shipped scenario with its seed and the line that says what it is for."""
+    rows: list[dict[str, Any]] = []
+    for name, path in shipped().items():
+        scenario = load_scenario(path)
+        rows.append({"name": name, "seed": scenario.seed, "description": scenario.description})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        click.echo(
+            f"{click.style(row['name'].ljust(width), bold=True)}  seed {row['seed']:<4} {row['description']}"
+        )
+    click.echo("\nRun one: replisim run NAME [--seed N]; each file is in " + str(SHIPPED))
+    return 0
 
 
 def faults_command(as_json: bool) -> int:

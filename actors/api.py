@@ -8,7 +8,7 @@ It speaks in Cinder's exceptions: ``PolicyNotAuthorized`` (403), ``VolumeNotFoun
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from replisim import exception
@@ -82,6 +82,29 @@ class VolumeAPI(Actor):
         bits = yield Draw("ids", "getrandbits", (128,))
         return str(uuid.UUID(int=bits, version=4))
 
+    def _unused_id(self, taken: Callable[[str], bool]) -> Gen:
+        """A fresh id that is not ``taken`` in the database: ids come from a seeded stream, so a second
+        run with the same seed on a database that outlived the first would draw the first's ids again.
+        On a fresh database nothing is taken and the draws (and so the trace) are unchanged."""
+        while True:
+            candidate = yield from self._new_id()
+            if not taken(candidate):
+                return candidate
+
+    def _volume_taken(self, volume_id: str) -> bool:
+        try:
+            self.db.volume_get(volume_id)
+        except exception.VolumeNotFound:
+            return False
+        return True
+
+    def _type_taken(self, type_id: str) -> bool:
+        try:
+            self.db.volume_type_get(type_id)
+        except exception.VolumeTypeNotFound:
+            return False
+        return True
+
     def _op_id(self) -> Gen:
         """The id of one accepted state-changing request, carried by everything it causes."""
         return "op-" + (yield from self._new_id())
@@ -100,7 +123,7 @@ class VolumeAPI(Actor):
                 type_id = self.db.volume_type_get(volume_type)["id"]
             except exception.VolumeTypeNotFound:
                 type_id = self.db.volume_type_get_by_name(volume_type)["id"]
-        volume_id = yield from self._new_id()
+        volume_id = yield from self._unused_id(self._volume_taken)
         volume = self.db.volume_create(
             {
                 "id": volume_id,
@@ -161,7 +184,7 @@ class VolumeAPI(Actor):
         if not isinstance(name, str) or not name.strip():
             raise exception.InvalidInput(reason="a volume type needs a non-empty name")
         _check_specs(extra_specs or {})
-        type_id = yield from self._new_id()
+        type_id = yield from self._unused_id(self._type_taken)
         return self.db.volume_type_create(type_id, name, dict(extra_specs or {}), description)
 
     def list_volume_types(self, context: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -225,6 +225,30 @@ class CinderConfig:
 # Reading the file
 
 _SECTION_RE = re.compile(r"\[(?P<header>.+)\]")
+# As configparser users expect: ``#`` or ``;`` after whitespace starts a comment, on any line, so a
+# value never silently keeps one (``sync   # or async`` is ``sync``); ``pass#word`` keeps its ``#``.
+INLINE_COMMENT_PREFIXES = ("#", ";")
+
+
+def strip_inline_comment(line: str) -> str:
+    """``line`` without an inline comment, cut exactly where configparser cuts it: it looks at the
+    n-th occurrence of every prefix in round n, and stops at the first round in which one follows
+    whitespace (so ``a#b #c`` is ``a#b``)."""
+    cut = len(line)
+    found = dict.fromkeys(INLINE_COMMENT_PREFIXES, -1)
+    while cut == len(line) and found:
+        following: dict[str, int] = {}
+        for prefix, last in found.items():
+            index = line.find(prefix, last + 1)
+            if index == -1:
+                continue
+            following[prefix] = index
+            if index == 0 or line[index - 1].isspace():
+                cut = min(cut, index)
+        found = following
+    return line[:cut]
+
+
 _OPTION_RE = re.compile(r"(?P<option>.*?)\s*[=:]")
 
 
@@ -243,10 +267,11 @@ class _Layout:
         section: str | None = None
         current: list[int] | None = None
         indent_level = 0
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            stripped = line.strip()
-            if stripped.startswith(("#", ";")):
+        for lineno, raw in enumerate(text.split("\n"), start=1):
+            if raw.strip().startswith(INLINE_COMMENT_PREFIXES):
                 continue
+            line = strip_inline_comment(raw)
+            stripped = line.strip()
             if not stripped:
                 if current is not None:
                     current.append(lineno)
@@ -327,7 +352,9 @@ class _Reader:
     def read_ini(self) -> None:
         # A default_section no header can name turns [DEFAULT] into an ordinary section, so
         # each section's options are only the ones it sets itself.
-        parser = configparser.ConfigParser(interpolation=None, default_section="")
+        parser = configparser.ConfigParser(
+            interpolation=None, default_section="", inline_comment_prefixes=INLINE_COMMENT_PREFIXES
+        )
         try:
             parser.read_string(self.text, source=self.source)
         except configparser.DuplicateSectionError as exc:
@@ -493,7 +520,14 @@ class _Reader:
         try:
             items = scan(value)
         except DeviceSyntaxError as exc:
-            raise self.error(str(exc), name, option, value=value, pos=exc.pos) from None
+            line = self.layout.line_of(name, option, value, exc.pos)
+            cut = self.raw_line(line) != strip_inline_comment(self.raw_line(line)).strip()
+            hint = (
+                "; the line was cut at an inline comment (' #' or ' ;'), so a value cannot hold one"
+                if cut
+                else ""
+            )
+            raise self.error(f"{exc}{hint}", name, option, value=value, pos=exc.pos) from None
         entries = [(pos, item) for pos, item in items if isinstance(item, dict)]
         bare = [(pos, item) for pos, item in items if isinstance(item, str)]
         forbid = "the Replication V2 seed forbids mixing managed and unmanaged targets"

@@ -28,6 +28,7 @@ from replisim.sim import LiveRuntime
 from .config import CinderConfig, load_config
 from .db import Repository, SqlRepository
 from .deployment import Deployment, deploy
+from .policy import Policy
 from .rest import ApiHttpServer, BlockStorageApi
 from .status import VOLUME_TOPIC
 
@@ -80,6 +81,10 @@ def default_db_url(config_path: str | os.PathLike[str]) -> str:
     return f"sqlite:///{Path(config_path).resolve().with_suffix('.db')}"
 
 
+# A database driver module SQLAlchemy may import -> the replisim extra that installs it (pyproject.toml).
+DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
+
+
 def shown_url(db_url: str) -> str:
     """A database URL fit to print: the password hidden."""
     return sa.make_url(db_url).render_as_string(hide_password=True)
@@ -96,6 +101,12 @@ def open_database(db_url: str, clock: Callable[[], float]) -> SqlRepository:
         ) from None
     try:
         return SqlRepository(db_url, clock=clock)
+    except ModuleNotFoundError as exc:
+        extra = DRIVER_EXTRAS.get(str(exc.name).partition(".")[0])
+        how = f"pip install 'replisim[{extra}]'" if extra else f"install the Python module {exc.name!r}"
+        raise exception.ConfigError(
+            f"cannot use the database {shown}: its driver module {exc.name!r} is not installed; {how}"
+        ) from None
     except (sa.exc.SQLAlchemyError, ImportError, exception.CinderException) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise exception.ConfigError(f"cannot use the database {shown}: {reason}") from None
@@ -180,6 +191,7 @@ def start(
     port: int = 0,
     report_interval: float = 10.0,
     record: RecorderFactory | None = None,
+    policy: Policy | None = None,
 ) -> Server:
     """Deploy ``config`` live on ``db_url`` and serve the API on ``host:port`` (0: a free port);
     with ``record``, keep a record of what happens (the recorder it builds) and write it on ``stop``.
@@ -199,6 +211,7 @@ def start(
             runtime,
             config,
             db if recorder is None else recorder.repository(db),
+            policy,
             report_interval=report_interval,
         )
         api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor, recorder=recorder)
@@ -224,10 +237,12 @@ def serve_forever(
     port: int,
     report_interval: float,
     record: RecorderFactory | None = None,
+    policy_path: str | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input)."""
+    """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input).
+    ``policy_path``: a policy.json of rules over the defaults (Cinder's rule names)."""
 
     def fail(message: str) -> int:
         print(f"replisim serve: {message}", file=err, flush=True)
@@ -235,6 +250,7 @@ def serve_forever(
 
     try:
         config = load_config(config_path)
+        policy = None if policy_path is None else Policy.from_file(policy_path)
     except exception.ConfigError as exc:
         return fail(str(exc))
     url = db_url or default_db_url(config_path)
@@ -244,7 +260,9 @@ def serve_forever(
     handler.addFilter(redactor.log_filter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
-        server = start(config, url, host=host, port=port, report_interval=report_interval, record=record)
+        server = start(
+            config, url, host=host, port=port, report_interval=report_interval, record=record, policy=policy
+        )
     except exception.ConfigError as exc:
         return fail(redactor.text(str(exc)))
     except OSError as exc:

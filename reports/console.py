@@ -6,6 +6,7 @@ Each function returns the exit code: 0 done, 2 bad input (raised as ReportError 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,10 +35,9 @@ def report_command(target: str) -> int:
     return 0
 
 
-def report_after_run(out_dir: Path) -> None:
-    """At the end of ``replisim run``: write the report and print its figures (the verdict was printed)."""
-    data = write_report(out_dir)
-    for line in summary_lines(data, verdict=False):
+def print_run_summary(out_dir: Path, data: dict[str, Any]) -> None:
+    """At the end of ``replisim run``: the written report's figures (the verdict was printed)."""
+    for line in summary_lines(data, verdict=False, totals=False):
         click.echo(line)
     click.echo(f"  report    {out_dir / HTML_NAME} ({JSON_NAME} beside it)")
 

@@ -15,7 +15,7 @@ from .capacity import latency_by_fill, pool_figures, used_pct_at
 from .failover import failover_figures, failover_summary, fault_windows
 from .histogram import LatencyHistogram
 from .lag import link_figures
-from .operations import DONE_SUFFIX, Completion, completions, operation_stats, throughput
+from .operations import DONE_SUFFIX, Completion, completions, operation_stats, outcome_totals, throughput
 from .timeline import status_timeline
 
 FORMAT = 1  # report.json's layout version
@@ -39,6 +39,10 @@ class RunFigures:
 def load_run(run_dir: Path) -> dict[str, Any]:
     """The run's ``run.json``, or a ReportError that says what is missing."""
     path = run_dir / "run.json"
+    if run_dir.is_file():
+        raise ReportError(
+            f"{run_dir}: a file, not a run directory (give the directory `replisim run` or `chaos` wrote)"
+        )
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: no such directory")
     if not path.is_file():
@@ -92,6 +96,7 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
             "checks": len(checks),
         },
         "checks": checks,
+        "totals": outcome_totals(done),
         "operations": {f: s.to_dict() for f, s in stats.items()},
         "throughput": throughput(done, end),
         "capacity": pools,

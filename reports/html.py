@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from .operations import totals_line
 from .terminal import LATENCY_COLUMNS
 from .text import DASH, duration, number, percent
 
@@ -111,6 +112,15 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
         "<h2>Operations</h2>",
         '<p class="note">Latency runs from the intended send time. “(done)”: until the volume '
         "reached the state the call asked for, as a user waits for it.</p>",
+        *(
+            [
+                f'<p class="summary">Client operations: {escape(totals_line(data["totals"]))}; a call '
+                "Cinder finishes in the background counts as ok only once its volume reached the state "
+                "it asked for.</p>"
+            ]
+            if "totals" in data
+            else []
+        ),
         _operations(data["operations"]),
         _image(images.get("latency_percentiles"), "latency percentiles", "No operation finished."),
         _image(images.get("latency_over_time"), "latency over time", "No operation finished."),

@@ -23,7 +23,8 @@ FINISHED_BY: Mapping[str, tuple[str, frozenset[str], frozenset[str]]] = {
     "delete_volume": ("status", frozenset({"deleted"}), frozenset({"error_deleting", "error"})),
     "enable_replication": ("replication", frozenset({"enabled"}), frozenset({"error"})),
     "disable_replication": ("replication", frozenset({"disabled"}), frozenset({"error"})),
-    "failover_replication": ("replication", frozenset({"failed-over"}), frozenset({"error"})),
+    # a failover back to where the volume was created (a failback) ends `enabled`, any other `failed-over`
+    "failover_replication": ("replication", frozenset({"failed-over", "enabled"}), frozenset({"error"})),
 }
 
 
@@ -37,6 +38,7 @@ class Completion:
     end: float | None
     outcome: str
     volume: str | None = None
+    index: int | None = None  # the client operation's index in the history, shared by its "(done)"
 
     @property
     def latency(self) -> float | None:
@@ -84,9 +86,9 @@ def completions(
         intended = call["time"] if intended is None else intended
         reply = finished.get(index)
         if reply is None:  # still waiting when the run ended: its outcome is unknown
-            out.append(Completion(call["f"], intended, None, "info"))
+            out.append(Completion(call["f"], intended, None, "info", index=index))
             continue
-        out.append(Completion(call["f"], intended, reply["time"], reply["type"]))
+        out.append(Completion(call["f"], intended, reply["time"], reply["type"], index=index))
         if reply["type"] == "ok" and call["f"] in FINISHED_BY and FINISHED_BY[call["f"]][0] in changes:
             out.append(_finish(call, reply, intended, changes))
     return out
@@ -101,11 +103,47 @@ def _finish(
     volume = value.get(key) if isinstance(value, Mapping) else None
     # From the invocation, not the reply: live, the work can finish before the reply is recorded.
     found = changes[which].first(volume, intended, good | bad) if volume else None
-    name = call["f"] + DONE_SUFFIX
+    name, index = call["f"] + DONE_SUFFIX, call["index"]
     if found is None:
-        return Completion(name, intended, None, "info", volume)
+        return Completion(name, intended, None, "info", volume, index)
     when, state = found
-    return Completion(name, intended, when, "ok" if state in good else "fail", volume)
+    return Completion(name, intended, when, "ok" if state in good else "fail", volume, index)
+
+
+def final_outcomes(done: Iterable[Completion]) -> dict[int, str]:
+    """Each client operation's outcome as its user sees it, by history index: the one definition of
+    success every output counts (terminal, HTML, JSON). A call Cinder finishes in the background
+    succeeded only if the volume then reached the state it asked for; its ``(done)`` outcome wins."""
+    outcomes: dict[int, str] = {}
+    for completion in done:
+        if completion.index is not None and (
+            completion.index not in outcomes or completion.f.endswith(DONE_SUFFIX)
+        ):
+            outcomes[completion.index] = completion.outcome
+    return outcomes
+
+
+def outcome_totals(done: Iterable[Completion]) -> dict[str, Any]:
+    """How many client operations succeeded, failed or are unknown, by ``final_outcomes``."""
+    counts = {"ok": 0, "fail": 0, "info": 0}
+    for outcome in final_outcomes(done).values():
+        counts[outcome] += 1
+    count = sum(counts.values())
+    return {"count": count, **counts, "success_pct": 100.0 * counts["ok"] / count if count else None}
+
+
+def operation_totals(run: Mapping[str, Any]) -> dict[str, Any]:
+    """``outcome_totals`` of a run record (``run.json``'s content)."""
+    return outcome_totals(completions(run["ops"], run.get("status_changes"), run.get("transitions")))
+
+
+def totals_line(totals: Mapping[str, Any]) -> str:
+    """``1,067 operations: 1,033 ok, 34 failed, 0 unknown (96.8 % ok)``: the same words everywhere."""
+    pct = totals["success_pct"]
+    return (
+        f"{totals['count']:,} operations: {totals['ok']:,} ok, {totals['fail']:,} failed, "
+        f"{totals['info']:,} unknown" + ("" if pct is None else f" ({pct:.1f} % ok)")
+    )
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .operations import totals_line
 from .text import duration, number, percent
 
 LATENCY_COLUMNS = ("min_s", "p50_s", "p90_s", "p99_s", "p99.9_s", "max_s")
@@ -41,11 +42,14 @@ def _uncounted(failovers: Mapping[str, Any]) -> str:
     return f" (and an uncounted number in {uncounted:,} whose old array did not answer)" if uncounted else ""
 
 
-def summary_lines(data: Mapping[str, Any], *, verdict: bool = True) -> list[str]:
-    """What the report says, in lines for a terminal (without the verdict when it was just printed)."""
+def summary_lines(data: Mapping[str, Any], *, verdict: bool = True, totals: bool = True) -> list[str]:
+    """What the report says, in lines for a terminal (without the verdict, or the clients' totals,
+    when they were just printed)."""
     lines = [verdict_line(data)] if verdict else []
     if verdict:
         lines += [f"  {MARKS[c['status']]} {c['check']:<15} {c.get('summary', '')}" for c in data["checks"]]
+    if totals and "totals" in data:
+        lines.append(f"  clients   {totals_line(data['totals'])}")
     lines += operations_table(data["operations"])
     failovers = data["failovers"]["summary"]
     if failovers["count"]:

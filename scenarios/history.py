@@ -183,3 +183,22 @@ def write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
+
+
+class OutputError(ValueError):
+    """An output directory cannot be written: ``--out DIR: cannot write there: reason``."""
+
+
+def prepare_output_dir(out: Path, option: str = "--out") -> Path:
+    """Create ``out`` and prove it writable before any work starts, so that a bad path (under a file,
+    under /proc, read-only) costs nothing and loses nothing."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".replisim-write-probe"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"{option} {out}: cannot write there: {exc.strerror or exc}") from None
+    return out

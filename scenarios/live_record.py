@@ -25,7 +25,16 @@ from replisim.actors.deployment import Deployment
 from replisim.actors.status import ENABLED, ENABLING_SECONDARY, FAILED_OVER, VOLUME_TOPIC
 from replisim.redaction import Redactor
 
-from .history import History, Op, RecordingRepository, Transition, for_report, write_atomically
+from .history import (
+    History,
+    Op,
+    OutputError,
+    RecordingRepository,
+    Transition,
+    for_report,
+    prepare_output_dir,
+    write_atomically,
+)
 
 LOG = logging.getLogger("replisim.record")
 RUN_NAME = "run.json"
@@ -44,13 +53,9 @@ class LiveRecorder:
 
         def build(clock: Callable[[], float], redactor: Redactor) -> LiveRecorder:
             try:
-                out.mkdir(parents=True, exist_ok=True)
-                probe = out / ".replisim-record-probe"
-                probe.touch()
-                probe.unlink()
-            except OSError as exc:
-                reason = exc.strerror or exc
-                raise exception.ConfigError(f"--record {out}: cannot write there: {reason}") from None
+                prepare_output_dir(out, "--record")
+            except OutputError as exc:
+                raise exception.ConfigError(str(exc)) from None
             return cls(out, clock, redactor, source)
 
         return build

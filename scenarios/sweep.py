@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,11 +26,37 @@ RunOne = Callable[[str, int], dict[str, Any]]
 MAX_SEEDS = 100_000  # one sweep's seeds (each one's summary is kept in memory)
 DASK_CONNECT_TIMEOUT = "10s"  # how long to keep trying a scheduler that does not answer
 
-__all__ = ["RunOne", "SweepError", "SweepResult", "parse_seeds", "sweep"]
+__all__ = ["RunOne", "SweepError", "SweepResult", "check_dask_address", "parse_seeds", "sweep"]
+
+# What a Dask scheduler address may look like: an optional protocol, a host (or [IPv6]) and a port.
+_DASK_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d+)/?"
+)
+_DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 
 
 class SweepError(ValueError):
     """The sweep cannot start: bad seeds, or no Dask scheduler at the address."""
+
+
+def check_dask_address(address: str) -> str:
+    """``address`` if it names a Dask scheduler (``tcp://host:8786``), else a SweepError that says why,
+    before anything runs (Dask's own parser raises a bare ValueError, or an empty one runs locally)."""
+    example = "give the scheduler's address as tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+    if not address.strip():
+        raise SweepError(f"--dask: the address is empty; {example}")
+    match = _DASK_ADDRESS.fullmatch(address.strip())
+    if match is None:
+        reason = "no port" if ":" not in address.rsplit("://", maxsplit=1)[-1] else "not an address"
+        raise SweepError(f"--dask {address!r}: {reason}; {example}")
+    scheme, port = match["scheme"], int(match["port"])
+    if scheme is not None and scheme not in _DASK_SCHEMES:
+        raise SweepError(
+            f"--dask {address!r}: unknown protocol {scheme!r}; one of {', '.join(_DASK_SCHEMES)}"
+        )
+    if not 0 < port < 65536:
+        raise SweepError(f"--dask {address!r}: port {port} is out of range 1-65535")
+    return address.strip()
 
 
 class _Outcome(Protocol):
@@ -192,6 +219,10 @@ def sweep(
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise SweepError("no seeds to run")
+    if dask_address is not None:
+        dask_address = check_dask_address(dask_address)
+        if jobs is not None:
+            raise SweepError("--jobs and --dask: give one (a Dask cluster's workers decide its parallelism)")
     workers = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     runs: dict[int, Mapping[str, Any]] = {}
     crashes: dict[int, str] = {}
@@ -222,7 +253,7 @@ def sweep(
                 bar.update(1, f"{failing} failed, {len(crashes)} crashed")
 
         started = time.perf_counter()
-        if dask_address:
+        if dask_address is not None:
             _run_dask(run_one, source, seeds, dask_address, done)
         else:
             _run_local(run_one, source, seeds, workers, done)

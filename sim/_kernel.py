@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from types import GeneratorType
-from typing import Any
+from typing import Any, Self
 
 from .actor import Actor
 from .effects import DRAW_METHODS, NO_REPLY, Address, Block, Call, Cast, Draw, Message, Now, Sleep
@@ -458,6 +458,13 @@ class RuntimeBase:
     def at(self, delay: float, fn: Callable[[], None]) -> None:
         """Run the plain callable ``fn`` after ``delay`` seconds (how fault schedules act)."""
         self._after(delay, None, fn)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """``with LiveRuntime() as rt:`` stops its threads however the block ends, so a script exits."""
+        self.stop()
 
     def stop(self) -> None:
         """Close every handler in flight; live runtimes also stop their threads."""

@@ -154,7 +154,7 @@ def test_a_replication_action_on_a_volume_being_deleted_is_refused_and_leaves_no
     manager (one request per volume) ignored it, and the volume stayed 'enabling' for good."""
     machine = ReplicationMachine()
     try:
-        volume = machine.create(replicated=True, size=1)
+        volume = str(machine.create(replicated=True, size=1))
         machine.break_driver(
             fault=exception.VolumeBackendAPIException("injected"), method="delete_volume", volume=volume
         )

@@ -16,6 +16,7 @@ from replisim.actors.config import (
     CinderConfig,
     load_config,
     parse_config,
+    strip_inline_comment,
 )
 from replisim.drivers.contract import load_class
 from replisim.drivers.devices import parse_device_entries, parse_device_string
@@ -730,3 +731,73 @@ def test_parse_config_names_its_source() -> None:
         parse_config("[DEFAULT]\nhost = h\n", "my.conf")
     with pytest.raises(ConfigError, match=r"^<string>:"):
         parse_config("[DEFAULT]\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Inline comments: as configparser users expect, never silently part of a value
+
+
+def test_an_inline_comment_after_whitespace_is_dropped_from_every_kind_of_line(tmp_path: Path) -> None:
+    text = (
+        "[DEFAULT]   # the backends\n"
+        "enabled_backends = alpha, beta   ; both\n"
+        "[alpha]                          # the primary\n"
+        "volume_driver = support.memdriver.MemoryDriver   # in memory\n"
+        "storage_replication_mode = sync          # or async (default)\n"
+        "replication_devices = beta               # managed: another backend of this file\n"
+        "[beta]\n"
+        "volume_driver = support.memdriver.MemoryDriver\n"
+        "replication_devices = alpha\n"
+    )
+    cfg = parse_config(text, "cinder.conf")
+    alpha = cfg.backends["alpha"]
+    assert list(cfg.backends) == ["alpha", "beta"]
+    assert alpha.options["storage_replication_mode"] == "sync"
+    assert alpha.replication_targets == ("beta",)
+    assert alpha.volume_driver == "support.memdriver.MemoryDriver"
+
+
+def test_a_hash_or_semicolon_inside_a_word_is_kept(tmp_path: Path) -> None:
+    text = (
+        "[DEFAULT]\nenabled_backends = alpha\n[alpha]\n"
+        "volume_driver = support.memdriver.MemoryDriver\n"
+        "san_password = pass#word;1\n"
+        "replication_devices = {'backend_id'='r1' 'san_password'='x#y;z'}\n"
+        "managed_replication_target = false\n"
+    )
+    alpha = parse_config(text, "cinder.conf").backends["alpha"]
+    assert alpha.options["san_password"] == "pass#word;1"
+    assert alpha.replication_devices[0]["san_password"] == "x#y;z"
+
+
+def test_a_quoted_value_cut_by_an_inline_comment_is_an_error_that_says_so(tmp_path: Path) -> None:
+    text = (
+        "[DEFAULT]\nenabled_backends = alpha\n[alpha]\n"
+        "volume_driver = support.memdriver.MemoryDriver\n"
+        "managed_replication_target = false\n"
+        "replication_devices = {'backend_id'='r1' 'san_password'='a #b'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "cinder.conf")
+    message = str(caught.value)
+    assert "cinder.conf:6: [alpha] replication_devices" in message
+    assert "cut at an inline comment" in message
+
+
+@given(
+    value=st.text(st.sampled_from("ab1=:,'{}#; "), min_size=1, max_size=20).map(str.strip).filter(bool),
+    comment=st.text(st.sampled_from("xyz #;=:"), max_size=10),
+    prefix=st.sampled_from("#;"),
+    gap=st.sampled_from([" ", "\t", "   "]),
+)
+def test_the_layout_and_configparser_agree_on_where_a_comment_starts(
+    value: str, comment: str, prefix: str, gap: str
+) -> None:
+    """The line numbers errors cite come from our own reading of the text; it must cut each line where
+    configparser does, or an error would point at the wrong line."""
+    import configparser
+
+    line = f"key = {value}{gap}{prefix}{comment}"
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    parser.read_string(f"[s]\n{line}\n")
+    assert strip_inline_comment(line).partition("=")[2].strip() == parser["s"]["key"]

@@ -315,3 +315,21 @@ def test_sim_time_is_simulated() -> None:
     assert rt.call(WORKER, Message("slow", {"seconds": 3600.0}), timeout=7200) == 3600.0
     assert rt.now == pytest.approx(3600.002)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_runtime_is_a_context_manager_that_stops_it_however_the_block_ends(runtime_kind: str) -> None:
+    """``with LiveRuntime() as rt:`` is how a script ends: every actor thread is gone after the block,
+    also when it raised."""
+    from support.cluster import make_runtime
+
+    before = {thread.ident for thread in threading.enumerate()}
+    with make_runtime(runtime_kind, seed=1) as rt:
+        rt.spawn(Worker(), Address("worker", "w1"))
+        assert rt.call(Address("worker", "w1"), Message("echo", {"value": 3})) == 3
+    with pytest.raises(KeyError), make_runtime(runtime_kind, seed=1) as failing:
+        failing.spawn(Worker(), Address("worker", "w1"))
+        raise KeyError("the block failed")
+    deadline = time.monotonic() + 5
+    while {t.ident for t in threading.enumerate() if t.is_alive()} - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {t.name for t in threading.enumerate() if t.ident not in before} == set()
