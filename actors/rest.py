@@ -62,6 +62,14 @@ _REPLICATION_ACTIONS = {
     "os-failover_replication": "failover_replication",
     "os-list_replication_targets": "list_replication_targets",
 }
+# PUT /volumes/{id}: the body's keys and the fields they set (Cinder takes both spellings).
+_VOLUME_UPDATE = {
+    "name": "display_name",
+    "display_name": "display_name",
+    "description": "display_description",
+    "display_description": "display_description",
+    "metadata": "metadata",
+}
 _VOLUME_FILTERS = (
     "all_tenants",
     "project_id",
@@ -74,14 +82,12 @@ _VOLUME_FILTERS = (
 )
 # Create-volume fields that name features replisim does not have: refused unless empty.
 _UNSUPPORTED_CREATE = (
-    "description",
     "snapshot_id",
     "source_volid",
     "imageRef",
     "backup_id",
     "consistencygroup_id",
     "group_id",
-    "metadata",
     "multiattach",
 )
 
@@ -148,7 +154,10 @@ def requested_version(header: str | None) -> Version:
 
 
 def request_context(
-    headers: Mapping[str, str], url_project: str | None, admin_users: frozenset[str]
+    headers: Mapping[str, str],
+    url_project: str | None,
+    admin_users: frozenset[str],
+    request_id: str | None = None,
 ) -> RequestContext:
     """Who is asking, read as Cinder's noauth middleware reads it.
 
@@ -173,8 +182,13 @@ def request_context(
         )
     roles = tuple(sorted({r.strip().lower() for r in headers.get("x-roles", "").split(",") if r.strip()}))
     return RequestContext(
-        user, project, user in admin_users or "admin" in roles, f"req-{uuid.uuid4()}", roles
+        user, project, user in admin_users or "admin" in roles, request_id or new_request_id(), roles
     )
+
+
+def new_request_id() -> str:
+    """Cinder's form; every answer carries one, a refused request's too."""
+    return f"req-{uuid.uuid4()}"
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
@@ -208,6 +222,42 @@ def _size(value: Any) -> int:
     raise HttpError(400, f"Volume size must be a whole number of GiB, got {value!r}.")
 
 
+def _metadata(value: Any) -> dict[str, str]:
+    """A metadata object as a client sends it; the API actor checks lengths."""
+    if not isinstance(value, dict):
+        raise HttpError(400, f"Invalid input for field/attribute metadata: {value!r} is not an object.")
+    bad = [k for k, v in value.items() if not isinstance(v, str)]
+    if bad:
+        raise HttpError(
+            400, f"Invalid input for field/attribute metadata: the value of {bad[0]!r} is not a string."
+        )
+    return dict(value)
+
+
+def _only(
+    info: Mapping[str, Any], action: str, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> None:
+    """400 unless an action's arguments are ``required`` plus some of ``optional``."""
+    missing = [k for k in required if k not in info]
+    unknown = sorted(set(info) - set(required) - set(optional))
+    if missing or unknown:
+        wanted = ", ".join(repr(k) for k in (*required, *optional))
+        problem = f"'{missing[0]}' is a required property" if missing else f"{unknown[0]!r} was unexpected"
+        raise HttpError(400, f"Invalid input for {action}: {problem}; it takes {wanted}.")
+
+
+def _strict_bool(value: Any, action: str, key: str) -> bool:
+    """A boolean as Cinder reads one strictly: true/false, yes/no, on/off, 1/0, y/n, t/f."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "t", "true", "on", "y", "yes"):
+        return True
+    if text in ("0", "f", "false", "off", "n", "no"):
+        return False
+    raise HttpError(400, f"Invalid input for {action}: {key} {value!r} is not a boolean (true or false).")
+
+
 Route = tuple[str, tuple[str, ...], str]
 
 
@@ -219,11 +269,20 @@ class BlockStorageApi:
         ("GET", ("volumes", "detail"), "list_volumes_detail"),
         ("POST", ("volumes",), "create_volume"),
         ("GET", ("volumes", "*"), "show_volume"),
+        ("PUT", ("volumes", "*"), "update_volume"),
         ("DELETE", ("volumes", "*"), "delete_volume"),
         ("POST", ("volumes", "*", "action"), "volume_action"),
+        ("GET", ("volumes", "*", "metadata"), "list_metadata"),
+        ("POST", ("volumes", "*", "metadata"), "merge_metadata"),
+        ("PUT", ("volumes", "*", "metadata"), "replace_metadata"),
+        ("GET", ("volumes", "*", "metadata", "*"), "show_metadata_item"),
+        ("PUT", ("volumes", "*", "metadata", "*"), "update_metadata_item"),
+        ("DELETE", ("volumes", "*", "metadata", "*"), "delete_metadata_item"),
         ("GET", ("types",), "list_types"),
         ("POST", ("types",), "create_type"),
+        ("GET", ("types", "default"), "show_default_type"),
         ("GET", ("types", "*"), "show_type"),
+        ("PUT", ("types", "*"), "update_type"),
         ("DELETE", ("types", "*"), "delete_type"),
         ("GET", ("types", "*", "extra_specs"), "list_extra_specs"),
         ("POST", ("types", "*", "extra_specs"), "set_extra_specs"),
@@ -256,7 +315,7 @@ class BlockStorageApi:
         """Answer one HTTP request; ``headers`` has lower-case names. Never raises."""
         started = time.monotonic()
         arrived = self.runtime.now
-        request_id = "-"
+        request_id = new_request_id()
         version = MIN_VERSION
         try:
             url = urlsplit(target)
@@ -267,8 +326,7 @@ class BlockStorageApi:
                 version = requested_version(headers.get(VERSION_HEADER.lower()))
                 project, path = self._split(segments, url.path)
                 handler, args = self._route(method, path, url.path)
-                context = request_context(headers, project, self.admin_users)
-                request_id = context.request_id
+                context = request_context(headers, project, self.admin_users, request_id)
                 request = Request(
                     method,
                     path,
@@ -369,7 +427,12 @@ class BlockStorageApi:
         return {t["id"]: t["name"] for t in self._call(request, "list_volume_types")}
 
     def _detail(
-        self, request: Request, volume: Mapping[str, Any], type_names: Mapping[str, str] | None = None
+        self,
+        request: Request,
+        volume: Mapping[str, Any],
+        type_names: Mapping[str, str] | None = None,
+        *,
+        extended: bool = True,
     ) -> dict[str, Any]:
         names = self._type_names(request) if type_names is None else type_names
         return views.volume_detail(
@@ -378,6 +441,7 @@ class BlockStorageApi:
             is_admin=request.context.is_admin,
             version=request.version,
             base_url=request.base_url,
+            extended=extended,
         )
 
     def _volumes(self, request: Request) -> list[dict[str, Any]]:
@@ -432,23 +496,51 @@ class BlockStorageApi:
         unsupported = [k for k in _UNSUPPORTED_CREATE if spec.get(k) not in (None, {}, False)]
         zone = spec.get("availability_zone")
         if zone not in (None, views.ZONE):
-            unsupported.append("availability_zone")
+            raise exception.InvalidInput(
+                reason=f"Availability zone '{zone}' is invalid; this deployment has {views.ZONE!r} only."
+            )
         if unsupported:
             raise HttpError(
                 400,
-                f"replisim volumes support size, name, volume_type and availability zone "
-                f"{views.ZONE!r} only; this request also sets {', '.join(unsupported)}.",
+                f"replisim volumes are made empty: size, name, description, metadata, volume_type "
+                f"and availability_zone only; this request also sets {', '.join(unsupported)}.",
             )
         if "size" not in spec:
             raise HttpError(400, "A volume needs a 'size' in GiB.")
-        name, volume_type = spec.get("name"), spec.get("volume_type")
-        for key, value in (("name", name), ("volume_type", volume_type)):
+        name = spec.get("name", spec.get("display_name"))
+        description = spec.get("description", spec.get("display_description"))
+        volume_type = spec.get("volume_type")
+        for key, value in (("name", name), ("description", description), ("volume_type", volume_type)):
             if value is not None and not isinstance(value, str):
                 raise HttpError(400, f"Volume {key} must be a string, got {value!r}.")
         volume = self._call(
-            request, "create_volume", size=_size(spec["size"]), name=name, volume_type=volume_type
+            request,
+            "create_volume",
+            size=_size(spec["size"]),
+            name=name,
+            volume_type=volume_type,
+            description=description,
+            metadata=_metadata(spec.get("metadata") or {}),
         )
-        return Reply(202, {"volume": self._detail(request, volume)})
+        return Reply(202, {"volume": self._detail(request, volume, extended=False)})
+
+    def update_volume(self, request: Request, volume_id: str) -> Reply:
+        spec = _object(request.body, "volume")
+        unknown = sorted(set(spec) - set(_VOLUME_UPDATE))
+        if unknown:
+            raise HttpError(
+                400,
+                f"Invalid input for field/attribute volume: {', '.join(unknown)} cannot be updated; "
+                f"a volume's {', '.join(sorted(_VOLUME_UPDATE))} can.",
+            )
+        values = {_VOLUME_UPDATE[k]: v for k, v in spec.items()}
+        for key in ("display_name", "display_description"):
+            if values.get(key) is not None and not isinstance(values[key], str):
+                raise HttpError(400, f"Volume {key.removeprefix('display_')} must be a string.")
+        if "metadata" in values:
+            values["metadata"] = _metadata(values["metadata"])
+        volume = self._call(request, "update_volume", volume_id=volume_id, **values)
+        return Reply(200, {"volume": self._detail(request, volume, extended=False)})
 
     def delete_volume(self, request: Request, volume_id: str) -> Reply:
         # ``cascade`` would delete snapshots; replisim volumes have none, so there is nothing to cascade.
@@ -461,38 +553,143 @@ class BlockStorageApi:
             raise HttpError(
                 400,
                 "An action body is a JSON object with exactly one key, the action's "
-                'name, such as {"os-enable_replication": {}}.',
+                'name, such as {"os-extend": {"new_size": 2}}.',
             )
         ((action, info),) = body.items()
-        method = _REPLICATION_ACTIONS.get(action)
-        if method is None:
+        if action in _REPLICATION_ACTIONS:
+            return self._replication_action(request, volume_id, action, info)
+        handler = _VOLUME_ACTIONS.get(action)
+        if handler is None:
             raise HttpError(
                 400,
-                f"There is no such action: {action}. Supported actions: {', '.join(_REPLICATION_ACTIONS)}.",
+                f"There is no such action: {action}. Verify the request body and Content-Type "
+                "header and try again.",
             )
+        if not isinstance(info, dict):
+            raise HttpError(400, f"{action} takes a JSON object, got {json.dumps(info)}.")
+        return handler(self, request, volume_id, info)
+
+    def _replication_action(self, request: Request, volume_id: str, action: str, info: Any) -> Reply:
         info = {} if info is None else info
         allowed = {"secondary"} if action == "os-failover_replication" else set()
         if not isinstance(info, dict) or set(info) - allowed:
             takes = "an optional 'secondary'" if allowed else "no arguments"
             raise HttpError(400, f"{action} takes {takes}; got {json.dumps(info)}.")
-        result = self._call(request, method, volume_id=volume_id, **info)
+        result = self._call(request, _REPLICATION_ACTIONS[action], volume_id=volume_id, **info)
         if action == "os-list_replication_targets":
             return Reply(200, mask_secret_keys(result))
         return Reply(202)
 
+    def _extend(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-extend", required=("new_size",))
+        new_size = info["new_size"]
+        if isinstance(new_size, str) and new_size.strip().isdigit():
+            new_size = int(new_size)
+        if isinstance(new_size, bool) or not isinstance(new_size, int) or new_size < 1:
+            raise HttpError(400, f"os-extend: new_size must be a whole number of GiB, got {new_size!r}.")
+        self._call(request, "extend_volume", volume_id=volume_id, new_size=new_size)
+        return Reply(202)
+
+    def _reset_status(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-reset_status", optional=("status", "attach_status", "migration_status"))
+        for key, value in info.items():
+            if value is not None and not isinstance(value, str):
+                raise HttpError(400, f"os-reset_status: {key} must be a string, got {value!r}.")
+        self._call(request, "reset_status", volume_id=volume_id, **info)
+        return Reply(202)
+
+    def _set_bootable(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-set_bootable", required=("bootable",))
+        bootable = _strict_bool(info["bootable"], "os-set_bootable", "bootable")
+        self._call(request, "update_volume", volume_id=volume_id, bootable=bootable)
+        return Reply(200)
+
+    def _update_readonly_flag(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-update_readonly_flag", required=("readonly",))
+        readonly = _strict_bool(info["readonly"], "os-update_readonly_flag", "readonly")
+        self._call(request, "update_readonly_flag", volume_id=volume_id, readonly=readonly)
+        return Reply(202)
+
+    # -- volume metadata -------------------------------------------------------------------------
+
+    def list_metadata(self, request: Request, volume_id: str) -> Reply:
+        return Reply(200, {"metadata": self._call(request, "get_volume_metadata", volume_id=volume_id)})
+
+    def _set_metadata(self, request: Request, volume_id: str, *, delete: bool) -> Reply:
+        metadata = _metadata(_object(request.body, "metadata"))
+        result = self._call(
+            request, "update_volume_metadata", volume_id=volume_id, metadata=metadata, delete=delete
+        )
+        return Reply(200, {"metadata": result})
+
+    def merge_metadata(self, request: Request, volume_id: str) -> Reply:
+        return self._set_metadata(request, volume_id, delete=False)
+
+    def replace_metadata(self, request: Request, volume_id: str) -> Reply:
+        return self._set_metadata(request, volume_id, delete=True)
+
+    def show_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        metadata = self._call(request, "get_volume_metadata", volume_id=volume_id)
+        if key not in metadata:
+            raise exception.MetadataNotFound(volume_id=volume_id, key=key)
+        return Reply(200, {"meta": {key: metadata[key]}})
+
+    def update_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        meta = _metadata(_object(request.body, "meta"))
+        if set(meta) != {key}:
+            raise HttpError(
+                400,
+                "Request body and URI mismatch" if len(meta) == 1 else "Request body contains too many items",
+            )
+        self._call(request, "update_volume_metadata", volume_id=volume_id, metadata=meta)
+        return Reply(200, {"meta": meta})
+
+    def delete_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        self._call(request, "delete_volume_metadata", volume_id=volume_id, key=key)
+        return Reply(200)
+
     # -- volume types and extra specs ------------------------------------------------------------
 
-    def _type_view(self, request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
-        return views.volume_type(row, is_admin=request.context.is_admin)
+    def _type_view(
+        self, request: Request, row: Mapping[str, Any], *, listed: bool = True, access: bool = True
+    ) -> dict[str, Any]:
+        return views.volume_type(row, is_admin=request.context.is_admin, listed=listed, access=access)
 
     def list_types(self, request: Request) -> Reply:
-        # ``is_public`` is accepted and moot: every replisim volume type is public.
-        rows = sorted(self._call(request, "list_volume_types"), key=lambda t: t["name"])
+        # ``is_public`` is accepted and moot: every replisim volume type is public. Newest first.
+        rows = sorted(
+            self._call(request, "list_volume_types"), key=lambda t: (t["created_at"], t["id"]), reverse=True
+        )
         return Reply(200, {"volume_types": [self._type_view(request, t) for t in rows]})
 
     def show_type(self, request: Request, type_id: str) -> Reply:
         row = self._call(request, "get_volume_type", type_id=type_id)
         return Reply(200, {"volume_type": self._type_view(request, row)})
+
+    def show_default_type(self, request: Request) -> Reply:
+        row = self._call(request, "get_default_volume_type")
+        return Reply(200, {"volume_type": self._type_view(request, row, listed=False, access=False)})
+
+    def update_type(self, request: Request, type_id: str) -> Reply:
+        spec = _object(request.body, "volume_type")
+        unknown = sorted(set(spec) - {"name", "description", "is_public"})
+        if unknown:
+            raise HttpError(
+                400, f"A volume type's name, description and is_public can change, not {unknown[0]!r}."
+            )
+        if spec.get("is_public", True) is not True:
+            raise HttpError(400, "replisim volume types are all public; private types are not supported.")
+        for key in ("name", "description"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise HttpError(400, f"A volume type's {key} must be a string.")
+        row = self._call(
+            request,
+            "update_volume_type",
+            type_id=type_id,
+            name=spec.get("name"),
+            description=spec.get("description"),
+        )
+        return Reply(200, {"volume_type": self._type_view(request, row, listed=False)})
 
     def create_type(self, request: Request) -> Reply:
         spec = _object(request.body, "volume_type")
@@ -514,9 +711,12 @@ class BlockStorageApi:
         self._call(request, "delete_volume_type", type_id=type_id)
         return Reply(202)
 
-    def list_extra_specs(self, request: Request, type_id: str) -> Reply:
+    def _extra_specs(self, request: Request, type_id: str) -> dict[str, str]:
         row = self._call(request, "get_volume_type", type_id=type_id)
-        return Reply(200, {"extra_specs": dict(row["extra_specs"])})
+        return views.visible_extra_specs(row["extra_specs"], is_admin=request.context.is_admin)
+
+    def list_extra_specs(self, request: Request, type_id: str) -> Reply:
+        return Reply(200, {"extra_specs": self._extra_specs(request, type_id)})
 
     def set_extra_specs(self, request: Request, type_id: str) -> Reply:
         specs = _object(request.body, "extra_specs")
@@ -524,7 +724,7 @@ class BlockStorageApi:
         return Reply(200, {"extra_specs": specs})
 
     def show_extra_spec(self, request: Request, type_id: str, key: str) -> Reply:
-        specs = self._call(request, "get_volume_type", type_id=type_id)["extra_specs"]
+        specs = self._extra_specs(request, type_id)
         if key not in specs:
             raise HttpError(404, f"Volume type {type_id} has no extra spec {key!r}.")
         return Reply(200, {key: specs[key]})
@@ -552,6 +752,15 @@ class BlockStorageApi:
             if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))
         ]
         return Reply(200, {"services": [views.service(s, version=request.version) for s in rows]})
+
+
+# Cinder's volume actions replisim has, and their handlers (the seed's own are ``_REPLICATION_ACTIONS``).
+_VOLUME_ACTIONS: dict[str, Callable[[BlockStorageApi, Request, str, Mapping[str, Any]], Reply]] = {
+    "os-extend": BlockStorageApi._extend,
+    "os-reset_status": BlockStorageApi._reset_status,
+    "os-set_bootable": BlockStorageApi._set_bootable,
+    "os-update_readonly_flag": BlockStorageApi._update_readonly_flag,
+}
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
