@@ -15,6 +15,7 @@ the code below, which is Cinder's wire format rather than HTTP plumbing.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import logging
 import re
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from replisim import exception
 from replisim.redaction import Redactor, mask_secret_keys
@@ -70,16 +71,40 @@ _VOLUME_UPDATE = {
     "display_description": "display_description",
     "metadata": "metadata",
 }
+# The filters a volume listing applies (besides paging and sorting); an admin's unknown filter
+# matches nothing, a member's is dropped, as in Cinder.
 _VOLUME_FILTERS = (
-    "all_tenants",
     "project_id",
     "name",
     "display_name",
+    "name~",
+    "display_name~",
     "status",
     "replication_status",
-    "limit",
-    "marker",
+    "availability_zone",
+    "bootable",
+    "metadata",
 )
+# Sort keys (Cinder's names) and the volume fields they sort by.
+_SORT_KEYS = {
+    "id": "id",
+    "name": "display_name",
+    "display_name": "display_name",
+    "status": "status",
+    "size": "size",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "bootable": "bootable",
+    "project_id": "project_id",
+    "user_id": "user_id",
+    "volume_type_id": "volume_type_id",
+    "replication_status": "replication_status",
+    "host": "host",
+}
+LIKE_FILTERS_SINCE: Version = (3, 34)
+COUNT_SINCE: Version = (3, 45)
+SUMMARY_SINCE: Version = (3, 12)
+SUMMARY_METADATA_SINCE: Version = (3, 36)
 # Create-volume fields that name features replisim does not have: refused unless empty.
 _UNSUPPORTED_CREATE = (
     "snapshot_id",
@@ -258,6 +283,69 @@ def _strict_bool(value: Any, action: str, key: str) -> bool:
     raise HttpError(400, f"Invalid input for {action}: {key} {value!r} is not a boolean (true or false).")
 
 
+def _sort_order(sort: str | None, sort_key: str | None, sort_dir: str | None) -> list[tuple[str, bool]]:
+    """``sort=k1:asc,k2`` or ``sort_key``/``sort_dir`` as (field, descending) pairs; Cinder's
+    default is newest first, and ``id`` (descending) always breaks ties."""
+    if sort is not None and (sort_key is not None or sort_dir is not None):
+        raise HttpError(
+            400, "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with 'sort'."
+        )
+    pairs: list[tuple[str, str]] = []
+    if sort is not None:
+        for item in sort.split(","):
+            key, _, direction = item.strip().partition(":")
+            pairs.append((key.strip(), direction.strip() or "desc"))
+    else:
+        pairs.append((sort_key or "created_at", sort_dir or "desc"))
+    order = []
+    for key, direction in pairs:
+        if key not in _SORT_KEYS:
+            raise HttpError(
+                400,
+                f"Invalid input received: Invalid sort key {key!r}; sort by one of {', '.join(_SORT_KEYS)}.",
+            )
+        if direction.lower() not in ("asc", "desc"):
+            raise HttpError(
+                400, f"Invalid input received: Unknown sort direction {direction!r}, must be 'desc' or 'asc'."
+            )
+        order.append((_SORT_KEYS[key], direction.lower() == "desc"))
+    if all(field != "id" for field, _ in order):
+        order.append(("id", True))
+    return order
+
+
+def _sortable(field: str, volume: Mapping[str, Any]) -> tuple[bool, Any]:
+    """A volume's sort key by ``field``: None sorts first ascending (as in SQL), beside any one type."""
+    value = volume[field]
+    return (value is not None, value if value is not None else 0)
+
+
+def _volume_filter(key: str, value: str, version: Version) -> Callable[[Mapping[str, Any]], bool]:
+    """One listing filter as a test of a volume row."""
+    field = {"name": "display_name", "name~": "display_name~"}.get(key, key)
+    if field.endswith("~"):
+        return lambda v: value in (v[field[:-1]] or "")
+    if field == "availability_zone":
+        return lambda v: value == views.ZONE
+    if field == "bootable":
+        flag = configparser.ConfigParser.BOOLEAN_STATES.get(value.strip().lower())
+        if flag is None:
+            raise HttpError(400, f"Invalid input received: bootable={value!r} is not a boolean.")
+        return lambda v: v["bootable"] is flag
+    if field == "metadata":
+        try:
+            wanted = json.loads(value)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict):
+            raise HttpError(400, f"Invalid input received: metadata={value!r} is not a JSON object.")
+        pairs = {str(k): str(v) for k, v in wanted.items()}
+        return lambda v: all(v["metadata"].get(k) == want for k, want in pairs.items())
+    if field not in ("project_id", "display_name", "status", "replication_status"):
+        return lambda v: False  # an admin's filter on a field volumes do not have
+    return lambda v: v[field] == value
+
+
 Route = tuple[str, tuple[str, ...], str]
 
 
@@ -267,6 +355,7 @@ class BlockStorageApi:
     ROUTES: tuple[Route, ...] = (
         ("GET", ("volumes",), "list_volumes"),
         ("GET", ("volumes", "detail"), "list_volumes_detail"),
+        ("GET", ("volumes", "summary"), "volume_summary"),
         ("POST", ("volumes",), "create_volume"),
         ("GET", ("volumes", "*"), "show_volume"),
         ("PUT", ("volumes", "*"), "update_volume"),
@@ -444,47 +533,79 @@ class BlockStorageApi:
             extended=extended,
         )
 
-    def _volumes(self, request: Request) -> list[dict[str, Any]]:
-        """The caller's volumes after Cinder's filters and paging, newest first."""
-        query = request.query
-        unknown = sorted(set(query) - set(_VOLUME_FILTERS))
-        if unknown:
-            raise HttpError(
-                400,
-                f"Invalid filters {', '.join(unknown)} are found in query options; "
-                f"supported: {', '.join(_VOLUME_FILTERS)}.",
-            )
-        volumes = self._call(request, "list_volumes", all_tenants=_flag(query, "all_tenants"))
-        wanted = {
-            "project_id": query.get("project_id"),
-            "display_name": query.get("name"),
-            "status": query.get("status"),
-            "replication_status": query.get("replication_status"),
-        }
-        if "display_name" in query:
-            wanted["display_name"] = query["display_name"]
-        volumes = [v for v in volumes if all(want is None or v[key] == want for key, want in wanted.items())]
-        volumes.sort(key=lambda v: (v["created_at"], v["id"]), reverse=True)
-        if "marker" in query:
+    def _volumes(self, request: Request) -> tuple[list[dict[str, Any]], int]:
+        """The caller's volumes after Cinder's filters, sort and paging, and how many matched."""
+        query = dict(request.query)
+        limit = query.pop("limit", None)
+        marker = query.pop("marker", None)
+        order = _sort_order(query.pop("sort", None), query.pop("sort_key", None), query.pop("sort_dir", None))
+        for paging in ("with_count", "offset", "all_tenants"):
+            query.pop(paging, None)
+        if request.version < LIKE_FILTERS_SINCE:
+            query = {k: v for k, v in query.items() if not k.endswith("~")}
+        if not request.context.is_admin:  # Cinder drops a member's unknown filters
+            query = {k: v for k, v in query.items() if k in _VOLUME_FILTERS}
+        wanted = [_volume_filter(key, value, request.version) for key, value in query.items()]
+        volumes = self._call(request, "list_volumes", all_tenants=_flag(request.query, "all_tenants"))
+        volumes = [v for v in volumes if all(matches(v) for matches in wanted)]
+        for field, descending in reversed(order):  # stable sorts, the last key first
+            volumes.sort(key=functools.partial(_sortable, field), reverse=descending)
+        matched = len(volumes)
+        if marker is not None:
             ids = [v["id"] for v in volumes]
-            if query["marker"] not in ids:
-                raise HttpError(400, f"Marker {query['marker']!r} is not a volume in this listing.")
-            volumes = volumes[ids.index(query["marker"]) + 1 :]
-        if "limit" in query:
-            if not query["limit"].isdigit():
-                raise HttpError(400, f"limit must be a whole number, got {query['limit']!r}.")
-            volumes = volumes[: int(query["limit"])]
-        return volumes
+            if marker not in ids:
+                raise exception.VolumeNotFound(volume_id=marker)
+            volumes = volumes[ids.index(marker) + 1 :]
+        if limit is not None:
+            if not limit.isdigit():
+                raise HttpError(400, f"limit must be a whole number, got {limit!r}.")
+            volumes = volumes[: int(limit)]
+        return volumes, matched
+
+    def _listing(
+        self, request: Request, collection: str, shown: list[dict[str, Any]], page: list[Any], matched: int
+    ) -> Reply:
+        """A volume listing with Cinder's ``volumes_links`` (a full page has a next link) and ``count``."""
+        body: dict[str, Any] = {"volumes": shown}
+        limit = request.query.get("limit")
+        if page and limit is not None and len(page) == int(limit):
+            params = [(k, v) for k, v in request.query.items() if k != "marker"]
+            query = urlencode([*params, ("marker", page[-1]["id"])], safe="~:")
+            project = request.context.project_id
+            body["volumes_links"] = [
+                {"rel": "next", "href": f"{request.base_url}/v3/{project}/{collection}?{query}"}
+            ]
+        if request.version >= COUNT_SINCE and _flag(request.query, "with_count"):
+            body["count"] = matched
+        return Reply(200, body)
 
     def list_volumes(self, request: Request) -> Reply:
-        return Reply(
-            200, {"volumes": [views.volume_summary(v, request.base_url) for v in self._volumes(request)]}
-        )
+        volumes, matched = self._volumes(request)
+        shown = [views.volume_summary(v, request.base_url) for v in volumes]
+        return self._listing(request, "volumes", shown, volumes, matched)
 
     def list_volumes_detail(self, request: Request) -> Reply:
-        volumes = self._volumes(request)
+        volumes, matched = self._volumes(request)
         names = self._type_names(request)
-        return Reply(200, {"volumes": [self._detail(request, v, names) for v in volumes]})
+        shown = [self._detail(request, v, names) for v in volumes]
+        return self._listing(request, "volumes/detail", shown, volumes, matched)
+
+    def volume_summary(self, request: Request) -> Reply:
+        """``/volumes/summary`` (3.12): how many, how big, and (3.36) every metadata value in use."""
+        if request.version < SUMMARY_SINCE:
+            raise exception.VolumeNotFound(volume_id="summary")
+        volumes = self._call(request, "list_volumes", all_tenants=_flag(request.query, "all_tenants"))
+        summary: dict[str, Any] = {
+            "total_count": len(volumes),
+            "total_size": sum(v["size"] or 0 for v in volumes),
+        }
+        if request.version >= SUMMARY_METADATA_SINCE:
+            values: dict[str, set[str]] = {}
+            for volume in volumes:
+                for key, value in volume["metadata"].items():
+                    values.setdefault(key, set()).add(value)
+            summary["metadata"] = {key: sorted(found) for key, found in sorted(values.items())}
+        return Reply(200, {"volume-summary": summary})
 
     def show_volume(self, request: Request, volume_id: str) -> Reply:
         return Reply(

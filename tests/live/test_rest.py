@@ -282,8 +282,9 @@ def test_errors_are_cinder_fault_bodies_with_their_status(server: Server) -> Non
     assert "optional 'secondary'" in extra.json()["badRequest"]["message"]
     not_json = raw(server, "POST", "/v3/volumes", data=b"{size: 1")
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["badRequest"]["message"]
-    filters = raw(server, "GET", "/v3/volumes/detail?colour=blue")
+    filters = raw(server, "GET", "/v3/volumes/detail?sort_key=colour")
     assert "colour" in filters.json()["badRequest"]["message"]
+    assert raw(server, "GET", "/v3/volumes/detail?colour=blue").json() == {"volumes": []}  # as Cinder
 
     assert raw(server, "GET", "/v3/snapshots").json()["itemNotFound"]["code"] == 404
     assert raw(server, "PUT", "/v3/volumes").json()["badMethod"]["code"] == 405

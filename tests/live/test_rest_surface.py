@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import requests
 from cinderclient import exceptions
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import memdriver
 from support.cinderapi import connect, wait_volume
 
@@ -169,6 +171,122 @@ def test_description_and_metadata_from_create_to_update(server: Server) -> None:
     assert http(server, "GET", f"{unknown}/metadata").status_code == 404
     with pytest.raises(exceptions.NotFound):
         member(server, "project-b").volumes.set_metadata(volume, {"k": "v"})
+
+
+# -- listing -------------------------------------------------------------------------------------------
+
+
+def _pages(server: Server, first: str, token: str = "admin:project-a") -> list[dict[str, Any]]:
+    """Every page a client sees following ``volumes_links`` from ``first``, the last one included."""
+    pages, url = [], server.url + first
+    while True:
+        page = requests.get(url, headers={"X-Auth-Token": token}, timeout=10).json()
+        pages.append(page)
+        links = [link["href"] for link in page.get("volumes_links", []) if link["rel"] == "next"]
+        if not links:
+            return pages
+        assert len(pages) < 20, "the links never end"
+        url = links[0]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limit=st.integers(1, 6),
+    sort=st.sampled_from(["", "&sort=name:asc", "&sort=size:desc,name", "&sort_key=name&sort_dir=asc"]),
+    detail=st.booleans(),
+)
+def test_following_the_links_sees_every_volume_once_in_order(
+    listed: Server, limit: int, sort: str, detail: bool
+) -> None:
+    collection = "volumes/detail" if detail else "volumes"
+    everything = requests.get(
+        f"{listed.url}/v3/project-a/{collection}?{sort.lstrip('&')}",
+        headers={"X-Auth-Token": "admin:project-a"},
+        timeout=10,
+    ).json()["volumes"]
+    pages = _pages(listed, f"/v3/project-a/{collection}?limit={limit}{sort}")
+    seen = [v["id"] for page in pages for v in page["volumes"]]
+    assert seen == [v["id"] for v in everything] and len(set(seen)) == 5
+    assert all(len(page["volumes"]) == limit for page in pages[:-1])
+
+
+@pytest.fixture
+def listed(server: Server) -> Server:
+    """Five volumes in project-a (sizes 1, 2, 2, 3, 1), two with metadata, one bootable."""
+    alice = member(server)
+    for name, size, metadata in (
+        ("a1", 1, {"k": "v"}),
+        ("a2", 2, {}),
+        ("b1", 2, {"k": "w"}),
+        ("b2", 3, {}),
+        ("c1", 1, {}),
+    ):
+        volume = available(alice, size=size, name=name, metadata=metadata)
+        if name == "b2":
+            alice.volumes.set_bootable(volume, True)
+    return server
+
+
+def test_sorts_filters_counts_and_the_summary(listed: Server) -> None:
+    def names(query: str, version: str = "3.0") -> list[str]:
+        answer = http(
+            listed,
+            "GET",
+            f"/v3/project-a/volumes?{query}",
+            headers={"OpenStack-API-Version": f"volume {version}"},
+        )
+        assert answer.status_code == 200, answer.text
+        return [v["name"] for v in answer.json()["volumes"]]
+
+    assert names("") == ["c1", "b2", "b1", "a2", "a1"]  # newest first
+    assert names("sort=name:asc") == ["a1", "a2", "b1", "b2", "c1"]
+    assert names("sort=size:asc,name:desc") == ["c1", "a1", "b1", "a2", "b2"]
+    assert names("sort_key=name&sort_dir=desc") == ["c1", "b2", "b1", "a2", "a1"]
+    assert names("name~=b", "3.34") == ["b2", "b1"]
+    assert names("name~=b") == names("")  # a like filter needs 3.34
+    assert names("name=a2") == ["a2"]
+    assert names("metadata=%7B%22k%22%3A%22v%22%7D") == ["a1"]
+    assert names("bootable=true") == ["b2"]
+    assert names("availability_zone=nova") == names("")
+    assert names("availability_zone=elsewhere") == []
+    assert names("colour=blue") == []  # an admin's unknown filter matches nothing
+    alice = http(listed, "GET", "/v3/project-a/volumes?colour=blue", "alice:project-a").json()
+    assert len(alice["volumes"]) == 5  # a member's is dropped
+    for bad in (
+        "sort=colour",
+        "sort=name:sideways",
+        "sort=name&sort_key=size",
+        "limit=many",
+        "bootable=maybe",
+    ):
+        assert http(listed, "GET", f"/v3/project-a/volumes?{bad}").status_code == 400, bad
+    unknown = http(listed, "GET", "/v3/project-a/volumes?marker=00000000-0000-0000-0000-000000000000")
+    assert unknown.status_code == 404
+
+    counted = http(
+        listed,
+        "GET",
+        "/v3/project-a/volumes?with_count=true&limit=2&name~=1",
+        headers={"OpenStack-API-Version": "volume 3.45"},
+    ).json()
+    assert (counted["count"], len(counted["volumes"])) == (3, 2)
+    assert "count" not in http(listed, "GET", "/v3/project-a/volumes?with_count=true").json()  # 3.0
+
+    summary = http(
+        listed, "GET", "/v3/project-a/volumes/summary", headers={"OpenStack-API-Version": "volume 3.36"}
+    )
+    assert summary.json() == {
+        "volume-summary": {"total_count": 5, "total_size": 9, "metadata": {"k": ["v", "w"]}}
+    }
+    assert http(listed, "GET", "/v3/project-a/volumes/summary").status_code == 404  # before 3.12
+    other = http(
+        listed,
+        "GET",
+        "/v3/project-b/volumes/summary",
+        "bob:project-b",
+        headers={"OpenStack-API-Version": "volume 3.12"},
+    )
+    assert other.json() == {"volume-summary": {"total_count": 0, "total_size": 0}}
 
 
 # -- types -------------------------------------------------------------------------------------------
