@@ -772,9 +772,9 @@ class BlockStorageApi:
     # -- volume types and extra specs ------------------------------------------------------------
 
     def _type_view(
-        self, request: Request, row: Mapping[str, Any], *, listed: bool = True, access: bool = True
+        self, request: Request, row: Mapping[str, Any], *, qos: bool = True, access: bool = True
     ) -> dict[str, Any]:
-        return views.volume_type(row, is_admin=request.context.is_admin, listed=listed, access=access)
+        return views.volume_type(row, is_admin=request.context.is_admin, qos=qos, access=access)
 
     def list_types(self, request: Request) -> Reply:
         # ``is_public`` is accepted and moot: every replisim volume type is public. Newest first.
@@ -789,7 +789,7 @@ class BlockStorageApi:
 
     def show_default_type(self, request: Request) -> Reply:
         row = self._call(request, "get_default_volume_type")
-        return Reply(200, {"volume_type": self._type_view(request, row, listed=False, access=False)})
+        return Reply(200, {"volume_type": self._type_view(request, row, access=False)})
 
     def update_type(self, request: Request, type_id: str) -> Reply:
         spec = _object(request.body, "volume_type")
@@ -810,7 +810,7 @@ class BlockStorageApi:
             name=spec.get("name"),
             description=spec.get("description"),
         )
-        return Reply(200, {"volume_type": self._type_view(request, row, listed=False)})
+        return Reply(200, {"volume_type": self._type_view(request, row, qos=False, access=False)})
 
     def create_type(self, request: Request) -> Reply:
         spec = _object(request.body, "volume_type")
@@ -826,7 +826,7 @@ class BlockStorageApi:
             extra_specs=specs,
             description=spec.get("description"),
         )
-        return Reply(200, {"volume_type": self._type_view(request, row)})
+        return Reply(200, {"volume_type": self._type_view(request, row, qos=False)})
 
     def delete_type(self, request: Request, type_id: str) -> Reply:
         self._call(request, "delete_volume_type", type_id=type_id)

@@ -157,12 +157,12 @@ def visible_extra_specs(specs: Mapping[str, str], *, is_admin: bool) -> dict[str
 
 
 def volume_type(
-    row: Mapping[str, Any], *, is_admin: bool, listed: bool = True, access: bool = True
+    row: Mapping[str, Any], *, is_admin: bool, qos: bool = True, access: bool = True
 ) -> dict[str, Any]:
     """A volume type; as in Cinder, members see only the user-visible extra specs, and no QoS.
 
-    ``listed``: as a show or a listing answers it; the answers to an update and to ``/types/default``
-    lack the access extension's field (``access``) and the QoS id (and a create's the QoS id)."""
+    As Cinder 29 answers: the QoS id (``qos``) is missing from the answers to a create and an
+    update, the access extension's field (``access``) from those to an update and ``/types/default``."""
     view: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
@@ -172,7 +172,7 @@ def volume_type(
     }
     if access:
         view["os-volume-type-access:is_public"] = True
-    if listed and is_admin:
+    if qos and is_admin:
         view["qos_specs_id"] = None
     return view
 
