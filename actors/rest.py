@@ -42,7 +42,7 @@ LOG = logging.getLogger("replisim.rest")
 VERSION_HEADER = "OpenStack-API-Version"
 CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication_targets (60 s)
 MAX_BODY = 1 << 20
-_COLLECTIONS = frozenset({"volumes", "types", "os-services"})
+_COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone"})
 # Cinder's fault names by status; any other status is a "computeFault".
 _FAULT_NAMES = {
     400: "badRequest",
@@ -379,6 +379,7 @@ class BlockStorageApi:
         ("PUT", ("types", "*", "extra_specs", "*"), "update_extra_spec"),
         ("DELETE", ("types", "*", "extra_specs", "*"), "delete_extra_spec"),
         ("GET", ("os-services",), "list_services"),
+        ("GET", ("os-availability-zone",), "list_availability_zones"),
     )
 
     def __init__(
@@ -873,6 +874,14 @@ class BlockStorageApi:
             if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))
         ]
         return Reply(200, {"services": [views.service(s, version=request.version) for s in rows]})
+
+    # -- availability zones ------------------------------------------------------------------------
+
+    def list_availability_zones(self, request: Request) -> Reply:
+        """replisim has Cinder's default zone only, always available (every user may list it)."""
+        return Reply(
+            200, {"availabilityZoneInfo": [{"zoneName": views.ZONE, "zoneState": {"available": True}}]}
+        )
 
 
 # Cinder's volume actions replisim has, and their handlers (the seed's own are ``_REPLICATION_ACTIONS``).

@@ -320,6 +320,12 @@ def test_a_type_name_is_unique_and_a_type_can_be_updated(server: Server) -> None
         member(server).volume_types.update(gold.id, description="mine")
 
 
+def test_every_user_sees_the_one_availability_zone(server: Server) -> None:
+    for cs in (admin(server), member(server)):
+        zones = cs.availability_zones.list()
+        assert [(z.zoneName, z.zoneState) for z in zones] == [("nova", {"available": True})]
+
+
 # -- every answer ------------------------------------------------------------------------------------
 
 
