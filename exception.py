@@ -48,6 +48,10 @@ class InvalidReplicationTarget(Invalid):
     message = "Invalid replication target: %(reason)s"
 
 
+class InvalidParameterValue(Invalid):
+    message = "%(err)s"
+
+
 class InvalidConfigurationValue(Invalid):
     message = 'Value "%(value)s" is not valid for configuration option "%(option)s"'
 
@@ -74,8 +78,37 @@ class VolumeTypeNotFound(NotFound):
     message = "Volume type %(volume_type_id)s could not be found."
 
 
+class MetadataNotFound(NotFound):
+    message = "Volume %(volume_id)s has no metadata with key %(key)s."
+
+
 class ServiceNotFound(NotFound):
     message = "Service %(service_id)s could not be found."
+
+
+class Conflict(CinderException):
+    message = "Conflict."
+    code = 409
+
+
+class VolumeTypeExists(Conflict):
+    message = "Volume Type %(id)s already exists."
+
+
+class QuotaError(CinderException):
+    message = "Quota exceeded: code=%(code)s"
+    code = 413
+
+
+class VolumeSizeExceedsAvailableQuota(QuotaError):
+    message = (
+        "Requested volume or snapshot exceeds allowed %(name)s quota. Requested %(requested)sG, "
+        "quota is %(quota)sG and %(consumed)sG has been consumed."
+    )
+
+
+class VolumeLimitExceeded(QuotaError):
+    message = "Maximum number of volumes allowed (%(allowed)d) exceeded for quota '%(name)s'."
 
 
 class NoValidHost(CinderException):

@@ -16,10 +16,11 @@ from replisim.sim import Actor, Draw, KernelError, MessagingTimeout, Now, Remote
 
 from . import rpcapi
 from .context import RequestContext
-from .db import Repository
+from .db import DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, Repository
 from .filters import wants_replication
 from .policy import Policy
 from .status import (
+    ATTACH_STATUSES,
     AVAILABLE,
     CREATING,
     DELETING,
@@ -31,9 +32,11 @@ from .status import (
     ERROR_DELETING,
     FAILED_OVER,
     FAILOVER,
+    MIGRATION_STATUSES,
     REPLICATION_STATUSES,
     TRANSITIONAL,
     VOLUME_ERROR,
+    VOLUME_STATUSES,
     VOLUME_TOPIC,
     AdminAction,
     backend_host,
@@ -112,11 +115,19 @@ class VolumeAPI(Actor):
     # -- volumes ----------------------------------------------------------------------------------
 
     def create_volume(
-        self, context: Mapping[str, Any], size: int, name: str | None = None, volume_type: str | None = None
+        self,
+        context: Mapping[str, Any],
+        size: int,
+        name: str | None = None,
+        volume_type: str | None = None,
+        *,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Gen:
         ctx = self._authorize(context, "volume:create")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise exception.InvalidInput(reason=f"size must be a whole number of GiB >= 1, got {size!r}")
+        _check_metadata(metadata or {})
         type_id = None
         if volume_type:
             try:
@@ -130,6 +141,8 @@ class VolumeAPI(Actor):
                 "project_id": ctx.project_id,
                 "user_id": ctx.user_id,
                 "display_name": name,
+                "display_description": description,
+                "metadata": dict(metadata or {}),
                 "size": size,
                 "status": CREATING,
                 "volume_type_id": type_id,
@@ -171,6 +184,115 @@ class VolumeAPI(Actor):
         yield rpcapi.delete_volume(context, volume, (yield from self._op_id()))
         return None
 
+    def update_volume(self, context: Mapping[str, Any], volume_id: str, **values: Any) -> dict[str, Any]:
+        """``PUT /volumes/{id}`` and ``os-set_bootable``: the owner's own fields, nothing of state."""
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:update", volume)
+        unknown = sorted(set(values) - set(_UPDATABLE))
+        if unknown:
+            raise exception.InvalidInput(reason=f"cannot update {', '.join(unknown)}")
+        for key, value in values.items():
+            if not isinstance(value, _UPDATABLE[key]):
+                raise exception.InvalidInput(reason=f"{key} cannot be {value!r}")
+        if "metadata" in values:
+            _check_metadata(values["metadata"])
+        return self.db.volume_update(volume_id, values)
+
+    def get_volume_metadata(self, context: Mapping[str, Any], volume_id: str) -> dict[str, str]:
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:get_volume_metadata", volume)
+        return volume["metadata"]
+
+    def update_volume_metadata(
+        self, context: Mapping[str, Any], volume_id: str, metadata: Mapping[str, str], delete: bool = False
+    ) -> dict[str, str]:
+        """Merge ``metadata`` into the volume's, or with ``delete`` replace it; returns the result."""
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:update_volume_metadata", volume)
+        _check_metadata(metadata)
+        merged = dict(metadata) if delete else {**volume["metadata"], **metadata}
+        return self.db.volume_update(volume_id, {"metadata": merged})["metadata"]
+
+    def delete_volume_metadata(self, context: Mapping[str, Any], volume_id: str, key: str) -> None:
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:delete_volume_metadata", volume)
+        if key not in volume["metadata"]:
+            raise exception.MetadataNotFound(volume_id=volume_id, key=key)
+        metadata = {k: v for k, v in volume["metadata"].items() if k != key}
+        self.db.volume_update(volume_id, {"metadata": metadata})
+
+    def extend_volume(self, context: Mapping[str, Any], volume_id: str, new_size: int) -> dict[str, Any]:
+        """Grow an available volume. The driver contract has no extend, so the new size is recorded
+        here, atomically from the size and status read; the emulated arrays do not see it."""
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:extend", volume)
+        if volume["status"] != AVAILABLE:
+            raise exception.InvalidVolume(
+                reason=f"Volume {volume_id} status must be available to extend, but current status "
+                f"is: {volume['status']}."
+            )
+        if isinstance(new_size, bool) or not isinstance(new_size, int) or new_size <= volume["size"]:
+            raise exception.InvalidInput(
+                reason=f"New size for extend must be greater than current size. (current: "
+                f"{volume['size']}, extended: {new_size})."
+            )
+        extended = self.db.volume_conditional_update(
+            volume_id, {"status": AVAILABLE, "size": volume["size"]}, {"size": new_size}
+        )
+        if extended is None:
+            raise exception.InvalidVolume(reason=f"volume {volume_id} changed while extending; try again")
+        return extended
+
+    def reset_status(
+        self,
+        context: Mapping[str, Any],
+        volume_id: str,
+        status: str | None = None,
+        attach_status: str | None = None,
+        migration_status: str | None = None,
+    ) -> dict[str, Any]:
+        """The admin's override of a volume's statuses; replication's own status is not among them."""
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume_extension:volume_admin_actions:reset_status", volume)
+        update: dict[str, Any] = {}
+        for key, value, valid in (
+            ("status", status, VOLUME_STATUSES),
+            ("attach_status", attach_status, ATTACH_STATUSES),
+            ("migration_status", migration_status, MIGRATION_STATUSES),
+        ):
+            if not value:
+                continue
+            if not isinstance(value, str) or value.lower() not in valid:
+                raise exception.InvalidParameterValue(
+                    err=f"Volume {key.replace('_', ' ')}: {value} is invalid, valid statuses are: "
+                    f"{', '.join(valid)}."
+                )
+            update[key] = value.lower()
+        if not update:
+            raise exception.InvalidParameterValue(
+                err="Must specify 'status', 'attach_status' or 'migration_status' for update."
+            )
+        if update.get("status") in (DELETING, ERROR_DELETING, "detaching", "in-use"):
+            raise exception.InvalidInput(reason=f"Cannot reset-state to {update['status']}")
+        if update.get("migration_status") == "none":
+            update["migration_status"] = None
+        return self.db.volume_update(volume_id, update)
+
+    def update_readonly_flag(self, context: Mapping[str, Any], volume_id: str, readonly: bool) -> None:
+        ctx = RequestContext.from_dict(context)
+        volume = self._get(ctx, volume_id)
+        self._authorize(context, "volume:update_readonly_flag", volume)
+        if not isinstance(readonly, bool):
+            raise exception.InvalidInput(reason=f"readonly must be a boolean, got {readonly!r}")
+        admin_metadata = {**volume["admin_metadata"], "readonly": str(readonly)}
+        self.db.volume_update(volume_id, {"admin_metadata": admin_metadata})
+
     # -- volume types ------------------------------------------------------------------------------
 
     def create_volume_type(
@@ -193,8 +315,36 @@ class VolumeAPI(Actor):
     def get_volume_type(self, context: Mapping[str, Any], type_id: str) -> dict[str, Any]:
         return self.db.volume_type_get(type_id)
 
+    def get_default_volume_type(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The type an untyped volume has: Cinder's ``__DEFAULT__`` (replisim has no per-project default)."""
+        return self.db.volume_type_get(DEFAULT_TYPE_ID)
+
+    def update_volume_type(
+        self,
+        context: Mapping[str, Any],
+        type_id: str,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Rename a type or change its description; the default type keeps its name."""
+        self._authorize(context, "volume_extension:types_manage")
+        values: dict[str, Any] = {}
+        if name is not None:
+            if not isinstance(name, str) or not name.strip():
+                raise exception.InvalidInput(reason="a volume type needs a non-empty name")
+            if type_id == DEFAULT_TYPE_ID and name != DEFAULT_TYPE_NAME:
+                raise exception.InvalidVolumeType(reason="the default volume type cannot be renamed")
+            values["name"] = name
+        if description is not None:
+            values["description"] = description
+        if not values:
+            return self.db.volume_type_get(type_id)
+        return self.db.volume_type_update(type_id, values)
+
     def delete_volume_type(self, context: Mapping[str, Any], type_id: str) -> None:
         self._authorize(context, "volume_extension:types_manage")
+        if type_id == DEFAULT_TYPE_ID:
+            raise exception.InvalidVolumeType(reason="the default volume type cannot be deleted")
         in_use = [v["id"] for v in self.db.volume_get_all() if v["volume_type_id"] == type_id]
         if in_use:
             raise exception.InvalidVolumeType(reason=f"type {type_id} is used by {len(in_use)} volume(s)")
@@ -369,6 +519,27 @@ class VolumeAPI(Actor):
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id}: its backend {host} does not "
                 "report replication_enabled."
+            )
+
+
+# What ``update_volume`` may change, with the types each takes.
+_UPDATABLE: dict[str, tuple[type, ...]] = {
+    "display_name": (str, type(None)),
+    "display_description": (str, type(None)),
+    "metadata": (dict,),
+    "bootable": (bool,),
+}
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    if not isinstance(metadata, Mapping):
+        raise exception.InvalidInput(reason=f"metadata must be an object, got {metadata!r}")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or len(key) > 255:
+            raise exception.InvalidInput(reason=f"metadata keys are 1 to 255 characters, not {key!r}")
+        if not isinstance(value, str) or len(value) > 255:
+            raise exception.InvalidInput(
+                reason=f"metadata values are strings of at most 255 characters, not {value!r} (key {key!r})"
             )
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
     "project_id": _TEXT,
     "user_id": _TEXT,
     "display_name": _TEXT,
+    "display_description": _TEXT,
     "size": (int, _NONE),
     "host": _TEXT,
     "status": _TEXT,
@@ -48,6 +50,11 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
     "previous_replication_status": _TEXT,
     "provider_location": _TEXT,
     "status_reason": _TEXT,  # why a volume is in `error` (no valid host, driver failure)
+    "bootable": (bool,),
+    "attach_status": _TEXT,
+    "migration_status": _TEXT,
+    "metadata": (dict,),  # the owner's key/value pairs, str to str
+    "admin_metadata": (dict,),  # set by actions, not by the owner ("readonly"), str to str
     "created_at": _TIME,
     "updated_at": _TIME,
     "deleted_at": (*_TIME, _NONE),
@@ -62,7 +69,17 @@ _VOLUME_WRITABLE = frozenset(VOLUME_FIELDS) - {
     "deleted_at",
     "deleted",
 }
-_VOLUME_DEFAULTS: Row = {"status": "creating", "replication_status": "disabled", "deleted": False}
+_VOLUME_DEFAULTS: Row = {
+    "status": "creating",
+    "replication_status": "disabled",
+    "bootable": False,
+    "attach_status": "detached",
+    "metadata": {},
+    "admin_metadata": {},
+    "deleted": False,
+}
+# The volume fields that are containers: a row's only mutable values, copied on every read.
+_VOLUME_MAPS = ("metadata", "admin_metadata")
 
 _SERVICE_SCHEMA: dict[str, tuple[type, ...]] = {
     "id": (int,),
@@ -87,6 +104,12 @@ _SERVICE_DEFAULTS: Row = {
 _SERVICE_WRITABLE = frozenset(_SERVICE_DEFAULTS)
 
 _MULTI = (tuple, list, set, frozenset)
+
+# Every database starts with Cinder's default volume type, as Cinder's own migrations make it; an
+# untyped volume is shown with it. Its id is fixed, so every run and both backends agree.
+DEFAULT_TYPE_NAME = "__DEFAULT__"
+DEFAULT_TYPE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "replisim:volume-type:__DEFAULT__"))
+DEFAULT_TYPE_DESCRIPTION = "Default Volume Type"
 
 
 class Repository(Protocol):
@@ -119,6 +142,7 @@ class Repository(Protocol):
     def volume_type_get(self, type_id: str) -> Row: ...
     def volume_type_get_by_name(self, name: str) -> Row: ...
     def volume_type_get_all(self) -> list[Row]: ...
+    def volume_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row: ...
     def volume_type_delete(self, type_id: str) -> None: ...
     def volume_type_extra_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]: ...
     def volume_type_extra_specs_delete(self, type_id: str, key: str) -> None: ...
@@ -158,8 +182,19 @@ def _checked(
         if key not in writable:
             raise exception.Invalid(f"The {what} field {key!r} is read-only.")
         _check_type(what, key, value, schema[key])
-        out[key] = _json_copy(value) if key == "capabilities" else value
+        if key in _VOLUME_MAPS:
+            out[key] = _string_map(f"{what} field {key!r}", value)
+        else:
+            out[key] = _json_copy(value) if key == "capabilities" else value
     return out
+
+
+def _string_map(what: str, value: Mapping[str, Any]) -> dict[str, str]:
+    """A copy of a str-to-str mapping (metadata), or Invalid naming the first bad pair."""
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise exception.Invalid(f"{what} maps strings to strings, not {key!r}: {item!r}.")
+    return dict(value)
 
 
 def _json_copy(value: Any) -> Any:
@@ -213,7 +248,14 @@ def _new_volume(values: Mapping[str, Any], now: float) -> Row:
         _checked("volume", {k: v for k, v in values.items() if k != "id"}, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
     )
     row.update(id=volume_id, created_at=now, updated_at=now)
+    for key in _VOLUME_MAPS:  # never the defaults' own dicts
+        row[key] = dict(row[key])
     return row
+
+
+def _volume_copy(row: Row) -> Row:
+    """A volume row for a caller: its only containers are its metadata dicts (str to str)."""
+    return {**row, "metadata": dict(row["metadata"]), "admin_metadata": dict(row["admin_metadata"])}
 
 
 def _expectations(expected: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -249,6 +291,18 @@ def _check_type_args(type_id: str, name: str, description: str | None) -> None:
     _check_type("volume type", "id", type_id, (str,))
     _check_type("volume type", "name", name, (str,))
     _check_type("volume type", "description", description, _TEXT)
+
+
+def _type_changes(values: Mapping[str, Any]) -> Row:
+    """A volume type's writable fields (its name and description), checked."""
+    unknown = sorted(set(values) - {"name", "description"})
+    if unknown:
+        raise exception.Invalid(f"Unknown or read-only volume type field {unknown[0]!r}.")
+    if "name" in values:
+        _check_type("volume type", "name", values["name"], (str,))
+    if "description" in values:
+        _check_type("volume type", "description", values["description"], _TEXT)
+    return dict(values)
 
 
 def _no_spec(type_id: str, key: str) -> exception.NotFound:
@@ -332,6 +386,7 @@ class MemoryRepository:
         self._services: dict[int, Row] = {}
         self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
         self._step = _Step(self)
+        self.volume_type_create(DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, {}, DEFAULT_TYPE_DESCRIPTION)
 
     def _tx(self) -> _Step:
         """One atomic step; gives the time. Methods validate before they mutate."""
@@ -364,11 +419,11 @@ class MemoryRepository:
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
             self._volumes[row["id"]] = row
             self._index(row, None)
-            return dict(row)
+            return _volume_copy(row)
 
     def volume_get(self, volume_id: str) -> Row:
         with self._tx():
-            return dict(self._live(volume_id))
+            return _volume_copy(self._live(volume_id))
 
     def volume_get_all(
         self,
@@ -393,7 +448,7 @@ class MemoryRepository:
                 smallest = min(options, key=lambda groups: sum(map(len, groups)))
                 candidates = [self._volumes[i] for group in smallest for i in group]
             rows = [
-                dict(row)
+                _volume_copy(row)
                 for row in candidates
                 if not row["deleted"]
                 and (project_id is None or row["project_id"] == project_id)
@@ -413,7 +468,7 @@ class MemoryRepository:
             before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
-            return dict(row)
+            return _volume_copy(row)
 
     def volume_conditional_update(
         self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
@@ -427,7 +482,7 @@ class MemoryRepository:
             before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
-            return dict(row)
+            return _volume_copy(row)
 
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as now:
@@ -457,7 +512,7 @@ class MemoryRepository:
             if type_id in self._types:
                 raise exception.Invalid(f"Volume type {type_id} already exists.")
             if any(row["name"] == name for row in self._types.values()):
-                raise exception.Invalid(f"A volume type named {name!r} already exists.")
+                raise exception.VolumeTypeExists(id=name)
             row = {
                 "id": type_id,
                 "name": name,
@@ -484,6 +539,16 @@ class MemoryRepository:
         with self._tx():
             rows = sorted(self._types.values(), key=lambda row: row["name"])
             return [_type_copy(row) for row in rows]
+
+    def volume_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            changes = _type_changes(values)
+            row = self._type(type_id)
+            name = changes.get("name", row["name"])
+            if any(other["name"] == name and other["id"] != type_id for other in self._types.values()):
+                raise exception.VolumeTypeExists(id=name)
+            row.update(changes, updated_at=now)
+            return _type_copy(row)
 
     def volume_type_delete(self, type_id: str) -> None:
         with self._tx():
@@ -562,6 +627,7 @@ _VOLUMES = sa.Table(
     sa.Column("project_id", sa.String(255)),
     sa.Column("user_id", sa.String(255)),
     sa.Column("display_name", sa.String(255)),
+    sa.Column("display_description", sa.Text),
     sa.Column("size", sa.Integer),
     sa.Column("host", sa.String(255)),
     sa.Column("status", sa.String(255)),
@@ -572,6 +638,11 @@ _VOLUMES = sa.Table(
     sa.Column("previous_replication_status", sa.Text),
     sa.Column("provider_location", sa.Text),
     sa.Column("status_reason", sa.Text),
+    sa.Column("bootable", sa.Boolean, nullable=False),
+    sa.Column("attach_status", sa.String(255)),
+    sa.Column("migration_status", sa.String(255)),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("admin_metadata", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("deleted_at", sa.Double),
@@ -692,6 +763,17 @@ class SqlRepository:
         # transactions), so this process's transactions queue here, in turn.
         self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         _META.create_all(self._engine)
+        with self._tx() as (conn, now):
+            if not conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == DEFAULT_TYPE_NAME)).first():
+                conn.execute(
+                    sa.insert(_TYPES).values(
+                        id=DEFAULT_TYPE_ID,
+                        name=DEFAULT_TYPE_NAME,
+                        description=DEFAULT_TYPE_DESCRIPTION,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
 
     @contextmanager
     def _tx(self) -> Iterator[tuple[sa.Connection, float]]:
@@ -849,7 +931,7 @@ class SqlRepository:
             if conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.id == type_id)).first():
                 raise exception.Invalid(f"Volume type {type_id} already exists.")
             if conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == name)).first():
-                raise exception.Invalid(f"A volume type named {name!r} already exists.")
+                raise exception.VolumeTypeExists(id=name)
             conn.execute(
                 sa.insert(_TYPES).values(
                     id=type_id, name=name, description=description, created_at=now, updated_at=now
@@ -874,6 +956,18 @@ class SqlRepository:
         with self._tx() as (conn, _now):
             types = conn.execute(sa.select(_TYPES).order_by(_TYPES.c.name)).mappings().all()
             return [{**row, "extra_specs": self._specs(conn, row["id"])} for row in types]
+
+    def volume_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            changes = _type_changes(values)
+            if "name" in changes:
+                clash = sa.select(_TYPES.c.id).where(_TYPES.c.name == changes["name"], _TYPES.c.id != type_id)
+                if conn.execute(clash).first():
+                    raise exception.VolumeTypeExists(id=changes["name"])
+            query = sa.update(_TYPES).where(_TYPES.c.id == type_id).values(**changes, updated_at=now)
+            if conn.execute(query).rowcount != 1:
+                raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+            return self._type(conn, _TYPES.c.id == type_id, missing=type_id)
 
     def volume_type_delete(self, type_id: str) -> None:
         with self._tx() as (conn, _now):

@@ -15,6 +15,7 @@ the code below, which is Cinder's wire format rather than HTTP plumbing.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import logging
 import re
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from replisim import exception
 from replisim.redaction import Redactor, mask_secret_keys
@@ -41,7 +42,7 @@ LOG = logging.getLogger("replisim.rest")
 VERSION_HEADER = "OpenStack-API-Version"
 CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication_targets (60 s)
 MAX_BODY = 1 << 20
-_COLLECTIONS = frozenset({"volumes", "types", "os-services"})
+_COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone"})
 # Cinder's fault names by status; any other status is a "computeFault".
 _FAULT_NAMES = {
     400: "badRequest",
@@ -69,26 +70,56 @@ _ACTION_ARGUMENTS = {
     "os-failover_replication": {"secondary"},
     "os-reset_replication_status": {"replication_status"},
 }
+# PUT /volumes/{id}: the body's keys and the fields they set (Cinder takes both spellings).
+_VOLUME_UPDATE = {
+    "name": "display_name",
+    "display_name": "display_name",
+    "description": "display_description",
+    "display_description": "display_description",
+    "metadata": "metadata",
+}
+# The filters a volume listing applies (besides paging and sorting); an admin's unknown filter
+# matches nothing, a member's is dropped, as in Cinder.
 _VOLUME_FILTERS = (
-    "all_tenants",
     "project_id",
     "name",
     "display_name",
+    "name~",
+    "display_name~",
     "status",
     "replication_status",
-    "limit",
-    "marker",
+    "availability_zone",
+    "bootable",
+    "metadata",
 )
+# Sort keys (Cinder's names) and the volume fields they sort by.
+_SORT_KEYS = {
+    "id": "id",
+    "name": "display_name",
+    "display_name": "display_name",
+    "status": "status",
+    "size": "size",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "bootable": "bootable",
+    "project_id": "project_id",
+    "user_id": "user_id",
+    "volume_type_id": "volume_type_id",
+    "replication_status": "replication_status",
+    "host": "host",
+}
+LIKE_FILTERS_SINCE: Version = (3, 34)
+COUNT_SINCE: Version = (3, 45)
+SUMMARY_SINCE: Version = (3, 12)
+SUMMARY_METADATA_SINCE: Version = (3, 36)
 # Create-volume fields that name features replisim does not have: refused unless empty.
 _UNSUPPORTED_CREATE = (
-    "description",
     "snapshot_id",
     "source_volid",
     "imageRef",
     "backup_id",
     "consistencygroup_id",
     "group_id",
-    "metadata",
     "multiattach",
 )
 
@@ -155,7 +186,10 @@ def requested_version(header: str | None) -> Version:
 
 
 def request_context(
-    headers: Mapping[str, str], url_project: str | None, admin_users: frozenset[str]
+    headers: Mapping[str, str],
+    url_project: str | None,
+    admin_users: frozenset[str],
+    request_id: str | None = None,
 ) -> RequestContext:
     """Who is asking, read as Cinder's noauth middleware reads it.
 
@@ -180,8 +214,13 @@ def request_context(
         )
     roles = tuple(sorted({r.strip().lower() for r in headers.get("x-roles", "").split(",") if r.strip()}))
     return RequestContext(
-        user, project, user in admin_users or "admin" in roles, f"req-{uuid.uuid4()}", roles
+        user, project, user in admin_users or "admin" in roles, request_id or new_request_id(), roles
     )
+
+
+def new_request_id() -> str:
+    """Cinder's form; every answer carries one, a refused request's too."""
+    return f"req-{uuid.uuid4()}"
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
@@ -215,6 +254,105 @@ def _size(value: Any) -> int:
     raise HttpError(400, f"Volume size must be a whole number of GiB, got {value!r}.")
 
 
+def _metadata(value: Any) -> dict[str, str]:
+    """A metadata object as a client sends it; the API actor checks lengths."""
+    if not isinstance(value, dict):
+        raise HttpError(400, f"Invalid input for field/attribute metadata: {value!r} is not an object.")
+    bad = [k for k, v in value.items() if not isinstance(v, str)]
+    if bad:
+        raise HttpError(
+            400, f"Invalid input for field/attribute metadata: the value of {bad[0]!r} is not a string."
+        )
+    return dict(value)
+
+
+def _only(
+    info: Mapping[str, Any], action: str, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> None:
+    """400 unless an action's arguments are ``required`` plus some of ``optional``."""
+    missing = [k for k in required if k not in info]
+    unknown = sorted(set(info) - set(required) - set(optional))
+    if missing or unknown:
+        wanted = ", ".join(repr(k) for k in (*required, *optional))
+        problem = f"'{missing[0]}' is a required property" if missing else f"{unknown[0]!r} was unexpected"
+        raise HttpError(400, f"Invalid input for {action}: {problem}; it takes {wanted}.")
+
+
+def _strict_bool(value: Any, action: str, key: str) -> bool:
+    """A boolean as Cinder reads one strictly: true/false, yes/no, on/off, 1/0, y/n, t/f."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "t", "true", "on", "y", "yes"):
+        return True
+    if text in ("0", "f", "false", "off", "n", "no"):
+        return False
+    raise HttpError(400, f"Invalid input for {action}: {key} {value!r} is not a boolean (true or false).")
+
+
+def _sort_order(sort: str | None, sort_key: str | None, sort_dir: str | None) -> list[tuple[str, bool]]:
+    """``sort=k1:asc,k2`` or ``sort_key``/``sort_dir`` as (field, descending) pairs; Cinder's
+    default is newest first, and ``id`` (descending) always breaks ties."""
+    if sort is not None and (sort_key is not None or sort_dir is not None):
+        raise HttpError(
+            400, "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with 'sort'."
+        )
+    pairs: list[tuple[str, str]] = []
+    if sort is not None:
+        for item in sort.split(","):
+            key, _, direction = item.strip().partition(":")
+            pairs.append((key.strip(), direction.strip() or "desc"))
+    else:
+        pairs.append((sort_key or "created_at", sort_dir or "desc"))
+    order = []
+    for key, direction in pairs:
+        if key not in _SORT_KEYS:
+            raise HttpError(
+                400,
+                f"Invalid input received: Invalid sort key {key!r}; sort by one of {', '.join(_SORT_KEYS)}.",
+            )
+        if direction.lower() not in ("asc", "desc"):
+            raise HttpError(
+                400, f"Invalid input received: Unknown sort direction {direction!r}, must be 'desc' or 'asc'."
+            )
+        order.append((_SORT_KEYS[key], direction.lower() == "desc"))
+    if all(field != "id" for field, _ in order):
+        order.append(("id", True))
+    return order
+
+
+def _sortable(field: str, volume: Mapping[str, Any]) -> tuple[bool, Any]:
+    """A volume's sort key by ``field``: None sorts first ascending (as in SQL), beside any one type."""
+    value = volume[field]
+    return (value is not None, value if value is not None else 0)
+
+
+def _volume_filter(key: str, value: str, version: Version) -> Callable[[Mapping[str, Any]], bool]:
+    """One listing filter as a test of a volume row."""
+    field = {"name": "display_name", "name~": "display_name~"}.get(key, key)
+    if field.endswith("~"):
+        return lambda v: value in (v[field[:-1]] or "")
+    if field == "availability_zone":
+        return lambda v: value == views.ZONE
+    if field == "bootable":
+        flag = configparser.ConfigParser.BOOLEAN_STATES.get(value.strip().lower())
+        if flag is None:
+            raise HttpError(400, f"Invalid input received: bootable={value!r} is not a boolean.")
+        return lambda v: v["bootable"] is flag
+    if field == "metadata":
+        try:
+            wanted = json.loads(value)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict):
+            raise HttpError(400, f"Invalid input received: metadata={value!r} is not a JSON object.")
+        pairs = {str(k): str(v) for k, v in wanted.items()}
+        return lambda v: all(v["metadata"].get(k) == want for k, want in pairs.items())
+    if field not in ("project_id", "display_name", "status", "replication_status"):
+        return lambda v: False  # an admin's filter on a field volumes do not have
+    return lambda v: v[field] == value
+
+
 Route = tuple[str, tuple[str, ...], str]
 
 
@@ -224,13 +362,23 @@ class BlockStorageApi:
     ROUTES: tuple[Route, ...] = (
         ("GET", ("volumes",), "list_volumes"),
         ("GET", ("volumes", "detail"), "list_volumes_detail"),
+        ("GET", ("volumes", "summary"), "volume_summary"),
         ("POST", ("volumes",), "create_volume"),
         ("GET", ("volumes", "*"), "show_volume"),
+        ("PUT", ("volumes", "*"), "update_volume"),
         ("DELETE", ("volumes", "*"), "delete_volume"),
         ("POST", ("volumes", "*", "action"), "volume_action"),
+        ("GET", ("volumes", "*", "metadata"), "list_metadata"),
+        ("POST", ("volumes", "*", "metadata"), "merge_metadata"),
+        ("PUT", ("volumes", "*", "metadata"), "replace_metadata"),
+        ("GET", ("volumes", "*", "metadata", "*"), "show_metadata_item"),
+        ("PUT", ("volumes", "*", "metadata", "*"), "update_metadata_item"),
+        ("DELETE", ("volumes", "*", "metadata", "*"), "delete_metadata_item"),
         ("GET", ("types",), "list_types"),
         ("POST", ("types",), "create_type"),
+        ("GET", ("types", "default"), "show_default_type"),
         ("GET", ("types", "*"), "show_type"),
+        ("PUT", ("types", "*"), "update_type"),
         ("DELETE", ("types", "*"), "delete_type"),
         ("GET", ("types", "*", "extra_specs"), "list_extra_specs"),
         ("POST", ("types", "*", "extra_specs"), "set_extra_specs"),
@@ -238,6 +386,7 @@ class BlockStorageApi:
         ("PUT", ("types", "*", "extra_specs", "*"), "update_extra_spec"),
         ("DELETE", ("types", "*", "extra_specs", "*"), "delete_extra_spec"),
         ("GET", ("os-services",), "list_services"),
+        ("GET", ("os-availability-zone",), "list_availability_zones"),
     )
 
     def __init__(
@@ -263,7 +412,7 @@ class BlockStorageApi:
         """Answer one HTTP request; ``headers`` has lower-case names. Never raises."""
         started = time.monotonic()
         arrived = self.runtime.now
-        request_id = "-"
+        request_id = new_request_id()
         version = MIN_VERSION
         try:
             url = urlsplit(target)
@@ -274,8 +423,7 @@ class BlockStorageApi:
                 version = requested_version(headers.get(VERSION_HEADER.lower()))
                 project, path = self._split(segments, url.path)
                 handler, args = self._route(method, path, url.path)
-                context = request_context(headers, project, self.admin_users)
-                request_id = context.request_id
+                context = request_context(headers, project, self.admin_users, request_id)
                 request = Request(
                     method,
                     path,
@@ -376,7 +524,12 @@ class BlockStorageApi:
         return {t["id"]: t["name"] for t in self._call(request, "list_volume_types")}
 
     def _detail(
-        self, request: Request, volume: Mapping[str, Any], type_names: Mapping[str, str] | None = None
+        self,
+        request: Request,
+        volume: Mapping[str, Any],
+        type_names: Mapping[str, str] | None = None,
+        *,
+        extended: bool = True,
     ) -> dict[str, Any]:
         names = self._type_names(request) if type_names is None else type_names
         return views.volume_detail(
@@ -385,49 +538,82 @@ class BlockStorageApi:
             is_admin=request.context.is_admin,
             version=request.version,
             base_url=request.base_url,
+            extended=extended,
         )
 
-    def _volumes(self, request: Request) -> list[dict[str, Any]]:
-        """The caller's volumes after Cinder's filters and paging, newest first."""
-        query = request.query
-        unknown = sorted(set(query) - set(_VOLUME_FILTERS))
-        if unknown:
-            raise HttpError(
-                400,
-                f"Invalid filters {', '.join(unknown)} are found in query options; "
-                f"supported: {', '.join(_VOLUME_FILTERS)}.",
-            )
-        volumes = self._call(request, "list_volumes", all_tenants=_flag(query, "all_tenants"))
-        wanted = {
-            "project_id": query.get("project_id"),
-            "display_name": query.get("name"),
-            "status": query.get("status"),
-            "replication_status": query.get("replication_status"),
-        }
-        if "display_name" in query:
-            wanted["display_name"] = query["display_name"]
-        volumes = [v for v in volumes if all(want is None or v[key] == want for key, want in wanted.items())]
-        volumes.sort(key=lambda v: (v["created_at"], v["id"]), reverse=True)
-        if "marker" in query:
+    def _volumes(self, request: Request) -> tuple[list[dict[str, Any]], int]:
+        """The caller's volumes after Cinder's filters, sort and paging, and how many matched."""
+        query = dict(request.query)
+        limit = query.pop("limit", None)
+        marker = query.pop("marker", None)
+        order = _sort_order(query.pop("sort", None), query.pop("sort_key", None), query.pop("sort_dir", None))
+        for paging in ("with_count", "offset", "all_tenants"):
+            query.pop(paging, None)
+        if request.version < LIKE_FILTERS_SINCE:
+            query = {k: v for k, v in query.items() if not k.endswith("~")}
+        if not request.context.is_admin:  # Cinder drops a member's unknown filters
+            query = {k: v for k, v in query.items() if k in _VOLUME_FILTERS}
+        wanted = [_volume_filter(key, value, request.version) for key, value in query.items()]
+        volumes = self._call(request, "list_volumes", all_tenants=_flag(request.query, "all_tenants"))
+        volumes = [v for v in volumes if all(matches(v) for matches in wanted)]
+        for field, descending in reversed(order):  # stable sorts, the last key first
+            volumes.sort(key=functools.partial(_sortable, field), reverse=descending)
+        matched = len(volumes)
+        if marker is not None:
             ids = [v["id"] for v in volumes]
-            if query["marker"] not in ids:
-                raise HttpError(400, f"Marker {query['marker']!r} is not a volume in this listing.")
-            volumes = volumes[ids.index(query["marker"]) + 1 :]
-        if "limit" in query:
-            if not query["limit"].isdigit():
-                raise HttpError(400, f"limit must be a whole number, got {query['limit']!r}.")
-            volumes = volumes[: int(query["limit"])]
-        return volumes
+            if marker not in ids:
+                raise exception.VolumeNotFound(volume_id=marker)
+            volumes = volumes[ids.index(marker) + 1 :]
+        if limit is not None:
+            if not limit.isdigit():
+                raise HttpError(400, f"limit must be a whole number, got {limit!r}.")
+            volumes = volumes[: int(limit)]
+        return volumes, matched
+
+    def _listing(
+        self, request: Request, collection: str, shown: list[dict[str, Any]], page: list[Any], matched: int
+    ) -> Reply:
+        """A volume listing with Cinder's ``volumes_links`` (a full page has a next link) and ``count``."""
+        body: dict[str, Any] = {"volumes": shown}
+        limit = request.query.get("limit")
+        if page and limit is not None and len(page) == int(limit):
+            params = [(k, v) for k, v in request.query.items() if k != "marker"]
+            query = urlencode([*params, ("marker", page[-1]["id"])], safe="~:")
+            project = request.context.project_id
+            body["volumes_links"] = [
+                {"rel": "next", "href": f"{request.base_url}/v3/{project}/{collection}?{query}"}
+            ]
+        if request.version >= COUNT_SINCE and _flag(request.query, "with_count"):
+            body["count"] = matched
+        return Reply(200, body)
 
     def list_volumes(self, request: Request) -> Reply:
-        return Reply(
-            200, {"volumes": [views.volume_summary(v, request.base_url) for v in self._volumes(request)]}
-        )
+        volumes, matched = self._volumes(request)
+        shown = [views.volume_summary(v, request.base_url) for v in volumes]
+        return self._listing(request, "volumes", shown, volumes, matched)
 
     def list_volumes_detail(self, request: Request) -> Reply:
-        volumes = self._volumes(request)
+        volumes, matched = self._volumes(request)
         names = self._type_names(request)
-        return Reply(200, {"volumes": [self._detail(request, v, names) for v in volumes]})
+        shown = [self._detail(request, v, names) for v in volumes]
+        return self._listing(request, "volumes/detail", shown, volumes, matched)
+
+    def volume_summary(self, request: Request) -> Reply:
+        """``/volumes/summary`` (3.12): how many, how big, and (3.36) every metadata value in use."""
+        if request.version < SUMMARY_SINCE:
+            raise exception.VolumeNotFound(volume_id="summary")
+        volumes = self._call(request, "list_volumes", all_tenants=_flag(request.query, "all_tenants"))
+        summary: dict[str, Any] = {
+            "total_count": len(volumes),
+            "total_size": sum(v["size"] or 0 for v in volumes),
+        }
+        if request.version >= SUMMARY_METADATA_SINCE:
+            values: dict[str, set[str]] = {}
+            for volume in volumes:
+                for key, value in volume["metadata"].items():
+                    values.setdefault(key, set()).add(value)
+            summary["metadata"] = {key: sorted(found) for key, found in sorted(values.items())}
+        return Reply(200, {"volume-summary": summary})
 
     def show_volume(self, request: Request, volume_id: str) -> Reply:
         return Reply(
@@ -439,23 +625,51 @@ class BlockStorageApi:
         unsupported = [k for k in _UNSUPPORTED_CREATE if spec.get(k) not in (None, {}, False)]
         zone = spec.get("availability_zone")
         if zone not in (None, views.ZONE):
-            unsupported.append("availability_zone")
+            raise exception.InvalidInput(
+                reason=f"Availability zone '{zone}' is invalid; this deployment has {views.ZONE!r} only."
+            )
         if unsupported:
             raise HttpError(
                 400,
-                f"replisim volumes support size, name, volume_type and availability zone "
-                f"{views.ZONE!r} only; this request also sets {', '.join(unsupported)}.",
+                f"replisim volumes are made empty: size, name, description, metadata, volume_type "
+                f"and availability_zone only; this request also sets {', '.join(unsupported)}.",
             )
         if "size" not in spec:
             raise HttpError(400, "A volume needs a 'size' in GiB.")
-        name, volume_type = spec.get("name"), spec.get("volume_type")
-        for key, value in (("name", name), ("volume_type", volume_type)):
+        name = spec.get("name", spec.get("display_name"))
+        description = spec.get("description", spec.get("display_description"))
+        volume_type = spec.get("volume_type")
+        for key, value in (("name", name), ("description", description), ("volume_type", volume_type)):
             if value is not None and not isinstance(value, str):
                 raise HttpError(400, f"Volume {key} must be a string, got {value!r}.")
         volume = self._call(
-            request, "create_volume", size=_size(spec["size"]), name=name, volume_type=volume_type
+            request,
+            "create_volume",
+            size=_size(spec["size"]),
+            name=name,
+            volume_type=volume_type,
+            description=description,
+            metadata=_metadata(spec.get("metadata") or {}),
         )
-        return Reply(202, {"volume": self._detail(request, volume)})
+        return Reply(202, {"volume": self._detail(request, volume, extended=False)})
+
+    def update_volume(self, request: Request, volume_id: str) -> Reply:
+        spec = _object(request.body, "volume")
+        unknown = sorted(set(spec) - set(_VOLUME_UPDATE))
+        if unknown:
+            raise HttpError(
+                400,
+                f"Invalid input for field/attribute volume: {', '.join(unknown)} cannot be updated; "
+                f"a volume's {', '.join(sorted(_VOLUME_UPDATE))} can.",
+            )
+        values = {_VOLUME_UPDATE[k]: v for k, v in spec.items()}
+        for key in ("display_name", "display_description"):
+            if values.get(key) is not None and not isinstance(values[key], str):
+                raise HttpError(400, f"Volume {key.removeprefix('display_')} must be a string.")
+        if "metadata" in values:
+            values["metadata"] = _metadata(values["metadata"])
+        volume = self._call(request, "update_volume", volume_id=volume_id, **values)
+        return Reply(200, {"volume": self._detail(request, volume, extended=False)})
 
     def delete_volume(self, request: Request, volume_id: str) -> Reply:
         # ``cascade`` would delete snapshots; replisim volumes have none, so there is nothing to cascade.
@@ -468,38 +682,143 @@ class BlockStorageApi:
             raise HttpError(
                 400,
                 "An action body is a JSON object with exactly one key, the action's "
-                'name, such as {"os-enable_replication": {}}.',
+                'name, such as {"os-extend": {"new_size": 2}}.',
             )
         ((action, info),) = body.items()
-        method = _REPLICATION_ACTIONS.get(action)
-        if method is None:
+        if action in _REPLICATION_ACTIONS:
+            return self._replication_action(request, volume_id, action, info)
+        handler = _VOLUME_ACTIONS.get(action)
+        if handler is None:
             raise HttpError(
                 400,
-                f"There is no such action: {action}. Supported actions: {', '.join(_REPLICATION_ACTIONS)}.",
+                f"There is no such action: {action}. Verify the request body and Content-Type "
+                "header and try again.",
             )
+        if not isinstance(info, dict):
+            raise HttpError(400, f"{action} takes a JSON object, got {json.dumps(info)}.")
+        return handler(self, request, volume_id, info)
+
+    def _replication_action(self, request: Request, volume_id: str, action: str, info: Any) -> Reply:
         info = {} if info is None else info
         allowed = _ACTION_ARGUMENTS.get(action, set())
         if not isinstance(info, dict) or set(info) - allowed:
             takes = " or ".join(f"an optional '{name}'" for name in sorted(allowed)) or "no arguments"
             raise HttpError(400, f"{action} takes {takes}; got {json.dumps(info)}.")
-        result = self._call(request, method, volume_id=volume_id, **info)
+        result = self._call(request, _REPLICATION_ACTIONS[action], volume_id=volume_id, **info)
         if action == "os-list_replication_targets":
             return Reply(200, mask_secret_keys(result))
         return Reply(202)
 
+    def _extend(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-extend", required=("new_size",))
+        new_size = info["new_size"]
+        if isinstance(new_size, str) and new_size.strip().isdigit():
+            new_size = int(new_size)
+        if isinstance(new_size, bool) or not isinstance(new_size, int) or new_size < 1:
+            raise HttpError(400, f"os-extend: new_size must be a whole number of GiB, got {new_size!r}.")
+        self._call(request, "extend_volume", volume_id=volume_id, new_size=new_size)
+        return Reply(202)
+
+    def _reset_status(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-reset_status", optional=("status", "attach_status", "migration_status"))
+        for key, value in info.items():
+            if value is not None and not isinstance(value, str):
+                raise HttpError(400, f"os-reset_status: {key} must be a string, got {value!r}.")
+        self._call(request, "reset_status", volume_id=volume_id, **info)
+        return Reply(202)
+
+    def _set_bootable(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-set_bootable", required=("bootable",))
+        bootable = _strict_bool(info["bootable"], "os-set_bootable", "bootable")
+        self._call(request, "update_volume", volume_id=volume_id, bootable=bootable)
+        return Reply(200)
+
+    def _update_readonly_flag(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
+        _only(info, "os-update_readonly_flag", required=("readonly",))
+        readonly = _strict_bool(info["readonly"], "os-update_readonly_flag", "readonly")
+        self._call(request, "update_readonly_flag", volume_id=volume_id, readonly=readonly)
+        return Reply(202)
+
+    # -- volume metadata -------------------------------------------------------------------------
+
+    def list_metadata(self, request: Request, volume_id: str) -> Reply:
+        return Reply(200, {"metadata": self._call(request, "get_volume_metadata", volume_id=volume_id)})
+
+    def _set_metadata(self, request: Request, volume_id: str, *, delete: bool) -> Reply:
+        metadata = _metadata(_object(request.body, "metadata"))
+        result = self._call(
+            request, "update_volume_metadata", volume_id=volume_id, metadata=metadata, delete=delete
+        )
+        return Reply(200, {"metadata": result})
+
+    def merge_metadata(self, request: Request, volume_id: str) -> Reply:
+        return self._set_metadata(request, volume_id, delete=False)
+
+    def replace_metadata(self, request: Request, volume_id: str) -> Reply:
+        return self._set_metadata(request, volume_id, delete=True)
+
+    def show_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        metadata = self._call(request, "get_volume_metadata", volume_id=volume_id)
+        if key not in metadata:
+            raise exception.MetadataNotFound(volume_id=volume_id, key=key)
+        return Reply(200, {"meta": {key: metadata[key]}})
+
+    def update_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        meta = _metadata(_object(request.body, "meta"))
+        if set(meta) != {key}:
+            raise HttpError(
+                400,
+                "Request body and URI mismatch" if len(meta) == 1 else "Request body contains too many items",
+            )
+        self._call(request, "update_volume_metadata", volume_id=volume_id, metadata=meta)
+        return Reply(200, {"meta": meta})
+
+    def delete_metadata_item(self, request: Request, volume_id: str, key: str) -> Reply:
+        self._call(request, "delete_volume_metadata", volume_id=volume_id, key=key)
+        return Reply(200)
+
     # -- volume types and extra specs ------------------------------------------------------------
 
-    def _type_view(self, request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
-        return views.volume_type(row, is_admin=request.context.is_admin)
+    def _type_view(
+        self, request: Request, row: Mapping[str, Any], *, qos: bool = True, access: bool = True
+    ) -> dict[str, Any]:
+        return views.volume_type(row, is_admin=request.context.is_admin, qos=qos, access=access)
 
     def list_types(self, request: Request) -> Reply:
-        # ``is_public`` is accepted and moot: every replisim volume type is public.
-        rows = sorted(self._call(request, "list_volume_types"), key=lambda t: t["name"])
+        # ``is_public`` is accepted and moot: every replisim volume type is public. Newest first.
+        rows = sorted(
+            self._call(request, "list_volume_types"), key=lambda t: (t["created_at"], t["id"]), reverse=True
+        )
         return Reply(200, {"volume_types": [self._type_view(request, t) for t in rows]})
 
     def show_type(self, request: Request, type_id: str) -> Reply:
         row = self._call(request, "get_volume_type", type_id=type_id)
         return Reply(200, {"volume_type": self._type_view(request, row)})
+
+    def show_default_type(self, request: Request) -> Reply:
+        row = self._call(request, "get_default_volume_type")
+        return Reply(200, {"volume_type": self._type_view(request, row, access=False)})
+
+    def update_type(self, request: Request, type_id: str) -> Reply:
+        spec = _object(request.body, "volume_type")
+        unknown = sorted(set(spec) - {"name", "description", "is_public"})
+        if unknown:
+            raise HttpError(
+                400, f"A volume type's name, description and is_public can change, not {unknown[0]!r}."
+            )
+        if spec.get("is_public", True) is not True:
+            raise HttpError(400, "replisim volume types are all public; private types are not supported.")
+        for key in ("name", "description"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise HttpError(400, f"A volume type's {key} must be a string.")
+        row = self._call(
+            request,
+            "update_volume_type",
+            type_id=type_id,
+            name=spec.get("name"),
+            description=spec.get("description"),
+        )
+        return Reply(200, {"volume_type": self._type_view(request, row, qos=False, access=False)})
 
     def create_type(self, request: Request) -> Reply:
         spec = _object(request.body, "volume_type")
@@ -515,15 +834,18 @@ class BlockStorageApi:
             extra_specs=specs,
             description=spec.get("description"),
         )
-        return Reply(200, {"volume_type": self._type_view(request, row)})
+        return Reply(200, {"volume_type": self._type_view(request, row, qos=False)})
 
     def delete_type(self, request: Request, type_id: str) -> Reply:
         self._call(request, "delete_volume_type", type_id=type_id)
         return Reply(202)
 
-    def list_extra_specs(self, request: Request, type_id: str) -> Reply:
+    def _extra_specs(self, request: Request, type_id: str) -> dict[str, str]:
         row = self._call(request, "get_volume_type", type_id=type_id)
-        return Reply(200, {"extra_specs": dict(row["extra_specs"])})
+        return views.visible_extra_specs(row["extra_specs"], is_admin=request.context.is_admin)
+
+    def list_extra_specs(self, request: Request, type_id: str) -> Reply:
+        return Reply(200, {"extra_specs": self._extra_specs(request, type_id)})
 
     def set_extra_specs(self, request: Request, type_id: str) -> Reply:
         specs = _object(request.body, "extra_specs")
@@ -531,7 +853,7 @@ class BlockStorageApi:
         return Reply(200, {"extra_specs": specs})
 
     def show_extra_spec(self, request: Request, type_id: str, key: str) -> Reply:
-        specs = self._call(request, "get_volume_type", type_id=type_id)["extra_specs"]
+        specs = self._extra_specs(request, type_id)
         if key not in specs:
             raise HttpError(404, f"Volume type {type_id} has no extra spec {key!r}.")
         return Reply(200, {key: specs[key]})
@@ -559,6 +881,23 @@ class BlockStorageApi:
             if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))
         ]
         return Reply(200, {"services": [views.service(s, version=request.version) for s in rows]})
+
+    # -- availability zones ------------------------------------------------------------------------
+
+    def list_availability_zones(self, request: Request) -> Reply:
+        """replisim has Cinder's default zone only, always available (every user may list it)."""
+        return Reply(
+            200, {"availabilityZoneInfo": [{"zoneName": views.ZONE, "zoneState": {"available": True}}]}
+        )
+
+
+# Cinder's volume actions replisim has, and their handlers (the seed's own are ``_REPLICATION_ACTIONS``).
+_VOLUME_ACTIONS: dict[str, Callable[[BlockStorageApi, Request, str, Mapping[str, Any]], Reply]] = {
+    "os-extend": BlockStorageApi._extend,
+    "os-reset_status": BlockStorageApi._reset_status,
+    "os-set_bootable": BlockStorageApi._set_bootable,
+    "os-update_readonly_flag": BlockStorageApi._update_readonly_flag,
+}
 
 
 # -- HTTP ----------------------------------------------------------------------------------------

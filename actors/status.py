@@ -33,6 +33,33 @@ CREATING, AVAILABLE, DELETING, VOLUME_ERROR, ERROR_DELETING = (
     "error_deleting",
 )
 TERMINAL_VOLUME_STATUSES = frozenset({AVAILABLE, VOLUME_ERROR, "in-use", "deleted"})
+# Every status Cinder 29 knows, in its order (what ``os-reset_status`` accepts and lists).
+VOLUME_STATUSES = (
+    CREATING,
+    AVAILABLE,
+    DELETING,
+    VOLUME_ERROR,
+    ERROR_DELETING,
+    "error_managing",
+    "managing",
+    "attaching",
+    "in-use",
+    "detaching",
+    "maintenance",
+    "restoring-backup",
+    "error_restoring",
+    "reserved",
+    "awaiting-transfer",
+    "backing-up",
+    "error_backing-up",
+    "error_extending",
+    "downloading",
+    "uploading",
+    "retyping",
+    "extending",
+)
+ATTACH_STATUSES = ("attached", "detached")  # the two an admin may reset a volume to
+MIGRATION_STATUSES = ("migrating", "error", "success", "completing", "none", "starting")
 
 
 @dataclass(frozen=True)

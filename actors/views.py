@@ -7,9 +7,11 @@ that later microversions added appear only when the request's microversion has t
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from .db import DEFAULT_TYPE_ID
 from .status import VOLUME_TOPIC
 
 Version = tuple[int, int]
@@ -17,13 +19,6 @@ Version = tuple[int, int]
 MIN_VERSION: Version = (3, 0)
 MAX_VERSION: Version = (3, 71)  # what Cinder 29 and python-cinderclient 9.x speak
 ZONE = "nova"  # Cinder's default availability zone; replisim has one
-
-# Volume fields added by later microversions, with the value replisim always has for them.
-_VOLUME_FIELDS_SINCE: tuple[tuple[Version, str], ...] = (
-    ((3, 13), "group_id"),
-    ((3, 63), "volume_type_id"),
-    ((3, 65), "consumes_quota"),
-)
 
 
 def version_text(version: Version) -> str:
@@ -80,24 +75,32 @@ def volume_detail(
     is_admin: bool,
     version: Version,
     base_url: str,
+    extended: bool = True,
 ) -> dict[str, Any]:
-    """A volume as ``GET /volumes/{id}`` shows it; admins also see where it lives and why it failed."""
-    type_id = volume["volume_type_id"]
+    """A volume as ``GET /volumes/{id}`` shows it; admins also see where it lives and why it failed.
+
+    ``extended``: with the attributes Cinder's extensions add to a show or a listing (host,
+    tenant, migration), which its answers to a create or an update lack. An untyped volume shows
+    the default type, as Cinder's volumes all have one.
+    """
+    type_id = volume["volume_type_id"] or DEFAULT_TYPE_ID
+    updated = volume["updated_at"]
     view: dict[str, Any] = {
         "id": volume["id"],
         "name": volume["display_name"],
-        "description": None,
+        "description": volume["display_description"],
         "size": volume["size"],
         "status": volume["status"],
         "replication_status": volume["replication_status"],
-        "volume_type": type_names.get(type_id, type_id) if type_id else None,
+        "volume_type": type_names.get(type_id, type_id),
         "availability_zone": ZONE,
         "user_id": volume["user_id"],
         "created_at": timestamp(volume["created_at"]),
-        "updated_at": timestamp(volume["updated_at"]),
+        # Cinder's row has no update time until its first update
+        "updated_at": None if updated == volume["created_at"] else timestamp(updated),
         "attachments": [],
-        "metadata": {},
-        "bootable": "false",
+        "metadata": {**volume["metadata"], **_visible_admin_metadata(volume)},
+        "bootable": str(volume["bootable"]).lower(),
         "encrypted": False,
         "multiattach": False,
         "snapshot_id": None,
@@ -105,28 +108,72 @@ def volume_detail(
         "consistencygroup_id": None,
         "links": _links(base_url, volume["project_id"], "volumes", volume["id"]),
     }
-    extra: dict[str, Any] = {"group_id": None, "volume_type_id": type_id, "consumes_quota": True}
-    view.update({name: extra[name] for since, name in _VOLUME_FIELDS_SINCE if version >= since})
     if is_admin:
-        view["os-vol-host-attr:host"] = volume["host"]
+        view["migration_status"] = volume["migration_status"]
+    # (since, field, admins only, value): the fields later microversions added
+    later: tuple[tuple[Version, str, bool, Any], ...] = (
+        ((3, 13), "group_id", False, None),
+        ((3, 21), "provider_id", True, None),
+        ((3, 48), "shared_targets", False, False),
+        ((3, 48), "service_uuid", False, service_uuid(volume["host"])),
+        ((3, 61), "cluster_name", True, None),
+        ((3, 63), "volume_type_id", False, type_id),
+        ((3, 65), "consumes_quota", False, True),
+    )
+    view.update(
+        {name: value for since, name, admin, value in later if version >= since and (is_admin or not admin)}
+    )
+    if extended:
+        if is_admin:
+            view["os-vol-host-attr:host"] = volume["host"]
         view["os-vol-tenant-attr:tenant_id"] = volume["project_id"]
-        view["os-vol-mig-status-attr:migstat"] = None
+        if is_admin:
+            view["os-vol-mig-status-attr:migstat"] = volume["migration_status"]
+            view["os-vol-mig-status-attr:name_id"] = None
+    if is_admin:
         view["os-volume-replication:extended_status"] = volume["replication_extended_status"]
     return view
 
 
-def volume_type(row: Mapping[str, Any], *, is_admin: bool) -> dict[str, Any]:
-    """A volume type; as in Cinder, only admins see its extra specs."""
+def _visible_admin_metadata(volume: Mapping[str, Any]) -> dict[str, str]:
+    """The admin metadata Cinder merges into a volume's shown metadata."""
+    return {k: v for k, v in volume["admin_metadata"].items() if k in ("readonly", "attached_mode")}
+
+
+def service_uuid(host: str | None) -> str | None:
+    """A volume service's uuid (Cinder's ``service_uuid``), stable for its ``host@backend``."""
+    if not host:
+        return None
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"replisim:{VOLUME_TOPIC}:{host.partition('#')[0]}"))
+
+
+# Extra specs Cinder shows to every user; the rest are for admins.
+USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
+
+
+def visible_extra_specs(specs: Mapping[str, str], *, is_admin: bool) -> dict[str, str]:
+    """The extra specs a caller may read: all for admins, the user-visible ones for members."""
+    return dict(specs) if is_admin else {k: specs[k] for k in USER_VISIBLE_EXTRA_SPECS if k in specs}
+
+
+def volume_type(
+    row: Mapping[str, Any], *, is_admin: bool, qos: bool = True, access: bool = True
+) -> dict[str, Any]:
+    """A volume type; as in Cinder, members see only the user-visible extra specs, and no QoS.
+
+    As Cinder 29 answers: the QoS id (``qos``) is missing from the answers to a create and an
+    update, the access extension's field (``access``) from those to an update and ``/types/default``."""
     view: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
         "description": row.get("description"),
         "is_public": True,
-        "os-volume-type-access:is_public": True,
-        "qos_specs_id": None,
+        "extra_specs": visible_extra_specs(row.get("extra_specs") or {}, is_admin=is_admin),
     }
-    if is_admin:
-        view["extra_specs"] = dict(row.get("extra_specs") or {})
+    if access:
+        view["os-volume-type-access:is_public"] = True
+    if qos and is_admin:
+        view["qos_specs_id"] = None
     return view
 
 

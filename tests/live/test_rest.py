@@ -181,7 +181,7 @@ def test_volume_types_and_extra_specs(server: Server) -> None:
     gold.set_keys({"replication": "enabled", "volume_backend_name": "alpha"})
     assert gold.get_keys() == {"replication": "enabled", "volume_backend_name": "alpha"}
     assert cs.volume_types.get(gold.id).extra_specs["replication"] == "enabled"
-    assert [t.name for t in cs.volume_types.list()] == ["gold"]
+    assert [t.name for t in cs.volume_types.list()] == ["gold", "__DEFAULT__"]  # newest first
 
     gold.unset_keys(["volume_backend_name"])
     assert gold.get_keys() == {"replication": "enabled"}
@@ -190,9 +190,10 @@ def test_volume_types_and_extra_specs(server: Server) -> None:
     put = raw(server, "PUT", f"/v3/types/{gold.id}/extra_specs/tier", json={"tier": "1"})
     assert (put.status_code, gold.get_keys()["tier"]) == (200, "1")
 
-    # non-admins see the type but not its specs, and cannot change it
+    # non-admins see the type and only its user-visible specs, and cannot change it
+    gold.set_keys({"replication_enabled": "<is> True"})
     public = connect(server.url, "alice", "project-a").volume_types.get(gold.id)
-    assert public.name == "gold" and not hasattr(public, "extra_specs")
+    assert public.name == "gold" and public.extra_specs == {"replication_enabled": "<is> True"}
     with pytest.raises(exceptions.Forbidden):
         connect(server.url, "alice", "project-a").volume_types.create("tin")
 
@@ -275,14 +276,15 @@ def test_errors_are_cinder_fault_bodies_with_their_status(server: Server) -> Non
     assert bad_size.status_code == 400 and "'big'" in bad_size.json()["badRequest"]["message"]
     snapshot = raw(server, "POST", "/v3/volumes", json={"volume": {"size": 1, "snapshot_id": "s"}})
     assert "snapshot_id" in snapshot.json()["badRequest"]["message"]
-    unknown = raw(server, "POST", f"/v3/volumes/{plain.id}/action", json={"os-extend": {"new_size": 2}})
-    assert "There is no such action: os-extend" in unknown.json()["badRequest"]["message"]
+    unknown = raw(server, "POST", f"/v3/volumes/{plain.id}/action", json={"os-frobnicate": {}})
+    assert "There is no such action: os-frobnicate" in unknown.json()["badRequest"]["message"]
     extra = raw(server, "POST", f"/v3/volumes/{plain.id}/action", json={"os-failover_replication": {"x": 1}})
     assert "optional 'secondary'" in extra.json()["badRequest"]["message"]
     not_json = raw(server, "POST", "/v3/volumes", data=b"{size: 1")
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["badRequest"]["message"]
-    filters = raw(server, "GET", "/v3/volumes/detail?colour=blue")
+    filters = raw(server, "GET", "/v3/volumes/detail?sort_key=colour")
     assert "colour" in filters.json()["badRequest"]["message"]
+    assert raw(server, "GET", "/v3/volumes/detail?colour=blue").json() == {"volumes": []}  # as Cinder
 
     assert raw(server, "GET", "/v3/snapshots").json()["itemNotFound"]["code"] == 404
     assert raw(server, "PUT", "/v3/volumes").json()["badMethod"]["code"] == 405

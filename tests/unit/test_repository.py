@@ -16,6 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from replisim import exception
 from replisim.actors.db import (
+    DEFAULT_TYPE_ID,
+    DEFAULT_TYPE_NAME,
     VOLUME_FIELDS,
     MemoryRepository,
     Repository,
@@ -109,8 +111,12 @@ def test_create_rejects_a_duplicate_id_even_of_a_deleted_volume(repo: Repository
 
 
 def test_returned_rows_are_copies(repo: Repository) -> None:
-    row = repo.volume_create({"id": "v1", "status": "available"})
+    row = repo.volume_create({"id": "v1", "status": "available", "metadata": {"k": "v"}})
     row["status"] = "mangled"
+    row["metadata"]["k"] = "mangled"
+    repo.volume_get("v1")["metadata"].clear()
+    repo.volume_get_all()[0]["admin_metadata"]["x"] = "y"
+    assert (repo.volume_get("v1")["metadata"], repo.volume_get("v1")["admin_metadata"]) == ({"k": "v"}, {})
     repo.volume_get("v1")["status"] = "mangled"
     repo.volume_get_all()[0]["status"] = "mangled"
     repo.volume_update("v1", {"size": 3})["status"] = "mangled"
@@ -119,7 +125,7 @@ def test_returned_rows_are_copies(repo: Repository) -> None:
     volume_type = repo.volume_type_create("t1", "gold", {"replication_enabled": "<is> True"})
     volume_type["extra_specs"]["replication_enabled"] = "mangled"
     repo.volume_type_get("t1")["extra_specs"].clear()
-    repo.volume_type_get_all()[0]["extra_specs"]["x"] = "y"
+    repo.volume_type_get("t1")["extra_specs"]["x"] = "y"
     assert repo.volume_type_get("t1")["extra_specs"] == {"replication_enabled": "<is> True"}
 
     caps = {"pools": [{"name": "p1"}]}
@@ -160,6 +166,7 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     "volume_type_get": lambda r: r.volume_type_get("t1"),
     "volume_type_get_by_name": lambda r: r.volume_type_get_by_name("gold"),
     "volume_type_get_all": lambda r: r.volume_type_get_all(),
+    "volume_type_update": lambda r: r.volume_type_update("t1", {"description": "shiny"}),
     "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
     "service_update_or_create": lambda r: r.service_update_or_create(
         "h@b", "cinder-volume", {"capabilities": {"pools": [{"name": "p2", "tags": ["x"]}]}}
@@ -388,7 +395,7 @@ def test_volume_types_and_extra_specs(repo: Repository, clock: FakeClock) -> Non
     repo.volume_type_create("t-bronze", "bronze")
     assert repo.volume_type_get("t-bronze")["extra_specs"] == {}
     assert repo.volume_type_get_by_name("gold") == gold
-    assert [t["name"] for t in repo.volume_type_get_all()] == ["bronze", "gold"]
+    assert [t["name"] for t in repo.volume_type_get_all()] == [DEFAULT_TYPE_NAME, "bronze", "gold"]
 
     clock.advance()
     specs = repo.volume_type_extra_specs_update(
@@ -405,12 +412,12 @@ def test_volume_types_and_extra_specs(repo: Repository, clock: FakeClock) -> Non
     repo.volume_type_delete("t-gold")
     with pytest.raises(exception.VolumeTypeNotFound):
         repo.volume_type_get("t-gold")
-    assert [t["name"] for t in repo.volume_type_get_all()] == ["bronze"]
+    assert [t["name"] for t in repo.volume_type_get_all()] == [DEFAULT_TYPE_NAME, "bronze"]
 
 
 def test_volume_type_errors(repo: Repository) -> None:
     repo.volume_type_create("t1", "gold")
-    with pytest.raises(exception.Invalid, match="gold"):
+    with pytest.raises(exception.VolumeTypeExists, match="gold"):
         repo.volume_type_create("t2", "gold")
     with pytest.raises(exception.Invalid):
         repo.volume_type_create("t1", "silver")
@@ -420,12 +427,56 @@ def test_volume_type_errors(repo: Repository) -> None:
         lambda: repo.volume_type_get("nope"),
         lambda: repo.volume_type_get_by_name("nope"),
         lambda: repo.volume_type_delete("nope"),
+        lambda: repo.volume_type_update("nope", {"description": "x"}),
         lambda: repo.volume_type_extra_specs_update("nope", {"k": "v"}),
         lambda: repo.volume_type_extra_specs_delete("nope", "k"),
     ):
         with pytest.raises(exception.VolumeTypeNotFound):
             call()
-    assert [t["id"] for t in repo.volume_type_get_all()] == ["t1"]
+    assert [t["id"] for t in repo.volume_type_get_all()] == [DEFAULT_TYPE_ID, "t1"]
+
+
+def test_every_database_starts_with_the_default_type_and_it_can_change(
+    repo: Repository, clock: FakeClock
+) -> None:
+    default = repo.volume_type_get_by_name(DEFAULT_TYPE_NAME)
+    assert default["id"] == DEFAULT_TYPE_ID and default["extra_specs"] == {}
+    assert repo.volume_type_get(DEFAULT_TYPE_ID) == default
+    clock.advance()
+    changed = repo.volume_type_update(DEFAULT_TYPE_ID, {"description": "ours"})
+    assert changed == {**default, "description": "ours", "updated_at": clock.now}
+    assert repo.volume_type_get(DEFAULT_TYPE_ID) == changed
+
+
+def test_a_volume_type_is_renamed_unless_the_name_is_taken(repo: Repository) -> None:
+    repo.volume_type_create("t1", "gold", {"k": "v"}, "old")
+    repo.volume_type_create("t2", "silver")
+    renamed = repo.volume_type_update("t1", {"name": "platinum", "description": None})
+    assert (renamed["name"], renamed["description"], renamed["extra_specs"]) == ("platinum", None, {"k": "v"})
+    assert repo.volume_type_get_by_name("platinum")["id"] == "t1"
+    assert repo.volume_type_update("t1", {"name": "platinum"})["name"] == "platinum"  # its own name
+    with pytest.raises(exception.VolumeTypeExists, match="silver"):
+        repo.volume_type_update("t1", {"name": "silver"})
+    bad_changes: list[dict[str, Any]] = [{"extra_specs": {}}, {"id": "t9"}, {"name": 3}, {"description": 4}]
+    for bad in bad_changes:
+        with pytest.raises(exception.Invalid):
+            repo.volume_type_update("t1", bad)
+    assert repo.volume_type_get("t1") == renamed
+
+
+def test_volume_metadata_and_description_are_stored_as_given(repo: Repository) -> None:
+    row = repo.volume_create({"id": "v1", "display_description": "d", "metadata": {"a": "1"}})
+    assert (row["display_description"], row["metadata"], row["admin_metadata"]) == ("d", {"a": "1"}, {})
+    assert (row["bootable"], row["attach_status"], row["migration_status"]) == (False, "detached", None)
+    blank = repo.volume_create({"id": "v2"})
+    blank["metadata"]["x"] = "y"  # the defaults are never shared
+    assert repo.volume_get("v2")["metadata"] == {} == repo.volume_create({"id": "v3"})["metadata"]
+    updated = repo.volume_update("v1", {"metadata": {"b": "2"}, "admin_metadata": {"readonly": "True"}})
+    assert (updated["metadata"], updated["admin_metadata"]) == ({"b": "2"}, {"readonly": "True"})
+    for bad in ({"metadata": {"k": 1}}, {"metadata": {2: "v"}}, {"admin_metadata": "x"}, {"bootable": "yes"}):
+        with pytest.raises(exception.Invalid):
+            repo.volume_update("v1", bad)
+    assert repo.volume_get("v1") == updated
 
 
 # --- services -----------------------------------------------------------------------------------
@@ -477,6 +528,7 @@ EVERY_CALL: dict[str, Callable[[Any], Any]] = {
     "volume_type_get": lambda r: r.volume_type_get("t1"),
     "volume_type_get_by_name": lambda r: r.volume_type_get_by_name("gold"),
     "volume_type_get_all": lambda r: r.volume_type_get_all(),
+    "volume_type_update": lambda r: r.volume_type_update("t1", {"name": "platinum"}),
     "volume_type_delete": lambda r: r.volume_type_delete("t1"),
     "volume_type_extra_specs_update": lambda r: r.volume_type_extra_specs_update("t1", {"a": "b"}),
     "volume_type_extra_specs_delete": lambda r: r.volume_type_extra_specs_delete("t1", "k"),
