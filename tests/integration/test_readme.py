@@ -89,10 +89,12 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 def quick_start(block: Block, tmp_path: Path) -> None:
     """``make run`` runs the shipped scenario with its own seed (``make test`` is this suite itself)."""
     assert "make run" in block.text and "make test" in block.text
-    plain = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True)
+    plain = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert plain.stdout.split()[-2:] == ["run", "primary-dies-async"]
     other = subprocess.run(
-        ["make", "-n", "run", "SCENARIO=double-failover"],
+        ["make", "--no-print-directory", "-n", "run", "SCENARIO=double-failover"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -100,7 +102,11 @@ def quick_start(block: Block, tmp_path: Path) -> None:
     )
     assert "--seed" not in other.stdout and "run double-failover" in other.stdout
     seeded = subprocess.run(
-        ["make", "-n", "run", "SEED=8"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "run", "SEED=8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert seeded.stdout.split()[-2:] == ["--seed", "8"]
     out = ok(bash(".venv/bin/replisim run primary-dies-async --no-progress", workdir(tmp_path)))
@@ -278,7 +284,9 @@ def reports(block: Block, tmp_path: Path) -> None:
 
 def bench(block: Block, tmp_path: Path) -> None:
     """Bounded: the recipe names scripts that exist (running them is `make bench`, for figures)."""
-    recipe = subprocess.run(["make", "-n", "bench"], cwd=ROOT, capture_output=True, text=True, check=True)
+    recipe = subprocess.run(
+        ["make", "--no-print-directory", "-n", "bench"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     for script in re.findall(r"tests/benchmarks/\S+\.py", recipe.stdout):
         assert (ROOT / script).is_file(), script
 

@@ -53,6 +53,9 @@ def make_repo(kind: str, runtime: Runtime) -> Repository:
     return MemoryRepository(clock=clock) if kind == "memory" else SqlRepository("sqlite://", clock=clock)
 
 
+LIVE_PATIENCE = 15.0  # wall seconds
+
+
 class Cluster:
     """A deployed control plane plus the clients and waits a test needs."""
 
@@ -91,7 +94,10 @@ class Cluster:
         self.runtime.run(until=self.runtime.now + reports * self.interval)
 
     def wait_for(self, predicate: Callable[[], Any], what: str, reports: float = 20.0) -> Any:
-        deadline = self.runtime.now + reports * self.interval
+        # Live, twenty 50 ms reports are one second of wall time: too little on two busy cores, so
+        # a live wait lasts at least LIVE_PATIENCE (a healthy cluster answers long before).
+        span = reports * self.interval
+        deadline = self.runtime.now + (max(span, LIVE_PATIENCE) if self.live else span)
         while self.runtime.now < deadline:
             value = predicate()
             if value:
