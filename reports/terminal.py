@@ -63,7 +63,8 @@ def summary_lines(data: Mapping[str, Any], *, verdict: bool = True, totals: bool
     for pool, figures in data["capacity"].items():
         lines.append(
             f"  capacity  {pool}: {number(figures['used_gb'])} of {number(figures['capacity_gb'])} GiB "
-            f"in use, {_runs_out(figures)}"
+            f"in use, {number(figures['provisioned_gb'])} GiB provisioned to "
+            f"{number(figures['volumes'])} volumes, {_runs_out(figures)}"
         )
     for link, figures in data["replication_lag"].items():
         lines.append(

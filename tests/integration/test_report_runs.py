@@ -17,6 +17,7 @@ from replisim.cli import main
 from replisim.console import resolve
 from replisim.reports.figures import run_figures
 from replisim.reports.report import to_json
+from replisim.reports.text import number
 from replisim.scenarios.schema import load_scenario
 
 ARTIFACTS = ROOT / "build" / "artifacts"
@@ -94,6 +95,11 @@ def test_capacity_weeks_answers_when_each_pool_fills_and_what_latency_does(tmp_p
         assert bands["95-100 %"]["p50_s"] > 2.5 * bands["0-70 %"]["p50_s"]
     creates = report["operations"]["create_volume (done)"]
     assert creates["fail"] > 0  # full pools refuse creates
+    for pool, figures in pools.items():  # thin pools: the terminal shows what is promised, not only used
+        assert figures["provisioned_gb"] > figures["used_gb"] > 0
+        shown = f"{number(figures['provisioned_gb'])} GiB provisioned to {number(figures['volumes'])} volumes"
+        line = next(line for line in output.splitlines() if line.startswith(f"  capacity  {pool}: "))
+        assert shown in line, line
 
 
 def _chromium() -> str:
