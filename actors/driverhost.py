@@ -17,7 +17,7 @@ from replisim.drivers import contract
 from replisim.sim import NO_REPLY, Actor, Block, Now, Sleep
 
 from .context import RequestContext
-from .idempotency import RUNNING, RecentRequests
+from .idempotency import ANSWERED, RUNNING, RecentRequests
 
 DEFAULT_SERVICE_TIME = 0.05
 HANG_FOREVER = 10 * 365 * 86400.0  # a hang with no end: ten simulated years
@@ -70,26 +70,35 @@ class DriverHost(Actor):
         self.calls = RecentRequests()
 
     def invoke(
-        self, operation: str, args: Mapping[str, Any], call_id: str | None = None
+        self,
+        operation: str,
+        args: Mapping[str, Any],
+        call_id: str | None = None,
+        timeout: float | None = None,
     ) -> Generator[Any, Any, Any]:
         """Run one driver method; a redelivered ``call_id`` gets the first delivery's answer (or
         none while that one runs) and never runs the method twice: a failover done twice is a
-        failover and a failback."""
+        failover and a failback. The answer is kept while the caller can still take it (its
+        ``timeout`` from the call's arrival); after that a redelivery gets no reply, as the
+        caller would drop it."""
+        now = yield Now()
+        self.calls.forget_answers(now)
         if not self.calls.first(call_id):
             assert call_id is not None
             outcome = self.calls.result(call_id)
-            if outcome is RUNNING:
+            if outcome is RUNNING or outcome is ANSWERED:
                 return NO_REPLY
             value, error = outcome
             if error is not None:
                 raise error
             return value
+        keep_until = None if timeout is None else now + timeout
         try:
             value = yield from self._run(operation, args)
         except Exception as exc:
-            self.calls.finish(call_id, (None, exc))
+            self.calls.finish(call_id, (None, exc), keep_until)
             raise
-        self.calls.finish(call_id, (value, None))
+        self.calls.finish(call_id, (value, None), keep_until)
         return value
 
     def _run(self, operation: str, args: Mapping[str, Any]) -> Generator[Any, Any, Any]:

@@ -87,9 +87,10 @@ def report_capabilities(host: str, capabilities: Mapping[str, Any]) -> Cast:
 
 def driver_call(host: str, operation: str, timeout: float, call_id: str | None = None, **args: Any) -> Call:
     """Ask the driver host of ``host`` to run one driver method; a redelivered call with the same
-    ``call_id`` is answered from the first one's result, never run twice."""
+    ``call_id`` is answered from the first one's result, never run twice. The host is told the
+    ``timeout`` so that it keeps that result no longer than this caller waits for it."""
     return Call(
         driver_address(host),
-        Message("invoke", {"operation": operation, "args": args, "call_id": call_id}),
+        Message("invoke", {"operation": operation, "args": args, "call_id": call_id, "timeout": timeout}),
         timeout,
     )

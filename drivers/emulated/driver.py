@@ -61,6 +61,7 @@ class EmulatedDriver:
     def __init__(self, configuration: Any, host: str, *, fabric: Fabric | None = None):
         self.configuration = configuration
         self.host = host
+        self._node = host.partition("@")[0]
         self.backend = host.partition("@")[2].partition("#")[0]
         self.fabric = fabric or Fabric.named(self._text("emulated_fabric", "default"))
         self.array_name = self._text("emulated_array", self.backend)
@@ -381,17 +382,22 @@ class EmulatedDriver:
 
     def _truth(self, volume_id: str) -> dict[str, Any]:
         """Where the volume is served from and in which replication state, as the arrays see it."""
-        copies = list(self.fabric.copies(volume_id))
-        primaries = [c for c in copies if c.role == "primary"]
-        primary = next((c for c in primaries if c.split_from is None), primaries[0] if primaries else None)
+        fabric = self.fabric
+        copies = fabric.copies(volume_id)
+        primary = None  # the first primary that is not a split's promotion, else the first primary
+        for c in copies:
+            if c.role == "primary" and (
+                primary is None or (primary.split_from is not None and c.split_from is None)
+            ):
+                primary = c
         if primary is None:
             return {}
         truth: dict[str, Any] = {"provider_location": location(primary.array, volume_id)}
-        owner = self.fabric.owners.get(primary.array)
+        owner = fabric.owners.get(primary.array)
         if owner is not None:
-            truth["host"] = f"{self.host.partition('@')[0]}@{owner}#{self.fabric.array(primary.array).pool}"
-        replicating = any(c.source is primary and not c.paused for c in copies if c.role == "secondary")
-        home = self.fabric.home.get(volume_id, primary.array)
+            truth["host"] = f"{self._node}@{owner}#{fabric.array(primary.array).pool}"
+        replicating = any(c.source is primary and not c.paused and c.role == "secondary" for c in copies)
+        home = fabric.home.get(volume_id, primary.array)
         truth["replication_status"] = (
             "disabled" if not replicating else "enabled" if primary.array == home else "failed-over"
         )

@@ -211,16 +211,20 @@ class Fabric:
     def copies(self, volume_id: str) -> list[Copy]:
         """The volume's copies, in the order their arrays were created."""
         placed = self._placed.get(volume_id)
-        if not placed:
-            return []
-        if len(placed) == 1:
-            return list(placed.values())
-        rank = self._rank
-        return sorted(placed.values(), key=lambda copy: rank[copy.array])
+        return list(placed.values()) if placed else []
 
     def _add(self, array: EmulatedArray, copy: Copy) -> None:
+        """Place ``copy``, keeping a volume's copies in the order their arrays were created (so
+        ``copies``, asked for every volume of every report, sorts nothing)."""
         array.add(copy)
-        self._placed.setdefault(copy.volume_id, {})[array.name] = copy
+        placed = self._placed.setdefault(copy.volume_id, {})
+        placed[array.name] = copy
+        if len(placed) > 1:
+            rank = self._rank
+            ordered = sorted(placed.values(), key=lambda c: rank[c.array])
+            if any(a is not b for a, b in zip(placed.values(), ordered, strict=True)):
+                placed.clear()
+                placed.update((c.array, c) for c in ordered)
 
     def _discard(self, array: EmulatedArray, volume_id: str) -> None:
         array.discard(volume_id, self.now)

@@ -21,6 +21,7 @@ same process, so ``cost/vol-h`` can also be read in bare-simpy messages, which i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import logging
@@ -39,6 +40,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_kernel import bare_simpy  # noqa: E402
 
+from replisim.scenarios import runner  # noqa: E402
 from replisim.scenarios.runner import RunResult, run_scenario, write_run  # noqa: E402
 from replisim.scenarios.schema import parse_scenario  # noqa: E402
 
@@ -120,8 +122,9 @@ def bare_rate() -> float:
     return best
 
 
-def throughput(volumes: int) -> float:
-    """Creates+enables per wall second through API, scheduler, managers and drivers (sim time)."""
+def throughput(volumes: int) -> tuple[float, float]:
+    """Creates+enables per wall second and per CPU second through API, scheduler, managers and
+    drivers (sim time), with the collector set as a scenario run sets it (when the tree has that)."""
     from replisim.actors.client import api_call
     from replisim.actors.config import parse_config
     from replisim.actors.context import admin_context
@@ -160,16 +163,18 @@ def throughput(volumes: int) -> float:
                 break
         yield api_call(admin, "enable_replication", 600, volume_id=volume["id"])
 
-    started = time.perf_counter()
-    done = [runtime.submit(lifecycle(i)) for i in range(volumes)]
-    while not all(p.done for p in done):
-        runtime.run(until=runtime.now + 5.0)
-    took = time.perf_counter() - started
+    collector = getattr(runner, "_long_lived_heap", contextlib.nullcontext)
+    with collector():
+        started, cpu = time.perf_counter(), time.process_time()
+        done = [runtime.submit(lifecycle(i)) for i in range(volumes)]
+        while not all(p.done for p in done):
+            runtime.run(until=runtime.now + 5.0)
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
     enabled = len(db.volume_get_all(replication_statuses=["enabled"]))
     if enabled != volumes:
         raise SystemExit(f"throughput phase: only {enabled} of {volumes} volumes enabled")
     runtime.stop()
-    return volumes / took
+    return volumes / took, volumes / cpu
 
 
 def measure(volumes: int, hours: float, report: bool) -> dict[str, Any]:
@@ -201,7 +206,7 @@ def measure(volumes: int, hours: float, report: bool) -> dict[str, Any]:
     figures.update(write_and_report(result, write_report) if report else {})
     figures["rss_mib_total"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     del result
-    figures["creates_enables_per_s"] = throughput(min(volumes, 10_000))
+    figures["creates_enables_per_s"], figures["creates_enables_per_cpu_s"] = throughput(min(volumes, 10_000))
     return figures
 
 
@@ -234,12 +239,13 @@ def row(f: dict[str, Any]) -> str:
         f"{f['volumes']:>7,} {f['backends']:>4} {f['hours']:>4g}h {verdict:<5} "
         f"{f['wall_s']:8.1f} {f['cpu_s']:8.1f} {f['rss_mib']:7.0f} "
         f"{f['simulated_s'] / f['wall_s']:8,.0f}x {per_vh_us:9.1f} {bare_messages:8.2f} "
-        f"{f['creates_enables_per_s']:9,.0f}  {files}"
+        f"{f['creates_enables_per_s']:9,.0f} {f['creates_enables_per_cpu_s']:9,.0f}  {files}"
     )
 
 
 HEADER = (
-    "volumes  bknd  sim  check   wall s    cpu s  RSS MiB  sim/wall  µs/vol-h  bare msg  cr+en/s   outputs"
+    "volumes  bknd  sim  check   wall s    cpu s  RSS MiB  sim/wall  µs/vol-h  bare msg"
+    "  cr+en/s  /cpu-s   outputs"
 )
 
 
