@@ -154,8 +154,13 @@ class _JsonErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error = self.request.error
-        fault: Fault = self.channel.server.fault
-        body = json.dumps(fault(error.code, str(error.body))).encode()
+        server = self.channel.server
+        message = str(error.body)
+        if error.code == 413:
+            message = f"The request body is larger than {server.adj.max_request_body_size - 1} bytes."
+        elif error.code == 431:
+            message = f"The request line and headers exceed {server.adj.max_request_header_size} bytes."
+        body = json.dumps(server.fault(error.code, message)).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         if error.code == 401:

@@ -196,7 +196,7 @@ def test_credentials_are_checked_before_a_byte_of_the_body_is_read(start_array: 
     [
         (b"POST /volumes HTTP/1.1\r\nContent-Length: -1\r\n", 400, "Content-Length"),
         (b"POST /volumes HTTP/1.1\r\n", 411, "needs a Content-Length"),
-        (b"POST /volumes HTTP/1.1\r\nContent-Length: 70000000\r\n", 413, "exceeds"),
+        (b"POST /volumes HTTP/1.1\r\nContent-Length: 70000000\r\n", 413, "larger than"),
         (
             b"POST /volumes HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n",
             400,
@@ -204,7 +204,7 @@ def test_credentials_are_checked_before_a_byte_of_the_body_is_read(start_array: 
         ),
         (b"POST /volumes HTTP/1.1\r\nTransfer-Encoding: gzip\r\n", 501, "Transfer-Encoding"),
         (b"GET /" + b"v" * 9000 + b" HTTP/1.1\r\n", 414, "longer than"),
-        (b"GET /stats HTTP/1.1\r\nX-Big: " + b"h" * 70000 + b"\r\n", 431, "exceeds"),
+        (b"GET /stats HTTP/1.1\r\nX-Big: " + b"h" * 70000 + b"\r\n", 431, "exceed"),
         (b"PATCH /volumes HTTP/1.1\r\nContent-Length: 0\r\n", 405, "use GET, POST"),
         (b"GET /nothing-here HTTP/1.1\r\n", 404, "no such endpoint"),
     ],
