@@ -14,6 +14,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -573,3 +574,115 @@ def test_unstorable_or_unbounded_input_is_a_400_not_a_500(server: Server) -> Non
         server, "POST", f"/v3/types/{kind.id}/extra_specs", data=json.dumps({"extra_specs": {"k": lone}})
     )
     assert answer.status_code == 400 and "surrogate" in answer.text
+
+
+# -- a bounded, seeded fuzz over the route table ------------------------------------------------------
+
+FUZZ_PER_ROUTE = 80
+NASTY_TEXT = st.sampled_from(["", " ", "\ud800", "a\udfffb", "\x00", "é", "🙂", "%2e%2e", "a" * 300, "***"])
+TEXT = st.one_of(NASTY_TEXT, st.text(max_size=12))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([0, -1, 2**31, 2**63, 10**23, -(10**23)]),
+    st.floats(allow_nan=False),
+    TEXT,
+)
+JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3)
+)
+SIZES = st.one_of(
+    st.sampled_from([10**23, 2**63, 2**31, 1, 0, -1, "10", "1e3", " 2", "٣", 1.5]),
+    st.integers(-(2**80), 2**80),
+    st.integers(1, 5),
+)
+VOLUME = st.fixed_dictionaries(
+    {"size": SIZES},
+    optional={
+        "name": TEXT,
+        "volume_type": st.one_of(st.sampled_from(["fuzz-gold"]), TEXT),
+        "availability_zone": st.just("nova"),
+    },
+)
+VOLUME_TYPE = st.fixed_dictionaries(
+    {"name": st.one_of(TEXT, SCALARS)},
+    optional={"extra_specs": st.one_of(st.dictionaries(TEXT, TEXT, max_size=3), JSON), "description": JSON},
+)
+ACTIONS = st.sampled_from(
+    [
+        "os-enable_replication",
+        "os-disable_replication",
+        "os-failover_replication",
+        "os-list_replication_targets",
+    ]
+)
+# The body each controller method reads, so that most requests get past the shape checks.
+BODIES: dict[str, Any] = {
+    "create_volume": VOLUME.map(lambda v: {"volume": v}),
+    "create_type": VOLUME_TYPE.map(lambda t: {"volume_type": t}),
+    "set_extra_specs": st.dictionaries(TEXT, st.one_of(TEXT, JSON), max_size=3).map(
+        lambda e: {"extra_specs": e}
+    ),
+    "volume_action": st.tuples(
+        ACTIONS,
+        st.one_of(st.none(), st.fixed_dictionaries({}, optional={"secondary": st.one_of(TEXT, JSON)})),
+    ).map(lambda a: {a[0]: a[1]}),
+}
+
+
+def test_no_request_over_the_route_table_gets_a_5xx() -> None:
+    """Random requests over every route (valid ids and junk ids, shaped and junk JSON bodies,
+    admins and users); the server must never answer 5xx. Seeded (derandomize), bounded."""
+    memdriver.reset()
+    running = start(parse_config(CONF), "sqlite://", report_interval=0.1)
+    sent = []
+    try:
+        assert running.not_ready(timeout=10.0) == {}
+        cs = admin(running)
+        known_type = cs.volume_types.create("fuzz-gold")
+        known_type.set_keys({"replication": "enabled", "volume_backend_name": "alpha"})
+        known_volume = cs.volumes.create(1, name="fuzz", volume_type="fuzz-gold")
+        ids = st.one_of(st.sampled_from([known_volume.id, known_type.id, "replication"]), TEXT)
+
+        def fuzz(route: Any) -> None:
+            @settings(max_examples=FUZZ_PER_ROUTE, derandomize=True, deadline=None, database=None)
+            @given(
+                other_method=st.sampled_from([*[None] * 12, "GET", "POST", "PUT", "DELETE", "PATCH"]),
+                fill=st.lists(ids, min_size=4, max_size=4),
+                data=st.data(),
+                token=st.sampled_from(["admin:admin-project", "alice:project-a", "ops"]),
+                query=st.sampled_from(["", "?all_tenants=1", "?limit=-1", "?marker=x", "?name=%ED%A0%80"]),
+            )
+            def one(
+                *, other_method: Any, fill: list[str], data: st.DataObject, token: str, query: str
+            ) -> None:
+                method, pattern, handler = route
+                shaped = BODIES.get(handler)
+                if handler == "update_extra_spec":
+                    shaped = JSON.map(lambda value: {fill[1]: value})
+                # a body where the route reads one, mostly of its shape; junk or none elsewhere
+                body = data.draw(
+                    st.one_of(shaped, shaped, shaped, JSON)
+                    if shaped is not None
+                    else st.one_of(st.none(), JSON)
+                )
+                parts, values = [], iter(fill)
+                for part in pattern:
+                    parts.append(
+                        quote(next(values), safe="", errors="surrogatepass") if part == "*" else part
+                    )
+                path = "/v3/" + "/".join(parts) + query
+                text = None if body is None else json.dumps(body)
+                answer = raw(running, other_method or method, path, token=token, data=text)
+                sent.append(path)
+                assert answer.status_code < 500, (other_method or method, path, text, answer.text)
+
+            one()
+
+        for route in BlockStorageApi.ROUTES:  # each route its share, whatever the generator favours
+            fuzz(route)
+    finally:
+        running.stop()
+    print(f"fuzz: {len(sent)} requests, none answered 5xx")
+    assert len(sent) >= FUZZ_PER_ROUTE * len(BlockStorageApi.ROUTES) // 2
