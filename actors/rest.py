@@ -6,10 +6,13 @@ and one call to the API actor through ``client.Client``; the answer becomes Cind
 state and everything else stay in the API actor, so a REST client and a simulated workload meet
 the same rules.
 
-The server is the standard library's ``ThreadingHTTPServer``: the API is a dozen JSON routes on
-loopback, each request blocks on one actor call, and a thread per connection is exactly that
-model. A web framework would add a dependency and a second request model without removing any of
-the code below, which is Cinder's wire format rather than HTTP plumbing.
+HTTP itself is ``wsgi.py``'s (a WSGI application on the shared waitress transport); this module
+sees a request as plain values and never touches a socket.
+
+Secrets: an answer masks what the server itself emits from configuration and driver data (the
+driver's replication targets, the reasons a manager or driver gave, the driver's own exceptions)
+and never what the caller sent. Masking caller text would make every echo an oracle: a guess
+that came back as ``***`` would be the password.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from replisim import exception
 from replisim.redaction import Redactor, mask_secret_keys
 from replisim.sim import KernelError, Runtime
+from replisim.webserver import BadJson, parse_json
 
 from . import views
 from .client import Client
@@ -42,7 +45,11 @@ LOG = logging.getLogger("replisim.rest")
 VERSION_HEADER = "OpenStack-API-Version"
 CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication_targets (60 s)
 MAX_BODY = 1 << 20
+DB_MAX_INT = 0x7FFFFFFF  # Cinder's bound on a volume's size (cinder.api.validation's volume_size)
+NO_CREDENTIALS = "No credentials: send 'X-Auth-Token: USER:PROJECT' (noauth)."
 _COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone"})
+# The exceptions a driver raises about its backend: their text is the driver's, so it is masked.
+_DRIVER_ERRORS = (exception.VolumeBackendAPIException, exception.VolumeDriverException)
 # Cinder's fault names by status; any other status is a "computeFault".
 _FAULT_NAMES = {
     400: "badRequest",
@@ -185,6 +192,16 @@ def requested_version(header: str | None) -> Version:
     return MIN_VERSION
 
 
+def fault_body(code: int, message: str) -> dict[str, Any]:
+    """Cinder's fault body: ``{"<faultName>": {"code": N, "message": "..."}}``."""
+    return {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def has_credentials(headers: Mapping[str, str]) -> bool:
+    """Whether the headers name a caller at all (``request_context`` says who); lower-case names."""
+    return bool(headers.get("x-auth-token", "").strip() or headers.get("x-user-id", "").strip())
+
+
 def request_context(
     headers: Mapping[str, str],
     url_project: str | None,
@@ -205,7 +222,7 @@ def request_context(
         user = headers.get("x-user-id", "").strip()
         project = headers.get("x-project-id", "").strip() or url_project or user
     if not user:
-        raise HttpError(401, "No credentials: send 'X-Auth-Token: USER:PROJECT' (noauth).")
+        raise HttpError(401, NO_CREDENTIALS)
     if url_project is not None and url_project != project:
         raise HttpError(
             400,
@@ -241,17 +258,23 @@ def _object(body: Any, key: str) -> dict[str, Any]:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body) if body.strip() else None
-    except ValueError as exc:
-        raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
+        return parse_json(body)
+    except BadJson as exc:
+        raise HttpError(400, f"The request body is not acceptable: {exc}.") from None
 
 
 def _size(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise HttpError(400, f"Volume size must be a whole number of GiB, got {value!r}.")
+    size: int | None = None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        size = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    if size is None or size > DB_MAX_INT:  # below 1 is the API actor's to refuse
+        shown = value if isinstance(value, int | str) and len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        raise HttpError(
+            400, f"Volume size must be a whole number of GiB from 1 to {DB_MAX_INT}, got {shown!r}."
+        )
+    return size
 
 
 def _metadata(value: Any) -> dict[str, str]:
@@ -439,7 +462,7 @@ class BlockStorageApi:
             reply = self._fault(exc, request_id)
         reply = Reply(
             reply.status,
-            self.redactor.data(reply.body),
+            reply.body,
             (
                 *reply.headers,
                 (VERSION_HEADER, f"volume {version_text(version)}"),
@@ -491,7 +514,9 @@ class BlockStorageApi:
     def _fault(self, exc: Exception, request_id: str) -> Reply:
         if isinstance(exc, HttpError):
             code, message = exc.code, exc.message
-        elif isinstance(exc, exception.CinderException):
+        elif isinstance(exc, _DRIVER_ERRORS):  # the driver's words: they may hold its credentials
+            code, message = exc.code, self.redactor.text(exc.msg)
+        elif isinstance(exc, exception.CinderException):  # the control plane's words on the request
             code, message = exc.code, exc.msg
         elif isinstance(exc, KernelError):  # a call that timed out, an actor that is gone
             code, message = 503, f"The volume API is unavailable ({type(exc).__name__}); try again."
@@ -504,7 +529,7 @@ class BlockStorageApi:
                     f"requested operation (request {request_id})."
                 ),
             )
-        return Reply(code, {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}})
+        return Reply(code, fault_body(code, message))
 
     def _call(self, request: Request, method: str, **args: Any) -> Any:
         client = Client(self.runtime, request.context, self.timeout)
@@ -532,6 +557,9 @@ class BlockStorageApi:
         extended: bool = True,
     ) -> dict[str, Any]:
         names = self._type_names(request) if type_names is None else type_names
+        reason = volume.get("replication_extended_status")
+        if isinstance(reason, str):  # what a manager or driver said: the server's words, not the caller's
+            volume = {**volume, "replication_extended_status": self.redactor.text(reason)}
         return views.volume_detail(
             volume,
             names,
@@ -706,7 +734,7 @@ class BlockStorageApi:
             raise HttpError(400, f"{action} takes {takes}; got {json.dumps(info)}.")
         result = self._call(request, _REPLICATION_ACTIONS[action], volume_id=volume_id, **info)
         if action == "os-list_replication_targets":
-            return Reply(200, mask_secret_keys(result))
+            return Reply(200, self.redactor.data(mask_secret_keys(result)))
         return Reply(202)
 
     def _extend(self, request: Request, volume_id: str, info: Mapping[str, Any]) -> Reply:
@@ -876,7 +904,7 @@ class BlockStorageApi:
         if unknown:
             raise HttpError(400, f"Invalid filters {', '.join(unknown)}; supported: host, binary.")
         rows = [
-            s
+            {**s, "disabled_reason": self.redactor.data(s["disabled_reason"])}
             for s in self._call(request, "list_services")
             if all(request.query.get(k) in (None, s[k]) for k in ("host", "binary"))
         ]
@@ -898,67 +926,3 @@ _VOLUME_ACTIONS: dict[str, Callable[[BlockStorageApi, Request, str, Mapping[str,
     "os-set_bootable": BlockStorageApi._set_bootable,
     "os-update_readonly_flag": BlockStorageApi._update_readonly_flag,
 }
-
-
-# -- HTTP ----------------------------------------------------------------------------------------
-
-
-class ApiHttpServer(ThreadingHTTPServer):
-    """A thread per connection, each answering through one ``BlockStorageApi``."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], api: BlockStorageApi):
-        super().__init__(address, _Handler)
-        self.api = api
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: cinderclient reuses its connection
-    # Headers and body go out in two writes; with Nagle on, the second waits ~40 ms for the
-    # client's delayed ACK on every keep-alive request.
-    disable_nagle_algorithm = True
-    server: ApiHttpServer
-
-    def _serve(self) -> None:
-        api = self.server.api
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            code = 413 if length > MAX_BODY else 400
-            message = (
-                f"The request body is larger than {MAX_BODY} bytes."
-                if code == 413
-                else "Content-Length is not a number."
-            )
-            self.close_connection = True
-            reply = Reply(code, {_FAULT_NAMES[code]: {"code": code, "message": message}})
-        else:
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            base_url = f"http://{self.headers.get('Host') or self.server.url.partition('//')[2]}"
-            reply = api.handle(self.command, self.path, headers, body, base_url)
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        if payload:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 (http.server's names)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # BaseHTTPRequestHandler writes to stderr; ``handle`` already logs each request.
-        LOG.debug("%s", self.server.api.redactor.text(format % args))

@@ -29,8 +29,9 @@ from .config import CinderConfig, load_config
 from .db import Repository, SqlRepository
 from .deployment import Deployment, deploy
 from .policy import Policy
-from .rest import ApiHttpServer, BlockStorageApi
+from .rest import BlockStorageApi
 from .status import VOLUME_TOPIC
+from .wsgi import ApiServer
 
 LOG = logging.getLogger("replisim.serve")
 DEFAULT_ADMIN_USERS = "admin"
@@ -133,7 +134,7 @@ class Server:
 
     url: str
     deployment: Deployment
-    httpd: ApiHttpServer
+    httpd: ApiServer
     thread: threading.Thread
     started_at: float
     recorder: Recorder | None = None
@@ -171,7 +172,6 @@ class Server:
             return
         self.stopped = True
         self.httpd.shutdown()
-        self.httpd.server_close()
         self.thread.join()
         if self.recorder is not None:
             self.recorder.stop_watching(self.deployment)
@@ -215,14 +215,13 @@ def start(
             report_interval=report_interval,
         )
         api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor, recorder=recorder)
-        httpd = ApiHttpServer((host, port), api)
+        httpd = ApiServer((host, port), api)
     except BaseException:
         runtime.stop()
         if db is not None:
             db.close()
         raise
-    # A short poll interval: ``stop`` waits for the serving loop to notice the shutdown request.
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="replisim-rest", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="replisim-rest", daemon=True)
     thread.start()
     if recorder is not None:
         recorder.watch(deployment, report_interval)

@@ -35,12 +35,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
+
+from replisim.webserver import BadJson, HttpServer, Limits, Refusal, parse_json
 
 from .client import parse_address
 from .replication import Identity, Links, PeerBook, Replicator
@@ -58,10 +59,8 @@ class SetupError(Exception):
     """The array cannot start (the root is in use, the port is taken): a user's problem to fix."""
 
 
-class ArrayServer(ThreadingHTTPServer):
+class ArrayServer:
     """One array: its volumes, peers, links and replicator, behind the HTTP API."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -74,15 +73,25 @@ class ArrayServer(ThreadingHTTPServer):
         password: str,
         capacity_gb: int = 1000,
         peer_timeout: float = 5.0,
+        limits: Limits | None = None,
     ):
         try:
-            super().__init__((host, port), RequestHandler)
+            self.http = HttpServer(
+                self.application,
+                host,
+                port,
+                limits=limits or Limits(max_body=MAX_BODY, threads=16),
+                fault=lambda _code, message: {"error": message},
+                gate=self.gate,
+                challenge=(("WWW-Authenticate", 'Basic realm="replisim-array"'),),
+                ident="replisim-array",
+            )
         except OSError as exc:
             raise SetupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.name = name
         self.login = login
         self._password = password
-        self.address = f"{host}:{self.server_address[1]}"
+        self.address = f"{host}:{self.http.port}"
         self.store = VolumeStore(root, capacity_gb)
         self.links = Links()
         self.replicator = Replicator(
@@ -102,6 +111,80 @@ class ArrayServer(ThreadingHTTPServer):
             return False
         same_login = hmac.compare_digest(login.encode(), self.login.encode())
         return hmac.compare_digest(password.encode(), self._password.encode()) and same_login
+
+    def gate(self, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
+        """Credentials before a byte of the body is read; only ``GET /health`` is open."""
+        if (method, path) == ("GET", "/health") or self.authorized(headers.get("AUTHORIZATION")):
+            return None
+        return 401, "authentication required: HTTP basic auth with the array's login"
+
+    def application(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """The WSGI application: route, run the endpoint, answer JSON (errors too)."""
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or "/"
+        try:
+            status, reply = self.route(method, path, environ)
+        except StorageError as exc:
+            status, reply = exc.status, {"error": exc.message, **exc.details}
+        except Exception:  # a bug must not kill the worker silently
+            LOG.exception("%s %s failed", method, path)
+            status, reply = 500, {"error": "internal error; see the array's log"}
+        # The request line and status only: bodies and headers (credentials) are never logged.
+        LOG.info("%s %s %s %d", environ.get("REMOTE_ADDR", "-"), method, path, status)
+        raw = json.dumps(reply).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))]
+        start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+        return [raw]
+
+    def route(self, method: str, path: str, environ: dict[str, Any]) -> Reply:
+        allowed = []
+        for route_method, pattern, handler in ROUTES:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            if route_method != method:
+                allowed.append(route_method)
+                continue
+            params = {key: unquote(value) for key, value in match.groupdict().items()}
+            query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            return handler(Request(self, params, _body(environ), query))
+        if allowed:
+            return 405, {"error": f"{method} is not allowed on {path}; use {', '.join(sorted(allowed))}"}
+        return 404, {"error": f"no such endpoint: {path}"}
+
+    def serve_forever(self) -> None:
+        self.http.serve_forever()
+
+    def shutdown(self) -> None:
+        self.http.shutdown()
+
+
+def _body(environ: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object a request carries ({} for none); waitress has bounded and read it."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        data = parse_json(environ["wsgi.input"].read(length) if length else b"")
+    except BadJson as exc:
+        raise StorageError(400, f"request body: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StorageError(400, "request body must be a JSON object")
+    return data
+
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
+}
 
 
 # -- endpoints ---------------------------------------------------------------------------------
@@ -294,87 +377,6 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
 ]
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    server: ArrayServer
-    server_version = "replisim-array"
-
-    def do_GET(self) -> None:
-        self.dispatch("GET")
-
-    def do_POST(self) -> None:
-        self.dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self.dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self.dispatch("DELETE")
-
-    def do_PATCH(self) -> None:
-        self.dispatch("PATCH")
-
-    def dispatch(self, method: str) -> None:
-        url = urlsplit(self.path)
-        try:
-            status, reply = self.route(method, url.path, url.query)
-        except StorageError as exc:
-            status, reply = exc.status, {"error": exc.message, **exc.details}
-        except Exception:  # a bug must not kill the connection thread silently
-            LOG.exception("%s %s failed", method, url.path)
-            status, reply = 500, {"error": "internal error; see the array's log"}
-        self.reply(status, reply)
-
-    def route(self, method: str, path: str, query: str) -> Reply:
-        allowed = []
-        for route_method, pattern, handler in ROUTES:
-            match = pattern.fullmatch(path)
-            if match is None:
-                continue
-            if route_method != method:
-                allowed.append(route_method)
-                continue
-            body = self.body()  # read even when refusing, so the client sees the answer, not a reset
-            if handler is not _health and not self.server.authorized(self.headers.get("Authorization")):
-                return 401, {"error": "authentication required: HTTP basic auth with the array's login"}
-            params = {key: unquote(value) for key, value in match.groupdict().items()}
-            return handler(Request(self.server, params, body, {k: v[-1] for k, v in parse_qs(query).items()}))
-        if allowed:
-            return 405, {"error": f"{method} is not allowed on {path}; use {', '.join(sorted(allowed))}"}
-        return 404, {"error": f"no such endpoint: {path}"}
-
-    def body(self) -> dict[str, Any]:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise StorageError(400, "bad Content-Length") from None
-        if length > MAX_BODY:
-            raise StorageError(413, f"request body of {length} bytes is above the limit of {MAX_BODY}")
-        raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise StorageError(400, "request body is not JSON") from None
-        if not isinstance(data, dict):
-            raise StorageError(400, "request body must be a JSON object")
-        return data
-
-    def reply(self, status: int, payload: dict[str, Any]) -> None:
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        if status == 401:
-            self.send_header("WWW-Authenticate", 'Basic realm="replisim-array"')
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line and status only: bodies and headers (credentials) are never logged.
-        LOG.info("%s %s", self.address_string(), format % args)
-
-
 def lock_root(root: Path) -> Any:
     """Hold ``root/.lock`` for the process's life, so two arrays never share one directory."""
     handle = open(root / ".lock", "a+")  # noqa: SIM115 (held open until the process exits)
@@ -425,9 +427,8 @@ def serve(
     LOG.info("array %s serving %s on %s (%d volumes)", name, root, server.address, len(server.store.volumes))
     print(f"listening on http://{server.address}", flush=True)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever()
     finally:
         server.replicator.stop()
-        server.server_close()
         lock.close()
         LOG.info("array %s stopped", name)

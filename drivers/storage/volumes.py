@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 GIB = 1 << 30
 CHUNK = 1 << 20  # baseline copies move data in pieces of at most this many bytes
@@ -42,6 +42,14 @@ def fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _owner_only(path: Path, *, append: bool = False) -> TextIO:
+    """A text file opened for writing, created 0600: a journal holds written data, as images do."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # a journal an older version left 0644 is closed up too
+    return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
 
 
 def write_json_atomically(path: Path, data: Any, mode: int = 0o644) -> None:
@@ -227,7 +235,7 @@ class Volume:
     # -- the journal of writes the peer has not acknowledged
 
     def _journal_append(self, entry: JournalEntry) -> None:
-        with open(self.path("journal"), "a", encoding="utf-8") as handle:
+        with _owner_only(self.path("journal"), append=True) as handle:
             handle.write(json.dumps(entry.to_json()) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -259,7 +267,7 @@ class Volume:
             if shipped < entry.generation <= self.generation:
                 self.pending.append(entry)
         tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with _owner_only(tmp) as handle:
             handle.writelines(json.dumps(entry.to_json()) + "\n" for entry in self.pending)
             handle.flush()
             os.fsync(handle.fileno())

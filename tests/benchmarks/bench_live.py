@@ -1,83 +1,195 @@
-"""Live overhead: a volume create through the REST API against the same create as a direct driver
-call, in one run, on one real storage array process.
+"""Live throughput: volume creates through ``replisim serve`` by 1, 8, 32 and 64 concurrent clients,
+against the same creates as direct driver calls, in one run, on one real storage array process.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_live.py [N]`` (or ``make bench``). Prints median
-and p99 of: the REST create (python-cinderclient's POST until its 202), the REST create until the
-volume is ``available`` (API, scheduler, manager, driver host, driver, array), and the driver's
-``create_volume`` called directly on the same array. The ratio is the control plane's overhead.
+Run: ``.venv/bin/python tests/benchmarks/bench_live.py [SECONDS_PER_LEVEL] [LEVELS...]`` (or
+``make bench``); defaults 8 s and ``1 8 32 64``. The server is its own process (``replisim serve``
+on SQLite in a file, one storage array process behind it), so that the clients, which are threads
+of this process, do not share its interpreter lock.
+
+A client POSTs a create (the body cinderclient sends) and polls ``GET /volumes/{id}`` every 5 ms
+until the volume is ``available``; its latency is from the POST to that answer. Printed per level:
+creates/s that reached ``available``, p50 and p99 of that latency, and errors (a refused POST, a
+reset or timed-out connection, or a volume that went to ``error``). The baseline is the array
+driver's ``create_volume`` called directly by the same number of threads.
 """
 
 from __future__ import annotations
 
-import statistics
+import re
+import select
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the cinderclient helper
-
-from support.cinderapi import connect
+import requests
 
 from replisim.actors.config import parse_config
-from replisim.actors.serve import start
 from replisim.drivers.storage.driver import StorageDriver
 from replisim.drivers.storage.process import StorageProcess
 
 PASSWORD = "bench-s3cret"
+POLL = 0.005
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
+class Level:
+    """What one level of concurrency measured."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def done(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+
+    def failed(self, why: str) -> None:
+        with self.lock:
+            self.errors.append(why)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def run_level(clients: int, seconds: float, one: Callable[[int, int, Level], None]) -> tuple[Level, float]:
+    """``clients`` threads each calling ``one(client, i, level)`` until ``seconds`` have passed."""
+    level = Level()
+    deadline = time.perf_counter() + seconds
+
+    def client(number: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            one(number, i, level)
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return level, time.perf_counter() - began
+
+
+def rest_create(url: str, sessions: dict[int, requests.Session]) -> Callable[[int, int, Level], None]:
+    body: dict[str, Any] = {
+        "volume": {
+            "size": 1,
+            "availability_zone": None,
+            "source_volid": None,
+            "description": None,
+            "multiattach": False,
+            "snapshot_id": None,
+            "backup_id": None,
+            "name": "bench",
+            "imageRef": None,
+            "volume_type": None,
+            "metadata": {},
+            "consistencygroup_id": None,
+        }
+    }
+
+    def one(client: int, i: int, level: Level) -> None:
+        session = sessions.setdefault(client, requests.Session())
+        session.headers["X-Auth-Token"] = "admin:bench"
+        began = time.perf_counter()
+        try:
+            posted = session.post(f"{url}/v3/bench/volumes", json=body, timeout=30)
+            if posted.status_code != 202:
+                level.failed(f"POST {posted.status_code}: {posted.text[:120]}")
+                return
+            volume_id = posted.json()["volume"]["id"]
+            while True:
+                status = session.get(f"{url}/v3/bench/volumes/{volume_id}", timeout=30).json()["volume"][
+                    "status"
+                ]
+                if status == "available":
+                    level.done(time.perf_counter() - began)
+                    return
+                if status != "creating":
+                    level.failed(f"volume went to {status}")
+                    return
+                time.sleep(POLL)
+        except requests.RequestException as exc:
+            level.failed(f"{type(exc).__name__}: {exc}")
+
+    return one
+
+
+def direct_create(driver: StorageDriver) -> Callable[[int, int, Level], None]:
+    def one(client: int, i: int, level: Level) -> None:
+        began = time.perf_counter()
+        try:
+            driver.create_volume({"id": f"direct-{client:03d}-{i:06d}", "size": 1})
+        except Exception as exc:
+            level.failed(f"{type(exc).__name__}: {exc}")
+            return
+        level.done(time.perf_counter() - began)
+
+    return one
+
+
+def serve(config: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replisim", "serve", "--config", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=config.with_suffix(".log").open("w"),
+        text=True,
+    )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 60)
+    match = re.search(r"listening on (http://\S+)", process.stdout.readline() if ready else "")
+    if not match:
+        process.kill()
+        raise SystemExit(f"replisim serve did not start; see {config.with_suffix('.log')}")
+    return process, match[1]
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
+    levels = [int(n) for n in sys.argv[2:]] or [1, 8, 32, 64]
     with tempfile.TemporaryDirectory() as tmp:
-        array = StorageProcess(Path(tmp) / "alpha", "alpha", PASSWORD).start()
+        array = StorageProcess(Path(tmp) / "alpha", "alpha", PASSWORD, capacity_gb=10**7).start()
+        config = Path(tmp) / "cinder.conf"
+        text = (
+            "[DEFAULT]\nenabled_backends = alpha\nadmin_users = admin\n\n[alpha]\n"
+            "volume_driver = replisim.drivers.storage.StorageDriver\nvolume_backend_name = alpha\n"
+            f"san_ip = 127.0.0.1\nsan_port = {array.port}\nsan_login = admin\n"
+            f"san_password = {PASSWORD}\n"
+        )
+        config.write_text(text)
+        process, url = serve(config)
+        rows = []
         try:
-            conf = parse_config(
-                "[DEFAULT]\nenabled_backends = alpha\nadmin_users = admin\n\n[alpha]\n"
-                "volume_driver = replisim.drivers.storage.StorageDriver\nvolume_backend_name = alpha\n"
-                f"san_ip = 127.0.0.1\nsan_port = {array.port}\nsan_login = admin\n"
-                f"san_password = {PASSWORD}\n"
-            )
-            server = start(conf, f"sqlite:///{tmp}/bench.db", report_interval=1.0)
-            try:
-                server.not_ready(20.0)
-                cs = connect(server.url, "admin", "bench")
-                posted, available = [], []
-                for i in range(count):
-                    began = time.perf_counter()
-                    volume = cs.volumes.create(1, name=f"bench-{i}")
-                    posted.append(time.perf_counter() - began)
-                    while cs.volumes.get(volume.id).status == "creating":
-                        time.sleep(0.001)
-                    available.append(time.perf_counter() - began)
-                backend = conf.backend("alpha")
-                driver = StorageDriver(backend.driver_configuration(), backend.host)
-                driver.do_setup(None)
-                direct = []
-                for i in range(count):
-                    began = time.perf_counter()
-                    driver.create_volume({"id": f"direct-{i:05d}", "size": 1})
-                    direct.append(time.perf_counter() - began)
-            finally:
-                server.stop()
+            sessions: dict[int, requests.Session] = {}
+            for clients in levels:
+                rows.append(
+                    ("REST to available", clients, *run_level(clients, seconds, rest_create(url, sessions)))
+                )
+            backend = parse_config(text).backend("alpha")
+            driver = StorageDriver(backend.driver_configuration(), backend.host)
+            driver.do_setup(None)
+            for clients in levels:
+                rows.append(("driver, direct", clients, *run_level(clients, seconds, direct_create(driver))))
         finally:
+            process.terminate()
+            process.wait(30)
             array.stop()
-    rows = [
-        ("REST create (POST to 202)", posted),
-        ("REST create to available", available),
-        ("driver create_volume, direct", direct),
-    ]
-    print(f"{count} creates each, one storage array process on 127.0.0.1")
-    for label, samples in rows:
-        median, p99 = percentiles(samples)
-        print(f"  {label:<30} median {median:7.2f} ms   p99 {p99:7.2f} ms")
-    ratio = statistics.median(available) / statistics.median(direct)
-    print(f"  control-plane overhead: {ratio:.1f}x the direct driver call (median, to available)")
+    print(f"volume creates, {seconds:g} s per level, replisim serve and one storage array on 127.0.0.1")
+    print(f"  {'path':<18} {'clients':>7} {'creates/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for label, clients, level, wall in rows:
+        rate = len(level.latencies) / wall
+        p50, p99 = percentile(level.latencies, 0.5), percentile(level.latencies, 0.99)
+        print(f"  {label:<18} {clients:>7} {rate:>10.1f} {p50:>8.1f} {p99:>8.1f} {len(level.errors):>7}")
+        for why in sorted(set(level.errors))[:3]:
+            print(f"      e.g. {why}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import socket
+import struct
+import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -20,13 +24,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import memdriver
 from support.cinderapi import connect, wait_volume
+from support.rawhttp import address, closed_within, exchange, read_answer
 
 from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.actors.rest import BlockStorageApi, HttpError, requested_version
 from replisim.actors.serve import Server, start
+from replisim.actors.wsgi import ApiServer
 from replisim.redaction import Redactor
 from replisim.sim import SimRuntime
+from replisim.webserver import Limits
 
 SECRET = "S3cret-Passw0rd"
 DEVICE_SECRET = "dev1ce-t0ken-9"
@@ -427,3 +434,257 @@ def test_a_microversion_is_served_exactly_when_in_range(major: int, minor: int) 
 OFFLINE_API = BlockStorageApi(
     SimRuntime(seed=1), admin_users=frozenset({"admin"}), redactor=Redactor(["hunter2"]), timeout=1.0
 )
+
+
+# -- the HTTP transport ----------------------------------------------------------------------------
+
+TOKEN = b"X-Auth-Token: admin:admin-project\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "says"),
+    [
+        (b"GET /v4/volumes HTTP/1.1\r\n" + TOKEN, 404, "/v3"),
+        (b"PATCH /v3/volumes HTTP/1.1\r\nContent-Length: 0\r\n" + TOKEN, 405, "allowed: GET, POST"),
+        (b"POST /v3/volumes HTTP/1.1\r\nContent-Length: 2000000\r\n" + TOKEN, 413, "larger than 1048576"),
+        (b"GET /v3/" + b"x" * 9000 + b" HTTP/1.1\r\n" + TOKEN, 414, "longer than"),
+        (b"POST /v3/volumes HTTP/1.1\r\nTransfer-Encoding: gzip\r\n" + TOKEN, 501, "Transfer-Encoding"),
+        (b"POST /v3/volumes HTTP/1.1\r\n" + TOKEN, 411, "needs a Content-Length"),
+        (b"POST /v3/volumes HTTP/1.1\r\nContent-Length: -1\r\n" + TOKEN, 400, "Content-Length"),
+        (
+            b"POST /v3/types HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n" + TOKEN,
+            400,
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (b"GET /v3/volumes HTTP/1.1\r\nX-Big: " + b"h" * 70000 + b"\r\n" + TOKEN, 431, "exceed"),
+        (b"POST /v3/volumes HTTP/1.1\r\nContent-Length: 900000\r\n", 401, "No credentials"),
+    ],
+)
+def test_every_transport_refusal_is_a_cinder_fault(
+    server: Server, request_bytes: bytes, status: int, says: str
+) -> None:
+    answer = exchange(server.url, request_bytes + b"\r\n", timeout=5)  # no body is ever sent
+    assert answer.status == status and answer.headers["content-type"] == "application/json"
+    ((name, fault),) = answer.json().items()
+    assert fault["code"] == status and says in fault["message"]
+    assert name == {400: "badRequest", 401: "unauthorized", 404: "itemNotFound", 405: "badMethod"}.get(
+        status, {413: "overLimit", 501: "notImplemented"}.get(status, "computeFault")
+    )
+
+
+def test_a_chunked_body_is_accepted(server: Server) -> None:
+    body = json.dumps({"volume_type": {"name": "chunked-gold"}}).encode()
+    chunks = b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in (body[:5], body[5:]))
+    head = b"POST /v3/types HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    answer = exchange(server.url, head + TOKEN + b"\r\n" + chunks + b"0\r\n\r\n")
+    assert answer.status == 200 and answer.json()["volume_type"]["name"] == "chunked-gold"
+
+
+def test_64_clients_connecting_at_once_are_all_answered(server: Server) -> None:
+    """http.server's listen backlog of 5 reset some of these; the real backlog queues them all."""
+    sockets = [socket.create_connection(address(server.url), timeout=20) for _ in range(64)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /v3/volumes HTTP/1.1\r\nHost: h\r\n" + TOKEN + b"\r\n")
+        answers = [read_answer(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [a.status for a in answers] == [200] * 64
+
+
+def test_idle_and_stalled_connections_are_closed_and_hold_no_worker() -> None:
+    """A body shorter than its Content-Length used to hold a handler thread forever."""
+    api = BlockStorageApi(SimRuntime(seed=1), admin_users=frozenset(), redactor=Redactor([]), timeout=1.0)
+    httpd = ApiServer(
+        ("127.0.0.1", 0), api, Limits(max_body=1 << 20, threads=1, channel_timeout=1, cleanup_interval=1)
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        idle = socket.create_connection(address(httpd.url), timeout=10)
+        stalled = [socket.create_connection(address(httpd.url), timeout=10) for _ in range(4)]
+        for sock in stalled:  # four times the one worker: none of them may take it
+            sock.sendall(b"POST /v3/types HTTP/1.1\r\nContent-Length: 100\r\n" + TOKEN + b'\r\n{"vol')
+        assert exchange(httpd.url, b"GET /v3/ HTTP/1.1\r\n\r\n", timeout=5).status == 200
+        for sock in (idle, *stalled):
+            waited = closed_within(sock, 5.0)
+            assert waited is not None, "the server kept an idle or stalled connection open"
+            sock.close()
+    finally:
+        httpd.shutdown()
+        thread.join(10)
+
+
+def test_clients_that_hang_up_leave_no_traceback(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _ in range(20):
+        with socket.create_connection(address(server.url), timeout=5) as sock:
+            sock.sendall(b"GET /v3/volumes/detail HTTP/1.1\r\n" + TOKEN + b"\r\n")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+    assert exchange(server.url, b"GET /v3/ HTTP/1.1\r\n\r\n").status == 200
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
+
+
+# -- hostile input -----------------------------------------------------------------------------------
+
+
+def test_no_answer_depends_on_whether_caller_text_is_a_secret(server: Server) -> None:
+    """The old masker turned any configured secret in an answer into ***, the caller's own text too,
+    so ``GET /<guess>`` answered differently for the real password. Each probe echoes the guess;
+    with the guess replaced by a marker, the answers for every guess must be the same bytes."""
+    guesses = [SECRET, DEVICE_SECRET, "wrong-guess-1", "S3cret-Passw0rE", "hunter2"]
+
+    def probes(guess: str) -> list[str]:
+        answers = [
+            raw(server, "GET", f"/{guess}"),
+            raw(server, "GET", f"/v3/{guess}/volumes"),
+            raw(server, "GET", f"/v3/volumes/{guess}"),
+            raw(server, "GET", f"/v3/types/{guess}"),
+            raw(server, "POST", "/v3/volumes", json={"volume": {"size": guess}}),
+            raw(server, "POST", "/v3/volumes", json={"volume": {"size": 1, "volume_type": guess}}),
+            raw(server, "GET", f"/v3/volumes/detail?{guess}=1"),
+            raw(server, "POST", "/v3/volumes/x/action", json={guess: {}}),
+        ]
+        return [f"{a.status_code} {a.text}".replace(guess, "<GUESS>") for a in answers]
+
+    first, *others = [probes(guess) for guess in guesses]
+    assert [answer for answer in first if "<GUESS>" not in answer] == []  # every probe echoes the guess
+    for guess, answers in zip(guesses[1:], others, strict=True):
+        assert answers == first, guess
+
+
+def test_unstorable_or_unbounded_input_is_a_400_not_a_500(server: Server) -> None:
+    lone = "bad\ud800name"
+    deep = '{"a": ' * 1000 + "{}" + "}" * 1000  # as text: encoding it would overflow this stack
+    cases = [
+        ("POST", "/v3/volumes", {"volume": {"size": 1, "name": lone}}, "surrogate"),
+        ("POST", "/v3/types", {"volume_type": {"name": lone}}, "surrogate"),
+        ("POST", "/v3/types", {"volume_type": {"name": "t", "extra_specs": {"k": lone}}}, "surrogate"),
+        ("POST", "/v3/types", {"volume_type": {"name": "t", "extra_specs": {lone: "v"}}}, "surrogate"),
+        ("POST", "/v3/volumes", {"volume": {"size": 10**23}}, "from 1 to 2147483647"),
+        ("POST", "/v3/volumes", {"volume": {"size": str(10**23)}}, "from 1 to 2147483647"),
+        ("POST", "/v3/volumes", deep, "nested deeper"),
+    ]
+    for method, path, body, says in cases:
+        text = body if isinstance(body, str) else json.dumps(body)  # the surrogate travels as \ud800
+        answer = raw(server, method, path, data=text, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400, (path, answer.text)
+        assert says in answer.json()["badRequest"]["message"]
+    kind = admin(server).volume_types.create("fine")
+    answer = raw(
+        server, "POST", f"/v3/types/{kind.id}/extra_specs", data=json.dumps({"extra_specs": {"k": lone}})
+    )
+    assert answer.status_code == 400 and "surrogate" in answer.text
+
+
+# -- a bounded, seeded fuzz over the route table ------------------------------------------------------
+
+FUZZ_PER_ROUTE = 80
+NASTY_TEXT = st.sampled_from(["", " ", "\ud800", "a\udfffb", "\x00", "é", "🙂", "%2e%2e", "a" * 300, "***"])
+TEXT = st.one_of(NASTY_TEXT, st.text(max_size=12))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([0, -1, 2**31, 2**63, 10**23, -(10**23)]),
+    st.floats(allow_nan=False),
+    TEXT,
+)
+JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3)
+)
+SIZES = st.one_of(
+    st.sampled_from([10**23, 2**63, 2**31, 1, 0, -1, "10", "1e3", " 2", "٣", 1.5]),
+    st.integers(-(2**80), 2**80),
+    st.integers(1, 5),
+)
+VOLUME = st.fixed_dictionaries(
+    {"size": SIZES},
+    optional={
+        "name": TEXT,
+        "volume_type": st.one_of(st.sampled_from(["fuzz-gold"]), TEXT),
+        "availability_zone": st.just("nova"),
+    },
+)
+VOLUME_TYPE = st.fixed_dictionaries(
+    {"name": st.one_of(TEXT, SCALARS)},
+    optional={"extra_specs": st.one_of(st.dictionaries(TEXT, TEXT, max_size=3), JSON), "description": JSON},
+)
+ACTIONS = st.sampled_from(
+    [
+        "os-enable_replication",
+        "os-disable_replication",
+        "os-failover_replication",
+        "os-list_replication_targets",
+    ]
+)
+# The body each controller method reads, so that most requests get past the shape checks.
+BODIES: dict[str, Any] = {
+    "create_volume": VOLUME.map(lambda v: {"volume": v}),
+    "create_type": VOLUME_TYPE.map(lambda t: {"volume_type": t}),
+    "set_extra_specs": st.dictionaries(TEXT, st.one_of(TEXT, JSON), max_size=3).map(
+        lambda e: {"extra_specs": e}
+    ),
+    "volume_action": st.tuples(
+        ACTIONS,
+        st.one_of(st.none(), st.fixed_dictionaries({}, optional={"secondary": st.one_of(TEXT, JSON)})),
+    ).map(lambda a: {a[0]: a[1]}),
+}
+
+
+def test_no_request_over_the_route_table_gets_a_5xx() -> None:
+    """Random requests over every route (valid ids and junk ids, shaped and junk JSON bodies,
+    admins and users); the server must never answer 5xx. Seeded (derandomize), bounded."""
+    memdriver.reset()
+    running = start(parse_config(CONF), "sqlite://", report_interval=0.1)
+    sent = []
+    try:
+        assert running.not_ready(timeout=10.0) == {}
+        cs = admin(running)
+        known_type = cs.volume_types.create("fuzz-gold")
+        known_type.set_keys({"replication": "enabled", "volume_backend_name": "alpha"})
+        known_volume = cs.volumes.create(1, name="fuzz", volume_type="fuzz-gold")
+        ids = st.one_of(st.sampled_from([known_volume.id, known_type.id, "replication"]), TEXT)
+
+        def fuzz(route: Any) -> None:
+            @settings(max_examples=FUZZ_PER_ROUTE, derandomize=True, deadline=None, database=None)
+            @given(
+                other_method=st.sampled_from([*[None] * 12, "GET", "POST", "PUT", "DELETE", "PATCH"]),
+                fill=st.lists(ids, min_size=4, max_size=4),
+                data=st.data(),
+                token=st.sampled_from(["admin:admin-project", "alice:project-a", "ops"]),
+                query=st.sampled_from(["", "?all_tenants=1", "?limit=-1", "?marker=x", "?name=%ED%A0%80"]),
+            )
+            def one(
+                *, other_method: Any, fill: list[str], data: st.DataObject, token: str, query: str
+            ) -> None:
+                method, pattern, handler = route
+                shaped = BODIES.get(handler)
+                if handler == "update_extra_spec":
+                    shaped = JSON.map(lambda value: {fill[1]: value})
+                # a body where the route reads one, mostly of its shape; junk or none elsewhere
+                body = data.draw(
+                    st.one_of(shaped, shaped, shaped, JSON)
+                    if shaped is not None
+                    else st.one_of(st.none(), JSON)
+                )
+                parts, values = [], iter(fill)
+                for part in pattern:
+                    parts.append(
+                        quote(next(values), safe="", errors="surrogatepass") if part == "*" else part
+                    )
+                path = "/v3/" + "/".join(parts) + query
+                text = None if body is None else json.dumps(body)
+                answer = raw(running, other_method or method, path, token=token, data=text)
+                sent.append(path)
+                assert answer.status_code < 500, (other_method or method, path, text, answer.text)
+
+            one()
+
+        for route in BlockStorageApi.ROUTES:  # each route its share, whatever the generator favours
+            fuzz(route)
+    finally:
+        running.stop()
+    print(f"fuzz: {len(sent)} requests, none answered 5xx")
+    assert len(sent) >= FUZZ_PER_ROUTE * len(BlockStorageApi.ROUTES) // 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.rawhttp import exchange
 
 from replisim.drivers.storage.client import ArrayClient, ArrayError
 from replisim.drivers.storage.process import StorageProcess
@@ -165,3 +167,74 @@ def test_restart_recovery_drops_unacknowledged_leftovers(tmp_path: Path) -> None
     assert sorted(p.name for p in (tmp_path / "volumes").iterdir()) == ["v.img", "v.journal", "v.json"]
     reloaded.mark_shipped(3)
     assert not reloaded.pending and journal.stat().st_size == 0
+
+
+# -- the HTTP transport: the gate before the body, limits, framing, JSON errors --------------------
+
+
+def _auth(name: str) -> str:
+    return "Basic " + base64.b64encode(f"admin:pw-{name}-s3cret".encode()).decode()
+
+
+def test_credentials_are_checked_before_a_byte_of_the_body_is_read(start_array: StartArray) -> None:
+    """A 32 MiB body announced without credentials is refused on its headers alone: the client
+    never sends it, and the answer comes at once (the server is not waiting for the body)."""
+    url = f"http://{start_array('a').address}"
+    head = b"POST /volumes HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+    refused = exchange(url, head + b"Content-Length: 33554432\r\n\r\n", timeout=5)
+    assert refused.status == 401 and "basic auth" in refused.json()["error"]
+    assert refused.headers["www-authenticate"].startswith("Basic")
+    deep = b"[" * 1000 + b"]" * 1000  # never parsed without credentials
+    assert exchange(url, head + f"Content-Length: {len(deep)}\r\n\r\n".encode() + deep).status == 401
+    with_auth = head + f"Authorization: {_auth('a')}\r\n".encode()
+    parsed = exchange(url, with_auth + f"Content-Length: {len(deep)}\r\n\r\n".encode() + deep)
+    assert parsed.status == 400 and "nested deeper" in parsed.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status", "says"),
+    [
+        (b"POST /volumes HTTP/1.1\r\nContent-Length: -1\r\n", 400, "Content-Length"),
+        (b"POST /volumes HTTP/1.1\r\n", 411, "needs a Content-Length"),
+        (b"POST /volumes HTTP/1.1\r\nContent-Length: 70000000\r\n", 413, "larger than"),
+        (
+            b"POST /volumes HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            400,
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (b"POST /volumes HTTP/1.1\r\nTransfer-Encoding: gzip\r\n", 501, "Transfer-Encoding"),
+        (b"GET /" + b"v" * 9000 + b" HTTP/1.1\r\n", 414, "longer than"),
+        (b"GET /stats HTTP/1.1\r\nX-Big: " + b"h" * 70000 + b"\r\n", 431, "exceed"),
+        (b"PATCH /volumes HTTP/1.1\r\nContent-Length: 0\r\n", 405, "use GET, POST"),
+        (b"GET /nothing-here HTTP/1.1\r\n", 404, "no such endpoint"),
+    ],
+)
+def test_every_refusal_is_a_json_error(
+    start_array: StartArray, request_head: bytes, status: int, says: str
+) -> None:
+    url = f"http://{start_array('a').address}"
+    answer = exchange(url, request_head + f"Authorization: {_auth('a')}\r\n\r\n".encode())
+    assert answer.status == status and answer.headers["content-type"] == "application/json"
+    assert says in answer.json()["error"]
+
+
+def test_a_chunked_body_is_accepted(start_array: StartArray) -> None:
+    array = start_array("a")
+    body = json.dumps({"id": "chunky", "size_gb": 1}).encode()
+    chunks = b"".join(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for piece in (body[:7], body[7:]))
+    head = f"POST /volumes HTTP/1.1\r\nAuthorization: {_auth('a')}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = exchange(f"http://{array.address}", head.encode() + chunks + b"0\r\n\r\n")
+    assert answer.status == 201 and array.client().volume("chunky")["id"] == "chunky"
+
+
+def test_journals_of_unshipped_writes_are_owner_only(tmp_path: Path) -> None:
+    store = VolumeStore(tmp_path, capacity_gb=10)
+    volume, _ = store.create("v", 1)
+    with volume.lock:
+        volume.update(replication={"peer": "127.0.0.1:1", "mode": "async", "in_sync": True, "shipped": 0})
+    volume.write(0, b"secret data", 1.0)
+    journal = volume.path("journal")
+    assert journal.exists() and journal.read_text()  # the write waits there for the peer
+    volume.load_journal()  # rewrites the file, as a restart does
+    for path in (journal, volume.path("img")):
+        assert path.stat().st_mode & 0o777 == 0o600, path

@@ -18,6 +18,7 @@ RANKS = {
     "replisim.sim": 0,
     "replisim.exception": 0,
     "replisim.redaction": 0,
+    "replisim.webserver": 0,
     "replisim.drivers": 1,  # its __init__ is empty: importing the contract imports nothing else
     "replisim.drivers.contract": 1,
     "replisim.drivers.devices": 1,
