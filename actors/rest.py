@@ -18,6 +18,7 @@ that came back as ``***`` would be the password.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import logging
 import re
@@ -396,7 +397,13 @@ class BlockStorageApi:
     def _detail(
         self, request: Request, volume: Mapping[str, Any], type_names: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        names = self._type_names(request) if type_names is None else type_names
+        names = type_names
+        if names is None:  # one volume: only the name of its own type, and no call without one
+            names = {}
+            type_id = volume.get("volume_type_id")
+            if type_id:
+                with contextlib.suppress(exception.VolumeTypeNotFound):  # the view shows the id
+                    names = {type_id: self._call(request, "get_volume_type", type_id=type_id)["name"]}
         reason = volume.get("replication_extended_status")
         if isinstance(reason, str):  # what a manager or driver said: the server's words, not the caller's
             volume = {**volume, "replication_extended_status": self.redactor.text(reason)}

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -78,7 +79,7 @@ def run_level(clients: int, seconds: float, one: Callable[[int, int, Level], Non
 
 
 def rest_create(url: str, sessions: dict[int, requests.Session]) -> Callable[[int, int, Level], None]:
-    body = {
+    body: dict[str, Any] = {
         "volume": {
             "size": 1,
             "availability_zone": None,
