@@ -18,6 +18,7 @@ that came back as ``***`` would be the password.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import functools
 import json
 import logging
@@ -38,6 +39,7 @@ from replisim.webserver import BadJson, parse_json
 from . import views
 from .client import Client
 from .context import RequestContext
+from .db import DEFAULT_TYPE_ID
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
 LOG = logging.getLogger("replisim.rest")
@@ -556,7 +558,12 @@ class BlockStorageApi:
         *,
         extended: bool = True,
     ) -> dict[str, Any]:
-        names = self._type_names(request) if type_names is None else type_names
+        names = type_names
+        if names is None:  # one volume: only the name of its own type (an untyped one shows the default)
+            names = {}
+            type_id = volume.get("volume_type_id") or DEFAULT_TYPE_ID
+            with contextlib.suppress(exception.VolumeTypeNotFound):  # the view shows the id
+                names = {type_id: self._call(request, "get_volume_type", type_id=type_id)["name"]}
         reason = volume.get("replication_extended_status")
         if isinstance(reason, str):  # what a manager or driver said: the server's words, not the caller's
             volume = {**volume, "replication_extended_status": self.redactor.text(reason)}
