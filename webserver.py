@@ -16,10 +16,11 @@ waitress nor WSGI gives on its own:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,7 @@ class _JsonErrorTask(ErrorTask):
         self.response_headers.append(("Content-Type", "application/json"))
         if error.code == 401:
             self.response_headers.extend(self.channel.server.challenge)
+        self.response_headers.extend(server.error_headers())
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -177,6 +179,7 @@ class _Channel(HTTPChannel):
 class _Server(TcpWSGIServer):
     fault: Fault
     challenge: tuple[tuple[str, str], ...] = ()
+    error_headers: Callable[[], Sequence[tuple[str, str]]] = tuple
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ class HttpServer:
         fault: Fault,
         gate: Gate | None = None,
         challenge: tuple[tuple[str, str], ...] = (),
+        error_headers: Callable[[], Sequence[tuple[str, str]]] = tuple,
         ident: str = "replisim",
     ):
         parser = type("GatedParser", (_Parser,), {"gate": staticmethod(gate) if gate else None})
@@ -228,6 +232,7 @@ class HttpServer:
         )
         self._server = server_class(app, map={}, adj=adj)
         self._server.challenge = challenge
+        self._server.error_headers = error_headers  # fresh per answer (a request id, say)
         self._stopped = threading.Event()
 
     @property
@@ -255,7 +260,10 @@ class HttpServer:
             wasyncore.close_all(server._map)
 
         if not self._stopped.is_set():
-            server.trigger.pull_trigger(close_all)  # runs on the serving loop's own thread
+            # runs on the serving loop's own thread; a trigger already closed means the loop is
+            # closing of itself
+            with contextlib.suppress(OSError):
+                server.trigger.pull_trigger(close_all)
             self._stopped.wait(timeout)
         server.task_dispatcher.shutdown(timeout=timeout)
 

@@ -171,16 +171,18 @@ class Server:
         if self.stopped:
             return
         self.stopped = True
-        self.httpd.shutdown()
-        self.thread.join()
-        if self.recorder is not None:
-            self.recorder.stop_watching(self.deployment)
-        self.deployment.runtime.stop()
         try:
+            self.httpd.shutdown()
+            self.thread.join()
+        finally:  # whatever the server did, the actors' threads must end, or the process never exits
             if self.recorder is not None:
-                self.recorder.write(self.deployment)
-        finally:
-            self.deployment.db.close()
+                self.recorder.stop_watching(self.deployment)
+            self.deployment.runtime.stop()
+            try:
+                if self.recorder is not None:
+                    self.recorder.write(self.deployment)
+            finally:
+                self.deployment.db.close()
 
 
 def start(

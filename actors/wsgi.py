@@ -14,7 +14,7 @@ from typing import Any
 
 from replisim.webserver import HttpServer, Limits, Refusal
 
-from .rest import MAX_BODY, NO_CREDENTIALS, BlockStorageApi, fault_body, has_credentials
+from .rest import MAX_BODY, NO_CREDENTIALS, BlockStorageApi, fault_body, has_credentials, new_request_id
 
 _STATUS_TEXT = {
     200: "OK",
@@ -100,6 +100,7 @@ class ApiServer(HttpServer):
             limits=limits or Limits(max_body=MAX_BODY, threads=16),
             fault=fault_body,
             gate=gate,
+            error_headers=lambda: (("x-openstack-request-id", new_request_id()),),
             ident="replisim",
         )
         self.api = api
