@@ -233,7 +233,8 @@ def arrays(block: Block, tmp_path: Path) -> None:
 
 
 def storage_config(block: Block, tmp_path: Path) -> None:
-    """The shipped file, byte for byte, and it loads complete (serving it on live arrays: not yet)."""
+    """The shipped file, byte for byte, and it loads complete (tests/live/test_example_configs.py
+    serves it on four real arrays, and fails a volume over and back)."""
     assert block.text == (EXAMPLES / "storage-arrays.conf").read_text(encoding="utf-8")
     from replisim.actors.config import load_config
 
