@@ -151,7 +151,93 @@ CLAUSES: tuple[Clause, ...] = (
     ),
 )
 
-METHODS: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
+# Replication V2.1 ("Cheesecake", Cinder 8.0 onwards, as Cinder 29 calls it): failover per backend,
+# not per volume. A driver supports it when it has failover_host (Cinder's
+# supports_replication_feature('v2.1')), and active-active when it also has failover_completed; the
+# control plane calls these only on a backend whose top-level stats say replication_enabled.
+V21 = "v2.1"
+ACTIVE_ACTIVE = "a/a"
+# The method whose presence says a driver supports each V2.1 feature (Cinder's BaseVD table).
+FEATURES: Mapping[str, str] = MappingProxyType({V21: "failover_host", ACTIVE_ACTIVE: "failover_completed"})
+FAILBACK = "default"  # the secondary_id that asks for a failback to the backend's own array
+# failover_host's volume_updates: [{'volume_id': id, 'updates': {...}}]; an update's keys the manager
+# writes, and the status that marks a volume the failover could not move.
+VOLUME_UPDATE_KEYS = frozenset({"volume_id", "updates"})
+HOST_UPDATE_KEYS = frozenset(
+    {"status", "replication_status", "provider_location", "replication_driver_data", "host"}
+)
+GROUP_UPDATE_KEYS = frozenset({"group_id", "updates"})
+_FAILOVER_RETURNS = (
+    "(active_backend_id, [{'volume_id': id, 'updates': {...}}], [{'group_id': id, 'updates': {...}}])"
+)
+_FAILOVER_DOC = (
+    "fails every given volume of the backend over to secondary_id (a configured target's backend_id; "
+    f"None: the driver's choice; {FAILBACK!r}: back to its own array) and returns the backend now "
+    "active, one update per volume it answers for (updates may set status, replication_status "
+    "('failed-over', 'enabled' after a failback, 'error' for one it could not move), "
+    "provider_location, replication_driver_data), and group updates ([] without groups); a volume "
+    "it leaves out takes the service's new status; InvalidReplicationTarget (a bad target, a "
+    "refused failback) leaves the backend as it was, any other exception ends in failover-error"
+)
+
+V21_CLAUSES: tuple[Clause, ...] = (
+    Clause(
+        "failover_host",
+        ("context", "volumes", "secondary_id", "groups"),
+        _FAILOVER_RETURNS,
+        _FAILOVER_DOC,
+        defaults={"secondary_id": None, "groups": None},
+        gate=REPLICATION,
+        era=V21,
+    ),
+    Clause(
+        "failover",
+        ("context", "volumes", "secondary_id", "groups"),
+        _FAILOVER_RETURNS,
+        "the active-active first half of failover_host (same arguments, same answer); the service "
+        "is switched over by failover_completed afterwards",
+        defaults={"secondary_id": None, "groups": None},
+        gate=REPLICATION,
+        era=V21,
+    ),
+    Clause(
+        "failover_completed",
+        ("context", "active_backend_id"),
+        "None",
+        "the active-active second half: the backend now serves from active_backend_id",
+        defaults={"active_backend_id": None},
+        gate=REPLICATION,
+        era=V21,
+    ),
+    Clause(
+        "freeze_backend",
+        ("context",),
+        "True",
+        "the control plane will refuse modifications on this backend until thaw_backend; a driver "
+        "with nothing to do answers True",
+        gate=REPLICATION,
+        era=V21,
+    ),
+    Clause(
+        "thaw_backend",
+        ("context",),
+        "True",
+        "modifications are allowed again; an exception makes the thaw fail (the backend stays frozen)",
+        gate=REPLICATION,
+        era=V21,
+    ),
+)
+
+# Every method the driver host may run; a driver must have the seed era's (REQUIRED), and V2.1's
+# only to support host failover (FEATURES says which method tells).
+METHODS: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in (*CLAUSES, *V21_CLAUSES)})
+REQUIRED: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
+
+
+def supports(driver: Any, feature: str) -> bool:
+    """Cinder's ``supports_replication_feature``: the driver has the method ``feature`` names."""
+    return callable(getattr(driver, FEATURES[feature], None))
+
 
 # Methods a driver MAY have; the control plane never calls them, the conformance suite uses them
 # when present (and says so when not).

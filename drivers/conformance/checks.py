@@ -163,12 +163,12 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
     "Interface",
     "class",
     "every method of the contract is present",
-    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.METHODS))}",
+    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.REQUIRED))}",
 )
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"callable(getattr({cls.__name__}, name)) for each contract method")
-    missing = [name for name in contract.METHODS if not callable(getattr(cls, name, None))]
+    missing = [name for name in contract.REQUIRED if not callable(getattr(cls, name, None))]
     probe.expect(not missing, "every contract method on the class", f"missing: {', '.join(missing)}")
 
 
@@ -219,15 +219,15 @@ def _signature_problem(cls: type, name: str, args: tuple[str, ...]) -> str | Non
     "Interface",
     "class",
     "every method accepts the control plane's call, by keyword and by position",
-    f"Contract: {', '.join(c.signature for c in (contract.CONSTRUCTOR, *contract.CLAUSES))}; "
-    "the driver host passes them by keyword, Cinder by position",
+    f"Contract: {', '.join(c.signature for c in (contract.CONSTRUCTOR, *contract.METHODS.values()))}; "
+    "the driver host passes them by keyword, Cinder by position (a V2.1 method only where present)",
 )
 def signatures(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"inspect.signature(...).bind(...) for {cls.__name__} and each contract method")
     problems = [
         p
-        for c in (contract.CONSTRUCTOR, *contract.CLAUSES)
+        for c in (contract.CONSTRUCTOR, *contract.METHODS.values())
         if (p := _signature_problem(cls, c.name, c.params))
     ]
     probe.expect(not problems, "every signature binds the contract's arguments", "; ".join(problems))

@@ -120,7 +120,7 @@ def test_every_fault_kind_and_every_parameter_value_is_drawn(worlds: list[Scenar
     assert (
         set(values[("driver.raise", "method")])
         == set(values[("driver.hang", "method")])
-        == set(contract.METHODS)
+        == set(contract.REQUIRED)
     )
     assert set(values[("driver.raise", "error")]) == {"cinder", "unexpected"}
     for kind in ("bus.loss", "bus.duplicate", "bus.reorder"):  # both ends of a probability, and between
