@@ -19,7 +19,7 @@ from replisim.sim import Actor, Now
 from . import rpcapi
 from .db import Repository
 from .filters import unmet_specs
-from .status import CREATING, VOLUME_ERROR
+from .status import CREATING, VOLUME_ERROR, VOLUME_TOPIC
 
 LOG = logging.getLogger("replisim.scheduler")
 Gen = Generator[Any, Any, Any]
@@ -135,9 +135,13 @@ class Scheduler(Actor):
             specs = tuple(sorted(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"].items()))
         size = float(volume["size"] or 0)
         passed, why = [], []
+        # Cinder's host manager skips disabled services: frozen, failed over, or an admin's
+        disabled = self.db.service_disabled_hosts(VOLUME_TOPIC)
         for host in self._order:
             state = self.hosts[host]
             reasons = self.rejections(state, size, specs, now)
+            if host in disabled:
+                reasons.insert(0, "service disabled")
             if reasons:
                 why.append(f"{host}: {'; '.join(reasons)}")
             else:
