@@ -608,6 +608,7 @@ class VolumeManager(Actor):
             "topic": VOLUME_TOPIC,
             "report_count": self.reports,
             "capabilities": dict(stats),
+            "stats_at": now,
         }
         try:
             service = self.db.service_get(self.host, VOLUME_TOPIC)
