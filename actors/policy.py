@@ -52,6 +52,13 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "volume_extension:types_manage": "rule:admin_api",
         "volume_extension:types_extra_specs": "rule:admin_api",
         "volume_extension:services:index": "rule:admin_api",
+        "volume_extension:quotas:show": "rule:admin_or_owner",
+        "volume_extension:quotas:update": "rule:admin_api",
+        "volume_extension:quotas:delete": "rule:admin_api",
+        "volume_extension:quota_classes:get": "rule:admin_api",
+        "volume_extension:quota_classes:update": "rule:admin_api",
+        "limits_extension:used_limits": "rule:admin_or_owner",
+        "scheduler_extension:scheduler_stats:get_pools": "rule:admin_api",
     }
 )
 

@@ -149,6 +149,13 @@ def test_free_values_are_compared_by_type_and_pool_capabilities_by_their_contrac
         ]
     }
     assert diff(exchange(body=theirs), exchange(body=ours)) == []
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = 1000.0  # a number of GiB or a word: a capacity
+    assert diff(exchange(body=theirs), exchange(body=ours)) == []
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = None
+    assert [d.where for d in diff(exchange(body=theirs), exchange(body=ours))] == [
+        "body.pools[0].capabilities.total_capacity_gb"
+    ]
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = "1000"
     ours["pools"][0]["capabilities"].pop("pool_name")
     assert [d.where for d in diff(exchange(body=theirs), exchange(body=ours))] == [
         "body.pools[0].capabilities.pool_name"
