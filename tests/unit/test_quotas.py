@@ -9,6 +9,8 @@ import pytest
 
 from replisim import exception
 from replisim.actors import quotas
+from replisim.actors.db import MemoryRepository
+from replisim.actors.serve import cinder_default_quotas
 
 
 def test_a_quota_set_has_cinder_s_resources_and_three_per_volume_type() -> None:
@@ -89,3 +91,11 @@ def test_an_extend_names_the_project_s_gigabytes_even_when_its_type_s_were_excee
         quotas.check_extend(limit, used, "gold", 1, 3)
     assert refused.value.msg.endswith("Requested 2G, quota is 100G and 5G has been consumed.")
     quotas.check_extend(limit, used, "silver", 1, 3)
+
+
+def test_serve_starts_with_cinder_s_defaults_and_keeps_a_database_s_own() -> None:
+    db = MemoryRepository(clock=lambda: 0.0)
+    db.quota_class_update(quotas.DEFAULT_CLASS, {"volumes": 50})  # an operator's, from an earlier run
+    cinder_default_quotas(db)
+    cinder_default_quotas(db)
+    assert db.quota_class_get(quotas.DEFAULT_CLASS) == {**quotas.CINDER_DEFAULTS, "volumes": 50}
