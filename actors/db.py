@@ -879,6 +879,9 @@ class SqlRepository:
         # SQLite: one writer at a time anyway (and the single in-memory connection cannot hold two
         # transactions), so this process's transactions queue here, in turn.
         self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+        # Elsewhere (PostgreSQL's read committed) two counting transactions could both see room:
+        # this process's quota-checked writes take turns. (SQLite's already do, above.)
+        self._quota_serial: AbstractContextManager[Any] = nullcontext() if sqlite else threading.Lock()
         _META.create_all(self._engine)
         with self._tx() as (conn, now):
             if not conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == DEFAULT_TYPE_NAME)).first():
@@ -948,7 +951,7 @@ class SqlRepository:
         return dict(row)
 
     def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> Row:
-        with self._tx() as (conn, now):
+        with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             row = _new_volume(values, now)
             if conn.execute(sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == row["id"])).first():
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
@@ -1003,7 +1006,7 @@ class SqlRepository:
         *,
         within_quota: bool = False,
     ) -> Row | None:
-        with self._tx() as (conn, now):
+        with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             wanted = _expectations(expected)
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             if within_quota and changes.get("size") is not None:

@@ -534,7 +534,14 @@ def test_quota_limits_are_stored_per_project_and_class(repo: Repository) -> None
     assert repo.quota_class_get("default") == {"volumes": 10}
     repo.quota_destroy("p1")
     assert repo.quota_get("p1") == {} and repo.quota_class_get("default") == {"volumes": 10}
-    for bad in ({"volumes": -2}, {"volumes": "3"}, {"volumes": True}, {"": 1}, {"volumes": 2**31}):
+    bad_limits: list[dict[str, Any]] = [
+        {"volumes": -2},
+        {"volumes": "3"},
+        {"volumes": True},
+        {"": 1},
+        {"volumes": 2**31},
+    ]
+    for bad in bad_limits:
         with pytest.raises(exception.Invalid):
             repo.quota_update("p1", bad)
     assert repo.quota_get("p1") == {}
