@@ -753,6 +753,12 @@ VALUES = st.fixed_dictionaries(
         "replication_extended_status": st.text(max_size=3),
     },
 )
+PROJECTS = st.sampled_from(["p1", "p2"])
+LIMITS = st.dictionaries(
+    st.sampled_from(["volumes", "gigabytes", "per_volume_gigabytes", "volumes___DEFAULT__"]),
+    st.integers(-1, 4),
+    max_size=3,
+)
 EXPECTED = st.fixed_dictionaries(
     {},
     optional={
@@ -801,6 +807,24 @@ class SameAnswers(RuleBasedStateMachine):
     @rule(vid=IDS)
     def destroy(self, vid: str) -> None:
         self.both(lambda r: r.volume_destroy(vid))
+
+    @rule(project=PROJECTS, limits=LIMITS, of_class=st.booleans())
+    def set_quota(self, project: str, limits: dict[str, int], of_class: bool) -> None:
+        self.both(
+            lambda r: r.quota_class_update("default", limits) if of_class else r.quota_update(project, limits)
+        )
+
+    @rule(vid=IDS, values=VALUES)
+    def create_within_quota(self, vid: str, values: dict[str, Any]) -> None:
+        self.both(lambda r: r.volume_create({"id": vid, **values}, within_quota=True))
+
+    @rule(vid=IDS, expected=EXPECTED, size=st.integers(1, 4))
+    def resize_within_quota(self, vid: str, expected: dict[str, Any], size: int) -> None:
+        self.both(lambda r: r.volume_conditional_update(vid, expected, {"size": size}, within_quota=True))
+
+    @rule(project=PROJECTS)
+    def usage(self, project: str) -> None:
+        self.both(lambda r: (r.quota_usage(project), r.quota_get(project), r.quota_class_get("default")))
 
     @rule(vid=IDS)
     def get(self, vid: str) -> None:
