@@ -107,6 +107,10 @@ class VolumeSizeExceedsAvailableQuota(QuotaError):
     )
 
 
+class VolumeSizeExceedsLimit(QuotaError):
+    message = "Requested volume size %(size)dG is larger than maximum allowed limit %(limit)dG."
+
+
 class VolumeLimitExceeded(QuotaError):
     message = "Maximum number of volumes allowed (%(allowed)d) exceeded for quota '%(name)s'."
 

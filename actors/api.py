@@ -14,10 +14,10 @@ from typing import Any
 from replisim import exception
 from replisim.sim import Actor, Draw, KernelError, MessagingTimeout, Now, RemoteError
 
-from . import rpcapi
+from . import quotas, rpcapi
 from .context import RequestContext
 from .db import DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, Repository
-from .filters import wants_replication
+from .filters import pool_name, unmet_specs, wants_replication
 from .policy import Policy
 from .status import (
     ATTACH_STATUSES,
@@ -151,7 +151,8 @@ class VolumeAPI(Actor):
                 "status": CREATING,
                 "volume_type_id": type_id,
                 "replication_status": "disabled",
-            }
+            },
+            within_quota=True,
         )
         yield rpcapi.schedule_create_volume(context, volume_id, (yield from self._op_id()))
         return volume
@@ -248,7 +249,7 @@ class VolumeAPI(Actor):
                 f"{volume['size']}, extended: {new_size})."
             )
         extended = self.db.volume_conditional_update(
-            volume_id, {"status": AVAILABLE, "size": volume["size"]}, {"size": new_size}
+            volume_id, {"status": AVAILABLE, "size": volume["size"]}, {"size": new_size}, within_quota=True
         )
         if extended is None:
             raise exception.InvalidVolume(reason=f"volume {volume_id} changed while extending; try again")
@@ -526,6 +527,105 @@ class VolumeAPI(Actor):
                 reason=f"Cannot {action} for volume {volume['id']} while its backend "
                 f"{service['host']} is failing over."
             )
+    # -- quotas, limits and pools -------------------------------------------------------------------
+
+    def _type_names(self) -> dict[str, str]:
+        """Volume type id -> name: each type has quota resources of its own (``volumes_<name>``)."""
+        return {t["id"]: t["name"] for t in self.db.volume_type_get_all()}
+
+    def _limits(self, project_id: str, types: Mapping[str, str]) -> dict[str, int]:
+        return quotas.limits(
+            types.values(), self.db.quota_class_get(quotas.DEFAULT_CLASS), self.db.quota_get(project_id)
+        )
+
+    def get_quotas(self, context: Mapping[str, Any], project_id: str, usage: bool = False) -> dict[str, Any]:
+        """A project's limits; with ``usage``, each as ``{limit, in_use, reserved}``."""
+        self._authorize(context, "volume_extension:quotas:show", {"project_id": project_id})
+        return self._quota_set(project_id, usage)
+
+    def _quota_set(self, project_id: str, usage: bool) -> dict[str, Any]:
+        types = self._type_names()
+        limits = self._limits(project_id, types)
+        if not usage:
+            return limits
+        used = self.db.quota_usage(project_id).in_use(types)
+        return {r: {"limit": n, "in_use": used.get(r, 0), "reserved": 0} for r, n in limits.items()}
+
+    def get_quota_defaults(self, context: Mapping[str, Any], project_id: str) -> dict[str, int]:
+        self._authorize(context, "volume_extension:quotas:show", {"project_id": project_id})
+        return quotas.limits(self._type_names().values(), self.db.quota_class_get(quotas.DEFAULT_CLASS))
+
+    def update_quotas(
+        self, context: Mapping[str, Any], project_id: str, limits: Mapping[str, Any]
+    ) -> dict[str, int]:
+        """Set some of a project's limits; none below what the project already uses."""
+        self._authorize(context, "volume_extension:quotas:update", {"project_id": project_id})
+        types = self._type_names()
+        values = quotas.parse(limits, quotas.resources(types.values()), what="quota set")
+        quotas.check_not_below_usage(values, self.db.quota_usage(project_id).in_use(types))
+        self.db.quota_update(project_id, values)
+        return self._limits(project_id, types)
+
+    def delete_quotas(self, context: Mapping[str, Any], project_id: str) -> None:
+        """Back to the default class's limits."""
+        self._authorize(context, "volume_extension:quotas:delete", {"project_id": project_id})
+        self.db.quota_destroy(project_id)
+
+    def get_quota_class(self, context: Mapping[str, Any], class_name: str) -> dict[str, int]:
+        self._authorize(context, "volume_extension:quota_classes:get")
+        return self._class_limits(class_name, self._type_names())
+
+    def _class_limits(self, class_name: str, types: Mapping[str, str]) -> dict[str, int]:
+        default = self.db.quota_class_get(quotas.DEFAULT_CLASS)
+        own = default if class_name == quotas.DEFAULT_CLASS else self.db.quota_class_get(class_name)
+        return quotas.limits(types.values(), default, own)
+
+    def update_quota_class(
+        self, context: Mapping[str, Any], class_name: str, limits: Mapping[str, Any]
+    ) -> dict[str, int]:
+        self._authorize(context, "volume_extension:quota_classes:update")
+        if not isinstance(class_name, str) or not 1 <= len(class_name) <= 255:
+            raise exception.InvalidInput(reason="a quota class's name is 1 to 255 characters")
+        types = self._type_names()
+        values = quotas.parse(limits, quotas.resources(types.values()), what="quota class set")
+        self.db.quota_class_update(class_name, values)
+        return self._class_limits(class_name, types)
+
+    def get_limits(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The caller's own project's limits and usage, as ``GET /limits`` shows them."""
+        ctx = self._authorize(context, "limits_extension:used_limits")
+        return self._quota_set(ctx.project_id, usage=True)
+
+    def get_pools(
+        self, context: Mapping[str, Any], name: str | None = None, volume_type: str | None = None
+    ) -> Gen:
+        """The pools of the volume services that are up and enabled (as Cinder's scheduler knows
+        them), each with the capabilities its last report gave; by pool name and by the volume
+        type whose extra specs a pool meets."""
+        self._authorize(context, "scheduler_extension:scheduler_stats:get_pools")
+        specs = None
+        if volume_type is not None:
+            try:
+                specs = self.db.volume_type_get(volume_type)["extra_specs"]
+            except exception.VolumeTypeNotFound:
+                specs = self.db.volume_type_get_by_name(volume_type)["extra_specs"]
+        now = yield Now()
+        pools = []
+        for service in self.db.service_get_all(binary=VOLUME_TOPIC):
+            capabilities = service["capabilities"]
+            if (
+                not capabilities
+                or service["disabled"]
+                or now - service["updated_at"] > self.service_down_time
+            ):
+                continue
+            pool = {"pool_name": pool_name(capabilities), **capabilities}
+            pool.pop("pools", None)
+            entry = {"name": f"{service['host']}#{pool['pool_name']}", "capabilities": pool}
+            if name not in (None, entry["name"]) or (specs is not None and unmet_specs(pool, specs)):
+                continue
+            pools.append(entry)
+        return sorted(pools, key=lambda p: p["name"])
 
     # -- replication: the seed's four admin actions --------------------------------------------------
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from .. import exception
+from . import quotas
 
 Row = dict[str, Any]
 Clock = Callable[[], float]
@@ -127,7 +128,7 @@ class Repository(Protocol):
 
     available: bool
 
-    def volume_create(self, values: Mapping[str, Any]) -> Row: ...
+    def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> Row: ...
     def volume_get(self, volume_id: str) -> Row: ...
     def volume_get_all(
         self,
@@ -139,7 +140,12 @@ class Repository(Protocol):
     ) -> list[Row]: ...
     def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row: ...
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> Row | None: ...
     def volume_destroy(self, volume_id: str) -> None: ...
     def volume_type_create(
@@ -163,6 +169,12 @@ class Repository(Protocol):
         self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]
     ) -> Row | None: ...
     def service_disabled_hosts(self, binary: str) -> set[str]: ...
+    def quota_get(self, project_id: str) -> dict[str, int]: ...
+    def quota_update(self, project_id: str, limits: Mapping[str, int]) -> None: ...
+    def quota_destroy(self, project_id: str) -> None: ...
+    def quota_class_get(self, class_name: str) -> dict[str, int]: ...
+    def quota_class_update(self, class_name: str, limits: Mapping[str, int]) -> None: ...
+    def quota_usage(self, project_id: str) -> quotas.Usage: ...
     def close(self) -> None: ...
 
 
@@ -325,6 +337,36 @@ def _no_spec(type_id: str, key: str) -> exception.NotFound:
     return exception.NotFound(f"Volume type {type_id} has no extra spec {key!r}.")
 
 
+def _check_limits(limits: Mapping[str, int]) -> dict[str, int]:
+    """Quota limits map resource names to whole numbers from -1 (unlimited) up."""
+    for key, value in limits.items():
+        if not isinstance(key, str) or not key:
+            raise exception.Invalid(f"A quota's resource must be a non-empty string, not {key!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= quotas.DB_MAX_INT:
+            raise exception.Invalid(f"Quota {key!r} must be a whole number from -1, not {value!r}.")
+    return dict(limits)
+
+
+def _quota_check(
+    limit: Mapping[str, int],
+    usage: Callable[[], quotas.Usage],
+    *,
+    type_id: str,
+    type_name: str,
+    size: int,
+    new_size: int | None = None,
+) -> None:
+    """Raise the quota error a create (or, with ``new_size``, a resize) would meet; usage is
+    counted only when some limit applies."""
+    if quotas.unlimited(limit, type_name):
+        return
+    used = usage().in_use({type_id: type_name})
+    if new_size is None:
+        quotas.check_create(limit, used, type_name, size)
+    elif new_size > size:
+        quotas.check_extend(limit, used, type_name, size, new_size)
+
+
 def _require(available: bool) -> None:
     """Model an outage: fail before touching anything, so nothing is half-written."""
     if not available:
@@ -401,6 +443,8 @@ class MemoryRepository:
         self._types: dict[str, Row] = {}  # each with its own 'extra_specs' dict
         self._services: dict[int, Row] = {}
         self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
+        self._quotas: dict[str, dict[str, int]] = {}  # project -> resource -> limit
+        self._quota_classes: dict[str, dict[str, int]] = {}  # class -> resource -> limit
         self._step = _Step(self)
         self.volume_type_create(DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, {}, DEFAULT_TYPE_DESCRIPTION)
 
@@ -428,11 +472,13 @@ class MemoryRepository:
             raise exception.VolumeNotFound(volume_id=volume_id)
         return row
 
-    def volume_create(self, values: Mapping[str, Any]) -> Row:
+    def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> Row:
         with self._tx() as now:
             row = _new_volume(values, now)
             if row["id"] in self._volumes:
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
+            if within_quota:
+                self._quota_check(row, row["size"] or 0)
             self._volumes[row["id"]] = row
             self._index(row, None)
             return _volume_copy(row)
@@ -487,7 +533,12 @@ class MemoryRepository:
             return _volume_copy(row)
 
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> Row | None:
         with self._tx() as now:
             wanted = _expectations(expected)
@@ -495,6 +546,8 @@ class MemoryRepository:
             row = self._live(volume_id)
             if not _matches(row, wanted):
                 return None
+            if within_quota and changes.get("size") is not None:
+                self._quota_check(row, row["size"] or 0, changes["size"])
             before = _indexed(row)
             row.update(changes, updated_at=now)
             self._index(row, before)
@@ -650,6 +703,55 @@ class MemoryRepository:
                 return None
             row.update(changes, updated_at=now)
             return _service_copy(row)
+    # quotas
+
+    def _quota_check(self, volume: Row, size: int, new_size: int | None = None) -> None:
+        """Under the lock: refuse ``volume`` (new, or resized to ``new_size``) beyond its project's quota."""
+        type_id = volume["volume_type_id"] or DEFAULT_TYPE_ID
+        type_row = self._types.get(type_id)
+        type_name = type_row["name"] if type_row else type_id
+        own = self._quotas.get(volume["project_id"], {})
+        default = self._quota_classes.get(quotas.DEFAULT_CLASS, {})
+        limit = {r: own.get(r, default.get(r, quotas.UNLIMITED)) for r in quotas.relevant(type_name)}
+        _quota_check(
+            limit,
+            lambda: self._usage(volume["project_id"]),
+            type_id=type_id,
+            type_name=type_name,
+            size=size,
+            new_size=new_size,
+        )
+
+    def _usage(self, project_id: str) -> quotas.Usage:
+        return quotas.count(
+            (row["volume_type_id"] or DEFAULT_TYPE_ID, row["size"] or 0)
+            for row in self._volumes.values()
+            if not row["deleted"] and row["project_id"] == project_id
+        )
+
+    def quota_get(self, project_id: str) -> dict[str, int]:
+        with self._tx():
+            return dict(self._quotas.get(project_id, {}))
+
+    def quota_update(self, project_id: str, limits: Mapping[str, int]) -> None:
+        with self._tx():
+            self._quotas.setdefault(project_id, {}).update(_check_limits(limits))
+
+    def quota_destroy(self, project_id: str) -> None:
+        with self._tx():
+            self._quotas.pop(project_id, None)
+
+    def quota_class_get(self, class_name: str) -> dict[str, int]:
+        with self._tx():
+            return dict(self._quota_classes.get(class_name, {}))
+
+    def quota_class_update(self, class_name: str, limits: Mapping[str, int]) -> None:
+        with self._tx():
+            self._quota_classes.setdefault(class_name, {}).update(_check_limits(limits))
+
+    def quota_usage(self, project_id: str) -> quotas.Usage:
+        with self._tx():
+            return self._usage(project_id)
 
 
 def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
@@ -721,6 +823,20 @@ _SERVICES = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.UniqueConstraint("host", "binary"),
+)
+_QUOTAS = sa.Table(
+    "quotas",
+    _META,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(300), primary_key=True),
+    sa.Column("hard_limit", sa.Integer, nullable=False),
+)
+_QUOTA_CLASSES = sa.Table(
+    "quota_classes",
+    _META,
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(300), primary_key=True),
+    sa.Column("hard_limit", sa.Integer, nullable=False),
 )
 
 
@@ -820,6 +936,9 @@ class SqlRepository:
         # SQLite: one writer at a time anyway (and the single in-memory connection cannot hold two
         # transactions), so this process's transactions queue here, in turn.
         self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+        # Elsewhere (PostgreSQL's read committed) two counting transactions could both see room:
+        # this process's quota-checked writes take turns. (SQLite's already do, above.)
+        self._quota_serial: AbstractContextManager[Any] = nullcontext() if sqlite else threading.Lock()
         _META.create_all(self._engine)
         _add_missing_columns(self._engine)
         with self._tx() as (conn, now):
@@ -889,11 +1008,13 @@ class SqlRepository:
             raise exception.VolumeNotFound(volume_id=volume_id)
         return dict(row)
 
-    def volume_create(self, values: Mapping[str, Any]) -> Row:
-        with self._tx() as (conn, now):
+    def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> Row:
+        with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             row = _new_volume(values, now)
             if conn.execute(sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == row["id"])).first():
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
+            if within_quota:
+                self._quota_check(conn, row, row["size"] or 0)
             conn.execute(sa.insert(_VOLUMES).values(**row))
             return row
 
@@ -936,11 +1057,20 @@ class SqlRepository:
             return self._volume(conn, volume_id)
 
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> Row | None:
-        with self._tx() as (conn, now):
+        with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             wanted = _expectations(expected)
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+            if within_quota and changes.get("size") is not None:
+                before = self._volume(conn, volume_id)
+                if _matches(before, wanted):  # else the update below changes nothing
+                    self._quota_check(conn, before, before["size"] or 0, changes["size"])
             # The check and the write are one statement, so two racers cannot both win.
             result = conn.execute(
                 sa.update(_VOLUMES)
@@ -1128,3 +1258,73 @@ class SqlRepository:
             if row is None:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
             return dict(row) if result.rowcount == 1 else None
+    # quotas
+
+    def _quota_check(self, conn: sa.Connection, volume: Row, size: int, new_size: int | None = None) -> None:
+        """In the transaction: refuse ``volume`` (new, or resized to ``new_size``) beyond its
+        project's quota. The transaction holds the write lock (``BEGIN IMMEDIATE`` on SQLite),
+        so no other create can count the same room."""
+        type_id = volume["volume_type_id"] or DEFAULT_TYPE_ID
+        type_name = conn.execute(sa.select(_TYPES.c.name).where(_TYPES.c.id == type_id)).scalar() or type_id
+        own = self._limits(conn, _QUOTAS, volume["project_id"])
+        default = self._limits(conn, _QUOTA_CLASSES, quotas.DEFAULT_CLASS)
+        limit = {r: own.get(r, default.get(r, quotas.UNLIMITED)) for r in quotas.relevant(type_name)}
+        _quota_check(
+            limit,
+            lambda: self._usage(conn, volume["project_id"]),
+            type_id=type_id,
+            type_name=type_name,
+            size=size,
+            new_size=new_size,
+        )
+
+    @staticmethod
+    def _limits(conn: sa.Connection, table: sa.Table, owner: str) -> dict[str, int]:
+        key = table.c.project_id if table is _QUOTAS else table.c.class_name
+        rows = conn.execute(sa.select(table.c.resource, table.c.hard_limit).where(key == owner))
+        return {resource: limit for resource, limit in rows}
+
+    @staticmethod
+    def _usage(conn: sa.Connection, project_id: str) -> quotas.Usage:
+        v = _VOLUMES.c
+        type_id = sa.func.coalesce(v.volume_type_id, DEFAULT_TYPE_ID)
+        rows = conn.execute(
+            sa.select(type_id, sa.func.count(), sa.func.coalesce(sa.func.sum(v.size), 0))
+            .where(~v.deleted, v.project_id == project_id)
+            .group_by(type_id)
+        )
+        by_type = {str(t): (int(n), int(g)) for t, n, g in rows}
+        return quotas.Usage(sum(n for n, _ in by_type.values()), sum(g for _, g in by_type.values()), by_type)
+
+    def _set_limits(self, table: sa.Table, owner: str, limits: Mapping[str, int]) -> None:
+        key = table.c.project_id if table is _QUOTAS else table.c.class_name
+        with self._tx() as (conn, _now):
+            changes = _check_limits(limits)
+            if changes:
+                conn.execute(sa.delete(table).where(key == owner, table.c.resource.in_(list(changes))))
+                conn.execute(
+                    sa.insert(table),
+                    [{key.name: owner, "resource": r, "hard_limit": n} for r, n in changes.items()],
+                )
+
+    def quota_get(self, project_id: str) -> dict[str, int]:
+        with self._tx() as (conn, _now):
+            return self._limits(conn, _QUOTAS, project_id)
+
+    def quota_update(self, project_id: str, limits: Mapping[str, int]) -> None:
+        self._set_limits(_QUOTAS, project_id, limits)
+
+    def quota_destroy(self, project_id: str) -> None:
+        with self._tx() as (conn, _now):
+            conn.execute(sa.delete(_QUOTAS).where(_QUOTAS.c.project_id == project_id))
+
+    def quota_class_get(self, class_name: str) -> dict[str, int]:
+        with self._tx() as (conn, _now):
+            return self._limits(conn, _QUOTA_CLASSES, class_name)
+
+    def quota_class_update(self, class_name: str, limits: Mapping[str, int]) -> None:
+        self._set_limits(_QUOTA_CLASSES, class_name, limits)
+
+    def quota_usage(self, project_id: str) -> quotas.Usage:
+        with self._tx() as (conn, _now):
+            return self._usage(conn, project_id)

@@ -27,7 +27,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["spec_matches", "unmet_specs", "wants_replication"]
+__all__ = ["pool_name", "spec_matches", "unmet_specs", "wants_replication"]
 
 _MISSING: Any = object()
 
@@ -44,6 +44,11 @@ _STRING_OPS = {f"s{op}": fn for op, fn in _COMPARE.items()}
 _SCHEDULER_SCOPES = frozenset({"capabilities", "replication"})
 _SEED_REPLICATION_KEY = "replication"
 _REPLICATION_FLAG = "replication_enabled"
+
+
+def pool_name(capabilities: Mapping[str, Any]) -> str:
+    """The one pool a backend's stats describe (the part after ``#`` in a volume's host)."""
+    return str(capabilities.get("pool_name") or capabilities.get("volume_backend_name") or "pool")
 
 
 def _capability_name(capabilities: Mapping[str, Any], key: str) -> str | None:

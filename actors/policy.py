@@ -57,6 +57,13 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "volume:freeze_host": "rule:admin_api",
         "volume:thaw_host": "rule:admin_api",
         "volume:reset_active_backend": "rule:admin_api",
+        "volume_extension:quotas:show": "rule:admin_or_owner",
+        "volume_extension:quotas:update": "rule:admin_api",
+        "volume_extension:quotas:delete": "rule:admin_api",
+        "volume_extension:quota_classes:get": "rule:admin_api",
+        "volume_extension:quota_classes:update": "rule:admin_api",
+        "limits_extension:used_limits": "rule:admin_or_owner",
+        "scheduler_extension:scheduler_stats:get_pools": "rule:admin_api",
     }
 )
 

@@ -49,7 +49,6 @@ CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication
 MAX_BODY = 1 << 20
 DB_MAX_INT = 0x7FFFFFFF  # Cinder's bound on a volume's size (cinder.api.validation's volume_size)
 NO_CREDENTIALS = "No credentials: send 'X-Auth-Token: USER:PROJECT' (noauth)."
-_COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone"})
 # The exceptions a driver raises about its backend: their text is the driver's, so it is masked.
 _DRIVER_ERRORS = (exception.VolumeBackendAPIException, exception.VolumeDriverException)
 # Cinder's fault names by status; any other status is a "computeFault".
@@ -87,20 +86,10 @@ _VOLUME_UPDATE = {
     "display_description": "display_description",
     "metadata": "metadata",
 }
-# The filters a volume listing applies (besides paging and sorting); an admin's unknown filter
-# matches nothing, a member's is dropped, as in Cinder.
-_VOLUME_FILTERS = (
-    "project_id",
-    "name",
-    "display_name",
-    "name~",
-    "display_name~",
-    "status",
-    "replication_status",
-    "availability_zone",
-    "bootable",
-    "metadata",
-)
+# The filters a volume listing applies (besides paging and sorting): those ``/resource_filters``
+# lists, and Cinder's other spellings of the name. An admin's unknown filter matches nothing, a
+# member's is dropped, as in Cinder.
+_VOLUME_FILTERS = (*views.RESOURCE_FILTERS["volume"], "display_name", "name~", "display_name~")
 # Sort keys (Cinder's names) and the volume fields they sort by.
 _SORT_KEYS = {
     "id": "id",
@@ -121,6 +110,9 @@ LIKE_FILTERS_SINCE: Version = (3, 34)
 COUNT_SINCE: Version = (3, 45)
 SUMMARY_SINCE: Version = (3, 12)
 SUMMARY_METADATA_SINCE: Version = (3, 36)
+POOL_FILTERS_SINCE: Version = (3, 28)
+RESOURCE_FILTERS_SINCE: Version = (3, 33)
+POOL_TYPE_FILTER_SINCE: Version = (3, 35)
 # Create-volume fields that name features replisim does not have: refused unless empty.
 _UNSUPPORTED_CREATE = (
     "snapshot_id",
@@ -134,12 +126,33 @@ _UNSUPPORTED_CREATE = (
 
 
 class HttpError(Exception):
-    """A request the REST layer itself refuses (bad URL, body, version or credentials)."""
+    """A request the REST layer itself refuses (bad URL, body, version or credentials).
 
-    def __init__(self, code: int, message: str):
+    ``version``: the microversion the answer names in its ``OpenStack-API-Version`` header (as
+    Cinder echoes one it cannot serve), if not the request's."""
+
+    def __init__(self, code: int, message: str, *, version: Version | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.version = version
+
+
+class NoRoute(Exception):
+    """No route has this method and path: Cinder's router answers before any API code runs, with
+    webob's page as JSON and no microversion header."""
+
+
+# What Cinder's router answers (webob's HTTPNotFound as JSON) for a path or a method it has no route for.
+NO_ROUTE_BODY = {
+    "message": "The resource could not be found.<br /><br />\n\n\n",
+    "code": "404 Not Found",
+    "title": "Not Found",
+}
+# webob's HTTPBadRequest text: Cinder's answer to a body sent to the version document.
+NOT_COMPLIANT = (
+    "The server could not comply with the request since it is either malformed or otherwise incorrect."
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,9 @@ class Reply:
 
 
 def requested_version(header: str | None) -> Version:
-    """The microversion an ``OpenStack-API-Version`` header asks for; 3.0 without one."""
+    """The microversion an ``OpenStack-API-Version`` header asks for; 3.0 without one. Refused
+    as Cinder refuses it: a malformed one with 400, one out of range with 406 (naming it in the
+    answer's header when its major version is 3, as Cinder does)."""
     for item in (header or "").split(","):
         service, _, value = item.strip().partition(" ")
         if service.lower() != "volume":
@@ -180,15 +195,18 @@ def requested_version(header: str | None) -> Version:
         value = value.strip()
         if value.lower() == "latest":
             return MAX_VERSION
-        match = re.fullmatch(r"(\d+)\.(\d+)", value)
+        match = re.fullmatch(r"(\d{1,9})\.(\d{1,9})", value)
         if not match:
-            raise HttpError(400, f"API version {value!r} is not of the form MAJOR.MINOR (such as 3.0).")
+            raise HttpError(
+                400, f"API Version String {value} is of invalid format. Must be of format MajorNum.MinorNum."
+            )
         version = (int(match[1]), int(match[2]))
         if not MIN_VERSION <= version <= MAX_VERSION:
             raise HttpError(
                 406,
                 f"Version {value} is not supported by the API. Minimum is "
                 f"{version_text(MIN_VERSION)} and maximum is {version_text(MAX_VERSION)}.",
+                version=version if version[0] == MIN_VERSION[0] else None,
             )
         return version
     return MIN_VERSION
@@ -197,6 +215,14 @@ def requested_version(header: str | None) -> Version:
 def fault_body(code: int, message: str) -> dict[str, Any]:
     """Cinder's fault body: ``{"<faultName>": {"code": N, "message": "..."}}``."""
     return {_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def _quota_fault(exc: exception.QuotaError) -> Reply:
+    """Cinder's answer to a request beyond quota: 413 ``overLimit``, the exception's name before
+    its message, and when to retry (at once: nothing frees quota but the caller)."""
+    body = fault_body(exc.code, f"{type(exc).__name__}: {exc.msg}")
+    body[_FAULT_NAMES[exc.code]]["retryAfter"] = "0"
+    return Reply(exc.code, body, (("Retry-After", "0"),))
 
 
 def has_credentials(headers: Mapping[str, str]) -> bool:
@@ -413,7 +439,19 @@ class BlockStorageApi:
         ("GET", ("os-services",), "list_services"),
         ("PUT", ("os-services", "*"), "update_service"),
         ("GET", ("os-availability-zone",), "list_availability_zones"),
+        ("GET", ("limits",), "show_limits"),
+        ("GET", ("os-quota-sets", "*"), "show_quotas"),
+        ("PUT", ("os-quota-sets", "*"), "update_quotas"),
+        ("DELETE", ("os-quota-sets", "*"), "delete_quotas"),
+        ("GET", ("os-quota-sets", "*", "defaults"), "show_quota_defaults"),
+        ("GET", ("os-quota-class-sets", "*"), "show_quota_class"),
+        ("PUT", ("os-quota-class-sets", "*"), "update_quota_class"),
+        ("GET", ("scheduler-stats", "get_pools"), "get_pools"),
+        ("GET", ("extensions",), "list_extensions"),
+        ("GET", ("resource_filters",), "list_resource_filters"),
     )
+    # A path's first segment that names a collection, not a project (``/v3/volumes``).
+    collections = frozenset(pattern[0] for _, pattern, _ in ROUTES)
 
     def __init__(
         self,
@@ -439,16 +477,19 @@ class BlockStorageApi:
         started = time.monotonic()
         arrived = self.runtime.now
         request_id = new_request_id()
-        version = MIN_VERSION
+        version: Version | None = None  # the one the answer names; None: no header, as Cinder's router
         try:
             url = urlsplit(target)
             segments = tuple(s for s in url.path.split("/") if s)
-            if segments in ((), ("v3",)):
-                reply = self._versions(method, segments, base_url)
-            else:
+            if url.path == "/v3":
+                reply = Reply(302, None, (("Location", f"{base_url}/v3/"),))
+            elif segments in ((), ("v3",)):
                 version = requested_version(headers.get(VERSION_HEADER.lower()))
-                project, path = self._split(segments, url.path)
-                handler, args = self._route(method, path, url.path)
+                reply = self._versions(segments, body, base_url)
+            else:
+                project, path = self._split(segments)
+                handler, args = self._route(method, path)
+                version = requested_version(headers.get(VERSION_HEADER.lower()))
                 context = request_context(headers, project, self.admin_users, request_id)
                 request = Request(
                     method,
@@ -461,17 +502,19 @@ class BlockStorageApi:
                     arrived,
                 )
                 reply = handler(request, *args)
+        except NoRoute:
+            version, reply = None, Reply(404, NO_ROUTE_BODY)
+        except HttpError as exc:
+            version, reply = exc.version if version is None else version, self._fault(exc, request_id)
         except Exception as exc:
             reply = self._fault(exc, request_id)
+        echo = (
+            ()
+            if version is None
+            else ((VERSION_HEADER, f"volume {version_text(version)}"), ("Vary", VERSION_HEADER))
+        )
         reply = Reply(
-            reply.status,
-            reply.body,
-            (
-                *reply.headers,
-                (VERSION_HEADER, f"volume {version_text(version)}"),
-                ("Vary", VERSION_HEADER),
-                ("x-openstack-request-id", request_id),
-            ),
+            reply.status, reply.body, (*reply.headers, *echo, ("x-openstack-request-id", request_id))
         )
         LOG.info(
             "%s",
@@ -482,39 +525,40 @@ class BlockStorageApi:
         )
         return reply
 
-    def _versions(self, method: str, segments: tuple[str, ...], base_url: str) -> Reply:
-        if method != "GET":
-            raise HttpError(405, f"{method} is not allowed on the version document; use GET.")
+    @staticmethod
+    def _versions(segments: tuple[str, ...], body: bytes, base_url: str) -> Reply:
+        """The version document, whatever the method, as Cinder's router maps every method to
+        it; a body it cannot take (Cinder's controller has no argument for one) is a 400."""
+        if body.strip():
+            _json(body)
+            raise HttpError(400, NOT_COMPLIANT)
         # Cinder answers the root with 300 Multiple Choices and /v3/ with 200.
         return Reply(300 if not segments else 200, views.versions(base_url))
 
-    @staticmethod
-    def _split(segments: tuple[str, ...], where: str) -> tuple[str | None, tuple[str, ...]]:
+    def _split(self, segments: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
         """``/v3/{project_id}/volumes`` or ``/v3/volumes``: the project (or None) and the rest."""
         if not segments or segments[0] != "v3":
-            raise HttpError(404, f"No API at {where}; this server speaks /v3.")
+            raise NoRoute
         rest = segments[1:]
-        if rest and rest[0] not in _COLLECTIONS:
+        if rest and rest[0] not in self.collections:
             return rest[0], rest[1:]
         return None, rest
 
-    def _route(
-        self, method: str, path: tuple[str, ...], where: str
-    ) -> tuple[Callable[..., Reply], list[str]]:
-        """The controller method for ``method`` on ``path`` and the ids the path holds; else 404/405."""
-        allowed = []
+    def _route(self, method: str, path: tuple[str, ...]) -> tuple[Callable[..., Reply], list[str]]:
+        """The controller method for ``method`` on ``path`` and the ids the path holds; else
+        ``NoRoute`` (Cinder's router has no 405: a method a path lacks is as unknown as the path)."""
         for verb, pattern, name in self.ROUTES:
-            if len(pattern) == len(path) and all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
-                if verb == method:
-                    return getattr(self, name), [s for p, s in zip(pattern, path, strict=True) if p == "*"]
-                allowed.append(verb)
-        if allowed:
-            raise HttpError(
-                405, f"{method} is not allowed on {where}; allowed: {', '.join(sorted(allowed))}."
-            )
-        raise HttpError(404, f"The resource {where} could not be found.")
+            if (
+                verb == method
+                and len(pattern) == len(path)
+                and all(p in ("*", s) for p, s in zip(pattern, path, strict=True))
+            ):
+                return getattr(self, name), [s for p, s in zip(pattern, path, strict=True) if p == "*"]
+        raise NoRoute
 
     def _fault(self, exc: Exception, request_id: str) -> Reply:
+        if isinstance(exc, exception.QuotaError):
+            return _quota_fault(exc)
         if isinstance(exc, HttpError):
             code, message = exc.code, exc.message
         elif isinstance(exc, _DRIVER_ERRORS):  # the driver's words: they may hold its credentials
@@ -998,6 +1042,72 @@ class BlockStorageApi:
         """replisim has Cinder's default zone only, always available (every user may list it)."""
         return Reply(
             200, {"availabilityZoneInfo": [{"zoneName": views.ZONE, "zoneState": {"available": True}}]}
+        )
+
+    # -- quotas and limits -------------------------------------------------------------------------
+
+    def show_quotas(self, request: Request, project_id: str) -> Reply:
+        limits = self._call(request, "get_quotas", project_id=project_id, usage=_flag(request.query, "usage"))
+        return Reply(200, {"quota_set": {**limits, "id": project_id}})
+
+    def show_quota_defaults(self, request: Request, project_id: str) -> Reply:
+        limits = self._call(request, "get_quota_defaults", project_id=project_id)
+        return Reply(200, {"quota_set": {**limits, "id": project_id}})
+
+    def update_quotas(self, request: Request, project_id: str) -> Reply:
+        values = _object(request.body, "quota_set")
+        limits = self._call(request, "update_quotas", project_id=project_id, limits=values)
+        return Reply(200, {"quota_set": limits})
+
+    def delete_quotas(self, request: Request, project_id: str) -> Reply:
+        self._call(request, "delete_quotas", project_id=project_id)
+        return Reply(200)
+
+    def show_quota_class(self, request: Request, class_name: str) -> Reply:
+        limits = self._call(request, "get_quota_class", class_name=class_name)
+        return Reply(200, {"quota_class_set": {**limits, "id": class_name}})
+
+    def update_quota_class(self, request: Request, class_name: str) -> Reply:
+        values = _object(request.body, "quota_class_set")
+        limits = self._call(request, "update_quota_class", class_name=class_name, limits=values)
+        return Reply(200, {"quota_class_set": limits})
+
+    def show_limits(self, request: Request) -> Reply:
+        return Reply(200, views.limits(self._call(request, "get_limits")))
+
+    # -- pools, extensions and filters -------------------------------------------------------------
+
+    def get_pools(self, request: Request) -> Reply:
+        """``scheduler-stats/get_pools``: filtered by name (3.28) and volume type (3.35), as in Cinder;
+        earlier microversions ignore filters."""
+        filters = {k: v for k, v in request.query.items() if k != "detail"}
+        if request.version < POOL_FILTERS_SINCE:
+            filters = {}
+        unknown = sorted(set(filters) - set(views.RESOURCE_FILTERS["pool"]))
+        if unknown:
+            raise HttpError(400, f"Invalid filters {', '.join(unknown)} are found in query options.")
+        if request.version < POOL_TYPE_FILTER_SINCE:
+            filters.pop("volume_type", None)
+        pools = self._call(request, "get_pools", **filters)
+        return Reply(200, {"pools": [views.pool(p, detail=_flag(request.query, "detail")) for p in pools]})
+
+    def list_extensions(self, request: Request) -> Reply:
+        return Reply(200, {"extensions": [views.extension(e) for e in views.EXTENSIONS]})
+
+    def list_resource_filters(self, request: Request) -> Reply:
+        """The filters each listing takes (3.33); ``?resource=`` picks one."""
+        if request.version < RESOURCE_FILTERS_SINCE:
+            raise HttpError(404, "The resource could not be found.")
+        wanted = request.query.get("resource")
+        return Reply(
+            200,
+            {
+                "resource_filters": [
+                    {"resource": resource, "filters": list(filters)}
+                    for resource, filters in views.RESOURCE_FILTERS.items()
+                    if wanted in (None, resource)
+                ]
+            },
         )
 
 

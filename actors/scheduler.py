@@ -18,7 +18,7 @@ from replisim.sim import Actor, Now
 
 from . import rpcapi
 from .db import Repository
-from .filters import unmet_specs
+from .filters import pool_name, unmet_specs
 from .status import CREATING, SCHEDULER_TOPIC, VOLUME_ERROR, VOLUME_TOPIC
 
 LOG = logging.getLogger("replisim.scheduler")
@@ -61,9 +61,7 @@ class HostState:
         return 0.0 if self._free is None else self._free - self.placed_gb
 
     def pool(self) -> str:
-        return str(
-            self.capabilities.get("pool_name") or self.capabilities.get("volume_backend_name") or "pool"
-        )
+        return pool_name(self.capabilities)
 
 
 class Scheduler(Actor):

@@ -25,6 +25,7 @@ from replisim import exception
 from replisim.redaction import Redactor
 from replisim.sim import LiveRuntime
 
+from . import quotas
 from .config import CinderConfig, load_config
 from .db import Repository, SqlRepository
 from .deployment import Deployment, deploy
@@ -111,6 +112,15 @@ def open_database(db_url: str, clock: Callable[[], float]) -> SqlRepository:
     except (sa.exc.SQLAlchemyError, ImportError, exception.CinderException) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise exception.ConfigError(f"cannot use the database {shown}: {reason}") from None
+
+
+def cinder_default_quotas(db: Repository) -> None:
+    """A fresh deployment's quotas are Cinder's (10 volumes, 1000 GiB...); a database that
+    already has its own default class keeps what it has."""
+    stored = db.quota_class_get(quotas.DEFAULT_CLASS)
+    missing = {k: v for k, v in quotas.CINDER_DEFAULTS.items() if k not in stored}
+    if missing:
+        db.quota_class_update(quotas.DEFAULT_CLASS, missing)
 
 
 def secrets(config: CinderConfig, db_url: str) -> tuple[str, ...]:
@@ -208,6 +218,7 @@ def start(
         redactor = Redactor(secrets(config, db_url))
         recorder = None if record is None else record(lambda: runtime.now, redactor)
         db = open_database(db_url, clock=lambda: runtime.now)
+        cinder_default_quotas(db)
         started_at = runtime.now
         deployment = deploy(
             runtime,

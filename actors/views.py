@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from . import quotas
 from .db import DEFAULT_TYPE_ID
 from .status import VOLUME_TOPIC
 
@@ -43,7 +44,10 @@ def versions(base_url: str) -> dict[str, Any]:
                 "version": version_text(MAX_VERSION),
                 "min_version": version_text(MIN_VERSION),
                 "updated": "2023-08-31T00:00:00Z",
-                "links": [{"rel": "self", "href": f"{base_url}/v3/"}],
+                "links": [
+                    {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+                    {"rel": "self", "href": f"{base_url}/v3/"},
+                ],
                 "media-types": [
                     {"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}
                 ],
@@ -197,3 +201,78 @@ def service(row: Mapping[str, Any], *, version: Version) -> dict[str, Any]:
     if version >= (3, 49) and row["binary"] == VOLUME_TOPIC:
         view["backend_state"] = row["state"]
     return view
+
+
+def limits(quota_set: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """``GET /limits`` from a quota set with usage: no rate limits, the absolute ones and their use."""
+    absolute = {name: quota_set[resource]["limit"] for name, resource in quotas.ABSOLUTE_LIMITS}
+    absolute.update({name: quota_set[resource]["in_use"] for name, resource in quotas.ABSOLUTE_USAGE})
+    return {"limits": {"rate": [], "absolute": absolute}}
+
+
+def pool(row: Mapping[str, Any], *, detail: bool) -> dict[str, Any]:
+    """A pool as ``scheduler-stats/get_pools`` lists it; ``detail`` adds its capabilities."""
+    return {"name": row["name"], "capabilities": row["capabilities"]} if detail else {"name": row["name"]}
+
+
+# The filters each listing takes, as ``GET /resource_filters`` shows them (Cinder's resource names).
+RESOURCE_FILTERS: Mapping[str, tuple[str, ...]] = {
+    "volume": (
+        "name",
+        "status",
+        "metadata",
+        "bootable",
+        "availability_zone",
+        "replication_status",
+        "project_id",
+    ),
+    "pool": ("name", "volume_type"),
+}
+
+# The API extensions replisim serves, as Cinder 29 names them (name, alias, description, updated),
+# in Cinder's order. A client that checks for one (backups, snapshots) learns the truth.
+EXTENSIONS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "UsedLimits",
+        "os-used-limits",
+        "Provide data on limited resources that are being used.",
+        "2013-10-03T00:00:00+00:00",
+    ),
+    ("AdminActions", "os-admin-actions", "Enable admin actions.", "2012-08-25T00:00:00+00:00"),
+    ("TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support.", "2011-08-24T00:00:00+00:00"),
+    ("Quotas", "os-quota-sets", "Quota management support.", "2011-08-08T00:00:00+00:00"),
+    ("VolumeActions", "os-volume-actions", "Enable volume actions.", "2012-05-31T00:00:00+00:00"),
+    ("QuotaClasses", "os-quota-class-sets", "Quota classes management support.", "2012-03-12T00:00:00+00:00"),
+    (
+        "AvailabilityZones",
+        "os-availability-zone",
+        "Describe Availability Zones.",
+        "2013-06-27T00:00:00+00:00",
+    ),
+    ("Services", "os-services", "Services support.", "2012-10-28T00:00:00-00:00"),
+    ("TypesManage", "os-types-manage", "Types manage support.", "2011-08-24T00:00:00+00:00"),
+    (
+        "VolumeHostAttribute",
+        "os-vol-host-attr",
+        "Expose host as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+    ("Scheduler_stats", "scheduler-stats", "Scheduler stats support.", "2014-09-07T00:00:00+00:00"),
+    (
+        "VolumeMigStatusAttribute",
+        "os-vol-mig-status-attr",
+        "Expose migration_status as an attribute of a volume.",
+        "2013-08-08T00:00:00+00:00",
+    ),
+    (
+        "VolumeTenantAttribute",
+        "os-vol-tenant-attr",
+        "Expose the internal project_id as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+)
+
+
+def extension(entry: tuple[str, str, str, str]) -> dict[str, Any]:
+    name, alias, description, updated = entry
+    return {"name": name, "alias": alias, "description": description, "updated": updated, "links": []}

@@ -20,6 +20,7 @@ _STATUS_TEXT = {
     200: "OK",
     202: "Accepted",
     300: "Multiple Choices",
+    302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

@@ -153,8 +153,8 @@ class RecordingRepository:
                 Transition(now, after["id"], old_status, after["status"], after.get("status_reason"))
             )
 
-    def volume_create(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        row = self._inner.volume_create(values)
+    def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> dict[str, Any]:
+        row = self._inner.volume_create(values, within_quota=within_quota)
         self._record(None, row)
         return row
 
@@ -165,10 +165,15 @@ class RecordingRepository:
         return row
 
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> dict[str, Any] | None:
         before = self._inner.volume_get(volume_id)
-        row = self._inner.volume_conditional_update(volume_id, expected, values)
+        row = self._inner.volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
         self._record(before, row)
         return row
 

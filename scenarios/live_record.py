@@ -206,9 +206,14 @@ class FailoverRecordingRepository(RecordingRepository):
         self.failovers = failovers
 
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> dict[str, Any] | None:
-        row = super().volume_conditional_update(volume_id, expected, values)
+        row = super().volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
         if row is not None and expected.get("replication_status") == ENABLING_SECONDARY:
             record = failover_record(row, self._clock())
             if record is not None:

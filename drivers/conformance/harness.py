@@ -304,9 +304,15 @@ class RecordingRepository(MemoryRepository):
         return row
 
     def volume_conditional_update(
-        self, volume_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+        self,
+        volume_id: str,
+        expected: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        within_quota: bool = False,
     ) -> dict[str, Any] | None:
-        return self._record(super().volume_conditional_update(volume_id, expected, values), values)
+        row = super().volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
+        return self._record(row, values)
 
 
 class CinderBench:

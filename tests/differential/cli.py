@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from .compare import REQUEST_ID, UUID
+from .compare import REQUEST_ID, UUID, Difference, Verdict, judge
 from .runner import TRANSITIONAL, dig
 
 PROJECT = hashlib.sha256(b"cli").hexdigest()[:32]
@@ -233,20 +233,29 @@ def keys() -> list[str]:
     return [f"cli/{command.label}" for command in COMMANDS]
 
 
-def compare(cinder: Outcome, replisim: Outcome) -> list[str]:
-    """How replisim's outcome differs from Cinder's, one line each."""
+def compare(cinder: Outcome, replisim: Outcome) -> Verdict:
+    """How replisim's outcome differs from Cinder's, judged by the allowlist as answers are: a
+    property table's names are the places (``output.NAME``), so a field the allowlist explains in
+    an answer is explained in the table that shows it."""
     found = []
     if cinder.code != replisim.code:
+        shown = f"{replisim.code} ({replisim.stderr})" if replisim.stderr else replisim.code
+        found.append(Difference("exit code", cinder.code, shown, "status"))
+    if cinder.shape[:1] == replisim.shape[:1] == ("properties",):
+        theirs, ours = set(cinder.shape[1:]), set(replisim.shape[1:])
+        found += [Difference(f"output.{name}", name, None, "missing") for name in sorted(theirs - ours)]
+        found += [Difference(f"output.{name}", None, name, "extra") for name in sorted(ours - theirs)]
+    elif cinder.shape != replisim.shape:
         found.append(
-            f"exit code: Cinder {cinder.code}, replisim {replisim.code}"
-            + (f" ({replisim.stderr})" if replisim.stderr else "")
+            Difference(
+                "output",
+                " | ".join(cinder.shape) or "nothing",
+                " | ".join(replisim.shape) or "nothing",
+                "value",
+            )
         )
-    if cinder.shape != replisim.shape:
-        found.append(
-            f"output: Cinder {' | '.join(cinder.shape) or 'nothing'}; "
-            f"replisim {' | '.join(replisim.shape) or 'nothing'}"
-        )
-    return found
+    request = f"{cinder.command}: exit Cinder {cinder.code}, replisim {replisim.code}"
+    return judge(cinder.key, request, found)
 
 
 def main(argv: list[str]) -> int:

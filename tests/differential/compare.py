@@ -51,6 +51,11 @@ FREE_VALUES = frozenset(
         "backend_state",
     }
 )
+# Capacities, which drivers report as a number of GiB or as text ('infinite', 'unknown', '1000'):
+# either is a capacity.
+CAPACITIES = frozenset(
+    {"total_capacity_gb", "free_capacity_gb", "provisioned_capacity_gb", "allocated_capacity_gb"}
+)
 # A pool's capabilities are whatever its driver reports: only these keys must be there in both.
 DRIVER_DEFINED = re.compile(r"^body\.pools\[\d+\]\.capabilities$")
 CONTRACT_CAPABILITIES = frozenset(
@@ -133,10 +138,27 @@ ALLOWLIST: tuple[Allowed, ...] = (
         ("value", "type"),
     ),
     Allowed(
+        r"zones-pools-extensions/extensions(-member)?",
+        "body.extensions*",
+        "replisim lists the extensions it serves (actors/views.py EXTENSIONS), each as Cinder 29 names "
+        "it; Cinder also lists backups, snapshots, groups, transfers, QoS and more, which replisim does "
+        "not have, and a client that reads the list must not be told it has them",
+        ("length", "value"),
+    ),
+    Allowed(
+        r"zones-pools-extensions/resource-filters",
+        "body.resource_filters*",
+        "replisim lists the filters its listings apply (views.RESOURCE_FILTERS: volumes and pools, "
+        "which it has); Cinder also lists backups, snapshots, groups, attachments and messages, and "
+        "volume filters (size, dates, groups) replisim does not apply",
+        ("length", "value"),
+    ),
+    Allowed(
         r".*",
-        "body.*os-volume-replication:extended_status",
-        "the seed's replication extended status, shown to admins in volume views, is replisim's "
-        "own (README, serve); Cinder 29 has no such field",
+        "*os-volume-replication:extended_status",
+        "the seed's replication extended status, shown to admins in volume views (and so in the "
+        "tables of `cinder show` and `cinder create`), is replisim's own (README, serve); Cinder 29 "
+        "has no such field",
         ("extra",),
     ),
 )
@@ -257,8 +279,13 @@ def _tree(where: str, c: Any, r: Any) -> Iterable[Difference]:
 
 
 def _types(where: str, c: Any, r: Any) -> Iterable[Difference]:
-    if _kind(c) != _kind(r):
+    kind = _capacity_kind if where.rpartition(".")[2] in CAPACITIES else _kind
+    if kind(c) != kind(r):
         yield Difference(where, c, r, "type")
+
+
+def _capacity_kind(value: Any) -> str:
+    return "capacity" if _kind(value) in ("number", "string") else _kind(value)
 
 
 def _kind(value: Any) -> str:

@@ -109,6 +109,10 @@ SCENARIOS: tuple[Scenario, ...] = (
             get("volumes-bad-version", VOLUMES, version="3.x"),
             get("volumes-latest", VOLUMES, version="latest"),
             post("post-root", "/", {}),
+            post("post-v3-body", "/v3/", {"a": 1}),
+            Step("delete-root", "DELETE", "/"),
+            get("root-3.99-406", "/", version="3.99", exact_message=True),
+            post("post-v3-no-slash", "/v3", {}),
             get("unknown-api", "/v2/"),
         ),
     ),
@@ -394,6 +398,19 @@ SCENARIOS: tuple[Scenario, ...] = (
             put("class-update", f"{P}/os-quota-class-sets/default", {"quota_class_set": {"backups": 11}}),
             put("class-restore", f"{P}/os-quota-class-sets/default", {"quota_class_set": {"backups": 10}}),
             get("class-show-member-403", f"{P}/os-quota-class-sets/default", who=MEMBER),
+            put(
+                "class-update-bad-400", f"{P}/os-quota-class-sets/default", {"quota_class_set": {"colour": 1}}
+            ),
+            put(
+                "class-update-member-403",
+                f"{P}/os-quota-class-sets/default",
+                {"quota_class_set": {"backups": 10}},
+                who=MEMBER,
+            ),
+            get("quota-other-project", f"{P}/os-quota-sets/00000000000000000000000000000000"),
+            get("quota-usage-bad-400", f"{P}/os-quota-sets/{{project}}?usage=perhaps"),
+            put("quota-update-empty-400", f"{P}/os-quota-sets/{{project}}", {"quota_set": {}}),
+            delete("quota-reset-member-403", f"{P}/os-quota-sets/{{project}}", who=MEMBER),
         ),
     ),
     Scenario(
@@ -412,6 +429,37 @@ SCENARIOS: tuple[Scenario, ...] = (
             post("too-big-413", VOLUMES, {"volume": {"size": 5, "name": "diff-q3"}}, exact_message=True),
             action("extend-beyond-413", "os-extend", {"new_size": 10}, exact_message=True),
             get("limits", f"{P}/limits"),
+            put(
+                "per-volume-limit",
+                f"{P}/os-quota-sets/{{project}}",
+                {"quota_set": {"per_volume_gigabytes": 1}},
+            ),
+            post("per-volume-413", VOLUMES, {"volume": {"size": 2, "name": "diff-q4"}}, exact_message=True),
+            put(
+                "below-usage-400",
+                f"{P}/os-quota-sets/{{project}}",
+                {"quota_set": {"volumes": 0}},
+                exact_message=True,
+            ),
+            put(
+                "negative-400",
+                f"{P}/os-quota-sets/{{project}}",
+                {"quota_set": {"volumes": -2}},
+                exact_message=True,
+            ),
+            put("type-quota", f"{P}/os-quota-sets/{{project}}", {"quota_set": {"volumes___DEFAULT__": 1}}),
+            post("type-413", VOLUMES, {"volume": {"size": 1, "name": "diff-q5"}}, exact_message=True),
+            get("usage-member", f"{P}/os-quota-sets/{{project}}?usage=True", who=MEMBER),
+            get("defaults-member", f"{P}/os-quota-sets/{{project}}/defaults", who=MEMBER),
+            get(
+                "other-project-member-403",
+                f"{P}/os-quota-sets/00000000000000000000000000000000",
+                who=MEMBER,
+            ),
+            delete("delete-first", VOL),
+            gone("first-gone"),
+            get("usage-after-delete", f"{P}/os-quota-sets/{{project}}?usage=True"),
+            get("limits-after-delete", f"{P}/limits"),
         ),
     ),
     Scenario(
@@ -423,14 +471,25 @@ SCENARIOS: tuple[Scenario, ...] = (
             get(
                 "pools-by-name", f"{P}/scheduler-stats/get_pools?name=replisim@alpha%23alpha", version=LATEST
             ),
+            get(
+                "pools-by-type-3.35", f"{P}/scheduler-stats/get_pools?volume_type=__DEFAULT__", version="3.35"
+            ),
+            get("pools-by-unknown-name", f"{P}/scheduler-stats/get_pools?name=nothing", version=LATEST),
+            get("pools-filters-ignored-3.0", f"{P}/scheduler-stats/get_pools?name=nothing"),
+            get("pools-bad-filter-400", f"{P}/scheduler-stats/get_pools?colour=blue", version=LATEST),
             get("extensions", f"{P}/extensions"),
             get("extensions-member", f"{P}/extensions", who=MEMBER),
+            get("resource-filters", f"{P}/resource_filters", version="3.33"),
+            get("resource-filters-pool", f"{P}/resource_filters?resource=pool", version="3.33"),
+            get("resource-filters-3.0-404", f"{P}/resource_filters"),
         ),
     ),
     Scenario(
         "faults",
         (
             get("unknown-collection-404", f"{P}/nowhere"),
+            get("unknown-subresource-404", f"{VOLUMES}/detail/more"),
+            Step("delete-limits-404", "DELETE", f"{P}/limits"),
             Step("delete-collection-405", "DELETE", VOLUMES),
             Step("patch-volumes-405", "PATCH", VOLUMES, {}),
             Step("put-types-405", "PUT", f"{P}/types", {}),

@@ -100,21 +100,16 @@ def judge(
                 verdict.key, verdict.outcome, verdict.report(), verdict.summary()
             )
     for c, r in commands:
-        found = cli.compare(c, r)
-        report = "\n".join(
-            [
-                f"{c.key}  ({c.command}: exit Cinder {c.code}, replisim {r.code})",
-                *(f"  - {line}" for line in found),
-            ]
-        )
+        verdict = cli.compare(c, r)
+        result.allowlist_used.update(compare.ALLOWLIST.index(rule) for _, rule in verdict.allowed)
         why = (
             f"replisim exits {r.code} where Cinder exits {c.code} ({r.stderr[:120]})"
             if c.code != r.code
             else "replisim prints another table"
-            if found
+            if verdict.unexplained
             else ""
         )
-        result.results[c.key] = Result(c.key, "differs" if found else "matches", report, why)
+        result.results[c.key] = Result(c.key, verdict.outcome, verdict.report(), why)
     return result
 
 

@@ -149,6 +149,13 @@ def test_free_values_are_compared_by_type_and_pool_capabilities_by_their_contrac
         ]
     }
     assert diff(exchange(body=theirs), exchange(body=ours)) == []
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = 1000.0  # a number of GiB or a word: a capacity
+    assert diff(exchange(body=theirs), exchange(body=ours)) == []
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = None
+    assert [d.where for d in diff(exchange(body=theirs), exchange(body=ours))] == [
+        "body.pools[0].capabilities.total_capacity_gb"
+    ]
+    ours["pools"][0]["capabilities"]["total_capacity_gb"] = "1000"
     ours["pools"][0]["capabilities"].pop("pool_name")
     assert [d.where for d in diff(exchange(body=theirs), exchange(body=ours))] == [
         "body.pools[0].capabilities.pool_name"
@@ -203,3 +210,17 @@ def test_cli_output_shapes() -> None:
     assert cli.shape(table) == ("columns", "ID", "Name")
     assert cli.shape("") == ()
     assert cli.shape("3.71\n") == ("text",)
+
+
+def test_cli_outcomes_are_judged_by_the_allowlist_as_answers_are() -> None:
+    def outcome(code: int, *shape: str) -> cli.Outcome:
+        return cli.Outcome("cli/show", "cinder show v", code, shape, "")
+
+    cinder = outcome(0, "properties", "id", "size")
+    seed_field = outcome(0, "properties", "id", "os-volume-replication:extended_status", "size")
+    assert cli.compare(cinder, seed_field).outcome == "allowlisted"
+    assert cli.compare(cinder, outcome(0, "properties", "id", "size", "colour")).outcome == "differs"
+    assert cli.compare(cinder, outcome(0, "properties", "id")).outcome == "differs"
+    assert cli.compare(cinder, outcome(1)).outcome == "differs"
+    assert cli.compare(outcome(0, "columns", "ID"), outcome(0, "columns", "Id")).outcome == "differs"
+    assert cli.compare(cinder, outcome(0, "properties", "size", "id")).outcome == "matches"

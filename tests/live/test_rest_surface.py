@@ -7,6 +7,7 @@ client following the API's own links or counts sees.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -320,6 +321,60 @@ def test_a_type_name_is_unique_and_a_type_can_be_updated(server: Server) -> None
         member(server).volume_types.update(gold.id, description="mine")
 
 
+# -- quotas, limits and pools --------------------------------------------------------------------------
+
+
+def test_quotas_start_at_cinder_s_defaults_and_hold_a_project_to_its_own(server: Server) -> None:
+    cs, alice = admin(server), member(server)
+    assert alice.quotas.get("project-a").volumes == 10  # Cinder 29's default, which serve starts with
+    cs.quotas.update("project-a", volumes=2, gigabytes=4)
+    available(alice)
+    with pytest.raises(exceptions.OverLimit, match="VolumeSizeExceedsAvailableQuota"):
+        alice.volumes.create(4)
+    second = available(alice, size=2)
+    with pytest.raises(exceptions.OverLimit, match="Maximum number of volumes allowed \\(2\\)"):
+        alice.volumes.create(1)
+    with pytest.raises(exceptions.OverLimit):
+        alice.volumes.extend(second, 4)
+    usage = alice.quotas.get("project-a", usage=True)
+    assert usage.volumes == {"limit": 2, "in_use": 2, "reserved": 0}
+    assert usage.gigabytes == {"limit": 4, "in_use": 3, "reserved": 0}
+    absolute = {limit.name: limit.value for limit in alice.limits.get().absolute}
+    assert (absolute["maxTotalVolumes"], absolute["totalVolumesUsed"], absolute["totalGigabytesUsed"]) == (
+        2,
+        2,
+        3,
+    )
+    assert len(alice.volumes.list()) == 2  # nothing was made by the refused requests
+    with pytest.raises(exceptions.Forbidden):
+        alice.quotas.update("project-a", volumes=50)
+    with pytest.raises(exceptions.Forbidden):
+        member(server, "project-b").quotas.get("project-a")
+    with pytest.raises(exceptions.BadRequest, match="must be equal or greater than existing resources"):
+        cs.quotas.update("project-a", volumes=1)
+    alice.volumes.delete(second)
+    for _ in range(500):  # until it is gone, and its room free again
+        if second.id not in {v.id for v in cs.volumes.list()}:
+            break
+        time.sleep(0.02)
+    available(alice)
+    cs.quotas.delete("project-a")
+    assert cs.quotas.get("project-a").volumes == 10
+    assert member(server, "project-b").quotas.get("project-b").volumes == 10  # untouched
+
+
+def test_only_admins_see_pools_and_every_user_the_served_extensions(server: Server) -> None:
+    pools = admin(server).pools.list(detailed=True)
+    assert len(pools) == 1 and pools[0].name.endswith("@alpha#alpha")
+    assert pools[0].volume_backend_name == "alpha"  # the client lifts the capabilities up a level
+    with pytest.raises(exceptions.Forbidden):
+        member(server).pools.list()
+    extensions = http(server, "GET", "/v3/project-a/extensions", "alice:project-a").json()["extensions"]
+    aliases = {e["alias"] for e in extensions}
+    assert {"os-quota-sets", "scheduler-stats", "os-volume-actions"} <= aliases
+    assert not aliases & {"backups", "os-snapshot-actions", "consistencygroups"}
+
+
 def test_every_user_sees_the_one_availability_zone(server: Server) -> None:
     for cs in (admin(server), member(server)):
         zones = cs.availability_zones.list()
@@ -334,7 +389,7 @@ def test_every_user_sees_the_one_availability_zone(server: Server) -> None:
     [
         ("GET", "/v3/project-a/volumes", "admin:project-a", 200),
         ("GET", "/v3/project-a/nowhere", "admin:project-a", 404),
-        ("DELETE", "/v3/project-a/volumes", "admin:project-a", 405),
+        ("DELETE", "/v3/project-a/volumes", "admin:project-a", 404),
         ("GET", "/v3/project-a/volumes", "", 401),
         ("GET", "/v2/", "admin:project-a", 404),
     ],

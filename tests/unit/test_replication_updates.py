@@ -33,8 +33,10 @@ class Counting:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def volume_conditional_update(self, volume_id: str, expected: Any, values: Any) -> Any:
-        row = self.inner.volume_conditional_update(volume_id, expected, values)
+    def volume_conditional_update(
+        self, volume_id: str, expected: Any, values: Any, *, within_quota: bool = False
+    ) -> Any:
+        row = self.inner.volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
         self.writes += row is not None
         return row
 

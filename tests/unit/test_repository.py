@@ -176,6 +176,9 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     "service_conditional_update": lambda r: r.service_conditional_update(
         "h@b", "cinder-volume", {"frozen": False}, {"frozen": True}
     ),
+    "quota_get": lambda r: r.quota_get("p1"),
+    "quota_class_get": lambda r: r.quota_class_get("default"),
+    "quota_usage": lambda r: r.quota_usage("p1"),
 }
 
 
@@ -187,6 +190,9 @@ def test_every_row_call_is_listed() -> None:
         "volume_destroy",
         "volume_type_delete",
         "volume_type_extra_specs_delete",
+        "quota_update",
+        "quota_destroy",
+        "quota_class_update",
     }
     assert returns_rows == set(ROW_CALLS)
 
@@ -550,6 +556,137 @@ def test_service_conditional_update_claims_once_and_says_which_rows_are_disabled
         repo.service_conditional_update("h@c", "cinder-volume", {}, {"frozen": True})
     with pytest.raises(exception.Invalid, match="Unknown service field 'colour'"):
         repo.service_conditional_update("h@a", "cinder-volume", {"colour": "red"}, {})
+# --- quotas -------------------------------------------------------------------------------------
+
+
+def test_quota_limits_are_stored_per_project_and_class(repo: Repository) -> None:
+    assert repo.quota_get("p1") == {} and repo.quota_class_get("default") == {}
+    repo.quota_update("p1", {"volumes": 3, "gigabytes": -1})
+    repo.quota_update("p1", {"volumes": 4})
+    repo.quota_class_update("default", {"volumes": 10})
+    assert repo.quota_get("p1") == {"volumes": 4, "gigabytes": -1}
+    assert repo.quota_get("p2") == {}
+    assert repo.quota_class_get("default") == {"volumes": 10}
+    repo.quota_destroy("p1")
+    assert repo.quota_get("p1") == {} and repo.quota_class_get("default") == {"volumes": 10}
+    bad_limits: list[dict[str, Any]] = [
+        {"volumes": -2},
+        {"volumes": "3"},
+        {"volumes": True},
+        {"": 1},
+        {"volumes": 2**31},
+    ]
+    for bad in bad_limits:
+        with pytest.raises(exception.Invalid):
+            repo.quota_update("p1", bad)
+    assert repo.quota_get("p1") == {}
+
+
+def _volume(vid: str, size: int = 1, project: str = "p1", type_id: str | None = None) -> dict[str, Any]:
+    return {"id": vid, "project_id": project, "size": size, "volume_type_id": type_id}
+
+
+def test_nothing_stored_means_unlimited(repo: Repository) -> None:
+    for i in range(30):
+        repo.volume_create(_volume(f"v{i}", size=1000), within_quota=True)
+    assert repo.quota_usage("p1").volumes == 30 and repo.quota_usage("p1").gigabytes == 30000
+
+
+def test_a_create_beyond_quota_is_refused_and_writes_nothing(repo: Repository) -> None:
+    repo.quota_class_update("default", {"volumes": 2, "gigabytes": 5})
+    repo.volume_create(_volume("v1", size=2), within_quota=True)
+    with pytest.raises(exception.VolumeSizeExceedsAvailableQuota, match="Requested 4G, quota is 5G and 2G"):
+        repo.volume_create(_volume("v2", size=4), within_quota=True)
+    repo.volume_create(_volume("v2", size=2), within_quota=True)
+    with pytest.raises(exception.VolumeLimitExceeded, match=r"allowed \(2\) exceeded for quota 'volumes'"):
+        repo.volume_create(_volume("v3"), within_quota=True)
+    repo.volume_create(_volume("v3", project="p2"), within_quota=True)  # another project: its own room
+    repo.volume_create(_volume("v4"))  # not asked to count (an internal row)
+    assert [v["id"] for v in repo.volume_get_all(project_id="p1")] == ["v1", "v2", "v4"]
+    repo.quota_update("p1", {"volumes": -1, "gigabytes": -1})  # the project's own beat its class's
+    repo.volume_create(_volume("v5", size=100), within_quota=True)
+
+
+def test_a_deleted_volume_frees_its_quota(repo: Repository) -> None:
+    repo.quota_update("p1", {"volumes": 1})
+    repo.volume_create(_volume("v1"), within_quota=True)
+    with pytest.raises(exception.VolumeLimitExceeded):
+        repo.volume_create(_volume("v2"), within_quota=True)
+    repo.volume_destroy("v1")
+    repo.volume_create(_volume("v2"), within_quota=True)
+    assert repo.quota_usage("p1").volumes == 1
+
+
+def test_per_volume_and_per_type_quotas(repo: Repository) -> None:
+    repo.volume_type_create("t1", "gold")
+    repo.quota_update("p1", {"per_volume_gigabytes": 5, "volumes_gold": 1, "gigabytes___DEFAULT__": 3})
+    with pytest.raises(
+        exception.VolumeSizeExceedsLimit, match="size 6G is larger than maximum allowed limit 5G"
+    ):
+        repo.volume_create(_volume("v1", size=6, type_id="t1"), within_quota=True)
+    repo.volume_create(_volume("v1", size=5, type_id="t1"), within_quota=True)
+    with pytest.raises(exception.VolumeLimitExceeded, match="quota 'volumes_gold'"):
+        repo.volume_create(_volume("v2", type_id="t1"), within_quota=True)
+    repo.volume_create(_volume("v2", size=3), within_quota=True)  # untyped: the default type's
+    with pytest.raises(exception.VolumeSizeExceedsAvailableQuota, match="gigabytes___DEFAULT__"):
+        repo.volume_create(_volume("v3"), within_quota=True)
+    usage = repo.quota_usage("p1")
+    assert (usage.volumes, usage.gigabytes) == (2, 8)
+    assert usage.by_type == {"t1": (1, 5), DEFAULT_TYPE_ID: (1, 3)}
+
+
+def test_an_extend_beyond_quota_is_refused_and_changes_nothing(repo: Repository) -> None:
+    repo.quota_update("p1", {"gigabytes": 4, "per_volume_gigabytes": 3})
+    repo.volume_create(_volume("v1", size=1), within_quota=True)
+    with pytest.raises(exception.VolumeSizeExceedsLimit):
+        repo.volume_conditional_update("v1", {"size": 1}, {"size": 4}, within_quota=True)
+    assert repo.volume_conditional_update("v1", {"size": 1}, {"size": 3}, within_quota=True) is not None
+    repo.volume_create(_volume("v2", size=1), within_quota=True)
+    with pytest.raises(exception.VolumeSizeExceedsAvailableQuota, match="Requested 1G, quota is 4G and 4G"):
+        repo.volume_conditional_update("v2", {"size": 1}, {"size": 2}, within_quota=True)
+    assert repo.volume_get("v2")["size"] == 1
+    # an update whose expectations fail changes nothing and so needs no room
+    assert repo.volume_conditional_update("v2", {"size": 7}, {"size": 9}, within_quota=True) is None
+
+
+@pytest.mark.parametrize("what", ["create", "extend"])
+def test_concurrent_requests_never_overshoot_a_quota(repo: Repository, what: str) -> None:
+    """Each check counts what is stored in the same transaction as the write: of 16 racers for 5
+    places, exactly 5 win, on every backend."""
+    repo.quota_update(
+        "p1", {"volumes": 5 if what == "create" else -1, "gigabytes": 5 if what == "extend" else -1}
+    )
+    if what == "extend":
+        for i in range(16):
+            repo.volume_create(_volume(f"v{i}", size=0))
+    barrier = threading.Barrier(16)
+    won: list[int] = []
+    refused: list[int] = []
+    failures: list[BaseException] = []
+
+    def race(i: int) -> None:
+        barrier.wait()
+        try:
+            if what == "create":
+                repo.volume_create(_volume(f"r{i}"), within_quota=True)
+            else:
+                repo.volume_conditional_update(f"v{i}", {"size": 0}, {"size": 1}, within_quota=True)
+        except exception.QuotaError:
+            refused.append(i)
+        except BaseException as exc:  # reported below, not lost in the thread
+            failures.append(exc)
+        else:
+            won.append(i)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert (len(won), len(refused)) == (5, 11)
+    usage = repo.quota_usage("p1")
+    assert (usage.volumes if what == "create" else usage.gigabytes) == 5
 
 
 # --- outage -------------------------------------------------------------------------------------
@@ -576,6 +713,12 @@ EVERY_CALL: dict[str, Callable[[Any], Any]] = {
         "h", "b", {"frozen": False}, {"frozen": True}
     ),
     "service_disabled_hosts": lambda r: r.service_disabled_hosts("b"),
+    "quota_get": lambda r: r.quota_get("p1"),
+    "quota_update": lambda r: r.quota_update("p1", {"volumes": 1}),
+    "quota_destroy": lambda r: r.quota_destroy("p1"),
+    "quota_class_get": lambda r: r.quota_class_get("default"),
+    "quota_class_update": lambda r: r.quota_class_update("default", {"volumes": 1}),
+    "quota_usage": lambda r: r.quota_usage("p1"),
 }
 
 
@@ -588,9 +731,17 @@ def test_outage_fails_every_call_and_writes_nothing(repo: Repository, clock: Fak
     repo.volume_create({"id": "v1", "status": "available"})
     repo.volume_type_create("t1", "gold", {"k": "v"})
     repo.service_update_or_create("h", "b", {})
+    repo.quota_update("p1", {"volumes": 5})
+    repo.quota_class_update("default", {"volumes": 7})
 
     def snapshot() -> tuple[Any, ...]:
-        return repo.volume_get_all(), repo.volume_type_get_all(), repo.service_get_all()
+        return (
+            repo.volume_get_all(),
+            repo.volume_type_get_all(),
+            repo.service_get_all(),
+            repo.quota_get("p1"),
+            repo.quota_class_get("default"),
+        )
 
     before = snapshot()
     clock.advance()
@@ -641,6 +792,12 @@ VALUES = st.fixed_dictionaries(
         "replication_extended_status": st.text(max_size=3),
     },
 )
+PROJECTS = st.sampled_from(["p1", "p2"])
+LIMITS = st.dictionaries(
+    st.sampled_from(["volumes", "gigabytes", "per_volume_gigabytes", "volumes___DEFAULT__"]),
+    st.integers(-1, 4),
+    max_size=3,
+)
 EXPECTED = st.fixed_dictionaries(
     {},
     optional={
@@ -689,6 +846,24 @@ class SameAnswers(RuleBasedStateMachine):
     @rule(vid=IDS)
     def destroy(self, vid: str) -> None:
         self.both(lambda r: r.volume_destroy(vid))
+
+    @rule(project=PROJECTS, limits=LIMITS, of_class=st.booleans())
+    def set_quota(self, project: str, limits: dict[str, int], of_class: bool) -> None:
+        self.both(
+            lambda r: r.quota_class_update("default", limits) if of_class else r.quota_update(project, limits)
+        )
+
+    @rule(vid=IDS, values=VALUES)
+    def create_within_quota(self, vid: str, values: dict[str, Any]) -> None:
+        self.both(lambda r: r.volume_create({"id": vid, **values}, within_quota=True))
+
+    @rule(vid=IDS, expected=EXPECTED, size=st.integers(1, 4))
+    def resize_within_quota(self, vid: str, expected: dict[str, Any], size: int) -> None:
+        self.both(lambda r: r.volume_conditional_update(vid, expected, {"size": size}, within_quota=True))
+
+    @rule(project=PROJECTS)
+    def usage(self, project: str) -> None:
+        self.both(lambda r: (r.quota_usage(project), r.quota_get(project), r.quota_class_get("default")))
 
     @rule(vid=IDS)
     def get(self, vid: str) -> None:
