@@ -527,6 +527,7 @@ class VolumeAPI(Actor):
                 reason=f"Cannot {action} for volume {volume['id']} while its backend "
                 f"{service['host']} is failing over."
             )
+
     # -- quotas, limits and pools -------------------------------------------------------------------
 
     def _type_names(self) -> dict[str, str]:

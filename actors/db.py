@@ -703,6 +703,7 @@ class MemoryRepository:
                 return None
             row.update(changes, updated_at=now)
             return _service_copy(row)
+
     # quotas
 
     def _quota_check(self, volume: Row, size: int, new_size: int | None = None) -> None:
@@ -1258,6 +1259,7 @@ class SqlRepository:
             if row is None:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
             return dict(row) if result.rowcount == 1 else None
+
     # quotas
 
     def _quota_check(self, conn: sa.Connection, volume: Row, size: int, new_size: int | None = None) -> None:

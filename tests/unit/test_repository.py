@@ -556,6 +556,8 @@ def test_service_conditional_update_claims_once_and_says_which_rows_are_disabled
         repo.service_conditional_update("h@c", "cinder-volume", {}, {"frozen": True})
     with pytest.raises(exception.Invalid, match="Unknown service field 'colour'"):
         repo.service_conditional_update("h@a", "cinder-volume", {"colour": "red"}, {})
+
+
 # --- quotas -------------------------------------------------------------------------------------
 
 
