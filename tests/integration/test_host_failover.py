@@ -116,7 +116,7 @@ def test_the_runbook_freeze_failover_thaw_failback_counts_every_lost_write(world
     for vid in replicated_ids:
         volume = world.wait_status(vid, "replication_status", "enabled")
         assert volume["provider_location"] == f"emulated://alpha/{vid}"
-        assert fabric.primary(vid) is not None and fabric.primary(vid).array == "alpha"  # type: ignore[union-attr]
+        assert fabric.primary(vid) is not None and fabric.primary(vid).array == "alpha"
 
 
 def test_a_refused_target_reverts_and_a_driver_error_needs_the_admin_reset(world: Cluster) -> None:
