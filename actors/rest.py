@@ -965,8 +965,8 @@ class BlockStorageApi:
     def update_service(self, request: Request, action: str) -> Reply:
         """``PUT /os-services/{action}``: Cinder 29's routes (its router has no ``failover``)."""
         handler = _SERVICE_ACTIONS.get(action)
-        if handler is None:
-            raise HttpError(404, f"The resource /os-services/{action} could not be found.")
+        if handler is None:  # Cinder's controller answers webob's bare 404, as its router does
+            raise NoRoute
         body = request.body if request.body is not None else {}
         if not isinstance(body, dict):
             raise HttpError(400, f"Invalid input for field/attribute body. Value: {body!r}. Not an object.")

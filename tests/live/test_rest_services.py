@@ -126,7 +126,7 @@ def test_the_cinderclient_runbook_moves_the_backend_and_back(server: Server) -> 
             "Invalid input received: No service could be changed: frozen in ['replisim@alpha'] "
             "must be True to failover.",
         ),
-        ("failover", {"host": ALPHA}, "3.71", 404, "The resource /os-services/failover could not be found."),
+        ("failover", {"host": ALPHA}, "3.71", 404, None),  # no such route in Cinder 29: its router's 404
         ("enable", {"host": "nowhere", "binary": "cinder-volume"}, "3.0", 404, None),
         (
             "reset_active_backend",
