@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from replisim.drivers.contract import load_class
+from replisim.drivers.contract import load_driver
 from replisim.sim import Address, Runtime
 
 from . import rpcapi
@@ -64,7 +64,7 @@ def deploy(
         if drivers and name in drivers:
             driver = drivers[name]
         else:
-            driver = load_class(backend.volume_driver)(
+            driver = load_driver(backend.volume_driver)(
                 configuration=backend.driver_configuration(), host=backend.host
             )
         manager = manager_class(

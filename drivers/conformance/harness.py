@@ -585,14 +585,23 @@ class Environment:
                 if self.array_hook() is not None
                 else ("the driver exposes no array crash/restart hook (the emulated driver does)")
             )
-        if name == "replication":
+        if name in ("replication", "volume-replication"):
             if not self.drivers.ready:
                 raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
             try:
                 stats = self.drivers.driver.get_volume_stats(refresh=True)
             except Exception as exc:
                 return f"get_volume_stats(refresh=True) raised {type(exc).__name__}: {exc}"
-            flag = stats.get("replication_enabled") if isinstance(stats, Mapping) else None
+            if not isinstance(stats, Mapping):
+                return f"get_volume_stats() returned a {type(stats).__name__}"
+            if name == "volume-replication":
+                return (
+                    None
+                    if contract.replicates_per_volume(stats)
+                    else f"get_volume_stats() reports {contract.PER_VOLUME}=False (it replicates by "
+                    "failover_host only)"
+                )
+            flag = stats.get("replication_enabled")
             return None if flag is True else f"get_volume_stats() reports replication_enabled={flag!r}"
         raise ValueError(f"unknown capability {name!r}")
 

@@ -78,7 +78,7 @@ class Stack(functional_helpers._FunctionalTestBase):
         return path
 
     def _start_api_service(self) -> None:
-        cfg.CONF.api_paste_config = str(self._paste_config())
+        cfg.CONF.api_paste_config = str(self._paste_config())  # type: ignore[attr-defined]
         self.osapi = service.WSGIService("osapi_volume")
         self.osapi.start()
         self.auth_url = f"http://{self.osapi.host}:{self.osapi.port}/v3"
