@@ -257,13 +257,12 @@ def flatten_stats(stats: Mapping[str, Any], per_volume: bool = False) -> dict[st
     manager reads it to decide whether the backend can fail over."""
     top = {key: value for key, value in stats.items() if key != "pools"}
     pools = [pool for pool in stats.get("pools") or () if isinstance(pool, Mapping)]
-    if pools:
-        for key, value in pools[0].items():
-            if key not in top and key != contract.REPLICATION:
-                top[key] = value
-        for key in CAPACITY_KEYS:
-            if key not in stats:
-                top[key] = _capacity_total([pool.get(key, "unknown") for pool in pools])
+    for key, value in pools[0].items() if pools else ():
+        if key not in top and key != contract.REPLICATION:
+            top[key] = value
+    for key in CAPACITY_KEYS if "pools" in stats else ():
+        if key not in stats:
+            top[key] = _capacity_total([pool.get(key, "unknown") for pool in pools])
     top[contract.REPLICATION] = stats.get(contract.REPLICATION) is True
     if top[contract.REPLICATION]:
         targets = stats.get(UNIQUE) or []
