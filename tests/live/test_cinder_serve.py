@@ -1,0 +1,64 @@
+"""``replisim serve`` on unmodified Cinder 29 drivers (examples/cinder-fake.conf, through
+replisim[cinder]): volumes are created and deleted by Cinder's own driver code over REST, and the
+per-volume V2 actions are refused on a backend that replicates by host failover only."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from support import ROOT
+from support.cinder import EXAMPLE, require_cinder
+
+require_cinder()
+
+TOKEN = {"X-Auth-Token": "admin:ops", "OpenStack-API-Version": "volume 3.0"}
+
+
+def _api(url: str, method: str, path: str, body: dict[str, Any] | None = None, ok: bool = True) -> Any:
+    answer = requests.request(method, f"{url}/v3/ops/{path}", json=body, headers=TOKEN, timeout=30)
+    if ok:
+        assert answer.status_code < 300, (method, path, answer.status_code, answer.text)
+    return answer
+
+
+def _until(url: str, volume_id: str, wanted: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = _api(url, "GET", f"volumes/{volume_id}", ok=False)
+        status = answer.json()["volume"]["status"] if answer.status_code == 200 else str(answer.status_code)
+        if status == wanted or time.monotonic() > deadline:
+            assert status == wanted, answer.text
+            return answer.json() if answer.status_code == 200 else {}
+        time.sleep(0.1)
+
+
+def _type(url: str, name: str, specs: dict[str, str]) -> None:
+    created = _api(url, "POST", "types", {"volume_type": {"name": name}}).json()["volume_type"]
+    _api(url, "POST", f"types/{created['id']}/extra_specs", {"extra_specs": specs})
+
+
+def test_serve_creates_and_deletes_volumes_on_cinders_fake_drivers(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the example config names examples.cinder_replicated from here
+    url = serve(Path(EXAMPLE)).wait_url(timeout=120)
+    _type(url, "plain", {"volume_backend_name": "fake"})
+    _type(url, "gold", {"volume_backend_name": "replicated", "replication_enabled": "<is> True"})
+    plain = _api(url, "POST", "volumes", {"volume": {"size": 1, "volume_type": "plain"}}).json()["volume"]
+    gold = _api(url, "POST", "volumes", {"volume": {"size": 2, "volume_type": "gold"}}).json()["volume"]
+    assert _until(url, plain["id"], "available")["volume"]["os-vol-host-attr:host"].endswith("#fake")
+    shown = _until(url, gold["id"], "available")["volume"]
+    assert shown["os-vol-host-attr:host"] == "replisim@replicated#replicated"
+    assert shown["replication_status"] == "enabled"  # the driver's create_volume said so
+
+    refused = _api(url, "POST", f"volumes/{gold['id']}/action", {"os-enable_replication": None}, ok=False)
+    assert refused.status_code == 400, refused.text
+    assert "replicates by host failover only" in refused.text
+
+    for volume in (plain, gold):
+        _api(url, "DELETE", f"volumes/{volume['id']}")
+        _until(url, volume["id"], "404")
