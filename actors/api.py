@@ -32,9 +32,11 @@ from .status import (
     ERROR,
     ERROR_DELETING,
     FAILED_OVER,
+    FAILING_OVER,
     FAILOVER,
     MIGRATION_STATUSES,
     REPLICATION_STATUSES,
+    SERVICE_FAILOVER_FROM,
     TRANSITIONAL,
     VOLUME_ERROR,
     VOLUME_STATUSES,
@@ -52,6 +54,8 @@ NOT_BUSY: tuple[str | None, ...] = (*sorted(REPLICATION_STATUSES - TRANSITIONAL)
 RESTING: tuple[str, ...] = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING, "in-use")
 # What an admin may reset replication_status error to: the stable statuses.
 RESETTABLE_TO = (ENABLED, FAILED_OVER, DISABLED)
+# Cinder's refusal of any change to a volume on a frozen backend (cinder/objects/base.py).
+FROZEN_MESSAGE = "Modification operations are not allowed on frozen storage backends."
 
 
 def _listing(values: list[str]) -> str:
@@ -167,6 +171,7 @@ class VolumeAPI(Actor):
         ctx = RequestContext.from_dict(context)
         volume = self._get(ctx, volume_id)
         self._authorize(context, "volume:delete", volume)
+        self._check_not_frozen(volume)
         deletable = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING)
         if volume["status"] not in deletable or volume["replication_status"] in TRANSITIONAL:
             raise exception.InvalidVolume(
@@ -232,6 +237,7 @@ class VolumeAPI(Actor):
         ctx = RequestContext.from_dict(context)
         volume = self._get(ctx, volume_id)
         self._authorize(context, "volume:extend", volume)
+        self._check_not_frozen(volume)
         if volume["status"] != AVAILABLE:
             raise exception.InvalidVolume(
                 reason=f"Volume {volume_id} status must be available to extend, but current status "
@@ -372,6 +378,149 @@ class VolumeAPI(Actor):
             for s in self.db.service_get_all()
         ]
 
+    # -- host failover (Replication V2.1), freeze and thaw: Cinder 29's volume API -------------------
+
+    def _services_for(self, host: Any) -> list[dict[str, Any]]:
+        """The volume services ``host`` names, as Cinder's host filter matches: the exact
+        ``host@backend``, or every backend of a bare ``host``; one backend only."""
+        if not isinstance(host, str) or not host:
+            raise exception.InvalidInput(reason="Host field is missing.")
+        found = [
+            s
+            for s in self.db.service_get_all(binary=VOLUME_TOPIC)
+            if s["host"] == host or ("@" not in host and "#" not in host and s["host"].startswith(host + "@"))
+        ]
+        if not found:
+            raise exception.InvalidInput(f"No service found with host={host}")
+        if any(s["host"] != found[0]["host"] for s in found):
+            raise exception.InvalidParameterValue("Services from different clusters found.")
+        return found
+
+    def _replication_change(
+        self, host: Any, field: str, expected: Any, new: Any, *, check_up: bool = False
+    ) -> Gen:
+        """Cinder's ``_replication_db_change``: claim the change on each service, atomically."""
+        services = self._services_for(host)
+        now = yield Now()
+        changed, refused = [], []
+        for service in services:
+            up = now - service["updated_at"] <= self.service_down_time
+            if (not check_up or up) and self.db.service_conditional_update(
+                service["host"], VOLUME_TOPIC, {field: expected}, {field: new}
+            ):
+                changed.append(service)
+            else:
+                refused.append(service["host"])
+        if not changed:
+            up_text = "and must be up " if check_up else ""
+            raise exception.InvalidInput(
+                reason=f"No service could be changed: {field} in {refused!r} must be {expected!r} "
+                f"{up_text}to failover."
+            )
+        return changed[0]
+
+    def failover_host(self, context: Mapping[str, Any], host: Any = None, backend_id: Any = None) -> Gen:
+        """Fail the backend over to ``backend_id`` (None: the driver's choice; 'default': back)."""
+        self._authorize(context, "volume:failover_host")
+        if backend_id is not None and not isinstance(backend_id, str):
+            raise exception.InvalidInput(reason=f"backend_id must be a string or null, got {backend_id!r}")
+        service = yield from self._replication_change(
+            host, "replication_status", list(SERVICE_FAILOVER_FROM), FAILING_OVER, check_up=True
+        )
+        op_id = yield from self._op_id()
+        try:
+            yield rpcapi.failover_host(context, service["host"], op_id, backend_id)
+        except KernelError as exc:
+            self.db.service_conditional_update(
+                service["host"],
+                VOLUME_TOPIC,
+                {"replication_status": FAILING_OVER},
+                {"replication_status": service["replication_status"]},
+            )
+            raise exception.InvalidInput(reason=f"Cannot fail over {service['host']}: {exc}") from None
+
+    def freeze_host(self, context: Mapping[str, Any], host: Any = None) -> Gen:
+        """Refuse modifications on the backend until a thaw; its manager disables the service."""
+        self._authorize(context, "volume:freeze_host")
+        service = yield from self._replication_change(host, "frozen", False, True)
+        yield from self._service_call(rpcapi.freeze_host(context, service["host"]))
+
+    def thaw_host(self, context: Mapping[str, Any], host: Any = None) -> Gen:
+        """Allow modifications again; the error text when the driver refused (the service stays
+        disabled, as Cinder leaves it), else None."""
+        self._authorize(context, "volume:thaw_host")
+        service = yield from self._replication_change(host, "frozen", True, False)
+        if not (yield from self._service_call(rpcapi.thaw_host(context, service["host"]))):
+            return "Backend reported error during thaw_host operation."
+        return None
+
+    def _service_call(self, call: Any) -> Gen:
+        try:
+            return (yield call)
+        except RemoteError as err:
+            raise err.cause from None
+        except (MessagingTimeout, KernelError) as exc:
+            raise exception.VolumeBackendAPIException(
+                data=f"{call.target.server} did not answer: {exc}"
+            ) from None
+
+    def set_service_disabled(
+        self,
+        context: Mapping[str, Any],
+        host: Any = None,
+        binary: Any = None,
+        disabled: bool = True,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """``os-services`` enable / disable / disable-log-reason. As in Cinder 29, plain enable and
+        disable answer but change nothing (its controller saves the service unchanged); only a
+        disable with a reason disables it."""
+        self._authorize(context, "volume_extension:services:update")
+        if not isinstance(host, str) or not host:
+            raise exception.InvalidInput(reason="Host field is missing.")
+        service = self.db.service_get(host, str(binary))  # ServiceNotFound: 404
+        if reason is None:
+            return service
+        return self.db.service_update_or_create(
+            host, str(binary), {"disabled": True, "disabled_reason": reason}
+        )
+
+    def reset_active_backend(self, context: Mapping[str, Any], host: Any = None) -> dict[str, Any]:
+        """Cinder's ``cinder-manage reset_active_backend`` (the admin's way out of failover-error,
+        or back to the backend's own array by hand): only a frozen, disabled service; it becomes
+        enabled on its own array, still frozen. The database only: the driver is not told."""
+        self._authorize(context, "volume:reset_active_backend")
+        try:
+            service = self.db.service_get(str(host), VOLUME_TOPIC)
+        except exception.ServiceNotFound:
+            raise exception.InvalidInput(f"No service found with host={host}") from None
+        if not service["disabled"] or not service["frozen"]:
+            raise exception.InvalidInput(f"Service for host {host} must first be frozen.")
+        reset = self.db.service_conditional_update(
+            service["host"],
+            VOLUME_TOPIC,
+            {"frozen": True, "disabled": True},
+            {
+                "disabled": False,
+                "disabled_reason": "",
+                "active_backend_id": None,
+                "replication_status": ENABLED,
+            },
+        )
+        if reset is None:
+            raise exception.InvalidInput(f"Service for host {host} changed meanwhile; try again.")
+        return reset
+
+    def _check_not_frozen(self, volume: Mapping[str, Any]) -> None:
+        if not volume.get("host"):
+            return
+        try:
+            frozen = self.db.service_get(backend_host(volume["host"]), VOLUME_TOPIC)["frozen"]
+        except exception.ServiceNotFound:
+            return
+        if frozen:
+            raise exception.InvalidInput(reason=FROZEN_MESSAGE)
+
     # -- replication: the seed's four admin actions --------------------------------------------------
 
     def enable_replication(self, context: Mapping[str, Any], volume_id: str) -> Gen:
@@ -452,6 +601,7 @@ class VolumeAPI(Actor):
         Returns the updated volume and the replication status it had before."""
         ctx = self._authorize(context, action.policy)
         volume = self._get(ctx, volume_id)
+        self._check_not_frozen(volume)
         self._check_replicable(volume, action)
         valid = list(action.valid)
         allowed: tuple[Any, ...] = (*valid, None) if action.when_absent in valid else tuple(valid)

@@ -90,6 +90,11 @@ _SERVICE_SCHEMA: dict[str, tuple[type, ...]] = {
     "disabled_reason": _TEXT,
     "report_count": (int,),
     "capabilities": (dict, _NONE),
+    # host failover (Replication V2.1): the backend's replication state, the target it serves
+    # from ('' or None: its own array) and whether it is frozen
+    "replication_status": _TEXT,
+    "active_backend_id": _TEXT,
+    "frozen": (bool,),
     "created_at": _TIME,
     "updated_at": _TIME,
 }
@@ -100,6 +105,9 @@ _SERVICE_DEFAULTS: Row = {
     "disabled_reason": None,
     "report_count": 0,
     "capabilities": None,
+    "replication_status": "not-capable",  # Cinder's column default, until the service starts
+    "active_backend_id": None,
+    "frozen": False,
 }
 _SERVICE_WRITABLE = frozenset(_SERVICE_DEFAULTS)
 
@@ -149,6 +157,10 @@ class Repository(Protocol):
     def service_update_or_create(self, host: str, binary: str, values: Mapping[str, Any]) -> Row: ...
     def service_get_all(self, *, binary: str | None = None) -> list[Row]: ...
     def service_get(self, host: str, binary: str) -> Row: ...
+    def service_conditional_update(
+        self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None: ...
+    def service_disabled_hosts(self, binary: str) -> set[str]: ...
     def close(self) -> None: ...
 
 
@@ -258,15 +270,17 @@ def _volume_copy(row: Row) -> Row:
     return {**row, "metadata": dict(row["metadata"]), "admin_metadata": dict(row["admin_metadata"])}
 
 
-def _expectations(expected: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _expectations(
+    expected: Mapping[str, Any], what: str = "volume", schema: Mapping[str, tuple[type, ...]] = _VOLUME_SCHEMA
+) -> dict[str, list[Any]]:
     """Normalise compare-and-swap conditions to field -> list of allowed values (None allowed)."""
     out: dict[str, list[Any]] = {}
     for key, want in expected.items():
-        if key not in _VOLUME_SCHEMA:
-            raise exception.Invalid(f"Unknown volume field {key!r}.")
+        if key not in schema:
+            raise exception.Invalid(f"Unknown {what} field {key!r}.")
         allowed = list(want) if isinstance(want, _MULTI) else [want]
         for value in allowed:
-            _check_type("volume", key, value, (*_VOLUME_SCHEMA[key], _NONE))
+            _check_type(what, key, value, (*schema[key], _NONE))
         out[key] = allowed
     return out
 
@@ -612,6 +626,29 @@ class MemoryRepository:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
             return _service_copy(row)
 
+    def service_disabled_hosts(self, binary: str) -> set[str]:
+        """The hosts of ``binary``'s disabled services (what the scheduler skips), copying no row."""
+        with self._tx():
+            return {
+                row["host"] for row in self._services.values() if row["binary"] == binary and row["disabled"]
+            }
+
+    def service_conditional_update(
+        self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        """Write ``values`` if the row matches ``expected`` (Cinder's conditional update, which the
+        service actions use); None when it does not; ServiceNotFound when there is no row."""
+        with self._tx() as now:
+            wanted = _expectations(expected, "service", _SERVICE_SCHEMA)
+            changes = _checked("service", values, _SERVICE_SCHEMA, _SERVICE_WRITABLE)
+            row = self._find_service(host, binary)
+            if row is None:
+                raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
+            if not _matches(row, wanted):
+                return None
+            row.update(changes, updated_at=now)
+            return _service_copy(row)
+
 
 def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
     return all(row[key] in allowed for key, allowed in wanted.items())
@@ -675,10 +712,28 @@ _SERVICES = sa.Table(
     sa.Column("disabled_reason", sa.String(255)),
     sa.Column("report_count", sa.Integer, nullable=False),
     sa.Column("capabilities", sa.JSON(none_as_null=True)),
+    sa.Column("replication_status", sa.String(36)),
+    sa.Column("active_backend_id", sa.String(255)),
+    sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.UniqueConstraint("host", "binary"),
 )
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """A database an earlier replisim made lacks the columns added since (the services' host
+    failover fields): add them, with their defaults, so ``serve`` still opens it."""
+    inspector = sa.inspect(engine)
+    for table in _META.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(engine.dialect)
+            default = " NOT NULL DEFAULT 0" if isinstance(column.type, sa.Boolean) else ""
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 def _where(table: sa.Table, wanted: Mapping[str, list[Any]]) -> list[sa.ColumnElement[bool]]:
@@ -763,6 +818,7 @@ class SqlRepository:
         # transactions), so this process's transactions queue here, in turn.
         self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         _META.create_all(self._engine)
+        _add_missing_columns(self._engine)
         with self._tx() as (conn, now):
             if not conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == DEFAULT_TYPE_NAME)).first():
                 conn.execute(
@@ -1048,3 +1104,24 @@ class SqlRepository:
             if row is None:
                 raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
             return dict(row)
+
+    def service_disabled_hosts(self, binary: str) -> set[str]:
+        with self._tx() as (conn, _now):
+            query = sa.select(_SERVICES.c.host).where(_SERVICES.c.binary == binary, _SERVICES.c.disabled)
+            return set(conn.execute(query).scalars())
+
+    def service_conditional_update(
+        self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        with self._tx() as (conn, now):
+            wanted = _expectations(expected, "service", _SERVICE_SCHEMA)
+            changes = _checked("service", values, _SERVICE_SCHEMA, _SERVICE_WRITABLE)
+            key = (_SERVICES.c.host == host, _SERVICES.c.binary == binary)
+            # The check and the write are one statement, so two racers cannot both win.
+            result = conn.execute(
+                sa.update(_SERVICES).where(*key, *_where(_SERVICES, wanted)).values(**changes, updated_at=now)
+            )
+            row = conn.execute(sa.select(_SERVICES).where(*key)).mappings().first()
+            if row is None:
+                raise exception.ServiceNotFound(service_id=f"{binary} on {host}")
+            return dict(row) if result.rowcount == 1 else None

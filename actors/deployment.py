@@ -55,7 +55,7 @@ def deploy(
     ``drivers`` maps backend names to ready driver objects; otherwise each backend's
     ``volume_driver`` class is built with ``(configuration=..., host=...)`` per the driver contract.
     """
-    scheduler = Scheduler(db, service_down_time=max(60.0, 6 * report_interval))
+    scheduler = Scheduler(db, service_down_time=max(60.0, 6 * report_interval), host=config.host)
     api = VolumeAPI(db, policy, service_down_time=max(60.0, 6 * report_interval))
     runtime.spawn(scheduler, Address(SCHEDULER_TOPIC, "scheduler"))
     runtime.spawn(api, API)

@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 from replisim import exception
+from replisim.drivers import contract
 from replisim.sim import Actor, Draw, Message, Now, Sleep
 from replisim.sim.actor import Handler
 from replisim.sim.errors import MessagingTimeout, RemoteError
@@ -37,6 +38,9 @@ from .status import (
     ERROR,
     ERROR_DELETING,
     FAILED_OVER,
+    FAILING_OVER,
+    FAILOVER_ERROR,
+    NOT_CAPABLE,
     RPC_VERSION,
     TRANSITIONAL,
     VOLUME_ERROR,
@@ -69,6 +73,14 @@ FAILOVER_OUTCOMES = (FAILED_OVER, ENABLED)
 STABLE = (ENABLED, FAILED_OVER, DISABLED)
 # Keys of a replication update that say where the volume is and what state it is in, not what is wrong.
 UPDATE_STATE_KEYS = frozenset({"volid", "status", "host", "provider_location", "replication_status"})
+# Why the manager disabled its own service (set-up failed): the one reason a report clears.
+SETUP_FAILED = "driver set-up failed: "
+# How a service's disabled_reason reads after a host failover and a freeze (Cinder's words).
+FAILED_OVER_REASON = "failed-over"
+FROZEN_REASON = "frozen"
+# Volume replication statuses a host failover leaves to the driver's care: every other one is not
+# replicated, so a failover puts it in error (Cinder's manager.failover).
+NOT_REPLICATED = (DISABLED, NOT_CAPABLE)
 
 
 def _as_text(value: Any) -> str | None:
@@ -329,6 +341,110 @@ class VolumeManager(Actor):
             LOG.error("%s: get replication targets failed: %s", self.host, self._describe(exc))
             raise exception.VolumeBackendAPIException(data="Get replication targets failed.") from None
 
+    # -- host failover (Replication V2.1), freeze and thaw -----------------------------------------
+
+    def failover_host(
+        self, context: Mapping[str, Any], op_id: str | None = None, secondary_id: str | None = None
+    ) -> Gen:
+        """Cinder 29's ``manager.failover``: the whole backend fails over (or back, for
+        ``secondary_id='default'``) in one driver call; the API left the service failing-over."""
+        if not self.requests.first(op_id):
+            LOG.warning("%s: host failover request %s delivered again; ignored", self.host, op_id)
+            return
+        service = self.db.service_get(self.host, VOLUME_TOPIC)
+        if service["replication_status"] != FAILING_OVER:
+            LOG.warning(
+                "%s: host failover %s: the service is %r, not failing-over; ignored",
+                self.host,
+                op_id,
+                service["replication_status"],
+            )
+            return
+        failback = secondary_id == contract.FAILBACK
+        replicated = []
+        for volume in self.db.volume_get_all(host=self.host):
+            if volume["replication_status"] not in NOT_REPLICATED:
+                replicated.append(volume)
+            elif not failback:
+                self.db.volume_update(
+                    volume["id"],
+                    {
+                        "status": VOLUME_ERROR,
+                        "replication_status": NOT_CAPABLE,
+                        "status_reason": f"{self.host} failed over; the volume is not replicated",
+                    },
+                )
+        try:
+            answer = yield from self._driver(
+                "failover_host",
+                context=context,
+                volumes=[self._driver_volume(v) for v in replicated],
+                secondary_id=secondary_id,
+                groups=[],
+            )
+            active_backend_id, updates = _failover_answer(answer)
+        except Exception as exc:
+            if isinstance(exc, exception.InvalidReplicationTarget):
+                # Nothing moved: the backend stays as it was (failed over if it serves a target).
+                values: dict[str, Any] = {
+                    "replication_status": FAILED_OVER if service["active_backend_id"] else ENABLED
+                }
+            else:
+                values = {"replication_status": FAILOVER_ERROR, "disabled": True}
+            LOG.error(
+                "%s: error encountered during failover to %s: %s",
+                self.host,
+                secondary_id,
+                self._describe(exc),
+            )
+            self.db.service_conditional_update(
+                self.host, VOLUME_TOPIC, {"replication_status": FAILING_OVER}, values
+            )
+            return
+        if failback:
+            outcome = ENABLED
+            values = {
+                "replication_status": ENABLED,
+                "active_backend_id": "",
+                "disabled": service["frozen"],
+                "disabled_reason": FROZEN_REASON if service["frozen"] else "",
+            }
+        else:
+            outcome = FAILED_OVER
+            values = {
+                "replication_status": FAILED_OVER,
+                "active_backend_id": None if active_backend_id is None else str(active_backend_id),
+                "disabled": True,
+                "disabled_reason": FAILED_OVER_REASON,
+            }
+        self.db.service_conditional_update(
+            self.host, VOLUME_TOPIC, {"replication_status": FAILING_OVER}, values
+        )
+        for volume in replicated:
+            self.db.volume_update(volume["id"], _host_failover_values(updates.get(volume["id"], {}), outcome))
+        LOG.info("%s: failed over to %s", self.host, values["active_backend_id"] or "its own array")
+
+    def freeze_host(self, context: Mapping[str, Any]) -> Gen:
+        """The driver is told; the service is disabled whatever it says (Cinder's freeze_host)."""
+        try:
+            yield from self._driver("freeze_backend", context=context)
+        except exception.VolumeDriverException as exc:
+            LOG.warning("%s: the driver failed to freeze, the service is frozen anyway: %s", self.host, exc)
+        self.db.service_update_or_create(
+            self.host, VOLUME_TOPIC, {"disabled": True, "disabled_reason": FROZEN_REASON}
+        )
+        return True
+
+    def thaw_host(self, context: Mapping[str, Any]) -> Gen:
+        """The driver must agree: if it raises, the service stays disabled and the caller is told."""
+        try:
+            yield from self._driver("thaw_backend", context=context)
+        except exception.VolumeDriverException as exc:
+            LOG.error("%s: the driver failed to thaw, the service remains frozen: %s", self.host, exc)
+            return False
+        self.db.service_update_or_create(self.host, VOLUME_TOPIC, {"disabled": False, "disabled_reason": ""})
+        return True
+
     # -- volume lifecycle -------------------------------------------------------------------------
 
     def create_volume(self, context: Mapping[str, Any], volume_id: str, op_id: str | None = None) -> Gen:
@@ -414,7 +530,7 @@ class VolumeManager(Actor):
                     {
                         "topic": VOLUME_TOPIC,
                         "disabled": True,
-                        "disabled_reason": f"driver set-up failed: {self._describe(exc)}",
+                        "disabled_reason": SETUP_FAILED + self._describe(exc),
                     },
                 )
             return False
@@ -476,21 +592,35 @@ class VolumeManager(Actor):
 
     def report_stats(self) -> Gen:
         """Report stats to the scheduler and the services table; apply replication updates."""
-        stats = yield from self._driver("get_volume_stats", refresh=True)
+        try:
+            stats = yield from self._driver("get_volume_stats", refresh=True)
+        except Exception:
+            # The service is alive though its array is not (a failover is how it serves again):
+            # the heartbeat goes on, so the API still sees it up.
+            self.reports += 1
+            self.db.service_update_or_create(self.host, VOLUME_TOPIC, {"report_count": self.reports})
+            raise
         now = yield Now()
+        first = self.reports == 0
         self.reports += 1
         self.last_stats = dict(stats)
-        self.db.service_update_or_create(
-            self.host,
-            VOLUME_TOPIC,
-            {
-                "topic": VOLUME_TOPIC,
-                "report_count": self.reports,
-                "capabilities": dict(stats),
-                "disabled": False,
-                "disabled_reason": None,
-            },
-        )
+        values: dict[str, Any] = {
+            "topic": VOLUME_TOPIC,
+            "report_count": self.reports,
+            "capabilities": dict(stats),
+        }
+        try:
+            service = self.db.service_get(self.host, VOLUME_TOPIC)
+        except exception.ServiceNotFound:
+            service = None
+        # Only the manager's own reason to disable the service ends with a good report; an admin's,
+        # a freeze's or a failover's stays.
+        if service is None or (service["disabled_reason"] or "").startswith(SETUP_FAILED):
+            values.update(disabled=False, disabled_reason=None)
+        # Start-up, as Cinder's init_host: a service not failed over says what its stats say.
+        if first and (service is None or service["replication_status"] != FAILED_OVER):
+            values["replication_status"] = ENABLED if stats.get("replication_enabled") else DISABLED
+        self.db.service_update_or_create(self.host, VOLUME_TOPIC, values)
         yield rpcapi.report_capabilities(self.host, {**stats, "timestamp": now})
         if stats.get("replication_enabled"):
             asked = yield Now()
@@ -616,6 +746,58 @@ class VolumeManager(Actor):
         if report == known[1]:
             return True
         return now is not None and now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
+
+
+def _failover_answer(answer: Any) -> tuple[Any, dict[str, Mapping[str, Any]]]:
+    """failover_host's ``(active_backend_id, volume_updates, group_updates)`` as the backend now
+    active and each volume's updates; any other shape is the driver's error (Cinder's failover-error,
+    the old 2-tuple included)."""
+    if not isinstance(answer, tuple | list) or len(answer) != 3:
+        raise exception.VolumeDriverException(
+            message=f"failover_host returned {type(answer).__name__}"
+            + (f" of {len(answer)}" if isinstance(answer, tuple | list) else "")
+            + ", expected (active_backend_id, volume_updates, group_updates)"
+        )
+    active_backend_id, volume_updates, _groups = answer
+    updates: dict[str, Mapping[str, Any]] = {}
+    for item in volume_updates or ():
+        if (
+            not isinstance(item, Mapping)
+            or "volume_id" not in item
+            or not isinstance(item.get("updates"), Mapping)
+        ):
+            raise exception.VolumeDriverException(
+                message=f"failover_host's volume update {item!r} is not "
+                "{'volume_id': id, 'updates': {...}}"
+            )
+        updates[item["volume_id"]] = item["updates"]
+    return active_backend_id, updates
+
+
+def _host_failover_values(update: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    """One volume's DB update after its backend failed over, by Cinder 29's rules: a volume the
+    driver marks ``status: error`` is failover-error; one it leaves out (or says failed-over of)
+    takes the backend's outcome; failover-error forces ``status: error``."""
+    values: dict[str, Any] = {}
+    for key, value in update.items():
+        if key not in contract.HOST_UPDATE_KEYS:
+            LOG.warning("ignoring key %r of a failover_host volume update", key)
+        elif key == "host" and not is_valid_host(value):
+            LOG.warning("ignoring failover_host's host %r: not 'host@backend#pool'", value)
+        elif key in ("provider_location", "replication_driver_data"):
+            values[key] = _as_text(value)
+        else:
+            values[key] = value
+    if values.get("status") == VOLUME_ERROR:
+        values["replication_status"] = FAILOVER_ERROR
+    elif values.get("replication_status") in (None, FAILED_OVER):
+        values["replication_status"] = outcome
+    if values["replication_status"] == FAILOVER_ERROR:
+        values.setdefault("status", VOLUME_ERROR)
+        values["replication_extended_status"] = "the driver could not fail this volume over with its backend"
+    else:
+        values["replication_extended_status"] = None
+    return values
 
 
 def _words(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,11 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "volume_extension:types_manage": "rule:admin_api",
         "volume_extension:types_extra_specs": "rule:admin_api",
         "volume_extension:services:index": "rule:admin_api",
+        "volume_extension:services:update": "rule:admin_api",
+        "volume:failover_host": "rule:admin_api",
+        "volume:freeze_host": "rule:admin_api",
+        "volume:thaw_host": "rule:admin_api",
+        "volume:reset_active_backend": "rule:admin_api",
     }
 )
 

@@ -411,6 +411,7 @@ class BlockStorageApi:
         ("PUT", ("types", "*", "extra_specs", "*"), "update_extra_spec"),
         ("DELETE", ("types", "*", "extra_specs", "*"), "delete_extra_spec"),
         ("GET", ("os-services",), "list_services"),
+        ("PUT", ("os-services", "*"), "update_service"),
         ("GET", ("os-availability-zone",), "list_availability_zones"),
     )
 
@@ -917,6 +918,72 @@ class BlockStorageApi:
         ]
         return Reply(200, {"services": [views.service(s, version=request.version) for s in rows]})
 
+    def update_service(self, request: Request, action: str) -> Reply:
+        """``PUT /os-services/{action}``: Cinder 29's routes (its router has no ``failover``)."""
+        handler = _SERVICE_ACTIONS.get(action)
+        if handler is None:
+            raise HttpError(404, f"The resource /os-services/{action} could not be found.")
+        body = request.body if request.body is not None else {}
+        if not isinstance(body, dict):
+            raise HttpError(400, f"Invalid input for field/attribute body. Value: {body!r}. Not an object.")
+        return handler(self, request, body)
+
+    def _freeze(self, request: Request, body: dict[str, Any]) -> Reply:
+        host = _service_host(
+            body, {"host", "cluster"}, request.version, clustered=request.version >= CLUSTER_SINCE
+        )
+        self._call(request, "freeze_host", host=host)
+        return Reply(200)
+
+    def _thaw(self, request: Request, body: dict[str, Any]) -> Reply:
+        host = _service_host(
+            body, {"host", "cluster"}, request.version, clustered=request.version >= CLUSTER_SINCE
+        )
+        error = self._call(request, "thaw_host", host=host)
+        if error:
+            raise HttpError(400, f"Invalid input received: {error}")
+        return Reply(200)
+
+    def _failover_host(self, request: Request, body: dict[str, Any]) -> Reply:
+        host = _service_host(
+            body,
+            {"host", "cluster", "backend_id"},
+            request.version,
+            clustered=request.version >= CLUSTER_SINCE,
+        )
+        backend_id = body.get("backend_id")
+        if backend_id is not None and not isinstance(backend_id, str):
+            raise HttpError(400, f"Invalid input for field/attribute backend_id. Value: {backend_id!r}.")
+        self._call(request, "failover_host", host=host, backend_id=backend_id)
+        return Reply(202)
+
+    def _set_service(self, request: Request, body: dict[str, Any], *, disabled: bool, reason: bool) -> Reply:
+        allowed = {"host", "binary", "cluster", "service", *({"disabled_reason"} if reason else ())}
+        host = _service_host(body, allowed, request.version, clustered=False)
+        for key in ("binary", "service", *(("disabled_reason",) if reason else ())):
+            value = body.get(key)
+            if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= 255):
+                raise HttpError(400, f"Invalid input for field/attribute {key}. Value: {value!r}.")
+        if "binary" not in body and "service" not in body:
+            raise HttpError(400, "Invalid input for field/attribute body. 'binary' is a required property.")
+        binary, service = body.get("binary", ""), body.get("service", "")
+        why = body.get("disabled_reason") if reason else None
+        if reason and why is not None and not why.strip():
+            raise HttpError(400, "Invalid input for field/attribute disabled_reason. Value: blank.")
+        self._call(
+            request,
+            "set_service_disabled",
+            host=host,
+            binary=binary or service,
+            disabled=disabled,
+            reason=why,
+        )
+        answer = {"host": host, "service": service, "binary": binary}
+        answer.update(status="disabled" if disabled else "enabled", disabled=disabled)
+        if reason:
+            answer["disabled_reason"] = why
+        return Reply(200, answer)
+
     # -- availability zones ------------------------------------------------------------------------
 
     def list_availability_zones(self, request: Request) -> Reply:
@@ -924,6 +991,44 @@ class BlockStorageApi:
         return Reply(
             200, {"availabilityZoneInfo": [{"zoneName": views.ZONE, "zoneState": {"available": True}}]}
         )
+
+
+# os-services: Cinder 29's service actions (PUT /os-services/{action}) and their handlers. Its
+# router has failover_host only: PUT /os-services/failover is a 404 there, and here.
+_SERVICE_ACTIONS: dict[str, Callable[[BlockStorageApi, Request, dict[str, Any]], Reply]] = {
+    "freeze": BlockStorageApi._freeze,
+    "thaw": BlockStorageApi._thaw,
+    "failover_host": BlockStorageApi._failover_host,
+    "enable": functools.partial(BlockStorageApi._set_service, disabled=False, reason=False),
+    "disable": functools.partial(BlockStorageApi._set_service, disabled=True, reason=False),
+    "disable-log-reason": functools.partial(BlockStorageApi._set_service, disabled=True, reason=True),
+}
+CLUSTER_SINCE: Version = (3, 26)  # failover_host takes a cluster instead of a host
+_CINDER_HOST = re.compile(r"^[a-zA-Z0-9-._#@:/+\[\]]*$")
+
+
+def _service_host(body: Mapping[str, Any], allowed: set[str], version: Version, *, clustered: bool) -> Any:
+    """The body's host, validated as Cinder's schema and ``get_cluster_host`` do it. replisim has no
+    clusters, so a cluster alone names no service."""
+    unexpected = sorted(set(body) - allowed)
+    if unexpected:
+        shown = ", ".join(repr(k) for k in unexpected)
+        verb = "was" if len(unexpected) == 1 else "were"
+        raise HttpError(400, f"Additional properties are not allowed ({shown} {verb} unexpected)")
+    host = body.get("host")
+    if host is not None and (
+        not isinstance(host, str) or not 1 <= len(host) <= 255 or not _CINDER_HOST.match(host)
+    ):
+        raise HttpError(400, f"Invalid input for field/attribute host. Value: {host!r}.")
+    cluster = body.get("cluster") if clustered else None
+    if bool(cluster) == bool(host):
+        message = (
+            "One and only one of cluster and host must be set." if clustered else "Host field is missing."
+        )
+        raise HttpError(400, f"Invalid input received: {message}")
+    if cluster:
+        raise HttpError(400, f"No service found with cluster={cluster}")
+    return host
 
 
 # Cinder's volume actions replisim has, and their handlers (the seed's own are ``_REPLICATION_ACTIONS``).

@@ -94,3 +94,23 @@ def driver_call(host: str, operation: str, timeout: float, call_id: str | None =
         Message("invoke", {"operation": operation, "args": args, "call_id": call_id, "timeout": timeout}),
         timeout,
     )
+
+
+# Host failover (Replication V2.1): addressed to a backend's manager, not to one volume's.
+SERVICE_CALL_TIMEOUT = 60.0
+
+
+def _to_service(host: str, method: str, context: Mapping[str, Any], **args: Any) -> tuple[Address, Message]:
+    return manager_address(host), Message(method, {"context": dict(context), **args}, RPC_VERSION)
+
+
+def failover_host(context: Mapping[str, Any], host: str, op_id: str, secondary_id: str | None) -> Cast:
+    return Cast(*_to_service(host, "failover_host", context, op_id=op_id, secondary_id=secondary_id))
+
+
+def freeze_host(context: Mapping[str, Any], host: str, timeout: float = SERVICE_CALL_TIMEOUT) -> Call:
+    return Call(*_to_service(host, "freeze_host", context), timeout=timeout)
+
+
+def thaw_host(context: Mapping[str, Any], host: str, timeout: float = SERVICE_CALL_TIMEOUT) -> Call:
+    return Call(*_to_service(host, "thaw_host", context), timeout=timeout)

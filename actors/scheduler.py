@@ -19,7 +19,7 @@ from replisim.sim import Actor, Now
 from . import rpcapi
 from .db import Repository
 from .filters import unmet_specs
-from .status import CREATING, VOLUME_ERROR
+from .status import CREATING, SCHEDULER_TOPIC, VOLUME_ERROR, VOLUME_TOPIC
 
 LOG = logging.getLogger("replisim.scheduler")
 Gen = Generator[Any, Any, Any]
@@ -69,9 +69,11 @@ class HostState:
 class Scheduler(Actor):
     """Serves ``cinder-scheduler.<name>``."""
 
-    def __init__(self, db: Repository, *, service_down_time: float = 60.0):
+    def __init__(self, db: Repository, *, service_down_time: float = 60.0, host: str | None = None):
         self.db = db
         self.service_down_time = service_down_time
+        self.host = host  # its own service row's (None: it keeps none)
+        self.last_beat = -math.inf
         self.hosts: dict[str, HostState] = {}
         self._order: list[str] = []  # the hosts, sorted: placement is deterministic
         self.last_reap = 0.0
@@ -82,6 +84,9 @@ class Scheduler(Actor):
         if host not in self.hosts:
             self._order = sorted([*self.hosts, host])
         self.hosts[host] = HostState(host, dict(capabilities), now)
+        if self.host is not None and now - self.last_beat >= self.service_down_time / 6:
+            self.last_beat = now  # the scheduler's own heartbeat, at the managers' pace
+            self.db.service_update_or_create(self.host, SCHEDULER_TOPIC, {"topic": SCHEDULER_TOPIC})
         if now - self.last_reap >= self.service_down_time:  # the managers' reports are our clock
             self.last_reap = now
             self.reap_unplaced(now)
@@ -135,9 +140,13 @@ class Scheduler(Actor):
             specs = tuple(sorted(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"].items()))
         size = float(volume["size"] or 0)
         passed, why = [], []
+        # Cinder's host manager skips disabled services: frozen, failed over, or an admin's
+        disabled = self.db.service_disabled_hosts(VOLUME_TOPIC)
         for host in self._order:
             state = self.hosts[host]
             reasons = self.rejections(state, size, specs, now)
+            if host in disabled:
+                reasons.insert(0, "service disabled")
             if reasons:
                 why.append(f"{host}: {'; '.join(reasons)}")
             else:

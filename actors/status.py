@@ -19,8 +19,23 @@ ENABLING_SECONDARY = "enabling_secondary"
 FAILED_OVER = "failed-over"
 ERROR = "error"
 
+# Host failover (Replication V2.1): a service's statuses, and a volume's after one
+NOT_CAPABLE = "not-capable"
+FAILING_OVER = "failing-over"
+FAILOVER_ERROR = "failover-error"
+
 REPLICATION_STATUSES = frozenset(
-    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR}
+    {
+        DISABLED,
+        ENABLING,
+        ENABLED,
+        DISABLING,
+        ENABLING_SECONDARY,
+        FAILED_OVER,
+        ERROR,
+        NOT_CAPABLE,
+        FAILOVER_ERROR,
+    }
 )
 TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY})
 
@@ -120,6 +135,44 @@ ALLOWED_TRANSITIONS = frozenset(
         (DISABLED, FAILED_OVER),
         # a create whose driver model update turns replication on
         (DISABLED, ENABLED),
+        # a host failover (V2.1) moves every replicated volume of the backend at once, with no
+        # transitional volume status: to failed-over (enabled on a failback), or failover-error
+        # for one the driver could not move; a volume that does not replicate is not-capable
+        (ERROR, FAILOVER_ERROR),
+        (ENABLED, FAILOVER_ERROR),
+        (FAILED_OVER, FAILOVER_ERROR),
+        (FAILOVER_ERROR, FAILED_OVER),
+        (FAILOVER_ERROR, ENABLED),
+        (FAILOVER_ERROR, FAILOVER_ERROR),
+        (DISABLED, NOT_CAPABLE),
+        # replisim's admin reset, from failover-error as from error
+        (FAILOVER_ERROR, DISABLED),
+    }
+)
+
+# A backend's (service's) replication_status under host failover, as Cinder 29 moves it: the API
+# claims enabled / failed-over -> failing-over; the manager ends it failed-over, enabled (a
+# failback, or a refused target on a backend that was not failed over) or failover-error; an
+# admin's reset_active_backend takes failover-error (or any status of a frozen service) back.
+SERVICE_FAILOVER_FROM = (ENABLED, FAILED_OVER)
+SERVICE_TRANSITIONS = frozenset(
+    {
+        ("not-capable", ENABLED),
+        ("not-capable", DISABLED),
+        (ENABLED, FAILING_OVER),
+        (FAILED_OVER, FAILING_OVER),
+        (FAILING_OVER, FAILED_OVER),
+        (FAILING_OVER, ENABLED),
+        (FAILING_OVER, FAILOVER_ERROR),
+        # start-up: a service that is not failed over says what its driver's stats say
+        (FAILOVER_ERROR, ENABLED),
+        (FAILOVER_ERROR, DISABLED),
+        (FAILING_OVER, DISABLED),
+        (ENABLED, DISABLED),
+        (DISABLED, ENABLED),
+        # reset_active_backend
+        (FAILED_OVER, ENABLED),
+        (FAILED_OVER, DISABLED),
     }
 )
 

@@ -188,6 +188,10 @@ def service(row: Mapping[str, Any], *, version: Version) -> dict[str, Any]:
         "updated_at": timestamp(row["updated_at"]),
         "disabled_reason": row["disabled_reason"],
     }
+    if row["binary"] == VOLUME_TOPIC:  # Cinder's os-extended-services, on volume services only
+        view["replication_status"] = row["replication_status"]
+        view["active_backend_id"] = row["active_backend_id"]
+        view["frozen"] = row["frozen"]
     if version >= (3, 7):
         view["cluster"] = None
     if version >= (3, 49) and row["binary"] == VOLUME_TOPIC:

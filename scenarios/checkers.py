@@ -52,6 +52,16 @@ LEGAL = frozenset(
         ("enabled", "disabled"),
         ("failed-over", "disabled"),
         ("disabled", "failed-over"),
+        # a host failover (Cinder's V2.1): the whole backend at once, with no transitional volume
+        # status; a volume the driver could not move is failover-error, one that does not
+        # replicate is not-capable
+        ("error", "failover-error"),
+        ("enabled", "failover-error"),
+        ("failed-over", "failover-error"),
+        ("failover-error", "failed-over"),
+        ("failover-error", "enabled"),
+        ("failover-error", "disabled"),
+        ("disabled", "not-capable"),
     }
 )
 TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
@@ -183,7 +193,7 @@ def no_volume_lost(run: RunRecord) -> Finding:
                 f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
                 {"volume": volume_id, "primaries": primaries},
             )
-        wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"))
+        wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"), volume_id)
         if wrong:
             return Finding(
                 False,
@@ -199,7 +209,7 @@ def no_volume_lost(run: RunRecord) -> Finding:
     for t in run.transitions:
         if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
             array, _ = served(t.volume_id, t.time)
-            wrong = None if array is None else _misnamed(run, array, t.host, t.location)
+            wrong = None if array is None else _misnamed(run, array, t.host, t.location, t.volume_id)
             if wrong:
                 return Finding(
                     False,
@@ -216,11 +226,14 @@ def no_volume_lost(run: RunRecord) -> Finding:
     return Finding(True, f"{len(ever_available - deleted)} volumes, each on one array")
 
 
-def _misnamed(run: RunRecord, array: str, host: str | None, location: str | None) -> str | None:
-    """How a host and location fail to name ``array`` (None: they name it)."""
+def _misnamed(
+    run: RunRecord, array: str, host: str | None, location: str | None, volume_id: str
+) -> str | None:
+    """How a host and location fail to name ``array`` (None: they name it). After a host failover
+    the volume keeps its host: the backend that failed over serves it from the target's array."""
     backend = (host or "").partition("@")[2].partition("#")[0]
     served_by = (location or "").removeprefix("emulated://").partition("/")[0]
-    owner = run.owners.get(array)
+    owner = run.fabric.served_by.get(volume_id) or run.owners.get(array)
     if served_by != array or (owner is not None and owner != backend):
         return f"host {host!r}, location {location!r}"
     return None
@@ -455,7 +468,7 @@ def converges(run: RunRecord) -> Finding:
             continue  # not settled: liveness's business
         status = volume["replication_status"]
         specs = run.types.get(volume.get("volume_type_id") or "", {})
-        if status in ("disabled", None) and not wants_replication(specs):
+        if status in ("disabled", "not-capable", None) and not wants_replication(specs):
             continue
         checked += 1
         copies = list(fabric.copies(volume["id"]))
@@ -468,9 +481,9 @@ def converges(run: RunRecord) -> Finding:
             "home": home,
             "pairs": {c.array: fabric.pair_state(c) for c in pairs},
         }
-        if status == "error":
+        if status in ("error", "failover-error"):
             fine = bool(volume.get("replication_extended_status"))
-        elif status == "disabled":
+        elif status in ("disabled", "not-capable"):
             fine = all(c.paused for c in pairs)
         elif status in SERVED_AWAY:
             away = primary is not None and primary.array != home

@@ -33,6 +33,7 @@ from .hints import suggest
 
 __all__ = [
     "ACTIONS",
+    "HOST_ACTIONS",
     "POLICY_EVENTS",
     "SERVICE_TIMES",
     "AdminAction",
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
+# An operator's actions on a whole backend (Replication V2.1): its runbook is freeze, failover_host
+# (secondary 'default' fails back), thaw.
+HOST_ACTIONS = ("freeze_host", "failover_host", "thaw_host")
+FAILBACK = "default"  # the secondary that fails a backend back (Cinder's backend_id 'default')
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
 WORKLOAD_TOPIC = "replisim-workload"  # where the clients' actor listens (bus faults may name it)
@@ -229,12 +234,14 @@ class WriteLoad:
 
 @dataclass(frozen=True)
 class AdminAction:
-    """An operator's replication action at a fixed time on a set of volumes."""
+    """An operator's replication action at a fixed time on a set of volumes, or (a host action) on
+    one ``backend``."""
 
     at: float
     action: str
     volumes: str = "all"  # all | backend:<name> | type:<name>
     secondary: str | None = None
+    backend: str | None = None  # host actions only
 
 
 @dataclass(frozen=True)
@@ -912,25 +919,50 @@ class _ScenarioReader(_Reader):
             name: self.number(weights, name, child(path, "types"), 0.0, positive=True) for name in weights
         }
 
-    def secondary(self, m: LocatedDict, path: str, action: str, topology: Topology) -> str | None:
+    def secondary(
+        self, m: LocatedDict, path: str, action: str, topology: Topology, backend: str | None = None
+    ) -> str | None:
         if m.get("secondary") is None:
             return None
-        if action != "failover_replication":
+        if action not in ("failover_replication", "failover_host"):
             raise self.fail(
                 m.key_lines["secondary"],
                 child(path, "secondary"),
-                "only failover_replication takes a secondary",
+                "only failover_replication and failover_host take a secondary",
             )
+        if action == "failover_host" and backend is not None:
+            spec = topology.backends[backend]
+            known = sorted({*spec.replication_targets, *spec.device_arrays(), FAILBACK})
+            return self.reference(m, "secondary", path, known, f"replication target of {backend}")
         devices = [array for backend in topology.backends.values() for array in backend.device_arrays()]
         known = sorted({*topology.backends, *devices})
         return self.reference(m, "secondary", path, known, "replication target")
+
+    def host_backend(self, m: LocatedDict, path: str, action: str, topology: Topology) -> str | None:
+        """The backend a host action names (required), or None for a volume action (refused)."""
+        if action not in HOST_ACTIONS:
+            if "backend" in m:
+                raise self.fail(
+                    m.key_lines["backend"],
+                    child(path, "backend"),
+                    f"only the host actions ({', '.join(HOST_ACTIONS)}) take a backend; "
+                    "a volume action takes volumes: backend:<name>",
+                )
+            return None
+        if "volumes" in m:
+            raise self.fail(
+                m.key_lines["volumes"],
+                child(path, "volumes"),
+                f"{action} acts on a whole backend: give backend, not volumes",
+            )
+        return self.reference(m, "backend", path, tuple(topology.backends), "backend")
 
     def actions(
         self, w: LocatedDict, topology: Topology, types: Sequence[str], duration: float
     ) -> tuple[AdminAction, ...]:
         actions: list[AdminAction] = []
         for a, line, path in self.entries(w, "actions", "workload"):
-            self.mapping(a, line, path, ("at", "action", "volumes", "secondary"), ("at", "action"))
+            self.mapping(a, line, path, ("at", "action", "volumes", "secondary", "backend"), ("at", "action"))
             at = self.duration(a, "at", path)
             if at >= duration:
                 raise self.fail(
@@ -938,13 +970,15 @@ class _ScenarioReader(_Reader):
                     child(path, "at"),
                     f"must be before the end of the run's duration ({format_duration(duration)})",
                 )
-            action = self.text(a, "action", path, choices=ACTIONS)
+            action = self.text(a, "action", path, choices=(*ACTIONS, *HOST_ACTIONS))
+            backend = self.host_backend(a, path, action, topology)
             actions.append(
                 AdminAction(
                     at=at,
                     action=action,
-                    volumes=self.selector(a, path, topology, types),
-                    secondary=self.secondary(a, path, action, topology),
+                    volumes="all" if backend else self.selector(a, path, topology, types),
+                    secondary=self.secondary(a, path, action, topology, backend),
+                    backend=backend,
                 )
             )
         return tuple(actions)
@@ -975,14 +1009,15 @@ class _ScenarioReader(_Reader):
                 ("when", "backend", "action", "after", "secondary"),
                 ("when", "backend", "action"),
             )
-            action = self.text(p, "action", path, choices=ACTIONS)
+            action = self.text(p, "action", path, choices=(*ACTIONS, *HOST_ACTIONS))
+            backend = self.reference(p, "backend", path, tuple(topology.backends), "backend")
             policies.append(
                 AdminPolicy(
                     when=self.text(p, "when", path, choices=POLICY_EVENTS),
-                    backend=self.reference(p, "backend", path, tuple(topology.backends), "backend"),
+                    backend=backend,
                     action=action,
                     after=self.duration(p, "after", path, 0.0),
-                    secondary=self.secondary(p, path, action, topology),
+                    secondary=self.secondary(p, path, action, topology, backend),
                 )
             )
         return tuple(policies)
@@ -1311,7 +1346,7 @@ def _workload_to_dict(w: Workload) -> dict[str, Any]:
             {
                 "at": format_duration(a.at),
                 "action": a.action,
-                "volumes": a.volumes,
+                **({"backend": a.backend} if a.backend else {"volumes": a.volumes}),
                 **({"secondary": a.secondary} if a.secondary else {}),
             }
             for a in w.actions

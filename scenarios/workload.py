@@ -22,7 +22,7 @@ from replisim.sim import Actor, Address, Cast, Draw, Message, Now, RemoteError, 
 
 from .history import History
 from .names import Names
-from .schema import WORKLOAD_TOPIC, AdminAction, AdminPolicy, Scenario
+from .schema import HOST_ACTIONS, WORKLOAD_TOPIC, AdminAction, AdminPolicy, Scenario
 
 Gen = Generator[Any, Any, Any]
 WORKLOAD = Address(WORKLOAD_TOPIC, "clients")
@@ -178,6 +178,9 @@ class Workload(Actor):
         action: AdminAction = self.load.actions[index]
         now = yield Now()
         yield Sleep(max(0.0, action.at - now))
+        if action.backend is not None:
+            yield from self.host_action(action.action, action.backend, action.secondary, action.at)
+            return
         for volume_id in (yield from self._select(action.volumes, action.action)):
             yield self._self(
                 "admin_action",
@@ -210,6 +213,25 @@ class Workload(Actor):
             args["secondary"] = secondary
         yield from self._admin(action, intended, **args)
 
+    def host_action(self, action: str, backend: str, secondary: str | None, intended: float) -> Gen:
+        """A host action (Replication V2.1) on ``backend``'s volume service, found as an operator
+        finds it: in the API's service list."""
+        ok, services = yield from self._admin("list_services", intended)
+        host = next(
+            (
+                s["host"]
+                for s in services or ()
+                if ok and s["binary"] == "cinder-volume" and s["host"].partition("@")[2] == backend
+            ),
+            None,
+        )
+        if host is None:
+            return
+        args: dict[str, Any] = {"host": host}
+        if action == "failover_host":
+            args["backend_id"] = secondary
+        yield from self._admin(action, intended, **args)
+
     def watch(self, index: int) -> Gen:
         """A policy: when a backend stops reporting (its array is down), act on its volumes.
 
@@ -232,6 +254,11 @@ class Workload(Actor):
                 now = yield Now()
                 self.detections.append({"backend": policy.backend, "time": now})
                 yield Sleep(policy.after)
+                if policy.action in HOST_ACTIONS:
+                    yield from self.host_action(
+                        policy.action, policy.backend, policy.secondary, now + policy.after
+                    )
+                    continue
                 for volume_id in (yield from self._select(f"backend:{policy.backend}", policy.action)):
                     yield self._self(
                         "admin_action",

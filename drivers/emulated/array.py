@@ -29,6 +29,8 @@ DEFAULT_SERVICE_TIMES: Mapping[str, float] = {
     "list": 0.1,
     "updates": 0.1,
     "setup": 0.2,
+    "failover_host": 5.0,  # a whole backend's failover: one call, every volume
+    "freeze": 0.1,
 }
 SERVICE_TIME_SIGMA = 0.25
 # A thin pool slows down as it fills: free extents get scarce and fragmented, so allocation and

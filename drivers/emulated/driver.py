@@ -20,7 +20,7 @@ from typing import Any
 from replisim import exception
 from replisim.redaction import MASK, is_secret_option
 
-from ..contract import load_class
+from ..contract import FAILBACK, load_class
 from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
 from .fabric import Fabric
 
@@ -39,6 +39,11 @@ OPERATIONS = {
     "replication_failover": "failover",
     "list_replication_targets": "list",
     "get_replication_updates": "updates",
+    "failover_host": "failover_host",
+    "failover": "failover_host",
+    "failover_completed": "freeze",
+    "freeze_backend": "freeze",
+    "thaw_backend": "freeze",
 }
 
 
@@ -72,6 +77,10 @@ class EmulatedDriver:
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
         self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
         self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
+        # host failover (V2.1): the target this backend serves from (None: its own array), and
+        # that array's name
+        self.active_backend_id: str | None = None
+        self.active_array: str | None = None
         # Known from the start, not from set-up: a peer whose array is down or paused when this
         # backend starts is still a managed backend (a failover to it moves the volume's host).
         self.fabric.set_owner(self.array_name, self.backend)
@@ -163,7 +172,7 @@ class EmulatedDriver:
             )
 
     def get_volume_stats(self, refresh: bool = False) -> dict[str, Any]:
-        array = self.array
+        array = self.fabric.array(self.active_array) if self.active_array else self.array
         array.require_up()
         targets = [t for t in self._target_arrays() if t]
         stats: dict[str, Any] = {
@@ -224,6 +233,7 @@ class EmulatedDriver:
         self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_failover", volume)
         volume_id = volume["id"]
+        self.fabric.served_by.pop(volume_id, None)  # a volume's own failover moves its host too
         copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
         target = self._resolve_target(secondary, copies, volume_id)
         record = self.fabric.failover(volume_id, target)
@@ -274,6 +284,110 @@ class EmulatedDriver:
                 f"replicas: {', '.join(named) or 'none'}"
             )
         return by_name[secondary]
+
+    # -- host failover (Replication V2.1) -----------------------------------------------------------
+
+    def failover_host(
+        self,
+        context: Any,
+        volumes: list[Mapping[str, Any]],
+        secondary_id: str | None = None,
+        groups: list[Any] | None = None,
+    ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """Promote every given volume's replica on the target array (or, for 'default', its copy
+        on this backend's own array), each failover's loss recorded by the fabric as a volume's
+        own is. Nothing moves if the target cannot serve: InvalidReplicationTarget."""
+        failback = secondary_id == FAILBACK
+        if failback:
+            if self.active_array is None:
+                raise exception.InvalidReplicationTarget(
+                    reason=f"backend {self.backend} is not failed over; nothing to fail back"
+                )
+            target, active = self.array_name, None
+        else:
+            target, active = self._host_target(secondary_id)
+        if not self.fabric.array(target).up:
+            raise exception.InvalidReplicationTarget(reason=f"array {target} is not reachable")
+        updates = []
+        for volume in volumes:
+            volume_id = volume["id"]
+            self._changed(target, volume_id)
+            primary = self.fabric.primary(volume_id)
+            try:
+                if primary is None or primary.array != target:
+                    record = self.fabric.failover(volume_id, target)
+                    data: dict[str, Any] = {
+                        "primary": target,
+                        "secondaries": [c.array for c in self.fabric.copies(volume_id) if c.array != target],
+                        "mode": record.mode,
+                        "lost_writes": self.fabric.lost_in(record),
+                        "in_sync": record.in_sync,
+                        "failed_over_at": record.time,
+                    }
+                else:
+                    data = {"primary": target, "secondaries": [], "mode": self.mode}
+            except exception.CinderException:
+                updates.append({"volume_id": volume_id, "updates": {"status": "error"}})
+                continue
+            if failback:
+                self.fabric.served_by.pop(volume_id, None)
+            else:
+                self.fabric.served_by[volume_id] = self.backend
+            updates.append(
+                {
+                    "volume_id": volume_id,
+                    "updates": {
+                        "provider_location": location(target, volume_id),
+                        "replication_driver_data": data,
+                        "replication_status": "enabled" if failback else "failed-over",
+                    },
+                }
+            )
+        self.active_backend_id, self.active_array = active, (None if failback else target)
+        return active, updates, []
+
+    def _host_target(self, secondary_id: str | None) -> tuple[str, str]:
+        """(array, backend_id) of the target ``secondary_id`` names (None: the first configured)."""
+        targets: list[tuple[str, str]] = []
+        for device, array in zip(self.devices, self._target_arrays(), strict=True):
+            if not array:
+                continue
+            backend_id = (
+                str(device.get("backend_id") or array) if isinstance(device, Mapping) else str(device)
+            )
+            targets.append((array, backend_id))
+        if not targets:
+            raise exception.InvalidReplicationTarget(
+                reason=f"backend {self.backend} has no replication target"
+            )
+        if secondary_id is None:
+            return targets[0]
+        for array, backend_id in targets:
+            if secondary_id in (array, backend_id):
+                return array, backend_id
+        raise exception.InvalidReplicationTarget(
+            reason=f"{secondary_id!r} is not a replication target of {self.backend}; "
+            f"targets: {', '.join(b for _a, b in targets)}"
+        )
+
+    def failover(
+        self,
+        context: Any,
+        volumes: list[Mapping[str, Any]],
+        secondary_id: str | None = None,
+        groups: list[Any] | None = None,
+    ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The active-active first half: the same failover, the switch-over left to failover_completed."""
+        return self.failover_host(context, volumes, secondary_id, groups)
+
+    def failover_completed(self, context: Any, active_backend_id: str | None = None) -> None:
+        return None
+
+    def freeze_backend(self, context: Any) -> bool:
+        return True
+
+    def thaw_backend(self, context: Any) -> bool:
+        return True
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
         volume_id = volume["id"]
@@ -393,9 +507,10 @@ class EmulatedDriver:
         if primary is None:
             return {}
         truth: dict[str, Any] = {"provider_location": location(primary.array, volume_id)}
-        owner = fabric.owners.get(primary.array)
+        owner = fabric.backend_serving(volume_id, primary.array)
         if owner is not None:
-            truth["host"] = f"{self._node}@{owner}#{fabric.array(primary.array).pool}"
+            pool = fabric.array(fabric.array_of(owner)).pool if volume_id in fabric.served_by else None
+            truth["host"] = f"{self._node}@{owner}#{pool or fabric.array(primary.array).pool}"
         replicating = any(c.source is primary and not c.paused and c.role == "secondary" for c in copies)
         home = fabric.home.get(volume_id, primary.array)
         truth["replication_status"] = (

@@ -84,6 +84,9 @@ class Fabric:
         self.failovers: list[FailoverRecord] = []
         self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
         self.home: dict[str, str] = {}  # volume id -> the array it was created on
+        # volume id -> the backend serving it from another's array since a host failover (V2.1):
+        # the volume keeps its host, so the backend that owns the array does not claim it
+        self.served_by: dict[str, str] = {}
         # array -> {volume id: [until, reports left]}: volumes whose replication changed, which the
         # backend driving that array reports until then (so a manager that missed an outcome learns it)
         self.changed: dict[str, dict[str, list[float]]] = {}
@@ -122,6 +125,11 @@ class Fabric:
             array = self.arrays[name] = EmulatedArray(name, self._rng(f"array:{name}"))
             self._rank[name] = len(self._rank)
         return array
+
+    def backend_serving(self, volume_id: str, array: str) -> str | None:
+        """The backend a volume served from ``array`` belongs to: the one that failed over to the
+        array with it (host failover), else the array's owner."""
+        return self.served_by.get(volume_id) or self.owners.get(array)
 
     def set_owner(self, array: str, backend: str) -> None:
         """``backend`` drives ``array`` (its driver says so at set-up)."""
@@ -275,6 +283,7 @@ class Fabric:
             self._discard(self.array(copy.array), volume_id)
         self.rates.pop(volume_id, None)
         self.split.pop(volume_id, None)
+        self.served_by.pop(volume_id, None)
 
     # -- writes -----------------------------------------------------------------------------------
 

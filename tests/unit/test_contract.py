@@ -56,7 +56,7 @@ def test_v21_clauses_are_cinder_29s_and_optional_to_a_seed_driver() -> None:
         pass
 
     class HostFailover:
-        def failover_host(self, context, volumes, secondary_id=None, groups=None):  # type: ignore[no-untyped-def]
+        def failover_host(self, context, volumes, secondary_id=None, groups=None):
             return None, [], []
 
     assert not contract.supports(Seed(), contract.V21)

@@ -173,6 +173,9 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     ),
     "service_get_all": lambda r: r.service_get_all(),
     "service_get": lambda r: r.service_get("h@b", "cinder-volume"),
+    "service_conditional_update": lambda r: r.service_conditional_update(
+        "h@b", "cinder-volume", {"frozen": False}, {"frozen": True}
+    ),
 }
 
 
@@ -180,6 +183,7 @@ def test_every_row_call_is_listed() -> None:
     returns_rows = {name for name in vars(Repository) if not name.startswith("_")} - {
         "available",
         "close",
+        "service_disabled_hosts",
         "volume_destroy",
         "volume_type_delete",
         "volume_type_extra_specs_delete",
@@ -493,6 +497,9 @@ def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clo
         "disabled_reason": None,
         "report_count": 0,
         "capabilities": None,
+        "replication_status": "not-capable",
+        "active_backend_id": None,
+        "frozen": False,
         "created_at": clock.now,
         "updated_at": clock.now,
     }
@@ -515,6 +522,35 @@ def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clo
         repo.service_get("h@b", "cinder-backup")
 
 
+def test_a_service_starts_not_capable_and_unfrozen_on_its_own_array(repo: Repository) -> None:
+    row = repo.service_update_or_create("h@b", "cinder-volume", {})
+    assert (row["replication_status"], row["active_backend_id"], row["frozen"]) == (
+        "not-capable",
+        None,
+        False,
+    )
+
+
+def test_service_conditional_update_claims_once_and_says_which_rows_are_disabled(
+    repo: Repository, clock: FakeClock
+) -> None:
+    repo.service_update_or_create("h@a", "cinder-volume", {"replication_status": "enabled"})
+    repo.service_update_or_create("h@b", "cinder-volume", {"disabled": True})
+    repo.service_update_or_create("h@b", "cinder-scheduler", {"disabled": True})
+    claim = ({"replication_status": ["enabled", "failed-over"]}, {"replication_status": "failing-over"})
+    clock.advance()
+    won = repo.service_conditional_update("h@a", "cinder-volume", *claim)
+    assert won is not None and won["replication_status"] == "failing-over"
+    assert won["updated_at"] == clock.now
+    assert repo.service_conditional_update("h@a", "cinder-volume", *claim) is None  # the racer loses
+    assert repo.service_get("h@a", "cinder-volume")["replication_status"] == "failing-over"
+    assert repo.service_disabled_hosts("cinder-volume") == {"h@b"}
+    with pytest.raises(exception.ServiceNotFound):
+        repo.service_conditional_update("h@c", "cinder-volume", {}, {"frozen": True})
+    with pytest.raises(exception.Invalid, match="Unknown service field 'colour'"):
+        repo.service_conditional_update("h@a", "cinder-volume", {"colour": "red"}, {})
+
+
 # --- outage -------------------------------------------------------------------------------------
 
 EVERY_CALL: dict[str, Callable[[Any], Any]] = {
@@ -535,6 +571,10 @@ EVERY_CALL: dict[str, Callable[[Any], Any]] = {
     "service_update_or_create": lambda r: r.service_update_or_create("h", "b", {"report_count": 5}),
     "service_get_all": lambda r: r.service_get_all(),
     "service_get": lambda r: r.service_get("h", "b"),
+    "service_conditional_update": lambda r: r.service_conditional_update(
+        "h", "b", {"frozen": False}, {"frozen": True}
+    ),
+    "service_disabled_hosts": lambda r: r.service_disabled_hosts("b"),
 }
 
 
