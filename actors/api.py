@@ -511,15 +511,22 @@ class VolumeAPI(Actor):
             raise exception.InvalidInput(f"Service for host {host} changed meanwhile; try again.")
         return reset
 
-    def _check_not_frozen(self, volume: Mapping[str, Any]) -> None:
+    def _check_not_frozen(self, volume: Mapping[str, Any], action: str | None = None) -> None:
+        """Cinder's refusal on a frozen backend; and (replisim keeps the seed's per-volume actions)
+        no per-volume ``action`` while the whole backend is failing over."""
         if not volume.get("host"):
             return
         try:
-            frozen = self.db.service_get(backend_host(volume["host"]), VOLUME_TOPIC)["frozen"]
+            service = self.db.service_get(backend_host(volume["host"]), VOLUME_TOPIC)
         except exception.ServiceNotFound:
             return
-        if frozen:
+        if service["frozen"]:
             raise exception.InvalidInput(reason=FROZEN_MESSAGE)
+        if action is not None and service["replication_status"] == FAILING_OVER:
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action} for volume {volume['id']} while its backend "
+                f"{service['host']} is failing over."
+            )
 
     # -- replication: the seed's four admin actions --------------------------------------------------
 
@@ -601,7 +608,7 @@ class VolumeAPI(Actor):
         Returns the updated volume and the replication status it had before."""
         ctx = self._authorize(context, action.policy)
         volume = self._get(ctx, volume_id)
-        self._check_not_frozen(volume)
+        self._check_not_frozen(volume, action.verb)
         self._check_replicable(volume, action)
         valid = list(action.valid)
         allowed: tuple[Any, ...] = (*valid, None) if action.when_absent in valid else tuple(valid)

@@ -90,6 +90,7 @@ _SERVICE_SCHEMA: dict[str, tuple[type, ...]] = {
     "disabled_reason": _TEXT,
     "report_count": (int,),
     "capabilities": (dict, _NONE),
+    "stats_at": (*_TIME, _NONE),  # when the driver last reported stats (updated_at: the heartbeat)
     # host failover (Replication V2.1): the backend's replication state, the target it serves
     # from ('' or None: its own array) and whether it is frozen
     "replication_status": _TEXT,
@@ -105,6 +106,7 @@ _SERVICE_DEFAULTS: Row = {
     "disabled_reason": None,
     "report_count": 0,
     "capabilities": None,
+    "stats_at": None,
     "replication_status": "not-capable",  # Cinder's column default, until the service starts
     "active_backend_id": None,
     "frozen": False,
@@ -712,6 +714,7 @@ _SERVICES = sa.Table(
     sa.Column("disabled_reason", sa.String(255)),
     sa.Column("report_count", sa.Integer, nullable=False),
     sa.Column("capabilities", sa.JSON(none_as_null=True)),
+    sa.Column("stats_at", sa.Double),
     sa.Column("replication_status", sa.String(36)),
     sa.Column("active_backend_id", sa.String(255)),
     sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),

@@ -363,7 +363,13 @@ class VolumeManager(Actor):
         failback = secondary_id == contract.FAILBACK
         replicated = []
         for volume in self.db.volume_get_all(host=self.host):
-            if volume["replication_status"] not in NOT_REPLICATED:
+            if volume["replication_status"] in TRANSITIONAL or volume["id"] in self.working:
+                # replisim keeps the seed's per-volume actions beside V2.1: one under way on this
+                # volume finishes on its own, as its handler decides (Cinder 29 has no such state)
+                LOG.warning(
+                    "%s: host failover leaves volume %s to the action under way", self.host, volume["id"]
+                )
+            elif volume["replication_status"] not in NOT_REPLICATED:
                 replicated.append(volume)
             elif not failback:
                 self.db.volume_update(
@@ -608,6 +614,7 @@ class VolumeManager(Actor):
             "topic": VOLUME_TOPIC,
             "report_count": self.reports,
             "capabilities": dict(stats),
+            "stats_at": now,
         }
         try:
             service = self.db.service_get(self.host, VOLUME_TOPIC)

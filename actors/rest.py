@@ -957,6 +957,14 @@ class BlockStorageApi:
         self._call(request, "failover_host", host=host, backend_id=backend_id)
         return Reply(202)
 
+    def _reset_active_backend(self, request: Request, body: dict[str, Any]) -> Reply:
+        """replisim's own (Cinder has it as ``cinder-manage reset_active_backend``, on the DB)."""
+        host = _service_host(body, {"host"}, request.version, clustered=False)
+        row = self._call(request, "reset_active_backend", host=host)
+        services = self._call(request, "list_services")
+        state = next((s["state"] for s in services if s["id"] == row["id"]), "down")
+        return Reply(200, {"service": views.service({**row, "state": state}, version=request.version)})
+
     def _set_service(self, request: Request, body: dict[str, Any], *, disabled: bool, reason: bool) -> Reply:
         allowed = {"host", "binary", "cluster", "service", *({"disabled_reason"} if reason else ())}
         host = _service_host(body, allowed, request.version, clustered=False)
@@ -1002,6 +1010,8 @@ _SERVICE_ACTIONS: dict[str, Callable[[BlockStorageApi, Request, dict[str, Any]],
     "enable": functools.partial(BlockStorageApi._set_service, disabled=False, reason=False),
     "disable": functools.partial(BlockStorageApi._set_service, disabled=True, reason=False),
     "disable-log-reason": functools.partial(BlockStorageApi._set_service, disabled=True, reason=True),
+    # replisim's own: the admin's way out of failover-error (Cinder's cinder-manage command)
+    "reset_active_backend": BlockStorageApi._reset_active_backend,
 }
 CLUSTER_SINCE: Version = (3, 26)  # failover_host takes a cluster instead of a host
 _CINDER_HOST = re.compile(r"^[a-zA-Z0-9-._#@:/+\[\]]*$")

@@ -98,3 +98,15 @@ def failover_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "rto_max_s": rto[-1] if rto else None,
         "detection_s": min(detection, default=None),
     }
+
+
+def failover_by_backend(
+    rows: Sequence[Mapping[str, Any]], arrays: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The summary per backend the volumes failed over *from* (the source array's backend): a host
+    failover's RPO and RTO as the runbook's operator reads them; a failback is its target's."""
+    arrays = arrays or {}
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(arrays.get(row["source"], row["source"]), []).append(row)
+    return {backend: failover_summary(groups[backend]) for backend in sorted(groups)}

@@ -12,7 +12,7 @@ from typing import Any
 from replisim.scenarios.checkers import merge, status_of
 
 from .capacity import latency_by_fill, pool_figures, used_pct_at
-from .failover import failover_figures, failover_summary, fault_windows
+from .failover import failover_by_backend, failover_figures, failover_summary, fault_windows
 from .histogram import LatencyHistogram
 from .lag import link_figures
 from .operations import DONE_SUFFIX, Completion, completions, operation_stats, outcome_totals, throughput
@@ -101,7 +101,11 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
         "throughput": throughput(done, end),
         "capacity": pools,
         "replication_lag": link_figures(run.get("samples", ())),
-        "failovers": {"summary": failover_summary(failovers), "records": failovers},
+        "failovers": {
+            "summary": failover_summary(failovers),
+            "by_backend": failover_by_backend(failovers, run.get("arrays")),
+            "records": failovers,
+        },
         "faults": fault_windows(run.get("faults", ()), heal_at),
         "detections": list(run.get("detections", ())),
         "create_latency_by_fill": latency_by_fill(points),

@@ -217,6 +217,22 @@ def _failovers(failovers: Mapping[str, Any]) -> str:
         [[*_recovery_cells(s), duration(s["detection_s"])]],
         numeric_from=0,
     )
+    by_backend = failovers.get("by_backend") or {}
+    per_backend = _table(
+        [
+            "from backend",
+            "failovers",
+            "after a fault",
+            "writes lost",
+            "worst RPO",
+            "RTO min",
+            "RTO p50",
+            "RTO max",
+        ],
+        [[backend, *_recovery_cells(b)] for backend, b in by_backend.items()],
+        numeric_from=1,
+    )
+    summary += per_backend
     records = failovers["records"]
     rows = [
         [

@@ -60,6 +60,12 @@ def summary_lines(data: Mapping[str, Any], *, verdict: bool = True, totals: bool
             f"RTO p50 {duration(failovers['rto_p50_s'])} max {duration(failovers['rto_max_s'])}, "
             f"detected after {duration(failovers['detection_s'])}"
         )
+        for backend, figures in data["failovers"].get("by_backend", {}).items():
+            lines.append(
+                f"    from {backend}: {figures['count']:,} ({figures['unplanned']:,} after a fault), "
+                f"{figures['lost_writes']:,} writes lost{_uncounted(figures)}, "
+                f"RPO max {duration(figures['rpo_max_s'])}, RTO max {duration(figures['rto_max_s'])}"
+            )
     for pool, figures in data["capacity"].items():
         lines.append(
             f"  capacity  {pool}: {number(figures['used_gb'])} of {number(figures['capacity_gb'])} GiB "

@@ -83,6 +83,8 @@ class Profile:
     actions: int  # operator actions, at most
 
 
+HOST_FAILOVER_CHANCE = 0.25  # of a world with a replicating backend getting a host-failover runbook
+
 PROFILES: Mapping[str, Profile] = {
     # small and fast, for CI: about a second a world
     "ci": Profile(
@@ -208,17 +210,22 @@ def draw_world(seed: int, profile: str = "ci") -> Scenario:
     """The world ``seed`` names in ``profile``: the same seed always gives an equal ``Scenario``."""
     if profile not in PROFILES:
         raise FuzzError(f"unknown fuzz profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    return _World(random.Random(f"{seed}:world"), PROFILES[profile], seed).scenario()
+    return _World(
+        random.Random(f"{seed}:world"), PROFILES[profile], seed, random.Random(f"{seed}:host")
+    ).scenario()
 
 
 class _World:
     """Draws one world, section by section, each from what the sections before it drew."""
 
-    def __init__(self, rng: random.Random, profile: Profile, seed: int):
+    def __init__(self, rng: random.Random, profile: Profile, seed: int, host: random.Random | None = None):
         self.rng = rng
         self.profile = profile
         self.seed = seed
         self.shapes: list[str] = []
+        # Host failover (V2.1) draws from a stream of its own: the rest of a world is drawn as it
+        # was before host failover existed, and a world without a runbook is the same world.
+        self.host = host or random.Random(f"{seed}:host")
 
     # -- primitive draws
 
@@ -440,9 +447,46 @@ class _World:
             writes=WriteLoad(
                 per_volume_rate=self.pick((0.0, 0.5, 1.0, 2.0, 5.0)), size_kb=self.pick((4, 64, 256))
             ),
-            actions=self.actions(topology, types, duration),
+            actions=tuple(
+                sorted(
+                    (*self.actions(topology, types, duration), *self.host_runbook(topology, duration)),
+                    key=lambda a: a.at,
+                )
+            ),
             policies=self.policies(topology),
         )
+
+    def host_runbook(self, topology: Topology, duration: float) -> tuple[AdminAction, ...]:
+        """Now and then an operator's V2.1 runbook on one replicating backend: maybe a freeze,
+        failover_host (to the driver's choice or a named target, now and then one that is not),
+        maybe a thaw, maybe a failback with 'default'."""
+        rng = self.host
+        replicating = sorted(
+            b.name for b in topology.backends.values() if b.replication_targets or b.replication_devices
+        )
+        if not replicating or rng.random() >= HOST_FAILOVER_CHANCE:
+            return ()
+        backend = replicating[rng.randrange(len(replicating))]
+        targets = [
+            *topology.backends[backend].replication_targets,
+            *topology.backends[backend].device_arrays(),
+        ]
+        at = float(rng.randint(round(0.1 * duration), round(0.6 * duration)))
+        steps: list[AdminAction] = []
+        if rng.random() < 0.7:
+            steps.append(AdminAction(at, "freeze_host", backend=backend))
+        secondary = targets[rng.randrange(len(targets))] if targets and rng.random() < 0.5 else None
+        over = at + rng.randint(0, 120)
+        steps.append(AdminAction(over, "failover_host", secondary=secondary, backend=backend))
+        if rng.random() < 0.8:
+            steps.append(AdminAction(over + rng.randint(30, 600), "thaw_host", backend=backend))
+        if rng.random() < 0.6:
+            steps.append(
+                AdminAction(
+                    over + rng.randint(120, 1800), "failover_host", secondary="default", backend=backend
+                )
+            )
+        return tuple(step for step in steps if step.at < duration)
 
     def secondaries(self, topology: Topology, backend: str | None) -> list[str]:
         """Names a failover may give as its secondary: the backend's own targets, else any."""

@@ -932,8 +932,17 @@ class _ScenarioReader(_Reader):
             )
         if action == "failover_host" and backend is not None:
             spec = topology.backends[backend]
-            known = sorted({*spec.replication_targets, *spec.device_arrays(), FAILBACK})
-            return self.reference(m, "secondary", path, known, f"replication target of {backend}")
+            targets = sorted({*spec.replication_targets, *spec.device_arrays()})
+            name = self.text(m, "secondary", path)
+            if name not in (*targets, FAILBACK):
+                raise self.fail(
+                    self.at(m, "secondary"),
+                    child(path, "secondary"),
+                    f"{name!r} is not a replication target of {backend}; its targets: "
+                    f"{', '.join(targets) or 'none'}, or {FAILBACK!r} to fail back"
+                    f"{suggest(name, (*targets, FAILBACK))}",
+                )
+            return name
         devices = [array for backend in topology.backends.values() for array in backend.device_arrays()]
         known = sorted({*topology.backends, *devices})
         return self.reference(m, "secondary", path, known, "replication target")

@@ -272,14 +272,19 @@ class Workload(Actor):
 
     def _backend_down(self, backend: str) -> Gen:
         """Down when its manager has not managed a stats report for three intervals, as the API's
-        service list shows; None when the API could not say."""
+        service list shows (the service itself still beats while its array is down); None when
+        the API could not say."""
         ok, services = yield from self._op("admin", self.admin, "list_services")
         if not ok:
             return None
         now = yield Now()
         for service in services:
             if service["host"].partition("@")[2] == backend:
-                return now - float(service["updated_at"]) > 3 * self.scenario.report_interval
+                seen = service.get("stats_at")
+                return (
+                    now - float(service["updated_at"] if seen is None else seen)
+                    > 3 * self.scenario.report_interval
+                )
         return False
 
 

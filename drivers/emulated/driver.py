@@ -233,10 +233,10 @@ class EmulatedDriver:
         self._changed(self.array_name, volume["id"])  # whatever comes of it, say so later
         self._survive_restart("replication_failover", volume)
         volume_id = volume["id"]
-        self.fabric.served_by.pop(volume_id, None)  # a volume's own failover moves its host too
         copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
         target = self._resolve_target(secondary, copies, volume_id)
         record = self.fabric.failover(volume_id, target)
+        self.fabric.served_by.pop(volume_id, None)  # a volume's own failover moves its host too
         current = _located_array(volume) or self.array_name
         others = [name for name in copies if name != target]
         home = self.fabric.home.get(volume_id)

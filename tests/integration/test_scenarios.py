@@ -75,6 +75,30 @@ def test_double_failover_returns_every_volume_home_losing_nothing() -> None:
     assert replicated and all(v["host"].endswith("@alpha#alpha") for v in replicated)
 
 
+def test_host_failover_runbook_counts_every_lost_write_per_backend_and_is_deterministic() -> None:
+    spec = scenario("host-failover-runbook")
+    result, again = run_scenario(spec), run_scenario(spec)
+    assert result.trace_digest == again.trace_digest
+    records = result.record.fabric.failovers
+    replicated = {
+        v["id"] for v in result.record.volumes if v["volume_type_id"] and v["replication_driver_data"]
+    }
+    over = [r for r in records if r.source == "alpha"]
+    back = [r for r in records if r.source == "beta"]
+    # Every replicated volume failed over with its backend, once, and back once.
+    assert {r.volume_id for r in over} == {r.volume_id for r in back} == replicated
+    assert len(over) == len(back) == len(replicated)
+    # 2 writes/s over a link with 5 s of latency: each move of an async pair loses its 10 in flight.
+    assert {r.lost_writes for r in records} == {10}
+    assert len({r.time for r in over}) == 1  # one failover_host, one instant
+    rows = {v["id"]: v for v in result.record.volumes}
+    assert all(rows[v]["replication_status"] == "enabled" for v in replicated)
+    scratch = [v for v in rows.values() if v["id"] not in replicated]
+    assert scratch and all(
+        (v["status"], v["replication_status"]) == ("error", "not-capable") for v in scratch
+    )  # Cinder's collateral damage: a host failover errors the unreplicated volumes
+
+
 # -- each checker catches its bug ----------------------------------------------------------------------
 
 

@@ -497,6 +497,7 @@ def test_service_upsert_assigns_ids_and_keeps_report_count(repo: Repository, clo
         "disabled_reason": None,
         "report_count": 0,
         "capabilities": None,
+        "stats_at": None,
         "replication_status": "not-capable",
         "active_backend_id": None,
         "frozen": False,
