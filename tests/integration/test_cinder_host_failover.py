@@ -5,6 +5,7 @@ effect of the driver host, so the run is deterministic like any other."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from support.cluster import Cluster, make_repo, make_runtime
 
 require_cinder()
 
+from replisim.actors.db import SqlRepository  # noqa: E402
 from replisim.sim import SimRuntime  # noqa: E402
 
 HOST = "replisim@replicated"
@@ -100,3 +102,31 @@ def test_a_cinder_driver_in_sim_gives_the_same_trace_for_the_same_seed() -> None
         finally:
             world.stop()
     assert digests[0] == digests[1]
+
+
+def test_a_restarted_failed_over_backend_gives_its_cinder_driver_the_active_backend(tmp_path: Path) -> None:
+    """As Cinder's manager passes the service's active_backend_id to the driver it builds, so the
+    driver knows it serves from the target and a failback after a restart is not refused."""
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    first = _world_on(url)
+    try:
+        first.admin("create_volume_type", name="gold", extra_specs=GOLD)
+        gold = first.available_volume(first.alice, "gold")
+        first.admin("failover_host", host=HOST, backend_id="secondary")
+        _wait_service(first, "failed-over")
+    finally:
+        first.stop()
+    second = _world_on(url)
+    try:
+        assert second.deployment.drivers[HOST].driver.active_backend_id == "secondary"
+        second.admin("failover_host", host=HOST, backend_id="default")
+        _wait_service(second, "enabled")
+        second.wait_status(gold["id"], "replication_status", "enabled")
+    finally:
+        second.stop()
+
+
+def _world_on(url: str) -> Cluster:
+    runtime = make_runtime("sim", seed=4)
+    repo = SqlRepository(url, clock=lambda: runtime.now)
+    return Cluster(runtime, repo, EXAMPLE.read_text(encoding="utf-8"))
