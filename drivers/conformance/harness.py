@@ -764,8 +764,19 @@ class Probe:
         """A created volume with replication enabled (enabled by the suite unless born so)."""
         volume = self.create(replicated=True)
         if volume["replication_status"] != "enabled":
+            self._can_enable(volume)
             self.enable(volume)
         return volume
+
+    def _can_enable(self, volume: Mapping[str, Any]) -> None:
+        """A driver without the per-volume actions (a Cinder 29 driver) replicates what it
+        creates so or not at all: a volume born otherwise cannot be made replicated."""
+        why = self.env.capability("volume-replication")
+        if why is not None:
+            raise Blocked(
+                f"a volume of a replicated type was born replication_status="
+                f"{volume['replication_status']!r} and the driver cannot enable it ({why})"
+            )
 
     def replicable(self) -> dict[str, Any]:
         """A created volume of a replicated type whose replication is disabled: one born enabled
@@ -831,6 +842,7 @@ class Probe:
         volume = self.cinder_volume(replicated=True)
         if volume["replication_status"] == "enabled":
             return volume
+        self._can_enable(volume)
         return self._cinder_action(volume, "enable_replication", "enabled")
 
     def cinder_replicable(self) -> dict[str, Any]:
