@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from replisim import exception
+from replisim.drivers import contract
 from replisim.sim import Actor, Draw, KernelError, MessagingTimeout, Now, RemoteError
 
 from . import quotas, rpcapi
@@ -777,6 +778,11 @@ class VolumeAPI(Actor):
             raise exception.InvalidVolume(
                 reason=f"Cannot {action.verb} for volume {volume_id}: its backend {host} does not "
                 "report replication_enabled."
+            )
+        if not contract.replicates_per_volume(capabilities):
+            raise exception.InvalidVolume(
+                reason=f"Cannot {action.verb} for volume {volume_id}: its backend {host} replicates by "
+                f"host failover only (it reports {contract.PER_VOLUME}=False); fail the backend over instead."
             )
 
 

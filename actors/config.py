@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from replisim.drivers.contract import load_class
+from replisim.drivers.contract import load_driver
 from replisim.drivers.devices import DeviceSyntaxError, quoted, scan
 from replisim.exception import ConfigError
 from replisim.redaction import MASK, is_secret_option
@@ -446,7 +446,7 @@ class _Reader:
     def driver_problem(self, path: str) -> str | None:
         if path not in self._classes:
             try:
-                load_class(path)
+                load_driver(path)
                 self._classes[path] = None
             except ValueError as exc:
                 self._classes[path] = str(exc)

@@ -6,23 +6,25 @@ This is the composition root: it knows every actor. Callers that only talk to th
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from replisim.drivers.contract import load_class
+from replisim import exception
+from replisim.drivers.contract import load_driver
 from replisim.sim import Address, Runtime
 
 from . import rpcapi
 from .api import VolumeAPI
 from .client import API
-from .config import CinderConfig
+from .config import BackendConfig, CinderConfig
 from .db import Repository
 from .driverhost import DriverHost
 from .manager import VolumeManager
 from .policy import Policy
 from .scheduler import Scheduler
-from .status import SCHEDULER_TOPIC
+from .status import SCHEDULER_TOPIC, VOLUME_TOPIC
 
 
 @dataclass
@@ -64,9 +66,7 @@ def deploy(
         if drivers and name in drivers:
             driver = drivers[name]
         else:
-            driver = load_class(backend.volume_driver)(
-                configuration=backend.driver_configuration(), host=backend.host
-            )
+            driver = _build(load_driver(backend.volume_driver), backend, db)
         manager = manager_class(
             backend.host, db, report_interval=report_interval, driver_timeout=driver_timeout
         )
@@ -75,3 +75,18 @@ def deploy(
         deployment.managers[backend.host] = manager
         deployment.drivers[backend.host] = driver
     return deployment
+
+
+def _build(cls: type, backend: BackendConfig, db: Repository) -> Any:
+    """A backend's driver, built per the driver contract; a constructor that also takes
+    ``active_backend_id`` (a Cinder driver's does) gets the one the service row says it serves
+    from, as Cinder's manager passes it at start, so a restarted failed-over backend knows."""
+    kwargs: dict[str, Any] = {}
+    if "active_backend_id" in inspect.signature(cls).parameters:
+        try:
+            kwargs["active_backend_id"] = (
+                db.service_get(backend.host, VOLUME_TOPIC)["active_backend_id"] or None
+            )
+        except exception.ServiceNotFound:
+            kwargs["active_backend_id"] = None
+    return cls(configuration=backend.driver_configuration(), host=backend.host, **kwargs)

@@ -11,6 +11,8 @@ either: only the standard library and ``replisim.exception``'s vocabulary.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -239,6 +241,18 @@ def supports(driver: Any, feature: str) -> bool:
     return callable(getattr(driver, FEATURES[feature], None))
 
 
+# The seed's per-volume actions. A driver that replicates only by host failover (every Cinder
+# driver since 8.0, run through replisim.drivers.cinder_adapter) has none of them and says so in
+# its stats, PER_VOLUME False; the key absent means True, as for the seed's drivers.
+PER_VOLUME = "replication_per_volume"
+PER_VOLUME_CLAUSES = ("replication_enable", "replication_disable", "replication_failover")
+
+
+def replicates_per_volume(stats: Mapping[str, Any]) -> bool:
+    """Whether a backend that reports ``stats`` takes the per-volume replication actions."""
+    return stats.get(PER_VOLUME, True) is not False
+
+
 # Methods a driver MAY have; the control plane never calls them, the conformance suite uses them
 # when present (and says so when not).
 OPTIONAL: Mapping[str, Clause] = MappingProxyType(
@@ -273,7 +287,9 @@ def load_class(path: str) -> type:
     try:
         found = pkgutil.resolve_name(f"{module}:{attribute}")
     except ImportError as exc:
-        raise ValueError(f"cannot import module {module!r}: {exc}") from exc
+        missing = (exc.name or "").partition(".")[0]
+        hint = f"; install it with pip install '{ADAPTERS[missing].extra}'" if missing in ADAPTERS else ""
+        raise ValueError(f"cannot import module {module!r}: {exc}{hint}") from exc
     except AttributeError:
         raise ValueError(f"module {module!r} has no attribute {attribute!r}") from None
     except Exception as exc:  # the module itself raised while importing
@@ -281,3 +297,34 @@ def load_class(path: str) -> type:
     if not isinstance(found, type):
         raise ValueError(f"'{module}.{attribute}' is not a class (it is a {type(found).__name__})")
     return found
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A family of drivers that meets the contract through an adapter module (by import path, as
+    a ``volume_driver`` is named: the contract knows where it is, never what it is). The module
+    has ``importing()`` (a context every driver module is imported in), ``accepts(cls)`` and
+    ``adapt(cls)`` (the contract-meeting class to build instead)."""
+
+    module: str
+    extra: str  # what ``pip install`` installs the family with
+
+
+ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
+    {"cinder": Adapter("replisim.drivers.cinder_adapter", "replisim[cinder]")}
+)
+
+
+def load_driver(path: str) -> type:
+    """The class a backend's driver is built from: the class at ``path`` (see ``load_class``),
+    or, for a class of a family in ``ADAPTERS`` (a Cinder volume driver), its adapter's class for
+    it; a ``ValueError`` says why it cannot be loaded."""
+    adapters = [importlib.import_module(adapter.module) for adapter in ADAPTERS.values()]
+    with contextlib.ExitStack() as stack:
+        for adapter in adapters:
+            stack.enter_context(adapter.importing())
+        cls = load_class(path)
+    for adapter in adapters:
+        if adapter.accepts(cls):
+            return adapter.adapt(cls)
+    return cls

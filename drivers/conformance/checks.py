@@ -35,7 +35,11 @@ CAPABILITIES = {
     "replication": "get_volume_stats() reports replication_enabled=True",
     "array-failure": "the driver exposes a hook to crash and restart its array (the emulated driver does)",
     "config-secrets": "the config holds a password, secret, token or key the suite can look for",
+    "volume-replication": f"get_volume_stats() does not report {contract.PER_VOLUME}=False: the driver "
+    f"takes the per-volume actions ({', '.join(contract.PER_VOLUME_CLAUSES)}); a Cinder 29 driver "
+    "replicates by failover_host only",
 }
+PER_VOLUME = ("replication", "volume-replication")  # what a check of the per-volume actions needs
 
 
 @dataclass(frozen=True)
@@ -163,12 +167,15 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
     "Interface",
     "class",
     "every method of the contract is present",
-    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.REQUIRED))}",
+    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.REQUIRED))} "
+    f"({', '.join(contract.PER_VOLUME_CLAUSES)} all or none)",
 )
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"callable(getattr({cls.__name__}, name)) for each contract method")
     missing = [name for name in contract.REQUIRED if not callable(getattr(cls, name, None))]
+    if set(contract.PER_VOLUME_CLAUSES) <= set(missing):  # replicates by host failover only, if at all
+        missing = [name for name in missing if name not in contract.PER_VOLUME_CLAUSES]
     probe.expect(not missing, "every contract method on the class", f"missing: {', '.join(missing)}")
 
 
@@ -398,6 +405,32 @@ def stats_replication(probe: Probe) -> None:
     )
 
 
+@check(
+    "STATS-PER-VOLUME-006",
+    "Stats",
+    "driver",
+    f"{contract.PER_VOLUME} says whether the per-volume actions are there",
+    f"Contract: a driver without {', '.join(contract.PER_VOLUME_CLAUSES)} (one that replicates by "
+    f"failover_host only) reports {contract.PER_VOLUME}=False, so the API refuses those actions; one "
+    "with them leaves the key out or reports True",
+    requires="replication",
+)
+def stats_per_volume(probe: Probe) -> None:
+    stats = _stats(probe)
+    value = stats.get(contract.PER_VOLUME, True)
+    probe.expect(
+        isinstance(value, bool), f"{contract.PER_VOLUME}: a bool", f"{contract.PER_VOLUME}={value!r}"
+    )
+    cls = probe.target.driver_class
+    has = [name for name in contract.PER_VOLUME_CLAUSES if callable(getattr(cls, name, None))]
+    probe.expect(
+        bool(has) == value,
+        f"{contract.PER_VOLUME}={bool(has)} for a class with "
+        + (", ".join(has) if has else f"none of {', '.join(contract.PER_VOLUME_CLAUSES)}"),
+        f"{contract.PER_VOLUME}={value!r}",
+    )
+
+
 # -- Volumes --------------------------------------------------------------------------------------
 
 
@@ -491,7 +524,7 @@ def _update_problem(update: Any) -> bool:
     "driver",
     "replication_enable returns driver data or None",
     _clause("replication_enable"),
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def enable_returns(probe: Probe) -> None:
     update = probe.enable(probe.replicable())
@@ -504,7 +537,7 @@ def enable_returns(probe: Probe) -> None:
     "driver",
     "replication_disable returns driver data or None",
     _clause("replication_disable"),
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def disable_returns(probe: Probe) -> None:
     volume = probe.replicated()
@@ -518,7 +551,7 @@ def disable_returns(probe: Probe) -> None:
     "driver",
     "replication_failover returns a dict of known keys",
     _clause("replication_failover"),
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def failover_shape(probe: Probe) -> None:
     result = probe.failover(probe.replicated())
@@ -543,7 +576,7 @@ def failover_shape(probe: Probe) -> None:
     "Contract: 'host' is optional; when given it is a valid 'host@backend#pool' string, and for "
     "managed replication it names a configured target backend, whose volume manager then serves "
     "the volume (without it the volume stays on its backend)",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def failover_host(probe: Probe) -> None:
     result = probe.failover(probe.replicated())
@@ -571,7 +604,7 @@ def failover_host(probe: Probe) -> None:
     "driver",
     "list_replication_targets names the targets of a replica",
     _clause("list_replication_targets"),
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def targets_shape(probe: Probe) -> None:
     volume = probe.replicated()
@@ -606,7 +639,7 @@ def targets_empty(probe: Probe) -> None:
 )
 def targets_secret(probe: Probe) -> None:
     volumes = [probe.create()]
-    if probe.env.capability("replication") is None:
+    if not any(probe.env.capability(need) for need in PER_VOLUME):
         volumes.append(probe.replicated())
     for volume in volumes:
         answer = probe.call("list_replication_targets", context=probe.context, volume=dict(volume))
@@ -624,7 +657,7 @@ def targets_secret(probe: Probe) -> None:
     _clause("get_replication_updates"),
 )
 def updates_shape(probe: Probe) -> None:
-    if probe.env.capability("replication") is None:
+    if not any(probe.env.capability(need) for need in PER_VOLUME):
         probe.replicated()  # something that could be reported on
     updates = probe.call("get_replication_updates", context=probe.context)
     probe.expect(isinstance(updates, list), "a list", updates)
@@ -646,7 +679,7 @@ def updates_shape(probe: Probe) -> None:
     "actors",
     "enable through the API ends 'enabled'",
     "The manager calls replication_enable, stores replication_driver_data and sets 'enabled'",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def enable_through_cinder(probe: Probe) -> None:
     probe.cinder_replicated()
@@ -658,7 +691,7 @@ def enable_through_cinder(probe: Probe) -> None:
     "actors",
     "disable through the API ends 'disabled'",
     "The manager calls replication_disable, stores replication_driver_data and sets 'disabled'",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def disable_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
@@ -676,7 +709,7 @@ def disable_through_cinder(probe: Probe) -> None:
     "The manager calls replication_failover, applies host and model_update and sets 'failed-over'; "
     "the volume is on a target backend or, when the driver named no host, where it was; a malformed "
     "answer ends in 'error'",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def failover_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
@@ -702,7 +735,7 @@ def failover_through_cinder(probe: Probe) -> None:
     "the API lists the targets, with no secret in them",
     "The API returns the driver's list_replication_targets answer verbatim, so it must be well formed "
     "and hold no credential",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def targets_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
@@ -725,7 +758,7 @@ NO_SUCH_TARGET = f"{VOLUME_PREFIX}-no-such-target"
     "failover to an unknown target raises a CinderException",
     "Contract: expected failures raise subclasses of replisim.exception.CinderException "
     "(InvalidReplicationTarget for a target that is not configured); anything else is a driver bug",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def unknown_target(probe: Probe) -> None:
     volume = probe.replicated()
@@ -749,7 +782,7 @@ def unknown_target(probe: Probe) -> None:
     "a failed failover ends in 'error' with the driver's reason",
     "The manager records a CinderException's message as the reason; any other exception is logged as "
     "a driver bug. The volume stays on its host",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def unknown_target_through_cinder(probe: Probe) -> None:
     volume = probe.cinder_replicated()
@@ -771,7 +804,7 @@ def unknown_target_through_cinder(probe: Probe) -> None:
     "enabling a volume the array lacks raises a CinderException",
     "Contract: expected failures raise CinderException subclasses; a volume the array does not have "
     "(never created, or lost with the array) is one",
-    requires="replication",
+    requires=PER_VOLUME,
 )
 def lost_volume(probe: Probe) -> None:
     volume = {**probe.volume(replicated=True), "status": "available"}  # never created
@@ -793,7 +826,7 @@ def lost_volume(probe: Probe) -> None:
     "an array failure leaves every volume in a final status",
     "While the array is down the driver fails with CinderExceptions, so each operation ends in a final "
     "replication_status ('error' with the driver's reason); once it is back the backend serves again",
-    requires=("replication", "array-failure"),
+    requires=(*PER_VOLUME, "array-failure"),
 )
 def array_failure(probe: Probe) -> None:
     bench = probe.cinder

@@ -591,14 +591,23 @@ class Environment:
                 if self.array_hook() is not None
                 else ("the driver exposes no array crash/restart hook (the emulated driver does)")
             )
-        if name == "replication":
+        if name in ("replication", "volume-replication"):
             if not self.drivers.ready:
                 raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
             try:
                 stats = self.drivers.driver.get_volume_stats(refresh=True)
             except Exception as exc:
                 return f"get_volume_stats(refresh=True) raised {type(exc).__name__}: {exc}"
-            flag = stats.get("replication_enabled") if isinstance(stats, Mapping) else None
+            if not isinstance(stats, Mapping):
+                return f"get_volume_stats() returned a {type(stats).__name__}"
+            if name == "volume-replication":
+                return (
+                    None
+                    if contract.replicates_per_volume(stats)
+                    else f"get_volume_stats() reports {contract.PER_VOLUME}=False (it replicates by "
+                    "failover_host only)"
+                )
+            flag = stats.get("replication_enabled")
             return None if flag is True else f"get_volume_stats() reports replication_enabled={flag!r}"
         raise ValueError(f"unknown capability {name!r}")
 
@@ -761,8 +770,19 @@ class Probe:
         """A created volume with replication enabled (enabled by the suite unless born so)."""
         volume = self.create(replicated=True)
         if volume["replication_status"] != "enabled":
+            self._can_enable(volume)
             self.enable(volume)
         return volume
+
+    def _can_enable(self, volume: Mapping[str, Any]) -> None:
+        """A driver without the per-volume actions (a Cinder 29 driver) replicates what it
+        creates so or not at all: a volume born otherwise cannot be made replicated."""
+        why = self.env.capability("volume-replication")
+        if why is not None:
+            raise Blocked(
+                f"a volume of a replicated type was born replication_status="
+                f"{volume['replication_status']!r} and the driver cannot enable it ({why})"
+            )
 
     def replicable(self) -> dict[str, Any]:
         """A created volume of a replicated type whose replication is disabled: one born enabled
@@ -828,6 +848,7 @@ class Probe:
         volume = self.cinder_volume(replicated=True)
         if volume["replication_status"] == "enabled":
             return volume
+        self._can_enable(volume)
         return self._cinder_action(volume, "enable_replication", "enabled")
 
     def cinder_replicable(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, replace
 
 from replisim.actors.config import BackendConfig, CinderConfig, load_config
-from replisim.drivers.contract import load_class
+from replisim.drivers.contract import load_driver
 from replisim.exception import ConfigError
 
 
@@ -55,7 +55,7 @@ def import_from_cwd() -> None:
 def load_target(driver: str, config_path: str, backend: str | None = None) -> Target:
     """Resolve the inputs; ``backend`` defaults to the first enabled backend."""
     try:
-        driver_class = load_class(driver)
+        driver_class = load_driver(driver)
     except ValueError as exc:
         raise BadInput(f"--driver {driver!r}: {exc}") from None
     try:
@@ -73,7 +73,7 @@ def load_target(driver: str, config_path: str, backend: str | None = None) -> Ta
     for peer_name in chosen.replication_targets:
         peer = config.backends[peer_name]
         try:
-            peers.append((peer, load_class(peer.volume_driver)))
+            peers.append((peer, load_driver(peer.volume_driver)))
         except ValueError as exc:
             raise BadInput(
                 f"{config.source}: [{peer_name}] volume_driver: cannot load the driver of "

@@ -193,3 +193,33 @@ def test_a_diverged_replay_and_a_failed_check_have_distinct_codes(recorded: Path
     code, output = invoke("replay", str(tampered), "--quiet")
     assert code == console.DIVERGED == 4 and "DIVERGED from the recording" in output
     assert console.DIVERGED not in console.EXIT_CODES.values()
+
+
+@pytest.mark.parametrize(
+    ("verb", "args"),
+    [
+        ("conformance", ["--driver", "cinder.tests.fake_driver:FakeLoggingVolumeDriver"]),
+        ("serve", ["--port", "0"]),
+    ],
+)
+def test_a_cinder_driver_without_the_cinder_extra_names_the_extra(
+    tmp_path: Path, verb: str, args: list[str]
+) -> None:
+    """In a process where Cinder cannot be imported (as without replisim[cinder]), a Cinder driver
+    named on the command line or in a config's volume_driver is bad input that says what to install."""
+    config = tmp_path / "cinder.conf"
+    config.write_text(
+        "[DEFAULT]\nenabled_backends = fake\n[fake]\n"
+        "volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver\n"
+    )
+    hide = "import sys; sys.modules['cinder'] = None; from replisim.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", hide, verb, "--config", str(config), *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done
+    assert "pip install 'replisim[cinder]'" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

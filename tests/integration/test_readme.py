@@ -167,6 +167,24 @@ def conformance_pytest(block: Block, tmp_path: Path) -> None:
     assert " passed" in out
 
 
+def cinder_driver(block: Block, tmp_path: Path) -> None:
+    """The install line is what ``make test`` did (the test needs Cinder); both conformance runs
+    pass as written, and serve comes up (bounded: on a free port, stopped once it reports ready)."""
+    from support.cinder import require_cinder
+
+    require_cinder()
+    install, *conformance_runs, serve = [
+        line.partition("#")[0].strip() for line in block.text.strip().splitlines()
+    ]
+    assert install.endswith("pip install -q -e '.[cinder]'")
+    cwd = workdir(tmp_path)
+    for line in conformance_runs:
+        assert ok(bash(line, cwd)).startswith("replisim conformance: PASS"), line
+    environment, command = serve.split(" ", 1)  # PYTHONPATH=. before the command, as a shell reads it
+    done = bash(f"{environment} timeout 90 {command.replace('--port 8776', '--port 0')} | head -n1", cwd)
+    assert "listening on http://127.0.0.1:" in done.stdout, done.stderr
+
+
 def serve_lines(block: Block, tmp_path: Path) -> None:
     """The first serves (bounded: on a free port, stopped after it reports ready); the second has no
     PostgreSQL driver here, so it must say which extra to install."""
@@ -308,6 +326,7 @@ CHECKS: dict[str, tuple[Check, bool]] = {  # fragment -> (check, needs a running
     'load_config("examples/cinder.conf")': (control_plane, False),
     "replisim conformance --driver acme": (conformance, False),
     "pytest --driver acme": (conformance_pytest, False),
+    "examples/cinder-fake.conf --backend fake": (cinder_driver, False),
     "serve --config examples/cinder.conf   #": (serve_lines, False),
     "type-create gold": (cinder_commands, True),
     "os-enable_replication": (cinderclient_actions, True),

@@ -24,6 +24,7 @@ RANKS = {
     "replisim.drivers.devices": 1,
     "replisim.actors": 2,
     "replisim.drivers.emulated": 3,
+    "replisim.drivers.cinder_adapter": 3,
     "replisim.drivers.storage": 3,
     "replisim.drivers.conformance": 4,
     "replisim.scenarios": 4,

@@ -1,0 +1,239 @@
+"""The Cinder driver adapter against real Cinder 29: what it builds, hands over and translates."""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from support.cinder import FAKE, HA, REPLICATED, require_cinder
+
+require_cinder()
+
+from cinder import exception as cinder_exception  # noqa: E402
+from cinder import objects  # noqa: E402
+from cinder.tests import fake_driver  # noqa: E402
+
+from replisim import exception  # noqa: E402
+from replisim.actors.config import parse_config  # noqa: E402
+from replisim.actors.context import admin_context  # noqa: E402
+from replisim.drivers import cinder_adapter, contract  # noqa: E402
+
+VOLUME_ID = "6c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11"
+TYPE_ID = "0c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11"
+REPLICATED_SPECS = {"replication_enabled": "<is> True"}
+
+
+def _driver(path: str = FAKE, extra: str = "", section: str = "fake") -> Any:
+    config = parse_config(
+        f"[DEFAULT]\nenabled_backends = {section}\n[{section}]\nvolume_driver = {path}\n{extra}\n",
+        "test.conf",
+    )
+    backend = config.backends[section]
+    return contract.load_driver(path)(configuration=backend.driver_configuration(), host=backend.host)
+
+
+def _row(**values: Any) -> dict[str, Any]:
+    row = {
+        "id": VOLUME_ID,
+        "size": 2,
+        "host": "replisim@fake#fake",
+        "status": "creating",
+        "volume_type_id": TYPE_ID,
+        "replication_status": "disabled",
+        "replication_driver_data": None,
+        "provider_location": None,
+        "extra_specs": {},
+        "updated_at": 12.5,  # replisim's clock, not a datetime: it must not reach Cinder's object
+    }
+    return {**row, **values}
+
+
+def test_load_driver_adapts_cinder_classes_and_leaves_every_other_class_alone() -> None:
+    adapted = contract.load_driver(FAKE)
+    assert issubclass(adapted, cinder_adapter.CinderDriver)
+    assert adapted.cinder_class is fake_driver.FakeLoggingVolumeDriver
+    assert contract.load_driver("cinder.tests.fake_driver.FakeLoggingVolumeDriver") is adapted
+    assert contract.load_driver("collections:OrderedDict") is OrderedDict
+    assert (
+        contract.load_driver("replisim.drivers.emulated.driver:EmulatedDriver").__name__ == "EmulatedDriver"
+    )
+
+
+def _cinder_driver_classes() -> list[type]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(fake_driver, inspect.isclass)
+        if cinder_adapter.accepts(cls) and not inspect.isabstract(cls)
+    ]
+
+
+@pytest.mark.parametrize("cls", _cinder_driver_classes(), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("feature", sorted(contract.FEATURES))
+def test_the_adapter_supports_what_cinder_says_the_class_supports(cls: type, feature: str) -> None:
+    """Every driver class Cinder's fake_driver module ships: contract.supports on the adapter is
+    Cinder's own supports_replication_feature on the class."""
+    adapted = cinder_adapter.adapt(cls)
+    assert contract.supports(adapted, feature) is cls.supports_replication_feature(feature)  # type: ignore[attr-defined]
+    for name in contract.PER_VOLUME_CLAUSES:
+        assert not callable(getattr(adapted, name, None)), name
+    for name in contract.REQUIRED:
+        if name not in contract.PER_VOLUME_CLAUSES:
+            assert callable(getattr(adapted, name)), name
+
+
+def test_each_backend_reads_its_own_section_through_oslo_config_types() -> None:
+    """Options the Cinder driver registers take the section's values, converted by their oslo
+    types; two backends never share a value (Cinder's global CONF would)."""
+    one = _driver(extra="reserved_percentage = 7\nlvm_type = thin\nvolume_backend_name = one")
+    two = _driver(extra="reserved_percentage = 3", section="two")
+    assert one.configuration.reserved_percentage == 7
+    assert one.configuration.lvm_type == "thin"
+    assert one.configuration.volume_backend_name == "one"
+    assert two.configuration.reserved_percentage == 3
+    assert two.configuration.lvm_type == "auto"  # the option's default
+    assert one.configuration.safe_get("no_such_option") is None
+    assert one.driver.configuration is one.configuration
+
+
+def test_a_value_its_option_type_refuses_is_an_invalid_configuration_value() -> None:
+    with pytest.raises(exception.InvalidConfigurationValue, match="reserved_percentage"):
+        _driver(extra="reserved_percentage = lots")
+
+
+def test_replication_devices_reach_the_driver_as_cinders_replication_device() -> None:
+    driver = _driver(
+        REPLICATED,
+        "managed_replication_target = false\nreplication_devices = {backend_id=dr, san_ip=10.0.0.9}",
+    )
+    assert driver.configuration.replication_device == [{"backend_id": "dr", "san_ip": "10.0.0.9"}]
+    stats = driver.get_volume_stats(refresh=True)
+    assert stats["replication_enabled"] is True
+    assert stats["replication_count"] == 1
+
+
+def test_the_volume_a_driver_gets_holds_the_row_and_loads_nothing() -> None:
+    """Every field of Cinder's Volume reads without a lazy load (there is no Cinder database)."""
+    row = _row(extra_specs=REPLICATED_SPECS, provider_location="lun 4")
+    volume = cinder_adapter.cinder_volume(row, admin_context())
+    assert isinstance(volume, objects.Volume)
+    for name in objects.Volume.fields:
+        if name != "cluster":
+            getattr(volume, name)  # raises if it would lazy-load
+    assert (volume.id, volume.size, volume.host, volume.provider_location) == (
+        VOLUME_ID,
+        2,
+        "replisim@fake#fake",
+        "lun 4",
+    )
+    assert volume.volume_type.extra_specs == REPLICATED_SPECS
+    assert volume.name == f"volume-{VOLUME_ID}"
+    assert cinder_adapter.cinder_volume(_row(volume_type_id=None)).volume_type is None
+
+
+def test_create_and_delete_go_through_cinders_own_code() -> None:
+    driver = _driver()
+    driver.do_setup(admin_context())
+    driver.check_for_setup_error()
+    assert driver.driver.initialized  # as Cinder's manager leaves it after init_host
+    assert driver.create_volume(_row(extra_specs=REPLICATED_SPECS)) == {"replication_status": "disabled"}
+    assert driver.create_volume(_row(volume_type_id=None)) is None
+    assert driver.delete_volume(_row()) is None
+
+
+def test_stats_are_flattened_from_the_pools_as_the_contract_has_them() -> None:
+    stats = _driver().get_volume_stats(refresh=True)
+    assert {key: stats[key] for key in contract.STATS_TYPES} == {
+        "volume_backend_name": "fake",
+        "vendor_name": "Open Source",
+        "driver_version": fake_driver.FakeLoggingVolumeDriver.VERSION,
+        "storage_protocol": "fake",
+        "total_capacity_gb": "infinite",
+        "free_capacity_gb": "infinite",
+        # the stock fake says it per pool only, which Cinder's manager does not read as the backend's
+        "replication_enabled": False,
+    }
+    assert stats["pool_name"] == "fake"
+    assert stats[contract.PER_VOLUME] is False
+
+
+@pytest.mark.parametrize(
+    ("pools", "total"),
+    [
+        ([10, 5.5], 15.5),
+        ([10, "infinite"], "infinite"),
+        ([10, "unknown"], "unknown"),
+        (["unknown", "infinite"], "infinite"),
+        ([], "unknown"),
+    ],
+)
+def test_pool_capacities_add_up_as_cinder_reads_them(pools: list[Any], total: Any) -> None:
+    stats = cinder_adapter.flatten_stats(
+        {
+            "volume_backend_name": "b",
+            "pools": [{"pool_name": f"p{i}", "total_capacity_gb": c} for i, c in enumerate(pools)],
+        }
+    )
+    assert stats["total_capacity_gb"] == total
+    assert stats["free_capacity_gb"] == "unknown"  # no pool says
+
+
+def _cinder_exceptions() -> list[type]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(cinder_exception, inspect.isclass)
+        if issubclass(cls, cinder_exception.CinderException)
+    ]
+
+
+@pytest.mark.parametrize("cls", _cinder_exceptions(), ids=lambda cls: cls.__name__)
+def test_every_cinder_exception_becomes_replisims_of_the_nearest_name(cls: type[Exception]) -> None:
+    """So the manager sees an expected failure (never a driver bug), of the class it knows by name."""
+    raised = Exception.__new__(cls)  # not __init__: each formats its own keyword arguments
+    Exception.__init__(raised, "the array said no")
+    ours = cinder_adapter._replisim_error(raised)
+    assert isinstance(ours, exception.CinderException)
+    names = [base.__name__ for base in cls.__mro__]
+    assert type(ours).__name__ in names
+    # nothing nearer in Cinder's family has a namesake among replisim's
+    nearer = names[: names.index(type(ours).__name__)]
+    assert not any(isinstance(getattr(exception, n, None), type) for n in nearer)
+
+
+def test_a_bare_exception_stays_a_driver_bug() -> None:
+    bug = KeyError("id")
+    assert cinder_adapter._replisim_error(bug) is bug
+
+
+def test_host_failover_hands_over_cinder_objects_and_returns_plain_answers() -> None:
+    driver = _driver(
+        REPLICATED, "managed_replication_target = false\nreplication_devices = {backend_id=dr}", "rep"
+    )
+    driver.do_setup(admin_context())
+    volumes = [
+        _row(replication_status="enabled", extra_specs=REPLICATED_SPECS),
+        _row(id="1c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11", volume_type_id=None),
+    ]
+    active, updates, groups = driver.failover_host(admin_context(), volumes, secondary_id=None)
+    assert active == "dr"
+    assert updates == [
+        {"volume_id": VOLUME_ID, "updates": {"replication_status": "failed-over"}},
+        {
+            "volume_id": "1c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11",
+            "updates": {"status": "error", "replication_status": "not-capable"},
+        },
+    ]
+    assert groups == []
+    with pytest.raises(exception.InvalidReplicationTarget, match="not a replication target"):
+        driver.failover_host(admin_context(), volumes, secondary_id="nowhere")
+    assert driver.failover_host(admin_context(), volumes, secondary_id="default")[0] == "default"
+
+
+def test_hosts_without_cinders_v21_methods_have_none() -> None:
+    ha = _driver(HA)
+    assert not contract.supports(ha, contract.V21)
+    assert contract.supports(ha, contract.ACTIVE_ACTIVE)
+    assert ha.failover_completed(admin_context(), "dr") is None
+    assert ha.freeze_backend(admin_context()) is True
+    assert ha.thaw_backend(admin_context()) is True
