@@ -136,3 +136,88 @@ def is_valid_host(host: object) -> bool:
     service, _, pool = host.partition("#")
     name, at, backend = service.partition("@")
     return bool(name and at and backend and "@" not in backend and ("#" not in host or pool))
+
+
+# -- generic volume groups (3.13) and group replication (3.38) --------------------------------------
+
+FAILING_OVER = "failing-over"  # a group's failover in progress (and its volumes'), as Cinder names it
+GROUP_CREATING, GROUP_AVAILABLE, GROUP_UPDATING, GROUP_DELETING, GROUP_ERROR = (
+    "creating",
+    "available",
+    "updating",
+    "deleting",
+    "error",
+)
+GROUP_ERROR_DELETING = "error_deleting"
+GROUP_STATUSES = frozenset(
+    {GROUP_CREATING, GROUP_AVAILABLE, GROUP_UPDATING, GROUP_DELETING, GROUP_ERROR, GROUP_ERROR_DELETING}
+)
+# A group's replication_status takes the volume statuses' names (Cinder's ReplicationStatus).
+GROUP_REPLICATION_STATUSES = frozenset(
+    {DISABLED, ENABLING, ENABLED, DISABLING, FAILING_OVER, FAILED_OVER, ERROR}
+)
+GROUP_TRANSITIONAL = frozenset({ENABLING, DISABLING, FAILING_OVER})
+
+
+@dataclass(frozen=True)
+class GroupAction:
+    """What a group replication action accepts (Cinder 29's ``group/api.py``) and writes before its
+    cast: the group's status and replication status, each volume's replication status."""
+
+    name: str  # the REST action and the manager's handler
+    verb: str  # as Cinder's messages say it: "enable replication"
+    policy: str
+    group_statuses: tuple[str, ...]
+    valid: tuple[str, ...]  # the group's and each volume's replication status
+    transitional: str
+    volume_statuses: tuple[str, ...] | None  # None: any
+
+
+GROUP_ENABLE = GroupAction(
+    "enable_replication",
+    "enable replication",
+    "group:enable_replication",
+    (GROUP_AVAILABLE,),
+    (DISABLED, ENABLED),
+    ENABLING,
+    (AVAILABLE, "in-use"),
+)
+GROUP_DISABLE = GroupAction(
+    "disable_replication",
+    "disable replication",
+    "group:disable_replication",
+    (GROUP_AVAILABLE, GROUP_ERROR),
+    (ENABLED, ERROR),
+    DISABLING,
+    None,
+)
+GROUP_FAILOVER = GroupAction(
+    "failover_replication",
+    "failover replication",
+    "group:failover_replication",
+    (GROUP_AVAILABLE,),
+    (ENABLED, FAILED_OVER),
+    FAILING_OVER,
+    (AVAILABLE, "in-use"),
+)
+GROUP_ACTIONS = {action.name: action for action in (GROUP_ENABLE, GROUP_DISABLE, GROUP_FAILOVER)}
+FAILBACK = "default"  # the secondary_backend_id that fails a group back
+# Every replication_status change a group action makes, to a group or to each of its volumes: the
+# API's claim, the manager's outcome, or a driver error (Cinder's manager sets error).
+GROUP_TRANSITIONS = frozenset(
+    {
+        (DISABLED, ENABLING),
+        (ENABLED, ENABLING),
+        (ENABLING, ENABLED),
+        (ENABLING, ERROR),
+        (ENABLED, DISABLING),
+        (ERROR, DISABLING),
+        (DISABLING, DISABLED),
+        (DISABLING, ERROR),
+        (ENABLED, FAILING_OVER),
+        (FAILED_OVER, FAILING_OVER),
+        (FAILING_OVER, FAILED_OVER),
+        (FAILING_OVER, ENABLED),
+        (FAILING_OVER, ERROR),
+    }
+)
