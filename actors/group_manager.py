@@ -278,7 +278,8 @@ class GroupManager:
                 )
         ids = {v["id"] for v in volumes}
         updated: list[Mapping[str, Any]] = []
-        self.working.add(group_id)
+        busy = {group_id, *ids}  # its volumes too: replication reports and the reaper leave them be
+        self.working.update(busy)
         try:
             model, updated = _pair(
                 (
@@ -324,7 +325,7 @@ class GroupManager:
                     )
             return
         finally:
-            self.working.discard(group_id)
+            self.working.difference_update(busy)
         for volume in volumes:
             self.db.volume_update(
                 volume["id"], {"replication_status": final, "replication_extended_status": None}

@@ -18,11 +18,12 @@ DISABLING = "disabling"
 ENABLING_SECONDARY = "enabling_secondary"
 FAILED_OVER = "failed-over"
 ERROR = "error"
+FAILING_OVER = "failing-over"  # a group's failover in progress (and its volumes'), as Cinder names it
 
 REPLICATION_STATUSES = frozenset(
-    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR}
+    {DISABLED, ENABLING, ENABLED, DISABLING, ENABLING_SECONDARY, FAILED_OVER, ERROR, FAILING_OVER}
 )
-TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY})
+TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY, FAILING_OVER})
 
 # Volume statuses this project uses (Cinder's names).
 CREATING, AVAILABLE, DELETING, VOLUME_ERROR, ERROR_DELETING = (
@@ -120,6 +121,14 @@ ALLOWED_TRANSITIONS = frozenset(
         (DISABLED, FAILED_OVER),
         # a create whose driver model update turns replication on
         (DISABLED, ENABLED),
+        # a group's actions, on each of its volumes (GROUP_TRANSITIONS, below, is the whole table)
+        (ENABLED, ENABLING),  # a re-enable, which Cinder's group API accepts
+        (ERROR, DISABLING),
+        (ENABLED, FAILING_OVER),
+        (FAILED_OVER, FAILING_OVER),
+        (FAILING_OVER, FAILED_OVER),
+        (FAILING_OVER, ENABLED),
+        (FAILING_OVER, ERROR),
     }
 )
 
@@ -140,7 +149,6 @@ def is_valid_host(host: object) -> bool:
 
 # -- generic volume groups (3.13) and group replication (3.38) --------------------------------------
 
-FAILING_OVER = "failing-over"  # a group's failover in progress (and its volumes'), as Cinder names it
 GROUP_CREATING, GROUP_AVAILABLE, GROUP_UPDATING, GROUP_DELETING, GROUP_ERROR = (
     "creating",
     "available",
@@ -156,7 +164,7 @@ GROUP_STATUSES = frozenset(
 GROUP_REPLICATION_STATUSES = frozenset(
     {DISABLED, ENABLING, ENABLED, DISABLING, FAILING_OVER, FAILED_OVER, ERROR}
 )
-GROUP_TRANSITIONAL = frozenset({ENABLING, DISABLING, FAILING_OVER})
+GROUP_TRANSITIONAL = frozenset({ENABLING, DISABLING, FAILING_OVER})  # a subset of TRANSITIONAL
 
 
 @dataclass(frozen=True)
