@@ -29,9 +29,27 @@ def test_a_clause_reads_as_the_contract_states_it() -> None:
     stats = contract.METHODS["get_volume_stats"]
     assert str(stats) == "get_volume_stats(refresh=False) -> dict"
     assert contract.CONSTRUCTOR.signature == "__init__(configuration, host)"
-    assert {name for name, clause in contract.METHODS.items() if clause.gate} == {
-        "replication_enable",
-        "replication_disable",
-        "replication_failover",
-        "get_replication_updates",
+    gated = {name: clause.gate for name, clause in contract.METHODS.items() if clause.gate}
+    assert gated == {
+        "replication_enable": contract.REPLICATION,
+        "replication_disable": contract.REPLICATION,
+        "replication_failover": contract.REPLICATION,
+        "get_replication_updates": contract.REPLICATION,
+        "enable_replication": contract.GROUP_REPLICATION,
+        "disable_replication": contract.GROUP_REPLICATION,
+        "failover_replication": contract.GROUP_REPLICATION,
+        "get_replication_error_status": contract.GROUP_REPLICATION,
     }
+    assert str(contract.METHODS["failover_replication"]) == (
+        "failover_replication(context, group, volumes, secondary_backend_id=None) -> "
+        + contract.GROUP_UPDATES
+    )
+
+
+def test_every_clause_belongs_to_one_era_and_a_driver_takes_part_in_groups_by_reporting_them() -> None:
+    assert [c.name for era in contract.ERAS.values() for c in era] == list(contract.METHODS)
+    assert {c.era for c in contract.GROUP_CLAUSES} == {"groups"}
+    assert not contract.era_supported("groups", {"replication_enabled": True})
+    assert not contract.era_supported("groups", {"group_replication_enabled": "True"})  # a bool, not text
+    assert contract.era_supported("groups", {"consistent_group_replication_enabled": True})
+    assert contract.era_supported("v2", {})
