@@ -143,6 +143,11 @@ class GroupAPI:
         _check_specs(group_specs)
         return self.db.group_type_specs_update(type_id, dict(group_specs))
 
+    def get_group_specs(self, context: Mapping[str, Any], type_id: str) -> dict[str, str]:
+        """A group type's specs, for admins (Cinder lists them under the specs policy)."""
+        self._authorize(context, "group:group_types_specs")
+        return self.db.group_type_get(type_id)["group_specs"]
+
     def unset_group_spec(self, context: Mapping[str, Any], type_id: str, key: str) -> None:
         self._authorize(context, "group:group_types_specs")
         self.db.group_type_specs_delete(type_id, key)

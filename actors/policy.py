@@ -57,9 +57,12 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "admin_or_project_member": (
             "is_admin:True or role:admin or (role:member and project_id:%(project_id)s)"
         ),
+        "admin_or_project_reader": (
+            "is_admin:True or role:admin or (role:reader and project_id:%(project_id)s)"
+        ),
         "group:create": "rule:admin_or_project_member",
-        "group:get": "rule:admin_or_project_member",
-        "group:get_all": "rule:admin_or_project_member",
+        "group:get": "rule:admin_or_project_reader",
+        "group:get_all": "rule:admin_or_project_reader",
         "group:update": "rule:admin_or_project_member",
         "group:delete": "rule:admin_or_project_member",
         "group:enable_replication": "rule:admin_or_project_member",

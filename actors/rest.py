@@ -40,6 +40,7 @@ from . import views
 from .client import Client
 from .context import RequestContext
 from .db import DEFAULT_TYPE_ID
+from .rest_groups import GROUP_ROUTES, GROUPS_SINCE, GroupsRest
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
 LOG = logging.getLogger("replisim.rest")
@@ -49,7 +50,7 @@ CALL_TIMEOUT = 75.0  # longer than the API actor's own wait for list_replication
 MAX_BODY = 1 << 20
 DB_MAX_INT = 0x7FFFFFFF  # Cinder's bound on a volume's size (cinder.api.validation's volume_size)
 NO_CREDENTIALS = "No credentials: send 'X-Auth-Token: USER:PROJECT' (noauth)."
-_COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone"})
+_COLLECTIONS = frozenset({"volumes", "types", "os-services", "os-availability-zone", "groups", "group_types"})
 # The exceptions a driver raises about its backend: their text is the driver's, so it is masked.
 _DRIVER_ERRORS = (exception.VolumeBackendAPIException, exception.VolumeDriverException)
 # Cinder's fault names by status; any other status is a "computeFault".
@@ -128,7 +129,6 @@ _UNSUPPORTED_CREATE = (
     "imageRef",
     "backup_id",
     "consistencygroup_id",
-    "group_id",
     "multiattach",
 )
 
@@ -381,8 +381,9 @@ def _volume_filter(key: str, value: str, version: Version) -> Callable[[Mapping[
 Route = tuple[str, tuple[str, ...], str]
 
 
-class BlockStorageApi:
-    """Routes a request to a controller method, calls the API actor, and shapes the reply."""
+class BlockStorageApi(GroupsRest):
+    """Routes a request to a controller method, calls the API actor, and shapes the reply (the
+    group controllers are ``GroupsRest``'s)."""
 
     ROUTES: tuple[Route, ...] = (
         ("GET", ("volumes",), "list_volumes"),
@@ -412,6 +413,7 @@ class BlockStorageApi:
         ("DELETE", ("types", "*", "extra_specs", "*"), "delete_extra_spec"),
         ("GET", ("os-services",), "list_services"),
         ("GET", ("os-availability-zone",), "list_availability_zones"),
+        *GROUP_ROUTES,
     )
 
     def __init__(
@@ -677,6 +679,9 @@ class BlockStorageApi:
         for key, value in (("name", name), ("description", description), ("volume_type", volume_type)):
             if value is not None and not isinstance(value, str):
                 raise HttpError(400, f"Volume {key} must be a string, got {value!r}.")
+        group_id = spec.get("group_id") if request.version >= GROUPS_SINCE else None
+        if group_id is not None and not isinstance(group_id, str):
+            raise HttpError(400, f"Volume group_id must be a string, got {group_id!r}.")
         volume = self._call(
             request,
             "create_volume",
@@ -685,6 +690,7 @@ class BlockStorageApi:
             volume_type=volume_type,
             description=description,
             metadata=_metadata(spec.get("metadata") or {}),
+            **({"group_id": group_id} if group_id is not None else {}),
         )
         return Reply(202, {"volume": self._detail(request, volume, extended=False)})
 

@@ -28,13 +28,14 @@ from replisim.exception import CinderException
 from .harness import VOLUME_PREFIX, Blocked, Probe, leftovers, replication_outcome
 
 FINAL_REPLICATION_STATUSES = REPLICATION_STATUSES - TRANSITIONAL
-AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene")
+AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Groups", "Hygiene")
 
 # capability -> what it takes; a check that requires a missing capability is skipped, saying why
 CAPABILITIES = {
     "replication": "get_volume_stats() reports replication_enabled=True",
     "array-failure": "the driver exposes a hook to crash and restart its array (the emulated driver does)",
     "config-secrets": "the config holds a password, secret, token or key the suite can look for",
+    "groups": "get_volume_stats() reports group_replication_enabled (or its consistent kind) = True",
 }
 
 
@@ -163,12 +164,14 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
     "Interface",
     "class",
     "every method of the contract is present",
-    f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.METHODS))}",
+    f"Contract: a driver implements "
+    f"{', '.join((contract.CONSTRUCTOR.name, *(c.name for c in contract.CLAUSES)))} (a later era's "
+    "methods only when it reports that era: GRP-METHODS-001)",
 )
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
     probe.calls.append(f"callable(getattr({cls.__name__}, name)) for each contract method")
-    missing = [name for name in contract.METHODS if not callable(getattr(cls, name, None))]
+    missing = [c.name for c in contract.CLAUSES if not callable(getattr(cls, c.name, None))]
     probe.expect(not missing, "every contract method on the class", f"missing: {', '.join(missing)}")
 
 
@@ -824,6 +827,10 @@ def array_failure(probe: Probe) -> None:
         )
     probe.cinder_replicated()  # the manager still serves
 
+
+# -- Groups: registered here, so that they run before the hygiene checks ---------------------------
+
+from . import group_checks  # noqa: E402, F401
 
 # -- Hygiene --------------------------------------------------------------------------------------
 

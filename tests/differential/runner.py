@@ -33,6 +33,8 @@ TRANSITIONAL = frozenset(
         "awaiting-transfer",
     }
 )
+GROUP_TRANSITIONAL = frozenset({"creating", "updating", "deleting"})
+GROUP_REPLICATION_TRANSITIONAL = frozenset({"enabling", "disabling", "failing-over"})
 POLL_TIMEOUT = 30.0
 HEADERS = ("openstack-api-version", "x-openstack-request-id", "content-type")
 
@@ -126,6 +128,11 @@ class Runner:
             return exchange.status == 200 and dig(exchange.body, "volume.status") in TRANSITIONAL
         if poll == "gone":
             return exchange.status == 200
+        if poll == "group":
+            return exchange.status == 200 and (
+                dig(exchange.body, "group.status") in GROUP_TRANSITIONAL
+                or dig(exchange.body, "group.replication_status") in GROUP_REPLICATION_TRANSITIONAL
+            )
         return False
 
     def send(self, key: str, step: Step, project: str, path: str, body: Any) -> Exchange:
