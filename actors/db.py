@@ -111,6 +111,12 @@ _MULTI = (tuple, list, set, frozenset)
 DEFAULT_TYPE_NAME = "__DEFAULT__"
 DEFAULT_TYPE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "replisim:volume-type:__DEFAULT__"))
 DEFAULT_TYPE_DESCRIPTION = "Default Volume Type"
+# And with the group type Cinder reserves for consistency groups migrated to groups (its initial
+# migration makes it): listed like any group type, never usable for a new group.
+CGSNAPSHOT_GROUP_TYPE_NAME = "default_cgsnapshot_type"
+CGSNAPSHOT_GROUP_TYPE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "replisim:group-type:default_cgsnapshot_type"))
+CGSNAPSHOT_GROUP_TYPE_DESCRIPTION = "Default group type for migrating cgsnapshot"
+CGSNAPSHOT_GROUP_TYPE_SPECS = {"consistent_group_snapshot_enabled": "<is> True"}
 
 
 class Repository(Protocol):
@@ -505,6 +511,12 @@ class MemoryRepository:
         self._groups: dict[str, Row] = {}
         self._step = _Step(self)
         self.volume_type_create(DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, {}, DEFAULT_TYPE_DESCRIPTION)
+        self.group_type_create(
+            CGSNAPSHOT_GROUP_TYPE_ID,
+            CGSNAPSHOT_GROUP_TYPE_NAME,
+            CGSNAPSHOT_GROUP_TYPE_SPECS,
+            CGSNAPSHOT_GROUP_TYPE_DESCRIPTION,
+        )
 
     def _tx(self) -> _Step:
         """One atomic step; gives the time. Methods validate before they mutate."""
@@ -1068,6 +1080,16 @@ class SqlRepository:
         self._serial: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         _META.create_all(self._engine)
         _add_missing_columns(self._engine)
+        with self._tx() as (conn, _now):
+            reserved = sa.select(_GROUP_TYPES.c.id).where(_GROUP_TYPES.c.name == CGSNAPSHOT_GROUP_TYPE_NAME)
+            missing = not conn.execute(reserved).first()
+        if missing:
+            self.group_type_create(
+                CGSNAPSHOT_GROUP_TYPE_ID,
+                CGSNAPSHOT_GROUP_TYPE_NAME,
+                CGSNAPSHOT_GROUP_TYPE_SPECS,
+                CGSNAPSHOT_GROUP_TYPE_DESCRIPTION,
+            )
         with self._tx() as (conn, now):
             if not conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == DEFAULT_TYPE_NAME)).first():
                 conn.execute(

@@ -20,7 +20,7 @@ from replisim.sim import KernelError, MessagingTimeout, RemoteError
 
 from . import rpcapi
 from .context import RequestContext
-from .db import Repository
+from .db import CGSNAPSHOT_GROUP_TYPE_ID, Repository
 from .filters import wants_replication
 from .status import (
     AVAILABLE,
@@ -194,6 +194,11 @@ class GroupAPI:
             type_row = self.db.group_type_get(group_type)
         except exception.GroupTypeNotFound:
             type_row = self.db.group_type_get_by_name(group_type)
+        if type_row["id"] == CGSNAPSHOT_GROUP_TYPE_ID:
+            raise exception.InvalidGroupType(
+                reason=f"Group_type {type_row['id']} is reserved for migrating CGs to groups. Migrated "
+                "group can only be operated by CG APIs."
+            )
         if not volume_types:
             raise exception.InvalidInput(reason="a group needs at least one volume type")
         type_ids = list(dict.fromkeys(self._volume_type(t)["id"] for t in volume_types))

@@ -43,17 +43,18 @@ GROUP_ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("PUT", ("groups", "*"), "update_group"),
     ("POST", ("groups", "*", "action"), "group_action"),
 )
-# Each group action: its arguments, the API actor method and the microversion it needs.
-_GROUP_ACTIONS: Mapping[str, tuple[frozenset[str], str, tuple[int, int]]] = {
+# Each group action: its arguments (None: any object, as Cinder's schema takes), the API actor
+# method and the microversion it needs.
+_GROUP_ACTIONS: Mapping[str, tuple[frozenset[str] | None, str, tuple[int, int]]] = {
     "delete": (frozenset({"delete-volumes"}), "delete_group", GROUPS_SINCE),
-    "enable_replication": (frozenset(), "enable_group_replication", GROUP_REPLICATION_SINCE),
-    "disable_replication": (frozenset(), "disable_group_replication", GROUP_REPLICATION_SINCE),
+    "enable_replication": (None, "enable_group_replication", GROUP_REPLICATION_SINCE),
+    "disable_replication": (None, "disable_group_replication", GROUP_REPLICATION_SINCE),
     "failover_replication": (
         frozenset({"allow_attached_volume", "secondary_backend_id"}),
         "failover_group_replication",
         GROUP_REPLICATION_SINCE,
     ),
-    "list_replication_targets": (frozenset(), "list_group_replication_targets", GROUP_REPLICATION_SINCE),
+    "list_replication_targets": (None, "list_group_replication_targets", GROUP_REPLICATION_SINCE),
 }
 
 
@@ -132,7 +133,9 @@ class GroupsRest:
 
     def list_group_types(self, request: Request) -> Reply:
         _since(request, GROUP_TYPES_SINCE)
-        rows = self._call(request, "list_group_types")
+        rows = sorted(
+            self._call(request, "list_group_types"), key=lambda t: (t["created_at"], t["id"]), reverse=True
+        )  # newest first, as volume types
         if not request.context.is_admin:
             rows = [r for r in rows if r["is_public"]]
         return self._reply(200, {"group_types": [self._group_type_view(request, r) for r in rows]})
@@ -316,7 +319,8 @@ class GroupsRest:
             raise _bad(
                 f"Invalid input for field/attribute {name}. Value: {info}. {info!r} is not of type 'object'."
             )
-        _unexpected(info, allowed)
+        if allowed is not None:
+            _unexpected(info, allowed)
         args: dict[str, Any] = {}
         if name == "delete":
             args["delete_volumes"] = _boolean(info.get("delete-volumes", False), "delete-volumes")

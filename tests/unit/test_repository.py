@@ -16,6 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from replisim import exception
 from replisim.actors.db import (
+    CGSNAPSHOT_GROUP_TYPE_ID,
+    CGSNAPSHOT_GROUP_TYPE_NAME,
     DEFAULT_TYPE_ID,
     DEFAULT_TYPE_NAME,
     VOLUME_FIELDS,
@@ -775,10 +777,24 @@ def test_group_types_and_their_specs(repo: Repository, clock: FakeClock) -> None
     repo.group_type_create("gt2", "plain")
     with pytest.raises(exception.GroupTypeExists):
         repo.group_type_update("gt2", {"name": "mirrored"})
-    assert [t["name"] for t in repo.group_type_get_all()] == ["mirrored", "plain"]
+    assert [t["name"] for t in repo.group_type_get_all()] == [CGSNAPSHOT_GROUP_TYPE_NAME, "mirrored", "plain"]
     repo.group_type_delete("gt2")
     with pytest.raises(exception.GroupTypeNotFound):
         repo.group_type_get("gt2")
+
+
+def test_every_database_starts_with_cinders_reserved_group_type_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'twice.sqlite'}"
+    for _ in range(2):  # a database that outlived its server is not given a second one
+        repo = SqlRepository(url, clock=clock)
+        reserved = [t for t in repo.group_type_get_all() if t["name"] == CGSNAPSHOT_GROUP_TYPE_NAME]
+        repo.close()
+        assert [(t["id"], t["group_specs"]) for t in reserved] == [
+            (CGSNAPSHOT_GROUP_TYPE_ID, {"consistent_group_snapshot_enabled": "<is> True"})
+        ]
+    assert MemoryRepository(clock=clock).group_type_get(CGSNAPSHOT_GROUP_TYPE_ID)["is_public"] is True
 
 
 def test_groups_are_claimed_by_compare_and_swap_and_soft_deleted(repo: Repository, clock: FakeClock) -> None:
