@@ -237,6 +237,7 @@ def group_through_cinder(probe: Probe) -> None:
     probe.cleanup.push("group type", lambda: bench.admin("delete_group_type", type_id=group_type["id"]))
     group = probe.api("create_group", group_type=group_type["id"], volume_types=[volume_type])
     group_id = group["id"]
+    probe.cleanup.push("group", lambda: _delete_group(bench, group_id))
     probe.expect(
         bench.wait(lambda: bench.db.group_get(group_id)["status"] != "creating", "the group to be created")
         and bench.db.group_get(group_id)["status"] == "available",
@@ -254,7 +255,6 @@ def group_through_cinder(probe: Probe) -> None:
         )
         bench.created.append(created["id"])
         ids.append(created["id"])
-    probe.cleanup.push("group", lambda: _delete_group(bench, group_id))
     for volume_id in ids:
         bench.final(volume_id)
 
