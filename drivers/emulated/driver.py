@@ -399,7 +399,7 @@ class EmulatedDriver:
         updates: list[dict[str, Any]] = []
         try:
             for volume in volumes:
-                data = self.replication_enable(context, volume)["replication_driver_data"]
+                data = (self.replication_enable(context, volume) or {}).get("replication_driver_data")
                 updates.append(
                     {"id": volume["id"], "replication_status": "enabled", "replication_driver_data": data}
                 )
@@ -416,9 +416,9 @@ class EmulatedDriver:
             {
                 "id": volume["id"],
                 "replication_status": "disabled",
-                "replication_driver_data": self.replication_disable(context, volume)[
+                "replication_driver_data": (self.replication_disable(context, volume) or {}).get(
                     "replication_driver_data"
-                ],
+                ),
             }
             for volume in volumes
         ]
