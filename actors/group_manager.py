@@ -37,6 +37,7 @@ from .status import (
     GROUP_UPDATING,
     VOLUME_ERROR,
     GroupAction,
+    is_valid_host,
 )
 
 LOG = logging.getLogger("replisim.manager")
@@ -302,7 +303,11 @@ class GroupManager:
                 values = {
                     k: _text(v) for k, v in update.items() if k in GROUP_VOLUME_UPDATE_KEYS and k != "id"
                 }
-                values.update({k: _text(v) for k, v in update.items() if k == "replication_driver_data"})
+                if "host" in values and not is_valid_host(values["host"]):
+                    raise exception.VolumeDriverException(
+                        message=f"{action.name} gave volume {update['id']} host {values['host']!r}, "
+                        "not a 'host@backend#pool' string"
+                    )
                 self.db.volume_update(update["id"], values)
                 failed = failed or update.get("replication_status") == ERROR
             if failed:

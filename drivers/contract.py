@@ -161,7 +161,9 @@ CONSISTENT_GROUP_REPLICATION = "consistent_group_replication_enabled"
 GROUP_REPLICATION_SPECS = (CONSISTENT_GROUP_REPLICATION, GROUP_REPLICATION)
 GROUP_MODEL_KEYS = frozenset({"status", "replication_status"})  # what a group's model update may set
 # A volume's entry in a group method's volume updates: its id and the fields to write.
-GROUP_VOLUME_UPDATE_KEYS = frozenset({"id", "status", "replication_status", "provider_location"})
+GROUP_VOLUME_UPDATE_KEYS = frozenset(
+    {"id", "status", "replication_status", "provider_location", "replication_driver_data", "host"}
+)
 GROUP_UPDATES = "(model_update: dict | None, volume_updates: [{'id': id, ...}] | None)"
 
 GROUP_CLAUSES: tuple[Clause, ...] = (
@@ -218,7 +220,8 @@ GROUP_CLAUSES: tuple[Clause, ...] = (
         GROUP_UPDATES,
         "makes every volume's replica on secondary_backend_id (None: the driver's choice) the "
         "volume, all or none; 'default' fails back; each volume update says where it is served "
-        "from (provider_location) and may count the acknowledged writes the failover lost",
+        "from (provider_location, and host when a managed target's backend serves it now, as "
+        "replication_failover's) and may count the acknowledged writes the failover lost",
         keys=GROUP_MODEL_KEYS,
         defaults={"secondary_backend_id": None},
         gate=GROUP_REPLICATION,

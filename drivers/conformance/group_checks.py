@@ -15,7 +15,12 @@ from replisim.drivers import contract
 from .checks import _clause, _raised, _signature_problem, check
 from .harness import VOLUME_PREFIX, Probe
 
-GROUP_SPECS = {contract.CONSISTENT_GROUP_REPLICATION: "<is> True"}
+
+def _group_specs(probe: Probe) -> dict[str, str]:
+    """The group type specs that ask for the kind of group replication the driver reports."""
+    stats = probe.driver.get_volume_stats(refresh=True)
+    kinds = [key for key in contract.GROUP_REPLICATION_SPECS if stats.get(key) is True]
+    return {kinds[0]: "<is> True"} if kinds else {}
 
 
 def _group(probe: Probe, volumes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -28,7 +33,7 @@ def _group(probe: Probe, volumes: Sequence[Mapping[str, Any]]) -> dict[str, Any]
         "replication_status": "disabled",
         "group_type_id": f"{VOLUME_PREFIX}-group-type",
         "volume_type_ids": sorted({v["volume_type_id"] for v in volumes}),
-        "group_specs": dict(GROUP_SPECS),
+        "group_specs": _group_specs(probe),
         "project_id": volumes[0]["project_id"] if volumes else None,
     }
 
@@ -78,7 +83,7 @@ def _apply(volumes: list[dict[str, Any]], result: Any, status: str) -> None:
     updates = {u["id"]: u for u in (result[1] or ()) if isinstance(u, Mapping) and "id" in u}
     for volume in volumes:
         update = updates.get(volume["id"], {})
-        for key in ("provider_location", "replication_driver_data"):
+        for key in ("provider_location", "replication_driver_data", "host"):
             if update.get(key) is not None:
                 volume[key] = update[key] if isinstance(update[key], str) else str(update[key])
         volume["replication_status"] = status
@@ -232,7 +237,7 @@ def group_through_cinder(probe: Probe) -> None:
     bench = probe.cinder
     volume_type = bench.volume_type(replicated=True)
     group_type = probe.api(
-        "create_group_type", name=f"{VOLUME_PREFIX}-{bench.run_id}-group", group_specs=dict(GROUP_SPECS)
+        "create_group_type", name=f"{VOLUME_PREFIX}-{bench.run_id}-group", group_specs=_group_specs(probe)
     )
     probe.cleanup.push("group type", lambda: bench.admin("delete_group_type", type_id=group_type["id"]))
     group = probe.api("create_group", group_type=group_type["id"], volume_types=[volume_type])

@@ -452,8 +452,10 @@ class EmulatedDriver:
             target, others = targets[volume_id]
             self._changed(self.array_name, volume_id)
             record = self.fabric.failover(volume_id, target)
+            update = self._served_by(volume, target)
             updates.append(
                 {
+                    **update,
                     "id": volume_id,
                     "replication_status": "enabled"
                     if target == self.fabric.home.get(volume_id)
@@ -471,6 +473,18 @@ class EmulatedDriver:
             )
         status = "enabled" if secondary_backend_id == FAILBACK else "failed-over"
         return {"replication_status": status}, updates
+
+    def _served_by(self, volume: Mapping[str, Any], target: str) -> dict[str, Any]:
+        """``host`` when the array now serving the volume is another managed backend's, as a
+        volume failover says it; that backend reports the volume from now on."""
+        owner = self.fabric.owners.get(target)
+        current = self.fabric.owners.get(_located_array(volume) or self.array_name, self.backend)
+        if owner is None:
+            return {}
+        self._changed(target, volume["id"])
+        if owner == current:
+            return {}
+        return {"host": f"{self._node}@{owner}#{self.fabric.array(target).pool}"}
 
     def get_replication_error_status(
         self, context: Any, groups: list[Mapping[str, Any]]

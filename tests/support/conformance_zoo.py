@@ -342,7 +342,7 @@ class NoGroupFailover(EmulatedDriver):
 class GroupFailoverWrongSignature(EmulatedDriver):
     """Calls the failover target 'secondary', as the per-volume failover does, not secondary_backend_id."""
 
-    def failover_replication(self, context: Any, group: Any, volumes: Any, secondary: Any = None) -> Any:  # type: ignore[override]
+    def failover_replication(self, context: Any, group: Any, volumes: Any, secondary: Any = None) -> Any:
         return super().failover_replication(context, group, volumes, secondary)
 
 
