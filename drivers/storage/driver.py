@@ -26,6 +26,7 @@ lost (``lost_writes``, ``lost_seconds``; ``None`` when the old array did not ans
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -762,12 +763,11 @@ class StorageDriver:
                     reason=f"{name!r} is not a replication target of backend {self.backend}"
                 )
             if target.name != self._serving(volume).name:
-                vid = str(volume["id"])
-                self._patiently(lambda target=target, vid=vid: self._take_over(target, vid, "check"))
+                self._patiently(functools.partial(self._take_over, target, str(volume["id"]), "check"))
         updates = []
         for volume in volumes:
             result = self._patiently(
-                lambda volume=volume: self.replication_failover(context, volume, secondary_backend_id)
+                functools.partial(self.replication_failover, context, volume, secondary_backend_id)
             )
             model = result.get("model_update") or {}
             update = {
