@@ -371,7 +371,7 @@ def replay(target: str, seed: int | None, *, force: bool, quiet: bool, log_level
     "--require",
     multiple=True,
     metavar="CAPABILITY",
-    help="Fail instead of skip the checks that need it (replication, array-failure, "
+    help="Fail instead of skip the checks that need it (replication, groups, array-failure, "
     "config-secrets); repeatable.",
 )
 @click.option(

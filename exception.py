@@ -151,3 +151,34 @@ class UnsupportedVersion(CinderException):
 
 class DriverNotInitialized(VolumeDriverException):
     message = "Volume driver not ready: %(reason)s"
+
+
+# Generic volume groups (microversion 3.13) and their types (3.11), as Cinder words them.
+
+
+class InvalidGroup(Invalid):
+    message = "Invalid Group: %(reason)s"
+
+
+class InvalidGroupType(Invalid):
+    message = "Invalid group type: %(reason)s"
+
+
+class GroupNotFound(NotFound):
+    message = "Group %(group_id)s could not be found."
+
+
+class GroupTypeNotFound(NotFound):
+    message = "Group type %(group_type_id)s could not be found."
+
+
+class GroupTypeSpecsNotFound(NotFound):
+    message = "Group Type %(group_type_id)s has no specs with key %(group_specs_key)s."
+
+
+class GroupTypeExists(Conflict):
+    message = "Group Type %(id)s already exists."
+
+
+class ReplicationGroupError(CinderException):
+    message = "Group %(group_id)s replication error: %(reason)s."

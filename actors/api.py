@@ -19,6 +19,7 @@ from . import quotas, rpcapi
 from .context import RequestContext
 from .db import DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, Repository
 from .filters import pool_name, unmet_specs, wants_replication
+from .groups import GroupAPI
 from .policy import Policy
 from .status import (
     ATTACH_STATUSES,
@@ -52,6 +53,12 @@ NOT_BUSY: tuple[str | None, ...] = (*sorted(REPLICATION_STATUSES - TRANSITIONAL)
 # work on the volume, since the manager runs one request per volume at a time (as delete waits for
 # replication to rest, replication waits for the volume to).
 RESTING: tuple[str, ...] = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING, "in-use")
+# Cinder's refusal to delete a volume that belongs to a group (among other reasons it gives).
+IN_GROUP = (
+    "Volume status must be available or error or error_restoring or error_extending or "
+    "error_managing and must not be migrating, attached, belong to a group, have snapshots, "
+    "awaiting a transfer, or be disassociated from snapshots after volume transfer."
+)
 # What an admin may reset replication_status error to: the stable statuses.
 RESETTABLE_TO = (ENABLED, FAILED_OVER, DISABLED)
 # Cinder's refusal of any change to a volume on a frozen backend (cinder/objects/base.py).
@@ -62,8 +69,9 @@ def _listing(values: list[str]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-class VolumeAPI(Actor):
-    """Serves ``cinder-api.<name>``: every handler takes the caller's ``context`` first."""
+class VolumeAPI(GroupAPI, Actor):
+    """Serves ``cinder-api.<name>``: every handler takes the caller's ``context`` first (the group
+    handlers are ``GroupAPI``'s)."""
 
     def __init__(self, db: Repository, policy: Policy | None = None, *, service_down_time: float = 60.0):
         self.db = db
@@ -128,6 +136,7 @@ class VolumeAPI(Actor):
         *,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        group_id: str | None = None,
     ) -> Gen:
         ctx = self._authorize(context, "volume:create")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -139,6 +148,8 @@ class VolumeAPI(Actor):
                 type_id = self.db.volume_type_get(volume_type)["id"]
             except exception.VolumeTypeNotFound:
                 type_id = self.db.volume_type_get_by_name(volume_type)["id"]
+        if group_id is not None:
+            self.check_volume_group(context, group_id, type_id)
         volume_id = yield from self._unused_id(self._volume_taken)
         volume = self.db.volume_create(
             {
@@ -152,6 +163,7 @@ class VolumeAPI(Actor):
                 "status": CREATING,
                 "volume_type_id": type_id,
                 "replication_status": "disabled",
+                **({"group_id": group_id} if group_id is not None else {}),
             },
             within_quota=True,
         )
@@ -174,6 +186,8 @@ class VolumeAPI(Actor):
         self._authorize(context, "volume:delete", volume)
         self._check_not_frozen(volume)
         deletable = (AVAILABLE, VOLUME_ERROR, ERROR_DELETING)
+        if volume["group_id"]:  # a group's volumes go with it (delete_group with delete-volumes)
+            raise exception.InvalidVolume(reason=IN_GROUP)
         if volume["status"] not in deletable or volume["replication_status"] in TRANSITIONAL:
             raise exception.InvalidVolume(
                 reason=f"volume {volume_id} cannot be deleted while its status is {volume['status']!r} "

@@ -51,6 +51,7 @@ _VOLUME_SCHEMA: dict[str, tuple[type, ...]] = {
     "previous_replication_status": _TEXT,
     "provider_location": _TEXT,
     "status_reason": _TEXT,  # why a volume is in `error` (no valid host, driver failure)
+    "group_id": _TEXT,  # the generic volume group it belongs to (microversion 3.13)
     "bootable": (bool,),
     "attach_status": _TEXT,
     "migration_status": _TEXT,
@@ -121,6 +122,12 @@ _MULTI = (tuple, list, set, frozenset)
 DEFAULT_TYPE_NAME = "__DEFAULT__"
 DEFAULT_TYPE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "replisim:volume-type:__DEFAULT__"))
 DEFAULT_TYPE_DESCRIPTION = "Default Volume Type"
+# And with the group type Cinder reserves for consistency groups migrated to groups (its initial
+# migration makes it): listed like any group type, never usable for a new group.
+CGSNAPSHOT_GROUP_TYPE_NAME = "default_cgsnapshot_type"
+CGSNAPSHOT_GROUP_TYPE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "replisim:group-type:default_cgsnapshot_type"))
+CGSNAPSHOT_GROUP_TYPE_DESCRIPTION = "Default group type for migrating cgsnapshot"
+CGSNAPSHOT_GROUP_TYPE_SPECS = {"consistent_group_snapshot_enabled": "<is> True"}
 
 
 class Repository(Protocol):
@@ -176,6 +183,30 @@ class Repository(Protocol):
     def quota_class_update(self, class_name: str, limits: Mapping[str, int]) -> None: ...
     def quota_usage(self, project_id: str) -> quotas.Usage: ...
     def close(self) -> None: ...
+    def group_type_create(
+        self,
+        type_id: str,
+        name: str,
+        group_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+        is_public: bool = True,
+    ) -> Row: ...
+    def group_type_get(self, type_id: str) -> Row: ...
+    def group_type_get_by_name(self, name: str) -> Row: ...
+    def group_type_get_all(self) -> list[Row]: ...
+    def group_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row: ...
+    def group_type_delete(self, type_id: str) -> None: ...
+    def group_type_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]: ...
+    def group_type_specs_delete(self, type_id: str, key: str) -> None: ...
+    def group_create(self, values: Mapping[str, Any]) -> Row: ...
+    def group_get(self, group_id: str) -> Row: ...
+    def group_get_all(self, *, project_id: str | None = None) -> list[Row]: ...
+    def group_update(self, group_id: str, values: Mapping[str, Any]) -> Row: ...
+    def group_conditional_update(
+        self, group_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None: ...
+    def group_destroy(self, group_id: str) -> None: ...
+    def volume_get_all_by_group(self, group_id: str) -> list[Row]: ...
 
 
 def make_repository(url: str | None, clock: Clock) -> Repository:
@@ -373,6 +404,95 @@ def _require(available: bool) -> None:
         raise exception.DBUnavailable(reason="database is unavailable")
 
 
+# --- generic volume groups and their types (shared by both backends) --------------------------
+
+_GROUP_TYPE_SCHEMA: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "name": (str,),
+    "description": _TEXT,
+    "is_public": (bool,),
+    "group_specs": (dict,),  # str to str, as a volume type's extra specs
+    "created_at": _TIME,
+    "updated_at": _TIME,
+}
+_GROUP_SCHEMA: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "project_id": _TEXT,
+    "user_id": _TEXT,
+    "name": _TEXT,
+    "description": _TEXT,
+    "status": _TEXT,
+    "replication_status": _TEXT,
+    "host": _TEXT,  # 'host@backend#pool', once the scheduler placed it
+    "availability_zone": _TEXT,
+    "group_type_id": _TEXT,
+    "volume_type_ids": (list,),  # the volume types its volumes may have, in the order given
+    "status_reason": _TEXT,  # why a group is in `error`
+    "created_at": _TIME,
+    "updated_at": _TIME,
+    "deleted_at": (*_TIME, _NONE),
+    "deleted": (bool,),
+}
+GROUP_FIELDS = tuple(_GROUP_SCHEMA)
+_GROUP_WRITABLE = frozenset(GROUP_FIELDS) - {"id", "created_at", "updated_at", "deleted_at", "deleted"}
+_GROUP_DEFAULTS: Row = {
+    "status": "creating",
+    "replication_status": "disabled",
+    "availability_zone": "nova",
+    "volume_type_ids": [],
+    "deleted": False,
+}
+
+
+def _group_values(values: Mapping[str, Any]) -> Row:
+    """A validated copy of a group's writable values: ``volume_type_ids`` a list of strings."""
+    out: Row = {}
+    for key, value in values.items():
+        if key not in _GROUP_SCHEMA:
+            raise exception.Invalid(f"Unknown group field {key!r}.")
+        if key not in _GROUP_WRITABLE:
+            raise exception.Invalid(f"The group field {key!r} is read-only.")
+        _check_type("group", key, value, _GROUP_SCHEMA[key])
+        if key == "volume_type_ids" and not all(isinstance(item, str) for item in value):
+            raise exception.Invalid(f"A group's volume_type_ids are strings, not {value!r}.")
+        out[key] = list(value) if key == "volume_type_ids" else value
+    return out
+
+
+def _new_group(values: Mapping[str, Any], now: float) -> Row:
+    if "id" not in values:
+        raise exception.Invalid("A group needs an 'id'.")
+    _check_type("group", "id", values["id"], (str,))
+    row: Row = dict.fromkeys(GROUP_FIELDS)
+    row.update(_GROUP_DEFAULTS)
+    row.update(_group_values({k: v for k, v in values.items() if k != "id"}))
+    row.update(id=values["id"], created_at=now, updated_at=now)
+    row["volume_type_ids"] = list(row["volume_type_ids"])
+    return row
+
+
+def _group_copy(row: Row) -> Row:
+    return {**row, "volume_type_ids": list(row["volume_type_ids"])}
+
+
+def _group_type_copy(row: Row) -> Row:
+    return {**row, "group_specs": dict(row["group_specs"])}
+
+
+def _group_type_changes(values: Mapping[str, Any]) -> Row:
+    """A group type's writable fields (name, description, is_public), checked."""
+    unknown = sorted(set(values) - {"name", "description", "is_public"})
+    if unknown:
+        raise exception.Invalid(f"Unknown or read-only group type field {unknown[0]!r}.")
+    for key, value in values.items():
+        _check_type("group type", key, value, _GROUP_TYPE_SCHEMA[key])
+    return dict(values)
+
+
+def _no_group_spec(type_id: str, key: str) -> exception.NotFound:
+    return exception.GroupTypeSpecsNotFound(group_type_id=type_id, group_specs_key=key)
+
+
 # --- in memory ----------------------------------------------------------------------------------
 
 
@@ -445,8 +565,16 @@ class MemoryRepository:
         self._service_ids: dict[tuple[str, str], int] = {}  # (host, binary) -> id
         self._quotas: dict[str, dict[str, int]] = {}  # project -> resource -> limit
         self._quota_classes: dict[str, dict[str, int]] = {}  # class -> resource -> limit
+        self._group_types: dict[str, Row] = {}
+        self._groups: dict[str, Row] = {}
         self._step = _Step(self)
         self.volume_type_create(DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME, {}, DEFAULT_TYPE_DESCRIPTION)
+        self.group_type_create(
+            CGSNAPSHOT_GROUP_TYPE_ID,
+            CGSNAPSHOT_GROUP_TYPE_NAME,
+            CGSNAPSHOT_GROUP_TYPE_SPECS,
+            CGSNAPSHOT_GROUP_TYPE_DESCRIPTION,
+        )
 
     def _tx(self) -> _Step:
         """One atomic step; gives the time. Methods validate before they mutate."""
@@ -754,6 +882,146 @@ class MemoryRepository:
         with self._tx():
             return self._usage(project_id)
 
+    # generic volume groups and their types
+
+    def _group_type(self, type_id: str) -> Row:
+        row = self._group_types.get(type_id)
+        if row is None:
+            raise exception.GroupTypeNotFound(group_type_id=type_id)
+        return row
+
+    def group_type_create(
+        self,
+        type_id: str,
+        name: str,
+        group_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+        is_public: bool = True,
+    ) -> Row:
+        with self._tx() as now:
+            _check_type("group type", "id", type_id, (str,))
+            changes = _group_type_changes({"name": name, "description": description, "is_public": is_public})
+            specs = _check_specs(group_specs or {})
+            if type_id in self._group_types:
+                raise exception.Invalid(f"Group type {type_id} already exists.")
+            if any(row["name"] == name for row in self._group_types.values()):
+                raise exception.GroupTypeExists(id=name)
+            row = {
+                "id": type_id,
+                **changes,
+                "group_specs": dict(sorted(specs.items())),
+                "created_at": now,
+                "updated_at": now,
+            }
+            self._group_types[type_id] = row
+            return _group_type_copy(row)
+
+    def group_type_get(self, type_id: str) -> Row:
+        with self._tx():
+            return _group_type_copy(self._group_type(type_id))
+
+    def group_type_get_by_name(self, name: str) -> Row:
+        with self._tx():
+            for row in self._group_types.values():
+                if row["name"] == name:
+                    return _group_type_copy(row)
+            raise exception.GroupTypeNotFound(group_type_id=name)
+
+    def group_type_get_all(self) -> list[Row]:
+        with self._tx():
+            return [_group_type_copy(r) for r in sorted(self._group_types.values(), key=lambda r: r["name"])]
+
+    def group_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            changes = _group_type_changes(values)
+            row = self._group_type(type_id)
+            name = changes.get("name", row["name"])
+            if any(o["name"] == name and o["id"] != type_id for o in self._group_types.values()):
+                raise exception.GroupTypeExists(id=name)
+            row.update(changes, updated_at=now)
+            return _group_type_copy(row)
+
+    def group_type_delete(self, type_id: str) -> None:
+        with self._tx():
+            self._group_type(type_id)
+            del self._group_types[type_id]
+
+    def group_type_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]:
+        with self._tx() as now:
+            changes = _check_specs(specs)
+            row = self._group_type(type_id)
+            row["group_specs"] = dict(sorted({**row["group_specs"], **changes}.items()))
+            row["updated_at"] = now
+            return dict(row["group_specs"])
+
+    def group_type_specs_delete(self, type_id: str, key: str) -> None:
+        with self._tx() as now:
+            row = self._group_type(type_id)
+            if key not in row["group_specs"]:
+                raise _no_group_spec(type_id, key)
+            del row["group_specs"][key]
+            row["updated_at"] = now
+
+    def _live_group(self, group_id: str) -> Row:
+        row = self._groups.get(group_id)
+        if row is None or row["deleted"]:
+            raise exception.GroupNotFound(group_id=group_id)
+        return row
+
+    def group_create(self, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            row = _new_group(values, now)
+            if row["id"] in self._groups:
+                raise exception.Invalid(f"Group {row['id']} already exists.")
+            self._groups[row["id"]] = row
+            return _group_copy(row)
+
+    def group_get(self, group_id: str) -> Row:
+        with self._tx():
+            return _group_copy(self._live_group(group_id))
+
+    def group_get_all(self, *, project_id: str | None = None) -> list[Row]:
+        with self._tx():
+            rows = [
+                _group_copy(row)
+                for row in self._groups.values()
+                if not row["deleted"] and (project_id is None or row["project_id"] == project_id)
+            ]
+            return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
+
+    def group_update(self, group_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as now:
+            changes = _group_values(values)
+            row = self._live_group(group_id)
+            row.update(changes, updated_at=now)
+            return _group_copy(row)
+
+    def group_conditional_update(
+        self, group_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        with self._tx() as now:
+            wanted = _expectations(expected, "group", _GROUP_SCHEMA)
+            changes = _group_values(values)
+            row = self._live_group(group_id)
+            if not _matches(row, wanted):
+                return None
+            row.update(changes, updated_at=now)
+            return _group_copy(row)
+
+    def group_destroy(self, group_id: str) -> None:
+        with self._tx() as now:
+            row = self._live_group(group_id)
+            row.update(deleted=True, deleted_at=now, status="deleted", updated_at=now)
+
+    def volume_get_all_by_group(self, group_id: str) -> list[Row]:
+        with self._tx():
+            rows = [
+                _volume_copy(row)
+                for row in self._volumes.values()
+                if not row["deleted"] and row["group_id"] == group_id
+            ]
+            return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
+
 
 def _matches(row: Row, wanted: Mapping[str, list[Any]]) -> bool:
     return all(row[key] in allowed for key, allowed in wanted.items())
@@ -780,6 +1048,7 @@ _VOLUMES = sa.Table(
     sa.Column("previous_replication_status", sa.Text),
     sa.Column("provider_location", sa.Text),
     sa.Column("status_reason", sa.Text),
+    sa.Column("group_id", sa.String(255)),
     sa.Column("bootable", sa.Boolean, nullable=False),
     sa.Column("attach_status", sa.String(255)),
     sa.Column("migration_status", sa.String(255)),
@@ -854,6 +1123,39 @@ def _add_missing_columns(engine: sa.Engine) -> None:
             default = " NOT NULL DEFAULT 0" if isinstance(column.type, sa.Boolean) else ""
             with engine.begin() as conn:
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))
+
+
+_GROUP_TYPES = sa.Table(
+    "group_types",
+    _META,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("is_public", sa.Boolean, nullable=False),
+    sa.Column("group_specs", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+_GROUPS = sa.Table(
+    "groups",
+    _META,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("project_id", sa.String(255)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("name", sa.String(255)),
+    sa.Column("description", sa.Text),
+    sa.Column("status", sa.String(255)),
+    sa.Column("replication_status", sa.String(255)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("availability_zone", sa.String(255)),
+    sa.Column("group_type_id", sa.String(255)),
+    sa.Column("volume_type_ids", sa.JSON, nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("deleted_at", sa.Double),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+)
 
 
 def _where(table: sa.Table, wanted: Mapping[str, list[Any]]) -> list[sa.ColumnElement[bool]]:
@@ -942,6 +1244,16 @@ class SqlRepository:
         self._quota_serial: AbstractContextManager[Any] = nullcontext() if sqlite else threading.Lock()
         _META.create_all(self._engine)
         _add_missing_columns(self._engine)
+        with self._tx() as (conn, _now):
+            reserved = sa.select(_GROUP_TYPES.c.id).where(_GROUP_TYPES.c.name == CGSNAPSHOT_GROUP_TYPE_NAME)
+            missing = not conn.execute(reserved).first()
+        if missing:
+            self.group_type_create(
+                CGSNAPSHOT_GROUP_TYPE_ID,
+                CGSNAPSHOT_GROUP_TYPE_NAME,
+                CGSNAPSHOT_GROUP_TYPE_SPECS,
+                CGSNAPSHOT_GROUP_TYPE_DESCRIPTION,
+            )
         with self._tx() as (conn, now):
             if not conn.execute(sa.select(_TYPES.c.id).where(_TYPES.c.name == DEFAULT_TYPE_NAME)).first():
                 conn.execute(
@@ -1330,3 +1642,166 @@ class SqlRepository:
     def quota_usage(self, project_id: str) -> quotas.Usage:
         with self._tx() as (conn, _now):
             return self._usage(conn, project_id)
+
+    # generic volume groups and their types
+
+    def _group_type(self, conn: sa.Connection, *where: sa.ColumnElement[bool], missing: str) -> Row:
+        row = conn.execute(sa.select(_GROUP_TYPES).where(*where)).mappings().first()
+        if row is None:
+            raise exception.GroupTypeNotFound(group_type_id=missing)
+        return dict(row)
+
+    def group_type_create(
+        self,
+        type_id: str,
+        name: str,
+        group_specs: Mapping[str, str] | None = None,
+        description: str | None = None,
+        is_public: bool = True,
+    ) -> Row:
+        with self._tx() as (conn, now):
+            _check_type("group type", "id", type_id, (str,))
+            changes = _group_type_changes({"name": name, "description": description, "is_public": is_public})
+            specs = _check_specs(group_specs or {})
+            if conn.execute(sa.select(_GROUP_TYPES.c.id).where(_GROUP_TYPES.c.id == type_id)).first():
+                raise exception.Invalid(f"Group type {type_id} already exists.")
+            if conn.execute(sa.select(_GROUP_TYPES.c.id).where(_GROUP_TYPES.c.name == name)).first():
+                raise exception.GroupTypeExists(id=name)
+            row = {
+                "id": type_id,
+                **changes,
+                "group_specs": dict(sorted(specs.items())),
+                "created_at": now,
+                "updated_at": now,
+            }
+            conn.execute(sa.insert(_GROUP_TYPES).values(**row))
+            return row
+
+    def group_type_get(self, type_id: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._group_type(conn, _GROUP_TYPES.c.id == type_id, missing=type_id)
+
+    def group_type_get_by_name(self, name: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._group_type(conn, _GROUP_TYPES.c.name == name, missing=name)
+
+    def group_type_get_all(self) -> list[Row]:
+        with self._tx() as (conn, _now):
+            query = sa.select(_GROUP_TYPES).order_by(_GROUP_TYPES.c.name)
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def group_type_update(self, type_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            changes = _group_type_changes(values)
+            if "name" in changes:
+                clash = sa.select(_GROUP_TYPES.c.id).where(
+                    _GROUP_TYPES.c.name == changes["name"], _GROUP_TYPES.c.id != type_id
+                )
+                if conn.execute(clash).first():
+                    raise exception.GroupTypeExists(id=changes["name"])
+            query = (
+                sa.update(_GROUP_TYPES).where(_GROUP_TYPES.c.id == type_id).values(**changes, updated_at=now)
+            )
+            if conn.execute(query).rowcount != 1:
+                raise exception.GroupTypeNotFound(group_type_id=type_id)
+            return self._group_type(conn, _GROUP_TYPES.c.id == type_id, missing=type_id)
+
+    def group_type_delete(self, type_id: str) -> None:
+        with self._tx() as (conn, _now):
+            if conn.execute(sa.delete(_GROUP_TYPES).where(_GROUP_TYPES.c.id == type_id)).rowcount != 1:
+                raise exception.GroupTypeNotFound(group_type_id=type_id)
+
+    def _set_group_specs(
+        self, type_id: str, change: Callable[[dict[str, str]], dict[str, str]]
+    ) -> dict[str, str]:
+        with self._tx() as (conn, now):
+            row = self._group_type(conn, _GROUP_TYPES.c.id == type_id, missing=type_id)
+            specs = dict(sorted(change(dict(row["group_specs"])).items()))
+            conn.execute(
+                sa.update(_GROUP_TYPES)
+                .where(_GROUP_TYPES.c.id == type_id)
+                .values(group_specs=specs, updated_at=now)
+            )
+            return specs
+
+    def group_type_specs_update(self, type_id: str, specs: Mapping[str, str]) -> dict[str, str]:
+        changes = _check_specs(specs)
+        return self._set_group_specs(type_id, lambda current: {**current, **changes})
+
+    def group_type_specs_delete(self, type_id: str, key: str) -> None:
+        def without(current: dict[str, str]) -> dict[str, str]:
+            if key not in current:
+                raise _no_group_spec(type_id, key)
+            return {k: v for k, v in current.items() if k != key}
+
+        self._set_group_specs(type_id, without)
+
+    @staticmethod
+    def _group(conn: sa.Connection, group_id: str) -> Row:
+        query = sa.select(_GROUPS).where(_GROUPS.c.id == group_id, ~_GROUPS.c.deleted)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise exception.GroupNotFound(group_id=group_id)
+        return dict(row)
+
+    def group_create(self, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            row = _new_group(values, now)
+            if conn.execute(sa.select(_GROUPS.c.id).where(_GROUPS.c.id == row["id"])).first():
+                raise exception.Invalid(f"Group {row['id']} already exists.")
+            conn.execute(sa.insert(_GROUPS).values(**row))
+            return _group_copy(row)
+
+    def group_get(self, group_id: str) -> Row:
+        with self._tx() as (conn, _now):
+            return self._group(conn, group_id)
+
+    def group_get_all(self, *, project_id: str | None = None) -> list[Row]:
+        with self._tx() as (conn, _now):
+            query = sa.select(_GROUPS).where(~_GROUPS.c.deleted)
+            if project_id is not None:
+                query = query.where(_GROUPS.c.project_id == project_id)
+            rows = conn.execute(query.order_by(_GROUPS.c.created_at, _GROUPS.c.id)).mappings()
+            return [dict(row) for row in rows]
+
+    def group_update(self, group_id: str, values: Mapping[str, Any]) -> Row:
+        with self._tx() as (conn, now):
+            changes = _group_values(values)
+            result = conn.execute(
+                sa.update(_GROUPS)
+                .where(_GROUPS.c.id == group_id, ~_GROUPS.c.deleted)
+                .values(**changes, updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise exception.GroupNotFound(group_id=group_id)
+            return self._group(conn, group_id)
+
+    def group_conditional_update(
+        self, group_id: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Row | None:
+        with self._tx() as (conn, now):
+            wanted = _expectations(expected, "group", _GROUP_SCHEMA)
+            changes = _group_values(values)
+            result = conn.execute(
+                sa.update(_GROUPS)
+                .where(_GROUPS.c.id == group_id, ~_GROUPS.c.deleted, *_where(_GROUPS, wanted))
+                .values(**changes, updated_at=now)
+            )
+            row = self._group(conn, group_id)
+            return row if result.rowcount == 1 else None
+
+    def group_destroy(self, group_id: str) -> None:
+        with self._tx() as (conn, now):
+            result = conn.execute(
+                sa.update(_GROUPS)
+                .where(_GROUPS.c.id == group_id, ~_GROUPS.c.deleted)
+                .values(deleted=True, deleted_at=now, status="deleted", updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise exception.GroupNotFound(group_id=group_id)
+
+    def volume_get_all_by_group(self, group_id: str) -> list[Row]:
+        with self._tx() as (conn, _now):
+            v = _VOLUMES.c
+            query = sa.select(_VOLUMES).where(~v.deleted, v.group_id == group_id)
+            return [dict(row) for row in conn.execute(query.order_by(v.created_at, v.id)).mappings()]

@@ -25,6 +25,7 @@ from replisim.sim.errors import MessagingTimeout, RemoteError
 from . import rpcapi
 from .context import admin_context
 from .db import Repository
+from .group_manager import GroupManager
 from .idempotency import RecentRequests
 from .status import (
     AVAILABLE,
@@ -98,8 +99,8 @@ def _supported(version: str | None) -> bool:
     return major == s_major and minor.isdigit() and int(minor) <= int(s_minor)
 
 
-class VolumeManager(Actor):
-    """Serves ``cinder-volume.<host@backend>``."""
+class VolumeManager(GroupManager, Actor):
+    """Serves ``cinder-volume.<host@backend>`` (its group handlers are ``GroupManager``'s)."""
 
     def __init__(
         self, host: str, db: Repository, *, report_interval: float = 10.0, driver_timeout: float = 30.0

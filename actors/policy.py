@@ -64,6 +64,27 @@ DEFAULT_RULES: Mapping[str, str] = MappingProxyType(
         "volume_extension:quota_classes:update": "rule:admin_api",
         "limits_extension:used_limits": "rule:admin_or_owner",
         "scheduler_extension:scheduler_stats:get_pools": "rule:admin_api",
+        # generic volume groups (3.13) and group replication (3.38): a project member's, not
+        # admin-only, as Cinder 29's defaults have them
+        "admin_or_project_member": (
+            "is_admin:True or role:admin or (role:member and project_id:%(project_id)s)"
+        ),
+        "admin_or_project_reader": (
+            "is_admin:True or role:admin or (role:reader and project_id:%(project_id)s)"
+        ),
+        "group:create": "rule:admin_or_project_member",
+        "group:get": "rule:admin_or_project_reader",
+        "group:get_all": "rule:admin_or_project_reader",
+        "group:update": "rule:admin_or_project_member",
+        "group:delete": "rule:admin_or_project_member",
+        "group:enable_replication": "rule:admin_or_project_member",
+        "group:disable_replication": "rule:admin_or_project_member",
+        "group:failover_replication": "rule:admin_or_project_member",
+        "group:list_replication_targets": "rule:admin_or_project_member",
+        # group types (3.11): everyone reads them, admins write them and see their specs
+        "group:group_types_manage": "rule:admin_api",
+        "group:group_types_specs": "rule:admin_api",
+        "group:access_group_types_specs": "rule:admin_api",
     }
 )
 

@@ -40,6 +40,7 @@ from . import views
 from .client import Client
 from .context import RequestContext
 from .db import DEFAULT_TYPE_ID
+from .rest_groups import GROUP_ROUTES, GROUPS_SINCE, GroupsRest
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
 LOG = logging.getLogger("replisim.rest")
@@ -120,7 +121,6 @@ _UNSUPPORTED_CREATE = (
     "imageRef",
     "backup_id",
     "consistencygroup_id",
-    "group_id",
     "multiattach",
 )
 
@@ -407,8 +407,9 @@ def _volume_filter(key: str, value: str, version: Version) -> Callable[[Mapping[
 Route = tuple[str, tuple[str, ...], str]
 
 
-class BlockStorageApi:
-    """Routes a request to a controller method, calls the API actor, and shapes the reply."""
+class BlockStorageApi(GroupsRest):
+    """Routes a request to a controller method, calls the API actor, and shapes the reply (the
+    group controllers are ``GroupsRest``'s)."""
 
     ROUTES: tuple[Route, ...] = (
         ("GET", ("volumes",), "list_volumes"),
@@ -449,6 +450,7 @@ class BlockStorageApi:
         ("GET", ("scheduler-stats", "get_pools"), "get_pools"),
         ("GET", ("extensions",), "list_extensions"),
         ("GET", ("resource_filters",), "list_resource_filters"),
+        *GROUP_ROUTES,
     )
     # A path's first segment that names a collection, not a project (``/v3/volumes``).
     collections = frozenset(pattern[0] for _, pattern, _ in ROUTES)
@@ -722,6 +724,9 @@ class BlockStorageApi:
         for key, value in (("name", name), ("description", description), ("volume_type", volume_type)):
             if value is not None and not isinstance(value, str):
                 raise HttpError(400, f"Volume {key} must be a string, got {value!r}.")
+        group_id = spec.get("group_id") if request.version >= GROUPS_SINCE else None
+        if group_id is not None and not isinstance(group_id, str):
+            raise HttpError(400, f"Volume group_id must be a string, got {group_id!r}.")
         volume = self._call(
             request,
             "create_volume",
@@ -730,6 +735,7 @@ class BlockStorageApi:
             volume_type=volume_type,
             description=description,
             metadata=_metadata(spec.get("metadata") or {}),
+            **({"group_id": group_id} if group_id is not None else {}),
         )
         return Reply(202, {"volume": self._detail(request, volume, extended=False)})
 

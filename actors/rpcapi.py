@@ -114,3 +114,39 @@ def freeze_host(context: Mapping[str, Any], host: str, timeout: float = SERVICE_
 
 def thaw_host(context: Mapping[str, Any], host: str, timeout: float = SERVICE_CALL_TIMEOUT) -> Call:
     return Call(*_to_service(host, "thaw_host", context), timeout=timeout)
+
+
+# -- generic volume groups: to the scheduler (create), then to the group's manager --------------
+
+
+def _to_group_manager(
+    group: Mapping[str, Any], method: str, context: Mapping[str, Any], **args: Any
+) -> tuple[Address, Message]:
+    host = group.get("host")
+    if not host:
+        raise ValueError(f"group {group.get('id')} has no host to send {method!r} to")
+    message = Message(method, {"context": dict(context), "group_id": group["id"], **args}, RPC_VERSION)
+    return manager_address(host), message
+
+
+def schedule_create_group(context: Mapping[str, Any], group_id: str, op_id: str) -> Cast:
+    return Cast(
+        Address(SCHEDULER_TOPIC),
+        Message(
+            "create_group", {"context": dict(context), "group_id": group_id, "op_id": op_id}, RPC_VERSION
+        ),
+    )
+
+
+def group_cast(
+    context: Mapping[str, Any], group: Mapping[str, Any], method: str, op_id: str, **args: Any
+) -> Cast:
+    """A group's lifecycle or replication cast (``create_group``, ``delete_group``,
+    ``update_group``, ``enable_replication``, ...) to the manager of its backend."""
+    return Cast(*_to_group_manager(group, method, context, op_id=op_id, **args))
+
+
+def list_group_replication_targets(
+    context: Mapping[str, Any], group: Mapping[str, Any], timeout: float = LIST_TARGETS_TIMEOUT
+) -> Call:
+    return Call(*_to_group_manager(group, "list_group_replication_targets", context), timeout=timeout)

@@ -140,7 +140,7 @@ class Scheduler(Actor):
         passed, why = [], []
         # Cinder's host manager skips disabled services: frozen, failed over, or an admin's
         disabled = self.db.service_disabled_hosts(VOLUME_TOPIC)
-        for host in self._order:
+        for host in self._hosts_for(volume):
             state = self.hosts[host]
             reasons = self.rejections(state, size, specs, now)
             if host in disabled:
@@ -172,4 +172,57 @@ class Scheduler(Actor):
             return None
         best.placed_gb += size
         yield rpcapi.create_volume(context, placed, op_id)
+        return best.host
+
+    # -- generic volume groups ---------------------------------------------------------------------
+
+    def _hosts_for(self, volume: Mapping[str, Any]) -> list[str]:
+        """Where a volume may go: a group's volume only to its group's backend, as Cinder places it."""
+        if not volume.get("group_id"):
+            return self._order
+        try:
+            group_host = self.db.group_get(volume["group_id"])["host"]
+        except exception.GroupNotFound:
+            return []
+        return [host for host in self._order if group_host and host == group_host.partition("#")[0]]
+
+    def create_group(self, context: Mapping[str, Any], group_id: str, op_id: str | None = None) -> Gen:
+        """Place a group on a backend that meets its group type's specs and every one of its volume
+        types' extra specs (most free capacity first), then ask that backend's manager to create it."""
+        now = yield Now()
+        group = self.db.group_get(group_id)
+        if group["status"] != CREATING or group["host"] is not None:
+            LOG.info("group %s is already placed (%s); request %s ignored", group_id, group["host"], op_id)
+            return None
+        wanted: list[Specs] = [
+            tuple(sorted(self.db.group_type_get(group["group_type_id"])["group_specs"].items()))
+        ]
+        for type_id in group["volume_type_ids"]:
+            wanted.append(tuple(sorted(self.db.volume_type_get(type_id)["extra_specs"].items())))
+        passed, why = [], []
+        for host in self._order:
+            state = self.hosts[host]
+            reasons = [reason for specs in wanted for reason in self.rejections(state, 0.0, specs, now)]
+            if reasons:
+                why.append(f"{host}: {'; '.join(dict.fromkeys(reasons))}")
+            else:
+                passed.append(state)
+        if not passed:
+            reason = f"No valid host to create group {group_id}. " + (
+                " | ".join(why) or "No backend has reported."
+            )
+            LOG.warning("group %s: %s", group_id, reason)
+            self.db.group_conditional_update(
+                group_id,
+                {"status": CREATING, "host": None},
+                {"status": VOLUME_ERROR, "status_reason": reason},
+            )
+            return None
+        best = min(passed, key=lambda s: (-s.free_gb(), s.host))
+        placed = self.db.group_conditional_update(
+            group_id, {"status": CREATING, "host": None}, {"host": f"{best.host}#{best.pool()}"}
+        )
+        if placed is None:
+            return None
+        yield rpcapi.group_cast(context, placed, "create_group", op_id or "")
         return best.host

@@ -18,8 +18,8 @@ DISABLING = "disabling"
 ENABLING_SECONDARY = "enabling_secondary"
 FAILED_OVER = "failed-over"
 ERROR = "error"
-
-# Host failover (Replication V2.1): a service's statuses, and a volume's after one
+# Host failover (Replication V2.1): a service's statuses, and a volume's after one; failing-over is
+# also a group's failover in progress (and its volumes'), as Cinder names it
 NOT_CAPABLE = "not-capable"
 FAILING_OVER = "failing-over"
 FAILOVER_ERROR = "failover-error"
@@ -34,10 +34,11 @@ REPLICATION_STATUSES = frozenset(
         FAILED_OVER,
         ERROR,
         NOT_CAPABLE,
+        FAILING_OVER,
         FAILOVER_ERROR,
     }
 )
-TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY})
+TRANSITIONAL = frozenset({ENABLING, DISABLING, ENABLING_SECONDARY, FAILING_OVER})
 
 # Volume statuses this project uses (Cinder's names).
 CREATING, AVAILABLE, DELETING, VOLUME_ERROR, ERROR_DELETING = (
@@ -147,6 +148,14 @@ ALLOWED_TRANSITIONS = frozenset(
         (DISABLED, NOT_CAPABLE),
         # replisim's admin reset, from failover-error as from error
         (FAILOVER_ERROR, DISABLED),
+        # a group's actions, on each of its volumes (GROUP_TRANSITIONS, below, is the whole table)
+        (ENABLED, ENABLING),  # a re-enable, which Cinder's group API accepts
+        (ERROR, DISABLING),
+        (ENABLED, FAILING_OVER),
+        (FAILED_OVER, FAILING_OVER),
+        (FAILING_OVER, FAILED_OVER),
+        (FAILING_OVER, ENABLED),
+        (FAILING_OVER, ERROR),
     }
 )
 
@@ -189,3 +198,86 @@ def is_valid_host(host: object) -> bool:
     service, _, pool = host.partition("#")
     name, at, backend = service.partition("@")
     return bool(name and at and backend and "@" not in backend and ("#" not in host or pool))
+
+
+# -- generic volume groups (3.13) and group replication (3.38) --------------------------------------
+
+GROUP_CREATING, GROUP_AVAILABLE, GROUP_UPDATING, GROUP_DELETING, GROUP_ERROR = (
+    "creating",
+    "available",
+    "updating",
+    "deleting",
+    "error",
+)
+GROUP_ERROR_DELETING = "error_deleting"
+GROUP_STATUSES = frozenset(
+    {GROUP_CREATING, GROUP_AVAILABLE, GROUP_UPDATING, GROUP_DELETING, GROUP_ERROR, GROUP_ERROR_DELETING}
+)
+# A group's replication_status takes the volume statuses' names (Cinder's ReplicationStatus).
+GROUP_REPLICATION_STATUSES = frozenset(
+    {DISABLED, ENABLING, ENABLED, DISABLING, FAILING_OVER, FAILED_OVER, ERROR}
+)
+GROUP_TRANSITIONAL = frozenset({ENABLING, DISABLING, FAILING_OVER})  # a subset of TRANSITIONAL
+
+
+@dataclass(frozen=True)
+class GroupAction:
+    """What a group replication action accepts (Cinder 29's ``group/api.py``) and writes before its
+    cast: the group's status and replication status, each volume's replication status."""
+
+    name: str  # the REST action and the manager's handler
+    verb: str  # as Cinder's messages say it: "enable replication"
+    policy: str
+    group_statuses: tuple[str, ...]
+    valid: tuple[str, ...]  # the group's and each volume's replication status
+    transitional: str
+    volume_statuses: tuple[str, ...] | None  # None: any
+
+
+GROUP_ENABLE = GroupAction(
+    "enable_replication",
+    "enable replication",
+    "group:enable_replication",
+    (GROUP_AVAILABLE,),
+    (DISABLED, ENABLED),
+    ENABLING,
+    (AVAILABLE, "in-use"),
+)
+GROUP_DISABLE = GroupAction(
+    "disable_replication",
+    "disable replication",
+    "group:disable_replication",
+    (GROUP_AVAILABLE, GROUP_ERROR),
+    (ENABLED, ERROR),
+    DISABLING,
+    None,
+)
+GROUP_FAILOVER = GroupAction(
+    "failover_replication",
+    "failover replication",
+    "group:failover_replication",
+    (GROUP_AVAILABLE,),
+    (ENABLED, FAILED_OVER),
+    FAILING_OVER,
+    (AVAILABLE, "in-use"),
+)
+GROUP_ACTIONS = {action.name: action for action in (GROUP_ENABLE, GROUP_DISABLE, GROUP_FAILOVER)}
+# Every replication_status change a group action makes, to a group or to each of its volumes: the
+# API's claim, the manager's outcome, or a driver error (Cinder's manager sets error).
+GROUP_TRANSITIONS = frozenset(
+    {
+        (DISABLED, ENABLING),
+        (ENABLED, ENABLING),
+        (ENABLING, ENABLED),
+        (ENABLING, ERROR),
+        (ENABLED, DISABLING),
+        (ERROR, DISABLING),
+        (DISABLING, DISABLED),
+        (DISABLING, ERROR),
+        (ENABLED, FAILING_OVER),
+        (FAILED_OVER, FAILING_OVER),
+        (FAILING_OVER, FAILED_OVER),
+        (FAILING_OVER, ENABLED),
+        (FAILING_OVER, ERROR),
+    }
+)

@@ -116,7 +116,7 @@ def volume_detail(
         view["migration_status"] = volume["migration_status"]
     # (since, field, admins only, value): the fields later microversions added
     later: tuple[tuple[Version, str, bool, Any], ...] = (
-        ((3, 13), "group_id", False, None),
+        ((3, 13), "group_id", False, volume.get("group_id")),
         ((3, 21), "provider_id", True, None),
         ((3, 48), "shared_targets", False, False),
         ((3, 48), "service_uuid", False, service_uuid(volume["host"])),
@@ -276,3 +276,48 @@ EXTENSIONS: tuple[tuple[str, str, str, str], ...] = (
 def extension(entry: tuple[str, str, str, str]) -> dict[str, Any]:
     name, alias, description, updated = entry
     return {"name": name, "alias": alias, "description": description, "updated": updated, "links": []}
+
+
+def group_type(row: Mapping[str, Any], *, specs: bool) -> dict[str, Any]:
+    """A group type; ``group_specs`` only for those allowed to see them (admins), as in Cinder."""
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row.get("description"),
+        "is_public": row["is_public"],
+    }
+    if specs:
+        view["group_specs"] = dict(row.get("group_specs") or {})
+    return view
+
+
+def group_summary(group: Mapping[str, Any]) -> dict[str, Any]:
+    """A group in ``GET /groups`` and in the answer to a create."""
+    return {"id": group["id"], "name": group["name"]}
+
+
+def group_detail(
+    group: Mapping[str, Any], *, version: Version, is_admin: bool, volumes: list[str] | None = None
+) -> dict[str, Any]:
+    """A group as ``GET /groups/{id}`` shows it: the later microversions' fields only from theirs
+    (snapshots 3.14, ``volumes`` with ``list_volume`` 3.25, replication 3.38, project 3.58)."""
+    view: dict[str, Any] = {
+        "id": group["id"],
+        "status": group["status"],
+        "availability_zone": group["availability_zone"],
+        "created_at": timestamp(group["created_at"]),
+        "name": group["name"],
+        "description": group["description"],
+        "group_type": group["group_type_id"],
+        "volume_types": list(group["volume_type_ids"]),
+    }
+    if version >= (3, 14):
+        view["group_snapshot_id"] = None
+        view["source_group_id"] = None
+    if version >= (3, 25) and volumes is not None:
+        view["volumes"] = volumes
+    if version >= (3, 38):
+        view["replication_status"] = group["replication_status"]
+    if version >= (3, 58) and is_admin:
+        view["project_id"] = group["project_id"]
+    return view

@@ -230,11 +230,6 @@ V21_CLAUSES: tuple[Clause, ...] = (
     ),
 )
 
-# Every method the driver host may run; a driver must have the seed era's (REQUIRED), and V2.1's
-# only to support host failover (FEATURES says which method tells).
-METHODS: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in (*CLAUSES, *V21_CLAUSES)})
-REQUIRED: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
-
 
 def supports(driver: Any, feature: str) -> bool:
     """Cinder's ``supports_replication_feature``: the driver has the method ``feature`` names."""
@@ -251,6 +246,111 @@ PER_VOLUME_CLAUSES = ("replication_enable", "replication_disable", "replication_
 def replicates_per_volume(stats: Mapping[str, Any]) -> bool:
     """Whether a backend that reports ``stats`` takes the per-volume replication actions."""
     return stats.get(PER_VOLUME, True) is not False
+
+
+# Generic volume groups and their replication (Cinder's "Tiramisu", microversion 3.38). A group is
+# a mapping with Cinder's field names: id, host, status, replication_status, group_type_id,
+# volume_type_ids and its type's group_specs. Cinder calls the replication methods only for a group
+# whose type asks for replication (GROUP_REPLICATION_SPECS set to '<is> True') on a backend that
+# reports GROUP_REPLICATION; the lifecycle methods for any group.
+GROUP_REPLICATION = "group_replication_enabled"  # the stats key that gates the group replication clauses
+CONSISTENT_GROUP_REPLICATION = "consistent_group_replication_enabled"
+GROUP_REPLICATION_SPECS = (CONSISTENT_GROUP_REPLICATION, GROUP_REPLICATION)
+GROUP_MODEL_KEYS = frozenset({"status", "replication_status"})  # what a group's model update may set
+# A volume's entry in a group method's volume updates: its id and the fields to write.
+GROUP_VOLUME_UPDATE_KEYS = frozenset(
+    {"id", "status", "replication_status", "provider_location", "replication_driver_data", "host"}
+)
+GROUP_UPDATES = "(model_update: dict | None, volume_updates: [{'id': id, ...}] | None)"
+
+GROUP_CLAUSES: tuple[Clause, ...] = (
+    Clause(
+        "create_group",
+        ("context", "group"),
+        "dict | None",
+        "the group's model update (status, replication_status); a replicated group is born 'disabled'",
+        keys=GROUP_MODEL_KEYS,
+        era="groups",
+    ),
+    Clause(
+        "delete_group",
+        ("context", "group", "volumes"),
+        GROUP_UPDATES,
+        "deletes the group and every volume in it, on every array (replicas too); a volume update "
+        "with status 'error_deleting' keeps that volume",
+        keys=GROUP_MODEL_KEYS,
+        era="groups",
+    ),
+    Clause(
+        "update_group",
+        ("context", "group", "add_volumes", "remove_volumes"),
+        "(model_update, add_volumes_update, remove_volumes_update)",
+        "adds and removes volumes (lists of volume mappings, or None); a replicating group "
+        "replicates the volumes it gains",
+        keys=GROUP_MODEL_KEYS,
+        defaults={"add_volumes": None, "remove_volumes": None},
+        era="groups",
+    ),
+    Clause(
+        "enable_replication",
+        ("context", "group", "volumes"),
+        GROUP_UPDATES,
+        "starts replicating every volume of the group, as one unit; replication_status 'error' in "
+        "the model update or a volume's update fails the whole action",
+        keys=GROUP_MODEL_KEYS,
+        gate=GROUP_REPLICATION,
+        era="groups",
+    ),
+    Clause(
+        "disable_replication",
+        ("context", "group", "volumes"),
+        GROUP_UPDATES,
+        "stops replicating every volume of the group; replicas retained on a peer count as the "
+        "volumes', so delete_group removes them",
+        keys=GROUP_MODEL_KEYS,
+        gate=GROUP_REPLICATION,
+        era="groups",
+    ),
+    Clause(
+        "failover_replication",
+        ("context", "group", "volumes", "secondary_backend_id"),
+        GROUP_UPDATES,
+        "makes every volume's replica on secondary_backend_id (None: the driver's choice) the "
+        "volume, all or none; 'default' fails back; each volume update says where it is served "
+        "from (provider_location, and host when a managed target's backend serves it now, as "
+        "replication_failover's) and may count the acknowledged writes the failover lost",
+        keys=GROUP_MODEL_KEYS,
+        defaults={"secondary_backend_id": None},
+        gate=GROUP_REPLICATION,
+        era="groups",
+    ),
+    Clause(
+        "get_replication_error_status",
+        ("context", "groups"),
+        "(group_model_updates: [{'group_id': id, ...}], volume_model_updates: [{'volume_id': id, ...}])",
+        "the groups (and their volumes) whose replication went wrong; ([], []) when none did",
+        gate=GROUP_REPLICATION,
+        era="groups",
+    ),
+)
+
+# Every method the driver host may run, by era; a driver must have the seed era's (REQUIRED), V2.1's
+# only to support host failover (FEATURES says which method tells), the groups' only for groups.
+ERAS: Mapping[str, tuple[Clause, ...]] = MappingProxyType(
+    {"v2": CLAUSES, V21: V21_CLAUSES, "groups": GROUP_CLAUSES}
+)
+METHODS: Mapping[str, Clause] = MappingProxyType({c.name: c for era in ERAS.values() for c in era})
+REQUIRED: Mapping[str, Clause] = MappingProxyType({clause.name: clause for clause in CLAUSES})
+
+
+def era_supported(era: str, stats: Mapping[str, Any]) -> bool:
+    """Whether a driver whose stats are ``stats`` takes part in ``era``: the seed's always; V2.1 when
+    it reports replication; groups when it reports group replication (either kind)."""
+    if era == V21:
+        return stats.get(REPLICATION) is True
+    if era == "groups":
+        return any(stats.get(key) is True for key in GROUP_REPLICATION_SPECS)
+    return True
 
 
 # Methods a driver MAY have; the control plane never calls them, the conformance suite uses them

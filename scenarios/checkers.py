@@ -62,9 +62,18 @@ LEGAL = frozenset(
         ("failover-error", "enabled"),
         ("failover-error", "disabled"),
         ("disabled", "not-capable"),
+        # a generic volume group's actions, on each of its volumes (Cinder 29's group API): a
+        # re-enable, a disable out of error, and its failover's own transitional status
+        ("enabled", "enabling"),
+        ("error", "disabling"),
+        ("enabled", "failing-over"),
+        ("failed-over", "failing-over"),
+        ("failing-over", "failed-over"),
+        ("failing-over", "enabled"),
+        ("failing-over", "error"),
     }
 )
-TRANSITIONAL = ("enabling", "disabling", "enabling_secondary")
+TRANSITIONAL = ("enabling", "disabling", "enabling_secondary", "failing-over")
 # What these statuses claim about where the volume is served from: its home array, or a replica.
 SERVED_AWAY = {"enabled": False, "failed-over": True}
 

@@ -21,6 +21,7 @@ import yaml
 
 from replisim.actors.config import BackendConfig, load_config
 from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOLUME_TOPIC
+from replisim.drivers.contract import FAILBACK
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
@@ -62,7 +63,6 @@ ACTIONS = ("enable_replication", "disable_replication", "failover_replication")
 # An operator's actions on a whole backend (Replication V2.1): its runbook is freeze, failover_host
 # (secondary 'default' fails back), thaw.
 HOST_ACTIONS = ("freeze_host", "failover_host", "thaw_host")
-FAILBACK = "default"  # the secondary that fails a backend back (Cinder's backend_id 'default')
 POLICY_EVENTS = ("array_down",)
 # Median service time (seconds) of each array operation, unless a backend says otherwise.
 WORKLOAD_TOPIC = "replisim-workload"  # where the clients' actor listens (bus faults may name it)

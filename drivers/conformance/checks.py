@@ -28,7 +28,7 @@ from replisim.exception import CinderException
 from .harness import VOLUME_PREFIX, Blocked, Probe, leftovers, replication_outcome
 
 FINAL_REPLICATION_STATUSES = REPLICATION_STATUSES - TRANSITIONAL
-AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene")
+AREAS = ("Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Groups", "Hygiene")
 
 # capability -> what it takes; a check that requires a missing capability is skipped, saying why
 CAPABILITIES = {
@@ -38,6 +38,7 @@ CAPABILITIES = {
     "volume-replication": f"get_volume_stats() does not report {contract.PER_VOLUME}=False: the driver "
     f"takes the per-volume actions ({', '.join(contract.PER_VOLUME_CLAUSES)}); a Cinder 29 driver "
     "replicates by failover_host only",
+    "groups": "get_volume_stats() reports group_replication_enabled (or its consistent kind) = True",
 }
 PER_VOLUME = ("replication", "volume-replication")  # what a check of the per-volume actions needs
 
@@ -168,7 +169,8 @@ def _leaks(answer: Any, secrets: Iterable[str]) -> list[str]:
     "class",
     "every method of the contract is present",
     f"Contract: a driver implements {', '.join((contract.CONSTRUCTOR.name, *contract.REQUIRED))} "
-    f"({', '.join(contract.PER_VOLUME_CLAUSES)} all or none)",
+    f"({', '.join(contract.PER_VOLUME_CLAUSES)} all or none; a later era's methods only when it "
+    "reports that era: GRP-METHODS-001)",
 )
 def methods_present(probe: Probe) -> None:
     cls = probe.target.driver_class
@@ -857,6 +859,10 @@ def array_failure(probe: Probe) -> None:
         )
     probe.cinder_replicated()  # the manager still serves
 
+
+# -- Groups: registered here, so that they run before the hygiene checks ---------------------------
+
+from . import group_checks  # noqa: E402, F401
 
 # -- Hygiene --------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from replisim.actors.status import (
     is_valid_host,
 )
 from replisim.drivers import contract
-from replisim.drivers.contract import BORN_REPORTS, BORN_STATUSES
+from replisim.drivers.contract import BORN_REPORTS, BORN_STATUSES, GROUP_REPLICATION_SPECS, era_supported
 from replisim.exception import VolumeNotFound
 from replisim.sim import SimRuntime
 
@@ -609,6 +609,19 @@ class Environment:
                 )
             flag = stats.get("replication_enabled")
             return None if flag is True else f"get_volume_stats() reports replication_enabled={flag!r}"
+        if name == "groups":
+            if not self.drivers.ready:
+                raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
+            try:
+                stats = self.drivers.driver.get_volume_stats(refresh=True)
+            except Exception as exc:
+                return f"get_volume_stats(refresh=True) raised {type(exc).__name__}: {exc}"
+            if isinstance(stats, Mapping) and era_supported("groups", stats):
+                return None
+            shown = (
+                {k: stats.get(k) for k in GROUP_REPLICATION_SPECS} if isinstance(stats, Mapping) else stats
+            )
+            return f"get_volume_stats() reports {shown!r}"
         raise ValueError(f"unknown capability {name!r}")
 
     def finish(self) -> list[str]:

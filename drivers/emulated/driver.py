@@ -44,6 +44,13 @@ OPERATIONS = {
     "failover_completed": "freeze",
     "freeze_backend": "freeze",
     "thaw_backend": "freeze",
+    "create_group": "create",
+    "delete_group": "delete",
+    "update_group": "enable",
+    "enable_replication": "enable",
+    "disable_replication": "disable",
+    "failover_replication": "failover",
+    "get_replication_error_status": "updates",
 }
 
 
@@ -186,6 +193,8 @@ class EmulatedDriver:
         if targets:
             stats["replication_type"] = [self.mode]
             stats["replication_count"] = len(targets)
+        # A group fails over at one instant, every volume to the same point: consistent.
+        stats["group_replication_enabled"] = stats["consistent_group_replication_enabled"] = bool(targets)
         return stats
 
     # -- volumes ----------------------------------------------------------------------------------
@@ -471,6 +480,130 @@ class EmulatedDriver:
             elif volume_id not in reported:
                 updates.append({"volid": volume_id, "status": "ok"})
         return [{**update, **self._truth(update["volid"])} for update in updates]
+
+    # -- generic volume groups and their replication ----------------------------------------------
+
+    def create_group(self, context: Any, group: Mapping[str, Any]) -> dict[str, Any]:
+        """A group is the control plane's: the array keeps volumes, not groups."""
+        self.array.require_up()
+        return {"status": "available"}
+
+    def delete_group(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        for volume in volumes:
+            self.delete_volume(volume)
+        return {"status": "deleted"}, [{"id": volume["id"], "status": "deleted"} for volume in volumes]
+
+    def update_group(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        add_volumes: list[Mapping[str, Any]] | None = None,
+        remove_volumes: list[Mapping[str, Any]] | None = None,
+    ) -> tuple[None, None, None]:
+        self.array.require_up()
+        return None, None, None
+
+    def enable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Every volume replicates, or none: a volume that cannot undoes the ones before it."""
+        updates: list[dict[str, Any]] = []
+        try:
+            for volume in volumes:
+                data = (self.replication_enable(context, volume) or {}).get("replication_driver_data")
+                updates.append(
+                    {"id": volume["id"], "replication_status": "enabled", "replication_driver_data": data}
+                )
+        except exception.CinderException:
+            for done in volumes[: len(updates)]:
+                self.replication_disable(context, done)
+            raise
+        return {"replication_status": "enabled"}, updates
+
+    def disable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        updates = [
+            {
+                "id": volume["id"],
+                "replication_status": "disabled",
+                "replication_driver_data": (self.replication_disable(context, volume) or {}).get(
+                    "replication_driver_data"
+                ),
+            }
+            for volume in volumes
+        ]
+        return {"replication_status": "disabled"}, updates
+
+    def failover_replication(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        volumes: list[Mapping[str, Any]],
+        secondary_backend_id: str | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Every volume to its replica on the named array or backend (``default``: back to the
+        array it was created on), all at one instant, or none: each target is checked first. The
+        writes each volume's old primary had that its new one lacks are lost, counted in each
+        volume's driver data and in the fabric's failover records, as for any failover."""
+        targets = {}
+        for volume in volumes:
+            volume_id = volume["id"]
+            self._survive_restart("failover_replication", volume)
+            copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
+            wanted = (
+                self.fabric.home.get(volume_id) if secondary_backend_id == FAILBACK else secondary_backend_id
+            )
+            target = self._resolve_target(wanted, copies, volume_id)
+            self.fabric.array(target).require_up()
+            targets[volume_id] = (target, [name for name in copies if name != target])
+        updates = []
+        for volume in volumes:
+            volume_id = volume["id"]
+            target, others = targets[volume_id]
+            self._changed(self.array_name, volume_id)
+            record = self.fabric.failover(volume_id, target)
+            update = self._served_by(volume, target)
+            updates.append(
+                {
+                    **update,
+                    "id": volume_id,
+                    "replication_status": "enabled"
+                    if target == self.fabric.home.get(volume_id)
+                    else "failed-over",
+                    "provider_location": location(target, volume_id),
+                    "replication_driver_data": {
+                        "primary": target,
+                        "secondaries": others,
+                        "mode": record.mode,
+                        "lost_writes": self.fabric.lost_in(record),
+                        "in_sync": record.in_sync,
+                        "failed_over_at": record.time,
+                    },
+                }
+            )
+        status = "enabled" if secondary_backend_id == FAILBACK else "failed-over"
+        return {"replication_status": status}, updates
+
+    def _served_by(self, volume: Mapping[str, Any], target: str) -> dict[str, Any]:
+        """``host`` when the array now serving the volume is another managed backend's, as a
+        volume failover says it; that backend reports the volume from now on."""
+        owner = self.fabric.owners.get(target)
+        current = self.fabric.owners.get(_located_array(volume) or self.array_name, self.backend)
+        if owner is None:
+            return {}
+        self._changed(target, volume["id"])
+        if owner == current:
+            return {}
+        return {"host": f"{self._node}@{owner}#{self.fabric.array(target).pool}"}
+
+    def get_replication_error_status(
+        self, context: Any, groups: list[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Nothing of its own to add: a group's volumes' problems come in the replication updates."""
+        return [], []
 
     def get_inventory(self) -> dict[str, dict[str, Any]]:
         """The contract's optional inventory: what this backend's array and its targets' hold."""

@@ -26,6 +26,7 @@ lost (``lost_writes``, ``lost_seconds``; ``None`` when the old array did not ans
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -37,6 +38,7 @@ from typing import Any, TypeVar
 from replisim import exception
 from replisim.redaction import MASK, is_secret_option
 
+from ..contract import FAILBACK
 from ..devices import parse_device_entries
 from .client import ArrayClient, ArrayError, ArrayUnreachable, parse_address
 
@@ -47,6 +49,9 @@ MODES = ("async", "sync")
 # in this many reports after an action on them, and in every this-many-th report: so a volume the
 # database has in error while its array has it healthy and in sync is brought back.
 TRUTH_ROUNDS = 6
+
+
+GROUP_COPY_PATIENCE = 30.0  # seconds a group failover waits for a replica's first copy to complete
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,9 @@ class StorageDriver:
         }
         if self._targets:
             result.update(replication_type=list(MODES), replication_count=len(self._targets))
+        # Groups replicate volume by volume here: not to one consistent point across the group.
+        result["group_replication_enabled"] = bool(self._targets)
+        result["consistent_group_replication_enabled"] = False
         return result
 
     def get_inventory(self) -> dict[str, dict[str, Any]]:
@@ -414,7 +422,7 @@ class StorageDriver:
         volume_id = str(volume["id"])
         data = self._driver_data(volume)
         name = secondary or data.get("peer") or (self._targets[0] if self._targets else None)
-        name = self.own.name if name == "default" else name  # Cinder's word for "back to this backend"
+        name = self.own.name if name == FAILBACK else name  # Cinder's word for "back to this backend"
         target = self._sites.get(str(name)) if name else None
         if target is None:
             raise exception.InvalidReplicationTarget(
@@ -680,6 +688,140 @@ class StorageDriver:
                 elif truth is not None and (everything or due is not None):
                     updates.append({"volid": volume_id, **finding, **truth})
         return updates
+
+    # -- generic volume groups: the arrays keep volumes, so a group is its volumes, one by one
+
+    def create_group(self, context: Any, group: Mapping[str, Any]) -> dict[str, Any]:
+        self._ready()
+        self._call(self.own, "create group", lambda c: c.stats())  # the array answers
+        return {"status": "available"}
+
+    def delete_group(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        for volume in volumes:
+            self.delete_volume(volume)
+        return {"status": "deleted"}, [{"id": volume["id"], "status": "deleted"} for volume in volumes]
+
+    def update_group(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        add_volumes: list[Mapping[str, Any]] | None = None,
+        remove_volumes: list[Mapping[str, Any]] | None = None,
+    ) -> tuple[None, None, None]:
+        self._ready()
+        return None, None, None
+
+    def enable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Every volume replicates, or none: one that cannot undoes the ones before it."""
+        updates: list[dict[str, Any]] = []
+        try:
+            for volume in volumes:
+                data = self.replication_enable(context, volume)["replication_driver_data"]
+                updates.append(
+                    {"id": volume["id"], "replication_status": "enabled", "replication_driver_data": data}
+                )
+        except exception.CinderException:
+            for done in volumes[: len(updates)]:
+                try:
+                    self.replication_disable(context, done)
+                except exception.CinderException as exc:
+                    LOG.error(
+                        "volume %s: enable of its group failed and it still replicates: %s", done["id"], exc
+                    )
+            raise
+        return {"replication_status": "enabled"}, updates
+
+    def disable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: list[Mapping[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        for volume in volumes:
+            self.replication_disable(context, volume)
+        return {"replication_status": "disabled"}, [
+            {"id": volume["id"], "replication_status": "disabled"} for volume in volumes
+        ]
+
+    def failover_replication(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        volumes: list[Mapping[str, Any]],
+        secondary_backend_id: str | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Every volume to its replica on ``secondary_backend_id`` (``default``: back here), each
+        target checked first, so a group either fails over or raises before any volume has; each
+        volume's loss is counted as ``replication_failover`` counts it."""
+        for volume in volumes:
+            data = self._driver_data(volume)
+            name = secondary_backend_id or data.get("peer") or (self._targets[0] if self._targets else None)
+            name = self.own.name if name == FAILBACK else name
+            target = self._sites.get(str(name)) if name else None
+            if target is None:
+                raise exception.InvalidReplicationTarget(
+                    reason=f"{name!r} is not a replication target of backend {self.backend}"
+                )
+            if target.name != self._serving(volume).name:
+                self._patiently(functools.partial(self._take_over, target, str(volume["id"]), "check"))
+        updates = []
+        for volume in volumes:
+            result = self._patiently(
+                functools.partial(self.replication_failover, context, volume, secondary_backend_id)
+            )
+            model = result.get("model_update") or {}
+            update = {
+                "id": volume["id"],
+                "provider_location": model.get("provider_location"),
+                "replication_driver_data": result.get("replication_driver_data"),
+            }
+            if model.get("replication_status"):
+                update["replication_status"] = model["replication_status"]
+            if result.get("host"):
+                update["host"] = result["host"]
+            updates.append(update)
+        for volume, update in zip(volumes, updates, strict=True):
+            self._settle_pair(str(volume["id"]), str(update["provider_location"]).partition("/")[0])
+        status = "enabled" if secondary_backend_id == FAILBACK else "failed-over"
+        return {"replication_status": status}, updates
+
+    def _settle_pair(self, volume_id: str, address: str) -> None:
+        """Wait (up to ``GROUP_COPY_PATIENCE``) for the new primary at ``address`` to have its pair
+        in sync again, so the group's next step (a failback, a delete that drops the replica)
+        meets a settled pair; a pair that does not settle is left to the replication updates."""
+        site = next((s for s in self._sites.values() if s.address == address), None)
+        if site is None:
+            return
+        deadline = time.monotonic() + GROUP_COPY_PATIENCE
+        while time.monotonic() < deadline:
+            try:
+                replication = site.client().replication_status(volume_id).get("replication") or {}
+            except ArrayError:
+                return
+            if not replication or replication.get("in_sync"):
+                return
+            time.sleep(0.1)
+        LOG.warning("volume %s: its pair on %s is not in sync yet", volume_id, site.name)
+
+    @staticmethod
+    def _patiently(step: Callable[[], T]) -> T:
+        """``step``, again while a replica is still making its first copy (a group failed back soon
+        after its failover), for up to ``GROUP_COPY_PATIENCE`` seconds."""
+        deadline = time.monotonic() + GROUP_COPY_PATIENCE
+        while True:
+            try:
+                return step()
+            except exception.UnableToFailOver as exc:
+                if "initial copy" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)
+
+    def get_replication_error_status(
+        self, context: Any, groups: list[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Nothing of its own to add: a group's volumes' problems come in the replication updates."""
+        return [], []
 
     def _verified(self, site: Site, entry: Mapping[str, Any]) -> bool:
         """Whether this array's primary copy of a volume is the one that counts: its peer holds a

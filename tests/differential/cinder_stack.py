@@ -63,6 +63,9 @@ class Stack(functional_helpers._FunctionalTestBase):
         flags["enabled_backends"] = {"v": list(self.backends)}
         flags["volume_driver"] = {"v": "cinder_parts.ReplicatingFakeDriver", "g": "backend_defaults"}
         flags["host"] = {"v": HOST}
+        # the unmanaged device replisim's lone backend replicates to (servers.DR_DEVICE), so that
+        # both list the same group replication targets
+        flags["replication_device"] = {"v": [{"backend_id": "alpha-dr"}], "g": "backend_defaults"}
         return flags
 
     def _paste_config(self) -> Path:

@@ -28,8 +28,9 @@ LATEST = "3.71"
 class Step:
     """One request, made as ``who`` (admin or member) at microversion ``version`` (None: no header).
 
-    ``poll``: repeat the request until ``settled`` (its volume left every transitional status) or
-    ``gone`` (404); only the last answer is compared.
+    ``poll``: repeat the request until ``settled`` (its volume left every transitional status),
+    ``group`` (its group left every transitional status and replication status) or ``gone`` (404);
+    only the last answer is compared.
     """
 
     label: str
@@ -93,6 +94,24 @@ def action(label: str, name: str, info: Any = None, var: str = "vol", **kw: Any)
 
 def gone(label: str, var: str = "vol") -> Step:
     return get(label, f"{VOLUMES}/{{{var}}}", poll="gone")
+
+
+GROUP_TYPES = f"{P}/group_types"
+GTYPE = f"{GROUP_TYPES}/{{gtype}}"
+GROUPS = f"{P}/groups"
+GRP = f"{GROUPS}/{{grp}}"
+GROUP_MV = "3.38"  # group replication's microversion; groups are 3.13, group types 3.11
+REPLICATED_GROUP = {"group_replication_enabled": "<is> True"}  # what Cinder's fake driver reports
+
+
+def group_action(label: str, name: str, info: Any = None, var: str = "grp", **kw: Any) -> Step:
+    kw.setdefault("version", GROUP_MV)
+    return post(label, f"{GROUPS}/{{{var}}}/action", {name: info if info is not None else {}}, **kw)
+
+
+def group_settled(label: str, var: str = "grp", **kw: Any) -> Step:
+    kw.setdefault("version", GROUP_MV)
+    return get(label, f"{GROUPS}/{{{var}}}", poll="group", **kw)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -500,6 +519,184 @@ SCENARIOS: tuple[Scenario, ...] = (
             get("bare-url-3.0", "/v3/volumes"),
             get("bare-url-3.71", "/v3/volumes", version=LATEST),
             get("bare-types-3.71", "/v3/types", version=LATEST),
+        ),
+    ),
+    Scenario(
+        "group-types",
+        (
+            get("list-3.10-404", GROUP_TYPES, version="3.10"),
+            post(
+                "create",
+                GROUP_TYPES,
+                {
+                    "group_type": {
+                        "name": "diff-grp",
+                        "description": "mirrored",
+                        "group_specs": REPLICATED_GROUP,
+                    }
+                },
+                version="3.11",
+                save={"gtype": "group_type.id"},
+            ),
+            post("create-duplicate-409", GROUP_TYPES, {"group_type": {"name": "diff-grp"}}, version="3.11"),
+            post("create-no-name-400", GROUP_TYPES, {"group_type": {"description": "x"}}, version="3.11"),
+            post(
+                "create-member-403",
+                GROUP_TYPES,
+                {"group_type": {"name": "diff-grp-m"}},
+                version="3.11",
+                who=MEMBER,
+            ),
+            get("show", GTYPE, version="3.11"),
+            get("show-member", GTYPE, version="3.11", who=MEMBER),
+            get("list", GROUP_TYPES, version="3.11"),
+            get("list-member", GROUP_TYPES, version="3.11", who=MEMBER),
+            get("default-404", f"{GROUP_TYPES}/default", version="3.11"),
+            get("unknown-404", f"{GROUP_TYPES}/00000000-0000-0000-0000-000000000000", version="3.11"),
+            put("update", GTYPE, {"group_type": {"description": "pairs"}}, version="3.11"),
+            put("update-nothing-400", GTYPE, {"group_type": {}}, version="3.11", exact_message=True),
+            get("specs", f"{GTYPE}/group_specs", version="3.11"),
+            post("specs-set", f"{GTYPE}/group_specs", {"group_specs": {"vendor:k": "v"}}, version="3.11"),
+            get("spec-show", f"{GTYPE}/group_specs/vendor:k", version="3.11"),
+            get("spec-missing-404", f"{GTYPE}/group_specs/nothing", version="3.11"),
+            put("spec-update", f"{GTYPE}/group_specs/vendor:k", {"vendor:k": "w"}, version="3.11"),
+            put("spec-update-mismatch-400", f"{GTYPE}/group_specs/vendor:k", {"other": "w"}, version="3.11"),
+            delete("spec-delete", f"{GTYPE}/group_specs/vendor:k", version="3.11"),
+            get("specs-member-403", f"{GTYPE}/group_specs", version="3.11", who=MEMBER),
+            get("show-after", GTYPE, version="3.11"),
+            delete("delete", GTYPE, version="3.11"),
+            get("show-deleted-404", GTYPE, version="3.11"),
+        ),
+    ),
+    Scenario(
+        "groups",
+        (
+            post(
+                "volume-type",
+                f"{P}/types",
+                {
+                    "volume_type": {
+                        "name": "diff-grp-vol",
+                        "extra_specs": {"replication_enabled": "<is> True"},
+                    }
+                },
+                save={"vtype": "volume_type.id"},
+            ),
+            post(
+                "group-type",
+                GROUP_TYPES,
+                {"group_type": {"name": "diff-grp-rep", "group_specs": REPLICATED_GROUP}},
+                version=GROUP_MV,
+                save={"gtype": "group_type.id"},
+            ),
+            post(
+                "groups-3.12-404",
+                GROUPS,
+                {"group": {"group_type": "{gtype}", "volume_types": ["{vtype}"]}},
+                version="3.12",
+            ),
+            post(
+                "create",
+                GROUPS,
+                {"group": {"name": "diff-g1", "group_type": "{gtype}", "volume_types": ["{vtype}"]}},
+                version=GROUP_MV,
+                save={"grp": "group.id"},
+            ),
+            group_settled("available"),
+            get("show-3.13", GRP, version="3.13"),
+            get("show-3.71", GRP, version=LATEST),
+            get("show-member", GRP, version=GROUP_MV, who=MEMBER),
+            get("list", GROUPS, version=GROUP_MV),
+            get("list-detail", f"{GROUPS}/detail", version=GROUP_MV),
+            post(
+                "create-unknown-type-404",
+                GROUPS,
+                {"group": {"group_type": "no-such-type", "volume_types": ["{vtype}"]}},
+                version=GROUP_MV,
+            ),
+            post("create-no-types-400", GROUPS, {"group": {"group_type": "{gtype}"}}, version=GROUP_MV),
+            post(
+                "create-bogus-400",
+                GROUPS,
+                {"group": {"group_type": "{gtype}", "volume_types": ["{vtype}"], "bogus": 1}},
+                version=GROUP_MV,
+            ),
+            post(
+                "volume-create",
+                VOLUMES,
+                {"volume": {"size": 1, "name": "diff-gv", "group_id": "{grp}", "volume_type": "{vtype}"}},
+                version=GROUP_MV,
+                save={"vol": "volume.id"},
+            ),
+            settle("volume-settled", version=GROUP_MV),
+            post(
+                "volume-create-untyped-400",
+                VOLUMES,
+                {"volume": {"size": 1, "group_id": "{grp}"}},
+                version=GROUP_MV,
+                exact_message=True,
+            ),
+            delete("volume-delete-in-group-400", VOL, version=GROUP_MV),
+            get("list-volumes-3.25", f"{GRP}?list_volume=True", version="3.25"),
+            group_action("enable-3.37-404", "enable_replication", version="3.37"),
+            group_action("enable-bogus-400", "enable_replication", {"bogus": 1}),
+            group_action("enable", "enable_replication"),
+            group_settled("enabled"),
+            settle("volume-enabled", version=GROUP_MV),
+            group_action("list-targets", "list_replication_targets"),
+            group_action("list-targets-member", "list_replication_targets", who=MEMBER),
+            group_action("failover-bogus-400", "failover_replication", {"bogus": True}),
+            group_action(
+                "failover",
+                "failover_replication",
+                {"secondary_backend_id": "alpha-dr", "allow_attached_volume": False},
+            ),
+            group_settled("failed-over"),
+            settle("volume-failed-over", version=GROUP_MV),
+            group_action("enable-failed-over-400", "enable_replication", exact_message=True),
+            group_action("failback", "failover_replication", {"secondary_backend_id": "default"}),
+            group_settled("failed-back"),
+            group_action("disable-member", "disable_replication", who=MEMBER),
+            group_settled("disabled"),
+            settle("volume-disabled", version=GROUP_MV),
+            group_action("disable-again-400", "disable_replication", exact_message=True),
+            group_action("failover-disabled-400", "failover_replication", {}, exact_message=True),
+            put("rename", GRP, {"group": {"name": "diff-g1-renamed"}}, version=GROUP_MV),
+            put("update-nothing-400", GRP, {"group": {"name": "diff-g1-renamed"}}, version=GROUP_MV),
+            put("remove-volume", GRP, {"group": {"remove_volumes": "{vol}"}}, version=GROUP_MV),
+            group_settled("removed"),
+            settle("volume-outside", version=GROUP_MV),
+            put("add-volume", GRP, {"group": {"add_volumes": "{vol}"}}, version=GROUP_MV),
+            group_settled("added"),
+            put(
+                "add-unknown-volume-400",
+                GRP,
+                {"group": {"add_volumes": "00000000-0000-0000-0000-000000000000"}},
+                version=GROUP_MV,
+                exact_message=True,
+            ),
+            group_action("delete-with-volumes-400", "delete", exact_message=True),
+            post(
+                "plain-type",
+                GROUP_TYPES,
+                {"group_type": {"name": "diff-grp-plain"}},
+                version=GROUP_MV,
+                save={"ptype": "group_type.id"},
+            ),
+            post(
+                "plain-create",
+                GROUPS,
+                {"group": {"group_type": "{ptype}", "volume_types": ["{vtype}"]}},
+                version=GROUP_MV,
+                save={"plain": "group.id"},
+            ),
+            group_settled("plain-available", var="plain"),
+            group_action("plain-enable-400", "enable_replication", var="plain", exact_message=True),
+            group_action("plain-delete", "delete", var="plain"),
+            get("plain-gone", f"{GROUPS}/{{plain}}", version=GROUP_MV, poll="gone"),
+            group_action("delete", "delete", {"delete-volumes": True}),
+            get("gone", GRP, version=GROUP_MV, poll="gone"),
+            gone("volume-gone"),
         ),
     ),
     Scenario(

@@ -81,9 +81,16 @@ class CinderStack:
                 self.process.wait()
 
 
+# A lone backend replicates to an unmanaged array of its own, as Cinder's fake driver reports
+# replication (and group replication) on its pool without a peer: so replicated types and group
+# replication have somewhere to go on both servers. Cinder's side lists the same device.
+DR_DEVICE = "alpha-dr"
+UNMANAGED_DEVICE = f"managed_replication_target = false\nreplication_devices = {{'backend_id'='{DR_DEVICE}'}}"
+
+
 def replisim_config(backends: tuple[str, ...] = BACKENDS) -> str:
     """``cinder.conf`` for ``replisim serve``: the emulated driver, fast, each backend replicating
-    to the others."""
+    to the others (a lone one to its own unmanaged device)."""
     sections = []
     for name in backends:
         others = ", ".join(b for b in backends if b != name)
@@ -92,7 +99,7 @@ def replisim_config(backends: tuple[str, ...] = BACKENDS) -> str:
 volume_driver = replisim.drivers.emulated.EmulatedDriver
 volume_backend_name = {name}
 emulated_fabric = differential-{os.getpid()}
-{f"replication_devices = {others}" if others else ""}
+{f"replication_devices = {others}" if others else UNMANAGED_DEVICE}
 service_time_create = 0.02
 service_time_delete = 0.02
 service_time_enable = 0.02

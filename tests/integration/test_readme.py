@@ -146,6 +146,12 @@ def control_plane(block: Block, tmp_path: Path) -> None:
     assert ok(python(block.text, cwd)) == "enabled\n"
 
 
+def group_replication(block: Block, tmp_path: Path) -> None:
+    """As written: a group enabled, failed over and failed back, as the text after it says."""
+    out = ok(python(block.text, workdir(tmp_path)))
+    assert out == "enable enabled\nfailover failed-over\nfailover enabled\n"
+
+
 def conformance(block: Block, tmp_path: Path) -> None:
     """Bounded variant: the emulated driver (the reference) in acme's place."""
     command = " ".join(block.text.replace("\\\n", " ").split())
@@ -324,6 +330,7 @@ CHECKS: dict[str, tuple[Check, bool]] = {  # fragment -> (check, needs a running
     "replisim scenarios [--json]": (command_line, False),
     "class Manager(Actor)": (writing_an_actor, False),
     'load_config("examples/cinder.conf")': (control_plane, False),
+    "create_group_type": (group_replication, False),
     "replisim conformance --driver acme": (conformance, False),
     "pytest --driver acme": (conformance_pytest, False),
     "examples/cinder-fake.conf --backend fake": (cinder_driver, False),

@@ -61,6 +61,7 @@ def test_the_emulated_driver_passes_every_check(tmp_path: Path) -> None:
     assert report.capabilities == {
         "array-failure": None,
         "config-secrets": None,
+        "groups": None,
         "replication": None,
         "volume-replication": None,
     }
@@ -255,7 +256,8 @@ def test_cleanup_failures_are_reported_not_swallowed(tmp_path: Path) -> None:
 
 def test_cleanup_looks_at_every_array_the_driver_reaches(tmp_path: Path) -> None:
     report = run(tmp_path, "support.conformance_zoo:LeavesReplicaOnDelete")
-    assert failed(report) == {"HYG-CLEANUP-001"}  # every undo "succeeded": only the arrays tell
+    # every undo "succeeded": only the arrays tell (the hygiene check, and the group delete's own)
+    assert failed(report) == {"HYG-CLEANUP-001", "GRP-DELETE-006"}
     hygiene = next(o for o in report.outcomes if o.check.id == "HYG-CLEANUP-001").failure
     assert hygiene is not None and hygiene.call == "get_inventory() before the run and now"
     assert hygiene.observed.startswith("array beta still holds ")
@@ -346,7 +348,16 @@ def test_reports_say_the_same_and_never_show_a_secret(tmp_path: Path) -> None:
 
     assert text.startswith(f"replisim conformance: FAIL  ({len(CHECK_IDS) - 2} passed, 2 failed in ")
     areas = [line.split(":")[0] for line in text.splitlines() if line and not line[0].isspace()]
-    assert areas[1:8] == ["Interface", "Set-up", "Stats", "Volumes", "Replication", "Errors", "Hygiene"]
+    assert areas[1:9] == [
+        "Interface",
+        "Set-up",
+        "Stats",
+        "Volumes",
+        "Replication",
+        "Errors",
+        "Groups",
+        "Hygiene",
+    ]
     failure = text.split("Failures\n--------\n")[1]
     assert failure.startswith("REPL-TARGETS-007 [driver] no secret from the config in list_replication_")
     for label in (
@@ -444,7 +455,7 @@ def test_cli_exit_codes_and_report_files(tmp_path: Path, restore_sys_path: None)
         ),
         (["--backend", "gamma"], "--backend 'gamma': "),
         (["--require", "telepathy"], "--require telepathy: unknown capability; known: replication, array-"),
-        (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, HYG, INTF"),
+        (["--check", "NOPE"], "--check 'NOPE' matches no check ID; IDs start with ERR, GRP, HYG, INTF"),
         (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>0"),
         (
             ["--json", "no/such/dir/report.json"],

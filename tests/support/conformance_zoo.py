@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from replisim import exception
+from replisim.drivers import contract
 from replisim.drivers.emulated import EmulatedDriver
 
 REFERENCE = "replisim.drivers.emulated:EmulatedDriver"
@@ -316,10 +317,75 @@ class HangsListingTargets(EmulatedDriver):
         raise AssertionError("unreachable")
 
 
-HANGS = frozenset({"REPL-TARGETS-005", "REPL-TARGETS-006", "REPL-TARGETS-007", "REPL-TARGETS-012"})
+HANGS = frozenset(
+    {
+        "REPL-TARGETS-005",
+        "REPL-TARGETS-006",
+        "REPL-TARGETS-007",
+        "REPL-TARGETS-012",
+        "GRP-ENABLE-003",  # the group checks ask for each volume's targets too
+        "GRP-DISABLE-005",
+    }
+)
 
 
 # the checks through the control plane that need a volume: a driver Cinder cannot create one on fails all
+# -- broken group drivers: each reports group replication and breaks one group clause -------------
+
+
+class NoGroupFailover(EmulatedDriver):
+    """Reports group replication but has no failover_replication."""
+
+    failover_replication = None  # type: ignore[assignment]
+
+
+class GroupFailoverWrongSignature(EmulatedDriver):
+    """Calls the failover target 'secondary', as the per-volume failover does, not secondary_backend_id."""
+
+    def failover_replication(self, context: Any, group: Any, volumes: Any, secondary: Any = None) -> Any:
+        return super().failover_replication(context, group, volumes, secondary)
+
+
+class GroupFailoverReturnsDict(EmulatedDriver):
+    """Answers a group failover with a dict, as a per-volume failover answers."""
+
+    def failover_replication(
+        self, context: Any, group: Any, volumes: Any, secondary_backend_id: Any = None
+    ) -> Any:
+        model, _ = super().failover_replication(context, group, volumes, secondary_backend_id)
+        return model
+
+
+class GroupEnableReplicatesNothing(EmulatedDriver):
+    """Says a group's replication is enabled without enabling any of its volumes."""
+
+    def enable_replication(self, context: Any, group: Any, volumes: Any) -> Any:
+        return {"replication_status": "enabled"}, []
+
+
+class GroupCreateSaysError(EmulatedDriver):
+    """Answers every create_group with status 'error'."""
+
+    def create_group(self, context: Any, group: Any) -> Any:
+        return {"status": "error"}
+
+
+class GroupDeleteKeepsVolumes(EmulatedDriver):
+    """Says a group is deleted and leaves its volumes (and their replicas) on the arrays."""
+
+    def delete_group(self, context: Any, group: Any, volumes: Any) -> Any:
+        return {"status": "deleted"}, [{"id": v["id"], "status": "deleted"} for v in volumes]
+
+
+class GroupDisableKeepsReplicating(EmulatedDriver):
+    """Says a group's replication is disabled and keeps every volume replicating."""
+
+    def disable_replication(self, context: Any, group: Any, volumes: Any) -> Any:
+        return {"replication_status": "disabled"}, [
+            {"id": v["id"], "replication_status": "disabled"} for v in volumes
+        ]
+
+
 THROUGH_CINDER = frozenset(
     {
         "VOL-CREATE-004",
@@ -330,6 +396,7 @@ THROUGH_CINDER = frozenset(
         "REPL-TARGETS-012",
         "ERR-TARGET-002",
         "ERR-ARRAY-004",
+        "GRP-CINDER-007",
     }
 )
 
@@ -339,7 +406,15 @@ ZOO: dict[type, frozenset[str]] = {
     ReportsAnotherBackendName: THROUGH_CINDER | {"STATS-NAME-004"},
     CreateReturnsList: THROUGH_CINDER | {"VOL-CREATE-001"},
     UndeletableVolumes: frozenset(
-        {"VOL-DELETE-002", "VOL-DELETE-MISSING-003", "VOL-DELETE-005", "HYG-CLEANUP-001"}
+        {
+            "VOL-DELETE-002",
+            "VOL-DELETE-MISSING-003",
+            "VOL-DELETE-005",
+            "HYG-CLEANUP-001",
+            # a group's delete deletes its volumes
+            "GRP-DELETE-006",
+            "GRP-CINDER-007",
+        }
     ),
     LeaksPassword: frozenset({"REPL-TARGETS-007", "REPL-TARGETS-012"}),
     MalformedFailoverHost: frozenset({"REPL-FAILOVER-004", "REPL-FAILOVER-011"}),
@@ -349,7 +424,7 @@ ZOO: dict[type, frozenset[str]] = {
     WrongSignature: frozenset({"INTF-SIGNATURE-002", "REPL-DISABLE-002", "REPL-DISABLE-010"}),
     FailoverReturnsList: frozenset({"REPL-FAILOVER-003", "REPL-FAILOVER-004", "REPL-FAILOVER-011"}),
     FreeAboveTotal: frozenset({"STATS-CAPACITY-003"}),
-    TargetsForUnreplicated: frozenset({"REPL-TARGETS-006"}),
+    TargetsForUnreplicated: frozenset({"REPL-TARGETS-006", "GRP-DISABLE-005"}),  # a stopped group's too
     UpdatesAsDict: frozenset({"REPL-UPDATES-008"}),
     EnableReturnsStatus: frozenset({"REPL-ENABLE-001"}),
     SetupFails: frozenset({"SETUP-DO-SETUP-002", "SETUP-SERVICE-003"}),
@@ -360,7 +435,14 @@ ZOO: dict[type, frozenset[str]] = {
     KeyErrorForMissingVolume: frozenset({"ERR-LOST-003"}),
     BareErrorWhileArrayDown: frozenset({"ERR-ARRAY-004"}),
     ClaimsReplicationForPlainVolumes: frozenset({"VOL-CREATE-001", "VOL-CREATE-004"}),
-    LeavesReplicaOnDelete: frozenset({"HYG-CLEANUP-001"}),
+    LeavesReplicaOnDelete: frozenset({"HYG-CLEANUP-001", "GRP-DELETE-006"}),  # a group's delete too
+    NoGroupFailover: frozenset({"GRP-METHODS-001", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
+    GroupFailoverWrongSignature: frozenset({"GRP-METHODS-001", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
+    GroupFailoverReturnsDict: frozenset({"GRP-FAILOVER-004", "GRP-CINDER-007"}),
+    GroupEnableReplicatesNothing: frozenset({"GRP-ENABLE-003", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
+    GroupCreateSaysError: frozenset({"GRP-CREATE-002", "GRP-CINDER-007"}),
+    GroupDeleteKeepsVolumes: frozenset({"GRP-DELETE-006", "HYG-CLEANUP-001"}),
+    GroupDisableKeepsReplicating: frozenset({"GRP-DISABLE-005"}),
 }
 
 
@@ -512,6 +594,7 @@ REQUIRED_STATS = (
     "replication_enabled",
     "replication_type",
     "replication_count",
+    *contract.GROUP_REPLICATION_SPECS,  # what the contract asks of a driver taking part in groups
 )
 
 
@@ -588,9 +671,22 @@ def _born_enabled_variant(broken: type) -> type:
 # the broken zoo again, every driver's replicated volumes born enabled: the same checks must catch
 # each bug, plus those that meet it while getting a disabled volume ready (disable comes first)
 BORN_ENABLED_EXTRA: dict[type, frozenset[str]] = {
-    WrongSignature: frozenset({"REPL-ENABLE-001", "ERR-ARRAY-004"})
+    WrongSignature: frozenset(
+        {
+            "REPL-ENABLE-001",
+            "ERR-ARRAY-004",
+            "GRP-ENABLE-003",
+            "GRP-FAILOVER-004",
+            "GRP-DISABLE-005",
+            "GRP-DELETE-006",
+        }
+    )
 }
+# ... less the checks a bug cannot meet when volumes are born replicating: a group enable that
+# replicates nothing leaves volumes born enabled replicating, so the control plane's failover works
+BORN_ENABLED_MOOT: dict[type, frozenset[str]] = {GroupEnableReplicatesNothing: frozenset({"GRP-CINDER-007"})}
 BORN_ENABLED_ZOO: dict[type, frozenset[str]] = {
-    _born_enabled_variant(broken): checks | BORN_ENABLED_EXTRA.get(broken, frozenset())
+    _born_enabled_variant(broken): (checks | BORN_ENABLED_EXTRA.get(broken, frozenset()))
+    - BORN_ENABLED_MOOT.get(broken, frozenset())
     for broken, checks in ZOO.items()
 }

@@ -50,7 +50,9 @@ def test_v21_clauses_are_cinder_29s_and_optional_to_a_seed_driver() -> None:
         "thaw_backend": "thaw_backend(context)",
     }
     assert not set(v21) & set(contract.REQUIRED)
-    assert set(contract.METHODS) == set(contract.REQUIRED) | set(v21)
+    assert set(contract.METHODS) == set(contract.REQUIRED) | set(v21) | {
+        c.name for c in contract.GROUP_CLAUSES
+    }
 
     class Seed:
         pass
@@ -62,3 +64,34 @@ def test_v21_clauses_are_cinder_29s_and_optional_to_a_seed_driver() -> None:
     assert not contract.supports(Seed(), contract.V21)
     assert contract.supports(HostFailover(), contract.V21)
     assert not contract.supports(HostFailover(), contract.ACTIVE_ACTIVE)
+
+
+def test_the_gates_of_the_seed_and_group_clauses() -> None:
+    gated = {
+        name: clause.gate
+        for name, clause in contract.METHODS.items()
+        if clause.gate and clause.era != contract.V21
+    }
+    assert gated == {
+        "replication_enable": contract.REPLICATION,
+        "replication_disable": contract.REPLICATION,
+        "replication_failover": contract.REPLICATION,
+        "get_replication_updates": contract.REPLICATION,
+        "enable_replication": contract.GROUP_REPLICATION,
+        "disable_replication": contract.GROUP_REPLICATION,
+        "failover_replication": contract.GROUP_REPLICATION,
+        "get_replication_error_status": contract.GROUP_REPLICATION,
+    }
+    assert str(contract.METHODS["failover_replication"]) == (
+        "failover_replication(context, group, volumes, secondary_backend_id=None) -> "
+        + contract.GROUP_UPDATES
+    )
+
+
+def test_every_clause_belongs_to_one_era_and_a_driver_takes_part_in_groups_by_reporting_them() -> None:
+    assert [c.name for era in contract.ERAS.values() for c in era] == list(contract.METHODS)
+    assert {c.era for c in contract.GROUP_CLAUSES} == {"groups"}
+    assert not contract.era_supported("groups", {"replication_enabled": True})
+    assert not contract.era_supported("groups", {"group_replication_enabled": "True"})  # a bool, not text
+    assert contract.era_supported("groups", {"consistent_group_replication_enabled": True})
+    assert contract.era_supported("v2", {})

@@ -16,6 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from replisim import exception
 from replisim.actors.db import (
+    CGSNAPSHOT_GROUP_TYPE_ID,
+    CGSNAPSHOT_GROUP_TYPE_NAME,
     DEFAULT_TYPE_ID,
     DEFAULT_TYPE_NAME,
     VOLUME_FIELDS,
@@ -152,10 +154,26 @@ def _vandalise(value: Any) -> None:
 
 def _stored(repo: Repository) -> Any:
     """Everything the repository holds, as its readers see it."""
-    return (repo.volume_get_all(), repo.volume_type_get_all(), repo.service_get_all())
+    return (
+        repo.volume_get_all(),
+        repo.volume_type_get_all(),
+        repo.service_get_all(),
+        repo.group_type_get_all(),
+        repo.group_get_all(),
+        repo.quota_get("p1"),
+        repo.quota_class_get("default"),
+    )
 
 
-# Every call that hands back rows, on a store holding volume v1, type t1 (gold) and service h@b.
+def _group_rows(repo: Repository) -> None:
+    """Group type gt1 (replicated) and its group g1 of type t1, holding volume v1."""
+    repo.group_type_create("gt1", "replicated", {"group_replication_enabled": "<is> True"})
+    repo.group_create({"id": "g1", "group_type_id": "gt1", "volume_type_ids": ["t1"], "project_id": "p"})
+    repo.volume_update("v1", {"group_id": "g1"})
+
+
+# Every call that hands back rows, on a store holding volume v1, type t1 (gold), service h@b, group
+# type gt1 and group g1.
 ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     "volume_create": lambda r: r.volume_create({"id": "v9", "size": 1}),
     "volume_get": lambda r: r.volume_get("v1"),
@@ -179,6 +197,18 @@ ROW_CALLS: dict[str, Callable[[Any], Any]] = {
     "quota_get": lambda r: r.quota_get("p1"),
     "quota_class_get": lambda r: r.quota_class_get("default"),
     "quota_usage": lambda r: r.quota_usage("p1"),
+    "group_type_create": lambda r: r.group_type_create("gt9", "plain", {"k": "v"}),
+    "group_type_get": lambda r: r.group_type_get("gt1"),
+    "group_type_get_by_name": lambda r: r.group_type_get_by_name("replicated"),
+    "group_type_get_all": lambda r: r.group_type_get_all(),
+    "group_type_update": lambda r: r.group_type_update("gt1", {"description": "mirrored"}),
+    "group_type_specs_update": lambda r: r.group_type_specs_update("gt1", {"a": "b"}),
+    "group_create": lambda r: r.group_create({"id": "g9", "volume_type_ids": ["t1"]}),
+    "group_get": lambda r: r.group_get("g1"),
+    "group_get_all": lambda r: r.group_get_all(project_id="p"),
+    "group_update": lambda r: r.group_update("g1", {"status": "available"}),
+    "group_conditional_update": lambda r: r.group_conditional_update("g1", {}, {"volume_type_ids": ["t1"]}),
+    "volume_get_all_by_group": lambda r: r.volume_get_all_by_group("g1"),
 }
 
 
@@ -193,6 +223,9 @@ def test_every_row_call_is_listed() -> None:
         "quota_update",
         "quota_destroy",
         "quota_class_update",
+        "group_type_delete",
+        "group_type_specs_delete",
+        "group_destroy",
     }
     assert returns_rows == set(ROW_CALLS)
 
@@ -217,6 +250,7 @@ def test_mutating_what_a_call_returned_never_changes_the_store(
         {"name": "p1", "tags": ["thin"]}
     ]
     assert repo.volume_type_get("t1")["extra_specs"] == {"replication": "enabled"}
+    _group_rows(repo)
     returned = call(repo)
     before = copy.deepcopy(_stored(repo))
     _vandalise(returned)
@@ -721,6 +755,10 @@ EVERY_CALL: dict[str, Callable[[Any], Any]] = {
     "quota_class_get": lambda r: r.quota_class_get("default"),
     "quota_class_update": lambda r: r.quota_class_update("default", {"volumes": 1}),
     "quota_usage": lambda r: r.quota_usage("p1"),
+    **{name: call for name, call in ROW_CALLS.items() if name.startswith(("group", "volume_get_all_by"))},
+    "group_type_delete": lambda r: r.group_type_delete("gt1"),
+    "group_type_specs_delete": lambda r: r.group_type_specs_delete("gt1", "group_replication_enabled"),
+    "group_destroy": lambda r: r.group_destroy("g1"),
 }
 
 
@@ -735,15 +773,10 @@ def test_outage_fails_every_call_and_writes_nothing(repo: Repository, clock: Fak
     repo.service_update_or_create("h", "b", {})
     repo.quota_update("p1", {"volumes": 5})
     repo.quota_class_update("default", {"volumes": 7})
+    _group_rows(repo)
 
     def snapshot() -> tuple[Any, ...]:
-        return (
-            repo.volume_get_all(),
-            repo.volume_type_get_all(),
-            repo.service_get_all(),
-            repo.quota_get("p1"),
-            repo.quota_class_get("default"),
-        )
+        return _stored(repo)
 
     before = snapshot()
     clock.advance()
@@ -930,3 +963,93 @@ def test_both_backends_store_capabilities_alike(capabilities: dict[str, Any]) ->
     finally:
         memory.close()
         sql.close()
+
+
+# --- generic volume groups and their types -----------------------------------------------------------
+
+
+def test_group_types_and_their_specs(repo: Repository, clock: FakeClock) -> None:
+    created = repo.group_type_create("gt1", "mirrored", {"b": "2", "a": "1"}, "pairs")
+    assert created == {
+        "id": "gt1",
+        "name": "mirrored",
+        "description": "pairs",
+        "is_public": True,
+        "group_specs": {"a": "1", "b": "2"},
+        "created_at": 1000.0,
+        "updated_at": 1000.0,
+    }
+    with pytest.raises(exception.GroupTypeExists):
+        repo.group_type_create("gt2", "mirrored")
+    clock.advance()
+    assert repo.group_type_specs_update("gt1", {"a": "9"}) == {"a": "9", "b": "2"}
+    repo.group_type_specs_delete("gt1", "b")
+    with pytest.raises(exception.GroupTypeSpecsNotFound, match="has no specs with key b"):
+        repo.group_type_specs_delete("gt1", "b")
+    assert repo.group_type_get_by_name("mirrored")["group_specs"] == {"a": "9"}
+    assert repo.group_type_get("gt1")["updated_at"] == 1001.0
+    repo.group_type_create("gt2", "plain")
+    with pytest.raises(exception.GroupTypeExists):
+        repo.group_type_update("gt2", {"name": "mirrored"})
+    assert [t["name"] for t in repo.group_type_get_all()] == [CGSNAPSHOT_GROUP_TYPE_NAME, "mirrored", "plain"]
+    repo.group_type_delete("gt2")
+    with pytest.raises(exception.GroupTypeNotFound):
+        repo.group_type_get("gt2")
+
+
+def test_every_database_starts_with_cinders_reserved_group_type_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'twice.sqlite'}"
+    for _ in range(2):  # a database that outlived its server is not given a second one
+        repo = SqlRepository(url, clock=clock)
+        reserved = [t for t in repo.group_type_get_all() if t["name"] == CGSNAPSHOT_GROUP_TYPE_NAME]
+        repo.close()
+        assert [(t["id"], t["group_specs"]) for t in reserved] == [
+            (CGSNAPSHOT_GROUP_TYPE_ID, {"consistent_group_snapshot_enabled": "<is> True"})
+        ]
+    assert MemoryRepository(clock=clock).group_type_get(CGSNAPSHOT_GROUP_TYPE_ID)["is_public"] is True
+
+
+def test_groups_are_claimed_by_compare_and_swap_and_soft_deleted(repo: Repository, clock: FakeClock) -> None:
+    group = repo.group_create({"id": "g1", "project_id": "p", "volume_type_ids": ["t1", "t2"]})
+    assert (group["status"], group["replication_status"], group["volume_type_ids"]) == (
+        "creating",
+        "disabled",
+        ["t1", "t2"],
+    )
+    repo.group_create({"id": "g2", "project_id": "q"})
+    assert repo.group_conditional_update("g1", {"status": "available"}, {"status": "deleting"}) is None
+    assert repo.group_conditional_update("g1", {"status": ("creating", None)}, {"status": "available"})
+    assert [g["id"] for g in repo.group_get_all(project_id="p")] == ["g1"]
+    repo.volume_create({"id": "v1", "group_id": "g1"})
+    repo.volume_create({"id": "v2"})
+    assert [v["id"] for v in repo.volume_get_all_by_group("g1")] == ["v1"]
+    with pytest.raises(exception.Invalid, match="volume_type_ids are strings"):
+        repo.group_update("g1", {"volume_type_ids": [1]})
+    with pytest.raises(exception.Invalid, match="read-only"):
+        repo.group_update("g1", {"deleted": True})
+    repo.group_destroy("g1")
+    with pytest.raises(exception.GroupNotFound):
+        repo.group_get("g1")
+    with pytest.raises(exception.Invalid, match="already exists"):
+        repo.group_create({"id": "g1"})
+    assert [g["id"] for g in repo.group_get_all()] == ["g2"]
+
+
+def test_a_database_file_from_before_groups_gains_the_group_column(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "old.sqlite"
+    SqlRepository(f"sqlite:///{path}", clock=clock).close()
+    with sqlite3.connect(path) as conn:  # the volumes table as it was before groups
+        conn.execute("ALTER TABLE volumes DROP COLUMN group_id")
+        conn.execute(
+            "INSERT INTO volumes (id, bootable, metadata, admin_metadata, created_at, updated_at, deleted) "
+            "VALUES ('old', 0, '{}', '{}', 1, 1, 0)"
+        )
+    repo = SqlRepository(f"sqlite:///{path}", clock=clock)
+    try:
+        assert repo.volume_get("old")["group_id"] is None
+        repo.volume_update("old", {"group_id": "g1"})
+        assert [v["id"] for v in repo.volume_get_all_by_group("g1")] == ["old"]
+    finally:
+        repo.close()
