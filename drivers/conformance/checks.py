@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -761,7 +762,7 @@ def _refused_target(exc: BaseException) -> bool:
     requires="host-failover",
 )
 def failover_host_shape(probe: Probe) -> None:
-    volumes = [probe.replicated(), probe.replicated()]
+    volumes = [probe.replicated()]
     answer = probe.failover_host(volumes)
     problem = _failover_host_problem(answer, volumes)
     probe.expect(problem is None, _SHAPE + ", updates only for the volumes given, of known keys", problem)
@@ -874,6 +875,9 @@ def failover_host_through_cinder(probe: Probe) -> None:
     )
 
 
+FAILBACK_ATTEMPTS = 20
+
+
 def _cinder_failback(bench: Any, host: str) -> None:
     """Put the backend back as the next checks need it, whatever the check left: fail back through
     the API; if that cannot (failover-error, a failback the driver refused), the admin's way out
@@ -882,10 +886,15 @@ def _cinder_failback(bench: Any, host: str) -> None:
     def status() -> str:
         return str(bench.db.service_get(host, "cinder-volume")["replication_status"])
 
-    if status() == FAILED_OVER:
+    for _ in range(FAILBACK_ATTEMPTS):  # a driver may refuse a failback until its replicas catch up
+        if status() != FAILED_OVER:
+            break
         with contextlib.suppress(Exception):
             bench.admin("failover_host", host=host, backend_id=contract.FAILBACK)
             bench.wait(lambda: status() != "failing-over", f"{host} to finish failing back")
+        if status() == FAILED_OVER:
+            bench.settle(1)
+            time.sleep(0.2)  # a live driver's replicas catch up in wall-clock time
     if status() != "enabled":
         with contextlib.suppress(Exception):
             bench.driver.failover_host(admin_context(), [], secondary_id=contract.FAILBACK)

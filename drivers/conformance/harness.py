@@ -652,6 +652,22 @@ def leftovers(
     return found
 
 
+def _apply_host_updates(answer: Any, volumes: list[dict[str, Any]]) -> bool:
+    """Apply a well-formed failover_host answer's updates to ``volumes`` as the manager would;
+    whether it was well formed enough to apply."""
+    if not (isinstance(answer, tuple | list) and len(answer) == 3 and isinstance(answer[1], list)):
+        return False
+    by_id = {v["id"]: v for v in volumes}
+    for item in answer[1]:
+        if isinstance(item, Mapping) and isinstance(item.get("updates"), Mapping):
+            volume = by_id.get(item.get("volume_id"))
+            if volume is not None:
+                volume.update(
+                    {k: _text(v) for k, v in item["updates"].items() if k in contract.HOST_UPDATE_KEYS}
+                )
+    return True
+
+
 class Probe:
     """What one check works with; everything it creates is undone when it ends."""
 
@@ -795,31 +811,23 @@ class Probe:
             volumes=[dict(v) for v in volumes],
             secondary_id=secondary_id,
         )
-        if isinstance(answer, tuple | list) and len(answer) == 3 and isinstance(answer[1], list):
-            by_id = {v["id"]: v for v in volumes}
-            for item in answer[1]:
-                if isinstance(item, Mapping) and isinstance(item.get("updates"), Mapping):
-                    volume = by_id.get(item.get("volume_id"))
-                    if volume is not None:
-                        volume.update(
-                            {
-                                k: _text(v)
-                                for k, v in item["updates"].items()
-                                if k in contract.HOST_UPDATE_KEYS
-                            }
-                        )
+        if _apply_host_updates(answer, volumes):
             if secondary_id != contract.FAILBACK:
-                self.cleanup.push(
-                    "failback",
-                    lambda: self.driver.failover_host(
-                        context=self.context,
-                        volumes=[dict(v) for v in volumes],
-                        secondary_id=contract.FAILBACK,
-                    ),
-                )
+                self.cleanup.push("failback", lambda: self._failback(volumes))
             else:
                 self.cleanup.forget("failback")
         return answer
+
+    def _failback(self, volumes: list[dict[str, Any]]) -> None:
+        """Put the driver back on its own array before the volumes are deleted where they are now
+        served (as after a volume's own failover): a failback of no volume moves nothing, and
+        deleting right after a real failback would race the arrays re-forming their pairs."""
+        del volumes
+        try:
+            self.driver.failover_host(context=self.context, volumes=[], secondary_id=contract.FAILBACK)
+        except Exception as exc:  # "not failed over": nothing to put back
+            if not any(c.__name__ == "InvalidReplicationTarget" for c in type(exc).__mro__):
+                raise
 
     # -- the control plane, in sim ------------------------------------------------------------
 
