@@ -199,7 +199,8 @@ def service(row: Mapping[str, Any], *, version: Version) -> dict[str, Any]:
     if version >= (3, 7):
         view["cluster"] = None
     if version >= (3, 49) and row["binary"] == VOLUME_TOPIC:
-        view["backend_state"] = row["state"]
+        # Cinder reads it from the scheduler's pools, which a disabled service is not among
+        view["backend_state"] = None if row["disabled"] else row["state"]
     return view
 
 

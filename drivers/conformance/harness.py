@@ -591,6 +591,10 @@ class Environment:
                 if self.array_hook() is not None
                 else ("the driver exposes no array crash/restart hook (the emulated driver does)")
             )
+        if name == "host-failover":
+            if not contract.supports(self.target.driver_class, contract.V21):
+                return f"the driver has no {contract.FEATURES[contract.V21]} (Replication V2.1)"
+            return self.capability("replication")
         if name in ("replication", "volume-replication"):
             if not self.drivers.ready:
                 raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
@@ -674,6 +678,22 @@ def leftovers(
                 f"and {now.get('volumes')}, {now.get('used_gb')} GiB after"
             )
     return found
+
+
+def _apply_host_updates(answer: Any, volumes: list[dict[str, Any]]) -> bool:
+    """Apply a well-formed failover_host answer's updates to ``volumes`` as the manager would;
+    whether it was well formed enough to apply."""
+    if not (isinstance(answer, tuple | list) and len(answer) == 3 and isinstance(answer[1], list)):
+        return False
+    by_id = {v["id"]: v for v in volumes}
+    for item in answer[1]:
+        if isinstance(item, Mapping) and isinstance(item.get("updates"), Mapping):
+            volume = by_id.get(item.get("volume_id"))
+            if volume is not None:
+                volume.update(
+                    {k: _text(v) for k, v in item["updates"].items() if k in contract.HOST_UPDATE_KEYS}
+                )
+    return True
 
 
 class Probe:
@@ -820,6 +840,33 @@ class Probe:
                 volume["replication_driver_data"] = _text(result["replication_driver_data"])
             volume["replication_status"] = "failed-over"
         return result
+
+    def failover_host(self, volumes: list[dict[str, Any]], secondary_id: str | None = None) -> Any:
+        """Host failover (V2.1) of ``volumes``; a well-formed answer's updates are applied to them as
+        the manager would, and a failback is owed when the check ends (undone before the deletes)."""
+        answer = self.call(
+            "failover_host",
+            context=self.context,
+            volumes=[dict(v) for v in volumes],
+            secondary_id=secondary_id,
+        )
+        if _apply_host_updates(answer, volumes):
+            if secondary_id != contract.FAILBACK:
+                self.cleanup.push("failback", lambda: self._failback(volumes))
+            else:
+                self.cleanup.forget("failback")
+        return answer
+
+    def _failback(self, volumes: list[dict[str, Any]]) -> None:
+        """Put the driver back on its own array before the volumes are deleted where they are now
+        served (as after a volume's own failover): a failback of no volume moves nothing, and
+        deleting right after a real failback would race the arrays re-forming their pairs."""
+        del volumes
+        try:
+            self.driver.failover_host(context=self.context, volumes=[], secondary_id=contract.FAILBACK)
+        except Exception as exc:  # "not failed over": nothing to put back
+            if not any(c.__name__ == "InvalidReplicationTarget" for c in type(exc).__mro__):
+                raise
 
     # -- the control plane, in sim ------------------------------------------------------------
 

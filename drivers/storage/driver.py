@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from replisim import exception
@@ -79,6 +80,10 @@ class Site:
             "type": "unmanaged",
             **{key: MASK if is_secret_option(key) else value for key, value in self.options.items()},
         }
+
+
+def _replication_of(volume_id: str, client: ArrayClient) -> dict[str, Any]:
+    return client.replication_status(volume_id)
 
 
 class StorageDriver:
@@ -484,6 +489,89 @@ class StorageDriver:
                 if home:
                     self._home[volume_id] = str(home)
         return result
+
+    # -- host failover (Replication V2.1)
+
+    def failover_host(
+        self,
+        context: Any,
+        volumes: list[Mapping[str, Any]],
+        secondary_id: str | None = None,
+        groups: list[Any] | None = None,
+    ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """Fail every given volume over to ``secondary_id`` (default: the first target; 'default':
+        back to this backend's array), each as ``replication_failover`` does it (fencing, exact
+        loss counted). To a managed target the volumes move to its backend (``host``), as one
+        volume's failover does; to an unmanaged device this backend serves them from there. An
+        unknown target moves nothing (InvalidReplicationTarget); a volume that cannot move is
+        answered ``status: error``."""
+        self._ready()
+        failback = secondary_id == "default"
+        name = self.own.name if failback else secondary_id or (self._targets[0] if self._targets else None)
+        if name is None or name not in self._sites:
+            raise exception.InvalidReplicationTarget(
+                reason=f"{secondary_id!r} is not a replication target of backend {self.backend}; "
+                f"known: {', '.join(self._targets) or 'none'}"
+            )
+        if failback:
+            self._require_in_sync(volumes, name)
+        updates: list[dict[str, Any]] = []
+        for volume in volumes:
+            volume_id = str(volume["id"])
+            if self._serving(volume).name == name:
+                updates.append({"volume_id": volume_id, "updates": {}})  # already there
+                continue
+            try:
+                result = self.replication_failover(context, volume, name)
+            except exception.CinderException as exc:
+                LOG.error("host failover of volume %s to %s failed: %s", volume_id, name, exc)
+                updates.append({"volume_id": volume_id, "updates": {"status": "error"}})
+                continue
+            update = {
+                key: value
+                for key, value in result["model_update"].items()
+                if key in ("provider_location", "replication_status")
+            }
+            update["replication_driver_data"] = result["replication_driver_data"]
+            if "host" in result:
+                update["host"] = result["host"]
+            updates.append({"volume_id": volume_id, "updates": update})
+        return (None if failback else name), updates, []
+
+    def _require_in_sync(self, volumes: list[Mapping[str, Any]], home: str) -> None:
+        """A failback is planned: it waits for every replica on ``home`` to have caught up rather
+        than fence and lose what it lacks (InvalidReplicationTarget: nothing moved, try later)."""
+        for volume in volumes:
+            site = self._serving(volume)
+            if site.name == home:
+                continue
+            volume_id = str(volume["id"])
+            state = self._call(site, f"failback check of {volume_id}", partial(_replication_of, volume_id))
+            if not (state.get("replication") or {}).get("in_sync"):
+                raise exception.InvalidReplicationTarget(
+                    reason=f"the replica of volume {volume_id} on {home} is not in sync yet; "
+                    "fail back once it is"
+                )
+
+    def failover(
+        self,
+        context: Any,
+        volumes: list[Mapping[str, Any]],
+        secondary_id: str | None = None,
+        groups: list[Any] | None = None,
+    ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The active-active first half: the same failover."""
+        return self.failover_host(context, volumes, secondary_id, groups)
+
+    def failover_completed(self, context: Any, active_backend_id: str | None = None) -> None:
+        return None
+
+    def freeze_backend(self, context: Any) -> bool:
+        """Nothing to tell the arrays: the control plane refuses the changes."""
+        return True
+
+    def thaw_backend(self, context: Any) -> bool:
+        return True
 
     def _loss(
         self,

@@ -697,6 +697,39 @@ SCENARIOS: tuple[Scenario, ...] = (
             group_action("delete", "delete", {"delete-volumes": True}),
             get("gone", GRP, version=GROUP_MV, poll="gone"),
             gone("volume-gone"),
+        "host-failover",
+        (
+            get("list-before", f"{P}/os-services?binary=cinder-volume", version=LATEST),
+            put("freeze", f"{P}/os-services/freeze", {"host": "replisim@alpha"}),
+            get("after-freeze", f"{P}/os-services?binary=cinder-volume", version=LATEST),
+            put(
+                "freeze-again-400", f"{P}/os-services/freeze", {"host": "replisim@alpha"}, exact_message=True
+            ),
+            # one backend replicates to nothing: its service is not 'enabled', so failover is refused
+            put(
+                "failover-refused-400",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "backend_id": "beta"},
+                exact_message=True,
+            ),
+            put("failover-route-404", f"{P}/os-services/failover", {"host": "replisim@alpha"}),
+            put(
+                "failover-bad-body-400",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "bogus": 1},
+            ),
+            put("freeze-no-host-400", f"{P}/os-services/freeze", {}, exact_message=True),
+            put("freeze-no-host-3.26-400", f"{P}/os-services/freeze", {}, version="3.26", exact_message=True),
+            put(
+                "failover-unknown-host-400",
+                f"{P}/os-services/failover_host",
+                {"host": "nowhere"},
+                exact_message=True,
+            ),
+            put("freeze-member-403", f"{P}/os-services/freeze", {"host": "replisim@alpha"}, who=MEMBER),
+            put("thaw", f"{P}/os-services/thaw", {"host": "replisim@alpha"}),
+            get("after-thaw", f"{P}/os-services?binary=cinder-volume", version=LATEST),
+            put("thaw-again-400", f"{P}/os-services/thaw", {"host": "replisim@alpha"}, exact_message=True),
         ),
     ),
     Scenario(
