@@ -9,11 +9,13 @@ and ``suite`` checks the suite's own hygiene. Checks run in the order they are l
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from replisim.actors.context import admin_context
 from replisim.actors.status import (
     ERROR,
     FAILED_OVER,
@@ -35,6 +37,7 @@ CAPABILITIES = {
     "replication": "get_volume_stats() reports replication_enabled=True",
     "array-failure": "the driver exposes a hook to crash and restart its array (the emulated driver does)",
     "config-secrets": "the config holds a password, secret, token or key the suite can look for",
+    "host-failover": "the driver has failover_host (Replication V2.1) and reports replication_enabled",
     "volume-replication": f"get_volume_stats() does not report {contract.PER_VOLUME}=False: the driver "
     f"takes the per-volume actions ({', '.join(contract.PER_VOLUME_CLAUSES)}); a Cinder 29 driver "
     "replicates by failover_host only",
@@ -744,6 +747,186 @@ def targets_through_cinder(probe: Probe) -> None:
     probe.expect(problem is None, "{'volume_id': <id>, 'targets': [...]}", problem)
     leaked = _leaks(answer, probe.env.secrets())
     probe.expect(not leaked, "every credential masked", f"{len(leaked)} config secret(s) in {answer!r}")
+
+
+# -- Replication V2.1: host failover, freeze and thaw ---------------------------------------------
+
+
+def _failover_host_problem(answer: Any, volumes: Sequence[Mapping[str, Any]]) -> str | None:
+    """What is wrong with a failover_host answer for ``volumes``, or None."""
+    if not isinstance(answer, tuple | list) or len(answer) != 3:
+        count = f" of {len(answer)}" if isinstance(answer, tuple | list) else ""
+        return f"a {type(answer).__name__}{count}: {answer!r}"
+    _active, updates, groups = answer
+    if not isinstance(updates, list) or not isinstance(groups, list):
+        return f"volume_updates={updates!r}, group_updates={groups!r} (each must be a list)"
+    given = {v["id"] for v in volumes}
+    for item in updates:
+        if not isinstance(item, Mapping) or set(item) != contract.VOLUME_UPDATE_KEYS:
+            return f"volume update {item!r} is not {{'volume_id': id, 'updates': {{...}}}}"
+        if item["volume_id"] not in given:
+            return f"an update for volume {item['volume_id']!r}, which it was not given"
+        if not isinstance(item["updates"], Mapping):
+            return f"updates={item['updates']!r} for {item['volume_id']} (not a dict)"
+        extra = sorted(set(item["updates"]) - contract.HOST_UPDATE_KEYS, key=str)
+        if extra:
+            return f"update keys {', '.join(map(repr, extra))} for {item['volume_id']}"
+        status = item["updates"].get("replication_status")
+        if status is not None and status not in FINAL_REPLICATION_STATUSES:
+            return f"replication_status={status!r} for {item['volume_id']}"
+    return None
+
+
+_SHAPE = contract.METHODS["failover_host"].returns
+
+
+def _refused_target(exc: BaseException) -> bool:
+    """An InvalidReplicationTarget, replisim's or (through an adapter) Cinder's own."""
+    return any(c.__name__ == "InvalidReplicationTarget" for c in type(exc).__mro__)
+
+
+@check(
+    "REPL-HOST-013",
+    "Replication",
+    "driver",
+    "failover_host answers (active_backend_id, volume_updates, group_updates) for the volumes given",
+    _clause("failover_host"),
+    requires="host-failover",
+)
+def failover_host_shape(probe: Probe) -> None:
+    volumes = [probe.replicated(), probe.replicated()]
+    answer = probe.failover_host(volumes)
+    problem = _failover_host_problem(answer, volumes)
+    probe.expect(problem is None, _SHAPE + ", updates only for the volumes given, of known keys", problem)
+
+
+@check(
+    "REPL-HOST-014",
+    "Replication",
+    "driver",
+    "a failover_host to a target that is not configured raises InvalidReplicationTarget",
+    "Contract: InvalidReplicationTarget (a bad target, a refused failback) leaves the backend as it "
+    "was, so the manager reverts; any other exception is failover-error",
+    requires="host-failover",
+)
+def failover_host_bad_target(probe: Probe) -> None:
+    volume = probe.replicated()
+    bogus = f"{VOLUME_PREFIX}-no-such-target"
+    try:
+        answer = probe.failover_host([volume], bogus)
+    except CinderException as exc:
+        probe.expect(_refused_target(exc), "InvalidReplicationTarget", _raised(exc))
+        return
+    raise probe.fail("InvalidReplicationTarget", f"an answer: {answer!r}")
+
+
+@check(
+    "REPL-HOST-015",
+    "Replication",
+    "driver",
+    "a failback ('default') after failover_host answers for the volumes, or refuses it",
+    _clause(
+        "failover_host",
+        "secondary_id 'default' fails back; a driver may refuse with InvalidReplicationTarget",
+    ),
+    requires="host-failover",
+)
+def failover_host_failback(probe: Probe) -> None:
+    volumes = [probe.replicated()]
+    first = probe.failover_host(volumes)
+    probe.expect(_failover_host_problem(first, volumes) is None, _SHAPE, first)
+    try:
+        back = probe.failover_host(volumes, contract.FAILBACK)
+    except CinderException as exc:
+        probe.expect(
+            _refused_target(exc), "an answer, or InvalidReplicationTarget (failback refused)", _raised(exc)
+        )
+        return
+    problem = _failover_host_problem(back, volumes)
+    probe.expect(problem is None, _SHAPE + " for the failback", problem)
+
+
+@check(
+    "REPL-FREEZE-016",
+    "Replication",
+    "driver",
+    "freeze_backend and thaw_backend succeed",
+    f"Contract: {contract.METHODS['freeze_backend']} and {contract.METHODS['thaw_backend']}: "
+    "the control plane refuses modifications in between",
+    requires="host-failover",
+)
+def freeze_thaw(probe: Probe) -> None:
+    for method in ("freeze_backend", "thaw_backend"):
+        try:
+            result = probe.call(method, context=probe.context)
+        except Exception as exc:
+            raise probe.fail(f"{method} answers True", _raised(exc)) from None
+        probe.expect(result is not False, f"{method} answers True", f"{result!r}")
+
+
+@check(
+    "REPL-HOST-017",
+    "Replication",
+    "actors",
+    "a host failover through the API ends failed-over, and a failback enabled",
+    "The manager (Cinder 29's) calls failover_host with the backend's replicated volumes: the "
+    "service ends failed-over with the driver's active_backend_id, each volume failed-over; a "
+    "failback ('default') ends enabled; a malformed answer or an unexpected exception ends in "
+    "failover-error",
+    requires="host-failover",
+)
+def failover_host_through_cinder(probe: Probe) -> None:
+    bench = probe.cinder
+    volume = probe.cinder_replicated()
+    host = bench.host
+
+    def settled() -> Any:
+        row = bench.db.service_get(host, "cinder-volume")
+        return row if row["replication_status"] != "failing-over" else None
+
+    probe.cleanup.push("failback", lambda: _cinder_failback(bench, host))
+    probe.api("failover_host", host=host)
+    row = bench.wait(settled, f"{host} to finish failing over")
+    probe.expect(
+        row["replication_status"] == FAILED_OVER,
+        "the service 'failed-over'",
+        f"replication_status={row['replication_status']!r}",
+    )
+    after = bench.final(volume["id"])
+    probe.expect(
+        after["replication_status"] in (FAILED_OVER, ERROR),
+        "the volume 'failed-over' (or 'error' if a replication report finds its link down)",
+        replication_outcome(after),
+    )
+    probe.api("failover_host", host=host, backend_id=contract.FAILBACK)
+    row = bench.wait(settled, f"{host} to finish failing back")
+    probe.expect(
+        row["replication_status"] in ("enabled", FAILED_OVER),
+        "the service 'enabled' (or still 'failed-over' if the driver refused the failback)",
+        f"replication_status={row['replication_status']!r}",
+    )
+
+
+def _cinder_failback(bench: Any, host: str) -> None:
+    """Put the backend back as the next checks need it, whatever the check left: fail back through
+    the API; if that cannot (failover-error, a failback the driver refused), the admin's way out
+    (freeze, reset_active_backend, thaw), and the driver told directly, as an operator would."""
+
+    def status() -> str:
+        return str(bench.db.service_get(host, "cinder-volume")["replication_status"])
+
+    if status() == FAILED_OVER:
+        with contextlib.suppress(Exception):
+            bench.admin("failover_host", host=host, backend_id=contract.FAILBACK)
+            bench.wait(lambda: status() != "failing-over", f"{host} to finish failing back")
+    if status() != "enabled":
+        with contextlib.suppress(Exception):
+            bench.driver.failover_host(admin_context(), [], secondary_id=contract.FAILBACK)
+        if not bench.db.service_get(host, "cinder-volume")["frozen"]:
+            bench.admin("freeze_host", host=host)
+        bench.admin("reset_active_backend", host=host)
+        bench.admin("thaw_host", host=host)
+    bench.settle(3)
 
 
 # -- Errors ---------------------------------------------------------------------------------------

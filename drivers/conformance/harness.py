@@ -585,6 +585,10 @@ class Environment:
                 if self.array_hook() is not None
                 else ("the driver exposes no array crash/restart hook (the emulated driver does)")
             )
+        if name == "host-failover":
+            if not contract.supports(self.target.driver_class, contract.V21):
+                return f"the driver has no {contract.FEATURES[contract.V21]} (Replication V2.1)"
+            return self.capability("replication")
         if name in ("replication", "volume-replication"):
             if not self.drivers.ready:
                 raise Blocked("the driver could not be constructed and set up (see SETUP-INIT-001)")
@@ -801,6 +805,41 @@ class Probe:
                 volume["replication_driver_data"] = _text(result["replication_driver_data"])
             volume["replication_status"] = "failed-over"
         return result
+
+    def failover_host(self, volumes: list[dict[str, Any]], secondary_id: str | None = None) -> Any:
+        """Host failover (V2.1) of ``volumes``; a well-formed answer's updates are applied to them as
+        the manager would, and a failback is owed when the check ends (undone before the deletes)."""
+        answer = self.call(
+            "failover_host",
+            context=self.context,
+            volumes=[dict(v) for v in volumes],
+            secondary_id=secondary_id,
+        )
+        if isinstance(answer, tuple | list) and len(answer) == 3 and isinstance(answer[1], list):
+            by_id = {v["id"]: v for v in volumes}
+            for item in answer[1]:
+                if isinstance(item, Mapping) and isinstance(item.get("updates"), Mapping):
+                    volume = by_id.get(item.get("volume_id"))
+                    if volume is not None:
+                        volume.update(
+                            {
+                                k: _text(v)
+                                for k, v in item["updates"].items()
+                                if k in contract.HOST_UPDATE_KEYS
+                            }
+                        )
+            if secondary_id != contract.FAILBACK:
+                self.cleanup.push(
+                    "failback",
+                    lambda: self.driver.failover_host(
+                        context=self.context,
+                        volumes=[dict(v) for v in volumes],
+                        secondary_id=contract.FAILBACK,
+                    ),
+                )
+            else:
+                self.cleanup.forget("failback")
+        return answer
 
     # -- the control plane, in sim ------------------------------------------------------------
 

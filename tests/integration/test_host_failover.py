@@ -116,7 +116,7 @@ def test_the_runbook_freeze_failover_thaw_failback_counts_every_lost_write(world
     for vid in replicated_ids:
         volume = world.wait_status(vid, "replication_status", "enabled")
         assert volume["provider_location"] == f"emulated://alpha/{vid}"
-        assert fabric.primary(vid) is not None and fabric.primary(vid).array == "alpha"  # type: ignore[union-attr]
+        assert fabric.primary(vid) is not None and fabric.primary(vid).array == "alpha"
 
 
 def test_a_refused_target_reverts_and_a_driver_error_needs_the_admin_reset(world: Cluster) -> None:
@@ -149,6 +149,6 @@ def test_a_refused_target_reverts_and_a_driver_error_needs_the_admin_reset(world
 def test_host_failover_and_freeze_are_admin_only(world: Cluster) -> None:
     member = Client(world.runtime, RequestContext("alice", "project-a"), timeout=5.0)
     for method in ("failover_host", "freeze_host", "thaw_host", "reset_active_backend"):
-        refused(lambda m=method: member(m, host=ALPHA), exception.PolicyNotAuthorized)  # type: ignore[misc]
+        refused(lambda m=method: member(m, host=ALPHA), exception.PolicyNotAuthorized)
     assert service(world)["replication_status"] == "enabled" and not service(world)["frozen"]
     assert ADMIN.is_admin

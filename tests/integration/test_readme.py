@@ -236,6 +236,14 @@ def cinder_commands(block: Block, tmp_path: Path, url: str, cwd: Path) -> None:
     assert "db1" in out and "alpha" in out
 
 
+def host_failover_commands(block: Block, tmp_path: Path, url: str, cwd: Path) -> None:
+    lines = block.text.splitlines()
+    options = lines[0].removesuffix("\\").split("cinder", 1)[1] + lines[1].split("freeze-host")[0]
+    script = block.text.replace("\\\n", " ").replace("cinder ...", "cinder" + options)
+    out = ok(bash(script.replace("http://127.0.0.1:8776", url), cwd))
+    assert "failed-over" in out and "beta" in out, out
+
+
 def cinderclient_actions(block: Block, tmp_path: Path, url: str, cwd: Path) -> None:
     code = block.text.replace("http://127.0.0.1:8776", url)
     ok(python(code + "print(cs.volumes.get(volume_id).status)\n", cwd))
@@ -322,6 +330,7 @@ CHECKS: dict[str, tuple[Check, bool]] = {  # fragment -> (check, needs a running
     "serve --config examples/cinder.conf   #": (serve_lines, False),
     "type-create gold": (cinder_commands, True),
     "os-enable_replication": (cinderclient_actions, True),
+    "freeze-host replisim@alpha": (host_failover_commands, True),
     "mkdir -p /tmp/arrays": (arrays, False),
     "[dr]": (storage_config, False),
     "fuzz --seeds 1-200 --jobs 2": (fuzz_lines, False),

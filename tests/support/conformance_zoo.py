@@ -328,13 +328,63 @@ THROUGH_CINDER = frozenset(
         "REPL-DISABLE-010",
         "REPL-FAILOVER-011",
         "REPL-TARGETS-012",
+        "REPL-HOST-017",
         "ERR-TARGET-002",
         "ERR-ARRAY-004",
     }
 )
 
+
 # driver -> the check IDs it must fail, exactly
+class FailoverHostTwoTuple(EmulatedDriver):
+    """Answers failover_host with the old 2-tuple (active_backend_id, volume_updates), as the
+    replication devref still documents it: Cinder 29's manager ends that in failover-error."""
+
+    def failover_host(self, context: Any, volumes: Any, secondary_id: Any = None, groups: Any = None) -> Any:
+        active, updates, _groups = super().failover_host(context, volumes, secondary_id, groups)
+        return active, updates
+
+
+class FailoverHostForeignUpdate(EmulatedDriver):
+    """Keys its volume updates by 'id', not 'volume_id'."""
+
+    def failover_host(self, context: Any, volumes: Any, secondary_id: Any = None, groups: Any = None) -> Any:
+        active, updates, groups_out = super().failover_host(context, volumes, secondary_id, groups)
+        return active, [{"id": u["volume_id"], "updates": u["updates"]} for u in updates], groups_out
+
+
+class FailoverHostAnyTarget(EmulatedDriver):
+    """Fails over to its first target whatever secondary_id names (a bad target is not refused)."""
+
+    def failover_host(self, context: Any, volumes: Any, secondary_id: Any = None, groups: Any = None) -> Any:
+        if secondary_id not in (None, "default"):
+            secondary_id = None
+        return super().failover_host(context, volumes, secondary_id, groups)
+
+
+class FailbackCrashes(EmulatedDriver):
+    """Lets a bare RuntimeError escape a failback (a driver bug, not a refusal)."""
+
+    def failover_host(self, context: Any, volumes: Any, secondary_id: Any = None, groups: Any = None) -> Any:
+        if secondary_id == "default":
+            raise RuntimeError("failback not implemented")
+        return super().failover_host(context, volumes, secondary_id, groups)
+
+
+class FreezeRaises(EmulatedDriver):
+    """Cannot freeze: its freeze_backend raises."""
+
+    def freeze_backend(self, context: Any) -> bool:
+        raise exception.VolumeBackendAPIException(data="freeze refused")
+
+
 ZOO: dict[type, frozenset[str]] = {
+    FailoverHostTwoTuple: frozenset({"REPL-HOST-013", "REPL-HOST-015", "REPL-HOST-017"}),
+    FailoverHostForeignUpdate: frozenset({"REPL-HOST-013", "REPL-HOST-015", "REPL-HOST-017"}),
+    FailoverHostAnyTarget: frozenset({"REPL-HOST-014"}),
+    # its failback cannot be undone either: the suite says so (an undo failed)
+    FailbackCrashes: frozenset({"REPL-HOST-015", "REPL-HOST-017", "HYG-CLEANUP-001"}),
+    FreezeRaises: frozenset({"REPL-FREEZE-016"}),
     NoVendorName: frozenset({"STATS-KEYS-001"}),
     ReportsAnotherBackendName: THROUGH_CINDER | {"STATS-NAME-004"},
     CreateReturnsList: THROUGH_CINDER | {"VOL-CREATE-001"},
@@ -556,6 +606,13 @@ class SparseAnswers(EmulatedDriver):
         return result
 
 
+class SeedEraOnly(EmulatedDriver):
+    """A Replication V2 driver written before host failover: no V2.1 method at all (its checks
+    are skipped, saying why; the seed's must all pass)."""
+
+    failover_host = failover = failover_completed = freeze_backend = thaw_backend = None  # type: ignore[assignment]
+
+
 # every correct driver, the reference first
 CORRECT: tuple[type, ...] = (
     EmulatedDriver,
@@ -569,6 +626,7 @@ CORRECT: tuple[type, ...] = (
     MinimalStats,
     RichStats,
     SparseAnswers,
+    SeedEraOnly,
 )
 CORRECT_PROFILES = ("managed", "unmanaged", "two-targets")
 
