@@ -181,7 +181,7 @@ def cinder_volume(volume: Mapping[str, Any], context: Any = None) -> Any:
             context=ctx,
             id=type_id,
             name=volume.get("volume_type_name"),
-            extra_specs=dict(volume.get("extra_specs") or {}),
+            extra_specs=cinder_specs(volume.get("extra_specs") or {}),
             is_public=True,
         )
         if type_id
@@ -196,6 +196,16 @@ def cinder_volume(volume: Mapping[str, Any], context: Any = None) -> Any:
     obj.group = None
     obj.obj_reset_changes()
     return obj
+
+
+def cinder_specs(specs: Mapping[str, str]) -> dict[str, str]:
+    """A type's extra specs in Cinder's words: the seed's ``replication: enabled`` says what Cinder
+    reads from ``replication_enabled: '<is> True'`` (``volume_utils.is_replicated_spec``), so a
+    Cinder driver is told that too."""
+    found = dict(specs)
+    if str(found.get("replication", "")).strip().lower() == "enabled":
+        found.setdefault("replication_enabled", "<is> True")
+    return found
 
 
 def cinder_group(group: Mapping[str, Any], context: Any = None) -> Any:

@@ -65,7 +65,6 @@ def test_the_emulated_driver_passes_every_check(tmp_path: Path) -> None:
         "replication": None,
         "volume-replication": None,
         "host-failover": None,
-        "replication": None,
     }
 
 

@@ -29,8 +29,12 @@ def test_cinders_fake_drivers_pass_every_check_that_applies(driver: str, backend
     assert per_volume and all(seen[i] == "skipped" for i in per_volume)
     # everything that needs no per-volume action ran: interface, set-up, stats, volumes, hygiene
     ran = [c.id for c in CHECKS if not set(c.requires) & {"volume-replication", "config-secrets"}]
-    if backend != "replicated":  # the stock fakes report replication per pool only: not the backend's
-        ran = [i for i in ran if "replication" not in next(c for c in CHECKS if c.id == i).requires]
+    if backend != "replicated":  # the stock fakes report replication per pool only (not the
+        # backend's, for Cinder's manager) and have no failover_host
+        gated = {"replication", "host-failover"}
+        ran = [i for i in ran if not gated & set(next(c for c in CHECKS if c.id == i).requires)]
+    else:
+        assert all(seen[c.id] == "passed" for c in CHECKS if "host-failover" in c.requires)
     assert {i: seen[i] for i in ran} == dict.fromkeys(ran, "passed")
 
 
@@ -45,6 +49,16 @@ def test_a_replicating_cinder_driver_is_skipped_for_the_per_volume_actions_sayin
     assert {o.check.id for o in required.outcomes if o.status == "failed"} == {
         c.id for c in CHECKS if "volume-replication" in c.requires
     }
+
+
+def test_a_cinder_driver_born_disabled_cannot_be_failed_over_and_the_suite_says_why() -> None:
+    report = run_suite(load_target("support.cinder_drivers:BornDisabled", str(EXAMPLE), "replicated"))
+    host_checks = [c.id for c in CHECKS if "host-failover" in c.requires and c.id != "REPL-FREEZE-016"]
+    assert host_checks
+    for check_id in host_checks:
+        outcome = next(o for o in report.outcomes if o.check.id == check_id)
+        assert outcome.status == "skipped", (check_id, outcome.reason)
+        assert "born replication_status='disabled' and the driver cannot enable it" in outcome.reason
 
 
 def test_the_stock_fakes_fixed_backend_name_is_caught(tmp_path: Path) -> None:

@@ -132,6 +132,25 @@ def test_the_volume_a_driver_gets_holds_the_row_and_loads_nothing() -> None:
     assert cinder_adapter.cinder_volume(_row(volume_type_id=None)).volume_type is None
 
 
+@pytest.mark.parametrize(
+    ("specs", "replicated"),
+    [
+        ({"replication": "enabled"}, True),  # the seed's spelling, told in Cinder's
+        ({"replication": "Enabled "}, True),
+        ({"replication_enabled": "<is> True"}, True),
+        ({"replication": "disabled"}, False),
+        ({}, False),
+    ],
+)
+def test_a_cinder_driver_reads_a_replicated_type_in_its_own_words(
+    specs: dict[str, str], replicated: bool
+) -> None:
+    from cinder.volume import volume_utils
+
+    volume = cinder_adapter.cinder_volume(_row(extra_specs=specs))
+    assert volume_utils.is_replicated_spec(volume.volume_type.extra_specs) is replicated
+
+
 def test_create_and_delete_go_through_cinders_own_code() -> None:
     driver = _driver()
     driver.do_setup(admin_context())
