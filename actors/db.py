@@ -836,11 +836,13 @@ class MemoryRepository:
 
     def _quota_check(self, volume: Row, size: int, new_size: int | None = None) -> None:
         """Under the lock: refuse ``volume`` (new, or resized to ``new_size``) beyond its project's quota."""
+        own = self._quotas.get(volume["project_id"], {})
+        default = self._quota_classes.get(quotas.DEFAULT_CLASS, {})
+        if not own and not default:  # nothing stored (the simulator): unlimited, at once
+            return
         type_id = volume["volume_type_id"] or DEFAULT_TYPE_ID
         type_row = self._types.get(type_id)
         type_name = type_row["name"] if type_row else type_id
-        own = self._quotas.get(volume["project_id"], {})
-        default = self._quota_classes.get(quotas.DEFAULT_CLASS, {})
         limit = {r: own.get(r, default.get(r, quotas.UNLIMITED)) for r in quotas.relevant(type_name)}
         _quota_check(
             limit,

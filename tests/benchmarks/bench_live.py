@@ -168,6 +168,16 @@ def main() -> None:
         process, url = serve(config)
         rows = []
         try:
+            # serve starts at Cinder's default quotas (10 volumes a project): a load test lifts them,
+            # as one does on Cinder
+            unlimited = {"quota_set": {"volumes": -1, "gigabytes": -1}}
+            lifted = requests.put(
+                f"{url}/v3/bench/os-quota-sets/bench",
+                json=unlimited,
+                headers={"X-Auth-Token": "admin:bench"},
+                timeout=30,
+            )
+            lifted.raise_for_status()
             sessions: dict[int, requests.Session] = {}
             for clients in levels:
                 rows.append(
