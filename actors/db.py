@@ -10,6 +10,7 @@ Both backends validate values with the same code, so they store, and answer, the
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -690,6 +691,41 @@ _SPECS_OF_TYPE = (
 )
 
 
+_VOLUME_TAKEN = sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == sa.bindparam("volume_id"))
+_VOLUME_INSERT = sa.insert(_VOLUMES)
+
+
+@functools.lru_cache(maxsize=256)
+def _volume_update(changed: tuple[str, ...], wanted: tuple[tuple[str, bool, bool], ...]) -> sa.Update:
+    """The UPDATE of one live volume that sets ``changed`` and ``updated_at`` where each
+    ``(field, some values, None too)`` of ``wanted`` holds (``_where``'s shape): built once per
+    shape, its values bound when it runs (``_update_params``)."""
+    clauses = [_VOLUMES.c.id == sa.bindparam("w_id"), ~_VOLUMES.c.deleted]
+    for key, some, none in wanted:
+        column = _VOLUMES.c[key]
+        parts = [column.in_(sa.bindparam(f"w_{key}", expanding=True))] if some else []
+        if none:
+            parts.append(column.is_(None))
+        clauses.append(sa.or_(*parts) if parts else sa.false())
+    values = {key: sa.bindparam(f"v_{key}", type_=_VOLUMES.c[key].type) for key in (*changed, "updated_at")}
+    return sa.update(_VOLUMES).where(*clauses).values(values)
+
+
+def _update_params(
+    volume_id: str, wanted: Mapping[str, list[Any]], changes: Mapping[str, Any], now: float
+) -> tuple[sa.Update, dict[str, Any]]:
+    """``_volume_update``'s statement for these values, and its parameters."""
+    params: dict[str, Any] = {"w_id": volume_id, "v_updated_at": now}
+    shape = []
+    for key, allowed in wanted.items():
+        values = [value for value in allowed if value is not None]
+        shape.append((key, bool(values), len(values) != len(allowed)))
+        if values:
+            params[f"w_{key}"] = values
+    params.update({f"v_{key}": value for key, value in changes.items()})
+    return _volume_update(tuple(changes), tuple(shape)), params
+
+
 def _where(table: sa.Table, wanted: Mapping[str, list[Any]]) -> list[sa.ColumnElement[bool]]:
     """The SQL twin of ``_matches``: ``col IN (...)``, or ``col IS NULL`` when None is allowed."""
     clauses: list[sa.ColumnElement[bool]] = []
@@ -858,9 +894,9 @@ class SqlRepository:
     def volume_create(self, values: Mapping[str, Any]) -> Row:
         with self._tx() as (conn, now):
             row = _new_volume(values, now)
-            if conn.execute(sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == row["id"])).first():
+            if conn.execute(_VOLUME_TAKEN, {"volume_id": row["id"]}).first():
                 raise exception.Invalid(f"Volume {row['id']} already exists.")
-            conn.execute(sa.insert(_VOLUMES).values(**row))
+            conn.execute(_VOLUME_INSERT, row)
             return row
 
     def volume_get(self, volume_id: str) -> Row:
@@ -892,11 +928,7 @@ class SqlRepository:
     def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row:
         with self._tx() as (conn, now):
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
-            result = conn.execute(
-                sa.update(_VOLUMES)
-                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
-                .values(**changes, updated_at=now)
-            )
+            result = conn.execute(*_update_params(volume_id, {}, changes, now))
             if result.rowcount != 1:
                 raise exception.VolumeNotFound(volume_id=volume_id)
             return self._volume(conn, volume_id)
@@ -908,21 +940,14 @@ class SqlRepository:
             wanted = _expectations(expected)
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             # The check and the write are one statement, so two racers cannot both win.
-            result = conn.execute(
-                sa.update(_VOLUMES)
-                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted, *_where(_VOLUMES, wanted))
-                .values(**changes, updated_at=now)
-            )
+            result = conn.execute(*_update_params(volume_id, wanted, changes, now))
             row = self._volume(conn, volume_id)  # raises VolumeNotFound when there is no row
             return row if result.rowcount == 1 else None
 
     def volume_destroy(self, volume_id: str) -> None:
         with self._tx() as (conn, now):
-            result = conn.execute(
-                sa.update(_VOLUMES)
-                .where(_VOLUMES.c.id == volume_id, ~_VOLUMES.c.deleted)
-                .values(deleted=True, deleted_at=now, status="deleted", updated_at=now)
-            )
+            gone = {"deleted": True, "deleted_at": now, "status": "deleted"}
+            result = conn.execute(*_update_params(volume_id, {}, gone, now))
             if result.rowcount != 1:
                 raise exception.VolumeNotFound(volume_id=volume_id)
 
