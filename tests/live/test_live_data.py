@@ -24,6 +24,7 @@ from support.cluster import Cluster, make_repo, make_runtime
 from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.actors.db import SqlRepository
+from replisim.actors.manager import UNREPORTED_REASON
 from replisim.actors.serve import start
 from replisim.drivers.storage.process import StorageProcess
 from replisim.reports.report import write_report
@@ -278,6 +279,33 @@ def test_a_transient_error_does_not_flip_a_failed_over_volume_back(
         assert back["host"].startswith(f"replisim@{second}#")
     cluster.settle(20)  # and they stay so, report after report
     assert {cluster.volume(v)["replication_status"] for v in vids} == {"failed-over"}
+
+
+@pytest.mark.parametrize("stop", ["pause", "kill"])
+def test_the_volumes_of_an_array_that_stops_serving_go_to_error_naming_it_and_come_back(
+    live: tuple[Cluster, dict[str, StorageProcess]], stop: str
+) -> None:
+    """SIGSTOP or SIGKILL of the array that serves a replicated volume: its backend cannot even
+    report stats, and the volume goes to ``error`` with a reason naming the array, its address and
+    the error (a report loop that stopped at the failed stats call left it ``enabled`` for good).
+    When the array answers again, the volume comes back ``enabled``, the reason cleared."""
+    cluster, arrays = live
+    vid, first, _ = replicated_volume(cluster, arrays)
+    array = arrays[first]
+    getattr(array, stop)()
+    try:
+        failed = cluster.wait_for(
+            lambda: (v := cluster.volume(vid))["replication_status"] == "error" and v, "error", 400
+        )
+    finally:
+        array.resume() if stop == "pause" else array.start()
+    reason = failed["replication_extended_status"]
+    assert reason.startswith(UNREPORTED_REASON), reason
+    assert f"array {first} ({array.address})" in reason, reason
+    assert failed["previous_replication_status"] == "enabled"
+    back = cluster.wait_status(vid, "replication_status", "enabled")
+    assert back["replication_extended_status"] is None
+    assert back["host"].startswith(f"replisim@{first}#")
 
 
 def test_a_failover_the_database_missed_is_repaired_from_the_arrays(
