@@ -351,15 +351,14 @@ class VolumeStore:
             with self.lock:
                 existing = self.volumes.get(volume_id)
                 under_way = self._creating.get(volume_id)
-                if existing is not None or under_way is not None:
-                    known = int(existing.meta["size_gb"]) if existing is not None else under_way[0]
-                    if known != size_gb:
-                        raise StorageError(
-                            409, f"volume {volume_id} exists with size_gb {known}, not {size_gb}"
-                        )
-                    if existing is not None:
-                        return existing, False
-                else:
+                known = int(existing.meta["size_gb"]) if existing is not None else None
+                if under_way is not None:
+                    known = under_way[0]
+                if known is not None and known != size_gb:
+                    raise StorageError(409, f"volume {volume_id} exists with size_gb {known}, not {size_gb}")
+                if existing is not None:
+                    return existing, False
+                if under_way is None:
                     reserved = sum(size for size, _ in self._creating.values())
                     free = self.capacity_gb - self.provisioned_gb() - reserved
                     if size_gb > free:

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.rawhttp import exchange
+from support.rawhttp import exchange, read_answer
 
 from replisim.drivers.storage.client import ArrayClient, ArrayError
 from replisim.drivers.storage.process import StorageProcess
@@ -287,3 +288,28 @@ def test_journals_of_unshipped_writes_are_owner_only(tmp_path: Path) -> None:
     volume.load_journal()  # rewrites the file, as a restart does
     for path in (journal, volume.path("img")):
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_64_clients_at_once_are_all_answered_and_hang_ups_leave_no_traceback(
+    start_array: StartArray,
+) -> None:
+    """The array's side of the backlog of 5 that reset 21 of 64 simultaneous failover POSTs, and of
+    the BrokenPipe tracebacks: all 64 are answered, and clients that reset their connection
+    mid-request leave the array answering and its log without a traceback."""
+    array = start_array("a")
+    request = f"GET /stats HTTP/1.1\r\nHost: h\r\nAuthorization: {_auth('a')}\r\n\r\n".encode()
+    sockets = [socket.create_connection((array.host, array.port), timeout=20) for _ in range(64)]
+    try:
+        for sock in sockets:
+            sock.sendall(request)
+        answers = [read_answer(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [a.status for a in answers] == [200] * 64
+    for _ in range(20):
+        with socket.create_connection((array.host, array.port), timeout=5) as sock:
+            sock.sendall(request.replace(b"/stats", b"/volumes"))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+    assert exchange(f"http://{array.address}", request).status == 200
+    assert "Traceback" not in array.log_path.read_text()
