@@ -73,6 +73,19 @@ class VolumeAPI(GroupAPI, Actor):
     """Serves ``cinder-api.<name>``: every handler takes the caller's ``context`` first (the group
     handlers are ``GroupAPI``'s)."""
 
+    # The handlers that only read the database and yield no effect: a caller with the actor at hand
+    # (the REST layer, live) may run them on its own thread instead of queueing in the inbox.
+    READS = frozenset(
+        {
+            "get_volume",
+            "list_volumes",
+            "get_volume_metadata",
+            "list_volume_types",
+            "get_volume_type",
+            "get_default_volume_type",
+        }
+    )
+
     def __init__(self, db: Repository, policy: Policy | None = None, *, service_down_time: float = 60.0):
         self.db = db
         self.policy = policy or Policy()

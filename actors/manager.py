@@ -65,6 +65,8 @@ MODEL_UPDATE_KEYS = frozenset(
 )
 # How a driver's replication error report reads in ``replication_extended_status``.
 UPDATE_REASON = "replication error reported by the driver: "
+# How a volume's replication reads when its backend could not report at all (its array unreachable).
+UNREPORTED_REASON = "the backend could not report on its array: "
 NO_DETAILS = "no details"
 # A repeated report whose figures alone changed restates them at most once in this many intervals.
 FIGURE_REFRESH = 30
@@ -120,6 +122,9 @@ class VolumeManager(GroupManager, Actor):
         self.stuck_after = 2 * driver_timeout + 2 * report_interval
         self.last_reap = 0.0
         self.unsaved: dict[str, str] = {}  # volume id -> why an outcome could not be written
+        # volumes this manager put in error because the backend could not report; the next report
+        # that names no problem with one of them brings it back
+        self.unreported: set[str] = set()
         self.requests = RecentRequests()  # the requests this incarnation has started
         self.incarnation = "0"  # drawn at start, so driver call ids never repeat across restarts
         self._calls = itertools.count()
@@ -512,6 +517,10 @@ class VolumeManager(GroupManager, Actor):
                 yield from self.report_stats()
             except Exception as exc:  # the loop must outlive any one bad report
                 LOG.error("%s: periodic stats failed: %s", self.host, self._describe(exc))
+                try:
+                    self.mark_unreported(exc)
+                except exception.CinderException as db_exc:
+                    LOG.error("%s: cannot mark volumes of a silent backend: %s", self.host, db_exc)
             try:
                 now = yield Now()
                 if now - self.last_reap >= self.stuck_after / 4:
@@ -597,6 +606,32 @@ class VolumeManager(GroupManager, Actor):
                 reaped.append(volume["id"])
         return reaped
 
+    def mark_unreported(self, exc: BaseException) -> list[str]:
+        """The backend could not report (its array stopped, killed or cut off): every volume of it
+        that is replicating goes to ``error``, saying why in the driver's words (which name the
+        array and the error), with the status it had kept to return to. Returns their ids."""
+        reason = UNREPORTED_REASON + self._describe(exc)
+        marked = []
+        for volume in self.db.volume_get_all(host=self.host, replication_statuses=(ENABLED, FAILED_OVER)):
+            volume_id = volume["id"]
+            if volume_id in self.working:
+                continue
+            current = volume["replication_status"]
+            if self.db.volume_conditional_update(
+                volume_id,
+                {"replication_status": current, "host": volume["host"]},
+                {
+                    "replication_status": ERROR,
+                    "replication_extended_status": reason,
+                    "previous_replication_status": current,
+                },
+            ):
+                self.unreported.add(volume_id)
+                marked.append(volume_id)
+        if marked:
+            LOG.error("%s: %d volume(s) in error: %s", self.host, len(marked), reason)
+        return marked
+
     def report_stats(self) -> Gen:
         """Report stats to the scheduler and the services table; apply replication updates."""
         try:
@@ -630,14 +665,28 @@ class VolumeManager(GroupManager, Actor):
             values["replication_status"] = ENABLED if stats.get("replication_enabled") else DISABLED
         self.db.service_update_or_create(self.host, VOLUME_TOPIC, values)
         yield rpcapi.report_capabilities(self.host, {**stats, "timestamp": now})
+        asked = now
+        troubled: set[str] = set()
         if stats.get("replication_enabled"):
             asked = yield Now()
             updates = yield from self._driver("get_replication_updates", context=admin_context().to_dict())
             for update in updates or ():
+                if update.get("status") == "error":
+                    troubled.add(update.get("volid"))
                 try:
                     self.apply_replication_update(update, asked)
                 except exception.VolumeNotFound:
                     LOG.warning("%s: replication update for unknown volume %r", self.host, update)
+        # The backend reports again: a volume still in error only for its silence, and of which the
+        # report names no problem, recovers (one the report names is the driver's to clear).
+        for volume_id in sorted(self.unreported):
+            self.unreported.discard(volume_id)
+            try:
+                reason = self.db.volume_get(volume_id)["replication_extended_status"] or ""
+            except exception.VolumeNotFound:
+                continue
+            if volume_id not in troubled and reason.startswith(UNREPORTED_REASON):
+                self.apply_replication_update({"volid": volume_id, "status": "ok"}, asked)
 
     def apply_replication_update(self, update: Mapping[str, Any], asked: float | None = None) -> None:
         """The seed left this loop empty. Here the driver's report is the array's truth, applied

@@ -37,9 +37,10 @@ from replisim.sim import KernelError, Runtime
 from replisim.webserver import BadJson, parse_json
 
 from . import views
+from .api import VolumeAPI
 from .client import Client
 from .context import RequestContext
-from .db import DEFAULT_TYPE_ID
+from .db import DEFAULT_TYPE_ID, DEFAULT_TYPE_NAME
 from .rest_groups import GROUP_ROUTES, GROUPS_SINCE, GroupsRest
 from .views import MAX_VERSION, MIN_VERSION, Version, version_text
 
@@ -463,9 +464,13 @@ class BlockStorageApi(GroupsRest):
         redactor: Redactor,
         timeout: float = CALL_TIMEOUT,
         recorder: CallRecorder | None = None,
+        reads: VolumeAPI | None = None,
     ):
         self.runtime = runtime
         self.recorder = recorder
+        # Live, the API actor itself: its READS run on the request's thread (a poll does not wait
+        # in the actor's inbox behind creates); everything else is a call through the inbox.
+        self.reads = reads
         self.admin_users = admin_users
         self.redactor = redactor
         self.timeout = timeout
@@ -581,15 +586,17 @@ class BlockStorageApi(GroupsRest):
         return Reply(code, fault_body(code, message))
 
     def _call(self, request: Request, method: str, **args: Any) -> Any:
-        client = Client(self.runtime, request.context, self.timeout)
+        call: Callable[[], Any]
+        if self.reads is not None and method in VolumeAPI.READS:
+            handler = getattr(self.reads, method)
+            context = request.context.to_dict()
+            call = functools.partial(handler, context, **args)
+        else:
+            call = functools.partial(Client(self.runtime, request.context, self.timeout), method, **args)
         if self.recorder is None:
-            return client(method, **args)
+            return call()
         return self.recorder(
-            request.context.project_id,
-            method,
-            self.redactor.data(args),
-            request.arrived,
-            lambda: client(method, **args),
+            request.context.project_id, method, self.redactor.data(args), request.arrived, call
         )
 
     # -- volumes ---------------------------------------------------------------------------------
@@ -607,10 +614,13 @@ class BlockStorageApi(GroupsRest):
     ) -> dict[str, Any]:
         names = type_names
         if names is None:  # one volume: only the name of its own type (an untyped one shows the default)
-            names = {}
             type_id = volume.get("volume_type_id") or DEFAULT_TYPE_ID
-            with contextlib.suppress(exception.VolumeTypeNotFound):  # the view shows the id
-                names = {type_id: self._call(request, "get_volume_type", type_id=type_id)["name"]}
+            # the default type can be neither renamed nor deleted: its name needs no look-up
+            names = {DEFAULT_TYPE_ID: DEFAULT_TYPE_NAME}
+            if type_id != DEFAULT_TYPE_ID:
+                names = {}
+                with contextlib.suppress(exception.VolumeTypeNotFound):  # the view shows the id
+                    names = {type_id: self._call(request, "get_volume_type", type_id=type_id)["name"]}
         reason = volume.get("replication_extended_status")
         if isinstance(reason, str):  # what a manager or driver said: the server's words, not the caller's
             volume = {**volume, "replication_extended_status": self.redactor.text(reason)}

@@ -227,7 +227,13 @@ def start(
             policy,
             report_interval=report_interval,
         )
-        api = BlockStorageApi(runtime, admin_users=admin_users(config), redactor=redactor, recorder=recorder)
+        api = BlockStorageApi(
+            runtime,
+            admin_users=admin_users(config),
+            redactor=redactor,
+            recorder=recorder,
+            reads=deployment.api,
+        )
         httpd = ApiServer((host, port), api)
     except BaseException:
         runtime.stop()

@@ -219,9 +219,16 @@ class Pending:
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
+        # A thread waiting live sleeps on this until the result is set, rather than polling.
+        self._settled = threading.Event()
 
     def _set(self, value: Any, error: BaseException | None) -> None:
         self.value, self.error, self.done = value, error, True
+        self._settled.set()
+
+    def settle(self, timeout: float | None) -> bool:
+        """Block this thread until the result is set (True) or ``timeout`` seconds pass (False)."""
+        return self._settled.wait(timeout)
 
     def unwrap(self) -> Any:
         if self.error is not None:

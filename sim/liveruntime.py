@@ -135,11 +135,8 @@ class LiveRuntime(RuntimeBase):
             time.sleep(max(0.0, until - self.now))
 
     def wait(self, pending: Pending, timeout: float | None = None) -> Any:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not pending.done:
-            if deadline is not None and time.monotonic() > deadline:
-                raise MessagingTimeout(f"no result within {timeout} s")
-            time.sleep(0.0005)
+        if not pending.settle(timeout):
+            raise MessagingTimeout(f"no result within {timeout} s")
         return pending.unwrap()
 
     def stop(self) -> None:

@@ -9,12 +9,15 @@ of this process, do not share its interpreter lock.
 A client POSTs a create (the body cinderclient sends) and polls ``GET /volumes/{id}`` every 5 ms
 until the volume is ``available``; its latency is from the POST to that answer. Printed per level:
 creates/s that reached ``available``, p50 and p99 of that latency, and errors (a refused POST, a
-reset or timed-out connection, or a volume that went to ``error``). The baseline is the array
-driver's ``create_volume`` called directly by the same number of threads.
+reset or timed-out connection, or a volume that went to ``error``), and the CPU time per create
+that the server process and the array process spent during the level (from ``/proc``: on two
+shared cores the rate depends on the load, the CPU per create much less). The baseline is the
+array driver's ``create_volume`` called directly by the same number of threads.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import subprocess
@@ -58,9 +61,19 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def run_level(clients: int, seconds: float, one: Callable[[int, int, Level], None]) -> tuple[Level, float]:
-    """``clients`` threads each calling ``one(client, i, level)`` until ``seconds`` have passed."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_level(
+    clients: int, seconds: float, one: Callable[[int, int, Level], None], pids: tuple[int, ...]
+) -> tuple[Level, float, tuple[float, ...]]:
+    """``clients`` threads each calling ``one(client, i, level)`` until ``seconds`` have passed;
+    what the level measured, its wall time, and the CPU seconds each of ``pids`` spent meanwhile."""
     level = Level()
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     deadline = time.perf_counter() + seconds
 
     def client(number: int) -> None:
@@ -75,7 +88,8 @@ def run_level(clients: int, seconds: float, one: Callable[[int, int, Level], Non
         thread.start()
     for thread in threads:
         thread.join()
-    return level, time.perf_counter() - began
+    wall = time.perf_counter() - began
+    return level, wall, tuple(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True))
 
 
 def rest_create(url: str, sessions: dict[int, requests.Session]) -> Callable[[int, int, Level], None]:
@@ -155,6 +169,7 @@ def serve(config: Path) -> tuple[subprocess.Popen[str], str]:
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
     levels = [int(n) for n in sys.argv[2:]] or [1, 8, 32, 64]
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     with tempfile.TemporaryDirectory() as tmp:
         array = StorageProcess(Path(tmp) / "alpha", "alpha", PASSWORD, capacity_gb=10**7).start()
         config = Path(tmp) / "cinder.conf"
@@ -166,6 +181,7 @@ def main() -> None:
         )
         config.write_text(text)
         process, url = serve(config)
+        assert array.pid is not None
         rows = []
         try:
             # serve starts at Cinder's default quotas (10 volumes a project): a load test lifts them,
@@ -181,23 +197,42 @@ def main() -> None:
             sessions: dict[int, requests.Session] = {}
             for clients in levels:
                 rows.append(
-                    ("REST to available", clients, *run_level(clients, seconds, rest_create(url, sessions)))
+                    (
+                        "REST to available",
+                        clients,
+                        *run_level(clients, seconds, rest_create(url, sessions), (process.pid, array.pid)),
+                    )
                 )
             backend = parse_config(text).backend("alpha")
             driver = StorageDriver(backend.driver_configuration(), backend.host)
             driver.do_setup(None)
             for clients in levels:
-                rows.append(("driver, direct", clients, *run_level(clients, seconds, direct_create(driver))))
+                rows.append(
+                    (
+                        "driver, direct",
+                        clients,
+                        *run_level(clients, seconds, direct_create(driver), (array.pid,)),
+                    )
+                )
         finally:
             process.terminate()
             process.wait(30)
             array.stop()
     print(f"volume creates, {seconds:g} s per level, replisim serve and one storage array on 127.0.0.1")
-    print(f"  {'path':<18} {'clients':>7} {'creates/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for label, clients, level, wall in rows:
+    print(f"load average before: {load}")
+    print(
+        f"  {'path':<18} {'clients':>7} {'creates/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'serve CPU ms/create':>20} {'array CPU ms/create':>20}"
+    )
+    for label, clients, level, wall, cpu in rows:
         rate = len(level.latencies) / wall
         p50, p99 = percentile(level.latencies, 0.5), percentile(level.latencies, 0.99)
-        print(f"  {label:<18} {clients:>7} {rate:>10.1f} {p50:>8.1f} {p99:>8.1f} {len(level.errors):>7}")
+        per_create = [f"{1000 * spent / max(len(level.latencies), 1):.2f}" for spent in cpu]
+        serve_cpu, array_cpu = per_create if len(cpu) == 2 else ["-", *per_create]
+        print(
+            f"  {label:<18} {clients:>7} {rate:>10.1f} {p50:>8.1f} {p99:>8.1f} {len(level.errors):>7}"
+            f" {serve_cpu:>20} {array_cpu:>20}"
+        )
         for why in sorted(set(level.errors))[:3]:
             print(f"      e.g. {why}")
 

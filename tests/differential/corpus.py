@@ -697,6 +697,9 @@ SCENARIOS: tuple[Scenario, ...] = (
             group_action("delete", "delete", {"delete-volumes": True}),
             get("gone", GRP, version=GROUP_MV, poll="gone"),
             gone("volume-gone"),
+        ),
+    ),
+    Scenario(
         "host-failover",
         (
             get("list-before", f"{P}/os-services?binary=cinder-volume", version=LATEST),

@@ -24,6 +24,7 @@ from support.cluster import Cluster, make_repo, make_runtime
 from replisim import exception
 from replisim.actors.config import parse_config
 from replisim.actors.db import SqlRepository
+from replisim.actors.manager import UNREPORTED_REASON, UPDATE_REASON
 from replisim.actors.serve import start
 from replisim.drivers.storage.process import StorageProcess
 from replisim.reports.report import write_report
@@ -209,6 +210,11 @@ def test_64_concurrent_creates_all_land_while_another_writer_holds_the_database(
     repo = SqlRepository(f"sqlite:///{path}", clock=lambda: runtime.now, busy_timeout=0.2)
     cluster = Cluster(runtime, repo)
     try:
+        # contention on the creates, not on start-up: the scheduler has heard from every backend
+        # (a backend's first report waits for the database too, and until then there is no host)
+        cluster.wait_for(
+            lambda: set(cluster.deployment.managers) <= set(cluster.deployment.scheduler.hosts), "reports"
+        )
         holder = hold_write_lock(path, 1.0)
         with ThreadPoolExecutor(max_workers=64) as pool:
             created = list(pool.map(lambda _: cluster.alice("create_volume", size=1)["id"], range(64)))
@@ -278,6 +284,34 @@ def test_a_transient_error_does_not_flip_a_failed_over_volume_back(
         assert back["host"].startswith(f"replisim@{second}#")
     cluster.settle(20)  # and they stay so, report after report
     assert {cluster.volume(v)["replication_status"] for v in vids} == {"failed-over"}
+
+
+@pytest.mark.parametrize("stop", ["pause", "kill"])
+def test_the_volumes_of_an_array_that_stops_serving_go_to_error_naming_it_and_come_back(
+    live: tuple[Cluster, dict[str, StorageProcess]], stop: str
+) -> None:
+    """SIGSTOP or SIGKILL of the array that serves a replicated volume: its backend cannot even
+    report stats, and the volume goes to ``error`` with a reason naming the array, its address and
+    the error (a report loop that stopped at the failed stats call left it ``enabled`` for good).
+    When the array answers again, the volume comes back ``enabled``, the reason cleared."""
+    cluster, arrays = live
+    vid, first, _ = replicated_volume(cluster, arrays)
+    array = arrays[first]
+    getattr(array, stop)()
+    try:
+        failed = cluster.wait_for(
+            lambda: (v := cluster.volume(vid))["replication_status"] == "error" and v, "error", 400
+        )
+    finally:
+        array.resume() if stop == "pause" else array.start()
+    reason = failed["replication_extended_status"]
+    # the stats call fails first (or, when the signal lands between them, the replication report)
+    assert reason.startswith((UNREPORTED_REASON, UPDATE_REASON)), reason
+    assert f"array {first} ({array.address}) is unreachable" in reason, reason
+    assert failed["previous_replication_status"] == "enabled"
+    back = cluster.wait_status(vid, "replication_status", "enabled")
+    assert back["replication_extended_status"] is None
+    assert back["host"].startswith(f"replisim@{first}#")
 
 
 def test_a_failover_the_database_missed_is_repaired_from_the_arrays(

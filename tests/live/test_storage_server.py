@@ -6,17 +6,19 @@ import base64
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.rawhttp import exchange
+from support.rawhttp import exchange, read_answer
 
 from replisim.drivers.storage.client import ArrayClient, ArrayError
 from replisim.drivers.storage.process import StorageProcess
-from replisim.drivers.storage.volumes import GIB, VolumeStore
+from replisim.drivers.storage.volumes import GIB, StorageError, VolumeStore
 
 StartArray = Callable[..., StorageProcess]
 REPLISIM = Path(sys.executable).with_name("replisim")
@@ -169,6 +171,54 @@ def test_restart_recovery_drops_unacknowledged_leftovers(tmp_path: Path) -> None
     assert not reloaded.pending and journal.stat().st_size == 0
 
 
+def test_concurrent_creates_claim_ids_and_space_exactly_once(tmp_path: Path) -> None:
+    """Creates write their files outside the store's lock, so the claims are what keeps them
+    apart: many threads creating a few ids (some with a clashing size) on a store with room for
+    fewer than asked. Each id is created once, repeats get that volume, a clash is a 409, space is
+    never promised twice, and what is on disk is what the store says."""
+    store = VolumeStore(tmp_path, capacity_gb=20)
+    asks = [(f"v{i % 12}", 3 if i % 12 else (2 if i % 5 else 1)) for i in range(96)]  # 12 ids x 3 GiB
+    outcomes: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(32)
+
+    def create(ask: tuple[str, int]) -> None:
+        volume_id, size = ask
+        try:
+            _, created = store.create(volume_id, size)
+            outcome = "created" if created else "exists"
+        except StorageError as exc:
+            outcome = str(exc.status)
+        with lock:
+            outcomes.append((volume_id, size, outcome))
+
+    def worker(mine: list[tuple[str, int]]) -> None:
+        start.wait()
+        for ask in mine:
+            create(ask)
+
+    threads = [threading.Thread(target=worker, args=(asks[n::32],)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    created = [(vid, size) for vid, size, outcome in outcomes if outcome == "created"]
+    assert len(created) == len({vid for vid, _ in created}) == len(store.volumes)
+    assert sum(size for _, size in created) <= 20
+    for volume_id, size, outcome in outcomes:
+        volume = store.find(volume_id)
+        if outcome in ("created", "exists"):
+            assert volume is not None and volume.meta["size_gb"] == size
+        elif outcome == "409":
+            assert volume is not None and volume.meta["size_gb"] != size
+        else:
+            assert outcome == "507" and volume is None
+    assert {"created", "exists", "409", "507"} == {outcome for _, _, outcome in outcomes}
+    assert {(v.id, v.meta["size_gb"]) for v in VolumeStore(tmp_path, capacity_gb=20).list()} == {
+        (v.id, v.meta["size_gb"]) for v in store.list()
+    }
+
+
 # -- the HTTP transport: the gate before the body, limits, framing, JSON errors --------------------
 
 
@@ -238,3 +288,28 @@ def test_journals_of_unshipped_writes_are_owner_only(tmp_path: Path) -> None:
     volume.load_journal()  # rewrites the file, as a restart does
     for path in (journal, volume.path("img")):
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_64_clients_at_once_are_all_answered_and_hang_ups_leave_no_traceback(
+    start_array: StartArray,
+) -> None:
+    """The array's side of the backlog of 5 that reset 21 of 64 simultaneous failover POSTs, and of
+    the BrokenPipe tracebacks: all 64 are answered, and clients that reset their connection
+    mid-request leave the array answering and its log without a traceback."""
+    array = start_array("a")
+    request = f"GET /stats HTTP/1.1\r\nHost: h\r\nAuthorization: {_auth('a')}\r\n\r\n".encode()
+    sockets = [socket.create_connection((array.host, array.port), timeout=20) for _ in range(64)]
+    try:
+        for sock in sockets:
+            sock.sendall(request)
+        answers = [read_answer(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [a.status for a in answers] == [200] * 64
+    for _ in range(20):
+        with socket.create_connection((array.host, array.port), timeout=5) as sock:
+            sock.sendall(request.replace(b"/stats", b"/volumes"))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+    assert exchange(f"http://{array.address}", request).status == 200
+    assert "Traceback" not in array.log_path.read_text()
