@@ -59,9 +59,11 @@ class Recording(MemoryRepository):
         self.volume_moves.append((before, after["replication_status"]))
         return after
 
-    def volume_conditional_update(self, volume_id: str, expected: Any, values: Any) -> dict[str, Any] | None:
+    def volume_conditional_update(
+        self, volume_id: str, expected: Any, values: Any, *, within_quota: bool = False
+    ) -> dict[str, Any] | None:
         before = self.volume_get(volume_id)["replication_status"]
-        after = super().volume_conditional_update(volume_id, expected, values)
+        after = super().volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
         if after is not None:
             self.volume_moves.append((before, after["replication_status"]))
         return after
