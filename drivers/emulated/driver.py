@@ -26,6 +26,10 @@ from .fabric import Fabric
 
 LOCATION_PREFIX = "emulated://"
 REPORT_ROUNDS = 30  # a changed volume is in at least this many replication reports after the change
+# A standing problem is said when it starts or its words change, then again every REMIND_ROUNDS
+# reports (with its current figures): a manager that could not apply it (the volume was busy)
+# learns it within that many intervals, and a report costs O(what changed), not O(problems).
+REMIND_ROUNDS = 10
 
 # Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
 OPERATIONS = {
@@ -70,7 +74,8 @@ class EmulatedDriver:
         self.report_window = self._number("replication_report_window", 600.0)
         self.managed = configuration.safe_get("managed_replication_target") is not False
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
-        self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
+        # volumes in error -> (what was said, reports until it is said again); each is owed an 'ok'
+        self._said: dict[str, tuple[tuple[Any, ...], int]] = {}
         self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
         # Known from the start, not from set-up: a peer whose array is down or paused when this
         # backend starts is still a managed backend (a failover to it moves the volume's host).
@@ -300,10 +305,12 @@ class EmulatedDriver:
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         """Volumes whose replication went wrong (broken link, lag over the threshold, a sync pair
-        not in sync, split brain, a lost primary), an ``ok`` for each one reported before that has
-        recovered, and every volume whose replication this backend changed within the report
-        window. Each entry says where the volume is served from now and its replication state,
-        so a manager that missed an outcome (a timeout, a restart) can repair its record."""
+        not in sync, split brain, a lost primary) when it starts, when what is wrong changes and
+        every ``REMIND_ROUNDS`` reports while it lasts; an ``ok`` for each one reported before that
+        has recovered; and every volume whose replication this backend changed within the report
+        window (its problem, if it has one, every time). Each entry says where the volume is
+        served from now and its replication state, so a manager that missed an outcome (a
+        timeout, a restart) can repair its record."""
         fabric = self.fabric
         array = self.array
         array.require_up()
@@ -344,17 +351,25 @@ class EmulatedDriver:
                         "primary": link.source,
                     },
                 )
-        updates = [problems[volume_id] for volume_id in sorted(problems)]
-        recovered = sorted(self._reported - set(problems))
-        updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
-        self._reported = set(problems)
-        reported = {update["volid"] for update in updates}
         changed = fabric.changed.get(self.array_name, {})
+        said, self._said = self._said, {}
+        updates = []
+        for volume_id in sorted(problems):
+            problem = problems[volume_id]
+            words = tuple(sorted((k, v) for k, v in problem.items() if k != "lag"))
+            before = said.get(volume_id)
+            if before is None or before[0] != words or before[1] <= 1 or volume_id in changed:
+                updates.append(problem)
+                self._said[volume_id] = (words, REMIND_ROUNDS)
+            else:
+                self._said[volume_id] = (words, before[1] - 1)
+        recovered = [v for v in sorted(set(said) - set(problems)) if v in array.copies]
+        updates += [{"volid": v, "status": "ok"} for v in recovered]
         for volume_id, due in sorted(changed.items()):
             due[1] -= 1
             if (due[0] < now and due[1] < 0) or fabric.primary(volume_id) is None:
                 del changed[volume_id]
-            elif volume_id not in reported:
+            elif volume_id not in problems and not (volume_id in said and volume_id in array.copies):
                 updates.append({"volid": volume_id, "status": "ok"})
         return [{**update, **self._truth(update["volid"])} for update in updates]
 
