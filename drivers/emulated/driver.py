@@ -75,7 +75,7 @@ class EmulatedDriver:
         self.managed = configuration.safe_get("managed_replication_target") is not False
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
         # volumes in error -> (what was said, reports until it is said again); each is owed an 'ok'
-        self._said: dict[str, tuple[tuple[Any, ...], int]] = {}
+        self._said: dict[str, list[Any]] = {}  # [(reason, target or primary), reports left]
         self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
         # Known from the start, not from set-up: a peer whose array is down or paused when this
         # backend starts is still a managed backend (a failover to it moves the volume's host).
@@ -315,61 +315,66 @@ class EmulatedDriver:
         array = self.array
         array.require_up()
         now = fabric.now
-        problems: dict[str, dict[str, Any]] = {}
+        # volume id -> (what is wrong, the fields saying so): one pair per link and reason, shared
+        problems: dict[str, tuple[tuple[str, str | None], dict[str, Any]]] = {}
+        split = ("split_brain", None), {"status": "error", "reason": "split_brain"}
         for volume_id in fabric.split_volumes(self.array_name):
-            problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "split_brain"}
+            problems[volume_id] = split
         # One look per link: a healthy link vouches for every volume it carries.
         for link in fabric.links_between(source=self.array_name):
             lag = link.lag(now) if link.up else 0.0
             if link.up and lag <= self.lag_threshold:
                 continue
+            kinds: dict[str, tuple[tuple[str, str | None], dict[str, Any]]] = {}
             for copy in fabric.carried_by(link):
                 if copy.volume_id in problems or (copy.mode == "sync" and link.up):
                     continue
                 if link.up:
-                    problem = {"reason": "lag", "lag": round(lag, 3)}
+                    reason = "lag"
                 elif copy.mode == "sync" and not copy.stalling:
-                    problem = {"reason": "not_in_sync"}  # acknowledged writes are not on the replica
+                    reason = "not_in_sync"  # acknowledged writes are not on the replica
                 else:
-                    problem = {"reason": "link_down"}
-                problems[copy.volume_id] = {
-                    "volid": copy.volume_id,
-                    "status": "error",
-                    **problem,
-                    "target": link.target,
-                }
+                    reason = "link_down"
+                problem = kinds.get(reason)
+                if problem is None:
+                    figures = {"lag": round(lag, 3)} if reason == "lag" else {}
+                    fields = {"status": "error", "reason": reason, **figures, "target": link.target}
+                    problem = kinds[reason] = (reason, link.target), fields
+                problems[copy.volume_id] = problem
         for link in fabric.links_between(target=self.array_name):
             if fabric.array(link.source).up:
                 continue
+            lost = (
+                ("primary_down", link.source),
+                {
+                    "status": "error",
+                    "reason": "primary_down",
+                    "primary": link.source,
+                },
+            )
             for copy in fabric.carried_by(link):
-                problems.setdefault(
-                    copy.volume_id,
-                    {
-                        "volid": copy.volume_id,
-                        "status": "error",
-                        "reason": "primary_down",
-                        "primary": link.source,
-                    },
-                )
+                problems.setdefault(copy.volume_id, lost)
         changed = fabric.changed.get(self.array_name, {})
-        said, self._said = self._said, {}
-        updates = []
-        for volume_id in sorted(problems):
-            problem = problems[volume_id]
-            words = tuple(sorted((k, v) for k, v in problem.items() if k != "lag"))
+        said = self._said
+        due = []
+        for volume_id, (words, _) in problems.items():
             before = said.get(volume_id)
             if before is None or before[0] != words or before[1] <= 1 or volume_id in changed:
-                updates.append(problem)
-                self._said[volume_id] = (words, REMIND_ROUNDS)
+                said[volume_id] = [words, REMIND_ROUNDS]
+                due.append(volume_id)
             else:
-                self._said[volume_id] = (words, before[1] - 1)
-        recovered = [v for v in sorted(set(said) - set(problems)) if v in array.copies]
+                before[1] -= 1
+        updates = [{"volid": v, **problems[v][1]} for v in sorted(due)]
+        gone = sorted(v for v in said if v not in problems)
+        for volume_id in gone:
+            del said[volume_id]
+        recovered = {v: None for v in gone if v in array.copies}
         updates += [{"volid": v, "status": "ok"} for v in recovered]
-        for volume_id, due in sorted(changed.items()):
-            due[1] -= 1
-            if (due[0] < now and due[1] < 0) or fabric.primary(volume_id) is None:
+        for volume_id, due_at in sorted(changed.items()):
+            due_at[1] -= 1
+            if (due_at[0] < now and due_at[1] < 0) or fabric.primary(volume_id) is None:
                 del changed[volume_id]
-            elif volume_id not in problems and not (volume_id in said and volume_id in array.copies):
+            elif volume_id not in problems and volume_id not in recovered:
                 updates.append({"volid": volume_id, "status": "ok"})
         return [{**update, **self._truth(update["volid"])} for update in updates]
 
