@@ -27,8 +27,9 @@ from .fabric import Fabric
 LOCATION_PREFIX = "emulated://"
 REPORT_ROUNDS = 30  # a changed volume is in at least this many replication reports after the change
 # A standing problem is said when it starts or its words change, then again every REMIND_ROUNDS
-# reports (with its current figures): a manager that could not apply it (the volume was busy)
-# learns it within that many intervals, and a report costs O(what changed), not O(problems).
+# reports (with its current figures), and a changed volume likewise through its window: a manager
+# that could not apply a report (the volume was busy) learns it within that many intervals, and a
+# report costs O(what changed), not O(problems) or O(volumes changed in the last window).
 REMIND_ROUNDS = 10
 
 # Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
@@ -308,14 +309,46 @@ class EmulatedDriver:
         not in sync, split brain, a lost primary) when it starts, when what is wrong changes and
         every ``REMIND_ROUNDS`` reports while it lasts; an ``ok`` for each one reported before that
         has recovered; and every volume whose replication this backend changed within the report
-        window (its problem, if it has one, every time). Each entry says where the volume is
-        served from now and its replication state, so a manager that missed an outcome (a
-        timeout, a restart) can repair its record."""
+        window, on the first report after the change and every ``REMIND_ROUNDS`` reports after.
+        Each entry says where the volume is served from now and its replication state, so a
+        manager that missed an outcome (a timeout, a restart) can repair its record."""
         fabric = self.fabric
         array = self.array
         array.require_up()
         now = fabric.now
-        # volume id -> (what is wrong, the fields saying so): one pair per link and reason, shared
+        problems = self._problems(now)
+        # Volumes changed within the window: told on the first report after the change and every
+        # REMIND_ROUNDS reports after that, while the window lasts.
+        changed = fabric.changed.get(self.array_name, {})
+        telling = {}
+        for volume_id, due_at in sorted(changed.items()):
+            due_at[1] -= 1
+            if (due_at[0] < now and due_at[1] < 0) or fabric.primary(volume_id) is None:
+                del changed[volume_id]
+            elif (REPORT_ROUNDS - 1 - due_at[1]) % REMIND_ROUNDS == 0:
+                telling[volume_id] = None
+        said = self._said
+        due = []
+        for volume_id, (words, _) in problems.items():
+            before = said.get(volume_id)
+            if before is None or before[0] != words or before[1] <= 1 or volume_id in telling:
+                said[volume_id] = [words, REMIND_ROUNDS]
+                due.append(volume_id)
+            else:
+                before[1] -= 1
+        updates = [{"volid": v, **problems[v][1]} for v in sorted(due)]
+        gone = sorted(v for v in said if v not in problems)
+        for volume_id in gone:
+            del said[volume_id]
+        recovered = {v: None for v in gone if v in array.copies}
+        updates += [{"volid": v, "status": "ok"} for v in recovered]
+        updates += [{"volid": v, "status": "ok"} for v in telling if v not in problems and v not in recovered]
+        return [{**update, **self._truth(update["volid"])} for update in updates]
+
+    def _problems(self, now: float) -> dict[str, tuple[tuple[str, str | None], dict[str, Any]]]:
+        """Volume id -> (what is wrong, the fields saying so), for every volume whose replication
+        is wrong now; one pair per link and reason, shared."""
+        fabric = self.fabric
         problems: dict[str, tuple[tuple[str, str | None], dict[str, Any]]] = {}
         split = ("split_brain", None), {"status": "error", "reason": "split_brain"}
         for volume_id in fabric.split_volumes(self.array_name):
@@ -354,29 +387,7 @@ class EmulatedDriver:
             )
             for copy in fabric.carried_by(link):
                 problems.setdefault(copy.volume_id, lost)
-        changed = fabric.changed.get(self.array_name, {})
-        said = self._said
-        due = []
-        for volume_id, (words, _) in problems.items():
-            before = said.get(volume_id)
-            if before is None or before[0] != words or before[1] <= 1 or volume_id in changed:
-                said[volume_id] = [words, REMIND_ROUNDS]
-                due.append(volume_id)
-            else:
-                before[1] -= 1
-        updates = [{"volid": v, **problems[v][1]} for v in sorted(due)]
-        gone = sorted(v for v in said if v not in problems)
-        for volume_id in gone:
-            del said[volume_id]
-        recovered = {v: None for v in gone if v in array.copies}
-        updates += [{"volid": v, "status": "ok"} for v in recovered]
-        for volume_id, due_at in sorted(changed.items()):
-            due_at[1] -= 1
-            if (due_at[0] < now and due_at[1] < 0) or fabric.primary(volume_id) is None:
-                del changed[volume_id]
-            elif volume_id not in problems and volume_id not in recovered:
-                updates.append({"volid": volume_id, "status": "ok"})
-        return [{**update, **self._truth(update["volid"])} for update in updates]
+        return problems
 
     def get_inventory(self) -> dict[str, dict[str, Any]]:
         """The contract's optional inventory: what this backend's array and its targets' hold."""

@@ -4,6 +4,7 @@ stands (so a manager that could not apply one learns it), and one ``ok`` when it
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from hypothesis import given, settings
@@ -39,8 +40,9 @@ class Clock:
         return self.now
 
 
-def world() -> tuple[EmulatedDriver, Fabric, Clock]:
-    """Volumes on a replicating to b, past the window in which their enable is reported."""
+def world(settle: bool = True) -> tuple[EmulatedDriver, Fabric, Clock]:
+    """Volumes on a replicating to b, past the window in which their enable is reported (unless
+    not ``settle``)."""
     clock = Clock()
     fabric = Fabric(clock=clock, seed=1)
     config = parse_config(CONF)
@@ -54,10 +56,26 @@ def world() -> tuple[EmulatedDriver, Fabric, Clock]:
     for volume_id in VOLUMES:
         a.create_volume({"id": volume_id, "size": 1})
         a.replication_enable(None, {"id": volume_id})
-    while fabric.changed.get("a"):
+    while settle and fabric.changed.get("a"):
         clock.now += INTERVAL
         a.get_replication_updates(None)
     return a, fabric, clock
+
+
+def test_a_changed_volume_is_told_at_once_then_every_few_reports_through_its_window() -> None:
+    driver, fabric, clock = world(settle=False)
+    told: dict[str, list[int]] = {v: [] for v in VOLUMES}
+    rounds = 0
+    while fabric.changed.get("a"):
+        clock.now += INTERVAL
+        rounds += 1
+        for update in driver.get_replication_updates(None):
+            assert update["status"] == "ok" and update["replication_status"] == "enabled"
+            told[update["volid"]].append(rounds)
+    for volume_id, when in told.items():
+        assert when[0] == 1, f"{volume_id}: told on the first report after its enable"
+        assert {b - a for a, b in itertools.pairwise(when)} == {REMIND_ROUNDS}
+        assert rounds - when[-1] <= REMIND_ROUNDS, "and until its window closes"
 
 
 @settings(max_examples=60, deadline=None)
