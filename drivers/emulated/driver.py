@@ -320,7 +320,7 @@ class EmulatedDriver:
         # Volumes changed within the window: told on the first report after the change and every
         # REMIND_ROUNDS reports after that, while the window lasts.
         changed = fabric.changed.get(self.array_name, {})
-        telling = {}
+        telling: dict[str, None] = {}
         for volume_id, due_at in sorted(changed.items()):
             due_at[1] -= 1
             if (due_at[0] < now and due_at[1] < 0) or fabric.primary(volume_id) is None:
