@@ -7,7 +7,8 @@ Configured from its backend's ``cinder.conf`` section like any driver. Options (
 ``replication_lag_threshold`` (seconds, 60), ``replication_bandwidth_mbps`` (1000),
 ``replication_latency`` (seconds, 0.005), ``write_size_kb`` (64), ``replication_report_window``
 (seconds, 600: how long after changing a volume's replication the driver keeps reporting its
-state, so a manager that missed the outcome learns it), and ``service_time_<op>`` (median seconds)
+state, in every 10th report, so a manager that missed the outcome learns it), and
+``service_time_<op>`` (median seconds)
 for create, delete, enable, disable, failover, stats, list, updates, setup.
 Unmanaged devices (``replication_devices`` entries) name their array with ``backend_id``.
 """
