@@ -7,7 +7,8 @@ Configured from its backend's ``cinder.conf`` section like any driver. Options (
 ``replication_lag_threshold`` (seconds, 60), ``replication_bandwidth_mbps`` (1000),
 ``replication_latency`` (seconds, 0.005), ``write_size_kb`` (64), ``replication_report_window``
 (seconds, 600: how long after changing a volume's replication the driver keeps reporting its
-state, so a manager that missed the outcome learns it), and ``service_time_<op>`` (median seconds)
+state, in every 10th report, so a manager that missed the outcome learns it), and
+``service_time_<op>`` (median seconds)
 for create, delete, enable, disable, failover, stats, list, updates, setup.
 Unmanaged devices (``replication_devices`` entries) name their array with ``backend_id``.
 """
@@ -26,6 +27,11 @@ from .fabric import Fabric
 
 LOCATION_PREFIX = "emulated://"
 REPORT_ROUNDS = 30  # a changed volume is in at least this many replication reports after the change
+# A standing problem is said when it starts or its words change, then again every REMIND_ROUNDS
+# reports (with its current figures), and a changed volume likewise through its window: a manager
+# that could not apply a report (the volume was busy) learns it within that many intervals, and a
+# report costs O(what changed), not O(problems) or O(volumes changed in the last window).
+REMIND_ROUNDS = 10
 
 # Each method of the driver contract -> the array's service-time entry (tests hold it to the contract).
 OPERATIONS = {
@@ -82,7 +88,8 @@ class EmulatedDriver:
         self.report_window = self._number("replication_report_window", 600.0)
         self.managed = configuration.safe_get("managed_replication_target") is not False
         self.devices: list[Any] = list(configuration.safe_get("replication_devices") or [])
-        self._reported: set[str] = set()  # volumes last reported in error, owed an 'ok'
+        # volumes in error -> (what was said, reports until it is said again); each is owed an 'ok'
+        self._said: dict[str, list[Any]] = {}  # [(reason, target or primary), reports left]
         self._lost: set[tuple[str, str]] = set()  # (operation, volume id) a controller restart ate
         # host failover (V2.1): the target this backend serves from (None: its own array), and
         # that array's name
@@ -423,63 +430,88 @@ class EmulatedDriver:
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         """Volumes whose replication went wrong (broken link, lag over the threshold, a sync pair
-        not in sync, split brain, a lost primary), an ``ok`` for each one reported before that has
-        recovered, and every volume whose replication this backend changed within the report
-        window. Each entry says where the volume is served from now and its replication state,
-        so a manager that missed an outcome (a timeout, a restart) can repair its record."""
+        not in sync, split brain, a lost primary) when it starts, when what is wrong changes and
+        every ``REMIND_ROUNDS`` reports while it lasts; an ``ok`` for each one reported before that
+        has recovered; and every volume whose replication this backend changed within the report
+        window, on the first report after the change and every ``REMIND_ROUNDS`` reports after.
+        Each entry says where the volume is served from now and its replication state, so a
+        manager that missed an outcome (a timeout, a restart) can repair its record."""
         fabric = self.fabric
         array = self.array
         array.require_up()
         now = fabric.now
-        problems: dict[str, dict[str, Any]] = {}
+        problems = self._problems(now)
+        # Volumes changed within the window: told on the first report after the change and every
+        # REMIND_ROUNDS reports after that, while the window lasts.
+        changed = fabric.changed.get(self.array_name, {})
+        telling: dict[str, None] = {}
+        for volume_id, due_at in sorted(changed.items()):
+            due_at[1] -= 1
+            if (due_at[0] < now and due_at[1] < 0) or fabric.primary(volume_id) is None:
+                del changed[volume_id]
+            elif (REPORT_ROUNDS - 1 - due_at[1]) % REMIND_ROUNDS == 0:
+                telling[volume_id] = None
+        said = self._said
+        due = []
+        for volume_id, (words, _) in problems.items():
+            before = said.get(volume_id)
+            if before is None or before[0] != words or before[1] <= 1 or volume_id in telling:
+                said[volume_id] = [words, REMIND_ROUNDS]
+                due.append(volume_id)
+            else:
+                before[1] -= 1
+        updates = [{"volid": v, **problems[v][1]} for v in sorted(due)]
+        gone = sorted(v for v in said if v not in problems)
+        for volume_id in gone:
+            del said[volume_id]
+        recovered = {v: None for v in gone if v in array.copies}
+        updates += [{"volid": v, "status": "ok"} for v in recovered]
+        updates += [{"volid": v, "status": "ok"} for v in telling if v not in problems and v not in recovered]
+        return [{**update, **self._truth(update["volid"])} for update in updates]
+
+    def _problems(self, now: float) -> dict[str, tuple[tuple[str, str | None], dict[str, Any]]]:
+        """Volume id -> (what is wrong, the fields saying so), for every volume whose replication
+        is wrong now; one pair per link and reason, shared."""
+        fabric = self.fabric
+        problems: dict[str, tuple[tuple[str, str | None], dict[str, Any]]] = {}
+        split = ("split_brain", None), {"status": "error", "reason": "split_brain"}
         for volume_id in fabric.split_volumes(self.array_name):
-            problems[volume_id] = {"volid": volume_id, "status": "error", "reason": "split_brain"}
+            problems[volume_id] = split
         # One look per link: a healthy link vouches for every volume it carries.
         for link in fabric.links_between(source=self.array_name):
             lag = link.lag(now) if link.up else 0.0
             if link.up and lag <= self.lag_threshold:
                 continue
+            kinds: dict[str, tuple[tuple[str, str | None], dict[str, Any]]] = {}
             for copy in fabric.carried_by(link):
                 if copy.volume_id in problems or (copy.mode == "sync" and link.up):
                     continue
                 if link.up:
-                    problem = {"reason": "lag", "lag": round(lag, 3)}
+                    reason = "lag"
                 elif copy.mode == "sync" and not copy.stalling:
-                    problem = {"reason": "not_in_sync"}  # acknowledged writes are not on the replica
+                    reason = "not_in_sync"  # acknowledged writes are not on the replica
                 else:
-                    problem = {"reason": "link_down"}
-                problems[copy.volume_id] = {
-                    "volid": copy.volume_id,
-                    "status": "error",
-                    **problem,
-                    "target": link.target,
-                }
+                    reason = "link_down"
+                problem = kinds.get(reason)
+                if problem is None:
+                    figures = {"lag": round(lag, 3)} if reason == "lag" else {}
+                    fields = {"status": "error", "reason": reason, **figures, "target": link.target}
+                    problem = kinds[reason] = (reason, link.target), fields
+                problems[copy.volume_id] = problem
         for link in fabric.links_between(target=self.array_name):
             if fabric.array(link.source).up:
                 continue
+            lost = (
+                ("primary_down", link.source),
+                {
+                    "status": "error",
+                    "reason": "primary_down",
+                    "primary": link.source,
+                },
+            )
             for copy in fabric.carried_by(link):
-                problems.setdefault(
-                    copy.volume_id,
-                    {
-                        "volid": copy.volume_id,
-                        "status": "error",
-                        "reason": "primary_down",
-                        "primary": link.source,
-                    },
-                )
-        updates = [problems[volume_id] for volume_id in sorted(problems)]
-        recovered = sorted(self._reported - set(problems))
-        updates += [{"volid": v, "status": "ok"} for v in recovered if v in self.array.copies]
-        self._reported = set(problems)
-        reported = {update["volid"] for update in updates}
-        changed = fabric.changed.get(self.array_name, {})
-        for volume_id, due in sorted(changed.items()):
-            due[1] -= 1
-            if (due[0] < now and due[1] < 0) or fabric.primary(volume_id) is None:
-                del changed[volume_id]
-            elif volume_id not in reported:
-                updates.append({"volid": volume_id, "status": "ok"})
-        return [{**update, **self._truth(update["volid"])} for update in updates]
+                problems.setdefault(copy.volume_id, lost)
+        return problems
 
     # -- generic volume groups and their replication ----------------------------------------------
 

@@ -99,6 +99,11 @@ class Fabric:
         self._array_of: dict[str, str] = {}
         self._links_from: dict[str, list[ReplicationLink]] = {}
         self._links_to: dict[str, list[ReplicationLink]] = {}
+        # Which copies each link feeds, kept until a copy is placed or removed or changes its role
+        # or link (``_moved`` counts those): a report asks every interval while a link is down,
+        # and scanning the target array each time made an outage cost O(volumes) per interval.
+        self._moves = 0
+        self._fed: dict[ReplicationLink, tuple[int, list[Copy]]] = {}
 
     @classmethod
     def named(cls, name: str) -> Fabric:
@@ -225,6 +230,7 @@ class Fabric:
         """Place ``copy``, keeping a volume's copies in the order their arrays were created (so
         ``copies``, asked for every volume of every report, sorts nothing)."""
         array.add(copy)
+        self._moved()
         placed = self._placed.setdefault(copy.volume_id, {})
         placed[array.name] = copy
         if len(placed) > 1:
@@ -236,6 +242,7 @@ class Fabric:
 
     def _discard(self, array: EmulatedArray, volume_id: str) -> None:
         array.discard(volume_id, self.now)
+        self._moved()
         placed = self._placed.get(volume_id)
         if placed is not None:
             placed.pop(array.name, None)
@@ -251,8 +258,17 @@ class Fabric:
         return [c for c in self.copies(volume_id) if c.role == "secondary"]
 
     def _secondaries_on(self, link: ReplicationLink) -> list[Copy]:
+        known = self._fed.get(link)
+        if known is not None and known[0] == self._moves:
+            return known[1]
         copies = self.array(link.target).copies.values()
-        return [c for c in copies if c.link is link and c.role == "secondary"]
+        fed = [c for c in copies if c.link is link and c.role == "secondary"]
+        self._fed[link] = (self._moves, fed)
+        return fed
+
+    def _moved(self) -> None:
+        """A copy was placed or removed, or changed its role or link."""
+        self._moves += 1
 
     def create(self, array_name: str, volume_id: str, size_gb: int) -> Copy:
         array = self.array(array_name)
@@ -407,6 +423,7 @@ class Fabric:
         copy.source, copy.frozen, copy.since = primary, None, now
         copy.paused = copy.stalling = False
         copy.link = self.link(primary.array, copy.array)
+        self._moved()
         if copy.mode == "sync" and not copy.link.up:  # never in sync yet: suspended, not stalling
             copy.frozen = primary.history.count_at(now) if primary.history else 0
         if copy.mode == "async" and primary.history is not None:
@@ -475,6 +492,7 @@ class Fabric:
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source = copy.link = None
             copy.frozen, copy.paused, copy.stalling = None, False, False
+            self._moved()
         self.failovers.extend(records)
         for loser in losers:
             fed = [
@@ -620,6 +638,7 @@ class Fabric:
             copy.role, copy.history, copy.inherited = "primary", WriteHistory(now, held), held
             copy.source, copy.link, copy.frozen, copy.since = None, None, None, now - behind
             copy.paused = copy.stalling = False
+            self._moved()
             copy.split_from = primary.array if primary else None
             self.split[copy.volume_id] = None
             rate = self.rates.get(copy.volume_id, 0.0)

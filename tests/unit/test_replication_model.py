@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from replisim import exception
@@ -221,7 +221,9 @@ def test_disabling_a_stalled_sync_pair_lets_the_primary_write_again() -> None:
 ARRAYS = ["c", "a", "b"]  # not in alphabetical order: copies are listed by creation order
 FABRIC_OPS = st.lists(
     st.tuples(
-        st.sampled_from(["create", "enable", "failover", "delete", "crash", "restart", "split", "owner"]),
+        st.sampled_from(
+            ["create", "enable", "failover", "delete", "crash", "restart", "split", "owner", "pause"]
+        ),
         st.sampled_from(["v1", "v2"]),
         st.sampled_from(ARRAYS),
         st.sampled_from(ARRAYS),
@@ -232,6 +234,8 @@ FABRIC_OPS = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(ops=FABRIC_OPS)
+@example(ops=[("create", "v1", "a", "a"), ("enable", "v1", "a", "b"), ("split", "v1", "a", "b")])
+@example(ops=[("create", "v1", "a", "a"), ("enable", "v1", "a", "b"), ("failover", "v1", "b", "a")])
 def test_the_fabric_indexes_agree_with_a_scan_of_every_array(ops: list[tuple[str, str, str, str]]) -> None:
     """Whatever a run does to copies, links and owners, the indexed look-ups give what scanning
     every array, link and owner gives (the scans are what the fabric did before it had indexes)."""
@@ -258,6 +262,8 @@ def test_the_fabric_indexes_agree_with_a_scan_of_every_array(ops: list[tuple[str
                 fabric.split_brain(f"{one}->{other}")
             elif op == "owner":
                 fabric.set_owner(one, f"backend-{other}")
+            elif op == "pause":
+                fabric.pause(volume, one)
         except exception.CinderException:
             pass
         for volume_id in ("v1", "v2"):
@@ -269,3 +275,7 @@ def test_the_fabric_indexes_agree_with_a_scan_of_every_array(ops: list[tuple[str
         for name in ARRAYS:
             assert fabric.links_between(source=name) == [k for k in fabric.links.values() if k.source == name]
             assert fabric.links_between(target=name) == [k for k in fabric.links.values() if k.target == name]
+        for link in fabric.links.values():
+            fed = [c for c in fabric.arrays[link.target].copies.values() if c.link is link]
+            assert fabric.carried_by(link) == [c for c in fed if c.role == "secondary" and not c.paused]
+            assert fabric._secondaries_on(link) == [c for c in fed if c.role == "secondary"]
