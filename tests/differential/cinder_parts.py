@@ -13,6 +13,7 @@ from typing import Any
 
 import webob.dec
 from cinder.api.middleware import auth
+from cinder import exception
 from cinder.api.openstack import wsgi
 from cinder.tests import fake_driver
 from cinder.volume import volume_utils
@@ -52,7 +53,11 @@ class ReplicatingFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         self.backend_name = self.host.partition("@")[2].partition("#")[0] or "fake"
 
     def _targets(self) -> list[str]:
-        return [b for b in cfg.CONF.enabled_backends or () if b != self.backend_name]
+        """The other enabled backends, then the configured replication devices: what replisim's
+        backend in the same deployment replicates to (servers.py gives a lone backend a device)."""
+        others = [b for b in cfg.CONF.enabled_backends or () if b != self.backend_name]
+        devices = [d["backend_id"] for d in self.configuration.safe_get("replication_device") or ()]
+        return others + [d for d in devices if d not in others]
 
     def _update_volume_stats(self) -> None:
         super()._update_volume_stats()
@@ -77,6 +82,10 @@ class ReplicatingFakeDriver(fake_driver.FakeLoggingVolumeDriver):
         """Replicated volumes and every group fail over (to ``secondary_id`` or the first other
         backend), ``default`` fails back; a volume of a type without replication is lost, as the
         manager treats the volumes it does not pass on."""
+        if secondary_id not in (None, "default", *self._targets()):
+            raise exception.InvalidReplicationTarget(
+                reason=f"{secondary_id!r} is not a replication target of {self.backend_name}"
+            )
         active = "" if secondary_id == "default" else (secondary_id or self._targets()[0])
         status = "enabled" if secondary_id == "default" else "failed-over"
         lost = {"status": "error", "replication_status": "not-capable"}

@@ -708,13 +708,15 @@ SCENARIOS: tuple[Scenario, ...] = (
             put(
                 "freeze-again-400", f"{P}/os-services/freeze", {"host": "replisim@alpha"}, exact_message=True
             ),
-            # one backend replicates to nothing: its service is not 'enabled', so failover is refused
+            # accepted (the service is enabled: alpha replicates to alpha-dr), then refused by the
+            # driver: beta is no target of alpha, so the service goes back to enabled
             put(
-                "failover-refused-400",
+                "failover-bad-target",
                 f"{P}/os-services/failover_host",
                 {"host": "replisim@alpha", "backend_id": "beta"},
                 exact_message=True,
             ),
+            get("after-bad-target", f"{P}/os-services?binary=cinder-volume", version=LATEST, poll="service"),
             put("failover-route-404", f"{P}/os-services/failover", {"host": "replisim@alpha"}),
             put(
                 "failover-bad-body-400",
@@ -733,6 +735,19 @@ SCENARIOS: tuple[Scenario, ...] = (
             put("thaw", f"{P}/os-services/thaw", {"host": "replisim@alpha"}),
             get("after-thaw", f"{P}/os-services?binary=cinder-volume", version=LATEST),
             put("thaw-again-400", f"{P}/os-services/thaw", {"host": "replisim@alpha"}, exact_message=True),
+            # the runbook's middle: fail over to alpha-dr, look, fail back, look
+            put(
+                "failover",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "backend_id": "alpha-dr"},
+            ),
+            get("failed-over", f"{P}/os-services?binary=cinder-volume", version=LATEST, poll="service"),
+            put(
+                "failback",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "backend_id": "default"},
+            ),
+            get("failed-back", f"{P}/os-services?binary=cinder-volume", version=LATEST, poll="service"),
         ),
     ),
     Scenario(

@@ -137,6 +137,11 @@ class Runner:
             return exchange.status == 200 and dig(exchange.body, "volume.status") in TRANSITIONAL
         if poll == "gone":
             return exchange.status == 200
+        if poll == "service":  # a host failover in flight
+            services = dig(exchange.body, "services") or []
+            return exchange.status == 200 and any(
+                s.get("replication_status") == "failing-over" for s in services
+            )
         if poll == "group":
             return exchange.status == 200 and (
                 dig(exchange.body, "group.status") in GROUP_TRANSITIONAL
