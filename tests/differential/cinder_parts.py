@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import webob.dec
-from cinder.api.middleware import auth
 from cinder import exception
+from cinder.api.middleware import auth
 from cinder.api.openstack import wsgi
 from cinder.tests import fake_driver
 from cinder.volume import volume_utils
