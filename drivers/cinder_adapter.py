@@ -279,6 +279,10 @@ def flatten_stats(stats: Mapping[str, Any], per_volume: bool = False) -> dict[st
         top.setdefault("replication_count", len(targets) if isinstance(targets, list) else 1)
         top.setdefault("replication_type", ["async"])
     top[contract.PER_VOLUME] = per_volume
+    # The adapter does not carry Cinder's group methods (they take Group objects) yet, so it never
+    # claims group replication, whatever a pool says: the group checks and the scheduler skip it.
+    for key in contract.GROUP_REPLICATION_SPECS:
+        top.pop(key, None)
     return top
 
 
