@@ -517,10 +517,6 @@ class VolumeManager(GroupManager, Actor):
                 yield from self.report_stats()
             except Exception as exc:  # the loop must outlive any one bad report
                 LOG.error("%s: periodic stats failed: %s", self.host, self._describe(exc))
-                try:
-                    self.mark_unreported(exc)
-                except exception.CinderException as db_exc:
-                    LOG.error("%s: cannot mark volumes of a silent backend: %s", self.host, db_exc)
             try:
                 now = yield Now()
                 if now - self.last_reap >= self.stuck_after / 4:
@@ -636,11 +632,17 @@ class VolumeManager(GroupManager, Actor):
         """Report stats to the scheduler and the services table; apply replication updates."""
         try:
             stats = yield from self._driver("get_volume_stats", refresh=True)
-        except Exception:
+        except Exception as exc:
             # The service is alive though its array is not (a failover is how it serves again):
-            # the heartbeat goes on, so the API still sees it up.
+            # the heartbeat goes on, so the API still sees it up; its volumes say why they are not
+            # reported on. (Only a backend that cannot give its stats is silent: a report that
+            # fails later, a driver's bug in get_replication_updates, says nothing of the arrays.)
             self.reports += 1
             self.db.service_update_or_create(self.host, VOLUME_TOPIC, {"report_count": self.reports})
+            try:
+                self.mark_unreported(exc)
+            except exception.CinderException as db_exc:
+                LOG.error("%s: cannot mark volumes of a silent backend: %s", self.host, db_exc)
             raise
         now = yield Now()
         first = self.reports == 0

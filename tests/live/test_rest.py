@@ -361,7 +361,8 @@ def test_no_configured_secret_in_any_response(server: Server, caplog: pytest.Log
 def test_services_list_is_admin_only_and_filters(server: Server) -> None:
     services = admin(server).services.list()
     assert sorted((s.binary, s.host, s.state, s.status) for s in services) == [
-        ("cinder-volume", f"replisim@{b}", "up", "enabled") for b in ("alpha", "beta", "leaky")
+        ("cinder-scheduler", "replisim", "up", "enabled"),
+        *(("cinder-volume", f"replisim@{b}", "up", "enabled") for b in ("alpha", "beta", "leaky")),
     ]
     assert services[0].cluster is None  # a 3.7 field, present at 3.71
     only = admin(server).services.list(host="replisim@beta", binary="cinder-volume")

@@ -487,7 +487,9 @@ ZOO: dict[type, frozenset[str]] = {
     ClaimsReplicationForPlainVolumes: frozenset({"VOL-CREATE-001", "VOL-CREATE-004"}),
     LeavesReplicaOnDelete: frozenset({"HYG-CLEANUP-001", "GRP-DELETE-006"}),  # a group's delete too
     NoGroupFailover: frozenset({"GRP-METHODS-001", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
-    GroupFailoverWrongSignature: frozenset({"GRP-METHODS-001", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
+    GroupFailoverWrongSignature: frozenset(
+        {"INTF-SIGNATURE-002", "GRP-METHODS-001", "GRP-FAILOVER-004", "GRP-CINDER-007"}
+    ),
     GroupFailoverReturnsDict: frozenset({"GRP-FAILOVER-004", "GRP-CINDER-007"}),
     GroupEnableReplicatesNothing: frozenset({"GRP-ENABLE-003", "GRP-FAILOVER-004", "GRP-CINDER-007"}),
     GroupCreateSaysError: frozenset({"GRP-CREATE-002", "GRP-CINDER-007"}),
