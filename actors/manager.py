@@ -705,7 +705,9 @@ class VolumeManager(GroupManager, Actor):
             return
         volume = self.db.volume_get(volume_id)
         current = volume["replication_status"]
-        if current in TRANSITIONAL or volume_id in self.working:
+        if current in TRANSITIONAL or volume_id in self.working or current == NOT_CAPABLE:
+            # not-capable is a host failover's verdict on a volume it set aside: only a failback
+            # or a reset clears it, not what the arrays say of the volume's replication
             return
         if asked is not None and volume.get("updated_at") is not None and float(volume["updated_at"]) > asked:
             return

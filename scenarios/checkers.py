@@ -202,7 +202,13 @@ def no_volume_lost(run: RunRecord) -> Finding:
                 f"volume {volume_id} has {len(primaries)} primary copies ({primaries})",
                 {"volume": volume_id, "primaries": primaries},
             )
-        wrong = _misnamed(run, primaries[0], row.get("host"), row.get("provider_location"), volume_id)
+        wrong = _misnamed(
+            run,
+            primaries[0],
+            row.get("host"),
+            row.get("provider_location"),
+            run.fabric.served_by.get(volume_id),
+        )
         if wrong:
             return Finding(
                 False,
@@ -218,7 +224,9 @@ def no_volume_lost(run: RunRecord) -> Finding:
     for t in run.transitions:
         if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
             array, _ = served(t.volume_id, t.time)
-            wrong = None if array is None else _misnamed(run, array, t.host, t.location, t.volume_id)
+            # The volume's own failover, which moves its host with it: the array's owner serves it
+            # (the backend a later host failover left serving it, the end's served_by, did not yet).
+            wrong = None if array is None else _misnamed(run, array, t.host, t.location, None)
             if wrong:
                 return Finding(
                     False,
@@ -236,14 +244,15 @@ def no_volume_lost(run: RunRecord) -> Finding:
 
 
 def _misnamed(
-    run: RunRecord, array: str, host: str | None, location: str | None, volume_id: str
+    run: RunRecord, array: str, host: str | None, location: str | None, served_by: str | None
 ) -> str | None:
     """How a host and location fail to name ``array`` (None: they name it). After a host failover
-    the volume keeps its host: the backend that failed over serves it from the target's array."""
+    the volume keeps its host: the backend that failed over (``served_by``) serves it from the
+    target's array; otherwise the array's owner does."""
     backend = (host or "").partition("@")[2].partition("#")[0]
-    served_by = (location or "").removeprefix("emulated://").partition("/")[0]
-    owner = run.fabric.served_by.get(volume_id) or run.owners.get(array)
-    if served_by != array or (owner is not None and owner != backend):
+    located = (location or "").removeprefix("emulated://").partition("/")[0]
+    owner = served_by or run.owners.get(array)
+    if located != array or (owner is not None and owner != backend):
         return f"host {host!r}, location {location!r}"
     return None
 

@@ -327,8 +327,18 @@ class EmulatedDriver:
         updates = []
         for volume in volumes:
             volume_id = volume["id"]
+            # Both ends report it for a while: the target's backend, and this one, whose manager
+            # must repair the volume's record if it never heard this call's answer (a timeout).
             self._changed(target, volume_id)
+            self._changed(self.array_name, volume_id)
             primary = self.fabric.primary(volume_id)
+            home = self.fabric.home.get(volume_id)
+            if failback and home != target:
+                # It came to this array by its own failover from another backend's: a failback
+                # does not bring it home, and Cinder would read failed-over as the backend's
+                # enabled, so it is a volume this failback could not move.
+                updates.append({"volume_id": volume_id, "updates": {"status": "error"}})
+                continue
             try:
                 if primary is None or primary.array != target:
                     record = self.fabric.failover(volume_id, target)
@@ -355,7 +365,8 @@ class EmulatedDriver:
                     "updates": {
                         "provider_location": location(target, volume_id),
                         "replication_driver_data": data,
-                        "replication_status": "enabled" if failback else "failed-over",
+                        # where it is now served from, not the way the backend went
+                        "replication_status": "enabled" if target == home else "failed-over",
                     },
                 }
             )

@@ -187,3 +187,33 @@ def test_deleting_a_volume_in_a_split_brain_leaves_no_copy_behind() -> None:
     assert deleted, "the scenario must delete volumes while they are split"
     left = {c.volume_id for a in result.record.fabric.arrays.values() for c in a.copies.values()}
     assert not deleted & left
+
+
+# Found by replisim fuzz once host failover (V2.1) joined the generator (worlds 65, 72, 104, 157).
+
+
+def test_a_host_failover_the_manager_gave_up_on_is_repaired_where_the_arrays_serve() -> None:
+    result = run("fuzz-ci-65")
+    fabric = result.record.fabric
+    served_away = [v for v in result.record.volumes if fabric.served_by.get(v["id"])]
+    assert served_away, "the scenario must leave volumes served by a host failover"
+    for volume in served_away:
+        primary = next(c.array for c in fabric.copies(volume["id"]) if c.role == "primary")
+        assert volume["provider_location"].startswith(f"emulated://{primary}/"), volume
+
+
+def test_no_report_clears_a_host_failovers_not_capable() -> None:
+    result = run("fuzz-ci-72")
+    set_aside = [t for t in result.record.transitions if t.new == "not-capable"]
+    assert set_aside, "the scenario must set a volume aside"
+    assert [t for t in result.record.transitions if t.old == "not-capable"] == []
+
+
+@pytest.mark.parametrize("name", ["fuzz-ci-104", "fuzz-ci-157"])
+def test_a_host_failback_claims_enabled_only_for_volumes_it_brings_home(name: str) -> None:
+    result = run(name)
+    home = result.record.fabric.home
+    assert [t for t in result.record.transitions if t.new == "failover-error"], "a failback must refuse one"
+    for t in result.record.transitions:
+        if t.new == "enabled" and t.location:
+            assert t.location.startswith(f"emulated://{home[t.volume_id]}/"), t
