@@ -123,6 +123,8 @@ class LiveRuntime(RuntimeBase):
         future = self._executor.submit(effect.fn, *effect.args)
 
         def done(f: Future[Any]) -> None:
+            if f.cancelled():  # the runtime stopped before the worker began it
+                return
             error = f.exception()
             value = None if error is not None else f.result()
             self._post(task.mailbox, lambda: task.resume(value, error))

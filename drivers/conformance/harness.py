@@ -87,8 +87,13 @@ class Cleanup:
     def __init__(self) -> None:
         self._undo: list[tuple[str, Callable[[], object]]] = []
 
-    def push(self, what: str, undo: Callable[[], object]) -> None:
-        self._undo.append((what, undo))
+    def push(self, what: str, undo: Callable[[], object], *, last: bool = False) -> None:
+        """``last``: run after everything pushed so far too (a failback owed once the volumes a
+        failed-over backend serves are deleted from where it serves them)."""
+        if last:
+            self._undo.insert(0, (what, undo))
+        else:
+            self._undo.append((what, undo))
 
     def forget(self, what: str) -> None:
         """The check undid it itself (a volume it deleted on purpose)."""
@@ -843,7 +848,9 @@ class Probe:
 
     def failover_host(self, volumes: list[dict[str, Any]], secondary_id: str | None = None) -> Any:
         """Host failover (V2.1) of ``volumes``; a well-formed answer's updates are applied to them as
-        the manager would, and a failback is owed when the check ends (undone before the deletes)."""
+        the manager would, and a failback is owed when the check ends: after its volumes are
+        deleted, as a failed-over backend serves them, from its active array (deleted after a
+        failback of no volume, they would be asked of an array that does not hold them)."""
         answer = self.call(
             "failover_host",
             context=self.context,
@@ -852,16 +859,14 @@ class Probe:
         )
         if _apply_host_updates(answer, volumes):
             if secondary_id != contract.FAILBACK:
-                self.cleanup.push("failback", lambda: self._failback(volumes))
+                self.cleanup.push("failback", self._failback, last=True)
             else:
                 self.cleanup.forget("failback")
         return answer
 
-    def _failback(self, volumes: list[dict[str, Any]]) -> None:
-        """Put the driver back on its own array before the volumes are deleted where they are now
-        served (as after a volume's own failover): a failback of no volume moves nothing, and
-        deleting right after a real failback would race the arrays re-forming their pairs."""
-        del volumes
+    def _failback(self) -> None:
+        """Put the driver back on its own array once the check's volumes are gone: a failback of
+        no volume, as Cinder's manager asks of a backend that has none left."""
         try:
             self.driver.failover_host(context=self.context, volumes=[], secondary_id=contract.FAILBACK)
         except Exception as exc:  # "not failed over": nothing to put back

@@ -78,12 +78,6 @@ def test_the_emulated_driver_passes_every_check_with_unmanaged_targets(tmp_path:
 def test_every_correct_driver_passes_every_check(tmp_path: Path, driver: type, profile: str) -> None:
     """A FAIL must mean the driver is wrong: a driver that differs from the reference only in ways
     the contract allows passes everything, on managed and unmanaged targets, one or several."""
-    if driver.__name__ == "PerBackendState" and profile in ("managed", "two-targets"):
-        # KNOWN BUG, open: after REPL-HOST-013's host failover to a managed target, the volume is
-        # deleted through the backend's own instance before the failback, which this driver
-        # (rightly) refuses to serve, so HYG-CLEANUP-001 sees a leak the suite itself caused.
-        # Passes on branch h18a alone; broke when the adapter's harness changes joined it.
-        pytest.xfail("known: the V2.1 checks' cleanup misroutes a delete after a managed host failover")
     path = zoo.path_of(driver)
     report = run_suite(load_target(path, str(zoo.config(tmp_path, profile, tmp_path.name, driver=path))))
     v21 = {c.id for c in CHECKS if "host-failover" in c.requires}

@@ -111,10 +111,17 @@ class Cluster:
     def volume(self, volume_id: str) -> dict[str, Any]:
         return self.db.volume_get(volume_id)
 
+    def _describe(self, volume_id: str, field: str) -> str:
+        v = self.volume(volume_id)
+        return (
+            f"{v[field]!r}, replication_extended_status {v['replication_extended_status']!r}, "
+            f"updated at {v['updated_at']}, at {self.runtime.now:.3f}"
+        )
+
     def wait_status(self, volume_id: str, field: str, value: str) -> dict[str, Any]:
         result: dict[str, Any] = self.wait_for(
             lambda: (v := self.volume(volume_id))[field] == value and v,
-            f"volume {volume_id} {field} == {value!r} (now {self.volume(volume_id)[field]!r})",
+            f"volume {volume_id} {field} == {value!r} (now {self._describe(volume_id, field)})",
         )
         return result
 

@@ -587,7 +587,10 @@ class PerBackendState(EmulatedDriver):
         self.served: set[str] = set()  # the volumes this instance knows it serves
 
     def _mine(self) -> set[str]:
-        return {self.array_name} | (set() if self.managed else set(self._target_arrays()))
+        """Its own array (or, failed over as a host, the one it fails over to) and, unmanaged,
+        its targets."""
+        own = self.active_array or self.array_name
+        return {own} | (set() if self.managed else set(self._target_arrays()))
 
     def _serves(self, volume: Mapping[str, Any]) -> bool:
         primary = self.fabric.primary(volume["id"])
