@@ -83,14 +83,22 @@ class GroupManager:
         def _describe(exc: BaseException) -> str: ...
 
     def _driver_group(self, group: Mapping[str, Any]) -> dict[str, Any]:
-        """The group as a driver sees it: Cinder's fields plus its type's group specs."""
+        """The group as a driver sees it: Cinder's fields plus its type's group specs and its
+        volume types (``id``, ``name``, ``extra_specs``: Cinder's ``group.volume_types``)."""
         specs: dict[str, str] = {}
         if group.get("group_type_id"):
             try:
                 specs = dict(self.db.group_type_get(group["group_type_id"])["group_specs"])
             except exception.GroupTypeNotFound:
                 specs = {}
-        return {**group, "group_specs": specs}
+        types = []
+        for type_id in group.get("volume_type_ids") or ():
+            try:
+                row = self.db.volume_type_get(type_id)
+            except exception.VolumeTypeNotFound:
+                continue
+            types.append({"id": type_id, "name": row.get("name"), "extra_specs": dict(row["extra_specs"])})
+        return {**group, "group_specs": specs, "volume_types": types}
 
     def _first_group(self, op_id: str | None, group_id: str, action: str) -> bool:
         if group_id in self.working or not self.requests.first(op_id):

@@ -9,20 +9,26 @@ translating each call both ways; ``contract.load_driver`` picks it for any Cinde
 --driver cinder.tests.fake_driver:FakeLoggingVolumeDriver`` just work. The driver host runs each
 call as one blocking effect, as it does any driver's.
 
-Cinder 29 drivers replicate through host failover (V2.1) only: the adapter has ``failover_host``
-(and ``failover``, ``failover_completed``) where the Cinder class implements them, ``freeze_backend``
-and ``thaw_backend`` always, and none of the per-volume V2 clauses; its stats say so
-(``contract.PER_VOLUME`` False).
+Cinder 29 drivers replicate through host failover (V2.1) and by group (Tiramisu), never per
+volume: the adapter has ``failover_host`` (and ``failover``, ``failover_completed``) where the
+Cinder class implements them, ``freeze_backend`` and ``thaw_backend`` always, Cinder's group
+lifecycle (``create_group``, ``delete_group``, ``update_group``: Cinder's ``NotImplementedError``
+reaches the manager, which then runs a generic group as Cinder's does), the group replication
+methods only where the Cinder class has its own (not ``BaseVD``'s), and none of the per-volume V2
+clauses; its stats say so (``contract.PER_VOLUME`` False, group replication only where it is
+carried).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from replisim import exception, redaction
@@ -36,6 +42,10 @@ SHARED_GROUP = "backend_defaults"  # Cinder's section of defaults shared by ever
 CAPACITY_KEYS = ("total_capacity_gb", "free_capacity_gb")
 DEVICE = "replication_device"  # Cinder's option (a list of dicts); replisim's is replication_devices
 UNIQUE = "replication_targets"  # the stats key in which Cinder drivers name their targets' backend_ids
+# The group methods whose BaseVD default raises NotImplementedError: a class that leaves them so has
+# no group replication, whatever its stats say. (BaseVD's get_replication_error_status answers
+# ([], []), a fair answer for any driver, so it says nothing.)
+GROUP_REPLICATION_METHODS = ("enable_replication", "disable_replication", "failover_replication")
 
 
 @contextlib.contextmanager
@@ -208,17 +218,100 @@ def cinder_specs(specs: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def cinder_group(group: Mapping[str, Any], context: Any = None) -> Any:
-    """A ``cinder.objects.Group`` holding replisim's group row (its plain fields)."""
+def cinder_group(group: Mapping[str, Any], context: Any = None, volumes: Sequence[Any] | None = None) -> Any:
+    """A ``cinder.objects.Group`` holding replisim's group row (its plain fields), and what would
+    lazy-load from Cinder's database set from what replisim has: ``volume_types`` (each with its
+    extra specs, from the row's ``volume_types`` or else from the volumes given), ``volumes`` (the
+    ``cinder.objects.Volume`` list given, when it is given) and no group snapshots. The group type
+    is not a field of Cinder's group: ``group_types`` reads it from Cinder's database by id, which
+    ``group_types_known`` answers from the row's ``group_specs`` while the driver runs."""
     from cinder import objects
     from oslo_versionedobjects import fields as ovo_fields
 
-    obj = objects.Group(context=cinder_context(context))
+    ctx = cinder_context(context)
+    obj = objects.Group(context=ctx)
     for name, field in objects.Group.fields.items():
-        if name in group and not isinstance(field, ovo_fields.ObjectField):
+        plain = not isinstance(field, ovo_fields.ObjectField)
+        if plain and name in group and not isinstance(group[name], float | dict):  # not timestamps
             setattr(obj, name, group[name])
+    types: dict[str, Any] = {}
+    for volume in volumes or ():
+        if volume.volume_type is not None:
+            types.setdefault(volume.volume_type.id, volume.volume_type)
+    for known in group.get("volume_types") or ():
+        types[known["id"]] = objects.VolumeType(
+            context=ctx,
+            id=known["id"],
+            name=known.get("name"),
+            extra_specs=cinder_specs(known.get("extra_specs") or {}),
+            is_public=True,
+        )
+    if "volume_types" in group or volumes is not None:
+        wanted = list(group.get("volume_type_ids") or types)
+        obj.volume_types = objects.VolumeTypeList(objects=[types[i] for i in wanted if i in types])
+    if volumes is not None:
+        obj.volumes = objects.VolumeList(objects=list(volumes))
+    obj.group_snapshots = objects.GroupSnapshotList(objects=[])
     obj.obj_reset_changes()
     return obj
+
+
+# The group types the driver running on this thread may look up (Cinder reads a group's type from
+# its database by id: volume_utils.is_group_a_type, Group.is_replicated, group_types.*), by id.
+_GROUP_TYPES: contextvars.ContextVar[Mapping[str, Mapping[str, Any]]] = contextvars.ContextVar(
+    "replisim_cinder_group_types", default=MappingProxyType({})
+)
+
+
+def _group_type_row(group: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The group's type as Cinder's database API returns one (a dict), or None without a type."""
+    type_id = group.get("group_type_id")
+    if not type_id:
+        return None
+    return {
+        "id": type_id,
+        "name": group.get("group_type_name"),
+        "description": None,
+        "is_public": True,
+        "deleted": False,
+        "group_specs": dict(group.get("group_specs") or {}),
+    }
+
+
+@contextlib.contextmanager
+def group_types_known(groups: Sequence[Mapping[str, Any]]) -> Iterator[None]:
+    """While the block runs on this thread, Cinder's ``db.group_type_get`` answers for the types of
+    ``groups`` from their rows (an id it was not given still goes to Cinder's own code, which has
+    no database here and says so). Per thread and per call, so two backends, or two clusters in one
+    process, never see each other's types."""
+    rows = {row["id"]: row for group in groups if (row := _group_type_row(group)) is not None}
+    token = _GROUP_TYPES.set(MappingProxyType({**_GROUP_TYPES.get(), **rows}))
+    try:
+        yield
+    finally:
+        _GROUP_TYPES.reset(token)
+
+
+def _answer_group_types_from_rows() -> None:
+    """Put the lookup ``group_types_known`` feeds in front of Cinder's ``db.group_type_get`` (once
+    per process): the one read of Cinder's database a driver's group helpers cannot avoid."""
+    from cinder.db import api as cinder_db
+
+    cinders = cinder_db.group_type_get
+    if getattr(cinders, "replisim_rows", False):
+        return
+
+    def group_type_get(context: Any, id: Any, inactive: bool = False, expected_fields: Any = None) -> Any:
+        row = _GROUP_TYPES.get().get(id)
+        if row is None:
+            return cinders(context, id, inactive=inactive, expected_fields=expected_fields)
+        found = {**row, "group_specs": dict(row["group_specs"])}
+        if expected_fields and "projects" in expected_fields:
+            found["projects"] = []
+        return found
+
+    group_type_get.replisim_rows = True  # type: ignore[attr-defined]
+    cinder_db.group_type_get = group_type_get
 
 
 def _replisim_error(exc: BaseException) -> BaseException:
@@ -260,16 +353,23 @@ def _capacity_total(values: Sequence[Any]) -> Any:
     return sum(values)
 
 
-def flatten_stats(stats: Mapping[str, Any], per_volume: bool = False) -> dict[str, Any]:
+def flatten_stats(stats: Mapping[str, Any], per_volume: bool = False, groups: bool = False) -> dict[str, Any]:
     """Cinder's stats as the contract has them: a driver that reports pools gets its capacity as
     their sum and its other capabilities from its first pool (replisim schedules a backend as one
     pool, ``pool_name``); ``replication_enabled`` is the top-level key alone, as Cinder's volume
-    manager reads it to decide whether the backend can fail over."""
+    manager reads it to decide whether the backend can fail over. The group replication keys are
+    a pool's capabilities, as Cinder's scheduler reads them (a driver with pools: the first pool's
+    value, whatever the top level says; without pools: the top level's), and are kept only for a
+    driver whose group replication methods the adapter carries (``groups``) on a backend that
+    replicates: Cinder 29 replicates a group only of volume types that ask for
+    ``replication_enabled``, which only a replicating backend takes. Otherwise they are dropped, so
+    the scheduler and the group checks pass the driver by."""
     top = {key: value for key, value in stats.items() if key != "pools"}
     pools = [pool for pool in stats.get("pools") or () if isinstance(pool, Mapping)]
     for key, value in pools[0].items() if pools else ():
         if key not in top and key != contract.REPLICATION:
             top[key] = value
+    capabilities = pools[0] if pools else stats
     for key in CAPACITY_KEYS if "pools" in stats else ():
         if key not in stats:
             top[key] = _capacity_total([pool.get(key, "unknown") for pool in pools])
@@ -279,11 +379,22 @@ def flatten_stats(stats: Mapping[str, Any], per_volume: bool = False) -> dict[st
         top.setdefault("replication_count", len(targets) if isinstance(targets, list) else 1)
         top.setdefault("replication_type", ["async"])
     top[contract.PER_VOLUME] = per_volume
-    # The adapter does not carry Cinder's group methods (they take Group objects) yet, so it never
-    # claims group replication, whatever a pool says: the group checks and the scheduler skip it.
     for key in contract.GROUP_REPLICATION_SPECS:
         top.pop(key, None)
+        if groups and top[contract.REPLICATION] and capabilities.get(key) is True:
+            top[key] = True
     return top
+
+
+def replicates_groups(cinder_class: type) -> bool:
+    """Whether a Cinder driver class has group replication of its own: each of
+    ``GROUP_REPLICATION_METHODS`` is not ``BaseVD``'s default (which raises ``NotImplementedError``)."""
+    from cinder.volume import driver as cinder_driver
+
+    return all(
+        getattr(cinder_class, name, None) is not getattr(cinder_driver.BaseVD, name)
+        for name in GROUP_REPLICATION_METHODS
+    )
 
 
 # -- the adapter -----------------------------------------------------------------------------------
@@ -294,6 +405,7 @@ class CinderDriver:
 
     cinder_class: ClassVar[type]
     VERSION: ClassVar[str] = ""
+    replicates_groups: ClassVar[bool] = False  # the Cinder class's own group replication methods
 
     _classes: ClassVar[dict[type, type[CinderDriver]]] = {}
 
@@ -301,7 +413,8 @@ class CinderDriver:
     def for_class(cls, cinder_class: type) -> type[CinderDriver]:
         """The adapter class for one Cinder driver class: the contract's methods, with V2.1 host
         failover only where the Cinder class implements it (Cinder's
-        ``supports_replication_feature``)."""
+        ``supports_replication_feature``) and group replication only where the class has its own
+        (``replicates_groups``)."""
         if cinder_class not in cls._classes:
             attributes: dict[str, Any] = {
                 "cinder_class": cinder_class,
@@ -315,6 +428,11 @@ class CinderDriver:
                     attributes[method] = None  # absent: contract.supports says no
             if not supported(contract.V21):
                 attributes["failover"] = None
+            attributes["replicates_groups"] = replicates_groups(cinder_class)
+            if not attributes["replicates_groups"]:  # absent: the driver host answers NotImplementedError
+                for clause in contract.GROUP_CLAUSES:
+                    if clause.gate == contract.GROUP_REPLICATION:
+                        attributes[clause.name] = None
             cls._classes[cinder_class] = type(f"Cinder{cinder_class.__name__}", (cls,), attributes)
         return cls._classes[cinder_class]
 
@@ -359,7 +477,7 @@ class CinderDriver:
         with _translated():
             stats = self.driver.get_volume_stats(refresh=refresh)
         self._replication_error = isinstance(stats, Mapping) and stats.get("replication_status") == "error"
-        return flatten_stats(stats or {})
+        return flatten_stats(stats or {}, groups=self.replicates_groups)
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         """Cinder 29's nearest call, as its volume manager makes it: only when the last stats said
@@ -427,7 +545,7 @@ class CinderDriver:
         secondary_id: str | None,
         groups: Sequence[Mapping[str, Any]] | None,
     ) -> Any:
-        with _translated():
+        with _translated(), group_types_known(groups or ()):
             answer = getattr(self.driver, method)(
                 cinder_context(context),
                 [cinder_volume(v, context) for v in volumes],
@@ -451,6 +569,102 @@ class CinderDriver:
         with _translated():
             return self.driver.thaw_backend(cinder_context(context))
 
+    # -- generic volume groups and group replication (Tiramisu)
+
+    def create_group(self, context: Any, group: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Cinder's ``create_group``; ``BaseVD``'s ``NotImplementedError`` reaches the manager,
+        which then makes a generic group, as Cinder 29's does."""
+        with _translated(), group_types_known([group]):
+            model = self.driver.create_group(cinder_context(context), cinder_group(group, context))
+        return _model(model)
+
+    def delete_group(
+        self, context: Any, group: Mapping[str, Any], volumes: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        """Cinder's ``delete_group``; ``NotImplementedError``: the manager deletes the volumes one by
+        one, as Cinder 29's generic group does."""
+        return self._group_call("delete_group", context, group, volumes)
+
+    def update_group(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        add_volumes: Sequence[Mapping[str, Any]] | None = None,
+        remove_volumes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Any:
+        """Cinder's ``update_group``; ``NotImplementedError``: membership is the database's alone,
+        as Cinder 29's generic group update has it."""
+        with _translated(), group_types_known([group]):
+            answer = self.driver.update_group(
+                cinder_context(context),
+                cinder_group(group, context),
+                add_volumes=[cinder_volume(v, context) for v in add_volumes or ()],
+                remove_volumes=[cinder_volume(v, context) for v in remove_volumes or ()],
+            )
+        if not isinstance(answer, tuple | list) or len(answer) != 3:
+            return answer  # the shape is the manager's to judge
+        model, added, removed = answer
+        return _model(model), _plain(added), _plain(removed)
+
+    def enable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        return self._group_call("enable_replication", context, group, volumes)
+
+    def disable_replication(
+        self, context: Any, group: Mapping[str, Any], volumes: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        return self._group_call("disable_replication", context, group, volumes)
+
+    def failover_replication(
+        self,
+        context: Any,
+        group: Mapping[str, Any],
+        volumes: Sequence[Mapping[str, Any]],
+        secondary_backend_id: str | None = None,
+    ) -> Any:
+        return self._group_call(
+            "failover_replication", context, group, volumes, secondary_backend_id=secondary_backend_id
+        )
+
+    def get_replication_error_status(self, context: Any, groups: Sequence[Mapping[str, Any]]) -> Any:
+        with _translated(), group_types_known(groups):
+            answer = self.driver.get_replication_error_status(
+                cinder_context(context), [cinder_group(g, context) for g in groups]
+            )
+        if not isinstance(answer, tuple | list) or len(answer) != 2:
+            return answer
+        group_updates, volume_updates = answer
+        return _plain(group_updates), _plain(volume_updates)
+
+    def _group_call(
+        self,
+        method: str,
+        context: Any,
+        group: Mapping[str, Any],
+        volumes: Sequence[Mapping[str, Any]],
+        **args: Any,
+    ) -> Any:
+        """One of Cinder's ``(context, group, volumes, ...)`` methods: the group holds the volumes
+        handed over (as Cinder's ``group.volumes``), each volume knows its group; the answer
+        ``(model_update, volume_updates)`` comes back as plain data."""
+        with _translated(), group_types_known([group]):
+            members = [cinder_volume(v, context) for v in volumes]
+            obj = cinder_group(group, context, members)
+            for member in members:
+                member.group = obj
+                member.obj_reset_changes(["group"])
+            answer = getattr(self.driver, method)(cinder_context(context), obj, members, **args)
+        if not isinstance(answer, tuple | list) or len(answer) != 2:
+            return answer  # the shape is the manager's, and the suite's, to judge
+        model, updates = answer
+        return _model(model), _plain(updates)
+
+
+def _model(model: Any) -> Any:
+    """A model update as a plain dict (Cinder's enum values are strings already)."""
+    return dict(model) if isinstance(model, Mapping) else model
+
 
 def _plain(updates: Any) -> Any:
     """A driver's update list with Cinder's objects and enum values as plain data."""
@@ -459,6 +673,8 @@ def _plain(updates: Any) -> Any:
     return [
         {**update, "updates": dict(update["updates"])}
         if isinstance(update, Mapping) and isinstance(update.get("updates"), Mapping)
+        else dict(update)
+        if isinstance(update, Mapping)
         else update
         for update in updates
     ]
@@ -471,6 +687,7 @@ def adapt(cinder_class: type) -> type:
         from cinder import objects
 
         objects.register_all()
+        _answer_group_types_from_rows()
     # replisim's own ids need not be UUIDs (the conformance suite's are not); Cinder's objects warn
     warnings.filterwarnings("ignore", ".* is an invalid UUID", FutureWarning, "oslo_versionedobjects")
     return CinderDriver.for_class(cinder_class)

@@ -250,7 +250,8 @@ def replicates_per_volume(stats: Mapping[str, Any]) -> bool:
 
 # Generic volume groups and their replication (Cinder's "Tiramisu", microversion 3.38). A group is
 # a mapping with Cinder's field names: id, host, status, replication_status, group_type_id,
-# volume_type_ids and its type's group_specs. Cinder calls the replication methods only for a group
+# volume_type_ids, its type's group_specs and (from the manager) volume_types, each {'id', 'name',
+# 'extra_specs'}. Cinder calls the replication methods only for a group
 # whose type asks for replication (GROUP_REPLICATION_SPECS set to '<is> True') on a backend that
 # reports GROUP_REPLICATION; the lifecycle methods for any group.
 GROUP_REPLICATION = "group_replication_enabled"  # the stats key that gates the group replication clauses
@@ -268,7 +269,8 @@ GROUP_CLAUSES: tuple[Clause, ...] = (
         "create_group",
         ("context", "group"),
         "dict | None",
-        "the group's model update (status, replication_status); a replicated group is born 'disabled'",
+        "the group's model update (status, replication_status); a replicated group is born "
+        "'disabled'; NotImplementedError: Cinder's generic group (the control plane's alone)",
         keys=GROUP_MODEL_KEYS,
         era="groups",
     ),
@@ -277,7 +279,8 @@ GROUP_CLAUSES: tuple[Clause, ...] = (
         ("context", "group", "volumes"),
         GROUP_UPDATES,
         "deletes the group and every volume in it, on every array (replicas too); a volume update "
-        "with status 'error_deleting' keeps that volume",
+        "with status 'error_deleting' keeps that volume; NotImplementedError: Cinder's generic "
+        "group (the manager deletes its volumes one by one)",
         keys=GROUP_MODEL_KEYS,
         era="groups",
     ),
@@ -286,7 +289,8 @@ GROUP_CLAUSES: tuple[Clause, ...] = (
         ("context", "group", "add_volumes", "remove_volumes"),
         "(model_update, add_volumes_update, remove_volumes_update)",
         "adds and removes volumes (lists of volume mappings, or None); a replicating group "
-        "replicates the volumes it gains",
+        "replicates the volumes it gains; NotImplementedError: Cinder's generic group (membership "
+        "is the database's alone)",
         keys=GROUP_MODEL_KEYS,
         defaults={"add_volumes": None, "remove_volumes": None},
         era="groups",
