@@ -147,14 +147,19 @@ class VolumeManager(GroupManager, Actor):
             raise err.cause from None
 
     def _driver_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]:
-        """The volume as a driver sees it: Cinder's fields plus the type's extra specs."""
+        """The volume as a driver sees it: Cinder's fields plus the type's extra specs and, for a
+        group's volume, its group as the group methods see it (Cinder's ``volume.group``)."""
         specs: dict[str, str] = {}
         if volume.get("volume_type_id"):
             try:
                 specs = dict(self.db.volume_type_get(volume["volume_type_id"])["extra_specs"])
             except exception.VolumeTypeNotFound:
                 specs = {}
-        return {**volume, "extra_specs": specs}
+        shown = {**volume, "extra_specs": specs}
+        if volume.get("group_id"):
+            with contextlib.suppress(exception.GroupNotFound):
+                shown["group"] = self._driver_group(self.db.group_get(volume["group_id"]))
+        return shown
 
     @staticmethod
     def _describe(exc: BaseException) -> str:

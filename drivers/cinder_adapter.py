@@ -168,8 +168,8 @@ def cinder_context(context: Any) -> Any:
 def cinder_volume(volume: Mapping[str, Any], context: Any = None) -> Any:
     """A ``cinder.objects.Volume`` holding replisim's row: every field the row has, every other
     plain field at its default, and the related objects a driver reads (type with its extra specs,
-    no attachments, snapshots or metadata) set, so nothing lazy-loads from a Cinder database that
-    is not there."""
+    its group when the row carries one, no attachments, snapshots or metadata) set, so nothing
+    lazy-loads from a Cinder database that is not there."""
     from cinder import objects
     from oslo_versionedobjects import fields as ovo_fields
 
@@ -203,7 +203,8 @@ def cinder_volume(volume: Mapping[str, Any], context: Any = None) -> Any:
     obj.admin_metadata = {}
     obj.glance_metadata = {}
     obj.consistencygroup = None
-    obj.group = None
+    group = volume.get("group")
+    obj.group = cinder_group(group, context) if isinstance(group, Mapping) else None
     obj.obj_reset_changes()
     return obj
 
@@ -497,12 +498,12 @@ class CinderDriver:
         ]
 
     def create_volume(self, volume: Mapping[str, Any]) -> dict[str, Any] | None:
-        with _translated():
+        with _translated(), group_types_known(_groups_of([volume])):
             update = self.driver.create_volume(cinder_volume(volume))
         return dict(update) if update else None
 
     def delete_volume(self, volume: Mapping[str, Any]) -> None:
-        with _translated():
+        with _translated(), group_types_known(_groups_of([volume])):
             self.driver.delete_volume(cinder_volume(volume))
 
     def list_replication_targets(self, context: Any, volume: Mapping[str, Any]) -> dict[str, Any]:
@@ -545,7 +546,7 @@ class CinderDriver:
         secondary_id: str | None,
         groups: Sequence[Mapping[str, Any]] | None,
     ) -> Any:
-        with _translated(), group_types_known(groups or ()):
+        with _translated(), group_types_known([*(groups or ()), *_groups_of(volumes)]):
             answer = getattr(self.driver, method)(
                 cinder_context(context),
                 [cinder_volume(v, context) for v in volumes],
@@ -594,7 +595,8 @@ class CinderDriver:
     ) -> Any:
         """Cinder's ``update_group``; ``NotImplementedError``: membership is the database's alone,
         as Cinder 29's generic group update has it."""
-        with _translated(), group_types_known([group]):
+        moved = [*(add_volumes or ()), *(remove_volumes or ())]
+        with _translated(), group_types_known([group, *_groups_of(moved)]):
             answer = self.driver.update_group(
                 cinder_context(context),
                 cinder_group(group, context),
@@ -648,7 +650,7 @@ class CinderDriver:
         """One of Cinder's ``(context, group, volumes, ...)`` methods: the group holds the volumes
         handed over (as Cinder's ``group.volumes``), each volume knows its group; the answer
         ``(model_update, volume_updates)`` comes back as plain data."""
-        with _translated(), group_types_known([group]):
+        with _translated(), group_types_known([group, *_groups_of(volumes)]):
             members = [cinder_volume(v, context) for v in volumes]
             obj = cinder_group(group, context, members)
             for member in members:
@@ -659,6 +661,11 @@ class CinderDriver:
             return answer  # the shape is the manager's, and the suite's, to judge
         model, updates = answer
         return _model(model), _plain(updates)
+
+
+def _groups_of(volumes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The groups the volumes' mappings carry (a group's volume: Cinder's ``volume.group``)."""
+    return [v["group"] for v in volumes if isinstance(v.get("group"), Mapping)]
 
 
 def _model(model: Any) -> Any:

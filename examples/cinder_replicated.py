@@ -14,8 +14,8 @@ target; ``enable_replication``, ``disable_replication`` and ``failover_replicati
 group whose type replicates (read through Cinder's own ``Group.is_replicated``), fail a group over
 to ``secondary_backend_id`` or the first target (``default`` fails back; a bad target raises
 ``InvalidReplicationTarget``) and answer for every volume; ``get_replication_error_status`` names
-the replicating groups left without a target. A volume born into a group replicates with its
-group, so it is born ``disabled``. Everything else is Cinder's code, unmodified.
+the replicating groups left without a target. A volume born into a replication group replicates
+with its group, so it is born ``disabled``. Everything else is Cinder's code, unmodified.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ class ReplicatedFakeDriver(fake_driver.FakeHAReplicatedLoggingVolumeDriver):
 
     def create_volume(self, volume: Any) -> dict[str, Any] | None:
         update = super().create_volume(volume) or {}
-        # a volume born into a group replicates when its group does (enable_replication)
-        if update.get("replication_status") == "disabled" and self._targets() and not volume.group_id:
+        # a volume born into a replication group replicates when its group does (enable_replication)
+        in_replicated_group = volume.group is not None and volume.group.is_replicated
+        if update.get("replication_status") == "disabled" and self._targets() and not in_replicated_group:
             update["replication_status"] = "enabled"
         return update or None
 

@@ -23,11 +23,11 @@ def _group_specs(probe: Probe) -> dict[str, str]:
     return {kinds[0]: "<is> True"} if kinds else {}
 
 
-def _group(probe: Probe, volumes: Sequence[Mapping[str, Any]], group_id: str | None = None) -> dict[str, Any]:
-    """A replicated group as the manager hands it to a driver."""
+def _group(probe: Probe, volumes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A replicated group as the manager hands it to a driver (of the volumes' types)."""
     backend = probe.target.backend
     return {
-        "id": group_id or probe.env.new_volume_id(),
+        "id": probe.env.new_volume_id(),
         "host": f"{backend.host}#{backend.volume_backend_name}",
         "status": "available",
         "replication_status": "disabled",
@@ -63,10 +63,10 @@ def _pair_problem(result: Any, ids: set[str], refused: str) -> str | None:
     return None
 
 
-def _members(probe: Probe, group_id: str) -> list[dict[str, Any]]:
+def _members(probe: Probe, group: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Two created volumes of a replicated type, born into the group, replication off where the
     driver takes the per-volume actions (Cinder enables a group whose volumes are either)."""
-    volumes = [probe.create(replicated=True, group_id=group_id) for _ in range(2)]
+    volumes = [probe.create(replicated=True, group=group) for _ in range(2)]
     stats = probe.driver.get_volume_stats(refresh=True)
     for volume in volumes:
         if volume["replication_status"] == "enabled" and contract.replicates_per_volume(stats):
@@ -77,9 +77,8 @@ def _members(probe: Probe, group_id: str) -> list[dict[str, Any]]:
 def _replicating_group(probe: Probe) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Two created volumes of a replicated type (``_members``) in a group whose replication the
     driver has enabled (the calls show in the check's sequence)."""
-    group_id = probe.env.new_volume_id()
-    volumes = _members(probe, group_id)
-    group = _group(probe, volumes, group_id)
+    group = _group(probe, [probe.volume(replicated=True)])
+    volumes = _members(probe, group)
     result = probe.call(
         "enable_replication", context=probe.context, group=group, volumes=[dict(v) for v in volumes]
     )

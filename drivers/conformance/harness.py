@@ -741,15 +741,15 @@ class Probe:
         self.calls.append(describe_call(method, args))
         return getattr(driver if driver is not None else self.driver, method)(**args)
 
-    def volume(self, replicated: bool, group_id: str | None = None) -> dict[str, Any]:
+    def volume(self, replicated: bool, group: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A volume as the manager hands it to a driver, with a suite id; not yet created (born
-        into group ``group_id`` when one is given, as a group's volumes are)."""
+        into ``group`` when one is given, as a group's volumes are, and carrying it)."""
         backend = self.target.backend
         specs = {"volume_backend_name": backend.volume_backend_name}
         if replicated:
             specs["replication"] = "enabled"
         volume_id = self.env.new_volume_id()
-        member = {"group_id": group_id} if group_id else {}
+        member = {"group_id": group["id"], "group": dict(group)} if group else {}
         return {
             **member,
             "id": volume_id,
@@ -770,9 +770,9 @@ class Probe:
         """The volume exists now: delete it when the check ends (through whichever driver owns it)."""
         self.cleanup.push(volume["id"], lambda: self.drivers.owner(volume).delete_volume(volume=dict(volume)))
 
-    def create(self, replicated: bool = False, group_id: str | None = None) -> dict[str, Any]:
+    def create(self, replicated: bool = False, group: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Create a volume on the driver under test and apply its model update as the manager does."""
-        volume = self.volume(replicated, group_id)
+        volume = self.volume(replicated, group)
         update = self.call("create_volume", volume=volume)
         self.track(volume)
         volume["status"] = AVAILABLE

@@ -1,0 +1,109 @@
+"""Group replication on an unmodified Cinder 29 driver class (examples/cinder-fake.conf's
+[replicated], through replisim[cinder]) inside the control plane, on both runtimes: a replicated
+group goes through the states test_groups.py expects of the emulated driver, and each step ran the
+Cinder class's own group code (its refusals come back as Cinder's exceptions, translated)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.cinder import EXAMPLE, require_cinder
+from support.cluster import Cluster, make_repo, make_runtime
+
+require_cinder()
+
+from replisim import exception  # noqa: E402
+from replisim.actors.status import TRANSITIONAL  # noqa: E402
+
+HOST = "replisim@replicated"
+GOLD = {"volume_backend_name": "replicated", "replication_enabled": "<is> True"}
+CONSISTENT = {"consistent_group_replication_enabled": "<is> True"}
+
+
+@pytest.fixture
+def world(runtime_kind: str) -> Iterator[Cluster]:
+    runtime = make_runtime(runtime_kind, seed=6)
+    cluster = Cluster(runtime, make_repo("memory", runtime), EXAMPLE.read_text(encoding="utf-8"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _group(world: Cluster, specs: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    volume_type = world.admin("create_volume_type", name="gold", extra_specs=GOLD)
+    group_type = world.admin(
+        "create_group_type", name="consistent", group_specs=CONSISTENT if specs is None else specs
+    )
+    group = world.admin("create_group", group_type=group_type["id"], volume_types=[volume_type["id"]])
+    world.wait_for(lambda: world.db.group_get(group["id"])["status"] != "creating", "the group")
+    ids = [
+        world.admin("create_volume", size=1, volume_type=volume_type["id"], group_id=group["id"])["id"]
+        for _ in range(2)
+    ]
+    for volume_id in ids:
+        world.wait_status(volume_id, "status", "available")
+    return group["id"], ids
+
+
+def _state(world: Cluster, group_id: str, ids: list[str]) -> tuple[tuple[str, str], list[tuple[str, str]]]:
+    group = world.db.group_get(group_id)
+    return (
+        (group["status"], group["replication_status"]),
+        [(v["status"], v["replication_status"]) for v in map(world.volume, ids)],
+    )
+
+
+def _act(world: Cluster, action: str, group_id: str, **args: Any) -> None:
+    world.admin(action, group_id=group_id, **args)
+    world.wait_for(
+        lambda: world.db.group_get(group_id)["replication_status"] not in TRANSITIONAL, f"{action} to end"
+    )
+
+
+def test_a_replicated_group_on_a_cinder_driver_goes_through_cinder_29s_states(world: Cluster) -> None:
+    group_id, ids = _group(world)
+    assert world.db.group_get(group_id)["host"] == f"{HOST}#replicated"  # the one backend that claims it
+    assert _state(world, group_id, ids) == (("available", "disabled"), [("available", "disabled")] * 2)
+    _act(world, "enable_group_replication", group_id)
+    assert _state(world, group_id, ids) == (("available", "enabled"), [("available", "enabled")] * 2)
+    assert world.admin("list_group_replication_targets", group_id=group_id) == {
+        "replication_targets": [{"backend_id": "secondary"}]
+    }
+    _act(world, "failover_group_replication", group_id)
+    assert _state(world, group_id, ids) == (("available", "failed-over"), [("available", "failed-over")] * 2)
+    _act(world, "failover_group_replication", group_id, secondary_backend_id="default")
+    assert _state(world, group_id, ids) == (("available", "enabled"), [("available", "enabled")] * 2)
+    _act(world, "disable_group_replication", group_id)
+    assert _state(world, group_id, ids) == (("available", "disabled"), [("available", "disabled")] * 2)
+    world.admin("delete_group", group_id=group_id, delete_volumes=True)
+    world.wait_for(lambda: not any(g["id"] == group_id for g in world.db.group_get_all()), "the delete")
+    with pytest.raises(exception.GroupNotFound):
+        world.db.group_get(group_id)
+    assert [v for v in world.db.volume_get_all() if v["id"] in ids] == []
+
+
+def test_a_group_failover_to_a_target_the_cinder_driver_lacks_ends_in_error_saying_why(
+    world: Cluster,
+) -> None:
+    """The Cinder class's own failover_replication ran: its InvalidReplicationTarget, translated."""
+    group_id, ids = _group(world)
+    _act(world, "enable_group_replication", group_id)
+    _act(world, "failover_group_replication", group_id, secondary_backend_id="nowhere")
+    assert _state(world, group_id, ids) == (("error", "error"), [("error", "error")] * 2)
+    reason = world.db.group_get(group_id)["status_reason"] or ""
+    assert "InvalidReplicationTarget" in reason and "'nowhere' is not a replication target" in reason
+
+
+def test_a_group_whose_type_does_not_replicate_is_a_generic_group_on_a_cinder_driver(world: Cluster) -> None:
+    """Cinder's own create_group and delete_group (BaseVD's) raise NotImplementedError: the manager
+    keeps the group itself and deletes its volumes one by one, as Cinder 29's does."""
+    group_id, ids = _group(world, specs={})
+    assert _state(world, group_id, ids) == (("available", "disabled"), [("available", "enabled")] * 2)
+    with pytest.raises(exception.InvalidGroupType, match="not a replication group type"):
+        world.admin("enable_group_replication", group_id=group_id)
+    world.admin("delete_group", group_id=group_id, delete_volumes=True)
+    world.wait_for(lambda: not any(g["id"] == group_id for g in world.db.group_get_all()), "the delete")
+    assert [v for v in world.db.volume_get_all() if v["id"] in ids] == []
