@@ -282,9 +282,9 @@ def _group_type_row(group: Mapping[str, Any]) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def group_types_known(groups: Sequence[Mapping[str, Any]]) -> Iterator[None]:
     """While the block runs on this thread, Cinder's ``db.group_type_get`` answers for the types of
-    ``groups`` from their rows (an id it was not given still goes to Cinder's own code, which has
-    no database here and says so). Per thread and per call, so two backends, or two clusters in one
-    process, never see each other's types."""
+    ``groups`` from their rows, a later group's over an earlier's (an id it was not given still
+    goes to Cinder's own code, which has no database here and says so). Per thread and per call,
+    so two backends, or two clusters in one process, never see each other's types."""
     rows = {row["id"]: row for group in groups if (row := _group_type_row(group)) is not None}
     token = _GROUP_TYPES.set(MappingProxyType({**_GROUP_TYPES.get(), **rows}))
     try:
@@ -546,7 +546,7 @@ class CinderDriver:
         secondary_id: str | None,
         groups: Sequence[Mapping[str, Any]] | None,
     ) -> Any:
-        with _translated(), group_types_known([*(groups or ()), *_groups_of(volumes)]):
+        with _translated(), group_types_known([*_groups_of(volumes), *(groups or ())]):
             answer = getattr(self.driver, method)(
                 cinder_context(context),
                 [cinder_volume(v, context) for v in volumes],
@@ -596,7 +596,7 @@ class CinderDriver:
         """Cinder's ``update_group``; ``NotImplementedError``: membership is the database's alone,
         as Cinder 29's generic group update has it."""
         moved = [*(add_volumes or ()), *(remove_volumes or ())]
-        with _translated(), group_types_known([group, *_groups_of(moved)]):
+        with _translated(), group_types_known([*_groups_of(moved), group]):
             answer = self.driver.update_group(
                 cinder_context(context),
                 cinder_group(group, context),
@@ -650,7 +650,7 @@ class CinderDriver:
         """One of Cinder's ``(context, group, volumes, ...)`` methods: the group holds the volumes
         handed over (as Cinder's ``group.volumes``), each volume knows its group; the answer
         ``(model_update, volume_updates)`` comes back as plain data."""
-        with _translated(), group_types_known([group, *_groups_of(volumes)]):
+        with _translated(), group_types_known([*_groups_of(volumes), group]):
             members = [cinder_volume(v, context) for v in volumes]
             obj = cinder_group(group, context, members)
             for member in members:

@@ -1,6 +1,7 @@
 """The conformance suite on unmodified Cinder 29 drivers (through replisim[cinder]): Cinder's own
 fakes pass every check that applies, the per-volume V2 checks are skipped saying why (a Cinder
-driver replicates by host failover only), and a Cinder driver's real bug is caught."""
+driver replicates by host failover and by group only), the group checks run where the Cinder class
+replicates groups, and a Cinder driver's real bug is caught."""
 
 from __future__ import annotations
 
@@ -28,16 +29,35 @@ def test_cinders_fake_drivers_pass_every_check_that_applies(driver: str, backend
     per_volume = [c.id for c in CHECKS if set(PER_VOLUME) <= set(c.requires)]
     assert per_volume and all(seen[i] == "skipped" for i in per_volume)
     # everything that needs no per-volume action ran: interface, set-up, stats, volumes, hygiene
-    # the adapter does not carry Cinder's group methods: it claims no groups, and their checks skip
-    assert all(seen[c.id] == "skipped" for c in CHECKS if "groups" in c.requires)
-    ran = [c.id for c in CHECKS if not set(c.requires) & {"volume-replication", "config-secrets", "groups"}]
+    ran = [c.id for c in CHECKS if not set(c.requires) & {"volume-replication", "config-secrets"}]
+    groups = [c.id for c in CHECKS if "groups" in c.requires]
+    assert groups
     if backend != "replicated":  # the stock fakes report replication per pool only (not the
-        # backend's, for Cinder's manager) and have no failover_host
-        gated = {"replication", "host-failover"}
+        # backend's, for Cinder's manager) and have no failover_host; their group replication
+        # methods are Cinder's own, but a group of replicated volumes has nowhere to live there
+        gated = {"replication", "host-failover", "groups"}
+        assert all(seen[i] == "skipped" for i in groups)
         ran = [i for i in ran if not gated & set(next(c for c in CHECKS if c.id == i).requires)]
     else:
         assert all(seen[c.id] == "passed" for c in CHECKS if "host-failover" in c.requires)
+        assert {i: seen[i] for i in groups} == dict.fromkeys(groups, "passed")
     assert {i: seen[i] for i in ran} == dict.fromkeys(ran, "passed")
+
+
+def test_a_cinder_driver_with_group_replication_runs_the_group_checks_through_the_adapter() -> None:
+    """examples/cinder_replicated.py's group replication (Cinder's objects, Cinder's helpers)
+    passes every group check; the same class with BaseVD's group methods claims none, so they skip
+    saying what its stats report."""
+    report = run_suite(load_target(REPLICATED, str(EXAMPLE), "replicated"), select=["GRP-"])
+    assert report.exit_code == 0, [(o.check.id, o.reason) for o in report.outcomes if o.status == "failed"]
+    assert statuses(report) == {c.id: "passed" for c in CHECKS if c.id.startswith("GRP-")}
+    calls = "\n".join(c for o in report.outcomes if o.check.id == "GRP-FAILOVER-004" for c in o.calls)
+    assert "failover_replication" in calls
+    without = run_suite(load_target("support.cinder_drivers:NoGroupReplication", str(EXAMPLE), "replicated"))
+    reasons = {o.check.id: (o.status, o.reason) for o in without.outcomes if o.check.id.startswith("GRP-")}
+    assert reasons and all(
+        s == "skipped" and "group_replication_enabled': None" in r for s, r in reasons.values()
+    )
 
 
 def test_a_replicating_cinder_driver_is_skipped_for_the_per_volume_actions_saying_why() -> None:

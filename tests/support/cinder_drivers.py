@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cinder.volume import driver
+
 from examples.cinder_replicated import ReplicatedFakeDriver
 
 
@@ -17,3 +19,12 @@ class BornDisabled(ReplicatedFakeDriver):
         if update.get("replication_status") == "enabled":
             update["replication_status"] = "disabled"
         return update or None
+
+
+class NoGroupReplication(ReplicatedFakeDriver):
+    """Replicates by failover_host and its pool still says group replication, but its group
+    replication methods are Cinder's BaseVD defaults (NotImplementedError): it has none."""
+
+    enable_replication = driver.BaseVD.enable_replication
+    disable_replication = driver.BaseVD.disable_replication
+    failover_replication = driver.BaseVD.failover_replication

@@ -256,3 +256,142 @@ def test_hosts_without_cinders_v21_methods_have_none() -> None:
     assert ha.failover_completed(admin_context(), "dr") is None
     assert ha.freeze_backend(admin_context()) is True
     assert ha.thaw_backend(admin_context()) is True
+
+
+# -- generic volume groups and group replication -----------------------------------------------------
+
+GROUP_ID = "2c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11"
+GROUP_TYPE_ID = "3c2b0b1e-6a3e-4bb0-9d1f-0b2b8d3f4a11"
+CONSISTENT = {contract.CONSISTENT_GROUP_REPLICATION: "<is> True"}
+DEVICE = "managed_replication_target = false\nreplication_devices = {backend_id=dr}"
+
+
+def _group_row(specs: dict[str, str] | None = None, **values: Any) -> dict[str, Any]:
+    row = {
+        "id": GROUP_ID,
+        "host": "replisim@rep#rep",
+        "status": "available",
+        "replication_status": "disabled",
+        "group_type_id": GROUP_TYPE_ID,
+        "volume_type_ids": [TYPE_ID],
+        "group_specs": CONSISTENT if specs is None else specs,
+        "volume_types": [{"id": TYPE_ID, "name": "gold", "extra_specs": REPLICATED_SPECS}],
+        "created_at": 3.5,  # replisim's clock: it must not reach Cinder's object
+    }
+    return {**row, **values}
+
+
+def _claims(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: stats[key] for key in contract.GROUP_REPLICATION_SPECS if key in stats}
+
+
+@pytest.mark.parametrize(("path", "section"), [(FAKE, "fake"), (HA, "ha")])
+def test_the_stock_fakes_do_not_claim_group_replication(path: str, section: str) -> None:
+    """Cinder 29's logging fakes have group replication methods of their own and say
+    group_replication_enabled in their pool, but their backend does not replicate (no top-level
+    replication_enabled, no replication_device): a replicated group's volumes, of a type that asks
+    for replication_enabled as Cinder 29 requires, could not live there, so nothing is claimed."""
+    driver = _driver(path, section=section)
+    assert driver.replicates_groups  # its enable/disable/failover_replication are not BaseVD's
+    pool = driver.driver.get_volume_stats(refresh=True)["pools"][0]
+    assert pool[contract.GROUP_REPLICATION] is True  # what Cinder's fake says, per pool
+    stats = driver.get_volume_stats(refresh=True)
+    assert _claims(stats) == {}
+    assert not contract.era_supported("groups", stats)
+
+
+def test_a_class_with_basevds_group_replication_claims_none_and_has_none() -> None:
+    driver = _driver("support.cinder_drivers:NoGroupReplication", DEVICE, "rep")
+    assert driver.driver.get_volume_stats(refresh=True)["pools"][0][contract.GROUP_REPLICATION] is True
+    stats = driver.get_volume_stats(refresh=True)
+    assert stats[contract.REPLICATION] is True and _claims(stats) == {}
+    gated = [c.name for c in contract.GROUP_CLAUSES if c.gate == contract.GROUP_REPLICATION]
+    assert gated and all(getattr(driver, name) is None for name in gated)
+    # the lifecycle stays: BaseVD's NotImplementedError is what Cinder's manager reads as "generic"
+    with pytest.raises(NotImplementedError):
+        driver.create_group(admin_context(), _group_row())
+
+
+def test_a_class_with_its_own_group_replication_claims_it_per_pool() -> None:
+    driver = _driver(REPLICATED, DEVICE, "rep")
+    assert _claims(driver.get_volume_stats(refresh=True)) == dict.fromkeys(
+        contract.GROUP_REPLICATION_SPECS, True
+    )
+    assert _claims(_driver(REPLICATED, "", "rep").get_volume_stats(refresh=True)) == {}  # no device
+
+
+@pytest.mark.parametrize(
+    ("top", "pool", "claimed"),
+    [(True, True, True), (True, False, False), (False, True, True), (True, None, False)],
+)
+def test_group_replication_is_a_pools_capability_as_cinders_scheduler_reads_it(
+    top: bool, pool: bool | None, claimed: bool
+) -> None:
+    """Only the (first) pool's value counts for a driver with pools, whatever its top level says."""
+    first: dict[str, Any] = (
+        {"pool_name": "p"} if pool is None else {"pool_name": "p", contract.GROUP_REPLICATION: pool}
+    )
+    stats = {"replication_enabled": True, contract.GROUP_REPLICATION: top, "pools": [first]}
+    assert _claims(cinder_adapter.flatten_stats(stats, groups=True)) == (
+        {contract.GROUP_REPLICATION: True} if claimed else {}
+    )
+    assert _claims(cinder_adapter.flatten_stats(stats, groups=False)) == {}
+    no_pools = {"replication_enabled": True, contract.GROUP_REPLICATION: top}
+    assert _claims(cinder_adapter.flatten_stats(no_pools, groups=True)) == (
+        {contract.GROUP_REPLICATION: True} if top else {}
+    )
+
+
+def test_the_group_a_driver_gets_holds_the_row_and_its_type_without_a_cinder_database() -> None:
+    _driver()  # registers Cinder's objects and the group type lookup
+    member = cinder_adapter.cinder_volume(_row(extra_specs=REPLICATED_SPECS))
+    group = cinder_adapter.cinder_group(_group_row(), volumes=[member])
+    assert isinstance(group, objects.Group)
+    assert (group.id, group.group_type_id, group.volume_type_ids) == (GROUP_ID, GROUP_TYPE_ID, [TYPE_ID])
+    assert group.volumes[0] is member and len(group.group_snapshots) == 0
+    assert [(t.id, t.extra_specs) for t in group.volume_types] == [(TYPE_ID, REPLICATED_SPECS)]
+    assert "created_at" not in group.obj_what_changed() and not group.obj_attr_is_set("created_at")
+    with cinder_adapter.group_types_known([_group_row()]):
+        assert group.is_replicated  # Cinder's own volume_utils.is_group_a_type, through its db API
+    with cinder_adapter.group_types_known([_group_row(specs={})]):
+        assert not group.is_replicated
+    with pytest.raises(Exception, match=r"database|no such table"):  # outside: Cinder's own code, no DB
+        _ = group.is_replicated
+
+
+def test_group_replication_hands_over_cinder_objects_and_returns_plain_answers() -> None:
+    driver = _driver(REPLICATED, DEVICE, "rep")
+    driver.do_setup(admin_context())
+    volumes = [_row(extra_specs=REPLICATED_SPECS, group_id=GROUP_ID, group=_group_row())]
+    assert driver.create_volume(volumes[0]) == {"replication_status": "disabled"}  # born into the group
+    assert driver.create_volume(_row(extra_specs=REPLICATED_SPECS)) == {"replication_status": "enabled"}
+    model, updates = driver.enable_replication(admin_context(), _group_row(), volumes)
+    assert (model, updates) == (
+        {"replication_status": "enabled"},
+        [{"id": VOLUME_ID, "replication_status": "enabled"}],
+    )
+    assert type(model) is dict and type(updates[0]) is dict and type(updates[0]["replication_status"]) is str
+    assert driver.failover_replication(admin_context(), _group_row(), volumes)[0] == {
+        "replication_status": "failed-over"
+    }
+    assert driver.failover_replication(admin_context(), _group_row(), volumes, "default")[1] == [
+        {"id": VOLUME_ID, "replication_status": "enabled"}
+    ]
+    with pytest.raises(exception.InvalidReplicationTarget, match="'nowhere' is not a replication target"):
+        driver.failover_replication(admin_context(), _group_row(), volumes, secondary_backend_id="nowhere")
+    with pytest.raises(exception.InvalidGroupType, match="not of a replication group type"):
+        driver.enable_replication(admin_context(), _group_row(specs={}), volumes)
+    assert driver.disable_replication(admin_context(), _group_row(), volumes)[0] == {
+        "replication_status": "disabled"
+    }
+    assert driver.get_replication_error_status(admin_context(), [_group_row()]) == ([], [])
+    with pytest.raises(NotImplementedError):  # Cinder's generic group: the manager's to keep
+        driver.delete_group(admin_context(), _group_row(), volumes)
+    with pytest.raises(NotImplementedError):
+        driver.update_group(admin_context(), _group_row(), add_volumes=volumes)
+
+
+def test_a_cinder_driver_names_its_broken_groups_as_plain_updates() -> None:
+    driver = _driver(REPLICATED, "", "rep")  # no replication_device left
+    answer = driver.get_replication_error_status(admin_context(), [_group_row(replication_status="enabled")])
+    assert answer == ([{"group_id": GROUP_ID, "replication_status": "error"}], [])
