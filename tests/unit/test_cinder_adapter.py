@@ -395,3 +395,34 @@ def test_a_cinder_driver_names_its_broken_groups_as_plain_updates() -> None:
     driver = _driver(REPLICATED, "", "rep")  # no replication_device left
     answer = driver.get_replication_error_status(admin_context(), [_group_row(replication_status="enabled")])
     assert answer == ([{"group_id": GROUP_ID, "replication_status": "error"}], [])
+
+
+def test_the_group_types_a_driver_call_knows_are_its_threads_alone() -> None:
+    """Two backends' calls overlapping on two worker threads: each answers from its own group's row."""
+    import threading
+
+    _driver()
+    group = cinder_adapter.cinder_group(_group_row())
+    first_in, second_in, first_read = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def first() -> None:
+        with cinder_adapter.group_types_known([_group_row()]):
+            first_in.set()
+            second_in.wait(10)  # the other call's types are known by now, on its thread
+            seen["first"] = group.is_replicated
+            first_read.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with cinder_adapter.group_types_known([_group_row(specs={})]):
+            second_in.set()
+            first_read.wait(10)
+            seen["second"] = group.is_replicated
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert seen == {"first": True, "second": False}
