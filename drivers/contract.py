@@ -251,9 +251,10 @@ def replicates_per_volume(stats: Mapping[str, Any]) -> bool:
 # Generic volume groups and their replication (Cinder's "Tiramisu", microversion 3.38). A group is
 # a mapping with Cinder's field names: id, host, status, replication_status, group_type_id,
 # volume_type_ids, its type's group_specs and (from the manager) volume_types, each {'id', 'name',
-# 'extra_specs'}. Cinder calls the replication methods only for a group
-# whose type asks for replication (GROUP_REPLICATION_SPECS set to '<is> True') on a backend that
-# reports GROUP_REPLICATION; the lifecycle methods for any group.
+# 'extra_specs'}; a group's volume carries its group, so, under 'group' (Cinder's volume.group).
+# Cinder calls the replication methods only for a group whose type asks for replication
+# (GROUP_REPLICATION_SPECS set to '<is> True') on a backend that reports GROUP_REPLICATION; the
+# lifecycle methods for any group.
 GROUP_REPLICATION = "group_replication_enabled"  # the stats key that gates the group replication clauses
 CONSISTENT_GROUP_REPLICATION = "consistent_group_replication_enabled"
 GROUP_REPLICATION_SPECS = (CONSISTENT_GROUP_REPLICATION, GROUP_REPLICATION)
