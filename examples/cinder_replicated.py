@@ -15,7 +15,8 @@ group whose type replicates (read through Cinder's own ``Group.is_replicated``),
 to ``secondary_backend_id`` or the first target (``default`` fails back; a bad target raises
 ``InvalidReplicationTarget``) and answer for every volume; ``get_replication_error_status`` names
 the replicating groups left without a target. A volume born into a replication group replicates
-with its group, so it is born ``disabled``. Everything else is Cinder's code, unmodified.
+with its group, so it is born ``disabled`` unless the group replicates already. Everything else
+is Cinder's code, unmodified.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class ReplicatedFakeDriver(fake_driver.FakeHAReplicatedLoggingVolumeDriver):
     def create_volume(self, volume: Any) -> dict[str, Any] | None:
         update = super().create_volume(volume) or {}
         # a volume born into a replication group replicates when its group does (enable_replication)
-        in_replicated_group = volume.group is not None and volume.group.is_replicated
-        if update.get("replication_status") == "disabled" and self._targets() and not in_replicated_group:
+        group = volume.group
+        waits = group is not None and group.is_replicated and group.replication_status != "enabled"
+        if update.get("replication_status") == "disabled" and self._targets() and not waits:
             update["replication_status"] = "enabled"
         return update or None
 

@@ -364,6 +364,9 @@ def test_group_replication_hands_over_cinder_objects_and_returns_plain_answers()
     driver.do_setup(admin_context())
     volumes = [_row(extra_specs=REPLICATED_SPECS, group_id=GROUP_ID, group=_group_row())]
     assert driver.create_volume(volumes[0]) == {"replication_status": "disabled"}  # born into the group
+    replicating = _group_row(replication_status="enabled")
+    born = driver.create_volume(_row(extra_specs=REPLICATED_SPECS, group_id=GROUP_ID, group=replicating))
+    assert born == {"replication_status": "enabled"}  # into a group that replicates already
     assert driver.create_volume(_row(extra_specs=REPLICATED_SPECS)) == {"replication_status": "enabled"}
     model, updates = driver.enable_replication(admin_context(), _group_row(), volumes)
     assert (model, updates) == (
