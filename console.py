@@ -642,16 +642,19 @@ def scenarios_command(as_json: bool) -> int:
     """``replisim scenarios``: each shipped scenario with its seed and the line that says what it is for."""
     rows: list[dict[str, Any]] = []
     for name, path in shipped().items():
-        scenario = load_scenario(path)
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as err:  # e.g. a Cinder driver's scenario without the cinder extra
+            rows.append({"name": name, "seed": None, "description": f"(cannot run here: {err.message})"})
+            continue
         rows.append({"name": name, "seed": scenario.seed, "description": scenario.description})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return 0
     width = max(len(row["name"]) for row in rows)
     for row in rows:
-        click.echo(
-            f"{click.style(row['name'].ljust(width), bold=True)}  seed {row['seed']:<4} {row['description']}"
-        )
+        seed = "-" if row["seed"] is None else row["seed"]
+        click.echo(f"{click.style(row['name'].ljust(width), bold=True)}  seed {seed:<4} {row['description']}")
     click.echo("\nRun one: replisim run NAME [--seed N]; each file is in " + str(SHIPPED))
     return 0
 

@@ -61,12 +61,12 @@ CINDER_CONF = """\
 enabled_backends = backend-a, backend-b
 
 [backend-a]
-volume_driver = collections.OrderedDict
+volume_driver = replisim.drivers.emulated.EmulatedDriver
 volume_backend_name = gold
 replication_devices = backend-b
 
 [backend-b]
-volume_driver = collections.OrderedDict
+volume_driver = replisim.drivers.emulated.EmulatedDriver
 """
 
 
