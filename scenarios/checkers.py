@@ -238,6 +238,12 @@ def no_volume_lost(run: RunRecord) -> Finding:
         row = rows.get(volume_id)
         if row is None:
             return Finding(False, f"volume {volume_id} vanished from the database", {"volume": volume_id})
+        if run.unemulated and run.backend_of(row) not in (*run.unemulated, *run.owners.values()):
+            return Finding(
+                False,
+                f"volume {volume_id} is on host {row.get('host')!r}, which no backend of this world serves",
+                {"volume": volume_id, "host": row.get("host")},
+            )
         if run.arrayless(row):
             arrayless += 1  # no array to ask: the database still has it, on its backend
             continue
