@@ -55,14 +55,14 @@ def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
     driver) runs that driver, with its section as written and only the inline entry's
     replication over it (the schema refuses array options for it: it has no emulated array)."""
     if spec.config is not None and spec.driver is not None:
-        written = dict(spec.config.options)
-        base = config_backend(spec.config, spec.driver)
+        own: dict[str, Any] = dict(spec.config.options)
+        in_file = config_backend(spec.config, spec.driver)
         if (spec.replication_targets, spec.replication_devices) != (
-            base.replication_targets,
-            base.replication_devices,
+            in_file.replication_targets,
+            in_file.replication_devices,
         ):
-            written.update(_replication_options(spec))
-        return list(written.items())
+            own.update(_replication_options(spec))
+        return list(own.items())
     if spec.config is not None:
         written = dict(spec.config.options)
         written["volume_driver"] = EMULATED
