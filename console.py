@@ -151,7 +151,12 @@ def print_verdicts(
         f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)"
     )
     click.echo(f"  clients   {totals_line(totals)}")
-    click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
+    own = result.scenario.topology.unemulated()
+    unmeasured = f" ({', '.join(own)}: no emulated array, not measured)" if own else ""
+    click.echo(
+        f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes"
+        + unmeasured
+    )
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
         click.echo(

@@ -130,6 +130,7 @@ class RunResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
+        own = self.scenario.topology.unemulated()
         return {
             "scenario": self.scenario.name,
             "source": self.scenario.source,
@@ -147,6 +148,8 @@ class RunResult:
             "duration": self.scenario.duration,
             "detections": self.detections,
             "arrays": dict(sorted(self.record.owners.items())),
+            # backends that run their own driver, with no array to measure their failovers
+            **({"unemulated": dict(sorted(own.items()))} if own else {}),
         }
 
 

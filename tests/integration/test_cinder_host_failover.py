@@ -4,6 +4,7 @@ effect of the driver host, so the run is deterministic like any other."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,4 +184,7 @@ def test_replisim_run_from_the_repository_root_runs_it_and_writes_its_report(tmp
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("PASS cinder-host-failover seed=21: 6/6 checks passed"), done.stdout
-    assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "report.json").is_file()
+    assert "(replicated: no emulated array, not measured)" in done.stdout
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["failovers"]["unmeasured"] == ["replicated"] and report["capacity"] == {}
+    assert "Not measured: failovers on replicated" in (tmp_path / "run" / "report.html").read_text()
