@@ -79,10 +79,14 @@ def main() -> None:
 
 
 def _scenario_errors(fn: Callable[[], int]) -> None:
-    """Run a scenario verb; a user's mistake is exit 2 with the message, not a traceback."""
+    """Run a scenario verb; a user's mistake is exit 2 with the message, not a traceback. A
+    scenario's ``topology.config`` may name a driver module of the current directory (such as
+    ``examples.cinder_replicated`` from the repository root), as ``conformance --driver`` may."""
+    from replisim.drivers.conformance.target import import_from_cwd
     from replisim.scenarios.schema import ScenarioError
     from replisim.scenarios.sweep import SweepError
 
+    import_from_cwd()
     try:
         code = fn()
     except (ScenarioError, SweepError) as err:

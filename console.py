@@ -151,7 +151,12 @@ def print_verdicts(
         f"({result.simulated_seconds / max(result.wall_seconds, 1e-9):,.0f}x)"
     )
     click.echo(f"  clients   {totals_line(totals)}")
-    click.echo(f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes")
+    own = result.scenario.topology.unemulated()
+    unmeasured = f" ({', '.join(own)}: no emulated array, not measured)" if own else ""
+    click.echo(
+        f"  faults    {len(result.faults)} injected; {len(failovers)} failovers lost {lost:,} writes"
+        + unmeasured
+    )
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
         click.echo(
@@ -642,16 +647,19 @@ def scenarios_command(as_json: bool) -> int:
     """``replisim scenarios``: each shipped scenario with its seed and the line that says what it is for."""
     rows: list[dict[str, Any]] = []
     for name, path in shipped().items():
-        scenario = load_scenario(path)
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as err:  # e.g. a Cinder driver's scenario without the cinder extra
+            rows.append({"name": name, "seed": None, "description": f"(cannot run here: {err.message})"})
+            continue
         rows.append({"name": name, "seed": scenario.seed, "description": scenario.description})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return 0
     width = max(len(row["name"]) for row in rows)
     for row in rows:
-        click.echo(
-            f"{click.style(row['name'].ljust(width), bold=True)}  seed {row['seed']:<4} {row['description']}"
-        )
+        seed = "-" if row["seed"] is None else row["seed"]
+        click.echo(f"{click.style(row['name'].ljust(width), bold=True)}  seed {seed:<4} {row['description']}")
     click.echo("\nRun one: replisim run NAME [--seed N]; each file is in " + str(SHIPPED))
     return 0
 

@@ -105,6 +105,8 @@ def run_figures(run: Mapping[str, Any]) -> RunFigures:
             "summary": failover_summary(failovers),
             "by_backend": failover_by_backend(failovers, run.get("arrays")),
             "records": failovers,
+            # backends whose failovers no array measured (they run their own driver)
+            **({"unmeasured": sorted(run["unemulated"])} if run.get("unemulated") else {}),
         },
         "faults": fault_windows(run.get("faults", ()), heal_at),
         "detections": list(run.get("detections", ())),

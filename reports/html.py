@@ -201,8 +201,15 @@ def _operations(operations: Mapping[str, Mapping[str, Any]]) -> str:
 
 def _failovers(failovers: Mapping[str, Any]) -> str:
     s = failovers["summary"]
+    unmeasured = failovers.get("unmeasured")
+    note = (
+        f'<p class="note">Not measured: failovers on {escape(", ".join(unmeasured))} (a driver of its '
+        "own, with no emulated array to count what a failover loses).</p>"
+        if unmeasured
+        else ""
+    )
     if not s["count"]:
-        return '<p class="note">No failover in this run.</p>'
+        return note or '<p class="note">No failover in this run.</p>'
     summary = _table(
         [
             "failovers",
@@ -257,7 +264,7 @@ def _failovers(failovers: Mapping[str, Any]) -> str:
         rows,
         numeric_from=3,
     )
-    return summary + per_failover + more
+    return summary + per_failover + more + note
 
 
 def _capacity(pools: Mapping[str, Mapping[str, Any]]) -> str:

@@ -115,10 +115,10 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Finding:
-    """What a checker function returns: whether the run passes, a one-line summary, and on a
-    failure a minimal witness."""
+    """What a checker function returns: whether the run passes (None: there was nothing it could
+    judge), a one-line summary, and on a failure a minimal witness."""
 
-    ok: bool
+    ok: bool | None
     summary: str
     witness: Any = None
 
@@ -136,6 +136,26 @@ class RunRecord:
     secrets: tuple[str, ...]
     healed: list[str] | None = None  # what the faults left behind when the heal began (None: unknown)
     types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # type id -> extra specs
+    # Backends that run their own driver (a Cinder driver, say) with no emulated array behind it,
+    # by name -> their volume_driver: the arrays say nothing of their volumes, so the checkers
+    # judge those from the database (and the services' rows) alone, and say so.
+    unemulated: Mapping[str, str] = field(default_factory=dict)
+    services: list[dict[str, Any]] = field(default_factory=list)  # the volume services' rows at the end
+
+    def backend_of(self, volume: Mapping[str, Any]) -> str:
+        """The backend (cinder.conf section) a volume row's host names."""
+        return str(volume.get("host") or "").partition("@")[2].partition("#")[0]
+
+    def arrayless(self, volume: Mapping[str, Any]) -> bool:
+        """Whether the volume lives on a backend with no emulated array (its own driver's)."""
+        return bool(self.unemulated) and self.backend_of(volume) in self.unemulated
+
+    def without_arrays(self) -> str:
+        """The backends with no emulated array, as a summary names them."""
+        names = sorted(self.unemulated)
+        if len(names) == 1:
+            return f"{names[0]}, which runs its own driver with no emulated array"
+        return f"{', '.join(names)}, which run their own drivers with no emulated arrays"
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,7 @@ class Checker:
     doc: str
     witness: str
     judge: Callable[[RunRecord], Finding]
+    arrays_only: bool = False  # it judges only what emulated arrays record (nothing without them)
 
     def __call__(self, run: RunRecord) -> Verdict:
         """The verdict on ``run``; a checker that raises gives an unknown verdict carrying the error,
@@ -163,16 +184,41 @@ CHECKERS: dict[str, Checker] = {}
 
 
 def checker(
-    name: str, doc: str, witness: str
+    name: str, doc: str, witness: str, *, arrays_only: bool = False
 ) -> Callable[[Callable[[RunRecord], Finding]], Callable[[RunRecord], Finding]]:
-    """Register a checker function under ``name``."""
+    """Register a checker function under ``name``; ``arrays_only``: it judges nothing but what the
+    emulated arrays record, so a world without one gives it nothing to judge."""
 
     def register(judge: Callable[[RunRecord], Finding]) -> Callable[[RunRecord], Finding]:
         assert name not in CHECKERS, name
-        CHECKERS[name] = Checker(name, doc, witness, judge)
+        CHECKERS[name] = Checker(name, doc, witness, judge, arrays_only)
         return judge
 
     return register
+
+
+def arrays_only() -> tuple[str, ...]:
+    """The checks that judge only what emulated arrays record."""
+    return tuple(name for name, c in CHECKERS.items() if c.arrays_only)
+
+
+def _unjudged(run: RunRecord, what: str) -> str:
+    """What a summary adds when some backends have no emulated array: ``what`` was not judged there."""
+    if not run.unemulated:
+        return ""
+    count = sum(run.arrayless(v) for v in run.volumes)
+    return f"; {what} not judged for the {count} volumes on {run.without_arrays()}"
+
+
+def _nothing_to_judge(run: RunRecord, check: str) -> Finding | None:
+    """An unknown finding when no backend has an emulated array for ``check`` to read."""
+    if run.unemulated and not run.owners:
+        return Finding(
+            None,
+            f"nothing to judge: {check} reads the emulated arrays, and every backend "
+            f"({run.without_arrays()}) has none",
+        )
+    return None
 
 
 @checker(
@@ -187,10 +233,20 @@ def no_volume_lost(run: RunRecord) -> Finding:
     ever_available = {t.volume_id for t in run.status_changes if t.new == "available"}
     deleted = {t.volume_id for t in run.status_changes if t.new == "deleted"}
     rows = {v["id"]: v for v in run.volumes}
+    arrayless = 0
     for volume_id in sorted(ever_available - deleted):
         row = rows.get(volume_id)
         if row is None:
             return Finding(False, f"volume {volume_id} vanished from the database", {"volume": volume_id})
+        if run.unemulated and run.backend_of(row) not in (*run.unemulated, *run.owners.values()):
+            return Finding(
+                False,
+                f"volume {volume_id} is on host {row.get('host')!r}, which no backend of this world serves",
+                {"volume": volume_id, "host": row.get("host")},
+            )
+        if run.arrayless(row):
+            arrayless += 1  # no array to ask: the database still has it, on its backend
+            continue
         primaries = [c.array for c in run.fabric.copies(volume_id) if c.role == "primary"]
         if not primaries and row["status"] in ("deleting", "error_deleting"):
             continue  # its owner asked for it to go: gone from the arrays is not lost
@@ -240,7 +296,15 @@ def no_volume_lost(run: RunRecord) -> Finding:
                         "provider_location": t.location,
                     },
                 )
-    return Finding(True, f"{len(ever_available - deleted)} volumes, each on one array")
+    arrayed = len(ever_available - deleted) - arrayless
+    if not arrayless:
+        return Finding(True, f"{arrayed} volumes, each on one array")
+    return Finding(
+        True,
+        (f"{arrayed} volumes, each on one array; " if arrayed else "")
+        + f"{arrayless} volumes on {run.without_arrays()}, judged by the database alone: each "
+        "still there, on its backend",
+    )
 
 
 def _misnamed(
@@ -310,7 +374,11 @@ def transitions(run: RunRecord) -> Finding:
                         "home": home,
                     },
                 )
-    return Finding(True, f"{len(run.transitions)} status changes, all legal")
+    return Finding(
+        True,
+        f"{len(run.transitions)} status changes, all legal"
+        + _unjudged(run, "where the arrays served the volume"),
+    )
 
 
 @checker("liveness", "nothing is transitional after the heal phase", "volume, status, replication_status")
@@ -340,11 +408,15 @@ def liveness(run: RunRecord) -> Finding:
     "sync pairs in sync lose nothing; other failovers lose no more than their lag window; "
     "the reported loss is the measured one",
     "the failover record (volume_id, mode, in_sync, lost_writes, lag, ...), and reported",
+    arrays_only=True,
 )
 def data(run: RunRecord) -> Finding:
     """Sync pairs in sync lose nothing; every other failover loses no more than its lag window
     (a sync pair not in sync is as stale as the writes it never received); and the loss the
     driver reported is the loss the arrays measured (summed over every primary one failover demoted)."""
+    nothing = _nothing_to_judge(run, "data")
+    if nothing is not None:
+        return nothing
     reported = _reported_losses(run)
     measured: dict[tuple[str, float], int] = {}
     for record in run.fabric.failovers:
@@ -378,7 +450,9 @@ def data(run: RunRecord) -> Finding:
             )
     lost = sum(r.lost_writes for r in run.fabric.failovers)
     return Finding(
-        True, f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within their pairs' guarantees"
+        True,
+        f"{len(run.fabric.failovers)} failovers, {lost} writes lost, all within their pairs' guarantees"
+        + _unjudged(run, "writes and their loss"),
     )
 
 
@@ -395,8 +469,11 @@ def _reported_losses(run: RunRecord) -> dict[tuple[str, float], int]:
     return out
 
 
-@checker("split_brain", "no split brain survives unreported", "volume, replication_status")
+@checker("split_brain", "no split brain survives unreported", "volume, replication_status", arrays_only=True)
 def split_brain(run: RunRecord) -> Finding:
+    nothing = _nothing_to_judge(run, "split_brain")
+    if nothing is not None:
+        return nothing
     rows = {v["id"]: v for v in run.volumes}
     for volume_id in run.fabric.split:
         row = rows.get(volume_id)
@@ -408,7 +485,9 @@ def split_brain(run: RunRecord) -> Finding:
                 f"volume {volume_id} has two primaries and the control plane does not say so",
                 {"volume": volume_id, "replication_status": status},
             )
-    return Finding(True, f"{len(run.fabric.split)} split volumes, all reported")
+    return Finding(
+        True, f"{len(run.fabric.split)} split volumes, all reported" + _unjudged(run, "two primaries")
+    )
 
 
 @checker("secrets", "no configured credential in any API answer", "op, f, secret_length")
@@ -449,8 +528,12 @@ def heal(run: RunRecord) -> Finding:
     "no_orphans",
     "every copy on an array belongs to a live volume the database knows",
     "volume, array, size_gb, leaked_gb, copies",
+    arrays_only=True,
 )
 def no_orphans(run: RunRecord) -> Finding:
+    nothing = _nothing_to_judge(run, "no_orphans")
+    if nothing is not None:
+        return nothing
     known = {v["id"] for v in run.volumes}
     orphans = sorted(
         (copy.volume_id, name, copy.size_gb)
@@ -468,7 +551,11 @@ def no_orphans(run: RunRecord) -> Finding:
             {"volume": volume, "array": array, "size_gb": size, "leaked_gb": leaked, "copies": len(orphans)},
         )
     copies = sum(len(a.copies) for a in run.fabric.arrays.values())
-    return Finding(True, f"{copies} copies on the arrays, each of a live volume")
+    return Finding(
+        True,
+        f"{copies} copies on the arrays, each of a live volume"
+        + _unjudged(run, "what the driver keeps for each volume"),
+    )
 
 
 @checker(
@@ -476,7 +563,7 @@ def no_orphans(run: RunRecord) -> Finding:
     "after the heal, each replicated volume is replicating as its status says "
     "(enabled from its home array, failed-over from a replica), disabled with no pair in force, "
     "or in error with a reason",
-    "volume, replication_status, arrays (what the arrays show)",
+    "volume, replication_status, arrays (what the arrays show) or service (a backend without arrays)",
 )
 def converges(run: RunRecord) -> Finding:
     fabric = run.fabric
@@ -489,6 +576,11 @@ def converges(run: RunRecord) -> Finding:
         if status in ("disabled", "not-capable", None) and not wants_replication(specs):
             continue
         checked += 1
+        if run.arrayless(volume):
+            wrong = _unlike_service(run, volume)
+            if wrong is not None:
+                return wrong
+            continue
         copies = list(fabric.copies(volume["id"]))
         primary = next((c for c in copies if c.role == "primary" and c.split_from is None), None)
         pairs = [c for c in copies if c.role == "secondary" and primary is not None and c.source is primary]
@@ -514,7 +606,48 @@ def converges(run: RunRecord) -> Finding:
                 f"volume {volume['id']} is {status!r} after the heal but the arrays show {shows}",
                 {"volume": volume["id"], "replication_status": status, "arrays": shows},
             )
-    return Finding(True, f"{checked} replicated volumes settled as their status says")
+    if not run.unemulated:
+        return Finding(True, f"{checked} replicated volumes settled as their status says")
+    return Finding(
+        True,
+        f"{checked} replicated volumes settled as their status says (those on "
+        f"{run.without_arrays()}: as their volume service says)",
+    )
+
+
+# What a host-failed-over service's replication_status says of its replicated volumes'.
+SERVICE_SAYS = {"enabled": "enabled", "failed-over": "failed-over"}
+
+
+def _unlike_service(run: RunRecord, volume: Mapping[str, Any]) -> Finding | None:
+    """For a volume on a backend with no emulated array: its status must be what its volume
+    service's says (enabled with the backend on its own storage, failed-over with it on a target),
+    disabled or not replicating, or an error with a reason; None when it is."""
+    status = volume["replication_status"]
+    host = str(volume.get("host") or "").partition("#")[0]
+    service = next((s for s in run.services if s["host"] == host), None)
+    said = None if service is None else service["replication_status"]
+    active = None if service is None else (service.get("active_backend_id") or None)
+    if status in ("error", "failover-error"):
+        fine = bool(volume.get("replication_extended_status") or volume.get("status_reason"))
+    elif status in ("disabled", "not-capable"):
+        fine = True
+    elif status in SERVED_AWAY:
+        fine = SERVICE_SAYS.get(said or "") == status and (active is not None) == SERVED_AWAY[status]
+    else:
+        fine = False
+    if fine:
+        return None
+    return Finding(
+        False,
+        f"volume {volume['id']} is {status!r} after the heal but its volume service {host} is "
+        f"{said!r} (active backend {active!r})",
+        {
+            "volume": volume["id"],
+            "replication_status": status,
+            "service": {"host": host, "replication_status": said, "active_backend_id": active},
+        },
+    )
 
 
 def check(run: RunRecord, names: tuple[str, ...]) -> list[Verdict]:

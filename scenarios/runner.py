@@ -22,6 +22,7 @@ from replisim.actors.config import parse_config
 from replisim.actors.db import MemoryRepository
 from replisim.actors.deployment import deploy
 from replisim.actors.manager import VolumeManager
+from replisim.actors.status import VOLUME_TOPIC
 from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime, Trace
@@ -39,7 +40,7 @@ TRACE_NAME = "trace.jsonl.gz"  # a long run's trace is millions of lines: gzip k
 
 
 def cinder_conf(scenario: Scenario) -> str:
-    """The scenario's topology as the cinder.conf its emulated backends are deployed from."""
+    """The scenario's topology as the cinder.conf its backends are deployed from."""
     backends = scenario.topology.backends
     lines = ["[DEFAULT]", f"enabled_backends = {', '.join(backends)}", ""]
     for name, spec in backends.items():
@@ -48,9 +49,20 @@ def cinder_conf(scenario: Scenario) -> str:
 
 
 def _options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, Any]]:
-    """A backend's section: from ``topology.config`` as written (with the emulated driver, since a
-    simulated world has only emulated arrays) and the inline entry's keys over it, key by key; or,
-    with no file, everything from the inline entry."""
+    """A backend's section: from ``topology.config`` as written and the inline entry's keys over
+    it, key by key; or, with no file, everything from the inline entry. A section naming the
+    emulated driver keeps it (with the run's write size); one naming another driver (a Cinder
+    driver) runs that driver, with its section as written and only the inline entry's
+    replication over it (the schema refuses array options for it: it has no emulated array)."""
+    if spec.config is not None and spec.driver is not None:
+        own: dict[str, Any] = dict(spec.config.options)
+        in_file = config_backend(spec.config, spec.driver)
+        if (spec.replication_targets, spec.replication_devices) != (
+            in_file.replication_targets,
+            in_file.replication_devices,
+        ):
+            own.update(_replication_options(spec))
+        return list(own.items())
     if spec.config is not None:
         written = dict(spec.config.options)
         written["volume_driver"] = EMULATED
@@ -75,15 +87,19 @@ def _inline_options(spec: BackendSpec, scenario: Scenario) -> list[tuple[str, An
         ("write_size_kb", scenario.workload.writes.size_kb),
     ]
     options += [(f"service_time_{op}", seconds) for op, seconds in sorted(spec.service_times.items())]
+    return options + _replication_options(spec)
+
+
+def _replication_options(spec: BackendSpec) -> list[tuple[str, Any]]:
     if spec.replication_targets:
-        options.append(("replication_devices", ", ".join(spec.replication_targets)))
-    elif spec.replication_devices:
+        return [("replication_devices", ", ".join(spec.replication_targets))]
+    if spec.replication_devices:
         entries = ", ".join(
             "{" + " ".join(f"'{k}'='{v}'" for k, v in device.items()) + "}"
             for device in spec.replication_devices
         )
-        options += [("managed_replication_target", "false"), ("replication_devices", entries)]
-    return options
+        return [("managed_replication_target", "false"), ("replication_devices", entries)]
+    return []
 
 
 @dataclass
@@ -114,6 +130,7 @@ class RunResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able digest a sweep keeps per seed."""
+        own = self.scenario.topology.unemulated()
         return {
             "scenario": self.scenario.name,
             "source": self.scenario.source,
@@ -131,6 +148,8 @@ class RunResult:
             "duration": self.scenario.duration,
             "detections": self.detections,
             "arrays": dict(sorted(self.record.owners.items())),
+            # backends that run their own driver, with no array to measure their failovers
+            **({"unemulated": dict(sorted(own.items()))} if own else {}),
         }
 
 
@@ -196,6 +215,8 @@ def run_scenario(
         config.secrets(),
         injector.healed,
         {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()},
+        scenario.topology.unemulated(),
+        db.service_get_all(binary=VOLUME_TOPIC) if scenario.topology.unemulated() else [],
     )
     verdicts = check(record, scenario.checks)
     runtime.stop()

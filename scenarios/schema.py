@@ -21,13 +21,14 @@ import yaml
 
 from replisim.actors.config import BackendConfig, load_config
 from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOLUME_TOPIC
-from replisim.drivers.contract import FAILBACK
+from replisim.drivers.contract import FAILBACK, load_driver
+from replisim.drivers.emulated import EmulatedDriver
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
 from replisim.sim import schedule as schedules
 
-from .checkers import CHECKERS
+from .checkers import CHECKERS, arrays_only
 from .fault_policies import flip_flop_schedule, poisson_schedule
 from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
 from .hints import suggest
@@ -110,7 +111,10 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """One backend (a cinder.conf section) and the emulated array behind it."""
+    """One backend (a cinder.conf section) and the emulated array behind it; or, when ``driver`` is
+    set (its ``topology.config`` section names a driver other than the emulated one, such as a
+    Cinder driver), that driver with no emulated array behind it: the array fields then mean
+    nothing, and the schema refuses array faults, links and array options aimed at it."""
 
     name: str
     array: str
@@ -125,6 +129,12 @@ class BackendSpec:
     lag_threshold: float = 60.0
     service_times: Mapping[str, float] = field(default_factory=lambda: dict(SERVICE_TIMES))
     config: BackendConfig | None = None  # the cinder.conf section, when topology.config names one
+    driver: str | None = None  # the section's own volume_driver, when it is not the emulated one
+
+    @property
+    def emulated(self) -> bool:
+        """Whether an emulated array is behind it (the emulated driver runs it)."""
+        return self.driver is None
 
     def device_arrays(self) -> tuple[str, ...]:
         """Unmanaged devices are emulated as arrays named by their ``backend_id``."""
@@ -165,14 +175,40 @@ class Topology:
     bus: BusSpec = field(default_factory=BusSpec)
 
     def arrays(self) -> tuple[str, ...]:
-        names = {b.array for b in self.backends.values()}
-        names.update(a for b in self.backends.values() for a in b.device_arrays())
+        """The emulated arrays: each emulated backend's, and its unmanaged devices'."""
+        emulated = [b for b in self.backends.values() if b.emulated]
+        names = {b.array for b in emulated}
+        names.update(a for b in emulated for a in b.device_arrays())
         return tuple(sorted(names))
+
+    def unemulated(self) -> dict[str, str]:
+        """The backends that run their own driver, with no emulated array: name -> volume_driver."""
+        return {name: b.driver for name, b in self.backends.items() if b.driver is not None}
+
+    def arrayless(self, name: str) -> str | None:
+        """Why ``name`` is no emulated array while a backend of this topology goes by it (the
+        backend runs its own driver; or the name is such a backend's replication device), else None."""
+        if name in self.arrays():
+            return None
+        for backend, spec in self.backends.items():
+            if spec.driver is not None and name in (spec.array, *spec.device_arrays()):
+                what = (
+                    f"backend {backend!r}"
+                    if name == spec.array
+                    else f"{name!r}, a device of backend {backend!r},"
+                )
+                return (
+                    f"{what} has no emulated array: {backend} runs its own driver ({spec.driver}, as "
+                    "topology.config names it), and only emulated backends have arrays and links"
+                )
+        return None
 
     def link_names(self) -> tuple[str, ...]:
         """Declared links, plus both directions of every replication pair (failback ships back)."""
         names = {link.name for link in self.links}
         for backend in self.backends.values():
+            if not backend.emulated:
+                continue
             peers = [self.backends[t].array for t in backend.replication_targets if t in self.backends]
             for peer in [*peers, *backend.device_arrays()]:
                 names.update((f"{backend.array}->{peer}", f"{peer}->{backend.array}"))
@@ -616,6 +652,8 @@ _BACKEND = (
     "lag_threshold",
     "service_times",
 )
+# The inline keys that set a backend's emulated array (a backend running its own driver has none).
+ARRAY_KEYS = tuple(key for key in _BACKEND if key not in ("replication_targets", "replication_devices"))
 _FAULT = ("kind", "target", "start", "duration", "params")
 _POISSON = ("policy", "rate", "kinds", "scale", "start", "end")
 _FLIP_FLOP = ("policy", "kind", "target", "interval", "params", "start", "end")
@@ -658,7 +696,7 @@ class _ScenarioReader(_Reader):
             workload=self.workload(top, topology, volume_types, duration),
             faults=faults,
             random_faults=random_faults,
-            checks=self.checks(top),
+            checks=self.checks(top, topology),
             report=self.report(top),
             source=self.source,
         )
@@ -707,6 +745,7 @@ class _ScenarioReader(_Reader):
                     "each backend drives an array of its own",
                 )
             driven[spec.array] = name
+        self.arrayless_targets(t, backends)
         topology = Topology(backends=backends, config=config_path)
         links = self.links(t, topology)
         bus_map = self.sub(t, "bus", path, ("latency", "loss", "duplicate", "reorder"))
@@ -724,7 +763,7 @@ class _ScenarioReader(_Reader):
         path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(self.source)), relative))
         try:
             config = load_config(path)
-            return path, {b.name: config_backend(b) for b in config.backends.values()}
+            return path, {b.name: config_backend(b, own_driver(b)) for b in config.backends.values()}
         except ConfigError as exc:
             raise self.fail(self.at(t, "config"), "topology.config", str(exc)) from None
         except ValueError as exc:
@@ -732,6 +771,16 @@ class _ScenarioReader(_Reader):
 
     def backend(self, b: LocatedDict, base: BackendSpec, names: Sequence[str]) -> BackendSpec:
         path = child("topology.backends", base.name)
+        if base.driver is not None:
+            for key in ARRAY_KEYS:
+                if key in b:
+                    raise self.fail(
+                        b.key_lines[key],
+                        child(path, key),
+                        f"{key} sets the emulated array, and backend {base.name!r} has none: it "
+                        f"runs its own driver ({base.driver}, as topology.config names it); set "
+                        "that driver's options in its section of the config file",
+                    )
         targets: tuple[str, ...] = base.replication_targets
         devices: tuple[Mapping[str, str], ...] = base.replication_devices
         if "replication_targets" in b or "replication_devices" in b:  # inline replication replaces the file's
@@ -782,6 +831,29 @@ class _ScenarioReader(_Reader):
             found.append(target)
         return tuple(found)
 
+    def arrayless_targets(self, t: LocatedDict, backends: Mapping[str, BackendSpec]) -> None:
+        """An emulated backend replicates array to array: a target with no emulated array (a
+        backend running its own driver) cannot be one."""
+        inline = t.get("backends")
+        for name, spec in backends.items():
+            for index, target in enumerate(spec.replication_targets):
+                peer = backends.get(target)
+                if not spec.emulated or peer is None or peer.emulated:
+                    continue
+                entry = inline.get(name) if isinstance(inline, LocatedDict) else None
+                if isinstance(entry, LocatedDict) and "replication_targets" in entry:
+                    items = entry["replication_targets"]
+                    line = items.item_lines[index] if isinstance(items, LocatedList) else entry.line
+                    key = child(child(child("topology.backends", name), "replication_targets"), index)
+                else:
+                    line, key = self.at(t, "config"), "topology.config"
+                raise self.fail(
+                    line,
+                    key,
+                    f"emulated backend {name!r} cannot replicate to {target!r}: {target} runs its own "
+                    f"driver ({peer.driver}) and has no emulated array to hold the replicas",
+                )
+
     def devices(self, b: LocatedDict, path: str) -> tuple[Mapping[str, str], ...]:
         devices: list[dict[str, str]] = []
         for device, _line, item_path in self.entries(b, "replication_devices", path):
@@ -808,6 +880,12 @@ class _ScenarioReader(_Reader):
         links: list[LinkSpec] = []
         for link, line, item_path in self.entries(t, "links", "topology"):
             self.mapping(link, line, item_path, ("from", "to", "bandwidth_mbps", "latency"), ("from", "to"))
+            for end in ("from", "to"):
+                why = topology.arrayless(str(link.get(end)))
+                if why is not None:
+                    raise self.fail(
+                        self.at(link, end), child(item_path, end), f"a link joins two arrays, and {why}"
+                    )
             spec = LinkSpec(
                 source=self.reference(link, "from", item_path, arrays, "array"),
                 target=self.reference(link, "to", item_path, arrays, "array"),
@@ -1045,15 +1123,25 @@ class _ScenarioReader(_Reader):
                 "faults.schedule",
                 f"{len(entries):,} faults; at most {LIMITS['faults']:,.0f}",
             )
-        schedule = tuple(self.fault(entry, line, path, targets, duration) for entry, line, path in entries)
+        schedule = tuple(
+            self.fault(entry, line, path, targets, duration, topology=topology)
+            for entry, line, path in entries
+        )
         policies = tuple(
-            self.random_policy(entry, line, path, targets, duration)
+            self.random_policy(entry, line, path, targets, duration, topology=topology)
             for entry, line, path in self.entries(f, "random", "faults")
         )
         return schedule, policies
 
     def fault(
-        self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]], duration: float
+        self,
+        entry: LocatedDict,
+        line: int,
+        path: str,
+        targets: Mapping[str, Sequence[str]],
+        duration: float,
+        *,
+        topology: Topology,
     ) -> Fault:
         self.mapping(entry, line, path, _FAULT, ("kind",))
         spec: dict[str, Any] = dict(entry)
@@ -1061,7 +1149,7 @@ class _ScenarioReader(_Reader):
         if entry.get("duration") is not None:
             spec["duration"] = self.duration(entry, "duration", path)
         spec["params"] = self.params(entry, path)
-        fault = self.checked_fault(spec, entry, path, targets)
+        fault = self.checked_fault(spec, entry, path, targets, topology)
         if fault.start >= duration or (fault.duration is not None and fault.end > duration):
             raise self.fail(
                 line,
@@ -1080,11 +1168,22 @@ class _ScenarioReader(_Reader):
         return out
 
     def checked_fault(
-        self, spec: Mapping[str, Any], entry: LocatedDict, path: str, targets: Mapping[str, Sequence[str]]
+        self,
+        spec: Mapping[str, Any],
+        entry: LocatedDict,
+        path: str,
+        targets: Mapping[str, Sequence[str]],
+        topology: Topology,
     ) -> Fault:
         """``parse_fault`` and ``check_targets``, their errors moved to the offending key's line."""
         try:
             fault = parse_fault(spec, where=path)
+            kind = KINDS[fault.kind].target
+            if kind in ("array", "link"):
+                ends = fault.target.split("->") if kind == "link" else [fault.target]
+                why = next((w for end in ends if (w := topology.arrayless(end.strip())) is not None), None)
+                if why is not None:
+                    raise FaultSpecError(f"{path}: {fault.kind} hits an emulated {kind}, and {why}", "target")
             check_targets([fault], targets)
         except FaultSpecError as exc:
             message = str(exc).split(": ", 1)[-1]
@@ -1099,7 +1198,14 @@ class _ScenarioReader(_Reader):
         return fault
 
     def random_policy(
-        self, entry: LocatedDict, line: int, path: str, targets: Mapping[str, Sequence[str]], duration: float
+        self,
+        entry: LocatedDict,
+        line: int,
+        path: str,
+        targets: Mapping[str, Sequence[str]],
+        duration: float,
+        *,
+        topology: Topology,
     ) -> RandomPolicy:
         self.mapping(entry, line, path, None, ("policy",))
         policy = self.text(entry, "policy", path, choices=("poisson", "flip_flop"))
@@ -1117,7 +1223,7 @@ class _ScenarioReader(_Reader):
             spec = {"kind": entry.get("kind"), "start": start, "params": self.params(entry, path)}
             if entry.get("target") is not None:
                 spec["target"] = entry["target"]
-            fault = self.checked_fault(spec, entry, path, targets)
+            fault = self.checked_fault(spec, entry, path, targets, topology)
             interval = self.duration(entry, "interval", path, 10.0, minimum=1.0)
             self.expected_faults(entry, "interval", path, (end - start) / (2 * interval))
             return FlipFlopPolicy(
@@ -1131,7 +1237,7 @@ class _ScenarioReader(_Reader):
         rate = self.rate(entry, "rate", path, positive=True)
         self.expected_faults(entry, "rate", path, rate * (end - start))
         return PoissonPolicy(
-            kinds=self.poisson_kinds(entry, path, targets),
+            kinds=self.poisson_kinds(entry, path, targets, topology),
             rate=rate,
             start=start,
             end=end,
@@ -1147,7 +1253,7 @@ class _ScenarioReader(_Reader):
             )
 
     def poisson_kinds(
-        self, entry: LocatedDict, path: str, targets: Mapping[str, Sequence[str]]
+        self, entry: LocatedDict, path: str, targets: Mapping[str, Sequence[str]], topology: Topology
     ) -> tuple[str, ...]:
         items = self.items(entry, "kinds", path)
         if not items:
@@ -1167,15 +1273,25 @@ class _ScenarioReader(_Reader):
                     "draw; put it in faults.schedule or a flip_flop policy",
                 )
             if spec.target in ("array", "link", "backend") and not targets.get(spec.target):
-                raise self.fail(line, item_path, f"{kind} hits a {spec.target}, and the topology has none")
+                own = topology.unemulated() if spec.target != "backend" else {}
+                why = (
+                    f" (only emulated backends have them; {', '.join(own)} run their own drivers)"
+                    if own
+                    else ""
+                )
+                raise self.fail(
+                    line, item_path, f"{kind} hits a {spec.target}, and the topology has none{why}"
+                )
             kinds.append(kind)
         return tuple(kinds)
 
     # -- checks and report
 
-    def checks(self, top: LocatedDict) -> tuple[str, ...]:
+    def checks(self, top: LocatedDict, topology: Topology) -> tuple[str, ...]:
+        # A world with no emulated array gives the checks that read only arrays nothing to judge.
+        blind = arrays_only() if not topology.arrays() and topology.unemulated() else ()
         if top.get("checks") is None:
-            return tuple(CHECKERS)
+            return tuple(name for name in CHECKERS if name not in blind)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(
@@ -1188,6 +1304,14 @@ class _ScenarioReader(_Reader):
                 raise self.fail(line, path, _unknown("check", str(name), tuple(CHECKERS)))
             if name in checks:
                 raise self.fail(line, path, f"check {name!r} is listed twice")
+            if name in blind:
+                raise self.fail(
+                    line,
+                    path,
+                    f"check {name!r} judges what the emulated arrays record, and this world has "
+                    f"none: every backend runs its own driver ({', '.join(topology.unemulated())}); "
+                    "leave it out",
+                )
             checks.append(name)
         return tuple(checks)
 
@@ -1207,9 +1331,23 @@ CONF_OPTIONS: Mapping[str, str] = {
 }
 
 
-def config_backend(config: BackendConfig) -> BackendSpec:
+def own_driver(config: BackendConfig) -> str | None:
+    """The section's ``volume_driver`` when it is not the emulated driver (a backend that runs it
+    has no emulated array), else None. The class is loaded as the run will load it
+    (``contract.load_driver``), so a driver that cannot be (a Cinder driver without the
+    ``replisim[cinder]`` extra) is a ``ValueError`` saying why, before anything runs."""
+    try:
+        cls = load_driver(config.volume_driver)
+    except ValueError as exc:
+        raise ValueError(f"[{config.name}] volume_driver = {config.volume_driver}: {exc}") from None
+    return None if issubclass(cls, EmulatedDriver) else config.volume_driver
+
+
+def config_backend(config: BackendConfig, driver: str | None = None) -> BackendSpec:
     """A backend as its cinder.conf section defines it (the emulated array's options as written,
-    its defaults elsewhere); ``ValueError`` names the option whose value is not valid."""
+    its defaults elsewhere); ``ValueError`` names the option whose value is not valid. With its own
+    ``driver`` (see ``own_driver``) it has no emulated array: its options are that driver's, read
+    by nothing here."""
     spec = BackendSpec(
         name=config.name,
         array=config.name,
@@ -1217,7 +1355,10 @@ def config_backend(config: BackendConfig) -> BackendSpec:
         replication_targets=config.replication_targets,
         replication_devices=config.replication_devices,
         config=config,
+        driver=driver,
     )
+    if driver is not None:
+        return spec
     options = config.options
     values: dict[str, Any] = {}
     for key, option in CONF_OPTIONS.items():
@@ -1278,7 +1419,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
     """Only what differs from what the backend would be without an inline entry (defaults or the file)."""
     base = (
-        config_backend(spec.config)
+        config_backend(spec.config, spec.driver)
         if spec.config is not None
         else BackendSpec(name=spec.name, array=spec.name, volume_backend_name=spec.name)
     )

@@ -53,6 +53,10 @@ class Workload(Actor):
         self._types = sorted(self.load.create.types.items()) or [
             (name, 1.0) for name in sorted(scenario.volume_types)
         ]
+        # Backends that run their own driver have no emulated array, and the driver contract has no
+        # data path: their volumes are created, acted on and deleted, never written to.
+        self._arrayless = frozenset(scenario.topology.unemulated())
+        self._unwritten: set[str] = set()  # available volumes on such backends (looked up, never iterated)
 
     def _self(self, method: str, **args: Any) -> Cast:
         return Cast(self.address, Message(method, args))
@@ -154,7 +158,13 @@ class Workload(Actor):
         if status != "available":
             return
         self.volumes[volume_id] = owner
-        self.fabric.set_write_rate(volume_id, self.load.writes.per_volume_rate)
+        if (
+            self._arrayless
+            and (seen.get("host") or "").partition("@")[2].partition("#")[0] in self._arrayless
+        ):
+            self._unwritten.add(volume_id)
+        else:
+            self.fabric.set_write_rate(volume_id, self.load.writes.per_volume_rate)
         if enable and volume_type and self._replicated(volume_type):
             yield from self._op("admin", self.admin, "enable_replication", volume_id=volume_id)
 
@@ -167,7 +177,8 @@ class Workload(Actor):
             return
         volume_id = yield from self._pick(sorted(self.volumes))
         owner = self.volumes.pop(volume_id)
-        self.fabric.set_write_rate(volume_id, 0.0)
+        if volume_id not in self._unwritten:
+            self.fabric.set_write_rate(volume_id, 0.0)
         ok, _ = yield from self._op(owner.project_id, owner, "delete_volume", intended, volume_id=volume_id)
         if not ok:
             self.volumes[volume_id] = owner

@@ -21,7 +21,7 @@ from typing import Any
 from replisim import exception
 from replisim.redaction import MASK, is_secret_option
 
-from ..contract import FAILBACK, load_class
+from ..contract import FAILBACK, load_driver
 from .array import DEFAULT_SERVICE_TIMES, Copy, EmulatedArray
 from .fabric import Fabric
 
@@ -703,5 +703,5 @@ def emulated_drivers(
     return {
         name: driver_class(backend.driver_configuration(), backend.host, fabric=fabric)
         for name, backend in config.backends.items()
-        if issubclass(load_class(backend.volume_driver), EmulatedDriver)
+        if issubclass(load_driver(backend.volume_driver), EmulatedDriver)
     }

@@ -223,3 +223,26 @@ def test_a_cinder_driver_without_the_cinder_extra_names_the_extra(
     assert done.returncode == 2, done
     assert "pip install 'replisim[cinder]'" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_a_scenario_on_a_cinder_driver_without_the_cinder_extra_names_the_extra(tmp_path: Path) -> None:
+    """A scenario's topology.config naming a Cinder driver runs that driver: without Cinder it is
+    bad input before anything runs, at the config's line, saying what to install."""
+    (tmp_path / "cinder.conf").write_text(
+        "[DEFAULT]\nenabled_backends = fake\n[fake]\n"
+        "volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver\n"
+    )
+    scenario = tmp_path / "on-cinder.yaml"
+    scenario.write_text("name: on-cinder\nduration: 10m\ntopology:\n  config: cinder.conf\n")
+    hide = "import sys; sys.modules['cinder'] = None; from replisim.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "run", str(scenario), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done
+    assert f"{scenario}:4: topology.config: " in done.stderr
+    assert "[fake] volume_driver" in done.stderr and "pip install 'replisim[cinder]'" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()

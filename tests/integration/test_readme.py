@@ -191,6 +191,17 @@ def cinder_driver(block: Block, tmp_path: Path) -> None:
     assert "listening on http://127.0.0.1:" in done.stdout, done.stderr
 
 
+def cinder_scenario(block: Block, tmp_path: Path) -> None:
+    """The scenario on a Cinder driver runs from a root-like directory with no PYTHONPATH, and
+    prints what the block's comment says."""
+    from support.cinder import require_cinder
+
+    require_cinder()
+    command, _, said = block.text.strip().partition("#")
+    out = ok(bash(command.strip() + " --no-progress", workdir(tmp_path)))
+    assert out.startswith(said.strip()), out[:500]
+
+
 def serve_lines(block: Block, tmp_path: Path) -> None:
     """The first serves (bounded: on a free port, stopped after it reports ready); the second has no
     PostgreSQL driver here, so it must say which extra to install."""
@@ -334,6 +345,7 @@ CHECKS: dict[str, tuple[Check, bool]] = {  # fragment -> (check, needs a running
     "replisim conformance --driver acme": (conformance, False),
     "pytest --driver acme": (conformance_pytest, False),
     "examples/cinder-fake.conf --backend fake": (cinder_driver, False),
+    "run cinder-host-failover": (cinder_scenario, False),
     "serve --config examples/cinder.conf   #": (serve_lines, False),
     "type-create gold": (cinder_commands, True),
     "os-enable_replication": (cinderclient_actions, True),

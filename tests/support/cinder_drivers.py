@@ -28,3 +28,32 @@ class NoGroupReplication(ReplicatedFakeDriver):
     enable_replication = driver.BaseVD.enable_replication
     disable_replication = driver.BaseVD.disable_replication
     failover_replication = driver.BaseVD.failover_replication
+
+
+class FailsOverThenRaises(ReplicatedFakeDriver):
+    """Switches to the target, then raises a bug (not InvalidReplicationTarget) out of
+    failover_host: it believes itself failed over while its service ends in failover-error and its
+    volumes were never told."""
+
+    def failover_host(
+        self, context: Any, volumes: list[Any], secondary_id: str | None = None, groups: Any = None
+    ) -> Any:
+        super().failover_host(context, volumes, secondary_id, groups)
+        raise RuntimeError("lost the array's answer after switching")
+
+
+class MovesVolumesToItsTarget(ReplicatedFakeDriver):
+    """Fails over, but moves each volume's host to its target's name, as the seed's per-volume
+    replication_failover may: under host failover a volume keeps its host (its backend serves it
+    from the target), so these end on a host no backend serves, and the failback never sees them."""
+
+    def failover_host(
+        self, context: Any, volumes: list[Any], secondary_id: str | None = None, groups: Any = None
+    ) -> Any:
+        active, updates, group_updates = super().failover_host(context, volumes, secondary_id, groups)
+        if secondary_id != "default":
+            moved = f"{self.host.partition('@')[0]}@{active}#{active}"
+            updates = [
+                {"volume_id": u["volume_id"], "updates": {**u["updates"], "host": moved}} for u in updates
+            ]
+        return active, updates, group_updates

@@ -61,12 +61,12 @@ CINDER_CONF = """\
 enabled_backends = backend-a, backend-b
 
 [backend-a]
-volume_driver = collections.OrderedDict
+volume_driver = replisim.drivers.emulated.EmulatedDriver
 volume_backend_name = gold
 replication_devices = backend-b
 
 [backend-b]
-volume_driver = collections.OrderedDict
+volume_driver = replisim.drivers.emulated.EmulatedDriver
 """
 
 
@@ -797,3 +797,126 @@ def test_a_sweep_of_too_many_seeds_is_refused() -> None:
 
     with pytest.raises(SweepError, match="more than 100,000 seeds"):
         parse_seeds("1-1000000000")
+
+
+# -- a backend that runs its own driver: no emulated array behind it -------------------------------
+
+OWN_DRIVER_CONF = """\
+[DEFAULT]
+enabled_backends = alpha, mem
+
+[alpha]
+volume_driver = replisim.drivers.emulated.EmulatedDriver
+
+[mem]
+volume_driver = support.memdriver.MemoryDriver
+managed_replication_target = false
+replication_devices = {backend_id=far}
+"""
+
+
+def own_driver(tmp_path: Path, body: str, conf: str = OWN_DRIVER_CONF) -> str:
+    write(tmp_path, conf, "cinder.conf")
+    return "name: c\nduration: 1h\ntopology:\n  config: cinder.conf\n" + body
+
+
+def test_a_config_backend_naming_another_driver_runs_it_with_no_array(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, own_driver(tmp_path, "")))
+    backends = scenario.topology.backends
+    assert backends["alpha"].emulated and backends["alpha"].driver is None
+    assert backends["mem"].driver == "support.memdriver.MemoryDriver" and not backends["mem"].emulated
+    assert scenario.topology.unemulated() == {"mem": "support.memdriver.MemoryDriver"}
+    assert scenario.topology.arrays() == ("alpha",)  # neither mem nor its device 'far'
+    assert scenario.topology.link_names() == ()
+    assert scenario.checks == tuple(CHECKERS)  # alpha has an array: every check has something to judge
+    assert parse_scenario(scenario_to_yaml(scenario), scenario.source) == scenario
+
+
+def test_an_emulated_array_option_for_a_backend_with_its_own_driver(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "  backends:\n    mem: {replication_mode: sync}\n"),
+        6,
+        "topology.backends.mem.replication_mode",
+        "sets the emulated array, and backend 'mem' has none",
+        "support.memdriver.MemoryDriver",
+    )
+
+
+def test_an_array_fault_on_a_backend_with_its_own_driver(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "faults:\n  schedule:\n    - {kind: array.crash, target: mem, start: 1m}\n"),
+        7,
+        "faults.schedule[0].target",
+        "array.crash hits an emulated array, and backend 'mem' has no emulated array",
+    )
+
+
+def test_a_link_fault_to_the_device_of_a_backend_with_its_own_driver(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        own_driver(
+            tmp_path, "faults:\n  random:\n    - {policy: flip_flop, kind: link.down, target: alpha->far}\n"
+        ),
+        7,
+        "faults.random[0].target",
+        "link.down hits an emulated link, and 'far', a device of backend 'mem', has no emulated array",
+    )
+
+
+def test_a_link_to_a_backend_with_its_own_driver(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "  links:\n    - {from: alpha, to: mem}\n"),
+        6,
+        "topology.links[0].to",
+        "a link joins two arrays, and backend 'mem' has no emulated array",
+    )
+
+
+def test_an_emulated_backend_replicating_to_a_backend_with_its_own_driver(tmp_path: Path) -> None:
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "  backends:\n    alpha:\n      replication_targets: [mem]\n"),
+        7,
+        "topology.backends.alpha.replication_targets[0]",
+        "emulated backend 'alpha' cannot replicate to 'mem'",
+        "no emulated array to hold the replicas",
+    )
+
+
+def test_a_check_of_arrays_in_a_world_without_one(tmp_path: Path) -> None:
+    conf = "[DEFAULT]\nenabled_backends = mem\n[mem]\nvolume_driver = support.memdriver.MemoryDriver\n"
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "checks: [liveness, no_orphans]\n", conf),
+        5,
+        "checks[1]",
+        "check 'no_orphans' judges what the emulated arrays record, and this world has none",
+    )
+    expect_error(
+        tmp_path,
+        own_driver(
+            tmp_path, "faults:\n  random:\n    - {policy: poisson, rate: 1/m, kinds: [array.pause]}\n", conf
+        ),
+        7,
+        "faults.random[0].kinds[0]",
+        "array.pause hits a array, and the topology has none (only emulated backends have them; "
+        "mem run their own drivers)",
+    )
+    # left out, the checks are those that can judge something here
+    scenario = load_scenario(write(tmp_path, own_driver(tmp_path, "", conf)))
+    assert scenario.checks == tuple(c for c in CHECKERS if c not in ("data", "split_brain", "no_orphans"))
+
+
+def test_a_driver_that_cannot_be_loaded_is_named_with_its_section(tmp_path: Path) -> None:
+    conf = OWN_DRIVER_CONF.replace("support.memdriver.MemoryDriver", "support.nowhere.Driver")
+    expect_error(
+        tmp_path,
+        own_driver(tmp_path, "", conf),
+        4,
+        "topology.config",
+        "cinder.conf:8: [mem] volume_driver: unknown driver 'support.nowhere.Driver': "
+        "cannot import module 'support.nowhere'",
+    )
