@@ -358,6 +358,16 @@ def era_supported(era: str, stats: Mapping[str, Any]) -> bool:
     return True
 
 
+# A driver class that reaches real storage (sockets, processes, wall-clock waits) says so with this
+# attribute set True: a simulated world must replay from its seed alone, so it refuses such a driver.
+LIVE_ONLY = "live_only"
+
+
+def live_only(cls: type) -> bool:
+    """Whether driver class ``cls`` runs only live (see ``LIVE_ONLY``)."""
+    return getattr(cls, LIVE_ONLY, False) is True
+
+
 # Methods a driver MAY have; the control plane never calls them, the conformance suite uses them
 # when present (and says so when not).
 OPTIONAL: Mapping[str, Clause] = MappingProxyType(

@@ -21,7 +21,7 @@ import yaml
 
 from replisim.actors.config import BackendConfig, load_config
 from replisim.actors.status import API_TOPIC, DRIVER_TOPIC, SCHEDULER_TOPIC, VOLUME_TOPIC
-from replisim.drivers.contract import FAILBACK, load_driver
+from replisim.drivers.contract import FAILBACK, live_only, load_driver
 from replisim.drivers.emulated import EmulatedDriver
 from replisim.exception import ConfigError
 from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child, load_located
@@ -1340,6 +1340,12 @@ def own_driver(config: BackendConfig) -> str | None:
         cls = load_driver(config.volume_driver)
     except ValueError as exc:
         raise ValueError(f"[{config.name}] volume_driver = {config.volume_driver}: {exc}") from None
+    if live_only(cls):
+        raise ValueError(
+            f"[{config.name}] volume_driver = {config.volume_driver}: this driver reaches real storage "
+            "(processes, sockets, wall-clock time), so a simulated run could not replay from its seed; "
+            "run it live (replisim serve, replisim conformance)"
+        )
     return None if issubclass(cls, EmulatedDriver) else config.volume_driver
 
 

@@ -90,6 +90,7 @@ class StorageDriver:
     """Meets the driver contract (see DESIGN.md) on storage array processes."""
 
     VERSION = "1.0"
+    live_only = True  # contract.LIVE_ONLY: HTTP to array processes, in wall-clock time
 
     def __init__(self, configuration: Any, host: str):
         self.configuration = configuration

@@ -246,3 +246,25 @@ def test_a_scenario_on_a_cinder_driver_without_the_cinder_extra_names_the_extra(
     assert f"{scenario}:4: topology.config: " in done.stderr
     assert "[fake] volume_driver" in done.stderr and "pip install 'replisim[cinder]'" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
+
+
+def test_a_scenario_on_a_live_only_driver_is_refused_before_it_runs(tmp_path: Path) -> None:
+    """The storage driver speaks HTTP to array processes in wall-clock time: a simulated run on it
+    could not replay from its seed, so its config in a scenario is bad input, not a silent swap."""
+    (tmp_path / "cinder.conf").write_text(
+        "[DEFAULT]\nenabled_backends = site\n[site]\n"
+        "volume_driver = replisim.drivers.storage.StorageDriver\nsan_ip = 127.0.0.1\nsan_port = 9\n"
+    )
+    scenario = tmp_path / "on-storage.yaml"
+    scenario.write_text("name: on-storage\nduration: 10m\ntopology:\n  config: cinder.conf\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "replisim", "run", str(scenario), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done
+    assert f"{scenario}:4: topology.config: " in done.stderr
+    assert "[site] volume_driver" in done.stderr and "could not replay from its seed" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
