@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replisim.actors.filters import wants_replication
+from replisim.drivers.contract import FAILBACK
 from replisim.drivers.emulated.fabric import Fabric
 
-from .history import History, Transition
+from .history import History, LogLine, ServiceChange, Transition
+from .units import format_duration
 
 # The replication_status moves the seed allows (plus failing back, which its docs ask for, and
 # failing over a volume whose primary died, which is the point of replication), as a checker sees
@@ -123,6 +125,17 @@ class Finding:
     witness: Any = None
 
 
+@dataclass(frozen=True)
+class HostAction:
+    """A host action (Replication V2.1) a scenario scheduled: ``action`` on ``backend`` at ``at``
+    seconds, failover_host's ``secondary`` (None: the driver's choice; 'default': fail back)."""
+
+    at: float
+    action: str
+    backend: str
+    secondary: str | None = None
+
+
 @dataclass
 class RunRecord:
     """Everything the checkers look at."""
@@ -141,6 +154,11 @@ class RunRecord:
     # judge those from the database (and the services' rows) alone, and say so.
     unemulated: Mapping[str, str] = field(default_factory=dict)
     services: list[dict[str, Any]] = field(default_factory=list)  # the volume services' rows at the end
+    # Every change of a service's replication state (replication_status, active_backend_id, frozen,
+    # disabled and why), as the database saw it, and the host actions the scenario scheduled.
+    service_changes: list[ServiceChange] = field(default_factory=list)
+    host_actions: tuple[HostAction, ...] = ()
+    manager_log: list[LogLine] = field(default_factory=list)  # what the volume managers warned of
 
     def backend_of(self, volume: Mapping[str, Any]) -> str:
         """The backend (cinder.conf section) a volume row's host names."""
@@ -168,6 +186,9 @@ class Checker:
     witness: str
     judge: Callable[[RunRecord], Finding]
     arrays_only: bool = False  # it judges only what emulated arrays record (nothing without them)
+    # Among the checks a scenario that lists none gets (and random worlds are run with). A check
+    # that is not judges what faults may legitimately prevent: a scenario asks for it by name.
+    default: bool = True
 
     def __call__(self, run: RunRecord) -> Verdict:
         """The verdict on ``run``; a checker that raises gives an unknown verdict carrying the error,
@@ -184,14 +205,15 @@ CHECKERS: dict[str, Checker] = {}
 
 
 def checker(
-    name: str, doc: str, witness: str, *, arrays_only: bool = False
+    name: str, doc: str, witness: str, *, arrays_only: bool = False, default: bool = True
 ) -> Callable[[Callable[[RunRecord], Finding]], Callable[[RunRecord], Finding]]:
     """Register a checker function under ``name``; ``arrays_only``: it judges nothing but what the
-    emulated arrays record, so a world without one gives it nothing to judge."""
+    emulated arrays record, so a world without one gives it nothing to judge; ``default`` False:
+    only a scenario that names it runs it."""
 
     def register(judge: Callable[[RunRecord], Finding]) -> Callable[[RunRecord], Finding]:
         assert name not in CHECKERS, name
-        CHECKERS[name] = Checker(name, doc, witness, judge, arrays_only)
+        CHECKERS[name] = Checker(name, doc, witness, judge, arrays_only, default)
         return judge
 
     return register
@@ -200,6 +222,11 @@ def checker(
 def arrays_only() -> tuple[str, ...]:
     """The checks that judge only what emulated arrays record."""
     return tuple(name for name, c in CHECKERS.items() if c.arrays_only)
+
+
+def defaults() -> tuple[str, ...]:
+    """The checks a scenario that lists none is judged by, in registry order."""
+    return tuple(name for name, c in CHECKERS.items() if c.default)
 
 
 def _unjudged(run: RunRecord, what: str) -> str:
@@ -648,6 +675,221 @@ def _unlike_service(run: RunRecord, volume: Mapping[str, Any]) -> Finding | None
             "service": {"host": host, "replication_status": said, "active_backend_id": active},
         },
     )
+
+
+# -- host actions: did each of the operator's runbook steps reach what it asked? ------------------
+
+HOST_ACTIONS = ("freeze_host", "thaw_host", "failover_host")
+# A step is judged until the next step of its kind on the backend asks otherwise: a freeze until a
+# freeze or thaw, a failover until the next failover_host (a thaw sent while the failover runs does
+# not undo it), or the end of the run, heal included.
+_KIND = {"freeze_host": "freeze", "thaw_host": "freeze", "failover_host": "failover"}
+_VOLUME_BINARY = "cinder-volume"
+# What a manager's error about each action says (its other errors, a failed stats report, are not it).
+_TOLD = {"freeze_host": "freeze", "thaw_host": "thaw", "failover_host": "failover"}
+_FROZEN_REASON = "frozen"  # the reason a freeze disables a volume service with (Cinder's)
+
+
+@dataclass
+class _Step:
+    """One host action the operator took (every attempt of it), or was scheduled to take."""
+
+    action: str
+    backend: str
+    secondary: str | None
+    at: float  # when it was meant to happen
+    host: str | None = None
+    sent: float | None = None  # its first attempt (None: never sent)
+    outcome: Any = None  # its last attempt's completion (an Op), None while unanswered
+
+    def name(self) -> str:
+        choice = self.secondary or "the driver's choice"
+        target = f" -> {choice}" if self.action == "failover_host" else ""
+        return f"{self.action} {self.backend}{target} at {_when(self.at)}"
+
+
+def _when(seconds: float) -> str:
+    shown = format_duration(seconds)
+    return shown if isinstance(shown, str) else f"{seconds:.3f} s"
+
+
+def _asks(step: _Step, state: ServiceChange) -> bool:
+    """Whether the service's state is what ``step`` asked for."""
+    if step.action == "freeze_host":
+        return state.frozen
+    if step.action == "thaw_host":
+        return not state.frozen and not (state.disabled and state.disabled_reason == _FROZEN_REASON)
+    if step.secondary == FAILBACK:
+        return state.replication_status == "enabled" and not state.active_backend_id
+    active = state.active_backend_id
+    return state.replication_status == "failed-over" and bool(active) and step.secondary in (None, active)
+
+
+def _shows(state: ServiceChange | None) -> str:
+    if state is None:
+        return "no service row"
+    text = str(state.replication_status)
+    if state.active_backend_id:
+        text += f" (active {state.active_backend_id})"
+    if state.frozen:
+        text += ", frozen"
+    if state.disabled:
+        text += f", disabled ({state.disabled_reason})" if state.disabled_reason else ", disabled"
+    return text
+
+
+def _state(state: ServiceChange | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "replication_status": state.replication_status,
+        "active_backend_id": state.active_backend_id,
+        "frozen": state.frozen,
+        "disabled": state.disabled,
+        "disabled_reason": state.disabled_reason,
+    }
+
+
+def _steps(run: RunRecord) -> tuple[list[_Step], list[_Step]]:
+    """(the host actions the history shows the operator sending, scheduled or a policy's, in the
+    order they were first sent; the scheduled ones it never sent)."""
+    sent: dict[tuple[Any, ...], _Step] = {}
+    keys: dict[int, tuple[Any, ...]] = {}
+    for op in run.history.ops:
+        if op.process != "admin" or op.f not in HOST_ACTIONS:
+            continue
+        if op.type == "invoke":
+            args = op.value if isinstance(op.value, Mapping) else {}
+            host = str(args.get("host") or "")
+            backend = host.partition("@")[2].partition("#")[0]
+            secondary = args.get("backend_id") if op.f == "failover_host" else None
+            at = op.intended if op.intended is not None else op.time
+            key = (op.f, backend, secondary, at)
+            keys[op.index] = key
+            if key not in sent:
+                sent[key] = _Step(op.f, backend, secondary, at, host, op.time)
+        elif op.index in keys:
+            sent[keys[op.index]].outcome = op
+    unsent = [
+        _Step(a.action, a.backend, a.secondary if a.action == "failover_host" else None, a.at)
+        for a in run.host_actions
+        if (a.action, a.backend, a.secondary if a.action == "failover_host" else None, a.at) not in sent
+    ]
+    return sorted(sent.values(), key=lambda s: (s.sent or 0.0, s.at)), unsent
+
+
+def _never_sent(run: RunRecord, step: _Step) -> Finding:
+    """A scheduled host action that never reached the API: the operator finds the backend's service
+    in the API's service list, so either that list failed or it named no such service."""
+    listed = [
+        op
+        for op in run.history.ops
+        if op.process == "admin" and op.f == "list_services" and op.type != "invoke"
+        if op.intended == step.at
+    ]
+    last = max(listed, key=lambda op: op.index, default=None)
+    if last is not None and last.type != "ok":
+        why = f"the API's service list, where the operator looks for its service, failed: {last.error}"
+    else:
+        why = f"the API's service list named no volume service of {step.backend}"
+    return Finding(
+        False,
+        f"{step.name()}: never sent: {why}",
+        {
+            "action": step.action,
+            "backend": step.backend,
+            "secondary": step.secondary,
+            "at": step.at,
+            "sent": False,
+        },
+    )
+
+
+@checker(
+    "host_actions",
+    "every host action the operator took (freeze_host, thaw_host, failover_host) reached what it "
+    "asked: frozen, thawed, failed over to its target or back with 'default', before the next one "
+    "of its kind on that backend or the end of the run",
+    "action, backend, secondary, at, host, api, service (its state when judged), reached, until, logged",
+    default=False,
+)
+def host_actions(run: RunRecord) -> Finding:
+    steps, unsent = _steps(run)
+    if unsent:
+        return _never_sent(run, min(unsent, key=lambda s: s.at))
+    if not steps:
+        return Finding(True, "no host action scheduled or taken")
+    changes: dict[str, list[ServiceChange]] = {}
+    for change in run.service_changes:
+        if change.binary == _VOLUME_BINARY:
+            changes.setdefault(change.host, []).append(change)
+    if not changes:
+        return Finding(None, f"{len(steps)} host actions, but the run recorded no volume service's state")
+    for index, step in enumerate(steps):
+        assert step.sent is not None and step.host is not None
+        kind = _KIND[step.action]
+        following = next(
+            (s for s in steps[index + 1 :] if s.host == step.host and _KIND[s.action] == kind), None
+        )
+        until = None if following is None else following.sent
+        seen = changes.get(step.host, [])
+        before = [c for c in seen if c.time < step.sent]
+        during = [c for c in seen if step.sent <= c.time and (until is None or c.time < until)]
+        first = before[-1] if before else None
+        last = during[-1] if during else first
+        if last is not None and _asks(step, last):
+            continue
+        reached = next((c.time for c in during if _asks(step, c)), None)
+        deadline = "at the end of the run" if following is None else f"when {following.name()} was sent"
+        if reached is not None:
+            what = f"the service reached it at {_when(reached)} but showed {_shows(last)} {deadline}"
+        elif not during:
+            what = f"the service stayed {_shows(last)}"
+        else:
+            what = f"the service showed {_shows(last)} {deadline}"
+        api: dict[str, Any] = {"outcome": None if step.outcome is None else step.outcome.type}
+        if step.outcome is None:
+            said = "the API never answered; "
+        elif step.outcome.type == "fail":
+            said = f"the API refused it ({step.outcome.error}); "
+            api["error"] = step.outcome.error
+        elif step.outcome.type == "info":
+            said = f"its outcome is unknown (the call {step.outcome.error}); "
+            api["error"] = step.outcome.error
+        elif isinstance(step.outcome.value, str) and step.outcome.value:
+            said = f"the API answered {step.outcome.value!r}; "
+            api["answer"] = step.outcome.value
+        else:
+            said = ""
+        logged = [
+            line.message.removeprefix(f"{step.host}: ")
+            for line in run.manager_log
+            if line.level in ("ERROR", "CRITICAL")
+            and line.message.startswith(f"{step.host}: ")
+            and _TOLD[step.action] in line.message
+            and step.sent <= line.time
+            and (until is None or line.time < until)
+        ]
+        told = f"; the manager logged: {logged[0]}" if logged else ""
+        return Finding(
+            False,
+            f"{step.name()}: {said}{what}{told}",
+            {
+                "action": step.action,
+                "backend": step.backend,
+                "secondary": step.secondary,
+                "at": step.at,
+                "host": step.host,
+                "api": api,
+                "service": _state(last),
+                "reached": reached,
+                "until": until,
+                "logged": logged[:1],
+            },
+        )
+    counts = {name: sum(s.action == name for s in steps) for name in HOST_ACTIONS}
+    tally = ", ".join(f"{count} {name}" for name, count in counts.items() if count)
+    return Finding(True, f"{len(steps)} host actions ({tally}), each reached what it asked")
 
 
 def check(run: RunRecord, names: tuple[str, ...]) -> list[Verdict]:

@@ -8,8 +8,10 @@ out). Latency is measured from the *intended* send time, so a stalled client can
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -106,15 +108,41 @@ class Transition:
     location: str | None = None
 
 
+# The columns of a service row whose changes are recorded: its replication state (Replication
+# V2.1's host failover) and whether and why it is disabled (a freeze, a failover, a failed set-up).
+SERVICE_STATE = ("replication_status", "active_backend_id", "frozen", "disabled", "disabled_reason")
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """A service row's state (``SERVICE_STATE``) as a write left it, when that write changed it."""
+
+    time: float
+    host: str
+    binary: str
+    replication_status: str | None
+    active_backend_id: str | None
+    frozen: bool
+    disabled: bool
+    disabled_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class RecordingRepository:
     """Wraps a repository and records every ``replication_status`` (and volume ``status``) change,
-    whoever makes it, so checkers judge what really happened to the database."""
+    and every change of a service's replication state, whoever makes it, so checkers judge what
+    really happened to the database. Recording only reads what the writes return: it adds no
+    database access of its own, so a run's trace is the same with or without it."""
 
     def __init__(self, inner: Repository, clock: Any):
         self._inner = inner
         self._clock = clock
         self.transitions: list[Transition] = []
         self.status_changes: list[Transition] = []
+        self.service_changes: list[ServiceChange] = []
+        self._service_state: dict[tuple[str, str], tuple[Any, ...]] = {}  # (host, binary) -> as last written
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
@@ -177,10 +205,81 @@ class RecordingRepository:
         self._record(before, row)
         return row
 
+    def _record_service(self, row: Mapping[str, Any] | None) -> None:
+        """Record the service row a write returned if its state differs from the last one written."""
+        if row is None:
+            return
+        key = (row["host"], row["binary"])
+        state = tuple(row.get(name) for name in SERVICE_STATE)
+        if self._service_state.get(key) == state:
+            return
+        self._service_state[key] = state
+        self.service_changes.append(
+            ServiceChange(
+                self._clock(),
+                row["host"],
+                row["binary"],
+                row.get("replication_status"),
+                row.get("active_backend_id"),
+                bool(row.get("frozen")),
+                bool(row.get("disabled")),
+                row.get("disabled_reason"),
+            )
+        )
+
+    def service_update_or_create(self, host: str, binary: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        row = self._inner.service_update_or_create(host, binary, values)
+        self._record_service(row)
+        return row
+
+    def service_conditional_update(
+        self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        row = self._inner.service_conditional_update(host, binary, expected, values)
+        self._record_service(row)
+        return row
+
     def volume_destroy(self, volume_id: str) -> None:
         before = self._inner.volume_get(volume_id)
         self._inner.volume_destroy(volume_id)
         self.status_changes.append(Transition(self._clock(), volume_id, before.get("status"), "deleted"))
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A warning or error a logger gave during a run, at the run's time."""
+
+    time: float
+    level: str
+    message: str
+
+
+class _Keep(logging.Handler):
+    def __init__(self, clock: Callable[[], float], lines: list[LogLine]):
+        super().__init__(logging.WARNING)
+        self._clock = clock
+        self._lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(LogLine(float(self._clock()), record.levelname, record.getMessage()))
+        except Exception:  # a record that cannot be formatted is logging's to report, not the run's
+            self.handleError(record)
+
+
+@contextmanager
+def logged(name: str, clock: Callable[[], float]) -> Iterator[list[LogLine]]:
+    """The warnings and errors logger ``name`` gives while the block runs (as well as wherever its
+    records already go): what a manager said when a driver refused, which the database does not
+    keep. It neither changes the logger's level nor does anything a run's trace sees."""
+    lines: list[LogLine] = []
+    handler = _Keep(clock, lines)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -27,9 +27,9 @@ from replisim.drivers.emulated import EmulatedDriver, emulated_drivers
 from replisim.drivers.emulated.fabric import Fabric
 from replisim.sim import Constant, Link, SimRuntime, Trace
 
-from .checkers import RunRecord, Verdict, check, merge, status_of
+from .checkers import HostAction, RunRecord, Verdict, check, merge, status_of
 from .faults import Fault
-from .history import History, RecordingRepository, for_report
+from .history import History, RecordingRepository, for_report, logged
 from .injector import FaultEvent, FaultInjector
 from .schema import BackendSpec, Scenario, config_backend, draw_faults
 from .workload import WORKLOAD, Workload
@@ -199,7 +199,7 @@ def run_scenario(
 
     end = scenario.duration + scenario.heal
     steps = 100
-    with _long_lived_heap():
+    with _long_lived_heap(), logged("replisim.manager", clock) as manager_log:
         for step in range(1, steps + 1):
             runtime.run(until=end * step / steps)
             if progress is not None:
@@ -217,6 +217,13 @@ def run_scenario(
         {t["id"]: dict(t["extra_specs"]) for t in db.volume_type_get_all()},
         scenario.topology.unemulated(),
         db.service_get_all(binary=VOLUME_TOPIC) if scenario.topology.unemulated() else [],
+        db.service_changes,
+        tuple(
+            HostAction(a.at, a.action, a.backend, a.secondary)
+            for a in scenario.workload.actions
+            if a.backend is not None
+        ),
+        manager_log,
     )
     verdicts = check(record, scenario.checks)
     runtime.stop()

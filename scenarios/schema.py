@@ -28,7 +28,7 @@ from replisim.scenarios._yaml import LocatedDict, LocatedList, YamlError, child,
 from replisim.scenarios.units import UnitError, format_duration, format_rate, parse_duration, parse_rate
 from replisim.sim import schedule as schedules
 
-from .checkers import CHECKERS, arrays_only
+from .checkers import CHECKERS, arrays_only, defaults
 from .fault_policies import flip_flop_schedule, poisson_schedule
 from .faults import KINDS, Fault, FaultSpecError, check_targets, parse_fault
 from .hints import suggest
@@ -360,7 +360,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Fault, ...] = ()
     random_faults: tuple[RandomPolicy, ...] = ()
-    checks: tuple[str, ...] = tuple(CHECKERS)  # default: every registered check
+    checks: tuple[str, ...] = defaults()  # default: every registered check a scenario need not name
     report: Mapping[str, bool] = field(default_factory=lambda: dict(_DEFAULT_REPORT))
     source: str = "<scenario>"
 
@@ -1291,13 +1291,13 @@ class _ScenarioReader(_Reader):
         # A world with no emulated array gives the checks that read only arrays nothing to judge.
         blind = arrays_only() if not topology.arrays() and topology.unemulated() else ()
         if top.get("checks") is None:
-            return tuple(name for name in CHECKERS if name not in blind)
+            return tuple(name for name in defaults() if name not in blind)
         checks: list[str] = []
         if not self.items(top, "checks", ""):
             raise self.fail(
                 self.at(top, "checks"),
                 "checks",
-                f"needs at least one check (leave it out for all: {', '.join(CHECKERS)})",
+                f"needs at least one check (leave it out for the default ones: {', '.join(defaults())})",
             )
         for name, line, path in self.items(top, "checks", ""):
             if not isinstance(name, str) or name not in CHECKERS:
