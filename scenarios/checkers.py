@@ -680,14 +680,20 @@ def _unlike_service(run: RunRecord, volume: Mapping[str, Any]) -> Finding | None
 # -- host actions: did each of the operator's runbook steps reach what it asked? ------------------
 
 HOST_ACTIONS = ("freeze_host", "thaw_host", "failover_host")
-# A step is judged until the next step of its kind on the backend asks otherwise: a freeze until a
-# freeze or thaw, a failover until the next failover_host (a thaw sent while the failover runs does
-# not undo it), or the end of the run, heal included.
-_KIND = {"freeze_host": "freeze", "thaw_host": "freeze", "failover_host": "failover"}
+# A step is judged by the service's state just before the next step that could change what it asks
+# for: a freeze or thaw (a call, answered once the manager has disabled or enabled the service)
+# by the next host action on its backend, since a failover disables the service too; a failover
+# (a cast, under way after its call returned) by the next failover_host on its backend, since a
+# freeze or thaw sent while it runs leaves its outcome alone; and the last by the end of the run,
+# heal included.
+_UNTIL = {
+    "freeze_host": HOST_ACTIONS,
+    "thaw_host": HOST_ACTIONS,
+    "failover_host": ("failover_host",),
+}
 _VOLUME_BINARY = "cinder-volume"
 # What a manager's error about each action says (its other errors, a failed stats report, are not it).
 _TOLD = {"freeze_host": "freeze", "thaw_host": "thaw", "failover_host": "failover"}
-_FROZEN_REASON = "frozen"  # the reason a freeze disables a volume service with (Cinder's)
 
 
 @dataclass
@@ -715,10 +721,10 @@ def _when(seconds: float) -> str:
 
 def _asks(step: _Step, state: ServiceChange) -> bool:
     """Whether the service's state is what ``step`` asked for."""
-    if step.action == "freeze_host":
-        return state.frozen
+    if step.action == "freeze_host":  # the API refuses changes, the scheduler skips it
+        return state.frozen and state.disabled
     if step.action == "thaw_host":
-        return not state.frozen and not (state.disabled and state.disabled_reason == _FROZEN_REASON)
+        return not state.frozen and not state.disabled
     if step.secondary == FAILBACK:
         return state.replication_status == "enabled" and not state.active_backend_id
     active = state.active_backend_id
@@ -807,9 +813,9 @@ def _never_sent(run: RunRecord, step: _Step) -> Finding:
 
 @checker(
     "host_actions",
-    "every host action the operator took (freeze_host, thaw_host, failover_host) reached what it "
-    "asked: frozen, thawed, failed over to its target or back with 'default', before the next one "
-    "of its kind on that backend or the end of the run",
+    "every host action the operator took reached what it asked: freeze_host a frozen, disabled "
+    "service, thaw_host one neither, failover_host failed-over on its target (or enabled on its own "
+    "array for 'default'), before the next action that could change it on that backend or the end",
     "action, backend, secondary, at, host, api, service (its state when judged), reached, until, logged",
     default=False,
 )
@@ -827,10 +833,8 @@ def host_actions(run: RunRecord) -> Finding:
         return Finding(None, f"{len(steps)} host actions, but the run recorded no volume service's state")
     for index, step in enumerate(steps):
         assert step.sent is not None and step.host is not None
-        kind = _KIND[step.action]
-        following = next(
-            (s for s in steps[index + 1 :] if s.host == step.host and _KIND[s.action] == kind), None
-        )
+        ends = _UNTIL[step.action]
+        following = next((s for s in steps[index + 1 :] if s.host == step.host and s.action in ends), None)
         until = None if following is None else following.sent
         seen = changes.get(step.host, [])
         before = [c for c in seen if c.time < step.sent]
@@ -843,7 +847,7 @@ def host_actions(run: RunRecord) -> Finding:
         deadline = "at the end of the run" if following is None else f"when {following.name()} was sent"
         if reached is not None:
             what = f"the service reached it at {_when(reached)} but showed {_shows(last)} {deadline}"
-        elif not during:
+        elif not during or _state(first) == _state(last):
             what = f"the service stayed {_shows(last)}"
         else:
             what = f"the service showed {_shows(last)} {deadline}"
