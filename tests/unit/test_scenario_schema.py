@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import DATA
 
-from replisim.scenarios.checkers import CHECKERS
+from replisim.scenarios.checkers import CHECKERS, defaults
 from replisim.scenarios.faults import Fault
 from replisim.scenarios.schema import (
     LIMITS,
@@ -124,7 +124,7 @@ def test_full_example_loads_to_seconds_rates_and_references() -> None:
         PoissonPolicy(kinds=("link.down", "bus.loss"), rate=1 / 600, start=0.0, end=3600.0, scale=10.0),
         FlipFlopPolicy(kind="link.down", target="alpha->beta-array", start=600.0, end=1200.0, interval=30.0),
     )
-    assert scenario.checks == tuple(CHECKERS)
+    assert scenario.checks == defaults()
     assert scenario.report == {"plots": True, "html": False}
     assert "hunter2" not in repr(scenario)
 
@@ -138,7 +138,7 @@ def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
         topology=Topology({"a": BackendSpec("a", "a", "a")}),
     )
     assert (scenario.seed, scenario.heal, scenario.report_interval) == (1, 300, 10)
-    assert scenario.workload == Workload() and scenario.checks == tuple(CHECKERS)
+    assert scenario.workload == Workload() and scenario.checks == defaults()
 
 
 def test_config_file_backends_resolved_next_to_the_scenario_and_overridden_inline(tmp_path: Path) -> None:
@@ -828,7 +828,7 @@ def test_a_config_backend_naming_another_driver_runs_it_with_no_array(tmp_path: 
     assert scenario.topology.unemulated() == {"mem": "support.memdriver.MemoryDriver"}
     assert scenario.topology.arrays() == ("alpha",)  # neither mem nor its device 'far'
     assert scenario.topology.link_names() == ()
-    assert scenario.checks == tuple(CHECKERS)  # alpha has an array: every check has something to judge
+    assert scenario.checks == defaults()  # alpha has an array: every default check has something to judge
     assert parse_scenario(scenario_to_yaml(scenario), scenario.source) == scenario
 
 
@@ -907,7 +907,7 @@ def test_a_check_of_arrays_in_a_world_without_one(tmp_path: Path) -> None:
     )
     # left out, the checks are those that can judge something here
     scenario = load_scenario(write(tmp_path, own_driver(tmp_path, "", conf)))
-    assert scenario.checks == tuple(c for c in CHECKERS if c not in ("data", "split_brain", "no_orphans"))
+    assert scenario.checks == tuple(c for c in defaults() if c not in ("data", "split_brain", "no_orphans"))
 
 
 def test_a_driver_that_cannot_be_loaded_is_named_with_its_section(tmp_path: Path) -> None:
