@@ -183,7 +183,7 @@ def test_replisim_run_from_the_repository_root_runs_it_and_writes_its_report(tmp
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("PASS cinder-host-failover seed=21: 6/6 checks passed"), done.stdout
+    assert done.stdout.startswith("PASS cinder-host-failover seed=21: 7/7 checks passed"), done.stdout
     assert "(replicated: no emulated array, not measured)" in done.stdout
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["failovers"]["unmeasured"] == ["replicated"] and report["capacity"] == {}
