@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import DATA, buggy
+from support import DATA, buggy, conformance_zoo
 from support.shipped import scenario, verdict
 
 from replisim.console import chaos_command
@@ -72,6 +72,72 @@ def test_secrets_checker_catches_a_driver_that_leaks_a_password() -> None:
     ok, witness = verdict(run_scenario(spec, driver_class=buggy.LeaksDevicePassword), "secrets")
     assert not ok and witness["f"] == "get_volume"
     assert "hunter2" not in json.dumps(witness)
+
+
+# -- host_actions: the runbook's steps did what they asked ---------------------------------------
+
+
+def test_a_driver_that_refuses_the_failback_fails_host_actions_and_nothing_else() -> None:
+    """The hole host_actions closes: the failback refused as an invalid target leaves a consistent
+    failed-over world, which every safety check passes."""
+    result = run_scenario(scenario("host-failover-runbook"), driver_class=buggy.RefusesFailback)
+    assert [v.check for v in result.verdicts if not v.ok] == ["host_actions"]
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False
+    assert (witness["action"], witness["secondary"], witness["at"]) == ("failover_host", "default", 7800.0)
+    assert witness["service"]["replication_status"] == "failed-over"
+    assert witness["service"]["active_backend_id"] == "beta"
+    summary = next(v.summary for v in result.verdicts if v.check == "host_actions")
+    assert summary.startswith(
+        "failover_host alpha -> default at 130m: the service stayed failed-over (active beta)"
+    )
+    assert "InvalidReplicationTarget" in summary and "this array cannot fail back" in summary
+
+
+@pytest.mark.parametrize(
+    ("bug", "action", "fragment"),
+    [
+        # thaw_backend raises: the service stays disabled, and the API answers the refusal
+        (buggy.RefusesThaw, "thaw_host", "the API answered 'Backend reported error during thaw_host"),
+        # a bare RuntimeError out of the failback: the service ends in failover-error
+        (conformance_zoo.FailbackCrashes, "failover_host", "showed failover-error (active beta)"),
+        # freeze_backend raises what the manager does not forgive: frozen, never disabled
+        (conformance_zoo.FreezeRaises, "freeze_host", "the API refused it (VolumeBackendAPIException"),
+        # Cinder 29's manager ends the old 2-tuple answer in failover-error
+        (conformance_zoo.FailoverHostTwoTuple, "failover_host", "showed failover-error"),
+    ],
+)
+def test_host_actions_catches_a_step_the_driver_defeats(bug: type, action: str, fragment: str) -> None:
+    result = run_scenario(scenario("host-failover-runbook"), driver_class=bug)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False and witness["action"] == action, witness
+    assert fragment in next(v.summary for v in result.verdicts if v.check == "host_actions")
+
+
+def test_a_driver_that_ignores_a_freeze_cannot_defeat_it() -> None:
+    """The control plane enforces a freeze (the API marks the service frozen, the manager disables
+    it whatever VolumeDriverException the driver raises), so such a driver still passes."""
+    result = run_scenario(scenario("host-failover-runbook"), driver_class=buggy.IgnoresFreeze)
+    assert result.ok is True, [v for v in result.verdicts if not v.ok]
+
+
+# Every correct zoo driver that has V2.1's host failover (SeedEraOnly has none: the runbook cannot
+# work on it, and host_actions says so).
+V21 = [d for d in conformance_zoo.CORRECT if d is not conformance_zoo.SeedEraOnly]
+
+
+@pytest.mark.parametrize("driver", V21, ids=lambda d: d.__name__)
+def test_host_actions_passes_every_correct_driver(driver: type) -> None:
+    result = run_scenario(scenario("host-failover-runbook"), driver_class=driver)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is True, witness
+
+
+def test_a_seed_era_driver_cannot_run_the_runbook() -> None:
+    result = run_scenario(scenario("host-failover-runbook"), driver_class=conformance_zoo.SeedEraOnly)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False and witness["action"] == "freeze_host"
+    assert "NotImplementedError" in witness["api"]["error"]
 
 
 def test_chaos_shrinks_a_failing_seed_with_many_faults_to_the_few_that_matter(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def _run_with(driver: str, tmp_path: Path) -> RunResult:
 def test_the_correct_driver_passes_and_the_array_checks_would_not_pass_on_nothing() -> None:
     result = run_scenario(scenario(NAME))
     assert result.ok is True, [v for v in result.verdicts if not v.ok]
+    assert verdict(result, "host_actions")[0] is True  # the runbook's four steps did what they asked
     # the scenario leaves them out (the schema refuses them here); run anyway, they say unknown
     for check in arrays_only():
         found = CHECKERS[check](result.record)
@@ -59,3 +60,34 @@ def test_a_driver_that_moves_its_volumes_to_its_target_fails_no_volume_lost(tmp_
     assert ok is False, witness
     assert witness["host"] == "replisim@secondary#secondary"
     assert result.ok is False
+
+
+def test_a_driver_that_refuses_the_failback_fails_host_actions(tmp_path: Path) -> None:
+    """The backend stays failed over to 'secondary' after the operator's failback."""
+    result = _run_with("support.cinder_drivers.RefusesFailback", tmp_path)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False, witness
+    assert (witness["action"], witness["secondary"]) == ("failover_host", "default")
+    assert witness["service"]["replication_status"] == "failed-over"
+    assert witness["service"]["active_backend_id"] == "secondary"
+    summary = next(v.summary for v in result.verdicts if v.check == "host_actions")
+    assert summary.startswith(
+        "failover_host replicated -> default at 30m: the service stayed failed-over (active secondary)"
+    )
+    assert "InvalidReplicationTarget" in summary
+    assert result.ok is False
+
+
+def test_a_driver_that_refuses_the_thaw_fails_host_actions(tmp_path: Path) -> None:
+    result = _run_with("support.cinder_drivers.RefusesThaw", tmp_path)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False and witness["action"] == "thaw_host", witness
+    assert witness["service"]["disabled"] is True
+    assert [v.check for v in result.verdicts if not v.ok] == ["host_actions"]
+
+
+def test_a_driver_that_switches_then_raises_fails_host_actions_too(tmp_path: Path) -> None:
+    result = _run_with("support.cinder_drivers.FailsOverThenRaises", tmp_path)
+    ok, witness = verdict(result, "host_actions")
+    assert ok is False and (witness["action"], witness["secondary"]) == ("failover_host", "secondary")
+    assert witness["service"]["replication_status"] == "failover-error"

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from replisim import exception
 from replisim.actors.manager import VolumeManager
 from replisim.drivers.emulated import EmulatedDriver
 from replisim.scenarios.runner import run_scenario
@@ -67,6 +68,36 @@ class LeaksDevicePassword(EmulatedDriver):
         update = super().create_volume(volume)
         password = next((d.get("san_password") for d in self.devices if isinstance(d, Mapping)), "")
         return {"provider_location": f"{update['provider_location']}?auth={password}"}
+
+
+class RefusesFailback(EmulatedDriver):
+    """Fails over, then refuses every failback as an invalid target: the backend stays failed over."""
+
+    def failover_host(
+        self,
+        context: Any,
+        volumes: list[Mapping[str, Any]],
+        secondary_id: str | None = None,
+        groups: list[Any] | None = None,
+    ) -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        if secondary_id == "default":
+            raise exception.InvalidReplicationTarget(reason="this array cannot fail back")
+        return super().failover_host(context, volumes, secondary_id, groups)
+
+
+class RefusesThaw(EmulatedDriver):
+    """Refuses every thaw: the service stays disabled, as Cinder leaves it when the driver says no."""
+
+    def thaw_backend(self, context: Any) -> bool:
+        raise exception.VolumeDriverException(message="the array will not take writes yet")
+
+
+class IgnoresFreeze(EmulatedDriver):
+    """Refuses every freeze: the control plane freezes the service anyway (the API marks it frozen
+    and the manager disables it whatever the driver says), so the freeze still does what it asks."""
+
+    def freeze_backend(self, context: Any) -> bool:
+        raise exception.VolumeDriverException(message="the array ignores freezes")
 
 
 def failing_run(scenario: Scenario, seed: int) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cinder import exception
 from cinder.volume import driver
 
 from examples.cinder_replicated import ReplicatedFakeDriver
@@ -57,3 +58,22 @@ class MovesVolumesToItsTarget(ReplicatedFakeDriver):
                 {"volume_id": u["volume_id"], "updates": {**u["updates"], "host": moved}} for u in updates
             ]
         return active, updates, group_updates
+
+
+class RefusesFailback(ReplicatedFakeDriver):
+    """Fails over, then refuses the failback as an invalid target: the backend stays failed over,
+    a consistent world in which every safety check passes, though the runbook's last step failed."""
+
+    def failover_host(
+        self, context: Any, volumes: list[Any], secondary_id: str | None = None, groups: Any = None
+    ) -> Any:
+        if secondary_id == "default":
+            raise exception.InvalidReplicationTarget(reason="this array cannot fail back")
+        return super().failover_host(context, volumes, secondary_id, groups)
+
+
+class RefusesThaw(ReplicatedFakeDriver):
+    """Refuses every thaw: the service stays disabled (Cinder keeps it so when the driver says no)."""
+
+    def thaw_backend(self, context: Any) -> Any:
+        raise exception.VolumeDriverException(message="the array will not take writes yet")
