@@ -304,12 +304,14 @@ def no_volume_lost(run: RunRecord) -> Finding:
                 },
             )
     served = _served_from(run.fabric)
+    serving = _serving_at(run.fabric)
     for t in run.transitions:
         if t.old == "enabling_secondary" and t.new in SERVED_AWAY:
             array, _ = served(t.volume_id, t.time)
-            # The volume's own failover, which moves its host with it: the array's owner serves it
-            # (the backend a later host failover left serving it, the end's served_by, did not yet).
-            wrong = None if array is None else _misnamed(run, array, t.host, t.location, None)
+            # The volume's own failover: the backend serving it then (a later host failover's, the
+            # end's served_by, did not yet), the array's owner unless its driver kept the volume.
+            at = serving(t.volume_id, t.time)
+            wrong = None if array is None else _misnamed(run, array, t.host, t.location, at)
             if wrong:
                 return Finding(
                     False,
@@ -339,13 +341,33 @@ def _misnamed(
 ) -> str | None:
     """How a host and location fail to name ``array`` (None: they name it). After a host failover
     the volume keeps its host: the backend that failed over (``served_by``) serves it from the
-    target's array; otherwise the array's owner does."""
+    target's array, as does a backend whose per-volume failover kept the volume (the contract lets a
+    failover answer without a host); otherwise the array's owner does. A volume with no location is
+    named by its host alone: a driver may store nothing (create_volume's model update may be None)
+    and keep where its volumes are to itself."""
     backend = (host or "").partition("@")[2].partition("#")[0]
     located = (location or "").removeprefix("emulated://").partition("/")[0]
     owner = served_by or run.owners.get(array)
-    if located != array or (owner is not None and owner != backend):
+    if (location is not None and located != array) or (owner is not None and owner != backend):
         return f"host {host!r}, location {location!r}"
     return None
+
+
+def _serving_at(fabric: Fabric) -> Callable[[str, float], str | None]:
+    """The backend serving a volume from another's array at a time (``Fabric.serve``'s log), if any."""
+    changes: dict[str, list[tuple[float, str | None]]] = {}
+    for time, volume_id, backend in fabric.serving:
+        changes.setdefault(volume_id, []).append((time, backend))
+
+    def serving(volume_id: str, when: float) -> str | None:
+        backend = None
+        for time, value in changes.get(volume_id, ()):
+            if time > when:
+                break
+            backend = value
+        return backend
+
+    return serving
 
 
 def _served_from(fabric: Fabric) -> Callable[[str, float], tuple[str | None, str | None]]:

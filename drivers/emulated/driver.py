@@ -252,7 +252,7 @@ class EmulatedDriver:
         copies = {copy.array: copy for copy in self.fabric.copies(volume_id)}
         target = self._resolve_target(secondary, copies, volume_id)
         record = self.fabric.failover(volume_id, target)
-        self.fabric.served_by.pop(volume_id, None)  # a volume's own failover moves its host too
+        self.fabric.serve(volume_id, None)  # a volume's own failover moves its host too
         current = _located_array(volume) or self.array_name
         others = [name for name in copies if name != target]
         home = self.fabric.home.get(volume_id)
@@ -355,10 +355,7 @@ class EmulatedDriver:
             except exception.CinderException:
                 updates.append({"volume_id": volume_id, "updates": {"status": "error"}})
                 continue
-            if failback:
-                self.fabric.served_by.pop(volume_id, None)
-            else:
-                self.fabric.served_by[volume_id] = self.backend
+            self.fabric.serve(volume_id, None if failback else self.backend)
             updates.append(
                 {
                     "volume_id": volume_id,

@@ -84,9 +84,12 @@ class Fabric:
         self.failovers: list[FailoverRecord] = []
         self.split: dict[str, None] = {}  # volumes with two primaries, in the order they split
         self.home: dict[str, str] = {}  # volume id -> the array it was created on
-        # volume id -> the backend serving it from another's array since a host failover (V2.1):
-        # the volume keeps its host, so the backend that owns the array does not claim it
+        # volume id -> the backend serving it from another's array since a failover that left its
+        # host as it was (every host failover, V2.1; a per-volume failover whose driver keeps the
+        # volume): the backend that owns the array does not claim it. Changed only by ``serve``,
+        # which keeps every change, timed, in ``serving``, so a checker can ask who served when.
         self.served_by: dict[str, str] = {}
+        self.serving: list[tuple[float, str, str | None]] = []
         # array -> {volume id: [until, reports left]}: volumes whose replication changed, which the
         # backend driving that array reports until then (so a manager that missed an outcome learns it)
         self.changed: dict[str, dict[str, list[float]]] = {}
@@ -135,6 +138,17 @@ class Fabric:
         """The backend a volume served from ``array`` belongs to: the one that failed over to the
         array with it (host failover), else the array's owner."""
         return self.served_by.get(volume_id) or self.owners.get(array)
+
+    def serve(self, volume_id: str, backend: str | None) -> None:
+        """From now ``backend`` serves the volume from whichever array holds its primary (None: the
+        owner of that array does, as after a failover that moved the volume's host, or a failback)."""
+        if self.served_by.get(volume_id) == backend:
+            return
+        if backend is None:
+            del self.served_by[volume_id]
+        else:
+            self.served_by[volume_id] = backend
+        self.serving.append((self.now, volume_id, backend))
 
     def set_owner(self, array: str, backend: str) -> None:
         """``backend`` drives ``array`` (its driver says so at set-up)."""
@@ -299,7 +313,7 @@ class Fabric:
             self._discard(self.array(copy.array), volume_id)
         self.rates.pop(volume_id, None)
         self.split.pop(volume_id, None)
-        self.served_by.pop(volume_id, None)
+        self.serve(volume_id, None)
 
     # -- writes -----------------------------------------------------------------------------------
 

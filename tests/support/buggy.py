@@ -27,6 +27,17 @@ class ForgetsFailoverHost(VolumeManager):
         return values
 
 
+class ForgetsOnlyTheFailoverHost(VolumeManager):
+    """Applies a failover's location but not its ``host``: the database then names the array the
+    volume is on, but not the backend the driver said serves it now."""
+
+    @staticmethod
+    def _failover_values(result: Any) -> dict[str, Any]:
+        values = VolumeManager._failover_values(result)
+        values.pop("host", None)
+        return values
+
+
 class SkipsErrorNeverReaps(VolumeManager):
     """Leaves a volume in its transitional status when the driver fails, and never reaps orphans."""
 

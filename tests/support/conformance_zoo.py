@@ -566,8 +566,9 @@ class FailoverModelUpdateOnly(EmulatedDriver):
         result = super().replication_failover(context, volume, secondary)
         promoted = self.fabric.primary(volume["id"])
         if promoted is not None and promoted.array != self.array_name:
-            # this backend keeps reporting the volume; the promoted array's backend does not
+            # this backend keeps serving and reporting the volume; the promoted array's backend does not
             self.fabric.changed.get(promoted.array, {}).pop(volume["id"], None)
+            self.fabric.serve(volume["id"], self.backend)
         return {"model_update": result["model_update"]}
 
     def _truth(self, volume_id: str) -> dict[str, Any]:
