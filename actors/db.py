@@ -1404,6 +1404,8 @@ class SqlRepository:
         # statements, compiled once, on the DBAPI connection (``_raw_tx``, ``_Compiled``)
         self._raw = sqlite
         self._compiled: dict[Any, _Compiled] = {}
+        self._writer: Any = None  # the raw writer's DBAPI connection, kept while sound (_raw_tx)
+        self._idle_readers: list[Any] = []  # reader DBAPI connections kept out of the pool
         _META.create_all(self._engine)
         _add_missing_columns(self._engine)
         with self._tx() as (conn, _now):
@@ -1483,7 +1485,9 @@ class SqlRepository:
         assert dbapi is not None
         try:
             with self._serial:
-                raw = self._engine.raw_connection()
+                # one writer at a time: it keeps its connection, out of the pool, while it is sound
+                raw, self._writer = self._writer or self._engine.raw_connection(), None
+                sound = False
                 try:
                     cursor = raw.cursor()
                     self._raw_begin(cursor)
@@ -1491,6 +1495,7 @@ class SqlRepository:
                         yield cursor, float(self._clock())
                     except BaseException:
                         cursor.execute("ROLLBACK")
+                        sound = True
                         raise
                     try:
                         cursor.execute("COMMIT")
@@ -1498,8 +1503,12 @@ class SqlRepository:
                         with contextlib.suppress(dbapi.Error):
                             cursor.execute("ROLLBACK")
                         raise
+                    sound = True
                 finally:
-                    raw.close()
+                    if sound:
+                        self._writer = raw
+                    else:
+                        raw.close()
         except dbapi.IntegrityError as exc:  # a uniqueness race the pre-checks could not see
             raise exception.Invalid(f"Integrity error: {exc}") from exc
         except dbapi.OperationalError as exc:
@@ -1533,17 +1542,26 @@ class SqlRepository:
         snapshot, no transaction and no lock."""
         compiled = self._statement(key, lambda: statement)
         _require(self.available)
-        raw = self._reader.raw_connection()
+        raw = self._reader_connection()
         try:
             cursor = raw.cursor()
             try:
-                return list(cursor.execute(compiled.sql, compiled.bind(values)).fetchall())
+                found = list(cursor.execute(compiled.sql, compiled.bind(values)).fetchall())
             finally:
-                cursor.close()
+                cursor.close()  # resets the statement: its snapshot ends here
         except raw.dbapi.Error as exc:
-            raise exception.DBUnavailable(reason=str(exc)) from exc
-        finally:
             raw.close()
+            raise exception.DBUnavailable(reason=str(exc)) from exc
+        self._idle_readers.append(raw)
+        return found
+
+    def _reader_connection(self) -> Any:
+        """A reader DBAPI connection: an idle one this repository keeps out of the pool (taking one
+        from the pool and giving it back cost more than the read), else one from the pool."""
+        try:
+            return self._idle_readers.pop()
+        except IndexError:
+            return self._reader.raw_connection()
 
     def _raw_volume(self, cursor: Any, volume_id: str) -> Row:
         found = cursor.execute(self._statement("volume", lambda: _VOLUME_BY_ID).sql, (volume_id,)).fetchone()
@@ -1598,6 +1616,12 @@ class SqlRepository:
 
     def close(self) -> None:
         """Release the connection pools (and with them an in-memory database)."""
+        with self._serial:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.close()
+        while self._idle_readers:
+            self._idle_readers.pop().close()
         self._reader.dispose()
         self._engine.dispose()
 
@@ -1643,17 +1667,17 @@ class SqlRepository:
         row decoded by the table's column types. SQLAlchemy spends ten times what SQLite does on
         such a read, and every poll of every client is one."""
         _require(self.available)
-        raw = self._reader.raw_connection()
+        raw = self._reader_connection()
         try:
             cursor = raw.cursor()
             try:
                 found = cursor.execute(self._raw_sql, (volume_id,)).fetchone()
             finally:
-                cursor.close()
+                cursor.close()  # resets the statement: its snapshot ends here
         except raw.dbapi.Error as exc:
-            raise exception.DBUnavailable(reason=str(exc)) from exc
-        finally:
             raw.close()
+            raise exception.DBUnavailable(reason=str(exc)) from exc
+        self._idle_readers.append(raw)
         if found is None:
             raise exception.VolumeNotFound(volume_id=volume_id)
         return _decode_volume(found)
