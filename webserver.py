@@ -41,6 +41,9 @@ Refusal = tuple[int, str]
 # Sees the method, the path (as sent, %-escapes and all) and the headers (upper-case keys, dashes
 # as underscores: ``AUTHORIZATION``) before the body is read; a refusal is answered, the connection closed.
 Gate = Callable[[str, str, Mapping[str, str]], Refusal | None]
+# Whether a request (its method and path as sent) is cheap and never blocks, so that the serving loop
+# may answer it on its own thread rather than hand it to a worker (see ``_Server.add_task``).
+Inline = Callable[[str, str], bool]
 # Shapes a refusal as the server's JSON body.
 Fault = Callable[[int, str], Any]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -174,12 +177,51 @@ class _JsonErrorTask(ErrorTask):
 
 class _Channel(HTTPChannel):
     error_task_class = _JsonErrorTask
+    server: _Server
+    _inline_due = False  # set by ``_Server.add_task``: serve the first request here, after reading
+
+    def handle_read(self) -> None:
+        super().handle_read()
+        # ``received`` (under the requests lock, which ``service`` takes too) has only marked it
+        while self._inline_due:
+            self._inline_due = False
+            self.service()
 
 
 class _Server(TcpWSGIServer):
     fault: Fault
     challenge: tuple[tuple[str, str], ...] = ()
     error_headers: Callable[[], Sequence[tuple[str, str]]] = tuple
+    inline: Inline | None = None
+    _loop_thread: int | None = None
+
+    def run(self) -> None:
+        self._loop_thread = threading.get_ident()
+        super().run()
+
+    def add_task(self, task: Any) -> None:
+        """A channel with a complete request. A request the server calls cheap (``inline``), read
+        on the serving loop with nothing of the channel's still unsent, is answered on the loop
+        itself, once ``received`` returns: handing it to a worker and its answer back to the loop
+        cost two thread switches, several times what answering it does. Anything else (and a
+        refusal) goes to the workers, as in waitress."""
+        if (
+            self.inline is not None
+            and isinstance(task, _Channel)
+            and threading.get_ident() == self._loop_thread
+            and not task.total_outbufs_len
+        ):
+            request = task.requests[0]
+            if request.error is None and self.inline(request.command, request.request_uri.partition("?")[0]):
+                task._inline_due = True
+                return
+        super().add_task(task)
+
+    def pull_trigger(self) -> None:
+        # a channel's task wakes the loop so that it looks at the channel again; on the loop's own
+        # thread (an inline answer) it is about to
+        if threading.get_ident() != self._loop_thread:
+            super().pull_trigger()
 
 
 @dataclass(frozen=True)
@@ -210,11 +252,18 @@ class HttpServer:
         challenge: tuple[tuple[str, str], ...] = (),
         error_headers: Callable[[], Sequence[tuple[str, str]]] = tuple,
         ident: str = "replisim",
+        inline: Inline | None = None,
     ):
         parser = type("GatedParser", (_Parser,), {"gate": staticmethod(gate) if gate else None})
         channel = type("GatedChannel", (_Channel,), {"parser_class": parser})
         server_class = type(
-            "ReplisimServer", (_Server,), {"channel_class": channel, "fault": staticmethod(fault)}
+            "ReplisimServer",
+            (_Server,),
+            {
+                "channel_class": channel,
+                "fault": staticmethod(fault),
+                "inline": staticmethod(inline) if inline else None,
+            },
         )
         adj = Adjustments(
             host=host,

@@ -10,6 +10,7 @@ Both backends validate values with the same code, so they store, and answer, the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -1183,8 +1184,81 @@ _VOLUME_DECODE = tuple(
     )
     for column in _VOLUME_BY_ID.selected_columns
 )
+
+
+def _decode_volume(found: tuple[Any, ...]) -> Row:
+    """A volume row as SQLite's DBAPI returns it (``_VOLUME_BY_ID``'s columns), decoded."""
+    return {
+        name: value if decode is None or value is None else decode(value)
+        for (name, decode), value in zip(_VOLUME_DECODE, found, strict=True)
+    }
+
+
 _VOLUME_TAKEN = sa.select(_VOLUMES.c.id).where(_VOLUMES.c.id == sa.bindparam("volume_id"))
 _VOLUME_INSERT = sa.insert(_VOLUMES)
+# The other statements of a create's path (the quota check, the scheduler's look at the services),
+# for the SQLite DBAPI path (``_Compiled``).
+_TYPE_NAME = sa.select(_TYPES.c.name).where(_TYPES.c.id == sa.bindparam("type_id"))
+_PROJECT_LIMITS = sa.select(_QUOTAS.c.resource, _QUOTAS.c.hard_limit).where(
+    _QUOTAS.c.project_id == sa.bindparam("owner")
+)
+_CLASS_LIMITS = sa.select(_QUOTA_CLASSES.c.resource, _QUOTA_CLASSES.c.hard_limit).where(
+    _QUOTA_CLASSES.c.class_name == sa.bindparam("owner")
+)
+_USAGE_TYPE = sa.func.coalesce(_VOLUMES.c.volume_type_id, DEFAULT_TYPE_ID)
+_USAGE = (
+    sa.select(_USAGE_TYPE, sa.func.count(), sa.func.coalesce(sa.func.sum(_VOLUMES.c.size), 0))
+    .where(~_VOLUMES.c.deleted, _VOLUMES.c.project_id == sa.bindparam("project_id"))
+    .group_by(_USAGE_TYPE)
+)
+_DISABLED_HOSTS = sa.select(_SERVICES.c.host).where(
+    _SERVICES.c.binary == sa.bindparam("binary"), _SERVICES.c.disabled
+)
+
+
+class _Compiled:
+    """A Core statement compiled once for SQLite's DBAPI: its SQL, its parameters in order, and
+    the bind processors SQLAlchemy would apply (JSON, booleans), so that running it on a raw
+    cursor stores exactly what ``Connection.execute`` would. SQLAlchemy spends several times what
+    SQLite does on a one-row statement, and a create runs a dozen."""
+
+    __slots__ = ("defaults", "names", "processors", "sql")
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect):
+        compiled: Any = statement.compile(dialect=dialect)  # an SQLCompiler: positional binds
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or ())
+        bind_processors = compiled._bind_processors
+        self.processors = tuple(bind_processors.get(name) for name in self.names)
+        self.defaults = dict(compiled.params)  # literals the statement binds itself
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        defaults = self.defaults
+        out = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = values[name] if name in values else defaults[name]
+            out.append(value if process is None else process(value))
+        return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _volume_update_flat(changed: tuple[str, ...], wanted: tuple[tuple[str, int, bool], ...]) -> sa.Update:
+    """``_volume_update`` with one parameter per allowed value (``w_{field}_{i}``) instead of an
+    expanding one, which a raw cursor cannot take: ``wanted`` is ``(field, how many values, None
+    too)``."""
+    clauses = [_VOLUMES.c.id == sa.bindparam("w_id"), ~_VOLUMES.c.deleted]
+    for key, count, none in wanted:
+        column = _VOLUMES.c[key]
+        parts = (
+            [column.in_([sa.bindparam(f"w_{key}_{i}", type_=column.type) for i in range(count)])]
+            if count
+            else []
+        )
+        if none:
+            parts.append(column.is_(None))
+        clauses.append(sa.or_(*parts) if parts else sa.false())
+    values = {key: sa.bindparam(f"v_{key}", type_=_VOLUMES.c[key].type) for key in (*changed, "updated_at")}
+    return sa.update(_VOLUMES).where(*clauses).values(values)
 
 
 @functools.lru_cache(maxsize=256)
@@ -1238,9 +1312,10 @@ LOCK_PATIENCE = 120.0
 READERS = 16
 
 
-def _locked(exc: sa.exc.OperationalError) -> bool:
-    """SQLite's "database is locked" / "database table is locked" / SQLITE_BUSY: worth a retry."""
-    text = str(exc.orig).lower()
+def _locked(exc: sa.exc.OperationalError | Exception) -> bool:
+    """SQLite's "database is locked" / "database table is locked" / SQLITE_BUSY: worth a retry
+    (SQLAlchemy's error, or the DBAPI's own)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
     return "locked" in text or "busy" in text
 
 
@@ -1325,6 +1400,12 @@ class SqlRepository:
             compiled = _VOLUME_BY_ID.compile(dialect=self._reader.dialect)
             assert compiled.positiontup == ["volume_id"], compiled.positiontup
             self._raw_sql = str(compiled)
+        # SQLite: the create path's writes (and the scheduler's read of the services) run their
+        # statements, compiled once, on the DBAPI connection (``_raw_tx``, ``_Compiled``)
+        self._raw = sqlite
+        self._compiled: dict[Any, _Compiled] = {}
+        self._writer: Any = None  # the raw writer's DBAPI connection, kept while sound (_raw_tx)
+        self._idle_readers: list[Any] = []  # reader DBAPI connections kept out of the pool
         _META.create_all(self._engine)
         _add_missing_columns(self._engine)
         with self._tx() as (conn, _now):
@@ -1388,8 +1469,159 @@ class SqlRepository:
                 time.sleep(min(pause, max(self.lock_patience - waited, 0.0)))
                 pause = min(pause * 2, 0.5)
 
+    def _statement(self, key: Any, build: Callable[[], sa.ClauseElement]) -> _Compiled:
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = _Compiled(build(), self._engine.dialect)
+        return found
+
+    @contextmanager
+    def _raw_tx(self) -> Iterator[tuple[Any, float]]:
+        """``_tx()`` on SQLite's DBAPI connection: the same turn on this process's write lock, the
+        same ``BEGIN IMMEDIATE`` (another process's lock waited for as ``_begin`` waits), the same
+        errors; yields a cursor and the time, commits when the block ends, rolls back if it raises."""
+        _require(self.available)
+        dbapi = self._engine.dialect.dbapi
+        assert dbapi is not None
+        try:
+            with self._serial:
+                # one writer at a time: it keeps its connection, out of the pool, while it is sound
+                raw, self._writer = self._writer or self._engine.raw_connection(), None
+                sound = False
+                try:
+                    cursor = raw.cursor()
+                    self._raw_begin(cursor)
+                    try:
+                        yield cursor, float(self._clock())
+                    except BaseException:
+                        cursor.execute("ROLLBACK")
+                        sound = True
+                        raise
+                    try:
+                        cursor.execute("COMMIT")
+                    except dbapi.Error:
+                        with contextlib.suppress(dbapi.Error):
+                            cursor.execute("ROLLBACK")
+                        raise
+                    sound = True
+                finally:
+                    if sound:
+                        self._writer = raw
+                    else:
+                        raw.close()
+        except dbapi.IntegrityError as exc:  # a uniqueness race the pre-checks could not see
+            raise exception.Invalid(f"Integrity error: {exc}") from exc
+        except dbapi.OperationalError as exc:
+            raise exception.DBUnavailable(reason=str(exc)) from exc
+
+    def _raw_begin(self, cursor: Any) -> None:
+        """``BEGIN IMMEDIATE`` on a raw cursor, waiting for another process's lock as ``_begin`` does."""
+        dbapi = self._engine.dialect.dbapi
+        assert dbapi is not None
+        started = time.monotonic()
+        pause = 0.01
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except dbapi.OperationalError as exc:
+                waited = time.monotonic() - started
+                if not _locked(exc):
+                    raise
+                if waited >= self.lock_patience:
+                    raise exception.DBUnavailable(
+                        reason=f"{exc}: another process held the write lock for {waited:.0f} s "
+                        f"(waited that long; lock_patience is {self.lock_patience:g} s)"
+                    ) from exc
+                LOG.warning("database is locked by another process; waiting (%.1f s so far)", waited)
+                time.sleep(min(pause, max(self.lock_patience - waited, 0.0)))
+                pause = min(pause * 2, 0.5)
+
+    def _raw_rows(self, key: str, statement: sa.ClauseElement, values: Mapping[str, Any]) -> list[Any]:
+        """A read on a file database's reader pool, as ``_volume_raw`` reads: one statement, one
+        snapshot, no transaction and no lock."""
+        compiled = self._statement(key, lambda: statement)
+        _require(self.available)
+        raw = self._reader_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                found = list(cursor.execute(compiled.sql, compiled.bind(values)).fetchall())
+            finally:
+                cursor.close()  # resets the statement: its snapshot ends here
+        except raw.dbapi.Error as exc:
+            raw.close()
+            raise exception.DBUnavailable(reason=str(exc)) from exc
+        self._idle_readers.append(raw)
+        return found
+
+    def _reader_connection(self) -> Any:
+        """A reader DBAPI connection: an idle one this repository keeps out of the pool (taking one
+        from the pool and giving it back cost more than the read), else one from the pool."""
+        try:
+            return self._idle_readers.pop()
+        except IndexError:
+            return self._reader.raw_connection()
+
+    def _raw_volume(self, cursor: Any, volume_id: str) -> Row:
+        found = cursor.execute(self._statement("volume", lambda: _VOLUME_BY_ID).sql, (volume_id,)).fetchone()
+        if found is None:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return _decode_volume(found)
+
+    def _raw_update(
+        self,
+        cursor: Any,
+        volume_id: str,
+        wanted: Mapping[str, list[Any]],
+        changes: Mapping[str, Any],
+        now: float,
+    ) -> int:
+        """``_update_params``'s UPDATE on a raw cursor; how many rows it changed."""
+        params: dict[str, Any] = {"w_id": volume_id, "v_updated_at": now}
+        shape = []
+        for key, allowed in wanted.items():
+            values = [value for value in allowed if value is not None]
+            shape.append((key, len(values), len(values) != len(allowed)))
+            params.update({f"w_{key}_{i}": value for i, value in enumerate(values)})
+        params.update({f"v_{key}": value for key, value in changes.items()})
+        changed, flat = tuple(changes), tuple(shape)
+        compiled = self._statement(("update", changed, flat), lambda: _volume_update_flat(changed, flat))
+        return int(cursor.execute(compiled.sql, compiled.bind(params)).rowcount)
+
+    def _raw_quota_check(self, cursor: Any, volume: Row, size: int, new_size: int | None = None) -> None:
+        """``_quota_check`` on a raw cursor, in the write transaction."""
+
+        def rows(key: str, statement: sa.ClauseElement, values: Mapping[str, Any]) -> list[Any]:
+            compiled = self._statement(key, lambda: statement)
+            return list(cursor.execute(compiled.sql, compiled.bind(values)).fetchall())
+
+        type_id = volume["volume_type_id"] or DEFAULT_TYPE_ID
+        found = rows("type_name", _TYPE_NAME, {"type_id": type_id})
+        type_name = (found[0][0] if found else None) or type_id
+        own = {r: int(n) for r, n in rows("project_limits", _PROJECT_LIMITS, {"owner": volume["project_id"]})}
+        default = {r: int(n) for r, n in rows("class_limits", _CLASS_LIMITS, {"owner": quotas.DEFAULT_CLASS})}
+        limit = {r: own.get(r, default.get(r, quotas.UNLIMITED)) for r in quotas.relevant(type_name)}
+
+        def usage() -> quotas.Usage:
+            by_type = {
+                str(t): (int(n), int(g))
+                for t, n, g in rows("usage", _USAGE, {"project_id": volume["project_id"]})
+            }
+            return quotas.Usage(
+                sum(n for n, _ in by_type.values()), sum(g for _, g in by_type.values()), by_type
+            )
+
+        _quota_check(limit, usage, type_id=type_id, type_name=type_name, size=size, new_size=new_size)
+
     def close(self) -> None:
         """Release the connection pools (and with them an in-memory database)."""
+        with self._serial:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.close()
+        while self._idle_readers:
+            self._idle_readers.pop().close()
         self._reader.dispose()
         self._engine.dispose()
 
@@ -1403,6 +1635,17 @@ class SqlRepository:
         return dict(row)
 
     def volume_create(self, values: Mapping[str, Any], *, within_quota: bool = False) -> Row:
+        if self._raw:
+            with self._raw_tx() as (cursor, now):  # SQLite: quota-checked writes take turns anyway
+                row = _new_volume(values, now)
+                taken = self._statement("taken", lambda: _VOLUME_TAKEN)
+                if cursor.execute(taken.sql, (row["id"],)).fetchone():
+                    raise exception.Invalid(f"Volume {row['id']} already exists.")
+                if within_quota:
+                    self._raw_quota_check(cursor, row, row["size"] or 0)
+                insert = self._statement("insert", lambda: _VOLUME_INSERT)
+                cursor.execute(insert.sql, insert.bind(row))
+                return row
         with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             row = _new_volume(values, now)
             if conn.execute(_VOLUME_TAKEN, {"volume_id": row["id"]}).first():
@@ -1424,23 +1667,20 @@ class SqlRepository:
         row decoded by the table's column types. SQLAlchemy spends ten times what SQLite does on
         such a read, and every poll of every client is one."""
         _require(self.available)
-        raw = self._reader.raw_connection()
+        raw = self._reader_connection()
         try:
             cursor = raw.cursor()
             try:
                 found = cursor.execute(self._raw_sql, (volume_id,)).fetchone()
             finally:
-                cursor.close()
+                cursor.close()  # resets the statement: its snapshot ends here
         except raw.dbapi.Error as exc:
-            raise exception.DBUnavailable(reason=str(exc)) from exc
-        finally:
             raw.close()
+            raise exception.DBUnavailable(reason=str(exc)) from exc
+        self._idle_readers.append(raw)
         if found is None:
             raise exception.VolumeNotFound(volume_id=volume_id)
-        return {
-            name: value if decode is None or value is None else decode(value)
-            for (name, decode), value in zip(_VOLUME_DECODE, found, strict=True)
-        }
+        return _decode_volume(found)
 
     def volume_get_all(
         self,
@@ -1465,6 +1705,12 @@ class SqlRepository:
             return [dict(row) for row in rows]
 
     def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> Row:
+        if self._raw:
+            with self._raw_tx() as (cursor, now):
+                changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+                if self._raw_update(cursor, volume_id, {}, changes, now) != 1:
+                    raise exception.VolumeNotFound(volume_id=volume_id)
+                return self._raw_volume(cursor, volume_id)
         with self._tx() as (conn, now):
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
             result = conn.execute(*_update_params(volume_id, {}, changes, now))
@@ -1480,6 +1726,18 @@ class SqlRepository:
         *,
         within_quota: bool = False,
     ) -> Row | None:
+        if self._raw:
+            with self._raw_tx() as (cursor, now):
+                wanted = _expectations(expected)
+                changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
+                if within_quota and changes.get("size") is not None:
+                    before = self._raw_volume(cursor, volume_id)
+                    if _matches(before, wanted):  # else the update below changes nothing
+                        self._raw_quota_check(cursor, before, before["size"] or 0, changes["size"])
+                # The check and the write are one statement, so two racers cannot both win.
+                changed = self._raw_update(cursor, volume_id, wanted, changes, now)
+                row = self._raw_volume(cursor, volume_id)  # raises VolumeNotFound when there is no row
+                return row if changed == 1 else None
         with self._quota_serial if within_quota else nullcontext(), self._tx() as (conn, now):
             wanted = _expectations(expected)
             changes = _checked("volume", values, _VOLUME_SCHEMA, _VOLUME_WRITABLE)
@@ -1643,9 +1901,10 @@ class SqlRepository:
             return dict(row)
 
     def service_disabled_hosts(self, binary: str) -> set[str]:
-        with self._tx() as (conn, _now):
-            query = sa.select(_SERVICES.c.host).where(_SERVICES.c.binary == binary, _SERVICES.c.disabled)
-            return set(conn.execute(query).scalars())
+        if self._raw_sql is not None:  # a file database: its reader pool, as volume_get
+            return {host for (host,) in self._raw_rows("disabled_hosts", _DISABLED_HOSTS, {"binary": binary})}
+        with self._tx(write=False) as (conn, _now):
+            return set(conn.execute(_DISABLED_HOSTS, {"binary": binary}).scalars())
 
     def service_conditional_update(
         self, host: str, binary: str, expected: Mapping[str, Any], values: Mapping[str, Any]

@@ -85,6 +85,27 @@ def gate(method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
     return None if has_credentials(present) else (401, NO_CREDENTIALS)
 
 
+_LISTINGS = frozenset({"detail", "summary"})
+
+
+def inline(method: str, path: str) -> bool:
+    """Whether a request is a show of one volume (``GET /v3[/{project_id}]/volumes/{id}``), the
+    poll a client makes while it waits: a policy check, one indexed read (on a reader connection
+    that never waits for a writer) and a render, answered on the serving loop's own thread."""
+    if method != "GET":
+        return False
+    parts = path.split("/")
+    # ['', 'v3', project, 'volumes', id] or ['', 'v3', 'volumes', id]
+    return (
+        len(parts) in (4, 5)
+        and parts[0] == ""
+        and parts[1] == "v3"
+        and parts[-2] == "volumes"
+        and parts[-1] not in _LISTINGS
+        and all(parts[1:])
+    )
+
+
 class ApiServer(HttpServer):
     """``replisim serve``'s HTTP server: the REST application, Cinder faults, noauth checked early."""
 
@@ -103,5 +124,6 @@ class ApiServer(HttpServer):
             gate=gate,
             error_headers=lambda: (("x-openstack-request-id", new_request_id()),),
             ident="replisim",
+            inline=inline,
         )
         self.api = api

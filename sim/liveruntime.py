@@ -18,8 +18,8 @@ from typing import Any
 
 import pykka
 
-from ._kernel import Envelope, Mailbox, Pending, RuntimeBase, Task
-from .effects import Block
+from ._kernel import CLIENT, Envelope, Mailbox, Pending, RuntimeBase, Task
+from .effects import Address, Block, Message
 from .errors import MessagingTimeout
 
 LOG = logging.getLogger("replisim.sim")
@@ -47,9 +47,13 @@ class _Timers:
         self._thread.start()
 
     def after(self, delay: float, fn: Callable[[], None]) -> None:
+        entry = (time.monotonic() + delay, next(self._seq), fn)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), fn))
-            self._cond.notify()
+            heapq.heappush(self._heap, entry)
+            # Wake the loop only when its wait must end sooner: every call's timeout is a timer,
+            # nearly always later than the earliest, and a wake-up per call is a thread switch.
+            if self._heap[0] is entry:
+                self._cond.notify()
 
     def _loop(self) -> None:
         while True:
@@ -70,6 +74,22 @@ class _Timers:
             self._stopped = True
             self._cond.notify()
         self._thread.join()
+
+
+class _Waiter:
+    """A thread outside the actors waiting for the reply to its ``LiveRuntime.call``; stands in for
+    the waiting task in the runtime's table of calls in flight (``resume`` is what a reply calls)."""
+
+    __slots__ = ("error", "settled", "value")
+
+    def __init__(self) -> None:
+        self.settled = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def resume(self, value: Any, error: BaseException | None) -> None:
+        self.value, self.error = value, error
+        self.settled.set()
 
 
 class LiveRuntime(RuntimeBase):
@@ -117,6 +137,13 @@ class LiveRuntime(RuntimeBase):
         if mailbox is None or self._stopped:
             self.trace.record(self.now, "drop", id=envelope.id, reason="gone")
             return
+        if envelope.kind == "reply" and envelope.dst == CLIENT:
+            entry = self._pending.get(envelope.call_id)
+            if entry is not None and type(entry[0]) is _Waiter:
+                # the answer to a thread blocked in ``call``: handed over here, on the replier's
+                # thread; no actor's state is touched, so no actor thread need carry it
+                self._arrive(envelope)
+                return
         self._shells[mailbox].tell(lambda: self._arrive(envelope))
 
     def _start_block(self, task: Task, effect: Block) -> None:
@@ -135,6 +162,37 @@ class LiveRuntime(RuntimeBase):
         """Let wall-clock time pass until ``until`` seconds since start."""
         if until is not None:
             time.sleep(max(0.0, until - self.now))
+
+    def call(self, target: Address, message: Message, timeout: float = 60.0) -> Any:
+        """Call an actor from this (non-actor) thread and block until its reply, or raise
+        ``MessagingTimeout`` after ``timeout`` seconds, as a client task's ``Call`` would; but the
+        request leaves from this thread and the reply is handed straight back to it, rather than
+        each crossing the client's actor thread, and the wait is its own timer."""
+        call_id = self.next_id()
+        waiter = _Waiter()
+        self._pending[call_id] = (waiter, self._client)  # type: ignore[assignment]
+        try:
+            self._send(CLIENT, target, "call", message, call_id)
+        except BaseException:
+            self._pending.pop(call_id, None)
+            raise
+        if not waiter.settled.wait(timeout):
+            if self._pending.pop(call_id, None) is not None:
+                self.trace.record(
+                    self.now,
+                    "timeout",
+                    actor=str(CLIENT),
+                    call=call_id,
+                    method=message.method,
+                    target=str(target),
+                )
+                raise MessagingTimeout(
+                    f"{CLIENT} got no reply from {target} to {message.method!r} within {timeout} s"
+                )
+            waiter.settled.wait()  # the reply won the race with the timeout: it is being handed over
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.value
 
     def wait(self, pending: Pending, timeout: float | None = None) -> Any:
         if not pending.settle(timeout):

@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import select
+import threading
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -42,14 +45,65 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class ArrayClient:
-    """Calls one array as one user. The password is kept for the Authorization header only."""
+# Idle keep-alive connections (``ArrayClient(keep_alive=True)``), by array and timeout, newest last,
+# with the time each was last used. A connection idle longer than IDLE_REUSE is not reused: the
+# array closes one idle for 60 s (its channel_timeout), and one closed as it is reused would fail a
+# request the array never saw. One the array has closed (it stopped, or was restarted) is readable,
+# and is dropped unused.
+IDLE_REUSE = 20.0
+IDLE_PER_ARRAY = 32
+_IdleKey = tuple[str, int, float]
+_idle: dict[_IdleKey, list[tuple[http.client.HTTPConnection, float]]] = {}
+_idle_lock = threading.Lock()
 
-    def __init__(self, address: str, login: str, password: str, timeout: float = 5.0):
+
+def _reusable(connection: http.client.HTTPConnection, since: float, now: float) -> bool:
+    sock = connection.sock
+    if sock is None or now - since > IDLE_REUSE:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable  # an idle connection with something to read has been closed by the array
+
+
+def _take_idle(key: _IdleKey) -> http.client.HTTPConnection | None:
+    now = time.monotonic()
+    with _idle_lock:
+        pool = _idle.get(key)
+        while pool:
+            connection, since = pool.pop()
+            if _reusable(connection, since, now):
+                return connection
+            connection.close()
+    return None
+
+
+def _give_idle(key: _IdleKey, connection: http.client.HTTPConnection) -> None:
+    with _idle_lock:
+        pool = _idle.setdefault(key, [])
+        if len(pool) < IDLE_PER_ARRAY:
+            pool.append((connection, time.monotonic()))
+            return
+    connection.close()
+
+
+class ArrayClient:
+    """Calls one array as one user. The password is kept for the Authorization header only.
+
+    ``keep_alive``: reuse connections to the array across requests (and across clients of the
+    same array and timeout): a new connection per request cost the array ~4 times what the request
+    did. A request that fails is never retried; its connection is closed."""
+
+    def __init__(
+        self, address: str, login: str, password: str, timeout: float = 5.0, *, keep_alive: bool = False
+    ):
         self.host, self.port = parse_address(address)
         self.address = f"{self.host}:{self.port}"
         self.login = login
         self.timeout = timeout
+        self.keep_alive = keep_alive
         token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
         self._authorization = f"Basic {token}"
 
@@ -64,17 +118,26 @@ class ArrayClient:
             "Authorization": self._authorization,
             "Accept": "application/json",
             "Content-Type": "application/json",
-            "Connection": "close",
         }
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if not self.keep_alive:
+            headers["Connection"] = "close"
+        key = (self.host, self.port, self.timeout)
+        connection = _take_idle(key) if self.keep_alive else None
+        if connection is None:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        keep = False
         try:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             raw = response.read()
+            keep = self.keep_alive and not response.will_close
         except (OSError, http.client.HTTPException) as exc:
             raise ArrayUnreachable(self.address, f"{method} {path}: {type(exc).__name__}: {exc}") from None
         finally:
-            connection.close()
+            if keep:
+                _give_idle(key, connection)
+            else:
+                connection.close()
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:

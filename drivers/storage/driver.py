@@ -70,7 +70,7 @@ class Site:
     options: Mapping[str, str] = field(default_factory=dict, repr=False)  # an unmanaged entry's keys
 
     def client(self) -> ArrayClient:
-        return ArrayClient(self.address, self.login, self.password, self.timeout)
+        return ArrayClient(self.address, self.login, self.password, self.timeout, keep_alive=True)
 
     def describe(self) -> dict[str, Any]:
         """This site as a replication target, every secret masked."""

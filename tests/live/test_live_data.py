@@ -70,6 +70,11 @@ def live(start_array: StartArray) -> Iterator[tuple[Cluster, dict[str, StoragePr
     runtime = make_runtime("live")
     cluster = Cluster(runtime, make_repo("sql", runtime), conf=conf(arrays["alpha"], arrays["beta"]))
     try:
+        # both arrays are up: a create must not race the backends' first reports (its settle of
+        # 2.5 report intervals is 125 ms, and a storage backend's set-up takes longer on busy cores)
+        cluster.wait_for(
+            lambda: set(cluster.deployment.managers) <= set(cluster.deployment.scheduler.hosts), "reports"
+        )
         yield cluster, arrays
     finally:
         cluster.stop()
