@@ -79,6 +79,7 @@ class GroupManager:
 
         def _driver(self, operation: str, **args: Any) -> Gen: ...
         def _driver_volume(self, volume: Mapping[str, Any]) -> dict[str, Any]: ...
+        def apply_replication_update(self, update: Mapping[str, Any], asked: float | None = None) -> None: ...
         @staticmethod
         def _describe(exc: BaseException) -> str: ...
 
@@ -343,6 +344,55 @@ class GroupManager:
                 volume["id"], {"replication_status": final, "replication_extended_status": None}
             )
         self.db.group_update(group_id, {"replication_status": final, "status_reason": None})
+
+    def report_group_errors(self, context: Mapping[str, Any]) -> Gen:
+        """As Cinder 29's manager does on a report whose stats say ``replication_status: 'error'``:
+        the driver names, among this backend's replicated groups, those whose replication went
+        wrong, and their volumes. A group's update writes its replication status (and status); a
+        volume's ``replication_status: 'error'`` is an error report on it (what the driver says
+        about a volume otherwise is left to its replication updates). A driver that answers
+        nothing usable is logged, and nothing is written."""
+        groups = [
+            g
+            for g in self.db.group_get_all()
+            if (g.get("host") or "").partition("#")[0] == self.host
+            and g["id"] not in self.working
+            and g.get("replication_status") in (ENABLED, FAILED_OVER, ERROR)
+        ]
+        try:
+            answer = yield from self._driver(
+                "get_replication_error_status",
+                context=context,
+                groups=[
+                    {
+                        **self._driver_group(g),
+                        "volumes": [self._driver_volume(v) for v in self.db.volume_get_all_by_group(g["id"])],
+                    }
+                    for g in groups
+                ],
+            )
+            group_updates, volume_updates = answer
+            if not all(isinstance(u, Mapping) for u in (*group_updates, *volume_updates)):
+                raise TypeError("an update is not a dict")
+        except Exception as exc:
+            LOG.warning(
+                "%s: get_replication_error_status gave nothing usable: %s", self.host, self._describe(exc)
+            )
+            return
+        mine = {g["id"] for g in groups}
+        for update in group_updates:
+            values = {k: update[k] for k in ("status", "replication_status") if k in update}
+            if update.get("group_id") in mine and values:
+                if values.get("replication_status") == ERROR:
+                    values["status_reason"] = "the driver reports the group's replication in error"
+                self.db.group_update(update["group_id"], values)
+        for update in volume_updates:
+            if update.get("replication_status") == ERROR and isinstance(update.get("volume_id"), str):
+                report = {"volid": update["volume_id"], "status": "error"}
+                try:
+                    self.apply_replication_update(report)
+                except exception.VolumeNotFound:
+                    LOG.warning("%s: replication error for unknown volume %r", self.host, update)
 
     def list_group_replication_targets(self, context: Mapping[str, Any], group_id: str) -> Gen:
         """``{'replication_targets': [...]}``: each target the group's volumes replicate to, as

@@ -684,6 +684,8 @@ class VolumeManager(GroupManager, Actor):
                     self.apply_replication_update(update, asked)
                 except exception.VolumeNotFound:
                     LOG.warning("%s: replication update for unknown volume %r", self.host, update)
+        if stats.get("replication_status") == ERROR and contract.era_supported("groups", stats):
+            yield from self.report_group_errors(admin_context().to_dict())
         # The backend reports again: a volume still in error only for its silence, and of which the
         # report names no problem, recovers (one the report names is the driver's to clear).
         for volume_id in sorted(self.unreported):

@@ -448,6 +448,7 @@ class CinderDriver:
         self.configuration = SectionConfiguration(section, configuration)
         self.host = host
         self._replication_error = False
+        self._claims_groups = False  # the last stats claimed group replication
         # the arguments Cinder's volume manager passes (cinder/volume/manager.py), in its words
         with _translated():
             self.driver = self.cinder_class(
@@ -478,12 +479,16 @@ class CinderDriver:
         with _translated():
             stats = self.driver.get_volume_stats(refresh=refresh)
         self._replication_error = isinstance(stats, Mapping) and stats.get("replication_status") == "error"
-        return flatten_stats(stats or {}, groups=self.replicates_groups)
+        flat = flatten_stats(stats or {}, groups=self.replicates_groups)
+        self._claims_groups = contract.era_supported("groups", flat)
+        return flat
 
     def get_replication_updates(self, context: Any) -> list[dict[str, Any]]:
         """Cinder 29's nearest call, as its volume manager makes it: only when the last stats said
-        ``replication_status: 'error'``, the volumes ``get_replication_error_status`` names."""
-        if not self._replication_error:
+        ``replication_status: 'error'``, the volumes ``get_replication_error_status`` names. A class
+        that replicates groups is asked by the control plane itself, with its groups (the group
+        era's clause), so not here as well."""
+        if not self._replication_error or self._claims_groups:
             return []
         with _translated():
             _, volume_updates = self.driver.get_replication_error_status(cinder_context(context), [])
@@ -632,7 +637,11 @@ class CinderDriver:
     def get_replication_error_status(self, context: Any, groups: Sequence[Mapping[str, Any]]) -> Any:
         with _translated(), group_types_known(groups):
             answer = self.driver.get_replication_error_status(
-                cinder_context(context), [cinder_group(g, context) for g in groups]
+                cinder_context(context),
+                [
+                    cinder_group(g, context, [cinder_volume(v, context) for v in g.get("volumes") or ()])
+                    for g in groups
+                ],
             )
         if not isinstance(answer, tuple | list) or len(answer) != 2:
             return answer

@@ -333,7 +333,10 @@ GROUP_CLAUSES: tuple[Clause, ...] = (
         "get_replication_error_status",
         ("context", "groups"),
         "(group_model_updates: [{'group_id': id, ...}], volume_model_updates: [{'volume_id': id, ...}])",
-        "the groups (and their volumes) whose replication went wrong; ([], []) when none did",
+        "asked when the stats say replication_status 'error', with the backend's replicating groups "
+        "(each with its volumes under 'volumes'): the groups and volumes whose replication went "
+        "wrong, each update {'group_id' | 'volume_id': id, 'replication_status': 'error', ...}; "
+        "([], []) when none did",
         gate=GROUP_REPLICATION,
         era="groups",
     ),

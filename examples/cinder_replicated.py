@@ -39,6 +39,8 @@ class ReplicatedFakeDriver(fake_driver.FakeHAReplicatedLoggingVolumeDriver):
         # the stock fake calls itself 'fake' whatever its section says (the conformance suite's
         # STATS-NAME-004 catches that); a real driver reports its configured name
         self.backend_name: str = self.configuration.safe_get("volume_backend_name") or "fake"
+        # a real driver learns this from its array; the fake has none, so a test sets it
+        self.link_down = False
 
     def _targets(self) -> list[str]:
         devices = self.configuration.safe_get("replication_device") or []
@@ -48,6 +50,8 @@ class ReplicatedFakeDriver(fake_driver.FakeHAReplicatedLoggingVolumeDriver):
         super()._update_volume_stats()
         self._stats["replication_enabled"] = bool(self._targets())
         self._stats["replication_targets"] = self._targets()
+        if self.link_down:  # Cinder's manager then asks get_replication_error_status
+            self._stats["replication_status"] = fields.ReplicationStatus.ERROR
         for pool in self._stats["pools"]:  # a pool's capability, as Cinder's scheduler reads it
             pool.update(dict.fromkeys(GROUP_CAPABILITIES, bool(self._targets())))
 
@@ -102,10 +106,14 @@ class ReplicatedFakeDriver(fake_driver.FakeHAReplicatedLoggingVolumeDriver):
     def get_replication_error_status(
         self, context: Any, groups: list[Any]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        if self._targets():
+        if self._targets() and not self.link_down:
             return [], []
         lost = [g for g in groups if g.replication_status == fields.ReplicationStatus.ENABLED]
-        return [{"group_id": g.id, "replication_status": fields.ReplicationStatus.ERROR} for g in lost], []
+        error = fields.ReplicationStatus.ERROR
+        return (
+            [{"group_id": g.id, "replication_status": error} for g in lost],
+            [{"volume_id": v.id, "replication_status": error} for g in lost for v in g.volumes],
+        )
 
     def failover_host(
         self,

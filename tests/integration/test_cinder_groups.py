@@ -107,3 +107,39 @@ def test_a_group_whose_type_does_not_replicate_is_a_generic_group_on_a_cinder_dr
     world.admin("delete_group", group_id=group_id, delete_volumes=True)
     world.wait_for(lambda: not any(g["id"] == group_id for g in world.db.group_get_all()), "the delete")
     assert [v for v in world.db.volume_get_all() if v["id"] in ids] == []
+
+
+def test_a_cinder_driver_that_reports_its_replication_in_error_names_the_groups_it_lost(
+    world: Cluster,
+) -> None:
+    """As Cinder 29's manager does on a report whose stats say replication_status 'error': it asks
+    the driver's get_replication_error_status about the backend's replicating groups (with their
+    volumes), and writes what it answers; a group that is not replicating is not asked about."""
+    group_id, ids = _group(world)
+    idle_id, idle_ids = _group_of_another_type(world)
+    _act(world, "enable_group_replication", group_id)
+    world.deployment.drivers[HOST].driver.link_down = True
+    world.wait_for(
+        lambda: world.db.group_get(group_id)["replication_status"] == "error", "the group in error"
+    )
+    world.wait_for(
+        lambda: all(world.volume(v)["replication_status"] == "error" for v in ids), "its volumes in error"
+    )
+    assert world.db.group_get(group_id)["status"] == "available"
+    assert "the driver reports" in (world.db.group_get(group_id)["status_reason"] or "")
+    assert _state(world, idle_id, idle_ids) == (("available", "disabled"), [("available", "disabled")] * 2)
+
+
+def _group_of_another_type(world: Cluster) -> tuple[str, list[str]]:
+    """A second replication group on the same backend, its replication never enabled."""
+    volume_type = world.db.volume_type_get_by_name("gold")
+    group_type = world.admin("create_group_type", name="idle", group_specs=CONSISTENT)
+    group = world.admin("create_group", group_type=group_type["id"], volume_types=[volume_type["id"]])
+    world.wait_for(lambda: world.db.group_get(group["id"])["status"] != "creating", "the group")
+    ids = [
+        world.admin("create_volume", size=1, volume_type=volume_type["id"], group_id=group["id"])["id"]
+        for _ in range(2)
+    ]
+    for volume_id in ids:
+        world.wait_status(volume_id, "status", "available")
+    return group["id"], ids
