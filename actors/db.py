@@ -1395,6 +1395,8 @@ class SqlRepository:
         # this process's quota-checked writes take turns. (SQLite's already do, above.)
         self._quota_serial: AbstractContextManager[Any] = nullcontext() if sqlite else threading.Lock()
         self._read_serial = self._serial if in_memory else nullcontext()
+        # a read here never waits, for a writer or a network: SQLite in a file, under WAL
+        self.reads_never_wait = sqlite and not in_memory
         self._raw_sql: str | None = None
         if sqlite and not in_memory:
             compiled = _VOLUME_BY_ID.compile(dialect=self._reader.dialect)

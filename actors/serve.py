@@ -235,7 +235,7 @@ def start(
             recorder=recorder,
             reads=deployment.api,
         )
-        httpd = ApiServer((host, port), api)
+        httpd = ApiServer((host, port), api, inline_polls=db.reads_never_wait)
     except BaseException:
         runtime.stop()
         if db is not None:

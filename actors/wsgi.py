@@ -114,7 +114,10 @@ class ApiServer(HttpServer):
         address: tuple[str, int],
         api: BlockStorageApi,
         limits: Limits | None = None,
+        inline_polls: bool = True,
     ):
+        """``inline_polls``: answer a poll on the serving loop's thread (see ``inline``); only where
+        the database's reads never wait, since a poll that waited there would stall every connection."""
         super().__init__(
             RestApplication(api),
             address[0],
@@ -124,6 +127,6 @@ class ApiServer(HttpServer):
             gate=gate,
             error_headers=lambda: (("x-openstack-request-id", new_request_id()),),
             ident="replisim",
-            inline=inline,
+            inline=inline if inline_polls else None,
         )
         self.api = api

@@ -1072,3 +1072,15 @@ def test_a_database_file_from_before_groups_gains_the_group_column(tmp_path: Pat
         assert [v["id"] for v in repo.volume_get_all_by_group("g1")] == ["old"]
     finally:
         repo.close()
+
+
+def test_only_a_file_sqlite_database_says_its_reads_never_wait(tmp_path: Path) -> None:
+    """What lets ``serve`` answer a poll on its serving loop: under WAL a read takes no lock, while
+    an in-memory database's reads take the writers' turn (and a server's would cross a network)."""
+    in_file = SqlRepository(f"sqlite:///{tmp_path / 'r.db'}", clock=lambda: 0.0)
+    in_memory = SqlRepository("sqlite://", clock=lambda: 0.0)
+    try:
+        assert (in_file.reads_never_wait, in_memory.reads_never_wait) == (True, False)
+    finally:
+        in_file.close()
+        in_memory.close()
