@@ -171,8 +171,10 @@ class Bus:
                 arrival = now + delay
                 last = self._fifo.get(key, 0.0)
                 if last > arrival:
-                    arrival = last
-                    delay = arrival - now
+                    delay = last - now
+                    while now + delay < last:  # the subtraction rounds: never land before the last
+                        delay = math.nextafter(delay, math.inf)
+                    arrival = now + delay
                 if self._strict_fifo:
                     while now + delay <= last:
                         delay = math.nextafter(delay, math.inf)

@@ -6,7 +6,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from replisim.sim import Actor, Address, Cast, Constant, Link, Message, SimRuntime, Sleep, Uniform
@@ -79,6 +79,8 @@ class Burst(Actor):
 
 
 @settings(max_examples=60, deadline=None)
+# Hypothesis found it: the clamp to the last arrival rounded to just before it, so 5 overtook 4
+@example(seed=0, schedule="fifo", pauses=[0.0, 0.0, 0.0, 0.001, 0.001, 0.001], jitter=True)
 @given(
     seed=st.integers(0, 10_000),
     schedule=st.sampled_from(["fifo", "random", "pct:2", "pct:5"]),
