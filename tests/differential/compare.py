@@ -112,7 +112,7 @@ class Allowed:
 
 ALLOWLIST: tuple[Allowed, ...] = (
     Allowed(
-        r"faults/no-body-400",
+        r"faults/no-body",
         "*",
         "Cinder 29 fails a create without a body with 500 (KeyError 'body' in its controller); a "
         "client's error is a 400, as replisim answers",

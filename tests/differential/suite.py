@@ -40,6 +40,7 @@ class Run:
     timings: dict[str, float]
     allowlist_used: set[int] = field(default_factory=set)  # indexes into compare.ALLOWLIST
     cli: list[tuple[cli.Outcome, cli.Outcome]] = field(default_factory=list)
+    cinder_status: dict[str, int | None] = field(default_factory=dict)  # each request's, by key
 
     def tally(self) -> Counter[str]:
         return Counter(r.outcome for r in self.results.values())
@@ -93,6 +94,7 @@ def judge(
     timings: dict[str, float],
 ) -> Run:
     result = Run({}, timings, cli=commands)
+    result.cinder_status = {e.key: e.status for exchanges in cinder.values() for e in exchanges}
     for scenario in corpus.SCENARIOS:
         for verdict in compare.compare_runs(scenario, cinder[scenario.name], replisim[scenario.name]):
             result.allowlist_used.update(compare.ALLOWLIST.index(rule) for _, rule in verdict.allowed)

@@ -8,6 +8,7 @@ fix that forgets to remove its entry fails as XPASS. Both servers run once per s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,3 +48,14 @@ def test_answers_as_cinder_29(differential_run: suite.Run, key: str) -> None:
 def test_every_allowlist_entry_is_still_needed(differential_run: suite.Run) -> None:
     unused = [a.keys for i, a in enumerate(compare.ALLOWLIST) if i not in differential_run.allowlist_used]
     assert not unused, f"allowlist entries that no difference needed (remove them): {unused}"
+
+
+def test_every_status_a_label_names_is_cinders(differential_run: suite.Run) -> None:
+    """A step labelled ``...-400`` must get 400 from Cinder itself: one that Cinder accepts tests
+    nothing it says, and changes the state the next step races against."""
+    wrong = {
+        key: (int(named.group(1)), status)
+        for key, status in differential_run.cinder_status.items()
+        if (named := re.search(r"-(\d{3})$", key)) and int(named.group(1)) != status
+    }
+    assert not wrong, f"steps Cinder answers otherwise than their label says (named, got): {wrong}"
