@@ -351,6 +351,10 @@ class RuntimeBase:
         call_id = self.next_id()
         self._send(task.mailbox.address, effect.target, "call", effect.message, call_id)
         self._pending[call_id] = (task, task.mailbox)
+        self._set_timeout(call_id, effect)
+
+    def _set_timeout(self, call_id: int, effect: Call) -> None:
+        """Time the call out after ``effect.timeout`` s unless its reply has arrived by then."""
         self._after(effect.timeout, None, lambda: self._call_timed_out(call_id, effect))
 
     def _call_timed_out(self, call_id: int, effect: Call) -> None:
