@@ -544,7 +544,7 @@ def secrets(run: RunRecord) -> Finding:
     for op in run.history.ops:
         if op.type != "ok" or op.value is None:
             continue
-        text = json.dumps(op.value, default=str)
+        text = json.dumps(op.answer, default=str)
         leaked = [s for s in run.secrets if s and s in text]
         if leaked:
             return Finding(
@@ -787,7 +787,7 @@ def _steps(run: RunRecord) -> tuple[list[_Step], list[_Step]]:
         if op.process != "admin" or op.f not in HOST_ACTIONS:
             continue
         if op.type == "invoke":
-            args = op.value if isinstance(op.value, Mapping) else {}
+            args = op.answer if isinstance(op.value, Mapping) else {}
             host = str(args.get("host") or "")
             backend = host.partition("@")[2].partition("#")[0]
             secondary = args.get("backend_id") if op.f == "failover_host" else None
@@ -882,9 +882,9 @@ def host_actions(run: RunRecord) -> Finding:
         elif step.outcome.type == "info":
             said = f"its outcome is unknown (the call {step.outcome.error}); "
             api["error"] = step.outcome.error
-        elif isinstance(step.outcome.value, str) and step.outcome.value:
-            said = f"the API answered {step.outcome.value!r}; "
-            api["answer"] = step.outcome.value
+        elif isinstance(answer := step.outcome.answer, str) and answer:
+            said = f"the API answered {answer!r}; "
+            api["answer"] = answer
         else:
             said = ""
         logged = [

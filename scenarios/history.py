@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -19,10 +20,42 @@ from typing import Any
 from replisim.actors.db import Repository
 from replisim.sim.errors import MessagingTimeout
 
+PACK_AT = 512  # an answer whose compact JSON is this long or longer is kept packed
+
+
+class Packed:
+    """An answer kept as zlib-compressed compact JSON: a volume row or a listing costs a tenth of
+    its objects' memory, and a large run keeps hundreds of thousands of them. Read it through
+    ``Op.answer``, never directly."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def unpack(self) -> Any:
+        return json.loads(zlib.decompress(self.data))
+
+    def __repr__(self) -> str:
+        return f"Packed({len(self.data)} bytes)"
+
+
+def pack(value: Any) -> Any:
+    """``value`` packed when it is a large mapping or list, otherwise as it is. The JSON is the
+    text ``history.jsonl`` writes of it, so unpacking gives what that file holds."""
+    if not isinstance(value, dict | list):
+        return value
+    try:
+        text = json.dumps(value, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return value
+    return Packed(zlib.compress(text.encode(), 1)) if len(text) >= PACK_AT else value
+
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One line of the history (slotted: a large run records millions)."""
+    """One line of the history (slotted: a large run records millions). A completion's large
+    answer is kept packed: read ``answer``, not ``value``."""
 
     index: int
     process: str
@@ -32,6 +65,16 @@ class Op:
     value: Any = None
     intended: float | None = None  # on invoke: when the workload meant to send it
     error: str | None = None
+
+    @property
+    def answer(self) -> Any:
+        """The value: an invocation's arguments or a completion's answer, unpacked."""
+        value = self.value
+        return value.unpack() if type(value) is Packed else value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The operation as plain data, its answer unpacked (as ``history.jsonl`` holds it)."""
+        return {**{name: getattr(self, name) for name in OP_FIELDS}, "value": self.answer}
 
 
 OP_FIELDS = tuple(f.name for f in fields(Op))
@@ -66,7 +109,7 @@ class History:
             kind,
             invoked.f,
             now,
-            value if error is None else None,
+            pack(value) if error is None else None,
             invoked.intended,
             text,
         )
@@ -83,7 +126,7 @@ class History:
         """The history as JSON lines, one operation each (``history.jsonl``)."""
         with path.open("w") as out:
             for op in self.ops:
-                out.write(json.dumps(asdict(op), sort_keys=True, default=str) + "\n")
+                out.write(json.dumps(op.to_dict(), sort_keys=True, default=str) + "\n")
 
 
 def for_report(op: Op) -> dict[str, Any]:
@@ -92,8 +135,8 @@ def for_report(op: Op) -> dict[str, Any]:
     get_volume answer is a whole row, and a large run polls millions of them)."""
     value = op.value
     if op.type != "invoke":
-        made = op.f == "create_volume" and isinstance(value, Mapping) and "id" in value
-        value = {"id": value["id"]} if made else None
+        value = op.answer if op.f == "create_volume" else None
+        value = {"id": value["id"]} if isinstance(value, Mapping) and "id" in value else None
     return {**{name: getattr(op, name) for name in OP_FIELDS}, "value": value}
 
 

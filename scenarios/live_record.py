@@ -15,7 +15,6 @@ import logging
 import platform
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +153,7 @@ class LiveRecorder:
         self.out.mkdir(parents=True, exist_ok=True)
         hosts = {v["id"]: v["host"] for v in deployment.db.volume_get_all() if v.get("host")}
         with self._lock:
-            ops = [Op(**self._redactor.data(asdict(op))) for op in self.history.ops]
+            ops = [Op(**self._redactor.data(op.to_dict())) for op in self.history.ops]
         History(ops).write(self.out / HISTORY_NAME)
         write_atomically(
             self.out / RUN_NAME,

@@ -1,0 +1,50 @@
+"""A history keeps large answers packed; every reader sees them whole, through ``Op.answer``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from replisim.scenarios.history import PACK_AT, History, Packed, for_report
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=12), inner, max_size=8),
+    max_leaves=60,
+)
+
+
+def completed(value: Any, f: str = "get_volume") -> Any:
+    history = History()
+    index = history.invoke("p", f, {"volume_id": "v"}, 0.0)
+    return history.complete(index, 1.0, value=value)
+
+
+@given(value=json_values)
+def test_a_packed_answer_unpacks_to_the_original(value: Any) -> None:
+    op = completed(value)
+    assert op.answer == value
+    assert op.to_dict()["value"] == value
+
+
+def test_a_large_row_is_packed_and_a_small_answer_or_a_string_is_not() -> None:
+    row = {"id": "vol-1", "status": "available", "reason": "x" * PACK_AT}
+    assert type(completed(row).value) is Packed
+    assert completed({"id": "vol-1"}).value == {"id": "vol-1"}
+    message = "Backend reported error during thaw_host: " + "y" * PACK_AT
+    assert completed(message).value == message and completed(message).answer == message
+
+
+def test_the_report_and_the_history_file_read_a_packed_answer_whole(tmp_path: Any) -> None:
+    row = {"id": "vol-1", "size": 10, "metadata": {str(i): i for i in range(100)}}
+    history = History()
+    index = history.invoke("p", "create_volume", {"size": 10}, 0.0)
+    op = history.complete(index, 1.0, value=row)
+    assert type(op.value) is Packed
+    assert for_report(op)["value"] == {"id": "vol-1"}
+    history.write(tmp_path / "history.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert lines[1]["value"] == row
