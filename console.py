@@ -28,7 +28,7 @@ from replisim.reports.operations import operation_totals, totals_line
 from replisim.scenarios.coverage import Coverage
 from replisim.scenarios.fuzz import PROFILES, SOURCE_PREFIX, FuzzError, draw_world, fault_kinds, world_source
 from replisim.scenarios.history import OutputError, prepare_output_dir, write_atomically
-from replisim.scenarios.runner import RunResult, run_data, run_scenario, write_run
+from replisim.scenarios.runner import RunResult, released, run_data, run_scenario, write_run
 from replisim.scenarios.schema import Scenario, ScenarioError, load_scenario, parse_scenario, scenario_to_yaml
 from replisim.scenarios.shrink import shrink
 from replisim.scenarios.sweep import SweepError, SweepResult, check_dask_address, parse_seeds, sweep
@@ -219,6 +219,7 @@ def run_command(
     out_dir = _output_dir(out, Path("runs") / f"{scenario.name}-seed{seed}")
     result = _run_with_progress(scenario, seed, out_dir / "run.log", progress and not as_json, log_level)
     write_run(result, out_dir)
+    result = released(result)  # the report reads what was written: the record need not stay
     store_scenario(path, scenario, out_dir)
     from replisim.reports.console import print_run_summary
     from replisim.reports.report import write_report

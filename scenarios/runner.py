@@ -13,7 +13,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,9 +308,29 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     verdicts = out / "verdicts.json"
     verdicts.write_text(json.dumps(result.summary(), indent=2, sort_keys=True, default=str) + "\n")
     run = out / "run.json"
-    run.write_text(json.dumps(run_data(result), sort_keys=True, default=str) + "\n")
+    with run.open("w", encoding="utf-8") as stream:  # streamed: a large run's is hundreds of MB
+        json.dump(run_data(result), stream, sort_keys=True, default=str)
+        stream.write("\n")
     written += [trace, history, verdicts, run]
     return written
+
+
+def released(result: RunResult) -> RunResult:
+    """``result`` without what ``write_run`` has written and only the record's readers need (the
+    history, the transitions, the volumes' rows, the samples, the trace): what is left prints the
+    verdicts and the summary. A report reads the written run; the run's record alive beside it
+    made the report step the run's peak (2.56 GiB for 100,000 volumes)."""
+    record = replace(
+        result.record,
+        history=History(),
+        transitions=[],
+        status_changes=[],
+        volumes=[],
+        services=[],
+        service_changes=[],
+        manager_log=[],
+    )
+    return replace(result, record=record, samples=[], trace=Trace(enabled=False))
 
 
 def run_data(result: RunResult) -> dict[str, Any]:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 from bench_kernel import bare_simpy  # noqa: E402
 
 from replisim.scenarios import runner  # noqa: E402
-from replisim.scenarios.runner import RunResult, run_scenario, write_run  # noqa: E402
+from replisim.scenarios.runner import released, run_scenario, write_run  # noqa: E402
 from replisim.scenarios.schema import parse_scenario  # noqa: E402
 
 BARE_MESSAGES = 200_000
@@ -203,24 +203,21 @@ def measure(volumes: int, hours: float, report: bool) -> dict[str, Any]:
         "bare_per_s": bare,
         "digest": result.trace_digest[:16],
     }
-    figures.update(write_and_report(result, write_report) if report else {})
+    if report:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            started = time.perf_counter()
+            write_run(result, out)
+            figures["write_s"] = time.perf_counter() - started
+            # as ``replisim run`` does: the report reads what was written, the record is let go
+            result = released(result)
+            figures["sizes"] = {path.name: path.stat().st_size for path in out.iterdir()}
+            started = time.perf_counter()
+            write_report(out)
+            figures["report_s"] = time.perf_counter() - started
     figures["rss_mib_total"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    del result
     figures["creates_enables_per_s"], figures["creates_enables_per_cpu_s"] = throughput(min(volumes, 10_000))
     return figures
-
-
-def write_and_report(result: RunResult, write_report: Any) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        started = time.perf_counter()
-        write_run(result, out)
-        written = time.perf_counter() - started
-        sizes = {path.name: path.stat().st_size for path in out.iterdir()}
-        started = time.perf_counter()
-        write_report(out)
-        reported = time.perf_counter() - started
-    return {"write_s": written, "report_s": reported, "sizes": sizes}
 
 
 def row(f: dict[str, Any]) -> str:
