@@ -783,6 +783,8 @@ class VolumeManager(GroupManager, Actor):
             for key in ("host", "provider_location")
             if isinstance(update.get(key), str) and update[key] != volume.get(key)
         }
+        if not moved:  # the common case, every volume every report: nothing to weigh
+            return moved
         if "host" in moved and not is_valid_host(moved["host"]):
             LOG.warning(
                 "%s: replication update names host %r, not 'host@backend#pool'", self.host, moved.pop("host")

@@ -140,7 +140,7 @@ def for_report(op: Op) -> dict[str, Any]:
     return {**{name: getattr(op, name) for name in OP_FIELDS}, "value": value}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transition:
     time: float
     volume_id: str

@@ -43,7 +43,7 @@ FULL_POOL_SLOWDOWN_CAP = 5.0
 GIB_IN_KIB = 1024 * 1024
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Copy:
     """A volume's copy on one array: the primary (takes writes) or a secondary (fed by a link)."""
 
