@@ -617,6 +617,13 @@ class MemoryRepository:
         with self._tx():
             return _volume_copy(self._live(volume_id))
 
+    def volume_statuses(self, volume_id: str) -> tuple[Any, Any]:
+        """A volume's ``status`` and ``replication_status``, as ``volume_get`` would read them but
+        without copying the row: what a recording repository reads before every write."""
+        with self._tx():
+            row = self._live(volume_id)
+            return row.get("status"), row.get("replication_status")
+
     def volume_get_all(
         self,
         *,

@@ -201,11 +201,20 @@ class RecordingRepository:
     def available(self, value: bool) -> None:
         self._inner.available = value
 
-    def _record(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
+    def _statuses(self, volume_id: str) -> tuple[Any, Any]:
+        """The volume's (status, replication_status) before a write: from the inner repository's
+        ``volume_statuses`` where it has one (no copy of the row), else from its row."""
+        statuses = getattr(self._inner, "volume_statuses", None)
+        if statuses is not None:
+            return statuses(volume_id)  # type: ignore[no-any-return]
+        row = self._inner.volume_get(volume_id)
+        return row.get("status"), row.get("replication_status")
+
+    def _record(self, before: tuple[Any, Any] | None, after: Mapping[str, Any] | None) -> None:
         if after is None:
             return
         now = self._clock()
-        old_rep = before.get("replication_status") if before else None
+        old_status, old_rep = before if before is not None else (None, None)
         if after.get("replication_status") != old_rep:
             self.transitions.append(
                 Transition(
@@ -218,7 +227,6 @@ class RecordingRepository:
                     after.get("provider_location"),
                 )
             )
-        old_status = before.get("status") if before else None
         if after.get("status") != old_status:
             self.status_changes.append(
                 Transition(now, after["id"], old_status, after["status"], after.get("status_reason"))
@@ -230,7 +238,7 @@ class RecordingRepository:
         return row
 
     def volume_update(self, volume_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        before = self._inner.volume_get(volume_id)
+        before = self._statuses(volume_id)
         row = self._inner.volume_update(volume_id, values)
         self._record(before, row)
         return row
@@ -243,7 +251,7 @@ class RecordingRepository:
         *,
         within_quota: bool = False,
     ) -> dict[str, Any] | None:
-        before = self._inner.volume_get(volume_id)
+        before = self._statuses(volume_id)
         row = self._inner.volume_conditional_update(volume_id, expected, values, within_quota=within_quota)
         self._record(before, row)
         return row
@@ -283,9 +291,9 @@ class RecordingRepository:
         return row
 
     def volume_destroy(self, volume_id: str) -> None:
-        before = self._inner.volume_get(volume_id)
+        status, _ = self._statuses(volume_id)
         self._inner.volume_destroy(volume_id)
-        self.status_changes.append(Transition(self._clock(), volume_id, before.get("status"), "deleted"))
+        self.status_changes.append(Transition(self._clock(), volume_id, status, "deleted"))
 
 
 @dataclass(frozen=True)
