@@ -214,7 +214,7 @@ class RecordingRepository:
         ``volume_statuses`` where it has one (no copy of the row), else from its row."""
         statuses = getattr(self._inner, "volume_statuses", None)
         if statuses is not None:
-            return statuses(volume_id)  # type: ignore[no-any-return]
+            return statuses(volume_id)
         row = self._inner.volume_get(volume_id)
         return row.get("status"), row.get("replication_status")
 

@@ -12,6 +12,7 @@ from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.core import EventPriority
 from simpy.events import Event
 
 from ._kernel import Envelope, Mailbox, Pending, RuntimeBase, Task
@@ -32,7 +33,7 @@ class _Wake(Event):
 
 
 # A call's timeout as its queue keeps it: due time, priority, heap sequence number, call id, call.
-Timeout = tuple[float, int, int, int, Call]
+Timeout = tuple[float, EventPriority, int, int, Call]
 
 
 class SimRuntime(RuntimeBase):
