@@ -544,7 +544,7 @@ def secrets(run: RunRecord) -> Finding:
     for op in run.history.ops:
         if op.type != "ok" or op.value is None:
             continue
-        text = json.dumps(op.answer, default=str)
+        text = op.answer_text
         leaked = [s for s in run.secrets if s and s in text]
         if leaked:
             return Finding(

@@ -80,6 +80,13 @@ class Op:
         value = self.value
         return value.unpack() if type(value) is Packed else value
 
+    @property
+    def answer_text(self) -> str:
+        """The value as compact JSON text, a packed one without building its objects (a search
+        of every answer, as for a leaked secret, would otherwise decode and re-encode each)."""
+        value = self.value
+        return zlib.decompress(value.data).decode() if type(value) is Packed else _COMPACT.encode(value)
+
     def to_dict(self) -> dict[str, Any]:
         """The operation as plain data, its answer unpacked (as ``history.jsonl`` holds it)."""
         return {**{name: getattr(self, name) for name in OP_FIELDS}, "value": self.answer}

@@ -48,3 +48,14 @@ def test_the_report_and_the_history_file_read_a_packed_answer_whole(tmp_path: An
     history.write(tmp_path / "history.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert lines[1]["value"] == row
+
+
+@given(value=json_values, secret=st.text(min_size=1, max_size=20))
+def test_the_answer_text_holds_a_string_exactly_when_the_answer_does(value: Any, secret: str) -> None:
+    """What the secrets checker searches: a packed answer's text, read without decoding it, holds
+    a string value exactly as the unpacked answer's own JSON does."""
+    padded = {"pad": "p" * PACK_AT, "value": value, "leak": secret}
+    op = completed(padded)
+    assert type(op.value) is Packed
+    assert op.answer_text == json.dumps(padded, separators=(",", ":"))
+    assert json.dumps(secret)[1:-1] in op.answer_text
