@@ -36,6 +36,14 @@ class Packed:
     def unpack(self) -> Any:
         return json.loads(zlib.decompress(self.data))
 
+    def __eq__(self, other: object) -> bool:
+        """The same answer: packing is deterministic, so equal answers pack to equal bytes (two
+        runs of one seed have equal histories)."""
+        return type(other) is Packed and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
     def __repr__(self) -> str:
         return f"Packed({len(self.data)} bytes)"
 

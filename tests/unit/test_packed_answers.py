@@ -59,3 +59,11 @@ def test_the_answer_text_holds_a_string_exactly_when_the_answer_does(value: Any,
     assert type(op.value) is Packed
     assert op.answer_text == json.dumps(padded, separators=(",", ":"))
     assert json.dumps(secret)[1:-1] in op.answer_text
+
+
+@given(value=json_values)
+def test_two_histories_of_one_answer_are_equal_and_of_another_are_not(value: Any) -> None:
+    """Determinism tests compare histories op by op: a packed answer equals its twin."""
+    padded = {"pad": "p" * PACK_AT, "value": value}
+    assert completed(padded) == completed(dict(padded))
+    assert completed(padded) != completed({**padded, "value": [value]})
