@@ -21,6 +21,7 @@ from replisim import exception
 from replisim.drivers.contract import FAILBACK, GROUP_VOLUME_UPDATE_KEYS
 
 from .db import Repository
+from .groups import is_replicated_group_type
 from .idempotency import RecentRequests
 from .status import (
     CREATING,
@@ -33,9 +34,11 @@ from .status import (
     GROUP_ENABLE,
     GROUP_ERROR,
     GROUP_FAILOVER,
+    GROUP_TRANSITIONAL,
     GROUP_UPDATING,
     VOLUME_ERROR,
     GroupAction,
+    backend_host,
     is_valid_host,
 )
 
@@ -101,6 +104,28 @@ class GroupManager:
             types.append({"id": type_id, "name": row.get("name"), "extra_specs": dict(row["extra_specs"])})
         return {**group, "group_specs": specs, "volume_types": types}
 
+    def _driver_group_with_volumes(self, group: Mapping[str, Any]) -> dict[str, Any]:
+        """The group with its volumes as they are now (Cinder's ``group.volumes``, which its
+        manager lazy-loads from the database wherever a driver reads it: none on a create)."""
+        members = self.db.volume_get_all_by_group(group["id"])
+        return {**self._driver_group(group), "volumes": [self._driver_volume(v) for v in members]}
+
+    def _replicated_groups(self) -> list[dict[str, Any]]:
+        """This backend's groups of a replicated type, each with its volumes, as Cinder 29's host
+        failover hands them to the driver (``GroupList.get_all_replicated``, whatever their
+        replication status); one under a group action is left to it, as its volumes are."""
+        shown = []
+        for group in self.db.group_get_all():
+            if (
+                backend_host(group.get("host") or "") != self.host
+                or group["id"] in self.working
+                or group.get("replication_status") in GROUP_TRANSITIONAL
+            ):
+                continue
+            if is_replicated_group_type(self._driver_group(group)["group_specs"]):
+                shown.append(self._driver_group_with_volumes(group))
+        return shown
+
     def _first_group(self, op_id: str | None, group_id: str, action: str) -> bool:
         if group_id in self.working or not self.requests.first(op_id):
             LOG.warning(
@@ -124,7 +149,9 @@ class GroupManager:
         values: dict[str, Any] = {"status": GROUP_AVAILABLE}
         self.working.add(group_id)
         try:
-            model = yield from self._driver("create_group", context=context, group=self._driver_group(group))
+            model = yield from self._driver(
+                "create_group", context=context, group=self._driver_group_with_volumes(group)
+            )
             if model is not None and not isinstance(model, Mapping):
                 raise exception.VolumeDriverException(message="create_group returned no dict")
             model = dict(model or {})
@@ -197,7 +224,7 @@ class GroupManager:
             result = yield from self._driver(
                 "update_group",
                 context=context,
-                group=self._driver_group(group),
+                group=self._driver_group_with_volumes(group),
                 add_volumes=adding,
                 remove_volumes=removing,
             )
@@ -363,13 +390,7 @@ class GroupManager:
             answer = yield from self._driver(
                 "get_replication_error_status",
                 context=context,
-                groups=[
-                    {
-                        **self._driver_group(g),
-                        "volumes": [self._driver_volume(v) for v in self.db.volume_get_all_by_group(g["id"])],
-                    }
-                    for g in groups
-                ],
+                groups=[self._driver_group_with_volumes(g) for g in groups],
             )
             group_updates, volume_updates = answer
             if not all(isinstance(u, Mapping) for u in (*group_updates, *volume_updates)):

@@ -391,15 +391,16 @@ class VolumeManager(GroupManager, Actor):
                         "status_reason": f"{self.host} failed over; the volume is not replicated",
                     },
                 )
+        groups = self._replicated_groups()
         try:
             answer = yield from self._driver(
                 "failover_host",
                 context=context,
                 volumes=[self._driver_volume(v) for v in replicated],
                 secondary_id=secondary_id,
-                groups=[],
+                groups=groups,
             )
-            active_backend_id, updates = _failover_answer(answer)
+            active_backend_id, updates, group_updates = _failover_answer(answer)
         except Exception as exc:
             if isinstance(exc, exception.InvalidReplicationTarget):
                 # Nothing moved: the backend stays as it was (failed over if it serves a target).
@@ -439,6 +440,9 @@ class VolumeManager(GroupManager, Actor):
         )
         for volume in replicated:
             self.db.volume_update(volume["id"], _host_failover_values(updates.get(volume["id"], {}), outcome))
+        for group in groups:
+            settled = _group_failover_values(group_updates.get(group["id"], {}), outcome)
+            self.db.group_update(group["id"], settled)
         LOG.info("%s: failed over to %s", self.host, values["active_backend_id"] or "its own array")
 
     def freeze_host(self, context: Mapping[str, Any]) -> Gen:
@@ -818,36 +822,37 @@ class VolumeManager(GroupManager, Actor):
         return now is not None and now - float(volume["updated_at"]) < FIGURE_REFRESH * self.report_interval
 
 
-def _failover_answer(answer: Any) -> tuple[Any, dict[str, Mapping[str, Any]]]:
+def _failover_answer(answer: Any) -> tuple[Any, dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
     """failover_host's ``(active_backend_id, volume_updates, group_updates)`` as the backend now
-    active and each volume's updates; any other shape is the driver's error (Cinder's failover-error,
-    the old 2-tuple included)."""
+    active, each volume's updates and each group's; any other shape is the driver's error (Cinder's
+    failover-error, the old 2-tuple included)."""
     if not isinstance(answer, tuple | list) or len(answer) != 3:
         raise exception.VolumeDriverException(
             message=f"failover_host returned {type(answer).__name__}"
             + (f" of {len(answer)}" if isinstance(answer, tuple | list) else "")
             + ", expected (active_backend_id, volume_updates, group_updates)"
         )
-    active_backend_id, volume_updates, _groups = answer
+    active_backend_id, volume_updates, group_updates = answer
+    return active_backend_id, _updates_by_id(volume_updates, "volume"), _updates_by_id(group_updates, "group")
+
+
+def _updates_by_id(items: Any, kind: str) -> dict[str, Mapping[str, Any]]:
+    """A failover_host update list (``[{'volume_id': id, 'updates': {...}}]``, or ``group_id``) by
+    id; an item of any other shape is the driver's error (Cinder's ProgrammingError)."""
+    key = f"{kind}_id"
     updates: dict[str, Mapping[str, Any]] = {}
-    for item in volume_updates or ():
-        if (
-            not isinstance(item, Mapping)
-            or "volume_id" not in item
-            or not isinstance(item.get("updates"), Mapping)
-        ):
+    for item in items or ():
+        if not isinstance(item, Mapping) or key not in item or not isinstance(item.get("updates"), Mapping):
             raise exception.VolumeDriverException(
-                message=f"failover_host's volume update {item!r} is not "
-                "{'volume_id': id, 'updates': {...}}"
+                message=f"failover_host's {kind} update {item!r} is not {{'{key}': id, 'updates': {{...}}}}"
             )
-        updates[item["volume_id"]] = item["updates"]
-    return active_backend_id, updates
+        updates[item[key]] = item["updates"]
+    return updates
 
 
 def _host_failover_values(update: Mapping[str, Any], outcome: str) -> dict[str, Any]:
-    """One volume's DB update after its backend failed over, by Cinder 29's rules: a volume the
-    driver marks ``status: error`` is failover-error; one it leaves out (or says failed-over of)
-    takes the backend's outcome; failover-error forces ``status: error``."""
+    """One volume's DB update after its backend failed over: the driver's keys the manager writes,
+    settled by Cinder 29's rules (``_settle_after_host_failover``)."""
     values: dict[str, Any] = {}
     for key, value in update.items():
         if key not in contract.HOST_UPDATE_KEYS:
@@ -858,16 +863,36 @@ def _host_failover_values(update: Mapping[str, Any], outcome: str) -> dict[str, 
             values[key] = _as_text(value)
         else:
             values[key] = value
+    _settle_after_host_failover(values, outcome)
+    failed = values["replication_status"] == FAILOVER_ERROR
+    values["replication_extended_status"] = (
+        "the driver could not fail this volume over with its backend" if failed else None
+    )
+    return values
+
+
+def _group_failover_values(update: Mapping[str, Any], outcome: str) -> dict[str, Any]:
+    """One replicated group's update after its backend failed over, by the volumes' rules (Cinder
+    29's manager applies the same to its groups); of a group only its statuses are written."""
+    values = {key: update[key] for key in ("status", "replication_status") if key in update}
+    for key in update.keys() - values.keys():
+        LOG.warning("ignoring key %r of a failover_host group update", key)
+    _settle_after_host_failover(values, outcome)
+    if values["replication_status"] == FAILOVER_ERROR:
+        values["status_reason"] = "the driver could not fail this group over with its backend"
+    return values
+
+
+def _settle_after_host_failover(values: dict[str, Any], outcome: str) -> None:
+    """Cinder 29's rule for a volume or group after a host failover: one the driver marks ``status:
+    error`` is failover-error; one it leaves out (or says failed-over of) takes the backend's
+    outcome; failover-error forces ``status: error``."""
     if values.get("status") == VOLUME_ERROR:
         values["replication_status"] = FAILOVER_ERROR
     elif values.get("replication_status") in (None, FAILED_OVER):
         values["replication_status"] = outcome
     if values["replication_status"] == FAILOVER_ERROR:
         values.setdefault("status", VOLUME_ERROR)
-        values["replication_extended_status"] = "the driver could not fail this volume over with its backend"
-    else:
-        values["replication_extended_status"] = None
-    return values
 
 
 def _words(details: Mapping[str, Any]) -> dict[str, Any]:

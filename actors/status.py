@@ -215,7 +215,7 @@ GROUP_STATUSES = frozenset(
 )
 # A group's replication_status takes the volume statuses' names (Cinder's ReplicationStatus).
 GROUP_REPLICATION_STATUSES = frozenset(
-    {DISABLED, ENABLING, ENABLED, DISABLING, FAILING_OVER, FAILED_OVER, ERROR}
+    {DISABLED, ENABLING, ENABLED, DISABLING, FAILING_OVER, FAILED_OVER, ERROR, FAILOVER_ERROR}
 )
 GROUP_TRANSITIONAL = frozenset({ENABLING, DISABLING, FAILING_OVER})  # a subset of TRANSITIONAL
 
@@ -279,5 +279,12 @@ GROUP_TRANSITIONS = frozenset(
         (FAILING_OVER, FAILED_OVER),
         (FAILING_OVER, ENABLED),
         (FAILING_OVER, ERROR),
+    }
+    # a host failover (V2.1) takes every replicated group of the backend with it, whatever its
+    # replication status, as Cinder 29's manager does: to the backend's outcome, or failover-error
+    | {
+        (before, after)
+        for before in (DISABLED, ENABLED, FAILED_OVER, ERROR, FAILOVER_ERROR)
+        for after in (ENABLED, FAILED_OVER, FAILOVER_ERROR)
     }
 )

@@ -204,7 +204,7 @@ def cinder_volume(volume: Mapping[str, Any], context: Any = None) -> Any:
     obj.glance_metadata = {}
     obj.consistencygroup = None
     group = volume.get("group")
-    obj.group = cinder_group(group, context) if isinstance(group, Mapping) else None
+    obj.group = _group_alone(group, context) if isinstance(group, Mapping) else None
     obj.obj_reset_changes()
     return obj
 
@@ -220,12 +220,33 @@ def cinder_specs(specs: Mapping[str, str]) -> dict[str, str]:
 
 
 def cinder_group(group: Mapping[str, Any], context: Any = None, volumes: Sequence[Any] | None = None) -> Any:
-    """A ``cinder.objects.Group`` holding replisim's group row (its plain fields), and what would
-    lazy-load from Cinder's database set from what replisim has: ``volume_types`` (each with its
-    extra specs, from the row's ``volume_types`` or else from the volumes given), ``volumes`` (the
-    ``cinder.objects.Volume`` list given, when it is given) and no group snapshots. The group type
-    is not a field of Cinder's group: ``group_types`` reads it from Cinder's database by id, which
-    ``group_types_known`` answers from the row's ``group_specs`` while the driver runs."""
+    """The ``cinder.objects.Group`` a driver's group method (or ``failover_host``) is handed:
+    ``_group_alone``'s, with the ``volumes`` Cinder's manager would lazy-load from its database set
+    from what replisim has: the ``cinder.objects.Volume`` list given, else the row's ``volumes``
+    (as the manager hands them over), else none. Each member's ``group`` is the group without its
+    members, as Cinder's lazy load gives one: a group and a member holding each other would be a
+    cycle, which Cinder's ``obj_what_changed`` (so ``save``) follows until the stack runs out."""
+    from cinder import objects
+
+    if volumes is None:
+        volumes = [cinder_volume(v, context) for v in group.get("volumes") or ()]
+    obj = _group_alone(group, context, volumes)
+    obj.volumes = objects.VolumeList(objects=list(volumes))
+    alone = _group_alone(group, context)
+    for member in volumes:
+        member.group = alone
+        member.obj_reset_changes(["group"])
+    obj.obj_reset_changes()
+    return obj
+
+
+def _group_alone(group: Mapping[str, Any], context: Any = None, volumes: Sequence[Any] | None = None) -> Any:
+    """A ``cinder.objects.Group`` holding replisim's group row (its plain fields), and, of what
+    would lazy-load from Cinder's database, ``volume_types`` (each with its extra specs, from the
+    row's ``volume_types`` or else from the volumes given) and no group snapshots; not its volumes
+    (a volume's ``group``). The group type is not a field of Cinder's group: ``group_types`` reads
+    it from Cinder's database by id, which ``group_types_known`` answers from the row's
+    ``group_specs`` while the driver runs."""
     from cinder import objects
     from oslo_versionedobjects import fields as ovo_fields
 
@@ -250,8 +271,6 @@ def cinder_group(group: Mapping[str, Any], context: Any = None, volumes: Sequenc
     if "volume_types" in group or volumes is not None:
         wanted = list(group.get("volume_type_ids") or types)
         obj.volume_types = objects.VolumeTypeList(objects=[types[i] for i in wanted if i in types])
-    if volumes is not None:
-        obj.volumes = objects.VolumeList(objects=list(volumes))
     obj.group_snapshots = objects.GroupSnapshotList(objects=[])
     obj.obj_reset_changes()
     return obj
@@ -637,11 +656,7 @@ class CinderDriver:
     def get_replication_error_status(self, context: Any, groups: Sequence[Mapping[str, Any]]) -> Any:
         with _translated(), group_types_known(groups):
             answer = self.driver.get_replication_error_status(
-                cinder_context(context),
-                [
-                    cinder_group(g, context, [cinder_volume(v, context) for v in g.get("volumes") or ()])
-                    for g in groups
-                ],
+                cinder_context(context), [cinder_group(g, context) for g in groups]
             )
         if not isinstance(answer, tuple | list) or len(answer) != 2:
             return answer
@@ -662,9 +677,6 @@ class CinderDriver:
         with _translated(), group_types_known([*_groups_of(volumes), group]):
             members = [cinder_volume(v, context) for v in volumes]
             obj = cinder_group(group, context, members)
-            for member in members:
-                member.group = obj
-                member.obj_reset_changes(["group"])
             answer = getattr(self.driver, method)(cinder_context(context), obj, members, **args)
         if not isinstance(answer, tuple | list) or len(answer) != 2:
             return answer  # the shape is the manager's, and the suite's, to judge

@@ -753,6 +753,69 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "group-host-failover",
+        (
+            # a replicated group goes with its backend: Cinder 29's failover_host hands the
+            # driver the backend's replicated groups and writes each group's outcome
+            post(
+                "volume-type",
+                f"{P}/types",
+                {
+                    "volume_type": {
+                        "name": "diff-hgrp-vol",
+                        "extra_specs": {"replication_enabled": "<is> True"},
+                    }
+                },
+                save={"vtype": "volume_type.id"},
+            ),
+            post(
+                "group-type",
+                GROUP_TYPES,
+                {"group_type": {"name": "diff-hgrp-rep", "group_specs": REPLICATED_GROUP}},
+                version=GROUP_MV,
+                save={"gtype": "group_type.id"},
+            ),
+            post(
+                "create",
+                GROUPS,
+                {"group": {"name": "diff-hg1", "group_type": "{gtype}", "volume_types": ["{vtype}"]}},
+                version=GROUP_MV,
+                save={"grp": "group.id"},
+            ),
+            group_settled("available"),
+            post(
+                "volume-create",
+                VOLUMES,
+                {"volume": {"size": 1, "name": "diff-hgv", "group_id": "{grp}", "volume_type": "{vtype}"}},
+                version=GROUP_MV,
+                save={"vol": "volume.id"},
+            ),
+            settle("volume-settled", version=GROUP_MV),
+            group_action("enable", "enable_replication"),
+            group_settled("enabled"),
+            put(
+                "failover",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "backend_id": "alpha-dr"},
+            ),
+            get("failed-over", f"{P}/os-services?binary=cinder-volume", version=LATEST, poll="service"),
+            group_settled("group-failed-over"),
+            settle("volume-failed-over", version=GROUP_MV),
+            put(
+                "failback",
+                f"{P}/os-services/failover_host",
+                {"host": "replisim@alpha", "backend_id": "default"},
+            ),
+            get("failed-back", f"{P}/os-services?binary=cinder-volume", version=LATEST, poll="service"),
+            group_settled("group-failed-back"),
+            settle("volume-failed-back", version=GROUP_MV),
+            group_action("disable", "disable_replication"),
+            group_settled("disabled"),
+            group_action("delete", "delete", {"delete-volumes": True}),
+            get("gone", GRP, version=GROUP_MV, poll="gone"),
+        ),
+    ),
+    Scenario(
         "services",
         (
             get("list", f"{P}/os-services"),

@@ -143,3 +143,64 @@ def _group_of_another_type(world: Cluster) -> tuple[str, list[str]]:
     for volume_id in ids:
         world.wait_status(volume_id, "status", "available")
     return group["id"], ids
+
+
+def _recording(world: Cluster, *methods: str) -> dict[str, list[Any]]:
+    """What each named method of the Cinder driver instance saw of the groups it was handed: for
+    each group, whether ``volumes`` was set (else Cinder would lazy-load it from a database there
+    is none of) and its volumes' ids; for ``failover_host``, also each volume's ``group`` id."""
+    driver = world.deployment.drivers[HOST].driver
+    seen: dict[str, list[Any]] = {name: [] for name in methods}
+
+    def members(group: Any) -> tuple[bool, list[str]]:
+        loaded = group.obj_attr_is_set("volumes")
+        return loaded, sorted(v.id for v in group.volumes) if loaded else []
+
+    for name in methods:
+        original = getattr(driver, name)
+
+        def recording(
+            context: Any, *args: Any, _name: str = name, _original: Any = original, **kw: Any
+        ) -> Any:
+            if _name == "failover_host":
+                volumes, groups = args[0], kw.get("groups") or []
+                seen[_name].append(
+                    (
+                        {g.id: members(g) for g in groups},
+                        {v.id: v.group.id for v in volumes if v.group_id},
+                    )
+                )
+            else:
+                seen[_name].append(members(args[0]))
+            return _original(context, *args, **kw)
+
+        setattr(driver, name, recording)
+    return seen
+
+
+def test_every_group_a_cinder_driver_is_handed_holds_its_volumes_as_cinder_29_lazy_loads_them(
+    world: Cluster,
+) -> None:
+    """Cinder 29's manager hands its driver groups whose ``volumes`` load from its database on
+    first read: none on a create, the members before the change on an update, the replicated
+    groups of the backend on a host failover. The adapter
+    sets them from replisim's rows, and the host failover takes the group along, as Cinder's does."""
+    seen = _recording(world, "create_group", "update_group", "failover_host")
+    group_id, ids = _group(world)
+    assert seen["create_group"] == [(True, [])]
+    world.admin("update_group", group_id=group_id, remove_volumes=ids[1])
+    world.wait_for(lambda: world.volume(ids[1])["group_id"] is None, "the volume to leave the group")
+    assert seen["update_group"] == [(True, sorted(ids))]  # the members as they were
+    world.admin("update_group", group_id=group_id, add_volumes=ids[1])
+    world.wait_for(lambda: world.volume(ids[1])["group_id"] == group_id, "the volume to rejoin")
+    assert seen["update_group"][1] == (True, [ids[0]])
+    _act(world, "enable_group_replication", group_id)
+
+    world.admin("failover_host", host=HOST, backend_id="secondary")
+    world.wait_for(lambda: world.db.group_get(group_id)["replication_status"] == "failed-over", "the group")
+    members = (True, sorted(ids))
+    assert seen["failover_host"] == [({group_id: members}, dict.fromkeys(ids, group_id))]
+    assert _state(world, group_id, ids) == (("available", "failed-over"), [("available", "failed-over")] * 2)
+    world.admin("failover_host", host=HOST, backend_id="default")
+    world.wait_for(lambda: world.db.group_get(group_id)["replication_status"] == "enabled", "the failback")
+    assert _state(world, group_id, ids) == (("available", "enabled"), [("available", "enabled")] * 2)

@@ -351,6 +351,13 @@ def test_the_group_a_driver_gets_holds_the_row_and_its_type_without_a_cinder_dat
     assert group.volumes[0] is member and len(group.group_snapshots) == 0
     assert [(t.id, t.extra_specs) for t in group.volume_types] == [(TYPE_ID, REPLICATED_SPECS)]
     assert "created_at" not in group.obj_what_changed() and not group.obj_attr_is_set("created_at")
+    # the member's group is the group as Cinder lazy-loads one, without its members: no cycle for
+    # obj_what_changed (Cinder's save) to follow
+    assert member.group.id == GROUP_ID and not member.group.obj_attr_is_set("volumes")
+    assert "id" not in member.obj_what_changed()  # it returns: with a cycle, RecursionError
+    handed = cinder_adapter.cinder_group({**_group_row(), "volumes": [_row(group_id=GROUP_ID)]})
+    assert [v.id for v in handed.volumes] == [VOLUME_ID]  # the members the manager handed over
+    assert cinder_adapter.cinder_group(_group_row(), volumes=[]).volumes.objects == []
     with cinder_adapter.group_types_known([_group_row()]):
         assert group.is_replicated  # Cinder's own volume_utils.is_group_a_type, through its db API
     with cinder_adapter.group_types_known([_group_row(specs={})]):
