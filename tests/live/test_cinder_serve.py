@@ -1,7 +1,8 @@
 """``replisim serve`` on unmodified Cinder 29 drivers (examples/cinder-fake.conf, through
 replisim[cinder]): volumes are created and deleted by Cinder's own driver code over REST, the
-per-volume V2 actions are refused on a backend that replicates by host failover only, and the
-operator's runbook (freeze, failover_host, thaw, fail back) runs on it."""
+per-volume V2 actions are refused on a backend that replicates by host failover only, the
+operator's runbook (freeze, failover_host, thaw, fail back) runs on it, and the unmodified
+``cinder`` command replicates a group on it (microversion 3.38)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 from support import ROOT
 from support.cinder import EXAMPLE, require_cinder
+from support.cinderapi import cinder, field
 
 require_cinder()
 
@@ -119,3 +121,55 @@ def test_the_runbook_fails_a_cinder_driver_over_and_back(
     service = _service_until(url, host, "enabled")
     assert service["active_backend_id"] in ("", None)
     assert _until(url, gold["id"], "available")["volume"]["replication_status"] == "enabled"
+
+
+def test_the_cinder_command_replicates_a_group_on_a_cinder_driver(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Group types, a group, its volume, and every group replication command of the ``cinder``
+    client at 3.38, against Cinder's own group code (examples/cinder_replicated.py's [replicated]),
+    each state read back through ``cinder group-show`` and ``cinder show``."""
+    url = _serve(serve, monkeypatch, tmp_path)
+
+    def ok(*args: str) -> str:
+        done = cinder(url, tmp_path, "--os-volume-api-version", "3.38", *args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    def until(what: str, name: str, key: str, wanted: str) -> str:
+        deadline = time.monotonic() + 60
+        while (now := field(ok(what, name), key)) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert now == wanted, f"{what} {name}: {key} is {now!r}, not {wanted!r}"
+        return now
+
+    ok("type-create", "gold")
+    ok("type-key", "gold", "set", "volume_backend_name=replicated", "replication_enabled=<is> True")
+    ok("group-type-create", "pairs")
+    ok("group-type-key", "pairs", "set", "consistent_group_replication_enabled=<is> True")
+    group_id = field(ok("group-create", "--name", "g1", "pairs", "gold"), "id")
+    until("group-show", "g1", "status", "available")
+    volume_id = field(
+        ok("create", "1", "--volume-type", "gold", "--group-id", group_id, "--name", "v1"), "id"
+    )
+    until("show", volume_id, "status", "available")
+    assert field(ok("show", volume_id), "replication_status") == "disabled"  # its group does not yet
+
+    ok("group-enable-replication", "g1")
+    until("group-show", "g1", "replication_status", "enabled")
+    assert field(ok("show", volume_id), "replication_status") == "enabled"
+    assert "secondary" in ok("group-list-replication-targets", "g1")
+    ok("group-failover-replication", "--secondary-backend-id", "secondary", "g1")
+    until("group-show", "g1", "replication_status", "failed-over")
+    assert field(ok("show", volume_id), "replication_status") == "failed-over"
+    ok("group-failover-replication", "--secondary-backend-id", "default", "g1")
+    until("group-show", "g1", "replication_status", "enabled")
+    ok("group-disable-replication", "g1")
+    until("group-show", "g1", "replication_status", "disabled")
+    assert field(ok("show", volume_id), "replication_status") == "disabled"
+
+    ok("group-delete", "--delete-volumes", "g1")
+    deadline = time.monotonic() + 60
+    while "g1" in ok("group-list") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "g1" not in ok("group-list") and volume_id not in ok("list")

@@ -2,52 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from support.cinderapi import connect, wait_volume
+from support.cinderapi import cinder, connect, field, wait_volume
 from support.serving import SECRET, Serve, write_config
-
-CINDER = Path(sys.executable).with_name("cinder")
-
-
-def cinder(url: str, home: Path, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
-    """The `cinder` command, as an operator runs it against a noauth endpoint."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["HOME"] = str(home)  # cinderclient keeps a completion cache there
-    return subprocess.run(
-        [
-            str(CINDER),
-            "--os-auth-type",
-            "noauth",
-            "--os-user-id",
-            user,
-            "--os-project-id",
-            "ops",
-            "--os-endpoint",
-            f"{url}/v3",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-
-
-def field(table: str, name: str) -> str:
-    """A value from the property table `cinder show` prints."""
-    match = re.search(rf"^\|\s*{re.escape(name)}\s*\|\s*(.*?)\s*\|$", table, re.MULTILINE)
-    assert match, f"no {name!r} in:\n{table}"
-    return match[1]
 
 
 def test_the_cinder_command_drives_replisim_serve(tmp_path: Path, serve: type[Serve]) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from cinderclient import client
@@ -42,3 +47,38 @@ def wait_volume(cs: Any, volume_id: str, field: str, value: str, timeout: float 
                 f"{timeout} s, expected {value!r}"
             )
         time.sleep(0.02)
+
+
+CINDER = Path(sys.executable).with_name("cinder")
+
+
+def cinder(url: str, home: Path, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
+    """The `cinder` command, as an operator runs it against a noauth endpoint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["HOME"] = str(home)  # cinderclient keeps a completion cache there
+    return subprocess.run(
+        [
+            str(CINDER),
+            "--os-auth-type",
+            "noauth",
+            "--os-user-id",
+            user,
+            "--os-project-id",
+            "ops",
+            "--os-endpoint",
+            f"{url}/v3",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def field(table: str, name: str) -> str:
+    """A value from the property table `cinder show` prints."""
+    match = re.search(rf"^\|\s*{re.escape(name)}\s*\|\s*(.*?)\s*\|$", table, re.MULTILINE)
+    assert match, f"no {name!r} in:\n{table}"
+    return match[1]
