@@ -1206,8 +1206,10 @@ _VOLUME_INSERT = sa.insert(_VOLUMES)
 # The other statements of a create's path (the quota check, the scheduler's look at the services),
 # for the SQLite DBAPI path (``_Compiled``).
 _TYPE_NAME = sa.select(_TYPES.c.name).where(_TYPES.c.id == sa.bindparam("type_id"))
+# A project id may be None (a row made without one): ``IS``, not ``=``, so that NULL matches NULL
+# as it does in the memory repository's dicts.
 _PROJECT_LIMITS = sa.select(_QUOTAS.c.resource, _QUOTAS.c.hard_limit).where(
-    _QUOTAS.c.project_id == sa.bindparam("owner")
+    _QUOTAS.c.project_id.is_not_distinct_from(sa.bindparam("owner"))
 )
 _CLASS_LIMITS = sa.select(_QUOTA_CLASSES.c.resource, _QUOTA_CLASSES.c.hard_limit).where(
     _QUOTA_CLASSES.c.class_name == sa.bindparam("owner")
@@ -1215,7 +1217,7 @@ _CLASS_LIMITS = sa.select(_QUOTA_CLASSES.c.resource, _QUOTA_CLASSES.c.hard_limit
 _USAGE_TYPE = sa.func.coalesce(_VOLUMES.c.volume_type_id, DEFAULT_TYPE_ID)
 _USAGE = (
     sa.select(_USAGE_TYPE, sa.func.count(), sa.func.coalesce(sa.func.sum(_VOLUMES.c.size), 0))
-    .where(~_VOLUMES.c.deleted, _VOLUMES.c.project_id == sa.bindparam("project_id"))
+    .where(~_VOLUMES.c.deleted, _VOLUMES.c.project_id.is_not_distinct_from(sa.bindparam("project_id")))
     .group_by(_USAGE_TYPE)
 )
 _DISABLED_HOSTS = sa.select(_SERVICES.c.host).where(
@@ -1954,7 +1956,9 @@ class SqlRepository:
     @staticmethod
     def _limits(conn: sa.Connection, table: sa.Table, owner: str) -> dict[str, int]:
         key = table.c.project_id if table is _QUOTAS else table.c.class_name
-        rows = conn.execute(sa.select(table.c.resource, table.c.hard_limit).where(key == owner))
+        rows = conn.execute(
+            sa.select(table.c.resource, table.c.hard_limit).where(key.is_not_distinct_from(owner))
+        )
         return {resource: limit for resource, limit in rows}
 
     @staticmethod
@@ -1963,7 +1967,7 @@ class SqlRepository:
         type_id = sa.func.coalesce(v.volume_type_id, DEFAULT_TYPE_ID)
         rows = conn.execute(
             sa.select(type_id, sa.func.count(), sa.func.coalesce(sa.func.sum(v.size), 0))
-            .where(~v.deleted, v.project_id == project_id)
+            .where(~v.deleted, v.project_id.is_not_distinct_from(project_id))
             .group_by(type_id)
         )
         by_type = {str(t): (int(n), int(g)) for t, n, g in rows}

@@ -947,6 +947,21 @@ SameAnswers.TestCase.settings = settings(max_examples=50, stateful_step_count=25
 TestSameAnswers = SameAnswers.TestCase
 
 
+def test_a_volume_without_a_project_counts_against_its_quota_in_every_repository() -> None:
+    """SameAnswers found it: a row with no project is the memory repository's project None, but
+    SQL's ``project_id = NULL`` matched nothing, so on SQLite such volumes were never counted."""
+    state = SameAnswers()
+    try:
+        state.set_quota(project="p1", limits={"volumes": 1}, of_class=True)
+        state.create(vid="b", values={})
+        state.create_within_quota(vid="a", values={})  # each repository answers as the others
+        for repo in (state.memory, state.sql, state.file):
+            refused = _outcome(lambda r: r.volume_create({"id": "c"}, within_quota=True), repo)
+            assert refused[0] == "VolumeLimitExceeded", (repo, refused)
+    finally:
+        state.teardown()
+
+
 JSON_SCALARS = (
     st.none()
     | st.booleans()
