@@ -474,6 +474,11 @@ class BlockStorageApi(GroupsRest):
         self.admin_users = admin_users
         self.redactor = redactor
         self.timeout = timeout
+        # The routes by method and path length, in ROUTES' order: a request looks only at those
+        # that could match it (every poll is one).
+        self._routes: dict[tuple[str, int], list[tuple[tuple[str, ...], str]]] = {}
+        for verb, pattern, name in self.ROUTES:
+            self._routes.setdefault((verb, len(pattern)), []).append((pattern, name))
 
     # -- the request cycle ---------------------------------------------------------------------
 
@@ -554,12 +559,8 @@ class BlockStorageApi(GroupsRest):
     def _route(self, method: str, path: tuple[str, ...]) -> tuple[Callable[..., Reply], list[str]]:
         """The controller method for ``method`` on ``path`` and the ids the path holds; else
         ``NoRoute`` (Cinder's router has no 405: a method a path lacks is as unknown as the path)."""
-        for verb, pattern, name in self.ROUTES:
-            if (
-                verb == method
-                and len(pattern) == len(path)
-                and all(p in ("*", s) for p, s in zip(pattern, path, strict=True))
-            ):
+        for pattern, name in self._routes.get((method, len(path)), ()):
+            if all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
                 return getattr(self, name), [s for p, s in zip(pattern, path, strict=True) if p == "*"]
         raise NoRoute
 

@@ -7,6 +7,7 @@ that later microversions added appear only when the request's microversion has t
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ def version_text(version: Version) -> str:
     return f"{version[0]}.{version[1]}"
 
 
+@functools.lru_cache(maxsize=8192)  # a polled volume shows the same two instants, poll after poll
 def timestamp(seconds: float | None) -> str | None:
     """Cinder's timestamp form: UTC, no zone suffix, microseconds."""
     if seconds is None:
@@ -144,6 +146,7 @@ def _visible_admin_metadata(volume: Mapping[str, Any]) -> dict[str, str]:
     return {k: v for k, v in volume["admin_metadata"].items() if k in ("readonly", "attached_mode")}
 
 
+@functools.lru_cache(maxsize=1024)  # a deployment's hosts are few; every volume view asks
 def service_uuid(host: str | None) -> str | None:
     """A volume service's uuid (Cinder's ``service_uuid``), stable for its ``host@backend``."""
     if not host:

@@ -13,7 +13,9 @@ reset or timed-out connection, or a volume that went to ``error``), and the CPU 
 that the server process, the array process and the clients (this process) spent during the level
 (from ``/proc``: on two shared cores the rate depends on the load, the CPU per create much less,
 and the clients' share is CPU the servers did not get). The baseline is the array driver's
-``create_volume`` called directly by the same number of threads.
+``create_volume`` called directly by the same number of threads. A last line times the poll alone:
+one client GETting one volume, and serve's CPU per GET (each create above polls every 5 ms
+until its volume is available).
 """
 
 from __future__ import annotations
@@ -97,6 +99,49 @@ def run_level(
     return level, wall, tuple(cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True))
 
 
+def caller(url: str) -> Callable[..., tuple[int, Any]]:
+    """``call(client, method, path, payload=None)``: a request on the client's own keep-alive
+    connection, answered as (status, decoded JSON)."""
+    parts = urlsplit(url)
+    headers = {"X-Auth-Token": "admin:bench", "Content-Type": "application/json"}
+    connections: dict[int, http.client.HTTPConnection] = {}
+
+    def call(client: int, method: str, path: str, payload: str | None = None) -> tuple[int, Any]:
+        connection = connections.get(client)
+        if connection is None:
+            connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+            connections[client] = connection
+        try:
+            connection.request(method, path, payload, headers)
+            answer = connection.getresponse()
+            return answer.status, json.loads(answer.read() or b"null")
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            del connections[client]
+            raise
+
+    return call
+
+
+def rest_poll(url: str, volume_id: str) -> Callable[[int, int, Level], None]:
+    """A client that only polls: ``GET`` of one volume, the request a waiting client repeats most."""
+    call, path = caller(url), f"/v3/bench/volumes/{volume_id}"
+
+    def one(client: int, i: int, level: Level) -> None:
+        began = time.perf_counter()
+        try:
+            status, _ = call(client, "GET", path)
+        except (OSError, http.client.HTTPException) as exc:
+            level.failed(f"{type(exc).__name__}: {exc}")
+            return
+        if status != 200:
+            level.failed(f"GET {status}")
+            return
+        level.done(time.perf_counter() - began)
+
+    return one
+
+
 def rest_create(url: str) -> Callable[[int, int, Level], None]:
     """A client: one keep-alive connection (``http.client``, the lightest client the standard
     library has: the clients share the machine's two cores with the servers, and ``requests``
@@ -119,23 +164,7 @@ def rest_create(url: str) -> Callable[[int, int, Level], None]:
             }
         }
     )
-    parts = urlsplit(url)
-    headers = {"X-Auth-Token": "admin:bench", "Content-Type": "application/json"}
-    connections: dict[int, http.client.HTTPConnection] = {}
-
-    def call(client: int, method: str, path: str, payload: str | None = None) -> tuple[int, Any]:
-        connection = connections.get(client)
-        if connection is None:
-            connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-            connections[client] = connection
-        try:
-            connection.request(method, path, payload, headers)
-            answer = connection.getresponse()
-            return answer.status, json.loads(answer.read() or b"null")
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            del connections[client]
-            raise
+    call = caller(url)
 
     def one(client: int, i: int, level: Level) -> None:
         began = time.perf_counter()
@@ -225,6 +254,14 @@ def main() -> None:
                         *run_level(clients, seconds, rest_create(url), (process.pid, array.pid)),
                     )
                 )
+            created = requests.post(
+                f"{url}/v3/bench/volumes",
+                json={"volume": {"size": 1}},
+                headers={"X-Auth-Token": "admin:bench"},
+                timeout=30,
+            )
+            created.raise_for_status()
+            polls = run_level(1, seconds / 2, rest_poll(url, created.json()["volume"]["id"]), (process.pid,))
             backend = parse_config(text).backend("alpha")
             driver = StorageDriver(backend.driver_configuration(), backend.host)
             driver.do_setup(None)
@@ -257,6 +294,12 @@ def main() -> None:
         )
         for why in sorted(set(level.errors))[:3]:
             print(f"      e.g. {why}")
+    level, wall, (serve_cpu, client_cpu) = polls
+    print(
+        f"  poll (GET of one volume), 1 client on one connection: {len(level.latencies) / wall:.0f}/s, "
+        f"p50 {percentile(level.latencies, 0.5):.2f} ms, {len(level.errors)} errors, "
+        f"{1e6 * serve_cpu / max(len(level.latencies), 1):.0f} us of serve CPU per GET"
+    )
 
 
 if __name__ == "__main__":
