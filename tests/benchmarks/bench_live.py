@@ -294,11 +294,11 @@ def main() -> None:
         )
         for why in sorted(set(level.errors))[:3]:
             print(f"      e.g. {why}")
-    level, wall, (serve_cpu, client_cpu) = polls
+    poll, poll_wall, (poll_cpu, _clients_cpu) = polls
     print(
-        f"  poll (GET of one volume), 1 client on one connection: {len(level.latencies) / wall:.0f}/s, "
-        f"p50 {percentile(level.latencies, 0.5):.2f} ms, {len(level.errors)} errors, "
-        f"{1e6 * serve_cpu / max(len(level.latencies), 1):.0f} us of serve CPU per GET"
+        f"  poll (GET of one volume), 1 client on one connection: {len(poll.latencies) / poll_wall:.0f}/s, "
+        f"p50 {percentile(poll.latencies, 0.5):.2f} ms, {len(poll.errors)} errors, "
+        f"{1e6 * poll_cpu / max(len(poll.latencies), 1):.0f} us of serve CPU per GET"
     )
 
 
