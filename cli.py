@@ -466,7 +466,7 @@ def conformance(
     default=None,
     metavar="DIR",
     help="Record every API call, status change and pool sample; on shutdown write run.json, "
-    "history.jsonl and the report (report.html, report.json) into DIR.",
+    "history.jsonl.gz and the report (report.html, report.json) into DIR.",
 )
 @click.option(
     "--policy",

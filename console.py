@@ -160,7 +160,7 @@ def print_verdicts(
     click.echo(f"  trace     sha256 {result.trace_digest[:16]} (same seed, same digest)")
     if out is not None:
         click.echo(
-            f"  written   {out}/ (trace.jsonl.gz, history.jsonl, verdicts.json, run.json, run.log, "
+            f"  written   {out}/ (trace.jsonl.gz, history.jsonl.gz, verdicts.json, run.json, run.log, "
             f"{SCENARIO_FILE})"
         )
         click.echo(f"  replay    replisim replay {out}")

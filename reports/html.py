@@ -150,7 +150,7 @@ def run_page(data: Mapping[str, Any], images: Mapping[str, bytes | None]) -> str
     parts += ["<h2>Faults</h2>", _faults(data["faults"])]
     parts.append(
         '<p class="note">Every figure is in report.json beside this page; the run\'s history '
-        "(history.jsonl), trace (trace.jsonl.gz) and record (run.json) are there too.</p>"
+        "(history.jsonl.gz), trace (trace.jsonl.gz) and record (run.json) are there too.</p>"
     )
     return _page(f"replisim report: {head['scenario']} seed {head['seed']}", "\n".join(parts))
 

@@ -2,7 +2,7 @@
 
 ``replisim serve --record DIR`` records every call a REST request makes to the API actor as a
 Jepsen-style history, every status change through ``RecordingRepository``, and a capacity sample
-per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl``, and
+per backend every report interval; on shutdown it writes ``run.json`` and ``history.jsonl.gz``, and
 the command line builds the report from them. Times are seconds since the server started, as a
 run's are since time zero. Everything written passes the server's redactor first: no configured
 secret gets out.
@@ -25,6 +25,7 @@ from replisim.actors.status import ENABLED, ENABLING_SECONDARY, FAILED_OVER, VOL
 from replisim.redaction import Redactor
 
 from .history import (
+    HISTORY_NAME,
     History,
     Op,
     OutputError,
@@ -37,7 +38,6 @@ from .history import (
 
 LOG = logging.getLogger("replisim.record")
 RUN_NAME = "run.json"
-HISTORY_NAME = "history.jsonl"
 
 
 class LiveRecorder:
@@ -149,7 +149,7 @@ class LiveRecorder:
     # -- on shutdown --------------------------------------------------------------------------------
 
     def write(self, deployment: Deployment) -> None:
-        """Write ``run.json`` and ``history.jsonl`` (while the database is still open)."""
+        """Write ``run.json`` and ``history.jsonl.gz`` (while the database is still open)."""
         self.out.mkdir(parents=True, exist_ok=True)
         hosts = {v["id"]: v["host"] for v in deployment.db.volume_get_all() if v.get("host")}
         with self._lock:

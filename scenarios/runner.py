@@ -29,7 +29,7 @@ from replisim.sim import Constant, Link, SimRuntime, Trace
 
 from .checkers import HostAction, RunRecord, Verdict, check, merge, status_of
 from .faults import Fault
-from .history import History, RecordingRepository, for_report, logged
+from .history import HISTORY_NAME, History, RecordingRepository, for_report, logged
 from .injector import FaultEvent, FaultInjector
 from .schema import BackendSpec, Scenario, config_backend, draw_faults
 from .workload import WORKLOAD, Workload
@@ -303,7 +303,7 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     written = []
     trace = out / TRACE_NAME
     result.trace.write(trace)
-    history = out / "history.jsonl"
+    history = out / HISTORY_NAME
     result.record.history.write(history)
     verdicts = out / "verdicts.json"
     verdicts.write_text(json.dumps(result.summary(), indent=2, sort_keys=True, default=str) + "\n")

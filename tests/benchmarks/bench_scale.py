@@ -41,7 +41,8 @@ sys.path.insert(0, str(HERE))
 from bench_kernel import bare_simpy  # noqa: E402
 
 from replisim.scenarios import runner  # noqa: E402
-from replisim.scenarios.runner import released, run_scenario, write_run  # noqa: E402
+from replisim.scenarios.history import HISTORY_NAME  # noqa: E402
+from replisim.scenarios.runner import TRACE_NAME, released, run_scenario, write_run  # noqa: E402
 from replisim.scenarios.schema import parse_scenario  # noqa: E402
 
 BARE_MESSAGES = 200_000
@@ -226,8 +227,10 @@ def row(f: dict[str, Any]) -> str:
     bare_messages = f["cpu_s"] / volume_hours * f["bare_per_s"]
     sizes = f.get("sizes", {})
     files = (
-        f"trace {sizes.get('trace.jsonl', sizes.get('trace.jsonl.gz', 0)) / 1e6:7.1f} MB, "
-        f"run.json {sizes.get('run.json', 0) / 1e6:6.1f} MB, report {f.get('report_s', 0):5.1f} s"
+        f"trace {sizes.get(TRACE_NAME, 0) / 1e6:6.1f} MB, "
+        f"history {sizes.get(HISTORY_NAME, 0) / 1e6:6.1f} MB, "
+        f"run.json {sizes.get('run.json', 0) / 1e6:6.1f} MB, written in {f.get('write_s', 0):5.1f} s, "
+        f"report {f.get('report_s', 0):5.1f} s"
         if sizes
         else ""
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support import ROOT
+from support import ROOT, runfiles
 
 from replisim.cli import main
 from replisim.console import resolve
@@ -110,9 +110,9 @@ def _chromium() -> str:
 
 
 def test_run_json_keeps_of_each_answer_all_the_report_reads(failover_run: tuple) -> None:
-    """run.json drops the answers history.jsonl holds whole; the figures made from either agree."""
+    """run.json drops the answers history.jsonl.gz holds whole; the figures made from either agree."""
     out, _, run, report = failover_run
-    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    history = runfiles.history(out)
     answers = [op["value"] for op in run["ops"] if op["type"] != "invoke" and op["value"] is not None]
     assert answers and all(set(answer) == {"id"} for answer in answers)
     full = run_figures({**run, "ops": history}).data

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import runfiles
 from support.shipped import scenario, verdict
 
 from replisim.console import run_command, shipped
@@ -114,10 +115,10 @@ def test_run_writes_its_outputs_and_replay_gives_the_same_trace(tmp_path: Path) 
     done = replisim("run", "split-brain-partition", "--no-progress", "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("PASS split-brain-partition seed=2")
-    for name in ("trace.jsonl.gz", "history.jsonl", "verdicts.json", "run.json"):
+    for name in ("trace.jsonl.gz", "history.jsonl.gz", "verdicts.json", "run.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert (tmp_path / "out" / "run.log").is_file()
-    history = [json.loads(line) for line in (tmp_path / "out" / "history.jsonl").read_text().splitlines()]
+    history = runfiles.history(tmp_path / "out")
     assert {op["type"] for op in history} <= {"invoke", "ok", "fail", "info"}
     replayed = replisim("replay", "out", cwd=tmp_path)
     assert replayed.returncode == 0 and "same trace as recorded" in replayed.stdout

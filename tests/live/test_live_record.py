@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from cinderclient import exceptions
-from support import TESTS, memdriver
+from support import TESTS, memdriver, runfiles
 from support.cinderapi import connect, wait_volume
 from support.serving import Serve, write_config
 
@@ -62,7 +62,7 @@ MUTATING = {
 
 
 def load(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    history = runfiles.history(out)
     return history, json.loads((out / "run.json").read_text()), json.loads((out / "report.json").read_text())
 
 
@@ -191,11 +191,11 @@ def test_no_configured_secret_reaches_the_record(tmp_path: Path) -> None:
     assert any(op["f"] == "failover_replication" for op in history)
     assert any(op["type"] == "fail" and op["f"] == "create_volume" for op in history)
     files = sorted(p for p in out.iterdir() if p.is_file())
-    assert {p.name for p in files} >= {"run.json", "history.jsonl", "report.json", "report.html"}
+    assert {p.name for p in files} >= {"run.json", "history.jsonl.gz", "report.json", "report.html"}
     for path in files:
-        text = path.read_text()
+        text = runfiles.text(path)
         assert SECRET not in text and DEVICE_SECRET not in text, path.name
-    assert "***" in (out / "history.jsonl").read_text()
+    assert "***" in runfiles.text(out / "history.jsonl.gz")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
