@@ -477,6 +477,15 @@ def conformance(
     help="A policy.json of rule -> check string over the defaults (Cinder's rule names, e.g. "
     "volume_extension:volume_actions:failover_replication).",
 )
+@click.option(
+    "--cpu",
+    default="auto",
+    show_default=True,
+    metavar="auto|N|all",
+    help="The one CPU the server's threads run on: the one it starts on (auto), CPU N, or all (the "
+    "kernel places them). They share one interpreter lock, so they run Python on one CPU at a time anyway; "
+    "spread over several, they spent twice the CPU per request.",
+)
 def serve(
     *,
     config_path: str,
@@ -486,6 +495,7 @@ def serve(
     report_interval: float,
     record: str | None,
     policy_path: str | None,
+    cpu: str,
 ) -> None:
     """Serve Cinder's Block Storage v3 API (the replication subset) over a live control plane.
 
@@ -507,6 +517,7 @@ def serve(
             report_interval=report_interval,
             record=Path(record) if record else None,
             policy_path=policy_path,
+            cpu=cpu,
         )
     )
 

@@ -620,6 +620,7 @@ def serve_command(
     report_interval: float,
     record: Path | None,
     policy_path: str | None = None,
+    cpu: str = "auto",
 ) -> int:
     """``replisim serve``: the live control plane until a signal; with ``record``, its record and
     then its report are written there."""
@@ -635,6 +636,7 @@ def serve_command(
         report_interval=report_interval,
         record=recorder,
         policy_path=policy_path,
+        cpu=cpu,
     )
     if record is not None and code == 0:
         from replisim.reports.report import write_report

@@ -8,6 +8,7 @@ mid-operation to ``error``, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -248,6 +249,55 @@ def start(
     return Server(httpd.url, deployment, httpd, thread, started_at, recorder)
 
 
+def keep_on_one_cpu(choice: str) -> int | None:
+    """Run every thread of this process on one CPU: ``choice`` is ``auto`` (the CPU it runs on
+    now), a CPU number, or ``all`` (leave them where the kernel puts them); the CPU, or None when
+    placement is left to the kernel (``all``, or a system without CPU affinity).
+
+    The threads share one interpreter lock, so however many CPUs they have, they run Python on one
+    at a time; spread over two, they hand the lock from CPU to CPU on every request, and on the
+    two-core machine this was measured on that cost the server half its CPU per volume create
+    (docs/design.md). A ``ConfigError`` names a choice that is not a CPU this process may use."""
+    if choice == "all" or not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = os.sched_getaffinity(0)
+    if choice == "auto":
+        cpu = _current_cpu()
+        if cpu is None:
+            return None
+    else:
+        try:
+            cpu = int(choice)
+        except ValueError:
+            raise exception.ConfigError(f"--cpu {choice!r}: give auto, all or a CPU number") from None
+        if cpu not in allowed:
+            raise exception.ConfigError(
+                f"--cpu {cpu}: not a CPU this process may run on (it may use {sorted(allowed)})"
+            )
+    # every thread there is, the native ones (numpy's, say) too; those started later inherit it
+    for task in _tasks():
+        with contextlib.suppress(ProcessLookupError):  # a thread that has ended meanwhile
+            os.sched_setaffinity(task, {cpu})
+    return cpu
+
+
+def _tasks() -> list[int]:
+    """This process's thread ids (Linux: ``/proc/self/task``), else the Python threads'."""
+    try:
+        return [int(name) for name in os.listdir("/proc/self/task")]
+    except OSError:
+        return [t.native_id for t in threading.enumerate() if t.native_id is not None]
+
+
+def _current_cpu() -> int | None:
+    """The CPU this thread runs on (Linux: field 39 of ``/proc/thread-self/stat``), or None."""
+    try:
+        fields = Path("/proc/thread-self/stat").read_text().rpartition(")")[2].split()
+        return int(fields[36])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def serve_forever(
     config_path: str,
     *,
@@ -257,11 +307,13 @@ def serve_forever(
     report_interval: float,
     record: RecorderFactory | None = None,
     policy_path: str | None = None,
+    cpu: str = "auto",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     """The ``replisim serve`` command: run until SIGINT or SIGTERM; the exit code (2: bad input).
-    ``policy_path``: a policy.json of rules over the defaults (Cinder's rule names)."""
+    ``policy_path``: a policy.json of rules over the defaults (Cinder's rule names); ``cpu``: where
+    its threads run (``keep_on_one_cpu``)."""
 
     def fail(message: str) -> int:
         print(f"replisim serve: {message}", file=err, flush=True)
@@ -270,6 +322,7 @@ def serve_forever(
     try:
         config = load_config(config_path)
         policy = None if policy_path is None else Policy.from_file(policy_path)
+        placed = keep_on_one_cpu(cpu)  # before start(): every thread it starts inherits this
     except exception.ConfigError as exc:
         return fail(str(exc))
     url = db_url or default_db_url(config_path)
@@ -290,6 +343,8 @@ def serve_forever(
         return fail(
             redactor.text(f"cannot start the control plane from {config_path}: {type(exc).__name__}: {exc}")
         )
+    if placed is not None:
+        LOG.info("this process's threads run on CPU %d (--cpu all leaves them to the kernel)", placed)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -16,6 +16,10 @@ and the clients' share is CPU the servers did not get). The baseline is the arra
 ``create_volume`` called directly by the same number of threads. A last line times the poll alone:
 one client GETting one volume, and serve's CPU per GET (each create above polls every 5 ms
 until its volume is available).
+
+``replisim serve`` keeps its threads on one CPU (``--cpu auto``); the line ``REST, --cpu all``
+runs the level nearest 32 clients again on a server whose threads the kernel spreads over every
+CPU, so that each run shows what the placement is worth on the machine it runs on.
 """
 
 from __future__ import annotations
@@ -202,11 +206,12 @@ def direct_create(driver: StorageDriver) -> Callable[[int, int, Level], None]:
     return one
 
 
-def serve(config: Path) -> tuple[subprocess.Popen[str], str]:
+def serve(config: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """``replisim serve`` on ``config`` with ``options``, its quotas lifted; the process and its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "replisim", "serve", "--config", str(config), "--port", "0"],
+        [sys.executable, "-m", "replisim", "serve", "--config", str(config), "--port", "0", *options],
         stdout=subprocess.PIPE,
-        stderr=config.with_suffix(".log").open("w"),
+        stderr=config.with_suffix(".log").open("a"),
         text=True,
     )
     assert process.stdout is not None
@@ -215,6 +220,16 @@ def serve(config: Path) -> tuple[subprocess.Popen[str], str]:
     if not match:
         process.kill()
         raise SystemExit(f"replisim serve did not start; see {config.with_suffix('.log')}")
+    # serve starts at Cinder's default quotas (10 volumes a project): a load test lifts them, as
+    # one does on Cinder
+    unlimited = {"quota_set": {"volumes": -1, "gigabytes": -1}}
+    lifted = requests.put(
+        f"{match[1]}/v3/bench/os-quota-sets/bench",
+        json=unlimited,
+        headers={"X-Auth-Token": "admin:bench"},
+        timeout=30,
+    )
+    lifted.raise_for_status()
     return process, match[1]
 
 
@@ -236,16 +251,6 @@ def main() -> None:
         assert array.pid is not None
         rows = []
         try:
-            # serve starts at Cinder's default quotas (10 volumes a project): a load test lifts them,
-            # as one does on Cinder
-            unlimited = {"quota_set": {"volumes": -1, "gigabytes": -1}}
-            lifted = requests.put(
-                f"{url}/v3/bench/os-quota-sets/bench",
-                json=unlimited,
-                headers={"X-Auth-Token": "admin:bench"},
-                timeout=30,
-            )
-            lifted.raise_for_status()
             for clients in levels:
                 rows.append(
                     (
@@ -262,6 +267,18 @@ def main() -> None:
             )
             created.raise_for_status()
             polls = run_level(1, seconds / 2, rest_poll(url, created.json()["volume"]["id"]), (process.pid,))
+            process.terminate()
+            process.wait(30)
+            # the same load on a server whose threads the kernel spreads over every CPU
+            process, url = serve(config, "--cpu", "all", "--db", f"sqlite:///{tmp}/spread.db")
+            spread = min(levels, key=lambda clients: abs(clients - 32))  # the goal's level
+            rows.append(
+                (
+                    "REST, --cpu all",
+                    spread,
+                    *run_level(spread, seconds, rest_create(url), (process.pid, array.pid)),
+                )
+            )
             backend = parse_config(text).backend("alpha")
             driver = StorageDriver(backend.driver_configuration(), backend.host)
             driver.do_setup(None)
