@@ -103,6 +103,14 @@ class Op:
         """The operation as plain data, its answer unpacked (as ``history.jsonl.gz`` holds it)."""
         return {**{name: getattr(self, name) for name in OP_FIELDS}, "value": self.answer}
 
+    def to_line(self) -> str:
+        """``to_dict`` as one JSON line, keys sorted, its value spliced in as ``answer_text``:
+        decoding every packed answer to re-encode it cost a large run's write two thirds of its time."""
+        head = json.dumps(
+            {name: getattr(self, name) for name in OP_FIELDS if name != "value"}, sort_keys=True
+        )
+        return f'{head[:-1]}, "value": {self.answer_text}}}\n'  # "value" sorts after every other field
+
 
 OP_FIELDS = tuple(f.name for f in fields(Op))
 
@@ -154,7 +162,7 @@ class History:
         the same history writes the same bytes (no time or name in the gzip header)."""
         with path.open("wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as out:
             for op in self.ops:
-                out.write((json.dumps(op.to_dict(), sort_keys=True, default=str) + "\n").encode())
+                out.write(op.to_line().encode())
 
 
 def for_report(op: Op) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -30,6 +31,27 @@ def test_a_packed_answer_unpacks_to_the_original(value: Any) -> None:
     op = completed(value)
     assert op.answer == value
     assert op.to_dict()["value"] == value
+
+
+@given(
+    value=json_values,
+    error=st.none() | st.text(max_size=30),
+    process=st.text(max_size=12),
+    f=st.text(max_size=20),
+    intended=st.none() | st.floats(allow_nan=False),
+)
+def test_a_history_line_reads_back_as_the_operation(
+    value: Any, error: str | None, process: str, f: str, intended: float | None
+) -> None:
+    """The written line, its packed answer spliced in as text, is the operation's dict, keys sorted."""
+    history = History()
+    index = history.invoke(process, f, {"volume_id": "v"}, 0.0, intended)
+    for written in (history.ops[index], history.complete(index, 1.5, value=value, error=None)):
+        op = written if error is None else dataclasses.replace(written, error=error)
+        line = op.to_line()
+        assert line.endswith("}\n") and "\n" not in line[:-1]
+        assert json.loads(line) == op.to_dict()
+        assert list(json.loads(line)) == sorted(op.to_dict())
 
 
 def test_a_large_row_is_packed_and_a_small_answer_or_a_string_is_not() -> None:
